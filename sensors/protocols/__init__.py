@@ -1,0 +1,1 @@
+"""Sans-I/O decoders: bytes in, typed events or arrays out, every read bounds-checked."""
