@@ -9,6 +9,8 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
+pytest_plugins = ["tests.fixtures_services"]
+
 
 @pytest.fixture(scope="session")
 def shared_dir() -> pathlib.Path:
