@@ -1,0 +1,80 @@
+"""`strideguard analyze FILE`: a whole recording as fast as possible, summary and per-step times."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import pathlib
+import sys
+import time
+
+from sensors.errors import CaptureError, ImportFormatError
+from sensors.types import Placement
+from stream.app import RunOptions, run_file
+from stream.commands._common import add_input_options, add_store_options
+
+EXAMPLES = """\
+examples:
+  strideguard analyze run.sgcap                     summary table, session kept in the store
+  strideguard analyze run.sgcap --json > out.json   summary + per-step times as JSON
+  strideguard analyze treadmill.csv --runner anna --placement sacrum --no-store
+CSV files need a header with t and ax, ay, az (g or m/s^2) and optionally gx, gy, gz;
+units are taken from column names such as ax_g or t_s (see docs/formats.md)."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("analyze", help="analyse a capture or CSV as fast as possible",
+                       description="Analyse a whole recording as fast as possible and print the session "
+                                   "summary (cadence, impact, sway, lean, asymmetry, alerts).",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file", type=pathlib.Path, help="a .sgcap capture or a CSV file")
+    p.add_argument("--json", action="store_true", help="print JSON: summary and per-step times per runner")
+    add_input_options(p)
+    add_store_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    opts = RunOptions(path=args.file, runner=args.runner, placement=Placement(args.placement), db_path=args.db,
+                      store=not args.no_store, live_view=False, keep_outputs=True, config_path=args.config,
+                      chunk_s=60.0)
+    started = time.perf_counter()
+    try:
+        result = asyncio.run(run_file(opts))
+    except (CaptureError, ImportFormatError) as exc:
+        kept = " (what was read before it is kept in the store)" if opts.store else ""
+        raise type(exc)(f"{exc.args[0]}{kept}", **_error_fields(exc)) from None
+    seconds = time.perf_counter() - started
+    report = {"file": str(args.file), "seconds": round(seconds, 3), "runners": {}}
+    for runner, summary in result.summaries.items():
+        out = result.pipeline.outputs(runner)
+        report["runners"][runner] = {
+            "summary": summary,
+            "step_times_s": [s.t_ns / 1e9 for s in out.steps],
+            "alerts": [e.as_row() for e in out.risk_events],
+        }
+    if result.stats.decode_errors:
+        report["decode_errors"] = result.stats.decode_errors
+    if args.json:
+        json.dump(report, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print_summary(report)
+    return 0
+
+
+def _error_fields(exc: CaptureError | ImportFormatError) -> dict:
+    if isinstance(exc, CaptureError):
+        return {"path": exc.path, "offset": exc.offset, "records_read": exc.records_read}
+    return {"path": exc.path, "line": exc.line}
+
+
+def print_summary(report: dict) -> None:
+    print(f"{report['file']}: analysed in {report['seconds']:.2f} s")
+    for runner, r in report["runners"].items():
+        s = r["summary"]
+        print(f"  {runner}: " + ", ".join(f"{k} {v}" for k, v in s.items() if not isinstance(v, dict)))
+        for a in r["alerts"]:
+            if a["kind"] == "onset":
+                print(f"    alert: {a['message']} — {a['cue']}")

@@ -1,0 +1,60 @@
+"""`strideguard sessions`: what the store holds."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+
+from stream.commands._common import add_store_options
+from stream.store import SessionStore, default_db_path
+from stream.terminal import format_clock
+
+EXAMPLES = """\
+examples:
+  strideguard sessions                 every stored session, oldest first
+  strideguard sessions --runner anna   one runner's history
+  strideguard sessions --json          for scripts"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sessions", help="list stored sessions",
+                       description="List the sessions in the store: start, duration, steps, cadence, alerts, "
+                                   "status (unfinished = still running, or the run was cut off).",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runner", metavar="NAME", help="only this runner")
+    p.add_argument("--team", metavar="NAME", help="only this team")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    add_store_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = args.db or default_db_path()
+    if not path.exists():
+        print(f"no sessions yet ({path} does not exist): try `strideguard demo`")
+        return 0
+    store = SessionStore(path)
+    rows = store.sessions(runner=args.runner, team=args.team)
+    if args.json:
+        print(json.dumps([{**dataclasses.asdict(r), "status": status(r.status)} for r in rows], indent=1))
+        return 0
+    if not rows:
+        print("no sessions match")
+        return 0
+    print(f"{'session':<36} {'runner':<10} {'start (UTC)':<17} {'length':>8} {'steps':>6} {'cadence':>8} "
+          f"{'alerts':>6}  status")
+    for r in rows:
+        start = dt.datetime.fromtimestamp(r.started_t_ns / 1e9, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+        length = format_clock((r.ended_t_ns - r.started_t_ns) / 1e9) if r.ended_t_ns else "-"
+        s = r.summary
+        cadence = f"{s['cadence_spm']:.1f}" if isinstance(s.get("cadence_spm"), (int, float)) else "-"
+        print(f"{r.session_id:<36} {r.runner:<10} {start:<17} {length:>8} {s.get('n_steps', '-'):>6} "
+              f"{cadence:>8} {s.get('n_alerts', '-'):>6}  {status(r.status)}")
+    return 0
+
+
+def status(raw: str) -> str:
+    """A session still marked running is either live now or was cut off by a crash."""
+    return "unfinished" if raw == "running" else raw

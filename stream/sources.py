@@ -1,0 +1,96 @@
+"""Where a run's items come from in the shell: a file (capture or CSV), paced in time or not.
+
+Pacing is the shell's concern (asyncio sleeps); reading and decoding stay in `sensors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+
+from sensors import capture
+from sensors.errors import ImportFormatError
+from sensors.types import Placement, SampleBatch
+
+YIELD_EVERY = 50  # as fast as possible still lets the event loop serve pages and alerts
+
+
+@dataclass(slots=True)
+class Progress:
+    """How far a replay has got on the recording's clock."""
+
+    start_t_ns: int | None = None
+    end_t_ns: int | None = None
+    now_t_ns: int | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        if None in (self.start_t_ns, self.end_t_ns, self.now_t_ns) or self.end_t_ns == self.start_t_ns:
+            return None
+        return min(1.0, max(0.0, (self.now_t_ns - self.start_t_ns) / (self.end_t_ns - self.start_t_ns)))
+
+    @property
+    def elapsed_s(self) -> float:
+        return 0.0 if self.now_t_ns is None or self.start_t_ns is None else (self.now_t_ns - self.start_t_ns) / 1e9
+
+
+def read_file(path: str | pathlib.Path, *, runner: str | None = None,
+              placement: Placement = Placement.CHEST, stats: capture.ReplayStats | None = None) -> Iterator:
+    """Items from a capture (.sgcap) or a CSV file, by content and suffix; `runner` renames CSV runners."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise FileNotFoundError(2, "no such file", str(path))
+    with open(path, "rb") as f:
+        head = f.read(len(capture.MAGIC))
+    if head == capture.MAGIC:
+        return capture.replay(path, stats)
+    if path.suffix.lower() in (".csv", ".txt", ".tsv"):
+        from sensors import imports
+
+        return iter(imports.read_any(path, runner=runner or path.stem, placement=placement))
+    raise ImportFormatError("unknown file type: expected a StrideGuard capture (.sgcap) or a CSV with "
+                            "t, ax, ay, az columns", path=str(path))
+
+
+def chunked(items: Iterable, chunk_s: float) -> Iterator:
+    """Split big sample batches (whole-file imports) into live-sized chunks; other items pass."""
+    for item in items:
+        if isinstance(item, SampleBatch) and len(item) and (item.t_ns[-1] - item.t_ns[0]) / 1e9 > chunk_s:
+            step = max(1, int(round(chunk_s * item.rate_hz)))
+            for i in range(0, len(item), step):
+                yield item.slice(i, i + step)
+        else:
+            yield item
+
+
+def time_span(items: list) -> tuple[int | None, int | None]:
+    ts = [(int(i.t_ns[0]), int(i.t_ns[-1])) for i in items if isinstance(i, SampleBatch) and len(i)]
+    return (min(a for a, _ in ts), max(b for _, b in ts)) if ts else (None, None)
+
+
+async def paced(items: Iterable, *, speed: float | None, progress: Progress | None = None) -> AsyncIterator:
+    """Yield items at `speed` x real time on their own clock (None or 0: as fast as possible)."""
+    wall0 = time.monotonic()
+    rec0: int | None = None
+    for n, item in enumerate(items):
+        t_ns = _t_ns(item)
+        if t_ns is not None:
+            rec0 = t_ns if rec0 is None else rec0
+            if progress is not None:
+                progress.now_t_ns = t_ns
+            if speed:
+                delay = (t_ns - rec0) / 1e9 / speed - (time.monotonic() - wall0)
+                if delay > 0:
+                    await asyncio.sleep(delay)
+        if not speed and n % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
+        yield item
+
+
+def _t_ns(item: object) -> int | None:
+    if isinstance(item, SampleBatch):
+        return int(item.t_ns[-1]) if len(item) else None
+    return getattr(item, "t_ns", None)

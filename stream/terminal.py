@@ -1,0 +1,133 @@
+"""The live terminal view: one status line per runner, alerts as they fire, progress of a replay.
+
+On a terminal the status lines are redrawn in place; otherwise (a pipe, CI, a log file) a plain line is
+printed every `every_s` seconds of recording time so the output stays readable.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, TextIO
+
+from analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind, WindowMetrics
+from stream.session import SessionInfo
+from stream.sources import Progress
+
+BAR_WIDTH = 20  # characters in the progress bar
+
+
+def format_clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
+        f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def format_metrics(w: WindowMetrics | None) -> str:
+    if w is None:
+        return "waiting for steps..."
+    if not w.running:
+        return "not running (standing or walking)"
+
+    def f(value: float | None, fmt: str, unit: str) -> str:
+        return "-" if value is None else format(value, fmt) + unit
+
+    parts = [
+        f"cadence {f(w.cadence_spm, '.0f', ' spm')}",
+        f"impact {f(w.impact_g, '.2f', ' g')}",
+        f"sway ML {f(w.sway_ml_ratio, '.2f', '')}",
+        f"lean {f(w.lean_deg, '+.1f', '°')}",
+        f"L/R {f(w.step_time_asymmetry_pct, '+.1f', ' %')}",
+    ]
+    if w.risk_score is not None:
+        parts.append(f"risk {w.risk_score:.0f}/100")
+    return "  ".join(parts)
+
+
+def format_alert(session: SessionInfo, event: RiskEvent, t0_ns: int) -> str:
+    at = format_clock((event.t_ns - t0_ns) / 1e9)
+    if event.kind is RiskEventKind.CLEARED:
+        return f"[{at}] {session.runner}: ok again — {event.message}"
+    return f"[{at}] {session.runner}: {event.severity.value.upper()} {event.message} — {event.cue}"
+
+
+class TerminalView:
+    """A sink that draws the live view."""
+
+    name = "terminal"
+
+    def __init__(self, *, progress: Progress | None = None, out: TextIO | None = None, every_s: float = 60.0,
+                 interactive: bool | None = None) -> None:
+        self.out = out or sys.stdout
+        self.progress = progress
+        self.interactive = self.out.isatty() if interactive is None else interactive
+        self.every_s = every_s
+        self._latest: dict[str, WindowMetrics | None] = {}
+        self._t0: dict[str, int] = {}
+        self._drawn_lines = 0
+        self._last_plain_t_ns: int | None = None
+        self.alerts_shown = 0
+
+    async def open_session(self, session: SessionInfo) -> None:
+        self._latest[session.runner] = None
+        self._t0[session.runner] = session.started_t_ns
+        self._print(f"{session.runner}: session {session.session_id} started")
+
+    async def write(self, session: SessionInfo, output: AnalyzerOutput) -> None:
+        for event in output.risk_events:
+            self.alerts_shown += 1
+            self._print(format_alert(session, event, self._t0[session.runner]))
+        if output.windows:
+            self._latest[session.runner] = output.windows[-1]
+            self._status(output.windows[-1].t_end_ns)
+
+    async def close_session(self, session: SessionInfo, summary: dict[str, Any]) -> None:
+        self._clear()
+        self._print(f"{session.runner}: finished — " + ", ".join(
+            f"{k} {v}" for k, v in summary.items() if k in ("duration_s", "n_steps", "cadence_spm", "n_alerts")))
+
+    async def close(self) -> None:
+        self._clear()
+        self.out.flush()
+
+    def _progress_text(self) -> str:
+        p = self.progress
+        if p is None or p.fraction is None:
+            return ""
+        done = int(round(p.fraction * BAR_WIDTH))
+        total_s = (p.end_t_ns - p.start_t_ns) / 1e9
+        return f"[{'#' * done}{'-' * (BAR_WIDTH - done)}] {p.fraction:4.0%} {format_clock(p.elapsed_s)}/" \
+               f"{format_clock(total_s)}"
+
+    def _lines(self) -> list[str]:
+        head = self._progress_text()
+        lines = [head] if head else []
+        lines += [f"  {runner:<12} {format_metrics(w)}" for runner, w in self._latest.items()]
+        return lines
+
+    def _status(self, t_ns: int) -> None:
+        if self.interactive:
+            self._clear()
+            lines = self._lines()
+            self.out.write("\n".join(lines) + "\n")
+            self._drawn_lines = len(lines)
+            self.out.flush()
+        elif self._last_plain_t_ns is None or (t_ns - self._last_plain_t_ns) / 1e9 >= self.every_s:
+            self._last_plain_t_ns = t_ns
+            for line in self._lines():
+                self.out.write(line.strip() + "\n")
+            self.out.flush()
+
+    def _clear(self) -> None:
+        if self.interactive and self._drawn_lines:
+            self.out.write("\x1b[1A\x1b[2K" * self._drawn_lines)
+            self._drawn_lines = 0
+
+    def _print(self, line: str) -> None:
+        redraw = self.interactive and self._drawn_lines
+        self._clear()
+        self.out.write(line + "\n")
+        if redraw:
+            lines = self._lines()
+            self.out.write("\n".join(lines) + "\n")
+            self._drawn_lines = len(lines)
+        self.out.flush()
