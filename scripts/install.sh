@@ -25,5 +25,5 @@ if [ "$what" = test ]; then
     done
   fi
 else
-  "${pip[@]}" .
+  "${pip[@]}" -e .
 fi
