@@ -1,0 +1,244 @@
+"""One supervised MQTT connection: reconnects with jittered backoff, resumes its persistent session,
+retries QoS 1 publishes until the broker acknowledges them, and hands received messages on in order.
+
+Persistence is chosen so nothing is lost across reconnects: MQTT v5, `clean_start=False` and a session
+expiry of days, so the broker keeps subscriptions and queues QoS 1 messages while a client is away; a
+fixed client id per role (a worker's id names its partitions) so a restarted process finds its session.
+With `manual_ack=True` a received message is acknowledged only when the receiver calls `ack()` (after it
+has made the message durable), so a process killed in between gets it again from the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import urllib.parse
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from stream.errors import SinkError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SESSION_EXPIRY_S = 7 * 24 * 3600  # broker keeps an absent client's queue for a week
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MqttSettings:
+    """Where the broker is and how to talk to it (keyword-only, immutable)."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    session_expiry_s: int = DEFAULT_SESSION_EXPIRY_S
+    keepalive_s: int = 10
+    connect_timeout_s: float = 10.0  # first connection; later ones retry forever
+    publish_timeout_s: float = 5.0  # wait for PUBACK before treating the link as lost
+    reconnect_initial_s: float = 0.1
+    reconnect_max_s: float = 3.0
+
+    @classmethod
+    def from_url(cls, url: str, **overrides: object) -> MqttSettings:
+        """`mqtt://[user:password@]host[:port]` (credentials URL-encoded)."""
+        parsed = urllib.parse.urlsplit(url if "://" in url else f"mqtt://{url}")
+        if parsed.scheme != "mqtt" or not parsed.hostname:
+            raise ValueError(f"broker URL must look like mqtt://host:1883, got {url!r}")
+        return cls(
+            host=parsed.hostname,
+            port=parsed.port or 1883,
+            username=urllib.parse.unquote(parsed.username) if parsed.username else None,
+            password=urllib.parse.unquote(parsed.password) if parsed.password else None,
+            **overrides,  # type: ignore[arg-type]
+        )
+
+    @property
+    def endpoint(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+
+def backoff_delays_s(initial_s: float, max_s: float) -> Iterator[float]:
+    """Jittered exponential backoff: full jitter over a doubling ceiling (AWS architecture blog)."""
+    ceiling = initial_s
+    while True:
+        yield random.uniform(initial_s / 2, ceiling)
+        ceiling = min(max_s, ceiling * 2)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Received:
+    """A received message and the connection it came on (needed to acknowledge it)."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    mid: int
+    client: aiomqtt.Client
+
+
+class MqttConnection:
+    """`async with MqttConnection(settings=..., client_id=...) as conn:` then `await conn.publish(...)`
+    and `async for message in conn.messages(): ...; conn.ack(message)`.
+
+    `will` is published by the broker if this process dies without disconnecting; `online` is
+    published on every (re)connection and `offline` on a clean close, so a retained status topic
+    always tells the truth.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: MqttSettings,
+        client_id: str,
+        subscriptions: Sequence[str] = (),
+        will: aiomqtt.Will | None = None,
+        online: tuple[str, bytes] | None = None,
+        offline: tuple[str, bytes] | None = None,
+        manual_ack: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.client_id = client_id
+        self.subscriptions = tuple(subscriptions)
+        self.will = will
+        self.online = online
+        self.offline = offline
+        self.manual_ack = manual_ack
+        self.connections = 0  # how many times a connection was established
+        self.last_error: Exception | None = None
+        self._client: aiomqtt.Client | None = None
+        self._connected = asyncio.Event()
+        self._incoming: asyncio.Queue[Received] = asyncio.Queue()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._closing = False
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    async def __aenter__(self) -> MqttConnection:
+        self._supervisor = asyncio.create_task(self._run(), name=f"mqtt-supervisor-{self.client_id}")
+        try:
+            await asyncio.wait_for(self._connected.wait(), self.settings.connect_timeout_s)
+        except TimeoutError:
+            await self._stop()
+            raise SinkError(
+                f"cannot connect within {self.settings.connect_timeout_s:g} s ({self.last_error or 'no answer'});"
+                " is the broker running and are the credentials right?",
+                sink="mqtt",
+                endpoint=self.settings.endpoint,
+            ) from None
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self.offline and self._client is not None:
+            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                await self._client.publish(*self.offline, qos=1, retain=True, timeout=2)
+        await self._stop()
+
+    async def _stop(self) -> None:
+        self._closing = True
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+
+    def _make_client(self) -> aiomqtt.Client:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.settings.session_expiry_s
+        client = aiomqtt.Client(
+            hostname=self.settings.host,
+            port=self.settings.port,
+            username=self.settings.username,
+            password=self.settings.password,
+            identifier=self.client_id,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            clean_start=False,
+            properties=props,
+            will=self.will,
+            keepalive=self.settings.keepalive_s,
+            timeout=self.settings.publish_timeout_s,
+        )
+        if self.manual_ack:
+            # aiomqtt does not expose it; paho acknowledges a QoS 1 message only on `ack()` then.
+            client._client.manual_ack_set(True)  # noqa: SLF001
+        return client
+
+    async def _run(self) -> None:
+        delays = backoff_delays_s(self.settings.reconnect_initial_s, self.settings.reconnect_max_s)
+        while not self._closing:
+            client = self._make_client()
+            try:
+                async with client:
+                    for pattern in self.subscriptions:
+                        await client.subscribe(pattern, qos=1)
+                    if self.online:
+                        await client.publish(*self.online, qos=1, retain=True)
+                    self._client = client
+                    self.connections += 1
+                    self._connected.set()
+                    delays = backoff_delays_s(self.settings.reconnect_initial_s, self.settings.reconnect_max_s)
+                    async for message in client.messages:
+                        payload = message.payload
+                        self._incoming.put_nowait(
+                            Received(
+                                topic=message.topic.value,
+                                payload=payload if isinstance(payload, bytes) else str(payload).encode(),
+                                qos=message.qos,
+                                mid=message.mid,
+                                client=client,
+                            )
+                        )
+            except aiomqtt.MqttError as exc:
+                self.last_error = exc
+                log.info("mqtt %s: connection lost or refused: %s", self.client_id, exc)
+            finally:
+                self._connected.clear()
+                self._client = None
+            if not self._closing:
+                await asyncio.sleep(next(delays))
+
+    async def wait_connected(self) -> None:
+        await self._connected.wait()
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        """Publish and, for QoS 1, return only once the broker has acknowledged; across reconnects
+        the publish is retried (so the receiver may see it twice: payloads carry keys to de-duplicate)."""
+        while True:
+            await self._connected.wait()
+            client = self._client
+            if client is None:
+                continue
+            try:
+                await client.publish(topic, payload, qos=qos, retain=retain)
+                return
+            except aiomqtt.MqttError as exc:
+                self.last_error = exc
+                # The supervisor notices the dead link; wait for it to reconnect, then retry.
+                await self._wait_link_change(client)
+
+    async def _wait_link_change(self, client: aiomqtt.Client) -> None:
+        deadline = time.monotonic() + self.settings.publish_timeout_s + self.settings.keepalive_s * 2
+        while self._client is client and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
+    async def messages(self) -> AsyncIterator[Received]:
+        """Received messages in arrival order, across reconnects."""
+        while True:
+            yield await self._incoming.get()
+
+    def pending(self) -> int:
+        """Messages received and not yet taken by `messages()`."""
+        return self._incoming.qsize()
+
+    def ack(self, message: Received) -> None:
+        """Acknowledge a QoS 1 message received with `manual_ack=True` (no-op otherwise). A message
+        whose connection has gone is not acknowledged: the broker redelivers it."""
+        if self.manual_ack and message.qos > 0 and message.client is self._client:
+            message.client._client.ack(message.mid, message.qos)  # noqa: SLF001
