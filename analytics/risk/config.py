@@ -1,0 +1,242 @@
+"""Risk settings: validated, frozen, built from a dict (parsed TOML) over the defaults.
+
+No file I/O here: `stream` reads the file; `parse_risk_config` accepts TOML text so that tests and the
+shell share one code path. Per-runner overrides live under `[runner."NAME".risk]` and are merged over
+the top-level `[risk]` table. Every bad value raises `ConfigError` naming the dotted key.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from analytics.errors import ConfigError
+from analytics.results import Severity
+from analytics.risk.defaults import DEFAULTS, METRIC_FIELDS
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricRule:
+    """How one metric is compared with its baseline (threshold in the metric's deviation unit)."""
+
+    name: str
+    field: str
+    kind: str  # relative | absolute | magnitude
+    unit: str  # % | deg | points
+    label: str
+    enabled: bool
+    direction: str  # up | down: which way is the risky way
+    threshold: float
+    sustain_s: float
+    weight: float
+    speed_slope_per_mps: float  # % per m/s for relative metrics, unit per m/s otherwise
+    max_severity: Severity
+    cue: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FatigueRule:
+    """The combined fatigue pattern: at least `min_signs` of `signs` drifting the risky way."""
+
+    enabled: bool
+    signs: tuple[str, ...]
+    min_signs: int
+    sign_fraction: float
+    sustain_s: float
+    cooldown_s: float
+    cue: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RiskConfig:
+    """Everything the risk engine needs; build it with `RiskConfig.from_dict` or `default()`."""
+
+    warmup_s: float
+    baseline_s: float
+    min_baseline_windows: int
+    max_gap_s: float
+    clear_fraction: float
+    clear_s: float
+    cooldown_s: float
+    alert_factor: float
+    min_z: float
+    min_speed_span_mps: float
+    metrics: tuple[MetricRule, ...]
+    fatigue: FatigueRule
+
+    @classmethod
+    def default(cls) -> RiskConfig:
+        return cls.from_dict({})
+
+    @classmethod
+    def from_dict(cls, risk: Mapping[str, Any]) -> RiskConfig:
+        """Build from a `[risk]` table (partial: missing keys take the defaults)."""
+        if not isinstance(risk, Mapping):
+            raise ConfigError("must be a table", key="risk")
+        merged = merge(DEFAULTS, risk, prefix="risk")
+        return _build(merged)
+
+    def rule(self, name: str) -> MetricRule:
+        for rule in self.metrics:
+            if rule.name == name:
+                return rule
+        raise KeyError(name)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The effective settings as a TOML-able `[risk]` table (for `strideguard config`)."""
+        out: dict[str, Any] = {
+            k: getattr(self, k)
+            for k in DEFAULTS
+            if k not in ("metrics", "fatigue")
+        }
+        out["metrics"] = {
+            r.name: {
+                k: (getattr(r, k).value if k == "max_severity" else getattr(r, k))
+                for k in DEFAULTS["metrics"][r.name]
+            }
+            for r in self.metrics
+        }
+        f = self.fatigue
+        out["fatigue"] = {k: (list(getattr(f, k)) if k == "signs" else getattr(f, k)) for k in DEFAULTS["fatigue"]}
+        return out
+
+
+def risk_config_for(settings: Mapping[str, Any], runner: str | None = None) -> RiskConfig:
+    """The risk config of one runner from a whole settings document (top-level `risk` and `runner`).
+
+    `[runner."anna".risk.metrics.cadence] threshold = 4` overrides only that key for anna.
+    """
+    base = settings.get("risk", {})
+    if not isinstance(base, Mapping):
+        raise ConfigError("must be a table", key="risk")
+    runners = settings.get("runner", {})
+    if not isinstance(runners, Mapping):
+        raise ConfigError("must be a table of runner names", key="runner")
+    if runner is not None and runner in runners:
+        override = runners[runner]
+        if not isinstance(override, Mapping):
+            raise ConfigError("must be a table", key=f"runner.{runner}")
+        over_risk = override.get("risk", {})
+        if not isinstance(over_risk, Mapping):
+            raise ConfigError("must be a table", key=f"runner.{runner}.risk")
+        base = merge(base, over_risk, prefix=f"runner.{runner}.risk", strict=False)
+    return RiskConfig.from_dict(base)
+
+
+def parse_risk_config(text: str, runner: str | None = None) -> RiskConfig:
+    """Parse TOML text (a whole settings file) into one runner's RiskConfig."""
+    try:
+        settings = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}") from exc
+    return risk_config_for(settings, runner)
+
+
+def merge(base: Mapping[str, Any], over: Mapping[str, Any], *, prefix: str, strict: bool = True) -> dict[str, Any]:
+    """Deep-merge `over` onto a copy of `base`; with `strict`, keys unknown to `base` are errors."""
+    out = copy.deepcopy(dict(base))
+    for key, value in over.items():
+        dotted = f"{prefix}.{key}"
+        if key not in out:
+            if strict:
+                raise ConfigError("unknown setting (check the spelling; see `strideguard config`)", key=dotted)
+            out[key] = copy.deepcopy(value)
+        elif isinstance(out[key], Mapping) and isinstance(value, Mapping):
+            out[key] = merge(out[key], value, prefix=dotted, strict=strict)
+        elif isinstance(out[key], Mapping):
+            raise ConfigError("must be a table", key=dotted)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _number(d: Mapping[str, Any], key: str, where: str, *, low: float | None = 0.0, low_open: bool = False,
+            high: float | None = None) -> float:
+    value = d[key]
+    dotted = f"{where}.{key}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"must be a number, got {value!r}", key=dotted)
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ConfigError(f"must be {'>' if low_open else '>='} {low:g}, got {value!r}", key=dotted)
+    if high is not None and value > high:
+        raise ConfigError(f"must be <= {high:g}, got {value!r}", key=dotted)
+    return float(value)
+
+
+def _bool(d: Mapping[str, Any], key: str, where: str) -> bool:
+    if not isinstance(d[key], bool):
+        raise ConfigError(f"must be true or false, got {d[key]!r}", key=f"{where}.{key}")
+    return d[key]
+
+
+def _text(d: Mapping[str, Any], key: str, where: str, choices: tuple[str, ...] | None = None) -> str:
+    value = d[key]
+    if not isinstance(value, str) or (choices and value not in choices):
+        want = f"one of {', '.join(choices)}" if choices else "a string"
+        raise ConfigError(f"must be {want}, got {value!r}", key=f"{where}.{key}")
+    return value
+
+
+def _build(d: dict[str, Any]) -> RiskConfig:
+    w = "risk"
+    rules = []
+    for name, (field, kind, unit, label) in METRIC_FIELDS.items():
+        m = d["metrics"][name]
+        mw = f"risk.metrics.{name}"
+        rules.append(
+            MetricRule(
+                name=name,
+                field=field,
+                kind=kind,
+                unit=unit,
+                label=label,
+                enabled=_bool(m, "enabled", mw),
+                direction=_text(m, "direction", mw, ("up", "down")),
+                threshold=_number(m, "threshold", mw, low_open=True),
+                sustain_s=_number(m, "sustain_s", mw),
+                weight=_number(m, "weight", mw),
+                speed_slope_per_mps=_number(m, "speed_slope_per_mps", mw, low=None),
+                max_severity=Severity(_text(m, "max_severity", mw, tuple(s.value for s in Severity))),
+                cue=_text(m, "cue", mw),
+            )
+        )
+    f = d["fatigue"]
+    fw = "risk.fatigue"
+    signs = f["signs"]
+    if not isinstance(signs, list) or not signs or any(s not in METRIC_FIELDS for s in signs):
+        raise ConfigError(f"must be a non-empty list of metric names from {', '.join(METRIC_FIELDS)}, "
+                          f"got {signs!r}", key=f"{fw}.signs")
+    min_signs = _number(f, "min_signs", fw, low=1)
+    if min_signs != int(min_signs) or min_signs > len(signs):
+        raise ConfigError(f"must be a whole number from 1 to {len(signs)}, got {f['min_signs']!r}",
+                          key=f"{fw}.min_signs")
+    fatigue = FatigueRule(
+        enabled=_bool(f, "enabled", fw),
+        signs=tuple(signs),
+        min_signs=int(min_signs),
+        sign_fraction=_number(f, "sign_fraction", fw, low_open=True, high=1.0),
+        sustain_s=_number(f, "sustain_s", fw),
+        cooldown_s=_number(f, "cooldown_s", fw),
+        cue=_text(f, "cue", fw),
+    )
+    min_windows = _number(d, "min_baseline_windows", w, low=1)
+    if min_windows != int(min_windows):
+        raise ConfigError(f"must be a whole number, got {d['min_baseline_windows']!r}", key=f"{w}.min_baseline_windows")
+    return RiskConfig(
+        warmup_s=_number(d, "warmup_s", w),
+        baseline_s=_number(d, "baseline_s", w, low_open=True),
+        min_baseline_windows=int(min_windows),
+        max_gap_s=_number(d, "max_gap_s", w),
+        clear_fraction=_number(d, "clear_fraction", w, low_open=True, high=1.0),
+        clear_s=_number(d, "clear_s", w),
+        cooldown_s=_number(d, "cooldown_s", w),
+        alert_factor=_number(d, "alert_factor", w, low=1.0),
+        min_z=_number(d, "min_z", w),
+        min_speed_span_mps=_number(d, "min_speed_span_mps", w, low_open=True),
+        metrics=tuple(rules),
+        fatigue=fatigue,
+    )

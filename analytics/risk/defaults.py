@@ -1,0 +1,168 @@
+"""Default risk settings and where each one comes from.
+
+The defaults are a Python constant (not a packaged file) so that `analytics` stays free of file I/O;
+`stream` reads the user's TOML file and passes the parsed dict in. `SOURCES` names the evidence behind
+every threshold (see ../shared/EVIDENCE.md and docs/risk.md); settings marked "engineering choice" are
+ours, not the literature's, and say so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Which WindowMetrics field each metric reads, how its deviation is measured and how it is named.
+#   relative:  percent of the baseline ((value - baseline) / baseline x 100)
+#   absolute:  in the metric's own unit (value - baseline), e.g. degrees of lean
+#   magnitude: |value| - |baseline| in the metric's own unit (asymmetry in percentage points: a
+#              symmetry index can flip sign when the side detection does, its size is what matters)
+METRIC_FIELDS: dict[str, tuple[str, str, str, str]] = {
+    # name: (WindowMetrics field, deviation kind, deviation unit, label for messages)
+    "cadence": ("cadence_spm", "relative", "%", "Cadence"),
+    "impact": ("impact_g", "relative", "%", "Impact"),
+    "sway_ml": ("sway_ml_ratio", "relative", "%", "Side-to-side trunk sway"),
+    "sway_ap": ("sway_ap_ratio", "relative", "%", "Front-to-back trunk sway"),
+    "lean": ("lean_deg", "absolute", "deg", "Forward lean"),
+    "step_asymmetry": ("step_time_asymmetry_pct", "magnitude", "points", "Step-time asymmetry"),
+    "impact_asymmetry": ("impact_asymmetry_pct", "magnitude", "points", "Impact asymmetry"),
+}
+
+DEFAULTS: dict[str, Any] = {
+    "warmup_s": 120.0,
+    "baseline_s": 180.0,
+    "min_baseline_windows": 6,
+    "max_gap_s": 15.0,
+    "clear_fraction": 0.6,
+    "clear_s": 20.0,
+    "cooldown_s": 300.0,
+    "alert_factor": 2.0,
+    "min_z": 3.0,
+    "min_speed_span_mps": 0.5,
+    "metrics": {
+        "cadence": {
+            "enabled": True,
+            "direction": "down",
+            "threshold": 5.0,
+            "sustain_s": 60.0,
+            "weight": 30.0,
+            "speed_slope_per_mps": 4.5,
+            "max_severity": "alert",
+            "cue": "shorter, quicker steps",
+        },
+        "impact": {
+            "enabled": True,
+            "direction": "up",
+            "threshold": 15.0,
+            "sustain_s": 60.0,
+            "weight": 25.0,
+            "speed_slope_per_mps": 10.0,
+            "max_severity": "alert",
+            "cue": "land softer with shorter, quicker steps; softer surfaces and fresh shoes help",
+        },
+        "sway_ml": {
+            "enabled": True,
+            "direction": "up",
+            "threshold": 20.0,
+            "sustain_s": 60.0,
+            "weight": 15.0,
+            "speed_slope_per_mps": 0.0,
+            "max_severity": "alert",
+            "cue": "run tall and keep your trunk steady; core and glute work after the run",
+        },
+        "sway_ap": {
+            "enabled": True,
+            "direction": "up",
+            "threshold": 20.0,
+            "sustain_s": 60.0,
+            "weight": 5.0,
+            "speed_slope_per_mps": 0.0,
+            "max_severity": "warning",
+            "cue": "run tall and keep your trunk steady; core and glute work after the run",
+        },
+        "lean": {
+            "enabled": True,
+            "direction": "up",
+            "threshold": 5.0,
+            "sustain_s": 60.0,
+            "weight": 15.0,
+            "speed_slope_per_mps": 1.0,
+            "max_severity": "alert",
+            "cue": "run tall from the ankles, not the waist",
+        },
+        "step_asymmetry": {
+            "enabled": True,
+            "direction": "up",
+            "threshold": 5.0,
+            "sustain_s": 60.0,
+            "weight": 5.0,
+            "speed_slope_per_mps": 0.0,
+            "max_severity": "warning",
+            "cue": "even out your steps; core and glute work after the run",
+        },
+        "impact_asymmetry": {
+            "enabled": True,
+            "direction": "up",
+            "threshold": 5.0,
+            "sustain_s": 60.0,
+            "weight": 5.0,
+            "speed_slope_per_mps": 0.0,
+            "max_severity": "warning",
+            "cue": "even out your steps; core and glute work after the run",
+        },
+    },
+    "fatigue": {
+        "enabled": True,
+        "signs": ["cadence", "sway_ml", "lean", "impact"],
+        "min_signs": 3,
+        "sign_fraction": 0.5,
+        "sustain_s": 60.0,
+        "cooldown_s": 600.0,
+        "cue": "ease off: slow down or walk a minute, then shorter, quicker steps",
+    },
+}
+
+_ENGINEERING = "engineering choice (not from the literature); tune per runner"
+SOURCES: dict[str, str] = {
+    "warmup_s": "EVIDENCE.md 'always warm up': early-run gait is not the runner's settled gait; "
+    + _ENGINEERING,
+    "baseline_s": "personal baseline from the early run (EVIDENCE.md: prefer a runner's own baseline); "
+    "3-5 min; " + _ENGINEERING,
+    "min_baseline_windows": _ENGINEERING,
+    "max_gap_s": _ENGINEERING,
+    "clear_fraction": "hysteresis: " + _ENGINEERING,
+    "clear_s": "hysteresis: " + _ENGINEERING,
+    "cooldown_s": "not a flood of alerts (issue 5); " + _ENGINEERING,
+    "alert_factor": "severity 'alert' at this multiple of the threshold; " + _ENGINEERING,
+    "min_z": "a metric must also move this many of its own baseline standard deviations, so a noisy "
+    "metric does not alert on noise; " + _ENGINEERING,
+    "min_speed_span_mps": "speed slope learned from the baseline only when it spans this; "
+    + _ENGINEERING,
+    "metrics.cadence.threshold": "5 % below personal baseline: Drozda 2024 Gait Posture (LBP runners "
+    "166 vs 171 spm); Heiderscheit 2011 Med Sci Sports Exerc (+5-10 % step rate lowers joint loading)",
+    "metrics.cadence.speed_slope_per_mps": "cadence rises with speed (about 150-185 spm across "
+    "running speeds, EVIDENCE.md); " + _ENGINEERING,
+    "metrics.cadence.cue": "Heiderscheit 2011; Willy 2016 Scand J Med Sci Sports; Anderson 2022",
+    "metrics.impact.threshold": "+15 % over personal baseline: Crowell & Davis 2011 Clin Biomech; "
+    "Davis 2016 Br J Sports Med; Van den Berghe 2021 Sci Rep",
+    "metrics.impact.speed_slope_per_mps": "impact rises with speed; " + _ENGINEERING,
+    "metrics.impact.cue": "Chan 2018 Am J Sports Med (gait retraining); EVIDENCE.md (surfaces, shoes "
+    "every 500-800 km); Willy 2016 (+7.5 % cadence cut loading rate about 19 %)",
+    "metrics.sway_ml.threshold": "+20 % over personal baseline: Schutte 2015 PLoS One (fatigue raises "
+    "ML/AP RMS ratios); Drozda 2024; Seay 2011 Clin Biomech",
+    "metrics.sway_ap.threshold": "+20 % over personal baseline: Schutte 2015 PLoS One",
+    "metrics.lean.threshold": "+5 deg over baseline: Teng & Powers 2015 Med Sci Sports Exerc",
+    "metrics.lean.speed_slope_per_mps": "lean grows with speed; " + _ENGINEERING,
+    "metrics.lean.cue": "Teng & Powers 2015; EVIDENCE.md cues",
+    "metrics.step_asymmetry.threshold": "+5 points over baseline: vendor heuristics only; no injury "
+    "link in 836 runners (Malisoux 2024 BMJ Open Sport Exerc Med), hence severity capped at warning "
+    "and a small weight",
+    "metrics.impact_asymmetry.threshold": "as step_asymmetry (Malisoux 2024)",
+    "metrics.*.sustain_s": "'sustained' (EVIDENCE.md); the duration is " + _ENGINEERING,
+    "metrics.*.weight": "points of the 0-100 score at twice the threshold; cadence and impact weigh "
+    "most (direct LBP-cohort and loading evidence), asymmetry least (no injury link); "
+    + _ENGINEERING,
+    "fatigue.signs": "fatigue drift: cadence down, sway up, lean up, impact up (Mizrahi 2000 Hum Mov "
+    "Sci; Clansey 2012 Med Sci Sports Exerc; Schutte 2015)",
+    "fatigue.min_signs": _ENGINEERING,
+    "fatigue.sign_fraction": "a sign counts at this fraction of its metric threshold; "
+    + _ENGINEERING,
+}

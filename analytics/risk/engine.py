@@ -1,0 +1,338 @@
+"""The risk stage of the per-runner analyzer: baselines, sustained anomalies with reasons, a 0-100 score.
+
+`RiskEngine.push_window(window)` returns the window with `risk_score` filled in and the risk events it
+caused. Pure and deterministic: time comes only from `window.t_end_ns`; no wall clock, no I/O.
+
+The score is a heuristic built from the evidence in docs/risk.md, not a diagnosis: each metric adds up
+to its `weight` in points, linearly from 0 at its baseline to the full weight at `alert_factor` times
+its threshold in the risky direction; the sum is capped at 100. It is None until a baseline exists and
+the warm-up is over, and for windows where the runner is not running.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from analytics.results import RiskEvent, RiskEventKind, Severity, WindowMetrics
+from analytics.risk.baseline import Baseline, MetricBaseline, fit_metric_baseline
+from analytics.risk.config import MetricRule, RiskConfig
+from analytics.risk.detect import NS_PER_S, SustainedDetector, Transition
+
+FATIGUE = "fatigue"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Deviation:
+    """One metric in one window against its baseline."""
+
+    value: float
+    expected: float
+    deviation: float  # signed, in the rule's unit
+    risky: float  # deviation in the risky direction (positive = worse)
+    threshold: float  # effective threshold (rule threshold, raised for a noisy baseline)
+
+    @property
+    def ratio(self) -> float:
+        return self.risky / self.threshold
+
+
+def deviation_of(rule: MetricRule, value: float, base: MetricBaseline, speed_mps: float | None,
+                 min_z: float) -> Deviation | None:
+    """How far `value` is from the baseline, or None when the baseline cannot express it (<= 0)."""
+    expected = base.expected(speed_mps)
+    if rule.kind == "relative":
+        if expected <= 0:
+            return None
+        deviation = (value - expected) / expected * 100.0
+        sd = base.sd / expected * 100.0
+    elif rule.kind == "magnitude":
+        deviation = abs(value) - expected
+        sd = base.sd
+    else:
+        deviation = value - expected
+        sd = base.sd
+    risky = deviation if rule.direction == "up" else -deviation
+    threshold = max(rule.threshold, min_z * sd)
+    return Deviation(value=value, expected=expected, deviation=deviation, risky=risky, threshold=threshold)
+
+
+def score_contributions(window: WindowMetrics, baseline: Baseline, config: RiskConfig) -> dict[str, float]:
+    """Points each metric adds to the window's risk score (0 when inside its band; absent without data)."""
+    out: dict[str, float] = {}
+    for rule in config.metrics:
+        d = _window_deviation(rule, window, baseline, config)
+        if d is not None:
+            out[rule.name] = rule.weight * min(max(d.ratio, 0.0), config.alert_factor) / config.alert_factor
+    return out
+
+
+def risk_score(contributions: dict[str, float]) -> float | None:
+    """The 0-100 score from its contributions (None when no metric could be scored)."""
+    if not contributions:
+        return None
+    return float(min(100.0, sum(contributions.values())))
+
+
+def summarize_scores(scores: Sequence[float], contributions: Sequence[dict[str, float]]) -> dict[str, Any]:
+    """A session's risk in one dict: mean, 90th percentile and max score, mean contribution per factor."""
+    if not scores:
+        return {"windows_scored": 0, "score_mean": None, "score_p90": None, "score_max": None,
+                "contributions_mean": {}}
+    s = np.asarray(scores, dtype=np.float64)
+    names = sorted({k for c in contributions for k in c})
+    return {
+        "windows_scored": int(s.size),
+        "score_mean": round(float(s.mean()), 1),
+        "score_p90": round(float(np.percentile(s, 90)), 1),
+        "score_max": round(float(s.max()), 1),
+        "contributions_mean": {n: round(float(np.mean([c.get(n, 0.0) for c in contributions])), 2)
+                               for n in names},
+    }
+
+
+def _window_deviation(rule: MetricRule, window: WindowMetrics, baseline: Baseline,
+                      config: RiskConfig) -> Deviation | None:
+    if not rule.enabled or not window.running:
+        return None
+    value = getattr(window, rule.field)
+    base = baseline.get(rule.name)
+    if value is None or base is None:
+        return None
+    return deviation_of(rule, float(value), base, window.speed_mps, config.min_z)
+
+
+def format_duration(duration_s: float) -> str:
+    """'45 s', '2 min', '2 min 30 s' (rounded to 5 s: the window hop)."""
+    total = int(round(duration_s / 5.0)) * 5
+    if total < 60:
+        return f"{total} s"
+    minutes, seconds = divmod(total, 60)
+    return f"{minutes} min" + (f" {seconds} s" if seconds else "")
+
+
+def _amount(rule: MetricRule, deviation: float) -> str:
+    size = abs(deviation)
+    if rule.unit == "%":
+        return f"{size:.0f} %"
+    if rule.unit == "deg":
+        return f"{size:.0f}°"
+    return f"{size:.0f} points"
+
+
+def metric_message(rule: MetricRule, deviation: float, duration_s: float) -> str:
+    """E.g. 'Cadence 7 % below your baseline for 2 min'."""
+    if rule.unit == "deg":
+        where = "more than" if deviation >= 0 else "less than"
+    else:
+        where = "above" if deviation >= 0 else "below"
+    return f"{rule.label} {_amount(rule, deviation)} {where} your baseline for {format_duration(duration_s)}"
+
+
+class RiskEngine:
+    """Per-runner risk stage; see the module docstring. Snooze with `snooze(metric | None, until_t_ns)`."""
+
+    def __init__(self, config: RiskConfig, *, prior_baseline: Baseline | None = None) -> None:
+        self.config = config
+        self.prior_baseline = prior_baseline
+        self._run_baseline: Baseline | None = None
+        self._first_running_ns: int | None = None
+        self._collected: dict[str, list[float]] = {r.name: [] for r in config.metrics}
+        self._collected_speed: dict[str, list[float | None]] = {r.name: [] for r in config.metrics}
+        self._baseline_end_ns = 0
+        self._detectors = {
+            r.name: SustainedDetector(
+                sustain_s=r.sustain_s, clear_fraction=config.clear_fraction, clear_s=config.clear_s,
+                max_gap_s=config.max_gap_s, alert_factor=config.alert_factor, max_severity=r.max_severity)
+            for r in config.metrics if r.enabled
+        }
+        f = config.fatigue
+        self._fatigue = SustainedDetector(
+            sustain_s=f.sustain_s, clear_fraction=config.clear_fraction, clear_s=config.clear_s,
+            max_gap_s=config.max_gap_s, alert_factor=1.0, max_severity=Severity.ALERT)
+        self._fatigue_detail: tuple[tuple[str, float], ...] = ()
+        self._silent: dict[str, bool] = {}
+        self._last_onset_ns: dict[str, int] = {}
+        self._snoozed: dict[str | None, int] = {}
+        self._scores: list[float] = []
+        self._contributions: list[dict[str, float]] = []
+        self._event_counts: dict[str, int] = {}
+
+    # -- public API ---------------------------------------------------------------------------
+    @property
+    def baseline(self) -> Baseline | None:
+        """The baseline in use: this run's once it is ready (metrics it lacks come from the prior)."""
+        run, prior = self._run_baseline, self.prior_baseline
+        if run is None:
+            return prior
+        if prior is None:
+            return run
+        return Baseline(metrics={**prior.metrics, **run.metrics}, source="run+prior", t_end_ns=run.t_end_ns)
+
+    @property
+    def run_baseline(self) -> Baseline | None:
+        """This run's own baseline (what the shell stores as the prior of the next session)."""
+        return self._run_baseline
+
+    def snooze(self, metric: str | None, until_t_ns: int) -> None:
+        """Hold back onsets for `metric` ("fatigue" included; None = all) until `until_t_ns` (data time).
+
+        An episode that starts while snoozed stays silent to its end (no CLEARED for an unheard onset).
+        """
+        if metric is not None and metric != FATIGUE and metric not in self._detectors:
+            raise KeyError(f"unknown or disabled metric {metric!r}")
+        self._snoozed[metric] = int(until_t_ns)
+
+    def contributions(self, window: WindowMetrics) -> dict[str, float]:
+        """Points per metric for this window against the current baseline (see `score_contributions`)."""
+        base = self.baseline
+        if base is None or not self._past_warmup(window):
+            return {}
+        return score_contributions(window, base, self.config)
+
+    def session_summary(self) -> dict[str, Any]:
+        """Session risk: score statistics, mean contribution per factor, event counts, baseline."""
+        out = summarize_scores(self._scores, self._contributions)
+        out["events"] = dict(sorted(self._event_counts.items()))
+        base = self.baseline
+        out["baseline"] = base.as_dict() if base is not None else None
+        return out
+
+    def push_window(self, window: WindowMetrics) -> tuple[WindowMetrics, tuple[RiskEvent, ...]]:
+        self._collect_baseline(window)
+        base = self.baseline
+        if base is None or not window.running or not self._past_warmup(window):
+            return window, ()
+        contributions = score_contributions(window, base, self.config)
+        score = risk_score(contributions)
+        if score is not None:
+            self._scores.append(score)
+            self._contributions.append(contributions)
+        events: list[RiskEvent] = []
+        deviations: dict[str, Any] = {}
+        for rule in self.config.metrics:
+            d = _window_deviation(rule, window, base, self.config)
+            deviations[rule.name] = d
+            if d is None or rule.name not in self._detectors:
+                continue
+            tr = self._detectors[rule.name].push(
+                t_start_ns=window.t_start_ns, t_end_ns=window.t_end_ns, ratio=d.ratio, value=d.value,
+                expected=d.expected, deviation=d.deviation)
+            if tr is not None:
+                ev = self._event(rule.name, tr, window, rule=rule)
+                if ev is not None:
+                    events.append(ev)
+        events.extend(self._push_fatigue(window, deviations))
+        return dataclasses.replace(window, risk_score=score), tuple(events)
+
+    # -- internals ----------------------------------------------------------------------------
+    def _past_warmup(self, window: WindowMetrics) -> bool:
+        if self._first_running_ns is None:
+            return False
+        return window.t_start_ns >= self._first_running_ns + int(self.config.warmup_s * NS_PER_S)
+
+    def _collect_baseline(self, window: WindowMetrics) -> None:
+        if not window.running or self._run_baseline is not None:
+            return
+        if self._first_running_ns is None:
+            self._first_running_ns = window.t_start_ns
+            self._baseline_end_ns = window.t_start_ns + int(
+                (self.config.warmup_s + self.config.baseline_s) * NS_PER_S)
+        if not self._past_warmup(window):
+            return
+        if window.t_end_ns <= self._baseline_end_ns:
+            for rule in self.config.metrics:
+                value = getattr(window, rule.field)
+                if value is not None:
+                    self._collected[rule.name].append(float(value))
+                    self._collected_speed[rule.name].append(window.speed_mps)
+            return
+        metrics = {}
+        for rule in self.config.metrics:
+            mb = fit_metric_baseline(
+                self._collected[rule.name], self._collected_speed[rule.name], rule,
+                min_windows=self.config.min_baseline_windows,
+                min_speed_span_mps=self.config.min_speed_span_mps)
+            if mb is not None:
+                metrics[rule.name] = mb
+        self._run_baseline = Baseline(metrics=metrics, source="run", t_end_ns=self._baseline_end_ns)
+        self._collected.clear()
+        self._collected_speed.clear()
+
+    def _push_fatigue(self, window: WindowMetrics, deviations: dict[str, Any]) -> list[RiskEvent]:
+        f = self.config.fatigue
+        if not f.enabled:
+            return []
+        available = [(name, deviations.get(name)) for name in f.signs if deviations.get(name) is not None]
+        if len(available) < f.min_signs:
+            return []
+        drifting = [(name, d) for name, d in available if d.ratio >= f.sign_fraction]
+        tr = self._fatigue.push(t_start_ns=window.t_start_ns, t_end_ns=window.t_end_ns,
+                                ratio=len(drifting) / f.min_signs, value=float(len(drifting)),
+                                expected=float(f.min_signs), deviation=float(len(drifting)))
+        if drifting:
+            self._fatigue_detail = tuple((name, d.deviation) for name, d in drifting)
+        if tr is None:
+            return []
+        ev = self._event(FATIGUE, tr, window, rule=None)
+        return [ev] if ev is not None else []
+
+    def _event(self, name: str, tr: Transition, window: WindowMetrics, *,
+               rule: MetricRule | None) -> RiskEvent | None:
+        """Turn a detector transition into a RiskEvent, or None when snoozed / cooling down / silent."""
+        t_ns = tr.t_ns
+        if tr.what == "onset":
+            cooldown_s = self.config.fatigue.cooldown_s if rule is None else self.config.cooldown_s
+            last = self._last_onset_ns.get(name)
+            cooling = last is not None and t_ns - last < int(cooldown_s * NS_PER_S)
+            snoozed = max(self._snoozed.get(name, -1), self._snoozed.get(None, -1)) > t_ns
+            self._silent[name] = cooling or snoozed
+            if self._silent[name]:
+                return None
+            self._last_onset_ns[name] = t_ns
+        elif self._silent.get(name, False):
+            return None
+        if tr.what == "escalated":
+            snoozed = max(self._snoozed.get(name, -1), self._snoozed.get(None, -1)) > t_ns
+            if snoozed:
+                return None
+        kind = RiskEventKind.CLEARED if tr.what == "cleared" else RiskEventKind.ONSET
+        if rule is None:
+            message, cue, unit = self._fatigue_message(tr), self.config.fatigue.cue, "signs"
+        else:
+            unit, cue = rule.unit, rule.cue
+            if kind is RiskEventKind.CLEARED:
+                message = f"{rule.label} back within your baseline band after {format_duration(tr.duration_s)}"
+            else:
+                message = metric_message(rule, tr.mean_deviation, tr.duration_s)
+        key = f"{name}:{kind.value}"
+        self._event_counts[key] = self._event_counts.get(key, 0) + 1
+        return RiskEvent(
+            runner=window.runner,
+            t_ns=t_ns,
+            kind=kind,
+            metric=name,
+            severity=tr.severity,
+            value=round(tr.mean_value, 3),
+            baseline=round(tr.mean_expected, 3),
+            deviation=round(tr.mean_deviation, 2),
+            deviation_unit=unit,
+            duration_s=round(tr.duration_s, 1),
+            message=message,
+            cue=cue,
+            onset_t_ns=tr.onset_t_ns,
+        )
+
+    def _fatigue_message(self, tr: Transition) -> str:
+        if tr.what == "cleared":
+            return f"Fatigue pattern eased after {format_duration(tr.duration_s)}"
+        parts = []
+        for name, dev in self._fatigue_detail:
+            rule = self.config.rule(name)
+            word = "up" if dev >= 0 else "down"
+            parts.append(f"{rule.label.lower()} {_amount(rule, dev)} {word}")
+        return (f"Fatigue pattern for {format_duration(tr.duration_s)}: {', '.join(parts)} "
+                "(associated with higher low-back load)")
