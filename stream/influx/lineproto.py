@@ -1,0 +1,131 @@
+"""InfluxDB line protocol for StrideGuard outputs: pure functions, no I/O.
+
+Measurements (one point per item; every point is tagged `runner`, `team`, `session` and, when the
+worker knows them, `device` and `placement` of the trunk sensor):
+
+==========  ==========  ====================================================================
+measurement  time        extra tags / fields
+==========  ==========  ====================================================================
+steps        t_ns        tag `side`; fields index (int), impact_g, step_time_s, contact_t_ns
+                         (int), contact_time_ms, vertical_oscillation_cm, braking_g
+windows      t_end_ns    fields every WindowMetrics metric (cadence_spm, impact_g, sway_ml_ratio,
+                         sway_ap_ratio, lean_deg, *_asymmetry_pct, risk_score, ...), n_steps (int),
+                         running (bool), t_start_ns (int)
+alerts       t_ns        tags metric, kind (onset/cleared), severity; fields value, baseline,
+                         deviation, deviation_unit, duration_s, message, cue, onset_t_ns (int)
+sessions     started     tag source; fields state ("running"/"finished") and the numeric and text
+                         entries of the session summary
+==========  ==========  ====================================================================
+
+A point is identified by measurement + tag set + time, and InfluxDB overwrites a point written twice,
+so re-writing a session (a restarted worker re-analysing its journal, a spool flushed after a retry)
+never duplicates anything. Field types follow the dataclass annotations (a float field is always
+written as a float) so that no write fails on a field-type conflict. None and non-finite values are
+left out: InfluxDB has no null.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+import typing
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from analytics.results import AnalyzerOutput, RiskEvent, StepEvent, WindowMetrics
+
+MEASUREMENTS = ("steps", "windows", "alerts", "sessions")
+
+
+def _escape_key(text: str) -> str:
+    """Measurement names, tag keys and tag values: backslash-escape comma, equals sign and space."""
+    return (
+        text.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+        .replace("\n", "\\n")
+    )
+
+
+def _escape_measurement(text: str) -> str:
+    return text.replace(",", "\\,").replace(" ", "\\ ")
+
+
+def _field_value(value: Any, kind: type | None) -> str | None:
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if value is None:
+        return None
+    if isinstance(value, bool) or kind is bool:
+        return "true" if value else "false"
+    if kind is int or (kind is None and isinstance(value, int)):
+        return f"{int(value)}i"
+    if kind is float or isinstance(value, float) or (kind is None and hasattr(value, "__float__")
+                                                     and not isinstance(value, str)):
+        f = float(value)
+        return repr(f) if math.isfinite(f) else None
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{text}"'
+
+
+def point(measurement: str, tags: Mapping[str, str | None], fields: Mapping[str, tuple[Any, type | None]],
+          t_ns: int) -> str | None:
+    """One line; `fields` maps name -> (value, declared type or None). None if no field has a value."""
+    tag_text = "".join(
+        f",{_escape_key(k)}={_escape_key(str(v))}" for k, v in sorted(tags.items()) if v not in (None, "")
+    )
+    rendered = [(k, _field_value(v, kind)) for k, (v, kind) in fields.items()]
+    field_text = ",".join(f"{_escape_key(k)}={v}" for k, v in rendered if v is not None)
+    if not field_text:
+        return None
+    return f"{_escape_measurement(measurement)}{tag_text} {field_text} {int(t_ns)}"
+
+
+def _declared_types(cls: type) -> dict[str, type | None]:
+    """float / int / bool / None (text) for each field of a result dataclass, from its annotations."""
+    hints = typing.get_type_hints(cls)
+    out: dict[str, type | None] = {}
+    for name, hint in hints.items():
+        args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+        base = args[0]
+        out[name] = base if base in (float, int, bool) else None
+    return out
+
+
+_TYPES = {cls: _declared_types(cls) for cls in (StepEvent, WindowMetrics, RiskEvent)}
+_STEP_SKIP = {"runner", "t_ns", "side"}
+_WINDOW_SKIP = {"runner", "t_end_ns"}
+_ALERT_SKIP = {"runner", "t_ns", "metric", "kind", "severity"}
+
+
+def _fields(obj: Any, skip: set[str]) -> dict[str, tuple[Any, type | None]]:
+    types = _TYPES[type(obj)]
+    return {f.name: (getattr(obj, f.name), types[f.name]) for f in dataclasses.fields(obj) if f.name not in skip}
+
+
+def output_lines(output: AnalyzerOutput, tags: Mapping[str, str | None]) -> list[str]:
+    """Line-protocol lines for everything in one analyzer output, with the session's tags."""
+    lines: list[str | None] = []
+    for s in output.steps:
+        lines.append(point("steps", {**tags, "side": s.side.value}, _fields(s, _STEP_SKIP), s.t_ns))
+    for w in output.windows:
+        lines.append(point("windows", tags, _fields(w, _WINDOW_SKIP), w.t_end_ns))
+    for e in output.risk_events:
+        alert_tags = {**tags, "metric": e.metric, "kind": e.kind.value, "severity": e.severity.value}
+        lines.append(point("alerts", alert_tags, _fields(e, _ALERT_SKIP), e.t_ns))
+    return [line for line in lines if line is not None]
+
+
+def session_line(tags: Mapping[str, str | None], started_t_ns: int, *, state: str,
+                 summary: Mapping[str, Any] | None = None, source: str | None = None) -> str:
+    """The `sessions` point: state plus the flat numeric/text entries of the summary."""
+    fields: dict[str, tuple[Any, type | None]] = {"state": (state, None)}
+    for key, value in (summary or {}).items():
+        if isinstance(value, (bool, int, float, str)) and key not in ("session_id", "runner", "team"):
+            fields[key] = (value, float if isinstance(value, int) and not isinstance(value, bool) else None)
+    line = point("sessions", {**tags, "source": source}, fields, started_t_ns)
+    assert line is not None  # state is always there
+    return line
+
+
+def flatten(lines: Iterable[str]) -> bytes:
+    return ("\n".join(lines) + "\n").encode()
