@@ -1,0 +1,44 @@
+"""A physically plausible running trunk IMU with known truth, for demos and for tests.
+
+    from sensors.synthetic import SyntheticConfig, SyntheticRunner, Change, random_rotation
+    run = SyntheticRunner(SyntheticConfig(cadence_spm=165, mount_rotation=random_rotation(3))).generate(
+        600, 100, seed=1, placement=Placement.SACRUM)
+    run.acc, run.gyro            # SampleBatch in g and deg/s
+    run.steps                    # TruthStep per step: contact, toe-off, side, impact
+    run.truth_window(t0_ns, t1_ns)   # cadence, sway ratios, lean, asymmetry, ...
+    fatigue_run()                # the 27-min demo run with a fatigue episode from minute 20
+
+Modules: `config` (what the runner is), `generator` (the physics), `truth` (what is known), `presets`.
+"""
+
+from sensors.synthetic.config import (
+    IDENTITY,
+    Change,
+    NoiseBurst,
+    SyntheticConfig,
+    SyntheticConfigError,
+    WalkBreak,
+    random_rotation,
+    rotation_from_euler_deg,
+)
+from sensors.synthetic.generator import SyntheticRunner
+from sensors.synthetic.presets import FATIGUE_ONSET_S, fatigue_config, fatigue_run
+from sensors.synthetic.truth import SyntheticRun, TruthStep, WindowTruth
+
+__all__ = [
+    "IDENTITY",
+    "Change",
+    "NoiseBurst",
+    "SyntheticConfig",
+    "SyntheticConfigError",
+    "WalkBreak",
+    "random_rotation",
+    "rotation_from_euler_deg",
+    "SyntheticRunner",
+    "FATIGUE_ONSET_S",
+    "fatigue_config",
+    "fatigue_run",
+    "SyntheticRun",
+    "TruthStep",
+    "WindowTruth",
+]
