@@ -1,0 +1,142 @@
+"""Time for PMD samples: per-sample device timestamps by Polar's rules, and device -> host time mapping.
+
+A PMD frame stamps only its LAST sample (ns since 2000-01-01 on the device clock). polar-ble-sdk's
+PmdTimeStampUtils spreads the others: on the first frame of a stream, step back 1e9/fs per sample from
+the frame timestamp; on later frames, spread (ts - previous ts) / n; the last sample always gets the
+frame timestamp exactly; intermediate values are rounded half-to-even (Kotlin `round`).
+
+The device clock is neither the host clock nor running at exactly the host's rate, so
+`DeviceClockMapper` maps device time to host time from (device timestamp, host receive time) pairs:
+the receive delay is never negative, so the smallest `host - device` offset seen in each window is the
+best estimate of the true offset, and a least-squares line through recent window minima tracks the
+drift (ppm) between the clocks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+from sensors.errors import DecodeError
+
+PROTOCOL = "pmd-time"
+NS_PER_S = 1_000_000_000  # ns per second
+POLAR_EPOCH_UNIX_NS = 946_684_800 * NS_PER_S  # 2000-01-01T00:00Z in Unix ns
+MAX_TIMESTAMP_NS = 2**63 - 1  # ns; a u64 device timestamp above this cannot be an int64 sample time
+
+
+def sample_timestamps_ns(previous_frame_ts_ns: int | None, frame_ts_ns: int, n_samples: int,
+                         sample_rate_hz: float | None) -> np.ndarray:
+    """Device timestamps (int64 ns) of the `n_samples` samples of a frame, by the PMD rules.
+
+    `previous_frame_ts_ns` is None (or 0, or not before this frame) for the first frame of a stream,
+    which then needs `sample_rate_hz`.
+    """
+    if n_samples <= 0:
+        raise DecodeError("frame carries no samples", protocol=PROTOCOL)
+    if frame_ts_ns > MAX_TIMESTAMP_NS:
+        raise DecodeError(f"timestamp {frame_ts_ns} ns does not fit int64 nanoseconds", protocol=PROTOCOL)
+    has_previous = bool(previous_frame_ts_ns) and previous_frame_ts_ns < frame_ts_ns
+    if has_previous:
+        delta_ns = (frame_ts_ns - previous_frame_ts_ns) / n_samples
+        start_ns = previous_frame_ts_ns + delta_ns
+    else:
+        if not sample_rate_hz or sample_rate_hz <= 0 or not math.isfinite(sample_rate_hz):
+            raise DecodeError("first frame of a stream needs the sample rate", protocol=PROTOCOL)
+        delta_ns = NS_PER_S / sample_rate_hz
+        start_ns = frame_ts_ns - delta_ns * (n_samples - 1)
+        if start_ns <= 0:
+            raise DecodeError(f"first sample time {start_ns:.0f} ns would be negative", protocol=PROTOCOL)
+    if frame_ts_ns < delta_ns * n_samples:
+        raise DecodeError("sample timestamps would be negative", protocol=PROTOCOL)
+    out = np.empty(n_samples, dtype=np.int64)
+    # float64 arithmetic and half-to-even rounding, as the SDK's Double math and kotlin.math.round
+    out[:-1] = np.round(start_ns + delta_ns * np.arange(n_samples - 1, dtype=np.float64))
+    out[-1] = frame_ts_ns
+    return out
+
+
+class DeviceClockMapper:
+    """Maps device-clock ns to host-clock ns with offset and drift tracking.
+
+    Feed `observe(device_ns, host_rx_ns)` once per frame (device time of the frame's last sample, host
+    time the notification arrived), then `to_host(device_ns)`. Pure state, no I/O: replaying the same
+    observations gives the same mapping. A jump larger than `resync_threshold_s` (device reboot, clock
+    set) restarts the estimate.
+
+    Parameters are stored as given (gaitmap style): `window_s` is the device-time length over which one
+    minimum offset is kept, `history_windows` how many window minima the drift line is fitted through.
+    """
+
+    __slots__ = ("window_s", "history_windows", "resync_threshold_s", "_window_start", "_window_min",
+                 "_history", "_offset0_ns", "_ref_device_ns", "_slope", "resyncs_")
+
+    def __init__(self, *, window_s: float = 10.0, history_windows: int = 30, resync_threshold_s: float = 2.0):
+        self.window_s = window_s
+        self.history_windows = history_windows
+        self.resync_threshold_s = resync_threshold_s
+        self.resyncs_ = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self._window_start: int | None = None
+        self._window_min: tuple[int, int] | None = None  # (device_ns, offset_ns)
+        self._history: deque[tuple[int, int]] = deque(maxlen=self.history_windows)
+        self._offset0_ns = 0
+        self._ref_device_ns = 0
+        self._slope = 0.0
+
+    @property
+    def drift_ppm(self) -> float:
+        """How much faster the host clock runs than the device clock, in parts per million."""
+        return self._slope * 1e6
+
+    def observe(self, device_ns: int, host_rx_ns: int) -> None:
+        offset_ns = host_rx_ns - device_ns
+        if self._window_start is not None:
+            predicted = self._offset_at(device_ns)
+            if (abs(offset_ns - predicted) > self.resync_threshold_s * NS_PER_S
+                    or device_ns < self._window_start - int(self.resync_threshold_s * NS_PER_S)):
+                self.resyncs_ += 1
+                self._reset()
+        if self._window_start is None:
+            self._window_start = device_ns
+            self._window_min = (device_ns, offset_ns)
+            self._history.clear()
+        elif device_ns - self._window_start >= self.window_s * NS_PER_S:
+            self._history.append(self._window_min)
+            self._window_start = device_ns
+            self._window_min = (device_ns, offset_ns)
+        elif offset_ns < self._window_min[1]:
+            self._window_min = (device_ns, offset_ns)
+        self._fit()
+
+    def _fit(self) -> None:
+        points = list(self._history) + [self._window_min]
+        if len(points) < 3:
+            # too short to tell drift from jitter: the smallest offset so far
+            best = min(points, key=lambda p: p[1])
+            self._ref_device_ns, self._offset0_ns, self._slope = best[0], best[1], 0.0
+            return
+        ref = points[0][0]
+        x = np.array([p[0] - ref for p in points], dtype=np.float64)
+        y = np.array([p[1] for p in points], dtype=np.float64)
+        x_mean, y_mean = x.mean(), y.mean()
+        var = float(((x - x_mean) ** 2).sum())
+        slope = float(((x - x_mean) * (y - y_mean)).sum() / var) if var > 0 else 0.0
+        self._ref_device_ns = ref
+        self._offset0_ns = int(round(y_mean - slope * x_mean))
+        self._slope = slope
+
+    def _offset_at(self, device_ns: int) -> int:
+        return self._offset0_ns + int(round(self._slope * (device_ns - self._ref_device_ns)))
+
+    def to_host(self, device_ns: np.ndarray) -> np.ndarray:
+        """Host ns (int64) for device ns; call after at least one `observe`."""
+        if self._window_start is None:
+            raise DecodeError("no observation yet to map device time", protocol=PROTOCOL)
+        device = np.asarray(device_ns, dtype=np.int64)
+        rel = (device - self._ref_device_ns).astype(np.float64)
+        return device + self._offset0_ns + np.round(self._slope * rel).astype(np.int64)

@@ -1,0 +1,23 @@
+"""GATT service and characteristic UUIDs of the devices StrideGuard reads (lower-case, 128-bit form).
+
+Polar's PMD and Movesense's GSP are vendor services; the rest are Bluetooth SIG assigned numbers.
+"""
+
+from __future__ import annotations
+
+PMD_SERVICE = "fb005c80-02e7-f387-1cad-8acd2d8df0c8"
+PMD_CONTROL_POINT = "fb005c81-02e7-f387-1cad-8acd2d8df0c8"
+PMD_DATA = "fb005c82-02e7-f387-1cad-8acd2d8df0c8"
+
+RSC_SERVICE = "00001814-0000-1000-8000-00805f9b34fb"
+RSC_MEASUREMENT = "00002a53-0000-1000-8000-00805f9b34fb"
+
+HR_SERVICE = "0000180d-0000-1000-8000-00805f9b34fb"
+HR_MEASUREMENT = "00002a37-0000-1000-8000-00805f9b34fb"
+
+IMMEDIATE_ALERT_SERVICE = "00001802-0000-1000-8000-00805f9b34fb"
+ALERT_LEVEL = "00002a06-0000-1000-8000-00805f9b34fb"
+
+MOVESENSE_SERVICE = "34802252-7185-4d5d-b431-630e7050e8f0"
+MOVESENSE_WRITE = "34800001-7185-4d5d-b431-630e7050e8f0"
+MOVESENSE_NOTIFY = "34800002-7185-4d5d-b431-630e7050e8f0"
