@@ -1,0 +1,162 @@
+// StrideGuard live pages: an EventSource feed from the server's bus, reconnecting by itself.
+"use strict";
+(function () {
+  const state = { connects: 0, metrics: null, alerts: [], vibrations: 0, spoken: [], runners: {} };
+
+  function feed(url, handlers, onState) {
+    let source = null;
+    let delayMs = 500;
+    function open() {
+      source = new EventSource(url);
+      source.onopen = function () { delayMs = 500; state.connects += 1; onState("live"); };
+      source.onerror = function () {
+        onState("reconnecting");
+        if (source.readyState === EventSource.CLOSED) {  // the browser gave up: retry with backoff
+          source.close();
+          const wait = delayMs * (0.5 + Math.random());
+          delayMs = Math.min(delayMs * 2, 10000);
+          setTimeout(open, wait);
+        }
+      };
+      for (const kind of Object.keys(handlers)) {
+        source.addEventListener(kind, function (ev) {
+          let data;
+          try { data = JSON.parse(ev.data); } catch (e) { return; }
+          handlers[kind](data.message, data);
+        });
+      }
+    }
+    open();
+  }
+
+  function setConn(s) {
+    const el = document.getElementById("conn");
+    el.dataset.state = s;
+    el.textContent = s === "live" ? "live" : s === "reconnecting" ? "reconnecting…" : "connecting…";
+  }
+
+  function fmt(v, digits) { return (v === null || v === undefined) ? "–" : Number(v).toFixed(digits); }
+  function level(score) { return score === null || score === undefined ? "" : score >= 50 ? "alert" : score >= 25 ? "warning" : "ok"; }
+
+  function vibrate(severity) {
+    const pattern = severity === "alert" ? [400, 150, 400, 150, 400] : [300, 120, 300];
+    state.vibrations += 1;
+    try { if (navigator.vibrate) navigator.vibrate(pattern); } catch (e) { /* not supported */ }
+  }
+
+  function speak(text) {
+    state.spoken.push(text);
+    try {
+      if (!("speechSynthesis" in window)) return;
+      window.speechSynthesis.cancel();
+      window.speechSynthesis.speak(new SpeechSynthesisUtterance(text));
+    } catch (e) { /* no voice here */ }
+  }
+
+  function runnerPage(name) {
+    document.getElementById("runner-name").textContent = name;
+    document.title = "StrideGuard — " + name;
+    const seen = new Set();
+    let lastUpdate = null;
+    let clearTimer = null;
+    const enable = document.getElementById("enable");
+    enable.addEventListener("click", function () {
+      try { if (navigator.vibrate) navigator.vibrate(50); } catch (e) { /* ignore */ }
+      speak("Voice cues on");
+      enable.hidden = true;
+    });
+
+    function showBanner(ev) {
+      const banner = document.getElementById("banner");
+      banner.hidden = false;
+      banner.dataset.kind = ev.kind;
+      banner.dataset.severity = ev.severity;
+      banner.dataset.metric = ev.metric;
+      document.getElementById("banner-message").textContent = ev.kind === "cleared" ? "OK again: " + ev.message : ev.message;
+      document.getElementById("banner-cue").textContent = ev.kind === "cleared" ? "" : ev.cue;
+      if (clearTimer) clearTimeout(clearTimer);
+      if (ev.kind === "cleared") clearTimer = setTimeout(function () { banner.hidden = true; }, 15000);
+    }
+
+    feed("/events?runner=" + encodeURIComponent(name), {
+      metrics: function (m) {
+        state.metrics = m;
+        lastUpdate = Date.now();
+        document.getElementById("cadence").textContent = fmt(m.cadence_spm, 0);
+        document.getElementById("impact").textContent = fmt(m.impact_g, 1);
+        document.getElementById("sway").textContent = fmt(m.sway_ml_ratio, 2);
+        document.getElementById("lean").textContent = fmt(m.lean_deg, 0);
+        document.getElementById("risk").textContent = fmt(m.risk_score, 0);
+        document.querySelector(".metric.risk").dataset.level = level(m.risk_score);
+      },
+      alerts: function (ev, envelope) {
+        const key = [ev.session_id, ev.metric, ev.onset_t_ns, ev.kind, ev.severity].join("|");
+        if (seen.has(key)) return;
+        seen.add(key);
+        state.alerts.push(ev);
+        showBanner(ev);
+        if (ev.kind === "onset" && !envelope.replay) {  // a replayed old alert is shown, not felt
+          vibrate(ev.severity);
+          speak(ev.message + ". " + ev.cue);
+        }
+      },
+      status: function (s) {
+        if (s.state === "finished") document.getElementById("updated").textContent = "session finished";
+      },
+    }, setConn);
+
+    setInterval(function () {
+      if (lastUpdate === null) return;
+      const s = Math.round((Date.now() - lastUpdate) / 1000);
+      document.getElementById("updated").textContent = "updated " + s + " s ago";
+    }, 1000);
+  }
+
+  function teamPage() {
+    const rows = state.runners;
+    function render() {
+      const names = Object.keys(rows).sort(function (a, b) {
+        const ra = rows[a].risk, rb = rows[b].risk;
+        return (rb === null ? -1 : rb) - (ra === null ? -1 : ra) || a.localeCompare(b);
+      });
+      const body = document.querySelector("#runners tbody");
+      body.replaceChildren();
+      for (const n of names) {
+        const r = rows[n], m = r.metrics || {};
+        const tr = document.createElement("tr");
+        tr.dataset.runner = n;
+        tr.dataset.level = level(r.risk);
+        const cells = [null, fmt(r.risk, 0), fmt(m.cadence_spm, 0), fmt(m.impact_g, 1), fmt(m.sway_ml_ratio, 2),
+                       fmt(m.lean_deg, 0), r.alert ? r.alert : ""];
+        cells.forEach(function (text, i) {
+          const td = document.createElement("td");
+          if (i === 0) {
+            const a = document.createElement("a");
+            a.href = "/runner/" + encodeURIComponent(n);
+            a.textContent = n;
+            td.appendChild(a);
+          } else { td.textContent = text; }
+          if (i === 1) td.className = "risk";
+          tr.appendChild(td);
+        });
+        body.appendChild(tr);
+      }
+    }
+    function row(name) { return rows[name] || (rows[name] = { risk: null, metrics: null, alert: "" }); }
+    feed("/events", {
+      metrics: function (m) {
+        const r = row(m.runner);
+        r.metrics = m;
+        if (m.risk_score !== null && m.risk_score !== undefined) r.risk = m.risk_score;
+        render();
+      },
+      alerts: function (ev) {
+        row(ev.runner).alert = ev.kind === "cleared" ? "ok: " + ev.message : ev.message;
+        render();
+      },
+      status: function (s) { row(s.runner); render(); },
+    }, setConn);
+  }
+
+  window.StrideGuard = { state: state, runnerPage: runnerPage, teamPage: teamPage };
+})();

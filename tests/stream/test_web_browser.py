@@ -1,0 +1,114 @@
+"""The runner and team pages in real headless Chromium (Debian's), driven by Playwright.
+
+Checked inside the page: live numbers appear, an alert shows the banner and calls navigator.vibrate
+(wrapped by an init script that records the calls), and the page recovers by itself after the server
+is stopped and started again on the same port.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from stream import bus as busmod
+from stream.web import WebServer
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+RECORD_VIBRATE = """
+window.__vibrations = [];
+navigator.vibrate = function (pattern) { window.__vibrations.push(pattern); return true; };
+"""
+
+
+def metrics(runner: str, cadence_spm: float, risk: float | None) -> dict:
+    return {"session_id": "s1", "runner": runner, "t_start_ns": 0, "t_end_ns": 10, "n_steps": 28,
+            "running": True, "cadence_spm": cadence_spm, "impact_g": 2.43, "sway_ml_ratio": 0.41,
+            "lean_deg": 7.9, "risk_score": risk}
+
+
+ALERT = {"session_id": "s1", "runner": "anna", "t_ns": 100, "kind": "onset", "metric": "cadence",
+         "severity": "warning", "value": 160.0, "baseline": 171.0, "deviation": -6.4, "deviation_unit": "%",
+         "duration_s": 60.0, "message": "Cadence 6 % below your baseline for 1 min",
+         "cue": "shorter, quicker steps", "onset_t_ns": 40}
+
+
+@pytest.fixture
+async def browser():
+    if not (os.access(CHROMIUM, os.X_OK) or shutil.which("chromium")):
+        pytest.fail("chromium not found: install the Debian package 'chromium' (scripts/install.sh does)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        await b.close()
+
+
+async def test_runner_page_numbers_banner_vibration_and_recovery(browser) -> None:
+    bus = busmod.Bus()
+    server = WebServer(bus, host="127.0.0.1", port=0)
+    await server.start()
+    page = await browser.new_page()
+    await page.add_init_script(RECORD_VIBRATE)
+    try:
+        await page.goto(server.url + "runner/anna")
+        await page.wait_for_function("document.getElementById('conn').dataset.state === 'live'", timeout=10_000)
+        bus.publish(busmod.topic("t", "anna", "metrics"), metrics("anna", 171.4, 12.0))
+        bus.publish(busmod.topic("t", "ben", "metrics"), metrics("ben", 150.0, 80.0))
+        await page.wait_for_function("document.getElementById('cadence').textContent === '171'", timeout=10_000)
+        assert await page.text_content("#impact") == "2.4"
+        assert await page.text_content("#risk") == "12"
+        assert await page.is_hidden("#banner")
+        assert await page.evaluate("window.__vibrations.length") == 0
+
+        bus.publish(busmod.topic("t", "anna", "alerts"), ALERT)
+        await page.wait_for_selector("#banner:not([hidden])", timeout=10_000)
+        assert await page.text_content("#banner-message") == ALERT["message"]
+        assert await page.text_content("#banner-cue") == ALERT["cue"]
+        assert await page.evaluate("window.__vibrations") == [[300, 120, 300]]
+        assert await page.evaluate("StrideGuard.state.spoken") == [
+            "Cadence 6 % below your baseline for 1 min. shorter, quicker steps"]
+
+        # the server goes away and comes back on the same port: the page reconnects by itself
+        port = server.port
+        await server.stop()
+        await page.wait_for_function("document.getElementById('conn').dataset.state === 'reconnecting'",
+                                     timeout=10_000)
+        server = WebServer(bus, host="127.0.0.1", port=port)
+        await server.start()
+        await page.wait_for_function("document.getElementById('conn').dataset.state === 'live'", timeout=15_000)
+        bus.publish(busmod.topic("t", "anna", "metrics"), metrics("anna", 165.0, 40.0))
+        await page.wait_for_function("document.getElementById('cadence').textContent === '165'", timeout=10_000)
+        # the alert replayed to the reconnected page is not felt twice
+        assert await page.evaluate("window.__vibrations.length") == 1
+        alert2 = {**ALERT, "severity": "alert", "t_ns": 200}
+        bus.publish(busmod.topic("t", "anna", "alerts"), alert2)
+        await page.wait_for_function("window.__vibrations.length === 2", timeout=10_000)
+        assert await page.get_attribute("#banner", "data-severity") == "alert"
+    finally:
+        await page.close()
+        await server.stop()
+
+
+async def test_team_page_lists_runners_by_risk(browser) -> None:
+    bus = busmod.Bus()
+    async with WebServer(bus, host="127.0.0.1", port=0) as server:
+        for runner, risk in (("anna", 12.0), ("ben", 64.0), ("cara", 30.0)):
+            bus.publish(busmod.topic("t", runner, "metrics"), metrics(runner, 170.0, risk))
+        page = await browser.new_page()
+        await page.goto(server.url)
+        await page.wait_for_function("document.querySelectorAll('#runners tbody tr').length === 3",
+                                     timeout=10_000)
+        order = await page.eval_on_selector_all("#runners tbody tr", "rows => rows.map(r => r.dataset.runner)")
+        assert order == ["ben", "cara", "anna"]
+        bus.publish(busmod.topic("t", "anna", "metrics"), metrics("anna", 160.0, 90.0))
+        await page.wait_for_function(
+            "document.querySelector('#runners tbody tr').dataset.runner === 'anna'", timeout=10_000)
+        assert await page.get_attribute("#runners tbody tr >> nth=0", "data-level") == "alert"
+        await page.close()
