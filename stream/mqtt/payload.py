@@ -9,7 +9,8 @@ IMU payload, version 1 (little-endian, 34-byte fixed header, then two short stri
     3      1     flags              u8: bit 0 = final batch of the session, bit 1 = int64 times
     4      8     rate_hz            f64, nominal sampling rate
     12     4     n                  u32, number of samples (0 is allowed: an end-of-session marker)
-    16     8     seq                u64, sequence number of this stream (runner, device, kind), from 0
+    16     8     seq                u64, sequence number within the session, from 0 (one counter for
+                                    all of a runner's devices and kinds: they share the topic)
     24     8     t0_ns              i64, time of the first sample, ns since the Unix epoch
     32     2     session_len        u16, then session id, UTF-8
     ..     1     device_len         u8, then device id, UTF-8
@@ -164,15 +165,20 @@ def decode_imu(payload: bytes, *, runner: str) -> ImuMessage:
 # -- JSON messages (metrics, steps, alerts, status) ---------------------------------------------------
 
 
-def output_messages(session: str, output: AnalyzerOutput) -> list[tuple[str, dict[str, Any]]]:
+def output_messages(session: str, output: AnalyzerOutput, *, input_seq: int | None = None
+                    ) -> list[tuple[str, dict[str, Any]]]:
     """The JSON messages for one analyzer output as (kind, message): one `steps` message with all
     steps of the push, one `metrics` message per window, one `alerts` message per risk event. Every
-    message names its session so receivers can key and de-duplicate by (session, t_ns)."""
+    message names its session so receivers can key and de-duplicate by (session, t_ns); a worker adds
+    `input_seq`, the sequence number of the IMU message that produced it (for tracing and latency)."""
+    head: dict[str, Any] = {"session_id": session}
+    if input_seq is not None:
+        head["input_seq"] = input_seq
     out: list[tuple[str, dict[str, Any]]] = []
     if output.steps:
-        out.append(("steps", {"session": session, "steps": [s.as_row() for s in output.steps]}))
-    out.extend(("metrics", {"session": session, **w.as_row()}) for w in output.windows)
-    out.extend(("alerts", {"session": session, **e.as_row()}) for e in output.risk_events)
+        out.append(("steps", {**head, "steps": [s.as_row() for s in output.steps]}))
+    out.extend(("metrics", {**head, **w.as_row()}) for w in output.windows)
+    out.extend(("alerts", {**head, **e.as_row()}) for e in output.risk_events)
     return out
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from stream.bus import TOPIC_ROOT, topic
 
 PARTITIONS = 16  # fixed number of IMU partitions; the maximum number of workers per team
+SERVICES_TEAM = "_services"  # retained status of collector and worker processes: <root>/_services/<name>/status
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +50,11 @@ def worker_partitions(worker_index: int, n_workers: int, *, partitions: int = PA
 def worker_subscriptions(team: str, worker_index: int, n_workers: int) -> list[str]:
     """The topic filters worker i of N subscribes to (`team` may be `+` for every team)."""
     return [f"{TOPIC_ROOT}/{team}/+/imu/{p}" for p in worker_partitions(worker_index, n_workers)]
+
+
+def service_status_topic(name: str) -> str:
+    """The retained online/offline status (and last will) topic of a collector or worker process."""
+    return topic(SERVICES_TEAM, name, "status")
 
 
 def parse_topic(name: str) -> TopicParts:

@@ -105,7 +105,7 @@ def test_output_messages_round_trip_through_json() -> None:
     out = wire.output_messages("ana-1", AnalyzerOutput(steps=(step,), windows=(window,), risk_events=(event,)))
     decoded = {kind: wire.loads(wire.dumps(m)) for kind, m in out}
     assert [k for k, _ in out] == ["steps", "metrics", "alerts"]
-    assert all(m["session"] == "ana-1" for m in decoded.values())
+    assert all(m["session_id"] == "ana-1" for m in decoded.values())
     assert wire.steps_from_message(decoded["steps"]) == [step]
     assert wire.window_from_message(decoded["metrics"]) == window
     assert wire.risk_event_from_message(decoded["alerts"]) == event

@@ -1,0 +1,107 @@
+"""The collector: sample batches of a team's runners (replayed files, synthetic runs, or live BLE fed
+through the same call) -> the binary IMU payload on each runner's partitioned MQTT topic.
+
+Each runner is one session with its own sequence numbers; batches of one runner are published one
+after the other, each acknowledged by the broker (QoS 1) before the next, so a runner's order is the
+publish order even across reconnects: a publish that fails is retried on the new connection before
+anything later. Runners are published concurrently on one connection. The last message of a session
+carries the `final` flag (an empty batch when the data has ended), so the worker knows to flush the
+analyzer and close the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import aiomqtt
+import numpy as np
+
+from sensors.types import SampleBatch
+from stream import sources
+from stream.mqtt.connection import MqttConnection, MqttSettings
+from stream.mqtt.payload import dumps, encode_imu
+from stream.mqtt.topics import imu_topic, service_status_topic
+from stream.session import new_session_id
+
+
+@dataclass(slots=True)
+class RunnerStats:
+    """What was published for one runner; `publish_wall_s[seq]`: when message `seq` was published."""
+
+    session_id: str = ""
+    messages: int = 0
+    samples: int = 0
+    publish_wall_s: dict[int, float] = field(default_factory=dict)
+
+
+class Collector:
+    """`async with Collector(settings=..., team=...) as c: await c.replay({runner: batches})`."""
+
+    def __init__(self, *, settings: MqttSettings, team: str, collector_id: str = "collector",
+                 record_publish_times: bool = False) -> None:
+        self.team = team
+        self.collector_id = collector_id
+        self.record_publish_times = record_publish_times
+        status = service_status_topic(f"collector-{collector_id}")
+        self.connection = MqttConnection(
+            settings=settings,
+            client_id=f"strideguard-collector-{team}-{collector_id}",
+            will=aiomqtt.Will(status, dumps({"state": "offline", "clean": False}), qos=1, retain=True),
+            online=(status, dumps({"state": "online", "team": team})),
+            offline=(status, dumps({"state": "offline", "clean": True})),
+        )
+        self.stats: dict[str, RunnerStats] = {}
+
+    async def __aenter__(self) -> Collector:
+        await self.connection.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.connection.__aexit__(*exc_info)
+
+    async def replay(self, runs: Mapping[str, Iterable[SampleBatch]], *, speed: float | None = None,
+                     chunk_s: float = 0.5) -> dict[str, RunnerStats]:
+        """Publish every runner's batches concurrently (paced at `speed` x real time; None: as fast
+        as possible), then the end-of-session markers. Returns what was published per runner."""
+        await asyncio.gather(*(
+            self.publish_session(runner, sources.paced(sources.chunked(batches, chunk_s), speed=speed))
+            for runner, batches in runs.items()
+        ))
+        return self.stats
+
+    async def publish_session(self, runner: str, batches: AsyncIterable[object]) -> RunnerStats:
+        """One runner's session: every SampleBatch in order, then a final marker."""
+        stats = self.stats.setdefault(runner, RunnerStats())
+        topic = imu_topic(self.team, runner)
+        seq = 0
+        last: SampleBatch | None = None
+        async for item in batches:
+            if not isinstance(item, SampleBatch) or not len(item):
+                continue  # heart-rate / footpod readings and capture events are not sent (yet)
+            if item.runner != runner:
+                item = _renamed(item, runner)
+            if not stats.session_id:
+                stats.session_id = new_session_id(runner, int(item.t_ns[0]))
+            await self._publish(topic, encode_imu(item, session=stats.session_id, seq=seq), stats, seq)
+            stats.samples += len(item)
+            seq += 1
+            last = item
+        if last is not None:
+            end = SampleBatch(runner=runner, device=last.device, placement=last.placement, kind=last.kind,
+                              rate_hz=last.rate_hz, t_ns=np.empty(0, np.int64), values=np.empty((0, 3), np.float32))
+            await self._publish(topic, encode_imu(end, session=stats.session_id, seq=seq, final=True), stats, seq)
+        return stats
+
+    async def _publish(self, topic: str, payload: bytes, stats: RunnerStats, seq: int) -> None:
+        if self.record_publish_times:
+            stats.publish_wall_s[seq] = time.time()  # handed to the broker (retries keep the first time)
+        await self.connection.publish(topic, payload, qos=1)
+        stats.messages += 1
+
+
+def _renamed(batch: SampleBatch, runner: str) -> SampleBatch:
+    return SampleBatch(runner=runner, device=batch.device, placement=batch.placement, kind=batch.kind,
+                       rate_hz=batch.rate_hz, t_ns=batch.t_ns, values=batch.values, meta=batch.meta)

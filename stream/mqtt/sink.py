@@ -1,0 +1,48 @@
+"""The MQTT output sink: a runner's steps, window metrics and alerts as JSON on its topics.
+
+`strideguard/v1/<team>/<runner>/steps` (one message per analyzer push, `steps` a list),
+`.../metrics` (one message per window), `.../alerts` (one per risk event), all QoS 1 and carrying
+`session_id`; `.../status` is retained: `{"session_id", "runner", "state": "running" | "finished",
+"summary"?}`. Usable by the embedded pipeline (`Pipeline(sinks=[MqttSink(connection)])`) and by the
+analyzer worker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from analytics.results import AnalyzerOutput
+from stream.bus import topic
+from stream.mqtt.connection import MqttConnection
+from stream.mqtt.payload import dumps, output_messages
+from stream.session import SessionInfo
+
+
+class MqttSink:
+    name = "mqtt"
+
+    def __init__(self, connection: MqttConnection, *, publish_status: bool = True) -> None:
+        self.connection = connection
+        self.publish_status = publish_status
+        self.messages_published = 0
+
+    async def open_session(self, session: SessionInfo) -> None:
+        if self.publish_status:
+            await self._status(session, "running")
+
+    async def write(self, session: SessionInfo, output: AnalyzerOutput, *, input_seq: int | None = None) -> None:
+        for kind, message in output_messages(session.session_id, output, input_seq=input_seq):
+            await self.connection.publish(topic(session.team, session.runner, kind), dumps(message), qos=1)
+            self.messages_published += 1
+
+    async def close_session(self, session: SessionInfo, summary: dict[str, Any]) -> None:
+        if self.publish_status:
+            await self._status(session, "finished", summary=summary)
+
+    async def close(self) -> None:
+        return None  # the connection belongs to whoever opened it
+
+    async def _status(self, session: SessionInfo, state: str, **extra: Any) -> None:
+        message = {"session_id": session.session_id, "runner": session.runner, "state": state, **extra}
+        await self.connection.publish(topic(session.team, session.runner, "status"), dumps(message), qos=1,
+                                      retain=True)
