@@ -1,0 +1,28 @@
+"""Alert channels: the dispatcher sink (de-duplication, rate limit, one bounded lane per channel) and the
+channels that reach the runner: terminal, live runner page, BLE haptic band, MQTT, webhook."""
+
+from stream.alerts.base import DISCLAIMER, Alert, Channel
+from stream.alerts.dispatcher import AlertDispatcher, ChannelStats, DispatchPolicy
+from stream.alerts.haptic import HapticChannel
+from stream.alerts.mqtt import MqttChannel
+from stream.alerts.page import PageChannel
+from stream.alerts.settings import ALERT_DEFAULTS, alert_settings, build_dispatcher
+from stream.alerts.terminal import TerminalChannel
+from stream.alerts.webhook import WebhookChannel
+
+__all__ = [
+    "ALERT_DEFAULTS",
+    "DISCLAIMER",
+    "Alert",
+    "AlertDispatcher",
+    "Channel",
+    "ChannelStats",
+    "DispatchPolicy",
+    "HapticChannel",
+    "MqttChannel",
+    "PageChannel",
+    "TerminalChannel",
+    "WebhookChannel",
+    "alert_settings",
+    "build_dispatcher",
+]

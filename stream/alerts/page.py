@@ -1,0 +1,28 @@
+"""Runner-page channel: accepted alerts on the in-process bus, where the live pages (stream.web) pick
+them up to show the banner, vibrate the phone and speak the cue.
+
+It publishes to `strideguard/v1/<team>/<runner>/alerts` in the same shape as the pipeline's BusSink
+(the RiskEvent row plus `session_id`), marked `"delivered": true`; the page de-duplicates by episode,
+so an event the BusSink also published is felt once.
+"""
+
+from __future__ import annotations
+
+from stream import bus as busmod
+from stream.alerts.base import Alert
+
+
+class PageChannel:
+    name = "page"
+    send_cleared = True
+
+    def __init__(self, bus: busmod.Bus) -> None:
+        self.bus = bus
+
+    async def send(self, alert: Alert) -> None:
+        s = alert.session
+        self.bus.publish(busmod.topic(s.team, s.runner, "alerts"),
+                         {"session_id": s.session_id, **alert.event.as_row(), "delivered": True})
+
+    async def aclose(self) -> None:
+        return None
