@@ -1,0 +1,142 @@
+"""`strideguard collect`: replay recordings or synthetic runners of a team onto MQTT, one session each."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import pathlib
+import time
+
+from sensors.types import Placement, SampleBatch
+from stream import sources
+from stream.errors import UsageError
+from stream.mqtt.connection import MqttSettings
+
+EXAMPLES = """\
+examples:
+  strideguard collect --broker mqtt://127.0.0.1:1883 --team club run1.sgcap run2.csv
+        two runners (named after the files) as fast as possible
+  strideguard collect --team club --speed 1 --runner ana --runner ben a.sgcap b.sgcap
+        real time, with runner names given in file order
+  strideguard collect --team club --bundled --speed 10
+        the bundled demo runs as a team of two, at 10x
+  strideguard collect --team club --synthetic 6 --duration-s 600 --speed 1
+        six synthetic runners with different cadences for ten minutes, live
+environment: STRIDEGUARD_MQTT_URL, STRIDEGUARD_MQTT_USERNAME, STRIDEGUARD_MQTT_PASSWORD
+Start one or more `strideguard worker` processes to analyse what is published."""
+
+
+def add_broker_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--broker", metavar="URL", default=os.environ.get("STRIDEGUARD_MQTT_URL", "mqtt://127.0.0.1:1883"),
+                   help="MQTT broker, mqtt://host:port (default $STRIDEGUARD_MQTT_URL or mqtt://127.0.0.1:1883)")
+    p.add_argument("--username", default=os.environ.get("STRIDEGUARD_MQTT_USERNAME"),
+                   help="broker user (default $STRIDEGUARD_MQTT_USERNAME)")
+    p.add_argument("--password", default=os.environ.get("STRIDEGUARD_MQTT_PASSWORD"),
+                   help="broker password (default $STRIDEGUARD_MQTT_PASSWORD; prefer the variable)")
+    p.add_argument("--team", default=os.environ.get("STRIDEGUARD_TEAM", "default"),
+                   help="team name: the topic level coaches subscribe to (default $STRIDEGUARD_TEAM or 'default')")
+
+
+def broker_settings(args: argparse.Namespace) -> MqttSettings:
+    try:
+        settings = MqttSettings.from_url(args.broker)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.username:
+        settings = MqttSettings.from_url(args.broker, username=args.username, password=args.password)
+    return settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("collect", help="publish recordings or synthetic runners of a team on MQTT",
+                       description="The collector role of a multi-process deployment: reads each file (capture or "
+                                   "CSV) or generates synthetic runners and publishes their samples on "
+                                   "strideguard/v1/<team>/<runner>/imu/<partition> (QoS 1, binary batches with "
+                                   "sequence numbers). Analyzer workers pick them up. See docs/live.md.",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("files", nargs="*", type=pathlib.Path, metavar="FILE", help="captures (.sgcap) or CSV files")
+    add_broker_options(p)
+    p.add_argument("--runner", action="append", default=[], metavar="NAME",
+                   help="runner name for each FILE in order (default: the runner in the file, or its name)")
+    p.add_argument("--placement", choices=[pl.value for pl in Placement], default="chest",
+                   help="sensor placement for CSV files (default chest)")
+    p.add_argument("--bundled", action="store_true", help="also replay the bundled demo runs, one runner each")
+    p.add_argument("--synthetic", type=int, default=0, metavar="N", help="also publish N synthetic runners")
+    p.add_argument("--duration-s", type=float, default=300.0, metavar="S",
+                   help="length of each synthetic run in seconds (default 300)")
+    p.add_argument("--speed", type=float, default=0.0, metavar="X",
+                   help="X times real time; 0 = as fast as possible (default)")
+    p.add_argument("--loop", action="store_true", help="start again with new sessions when done (demos)")
+    p.add_argument("--now", action="store_true",
+                   help="shift every run so it starts now (live dashboards show it at the current time)")
+    p.add_argument("--id", default="collector", help="collector id, unique per broker (default 'collector')")
+    p.set_defaults(func=run)
+
+
+def _runs(args: argparse.Namespace) -> dict[str, list[SampleBatch]]:
+    files: list[tuple[pathlib.Path, str | None]] = []
+    if len(args.runner) > len(args.files):
+        raise UsageError(f"{len(args.runner)} --runner names for {len(args.files)} files")
+    files += [(f, args.runner[i] if i < len(args.runner) else None) for i, f in enumerate(args.files)]
+    if args.bundled:
+        from stream.commands.demo import SAMPLES, sample_path
+
+        files += [(sample_path(name), name) for name in SAMPLES]
+    runs: dict[str, list[SampleBatch]] = {}
+    for path, runner in files:
+        batches = [i for i in sources.read_file(path, runner=runner, placement=Placement(args.placement))
+                   if isinstance(i, SampleBatch)]
+        name = runner or (batches[0].runner if batches else path.stem)
+        if name in runs:
+            raise UsageError(f"runner {name!r} appears twice: give each file its own --runner")
+        runs[name] = batches
+    if args.synthetic:
+        runs.update(synthetic_team(args.synthetic, args.duration_s))
+    if not runs:
+        raise UsageError("nothing to publish: give FILEs, --bundled or --synthetic N")
+    return runs
+
+
+def synthetic_team(n_runners: int, duration_s: float, *, rate_hz: float = 100.0) -> dict[str, list[SampleBatch]]:
+    """N synthetic runners (cadence 158-176 spm, different seeds), acc and gyro at `rate_hz`."""
+    from sensors.synthetic import SyntheticConfig, SyntheticRunner
+
+    team = {}
+    for i in range(n_runners):
+        name = f"runner-{i + 1}"
+        run = SyntheticRunner(SyntheticConfig(cadence_spm=158.0 + (i * 5) % 20)).generate(
+            duration_s, rate_hz, seed=100 + i, runner=name, device=f"synthetic-{i + 1}")
+        team[name] = [run.acc]
+    return team
+
+
+def shifted_to_now(runs: dict[str, list[SampleBatch]]) -> dict[str, list[SampleBatch]]:
+    """The same runs with their clocks moved so that the earliest sample is now."""
+    starts = [int(b.t_ns[0]) for batches in runs.values() for b in batches if len(b)]
+    if not starts:
+        return runs
+    offset_ns = time.time_ns() - min(starts)
+    return {r: [SampleBatch(runner=b.runner, device=b.device, placement=b.placement, kind=b.kind, rate_hz=b.rate_hz,
+                            t_ns=b.t_ns + offset_ns, values=b.values, meta=b.meta) for b in batches]
+            for r, batches in runs.items()}
+
+
+def run(args: argparse.Namespace) -> int:
+    from stream.collector import Collector
+
+    settings = broker_settings(args)
+    runs = _runs(args)
+
+    async def main() -> None:
+        async with Collector(settings=settings, team=args.team, collector_id=args.id) as collector:
+            while True:
+                stats = await collector.replay(shifted_to_now(runs) if args.now else runs, speed=args.speed or None)
+                for runner, s in stats.items():
+                    print(f"collect: {runner}: session {s.session_id}, {s.messages} messages, {s.samples} samples")
+                if not args.loop:
+                    return
+                collector.stats.clear()
+
+    asyncio.run(main())
+    return 0

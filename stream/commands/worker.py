@@ -1,0 +1,98 @@
+"""`strideguard worker`: the analyzer role: MQTT imu -> analytics -> MQTT outputs and InfluxDB."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import pathlib
+import signal
+
+from stream.commands.collect import add_broker_options, broker_settings
+from stream.errors import UsageError
+
+EXAMPLES = """\
+examples:
+  strideguard worker --team club --state-dir /var/lib/strideguard/w0
+        one worker for the whole team, outputs on MQTT only
+  strideguard worker --team club --index 0 --count 2 --state-dir w0 --influx-url http://127.0.0.1:8086 --influx-db sg
+  strideguard worker --team club --index 1 --count 2 --state-dir w1 --influx-url http://127.0.0.1:8086 --influx-db sg
+        two workers sharing the team's runners by a stable hash, writing to InfluxDB 1.x (v1 API)
+  strideguard worker --team club --influx-url http://influxdb:8086 --influx-org club --influx-bucket strideguard
+        InfluxDB 2.x/3.x through the v2 API (token in $STRIDEGUARD_INFLUX_TOKEN)
+environment: STRIDEGUARD_MQTT_URL, STRIDEGUARD_MQTT_USERNAME/PASSWORD, STRIDEGUARD_INFLUX_URL, _DB, _TOKEN,
+_ORG, _BUCKET, STRIDEGUARD_WORKER_INDEX, STRIDEGUARD_WORKER_COUNT, STRIDEGUARD_STATE_DIR
+Stop with Ctrl-C or SIGTERM; a restarted worker resumes from the broker and its journal (docs/live.md)."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"STRIDEGUARD_{name}", default)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("worker", help="analyse a team's runners from MQTT (scale out with --index/--count)",
+                       description="The analyzer role of a multi-process deployment: subscribes to the IMU "
+                                   "partitions worker INDEX of COUNT owns, runs one analyzer per runner session, "
+                                   "publishes steps, metrics, alerts and status on MQTT and writes them to InfluxDB. "
+                                   "Nothing is lost across restarts: see docs/live.md.",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_broker_options(p)
+    p.add_argument("--index", type=int, default=int(_env("WORKER_INDEX", "0") or 0), help="this worker's index, 0-based")
+    p.add_argument("--count", type=int, default=int(_env("WORKER_COUNT", "1") or 1), help="number of workers (1-16)")
+    p.add_argument("--state-dir", type=pathlib.Path, default=_env("STATE_DIR"), metavar="DIR",
+                   help="journal and spool directory; keep it across restarts (default $STRIDEGUARD_STATE_DIR)")
+    p.add_argument("--config", type=pathlib.Path, metavar="TOML", help="risk thresholds and per-runner overrides")
+    p.add_argument("--influx-url", default=_env("INFLUX_URL"), metavar="URL", help="InfluxDB base URL")
+    p.add_argument("--influx-db", default=_env("INFLUX_DB"), metavar="NAME",
+                   help="database for the v1 API (InfluxDB 1.x, or a 2.x/3.x DBRP mapping)")
+    p.add_argument("--influx-org", default=_env("INFLUX_ORG"), metavar="ORG", help="v2 API: organisation")
+    p.add_argument("--influx-bucket", default=_env("INFLUX_BUCKET"), metavar="BUCKET", help="v2 API: bucket")
+    p.add_argument("--influx-token", default=_env("INFLUX_TOKEN"), metavar="TOKEN",
+                   help="token (v2 API, or v1 API on 2.x); prefer $STRIDEGUARD_INFLUX_TOKEN")
+    p.add_argument("--no-publish", action="store_true", help="do not publish outputs on MQTT (InfluxDB only)")
+    p.set_defaults(func=run)
+
+
+def influx_sink(args: argparse.Namespace, spool_dir: pathlib.Path):  # noqa: ANN201 - InfluxSink | None
+    from stream.influx import InfluxSink, V1Writer, V2Writer
+
+    if not args.influx_url:
+        return None
+    if args.influx_bucket:
+        if not (args.influx_org and args.influx_token):
+            raise UsageError("the v2 API needs --influx-org and a token ($STRIDEGUARD_INFLUX_TOKEN) with --influx-bucket")
+        writer = V2Writer(url=args.influx_url, token=args.influx_token, org=args.influx_org, bucket=args.influx_bucket)
+    elif args.influx_db:
+        writer = V1Writer(url=args.influx_url, database=args.influx_db, token=args.influx_token)
+    else:
+        raise UsageError("--influx-url needs --influx-db (v1 API) or --influx-bucket (v2 API)")
+    return InfluxSink(writer=writer, spool_dir=spool_dir)
+
+
+def run(args: argparse.Namespace) -> int:
+    from stream.app import analyzer_factory, read_config_text
+    from stream.worker import Worker, WorkerOptions
+
+    if args.state_dir is None:
+        raise UsageError("--state-dir is required (or $STRIDEGUARD_STATE_DIR): the worker keeps its journal there")
+    try:
+        options = WorkerOptions(state_dir=args.state_dir, team=args.team, index=args.index, count=args.count)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    settings = broker_settings(args)
+    factory = analyzer_factory(read_config_text(args.config))
+    sink = influx_sink(args, args.state_dir / "influx-spool")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        worker = Worker(settings=settings, options=options, analyzer_factory=factory,
+                        sinks=[sink] if sink else [], publish_outputs=not args.no_publish)
+        print(f"worker {options.name}: {settings.endpoint}, partitions of team {args.team!r}", flush=True)
+        await worker.run(stop)
+        print(f"worker {options.name}: stopped; {worker.stats}", flush=True)
+
+    asyncio.run(main())
+    return 0
