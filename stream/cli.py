@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "stream.commands.replay",
     "stream.commands.analyze",
     "stream.commands.sessions",
+    "stream.commands.collect",
+    "stream.commands.worker",
 )
 
 EPILOG = """\
