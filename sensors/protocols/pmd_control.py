@@ -297,3 +297,16 @@ def parse_response(payload: bytes) -> PmdControlResponse | MeasurementStopped:
     if not events:
         raise DecodeError("response continues in another packet", protocol=PROTOCOL, payload=payload)
     return events[0]
+
+
+FEATURES_CODE = 0x0F  # first byte of a control-point read
+
+
+def parse_features(payload: bytes) -> frozenset[MeasurementType]:
+    """The measurements a device offers, from a read of the control point: 0x0F then a bitmap whose
+    bit n means measurement type n."""
+    reader = ByteReader(payload, protocol=PROTOCOL)
+    if reader.u8("features code") != FEATURES_CODE:
+        raise reader.fail("control-point read does not start with the features code 0x0F", offset=0)
+    bitmap = reader.u8("features bitmap")
+    return frozenset(m for m in MeasurementType if bitmap & (1 << m))
