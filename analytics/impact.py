@@ -1,0 +1,31 @@
+"""Vertical impact: the per-step peak of the low-passed vertical acceleration, gravity included, in g.
+
+At the sacrum the trunk moves with the centre of mass, so this peak approximates the peak vertical
+ground reaction force in body weights. The raw signal carries a short soft-tissue transient at initial
+contact that overshoots the force; a causal low-pass (`impact_lowpass_hz`) keeps the force-like part.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analytics.config import AnalyticsConfig
+from analytics.filters import SosFilter, butter_sos
+
+
+class ImpactFilter:
+    """Causal low-pass of the vertical acceleration; the impact peak is read from its output."""
+
+    def __init__(self, *, rate_hz: float, config: AnalyticsConfig):
+        self._lowpass = SosFilter(butter_sos(2, config.impact_lowpass_hz, "lowpass", rate_hz), steady_start=True)
+
+    def push(self, vertical_g: np.ndarray) -> np.ndarray:
+        return self._lowpass(np.asarray(vertical_g, dtype=np.float64))
+
+
+def peak_in(values: np.ndarray) -> tuple[int, float] | None:
+    """Offset and value of the first maximum of `values` (None when empty)."""
+    if values.shape[0] == 0:
+        return None
+    k = int(np.argmax(values))
+    return k, float(values[k])

@@ -1,0 +1,132 @@
+"""Sensor frame -> vertical, anteroposterior (AP) and mediolateral (ML) for any mounting rotation.
+
+Gravity is a causal low-pass of the raw acceleration; the vertical acceleration (gravity included, in g)
+is the projection on its direction. The horizontal plane is spanned per sample by `e1` (a fixed sensor
+axis with gravity projected out) and `e2 = up x e1`. Within that plane the AP axis is the direction of
+largest energy in the step band (the trunk surges forward and back once per step, while it sways side to
+side once per stride, at half that frequency): the 2x2 covariance of the band-passed horizontal
+acceleration is smoothed over tens of seconds and its principal axis is re-read on a fixed sample grid
+(`orientation_update_s`), so the result does not depend on chunking. The axis keeps its sign from one
+update to the next; which end is *forward* is decided later from braking (see `runner`).
+
+Outputs use the unsigned convention: `ap_g` along the axis `u`, `ml_g` along `up x u`. With forward =
+s * u (s = +1 or -1), AP forward = s * ap_g and ML to the left = s * ml_g (a right-handed sensor frame).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from analytics.config import AnalyticsConfig
+from analytics.filters import SosFilter, butter_sos, one_pole_sos
+
+MIN_AXIS_ENERGY_G2 = 0.02**2  # g^2, below this horizontal step-band energy the AP axis is not updated
+AXIS_HISTORY = 64  # AP axis updates kept for look-ups by sample index
+
+
+@dataclass(frozen=True, slots=True)
+class OrientedChunk:
+    """Per-sample orientation results for one chunk (float64 arrays, length n)."""
+
+    gravity: np.ndarray  # (n, 3) low-pass gravity estimate in the sensor frame, g
+    vertical_g: np.ndarray  # acceleration along gravity, gravity included (about +1 g at rest)
+    dyn_vertical_g: np.ndarray  # vertical_g minus the gravity magnitude
+    ap_g: np.ndarray  # dynamic acceleration along the AP axis u (unsigned convention)
+    ml_g: np.ndarray  # dynamic acceleration along up x u
+    dyn_power_g2: np.ndarray  # |acc - gravity|^2
+
+
+class OrientationStage:
+    """Causal, chunk-invariant orientation of one trunk accelerometer stream."""
+
+    def __init__(self, *, rate_hz: float, config: AnalyticsConfig):
+        self._gravity = SosFilter(butter_sos(2, config.gravity_cutoff_hz, "lowpass", rate_hz), steady_start=True)
+        self._ap_band = SosFilter(butter_sos(2, config.ap_band_hz, "bandpass", rate_hz))
+        self._cov = SosFilter(one_pole_sos(config.orientation_time_constant_s, rate_hz))
+        self._update_every = max(1, round(config.orientation_update_s * rate_hz))
+        self._index = 0  # absolute index of the next sample
+        self._ref_axis: np.ndarray | None = None
+        self._cos, self._sin = 1.0, 0.0
+        self._axis_known = False
+        self._axes: deque[tuple[int, np.ndarray]] = deque(maxlen=AXIS_HISTORY)
+        self._last: tuple | None = None  # covariance and basis at the last sample seen
+
+    @property
+    def axis_known(self) -> bool:
+        return self._axis_known
+
+    def axis_at(self, index: int) -> np.ndarray | None:
+        """The AP axis u (unit vector in the sensor frame) in force at sample `index`, if known."""
+        found = None
+        for start, axis in self._axes:
+            if start <= index:
+                found = axis
+            else:
+                break
+        return found
+
+    def push(self, acc_g: np.ndarray) -> OrientedChunk:
+        """Orient one chunk of raw acceleration (n, 3) in g."""
+        acc = np.asarray(acc_g, dtype=np.float64)
+        n = acc.shape[0]
+        g = self._gravity(acc)
+        gx, gy, gz = g[:, 0], g[:, 1], g[:, 2]
+        gnorm = np.sqrt(gx * gx + gy * gy + gz * gz)
+        ux, uy, uz = gx / gnorm, gy / gnorm, gz / gnorm
+        ax, ay, az = acc[:, 0], acc[:, 1], acc[:, 2]
+        vertical = ax * ux + ay * uy + az * uz
+        dx, dy, dz = ax - gx, ay - gy, az - gz
+        dyn_v = vertical - gnorm
+        hx, hy, hz = dx - dyn_v * ux, dy - dyn_v * uy, dz - dyn_v * uz
+        if self._ref_axis is None and n:
+            self._ref_axis = np.eye(3)[int(np.argmin(np.abs(g[0] / gnorm[0])))]
+        r = self._ref_axis if self._ref_axis is not None else np.eye(3)[0]
+        rdot = r[0] * ux + r[1] * uy + r[2] * uz
+        e1x, e1y, e1z = r[0] - rdot * ux, r[1] - rdot * uy, r[2] - rdot * uz
+        e1n = np.sqrt(e1x * e1x + e1y * e1y + e1z * e1z)
+        e1x, e1y, e1z = e1x / e1n, e1y / e1n, e1z / e1n
+        e2x, e2y, e2z = uy * e1z - uz * e1y, uz * e1x - ux * e1z, ux * e1y - uy * e1x
+        h1 = hx * e1x + hy * e1y + hz * e1z
+        h2 = hx * e2x + hy * e2y + hz * e2z
+        band = self._ap_band(np.stack((h1, h2), axis=1))
+        b1, b2 = band[:, 0], band[:, 1]
+        cov = self._cov(np.stack((b1 * b1, b2 * b2, b1 * b2), axis=1))
+
+        ap = np.empty(n)
+        ml = np.empty(n)
+        start = 0
+        while start < n:
+            absolute = self._index + start
+            if absolute % self._update_every == 0 and absolute > 0:
+                # the axis changes only at grid samples, from the covariance of the sample before
+                j = start - 1
+                before = self._last if j < 0 else (cov[j], (e1x[j], e1y[j], e1z[j]), (e2x[j], e2y[j], e2z[j]))
+                if before is not None:
+                    self._update_axis(*before, absolute)
+            stop = min(n, start + self._update_every - absolute % self._update_every)
+            c, s = self._cos, self._sin
+            ap[start:stop] = c * h1[start:stop] + s * h2[start:stop]
+            ml[start:stop] = c * h2[start:stop] - s * h1[start:stop]
+            start = stop
+        if n:
+            self._last = (cov[-1].copy(), (e1x[-1], e1y[-1], e1z[-1]), (e2x[-1], e2y[-1], e2z[-1]))
+        self._index += n
+        return OrientedChunk(gravity=g, vertical_g=vertical, dyn_vertical_g=dyn_v, ap_g=ap, ml_g=ml,
+                             dyn_power_g2=dx * dx + dy * dy + dz * dz)
+
+    def _update_axis(self, cov: np.ndarray, e1: tuple, e2: tuple, index: int) -> None:
+        c11, c22, c12 = float(cov[0]), float(cov[1]), float(cov[2])
+        if c11 + c22 < MIN_AXIS_ENERGY_G2:
+            return
+        theta = 0.5 * math.atan2(2.0 * c12, c11 - c22)
+        c, s = math.cos(theta), math.sin(theta)
+        if self._axis_known and c * self._cos + s * self._sin < 0:
+            c, s = -c, -s  # keep the axis sign continuous
+        self._cos, self._sin = c, s
+        self._axis_known = True
+        axis = np.array([c * e1[0] + s * e2[0], c * e1[1] + s * e2[1], c * e1[2] + s * e2[2]])
+        self._axes.append((index, axis))

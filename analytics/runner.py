@@ -1,0 +1,377 @@
+"""The per-runner streaming analyzer: push sample batches, get steps, window metrics and risk events.
+
+Composition: `OrientationStage` (gravity, vertical, AP/ML) -> `StepDetector` (band-pass peaks) ->
+per-step metrics read back from a bounded `History` (impact, side) -> `BlockSums` on the fixed window
+grid (sway, lean) -> `WindowMetrics` -> the optional `RiskStage`. Every stage carries its own state and
+is chunk-invariant, so the concatenated outputs are identical for any split of the input; only *when*
+a result comes out depends on the chunking. Windows come out once the stream has passed their end by
+`config.latency_s` (the declared fixed look-ahead); `finish()` flushes what that look-ahead holds back.
+
+Input selection: the analyzer uses the FIRST acceleration stream from a trunk sensor (chest or sacrum)
+it sees, identified by (device, kind); other devices, other placements and gyroscope batches are
+ignored. `push_reading` accepts footpod (RSC) and heart-rate readings for the window's speed, stride
+length and heart rate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Protocol
+
+import numpy as np
+
+from analytics.cadence import cadence_spm, mean_step_interval_s
+from analytics.config import AnalyticsConfig
+from analytics.consts import NS_PER_S
+from analytics.errors import AnalyticsError
+from analytics.filters import History
+from analytics.impact import ImpactFilter, peak_in
+from analytics.lean import StandingReference, lean_deg, unit
+from analytics.orientation import OrientationStage
+from analytics.results import AnalyzerOutput, RiskEvent, Side, StepEvent, WindowMetrics
+from analytics.steps import StepDetector, StepPeak
+from analytics.sway import sway_ratios
+from analytics.symmetry import SideAssigner, symmetry_index_pct
+from analytics.windows import Block, BlockSums, combine
+from sensors.types import HeartRateReading, SampleBatch, SampleKind, StrideReading
+
+# History channels (float64): time since the first sample in ns (exact below 2**53 ns = 104 days), ...
+H_T, H_VERTICAL, H_IMPACT, H_AP, H_ML = range(5)
+# Block channels: sums of squares of ML, AP and the resultant dynamic acceleration; gravity components.
+B_ML2, B_AP2, B_RES2, B_GX, B_GY, B_GZ = range(6)
+HISTORY_S = 3.0  # s of per-sample history kept for per-step look-backs (>= max step interval + margins)
+DEFAULT_STEP_INTERVAL_S = 0.45  # s, assumed interval before a bout has one
+BRAKING_PHASE_FRACTION = 0.25  # of a step interval before the impact peak: where braking shows
+SIDE_WINDOW_FRACTION = 0.2  # of a step interval either side of the impact peak: ML sign for the side
+MAX_PIECE_S = 10.0  # s, long batches are analysed in pieces of this length so look-back buffers stay bounded
+READINGS_KEPT = 512  # footpod / heart-rate readings buffered for windows not yet emitted
+
+
+class RiskStage(Protocol):
+    """What the analyzer calls for each window (implemented in `analytics.risk`)."""
+
+    def push_window(self, window: WindowMetrics) -> tuple[WindowMetrics, tuple[RiskEvent, ...]]: ...
+
+
+class RunnerAnalyzer:
+    """Streaming gait analysis of one runner; see the module docstring for the contract."""
+
+    def __init__(self, *, runner: str, config: AnalyticsConfig | None = None, risk: RiskStage | None = None):
+        self.runner = runner
+        self.config = config if config is not None else AnalyticsConfig()
+        self._risk = risk
+        self._stream: tuple[str, str] | None = None  # (device, placement) of the trunk ACC stream
+        self._rate_hz = 0.0
+        self._t0_ns: int | None = None
+        self._last_t_ns: int | None = None
+        self._n_samples = 0
+        self._finished = False
+        self._pending_peaks: deque[StepPeak] = deque()
+        self._steps: deque[StepEvent] = deque()  # finalized steps not yet behind every pending window
+        self._n_steps = 0
+        self._prev_step: tuple[int, int] | None = None  # (band-pass peak index, impact t_ns)
+        self._sides = SideAssigner()
+        self._forward_votes: list[float] = []
+        self._forward_sign = 0  # +1 / -1 once decided: forward = sign x the orientation's AP axis
+        self._forward_t_ns: int | None = None  # impact time of the step that decided it
+        self._blocks: dict[int, Block] = {}
+        self._next_window = 0
+        self._lean_up: np.ndarray | None = None
+        self._heart: deque[tuple[int, float]] = deque(maxlen=READINGS_KEPT)
+        self._strides: deque[StrideReading] = deque(maxlen=READINGS_KEPT)
+        self._totals = _SessionTotals()
+
+    # ------------------------------------------------------------------ public API
+    def push(self, batch: SampleBatch) -> AnalyzerOutput:
+        """Analyse one batch of any size (one sample is fine); return what became final."""
+        if self._finished:
+            raise AnalyticsError(f"runner {self.runner!r}: push after finish()")
+        if batch.runner != self.runner:
+            raise AnalyticsError(f"batch for runner {batch.runner!r} pushed to the analyzer of {self.runner!r}")
+        if batch.kind is not SampleKind.ACC or not batch.placement.is_trunk or len(batch) == 0:
+            return AnalyzerOutput()
+        if self._stream is None:
+            self._start(batch)
+        elif (batch.device, batch.placement.value) != self._stream:
+            return AnalyzerOutput()
+        elif batch.rate_hz != self._rate_hz:
+            raise AnalyticsError(f"device {batch.device!r} changed rate from {self._rate_hz} to {batch.rate_hz} Hz "
+                                 "within a session; start a new analyzer")
+        if self._last_t_ns is not None and int(batch.t_ns[0]) <= self._last_t_ns:
+            raise AnalyticsError(f"device {batch.device!r}: batch starts at {int(batch.t_ns[0])} ns, not after "
+                                 f"the previous sample at {self._last_t_ns} ns")
+        out = AnalyzerOutput()
+        piece = max(1, round(MAX_PIECE_S * self._rate_hz))
+        for start in range(0, len(batch), piece):
+            out = out + self._process(batch.t_ns[start:start + piece], batch.values[start:start + piece])
+        return out
+
+    def push_reading(self, reading: StrideReading | HeartRateReading) -> AnalyzerOutput:
+        """Keep a footpod or heart-rate reading for the windows it falls in (readings for a window
+        already emitted are dropped)."""
+        if reading.runner != self.runner:
+            raise AnalyticsError(f"reading for runner {reading.runner!r} pushed to the analyzer of {self.runner!r}")
+        if isinstance(reading, HeartRateReading):
+            self._heart.append((reading.t_ns, float(reading.heart_rate_bpm)))
+        elif isinstance(reading, StrideReading):
+            self._strides.append(reading)
+        return AnalyzerOutput()
+
+    def finish(self) -> AnalyzerOutput:
+        """End of stream: confirm the last step and emit every complete window still held back."""
+        if self._finished or self._stream is None:
+            self._finished = True
+            return AnalyzerOutput()
+        self._finished = True
+        steps: list[StepEvent] = []
+        self._pending_peaks.extend(self._detector.flush())
+        self._finalize_steps(steps, final=True)
+        period_ns = round(NS_PER_S / self._rate_hz)
+        for block in self._block_sums.flush(end_ns=self._last_t_ns + period_ns):
+            self._blocks[block.index] = block
+        windows, events = self._emit_windows(stream_t_ns=None)
+        return AnalyzerOutput(steps=tuple(steps), windows=tuple(windows), risk_events=tuple(events))
+
+    @property
+    def summary(self) -> dict:
+        """Session summary (JSON-able): duration, steps, cadence, and window means of the metrics."""
+        t = self._totals
+        duration = 0.0
+        if self._t0_ns is not None:
+            duration = (self._last_t_ns - self._t0_ns) / NS_PER_S + 1.0 / self._rate_hz
+        out = {
+            "runner": self.runner,
+            "device": self._stream[0] if self._stream else None,
+            "placement": self._stream[1] if self._stream else None,
+            "rate_hz": self._rate_hz or None,
+            "duration_s": round(duration, 3),
+            "n_samples": self._n_samples,
+            "n_steps": self._n_steps,
+            "cadence_spm": round(60.0 / (t.interval_sum_s / t.n_intervals), 2) if t.n_intervals else None,
+            "impact_g": round(t.impact_sum_g / t.n_impacts, 3) if t.n_impacts else None,
+            "n_windows": t.n_windows,
+            "n_running_windows": t.n_running,
+            "latency_s": self.config.latency_s,
+        }
+        for name, (total, count) in sorted(t.window_means.items()):
+            out[f"mean_{name}"] = round(total / count, 4) if count else None
+        return out
+
+    # ------------------------------------------------------------------ stages
+    def _start(self, batch: SampleBatch) -> None:
+        cfg = self.config
+        rate = float(batch.rate_hz)
+        self._stream = (batch.device, batch.placement.value)
+        self._rate_hz = rate
+        self._t0_ns = int(batch.t_ns[0])
+        self._orientation = OrientationStage(rate_hz=rate, config=cfg)
+        self._impact = ImpactFilter(rate_hz=rate, config=cfg)
+        self._detector = StepDetector(rate_hz=rate, config=cfg)
+        self._standing = StandingReference(rate_hz=rate, config=cfg)
+        self._history = History(5, round(max(HISTORY_S, cfg.max_step_interval_s + 1.0) * rate))
+        self._block_sums = BlockSums(t0_ns=self._t0_ns, hop_ns=round(cfg.hop_s * NS_PER_S), channels=6)
+        self._blocks_per_window = round(cfg.window_s / cfg.hop_s)
+        self._post_samples = math.ceil(cfg.step_post_s * rate)
+
+    def _process(self, t_ns: np.ndarray, values: np.ndarray) -> AnalyzerOutput:
+        first_index = self._n_samples
+        n = t_ns.shape[0]
+        self._n_samples += n
+        self._last_t_ns = int(t_ns[-1])
+        acc = values.astype(np.float64)
+        o = self._orientation.push(acc)
+        impact = self._impact.push(o.vertical_g)
+        rel_ns = (t_ns - self._t0_ns).astype(np.float64)
+        self._history.extend(np.stack((rel_ns, o.vertical_g, impact, o.ap_g, o.ml_g), axis=1))
+        self._standing.push(acc, o.dyn_power_g2, first_index)
+        g = o.gravity
+        sums = np.stack((o.ml_g * o.ml_g, o.ap_g * o.ap_g, o.dyn_power_g2, g[:, 0], g[:, 1], g[:, 2]), axis=1)
+        for block in self._block_sums.push(t_ns, sums, first_index):
+            self._blocks[block.index] = block
+        self._pending_peaks.extend(self._detector.push(o.dyn_vertical_g))
+        steps: list[StepEvent] = []
+        self._finalize_steps(steps, final=False)
+        windows, events = self._emit_windows(stream_t_ns=self._last_t_ns)
+        self._history.trim()
+        return AnalyzerOutput(steps=tuple(steps), windows=tuple(windows), risk_events=tuple(events))
+
+    # ------------------------------------------------------------------ steps
+    def _finalize_steps(self, out: list[StepEvent], *, final: bool) -> None:
+        last_index = self._history.end - 1
+        while self._pending_peaks and (final or self._pending_peaks[0].index + self._post_samples <= last_index):
+            step = self._step_from_peak(self._pending_peaks.popleft())
+            if step is not None:
+                out.append(step)
+                self._steps.append(step)
+
+    def _step_from_peak(self, peak: StepPeak) -> StepEvent | None:
+        cfg, rate, h = self.config, self._rate_hz, self._history
+        interval = peak.interval_samples if peak.interval_samples is not None else DEFAULT_STEP_INTERVAL_S * rate
+        back = max(1, min(round(cfg.step_search_back_s * rate), round(0.6 * interval)))
+        found = peak_in(h.get(peak.index - back, peak.index + 1, H_IMPACT))
+        if found is None:
+            return None
+        impact_index = max(peak.index - back, h.start) + found[0]
+        t_ns = self._t0_ns + self._peak_time_rel_ns(impact_index, H_IMPACT)
+        new_bout = self._prev_step is None or peak.index - self._prev_step[0] > cfg.max_step_interval_s * rate
+        step_time_s = None if new_bout else (t_ns - self._prev_step[1]) / NS_PER_S
+        if new_bout:
+            self._sides.new_bout()
+        self._prev_step = (peak.index, t_ns)
+
+        axis_known = self._orientation.axis_at(impact_index) is not None
+        braking_window = h.get(impact_index - round(BRAKING_PHASE_FRACTION * interval), impact_index + 1, H_AP)
+        if axis_known and self._forward_sign == 0 and braking_window.size:
+            self._forward_votes.append(float(np.mean(braking_window)))
+            if len(self._forward_votes) >= cfg.forward_votes:
+                self._forward_sign = -1 if sum(self._forward_votes) > 0 else 1  # braking = AP backwards
+                self._forward_t_ns = t_ns
+        half = round(SIDE_WINDOW_FRACTION * interval)
+        ml = h.get(impact_index - half, impact_index + half + 1, H_ML)
+        ml_left = float(np.mean(ml)) * self._forward_sign if (self._forward_sign and ml.size) else None
+        side = self._sides.assign(ml_left)
+
+        step = StepEvent(runner=self.runner, t_ns=t_ns, index=self._n_steps, side=side, impact_g=found[1],
+                         step_time_s=step_time_s)
+        self._n_steps += 1
+        self._totals.add_step(step)
+        return step
+
+    def _peak_time_rel_ns(self, index: int, channel: int) -> int:
+        """Time of a sampled peak refined by a parabola through it and its neighbours (sub-sample timing
+        matters at 25 Hz, where one sample is 40 ms)."""
+        h = self._history
+        y = h.get(index - 1, index + 2, channel)
+        t = h.get(index - 1, index + 2, H_T)
+        if y.size < 3:
+            return int(h.get(index, index + 1, H_T)[0])
+        curvature = y[0] - 2.0 * y[1] + y[2]
+        offset = 0.5 * (y[0] - y[2]) / curvature if curvature < 0 else 0.0
+        offset = min(0.5, max(-0.5, offset))
+        dt = (t[2] - t[1]) if offset > 0 else (t[1] - t[0])
+        return int(round(t[1] + offset * dt))
+
+    # ------------------------------------------------------------------ windows
+    def _emit_windows(self, *, stream_t_ns: int | None) -> tuple[list[WindowMetrics], list[RiskEvent]]:
+        cfg = self.config
+        k = self._blocks_per_window
+        latency_ns = round(cfg.latency_s * NS_PER_S)
+        windows: list[WindowMetrics] = []
+        events: list[RiskEvent] = []
+        while all(b in self._blocks for b in range(self._next_window, self._next_window + k)):
+            w = self._next_window
+            start_ns = self._block_sums.start_ns(w)
+            end_ns = self._block_sums.start_ns(w + k)
+            if stream_t_ns is not None and stream_t_ns < end_ns + latency_ns:
+                break
+            window = self._window(w, start_ns, end_ns, [self._blocks[b] for b in range(w, w + k)])
+            if self._risk is not None:
+                window, new_events = self._risk.push_window(window)
+                events.extend(new_events)
+            windows.append(window)
+            self._totals.add_window(window)
+            self._blocks.pop(w, None)
+            self._next_window = w + 1
+            next_start = self._block_sums.start_ns(self._next_window)
+            while self._steps and self._steps[0].t_ns < next_start:
+                self._steps.popleft()
+            while self._heart and self._heart[0][0] < next_start:
+                self._heart.popleft()
+            while self._strides and self._strides[0].t_ns < next_start:
+                self._strides.popleft()
+        return windows, events
+
+    def _window(self, w: int, start_ns: int, end_ns: int, blocks: list[Block]) -> WindowMetrics:
+        cfg = self.config
+        sums, n_samples, last_sample = combine(blocks)
+        steps = [s for s in self._steps if start_ns <= s.t_ns < end_ns]
+        enough = len(steps) >= cfg.min_steps_per_window
+        cadence = cadence_spm(steps) if enough else None
+        impacts = [s.impact_g for s in steps if s.impact_g is not None]
+        impact = sum(impacts) / len(impacts) if enough and impacts else None
+        running = cadence is not None and cadence >= cfg.running_min_cadence_spm
+        sway_ml, sway_ap = sway_ratios(sum_ml_g2=float(sums[B_ML2]), sum_ap_g2=float(sums[B_AP2]),
+                                       sum_resultant_g2=float(sums[B_RES2]), n_samples=n_samples)
+        if self._orientation.axis_at(last_sample) is None:
+            sway_ml = sway_ap = None
+        gravity = sums[B_GX:B_GZ + 1] / n_samples if n_samples else None
+        lean = self._lean(gravity, last_sample, end_ns, running)
+        left = [s.step_time_s for s in steps if s.side is Side.LEFT and s.step_time_s is not None]
+        right = [s.step_time_s for s in steps if s.side is Side.RIGHT and s.step_time_s is not None]
+        asym = symmetry_index_pct(left, right) if enough else None
+        speed, stride_length = self._footpod(start_ns, end_ns, cadence)
+        heart = [bpm for t, bpm in self._heart if start_ns <= t < end_ns]
+        return WindowMetrics(
+            runner=self.runner, t_start_ns=start_ns, t_end_ns=end_ns, n_steps=len(steps), running=running,
+            cadence_spm=cadence, impact_g=impact, sway_ml_ratio=sway_ml, sway_ap_ratio=sway_ap, lean_deg=lean,
+            step_time_asymmetry_pct=asym, speed_mps=speed, stride_length_m=stride_length,
+            heart_rate_bpm=sum(heart) / len(heart) if heart else None,
+        )
+
+    def _lean(self, gravity: np.ndarray | None, last_sample: int, end_ns: int, running: bool) -> float | None:
+        """Lean of one window; every decision it uses was made by data before the window's end, so the
+        answer does not depend on how far the stream had got when the window was emitted."""
+        standing_end = self._standing.closed_at
+        if gravity is None or standing_end is None or standing_end > last_sample:
+            return None
+        if self._lean_up is None:
+            if self._standing.up is not None:
+                self._lean_up = self._standing.up
+            elif running:
+                self._lean_up = unit(gravity)
+            else:
+                return None
+        axis = self._orientation.axis_at(last_sample)
+        if axis is None or self._forward_t_ns is None or self._forward_t_ns >= end_ns:
+            return None
+        return lean_deg(gravity=gravity, up=self._lean_up, forward_axis=self._forward_sign * axis)
+
+    def _footpod(self, start_ns: int, end_ns: int, cadence: float | None) -> tuple[float | None, float | None]:
+        readings = [r for r in self._strides if start_ns <= r.t_ns < end_ns]
+        if not readings:
+            return None, None
+        speed = sum(r.speed_mps for r in readings) / len(readings)
+        lengths = [r.stride_length_m for r in readings if r.stride_length_m is not None]
+        if lengths:
+            return speed, sum(lengths) / len(lengths)
+        steps_per_min = cadence if cadence else sum(r.cadence_spm for r in readings) / len(readings)
+        return speed, (speed * 120.0 / steps_per_min if steps_per_min else None)
+
+
+class _SessionTotals:
+    """Running totals for the session summary (sparse: per step and per window)."""
+
+    WINDOW_METRICS = ("cadence_spm", "impact_g", "sway_ml_ratio", "sway_ap_ratio", "lean_deg",
+                      "step_time_asymmetry_pct")
+
+    def __init__(self) -> None:
+        self.interval_sum_s = 0.0
+        self.n_intervals = 0
+        self.impact_sum_g = 0.0
+        self.n_impacts = 0
+        self.n_windows = 0
+        self.n_running = 0
+        self.window_means: dict[str, tuple[float, int]] = {m: (0.0, 0) for m in self.WINDOW_METRICS}
+
+    def add_step(self, step: StepEvent) -> None:
+        if step.step_time_s is not None:
+            self.interval_sum_s += step.step_time_s
+            self.n_intervals += 1
+        if step.impact_g is not None:
+            self.impact_sum_g += step.impact_g
+            self.n_impacts += 1
+
+    def add_window(self, window: WindowMetrics) -> None:
+        self.n_windows += 1
+        if not window.running:
+            return
+        self.n_running += 1
+        for name in self.WINDOW_METRICS:
+            value = getattr(window, name)
+            if value is not None:
+                total, count = self.window_means[name]
+                self.window_means[name] = (total + value, count + 1)
+
+
+__all__ = ["RiskStage", "RunnerAnalyzer", "mean_step_interval_s"]

@@ -1,0 +1,21 @@
+"""Fixtures for the analytics tests: real recordings loaded once per session."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from tests.analytics.recordings import AlcantaraTrial, UciRun, load_alcantara, load_uci
+
+
+@pytest.fixture(scope="session")
+def uci_runs(shared_data: pathlib.Path) -> list[UciRun]:
+    paths = sorted((shared_data / "uci_dsa_treadmill_running").glob("p*_a12_*.csv"))
+    assert len(paths) == 4, "expected the four UCI runners"
+    return [load_uci(p) for p in paths]
+
+
+@pytest.fixture(scope="session")
+def alcantara_trials(shared_data: pathlib.Path) -> list[AlcantaraTrial]:
+    return load_alcantara(shared_data / "alcantara_sacral_grf")

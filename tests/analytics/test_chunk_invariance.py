@@ -1,0 +1,94 @@
+"""DESIGN rule 6: the same recording in any chunking gives identical steps, windows and summary.
+
+Chunks of 1, 7 and 100 samples, the whole recording, and random splits with a printed, pinnable seed
+(set STRIDEGUARD_SPLIT_SEED to replay a failure). Whole objects are compared, not selected fields.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import pytest
+
+from analytics.results import AnalyzerOutput
+from analytics.runner import RunnerAnalyzer
+from sensors.synthetic import NoiseBurst, SyntheticConfig, SyntheticRunner, WalkBreak, random_rotation
+from sensors.types import Placement, SampleBatch
+
+
+def analyse(batch: SampleBatch, cuts: list[int]) -> tuple[AnalyzerOutput, dict]:
+    analyzer = RunnerAnalyzer(runner=batch.runner)
+    out = AnalyzerOutput()
+    bounds = [0, *cuts, len(batch)]
+    for a, b in zip(bounds, bounds[1:]):
+        if b > a:
+            out = out + analyzer.push(batch.slice(a, b))
+    return out + analyzer.finish(), analyzer.summary
+
+
+def fixed_cuts(n: int, size: int) -> list[int]:
+    return list(range(size, n, size))
+
+
+def random_cuts(n: int, seed: int) -> list[int]:
+    rng = random.Random(seed)
+    cuts, i = [], 0
+    while i < n:
+        i += rng.choice((1, 2, 3, rng.randint(1, 50), rng.randint(1, 2000)))
+        cuts.append(i)
+    return [c for c in cuts if c < n]
+
+
+def split_seed() -> int:
+    seed = int(os.environ.get("STRIDEGUARD_SPLIT_SEED", random.SystemRandom().randrange(2**31)))
+    print(f"random split seed: {seed} (replay with STRIDEGUARD_SPLIT_SEED={seed})")
+    return seed
+
+
+def assert_same(batch: SampleBatch, sizes: tuple[int, ...]) -> AnalyzerOutput:
+    whole, whole_summary = analyse(batch, [])
+    assert whole.steps and whole.windows, "the recording must produce steps and windows to compare"
+    splits = {f"chunks of {s}": fixed_cuts(len(batch), s) for s in sizes}
+    seed = split_seed()
+    splits[f"random split seed {seed}"] = random_cuts(len(batch), seed)
+    for name, cuts in splits.items():
+        out, summary = analyse(batch, cuts)
+        assert out.steps == whole.steps, name
+        assert out.windows == whole.windows, name
+        assert summary == whole_summary, name
+    return whole
+
+
+def test_uci_chest_recording_is_chunk_invariant(uci_runs) -> None:
+    run = uci_runs[0]
+    assert_same(run.batch.slice(0, 25 * 60), (1, 7, 100))
+
+
+@pytest.mark.parametrize("rate_hz", [25, 100, 500])
+def test_synthetic_run_with_breaks_and_noise_is_chunk_invariant(rate_hz: int) -> None:
+    cfg = SyntheticConfig(mount_rotation=random_rotation(11), standing_s=4.0,
+                          walk_breaks=(WalkBreak(at_s=20.0, duration_s=6.0),),
+                          noise_bursts=(NoiseBurst(at_s=32.0, duration_s=2.0, noise_g=0.6),))
+    run = SyntheticRunner(cfg).generate(40.0, rate_hz, seed=5, placement=Placement.CHEST)
+    sizes = (1, 7, 100) if rate_hz <= 100 else (7, 100)
+    whole = assert_same(run.acc, sizes)
+    assert any(s.side.value != "unknown" for s in whole.steps)
+    assert any(w.lean_deg is not None for w in whole.windows)
+
+
+def test_batch_larger_than_internal_piece_gives_the_same_result() -> None:
+    run = SyntheticRunner(SyntheticConfig(standing_s=3.0)).generate(95.0, 100, seed=2)
+    whole, _ = analyse(run.acc, [])
+    halves, _ = analyse(run.acc, [len(run.acc) // 2])
+    assert whole == halves
+    assert len(whole.windows) == 18
+
+
+def test_one_sample_batches_at_500_hz_match_whole(alcantara_trials) -> None:
+    batch = alcantara_trials[2].batch
+    whole, _ = analyse(batch, [])
+    single, _ = analyse(batch, fixed_cuts(len(batch), 1))
+    assert single.steps == whole.steps and len(whole.steps) >= 8
+    np.testing.assert_array_equal([s.t_ns for s in single.steps], [s.t_ns for s in whole.steps])
