@@ -5,13 +5,18 @@
     result = read_uci_dsa(path, unit="T")
     result.acc, result.gyro            # SampleBatch in g / deg/s (gyro None when absent)
 
+    for batch in read_any(path, runner="ann"):   # the shell's entry: detected format, units inferred
+        ...                                      # when declared nowhere, error raised after the last
+                                                 # readable batch
+
 A file-wide problem raises ImportFormatError (one line naming file and line). A damaged row raises with
 `strict=True` (default); with `strict=False` the rows before it come back with `result.error` set.
 """
 
 from sensors.imports.detect import detect_format
 from sensors.imports.generic_csv import read_generic_csv
+from sensors.imports.reader import import_file, read_any
 from sensors.imports.result import ImportResult
 from sensors.imports.uci_dsa import read_uci_dsa
 
-__all__ = ["detect_format", "read_generic_csv", "read_uci_dsa", "ImportResult"]
+__all__ = ["detect_format", "import_file", "read_any", "read_generic_csv", "read_uci_dsa", "ImportResult"]

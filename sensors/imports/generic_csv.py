@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from sensors.errors import ImportFormatError
+from sensors.imports.infer import infer_acc_unit, infer_gyro_unit, infer_time_unit
 from sensors.imports.result import ImportResult
 from sensors.imports.samples import Source, build_result
 from sensors.imports.table import read_columns, read_text, split_header
@@ -33,6 +36,7 @@ def read_generic_csv(
     device: str | None = None,
     start_t_ns: int = 0,
     strict: bool = True,
+    infer_units: bool = False,
 ) -> ImportResult:
     """Read a generic CSV into ACC (g) and, when the columns are there, GYRO (deg/s) batches.
 
@@ -41,7 +45,8 @@ def read_generic_csv(
     checked against them (10 %) when given. Times before 1973 are relative: `start_t_ns` is added.
     With `strict` a damaged row raises ImportFormatError; without, the rows before it are returned with
     the error in `ImportResult.error`. A file-wide problem (missing column, impossible unit) always
-    raises.
+    raises. With `infer_units`, a unit declared nowhere is inferred from the data when it is unambiguous
+    (see `sensors.imports.infer`) and named in the batches' meta["inferred_units"]; otherwise it is an error.
     """
     path = os.fspath(path)
     text = read_text(path)
@@ -49,15 +54,26 @@ def read_generic_csv(
     columns, header_units = _find_columns(path, header)
     has_gyro = all(c in columns for c in GYRO_COLUMNS)
     units = {
-        "time": _declared(path, "time", time_unit, header_units.get("t"), TIME_UNITS_TO_NS),
-        "acceleration": _declared(path, "acceleration", acc_unit, _one_unit(path, header_units, ACC_COLUMNS), ACC_UNITS_TO_G),
+        "time": _declared(path, "time", time_unit, header_units.get("t"), TIME_UNITS_TO_NS, infer_units),
+        "acceleration": _declared(
+            path, "acceleration", acc_unit, _one_unit(path, header_units, ACC_COLUMNS), ACC_UNITS_TO_G, infer_units
+        ),
     }
     if has_gyro:
         units["angular rate"] = _declared(
-            path, "angular rate", gyro_unit, _one_unit(path, header_units, GYRO_COLUMNS), GYRO_UNITS_TO_DPS
+            path, "angular rate", gyro_unit, _one_unit(path, header_units, GYRO_COLUMNS), GYRO_UNITS_TO_DPS, infer_units
         )
     wanted = ("t", *ACC_COLUMNS, *(GYRO_COLUMNS if has_gyro else ()))
     table = read_columns(path, text, {name: columns[name] for name in wanted})
+    try:
+        inferred = _infer_missing(path, units, table.rows, has_gyro)
+    except ImportFormatError:
+        if table.error is None:
+            raise
+        # Too little before the damage to infer anything from: the damage is the news.
+        if strict:
+            raise table.error from None
+        return ImportResult(path=path, format=FORMAT, acc=None, gyro=None, rows_read=0, error=table.error)
     source = Source(
         path=path,
         format=FORMAT,
@@ -65,6 +81,7 @@ def read_generic_csv(
         device=device or os.path.splitext(os.path.basename(path))[0],
         placement=Placement(placement),
         start_t_ns=start_t_ns,
+        meta={"inferred_units": ", ".join(inferred)} if inferred else {},
     )
     return build_result(
         table,
@@ -76,6 +93,22 @@ def read_generic_csv(
         has_gyro=has_gyro,
         strict=strict,
     )
+
+
+def _infer_missing(path: str, units: dict[str, str | None], rows: np.ndarray, has_gyro: bool) -> list[str]:
+    """Fill in the units declared nowhere (in place); the list says which were inferred."""
+    inferred = []
+    if units["time"] is None:
+        units["time"] = infer_time_unit(path, rows[:, 0])
+        inferred.append(f"time {units['time']}")
+    if units["acceleration"] is None:
+        units["acceleration"] = infer_acc_unit(path, rows[:, 1:4])
+        inferred.append(f"acceleration {units['acceleration']}")
+    if has_gyro and units["angular rate"] is None:
+        acc_g = rows[:, 1:4] * ACC_UNITS_TO_G[units["acceleration"]]
+        units["angular rate"] = infer_gyro_unit(path, rows[:, 4:7], acc_g)
+        inferred.append(f"angular rate {units['angular rate']}")
+    return inferred
 
 
 def looks_like_generic_csv(header: list[str]) -> bool:
@@ -119,8 +152,10 @@ def _one_unit(path: str, header_units: dict[str, str], names: tuple[str, ...]) -
     return found.pop() if found else None
 
 
-def _declared(path: str, what: str, declared: str | None, from_header: str | None, allowed: dict[str, float]) -> str:
-    """The unit to use: the caller's, the header's, and they must agree; one of them must exist."""
+def _declared(
+    path: str, what: str, declared: str | None, from_header: str | None, allowed: dict[str, float], infer: bool
+) -> str | None:
+    """The unit to use: the caller's or the header's, which must agree; None (infer it) only if allowed."""
     try:
         unit = normalise_unit(declared, allowed=allowed, what=what)
     except ValueError as exc:
@@ -129,9 +164,9 @@ def _declared(path: str, what: str, declared: str | None, from_header: str | Non
         raise ImportFormatError(f"the header gives {what} the unit {from_header}, which is not a {what} unit", path=path, line=1)
     if unit and from_header and unit != from_header:
         raise ImportFormatError(f"{what} declared in {unit} but the header says {from_header}", path=path, line=1)
-    if unit is None and from_header is None:
+    if unit is None and from_header is None and not infer:
         raise ImportFormatError(
             f"the {what} unit is not declared and the header does not say it: declare one of {', '.join(allowed)}",
             path=path,
         )
-    return unit or from_header  # type: ignore[return-value]
+    return unit or from_header

@@ -291,3 +291,61 @@ def test_uci_file_missing_a_column(tmp_path: pathlib.Path) -> None:
     path.write_text("t_s,T_xacc,T_yacc,T_zacc,T_xgyro,T_ygyro\n0,9.8,0,0,0,0\n")
     with pytest.raises(ImportFormatError, match="missing column.*T_zgyro"):
         read_uci_dsa(path)
+
+
+def test_units_declared_nowhere_are_inferred_when_the_data_is_clear(tmp_path: pathlib.Path, run) -> None:
+    rows = np.column_stack((relative_s(run) * 1e3, run.acc.values * G_MPS2, np.radians(run.gyro.values)))
+    path = write_csv(tmp_path / "plain.csv", "t,ax,ay,az,gx,gy,gz", rows)
+    with pytest.raises(ImportFormatError, match="time unit is not declared"):
+        read(path)
+    result = read(path, infer_units=True)
+    assert result.acc.meta["inferred_units"] == "time ms, acceleration m/s2, angular rate rad/s"
+    assert np.allclose(result.acc.values, run.acc.values, atol=1e-5)
+    assert np.allclose(result.gyro.values, run.gyro.values, atol=1e-3)
+    assert result.acc.rate_hz == pytest.approx(50.0)
+
+
+def test_inferred_deg_s_and_declared_units_are_not_overridden(tmp_path: pathlib.Path, run) -> None:
+    rows = np.column_stack((relative_s(run), run.acc.values, run.gyro.values))
+    path = write_csv(tmp_path / "degs.csv", "t_s,ax,ay,az,gx,gy,gz", rows)
+    result = read(path, infer_units=True)
+    assert result.gyro.meta["inferred_units"] == "acceleration g, angular rate deg/s"
+    assert np.allclose(result.gyro.values, run.gyro.values, atol=1e-3)
+
+
+def test_ambiguous_data_is_not_guessed(tmp_path: pathlib.Path, run) -> None:
+    scaled = run.acc.values * 0.2  # a median of ~0.2: neither ~1 g nor ~9.8 m/s^2
+    rows = np.column_stack((relative_s(run), scaled))
+    path = write_csv(tmp_path / "linear.csv", "t,ax,ay,az", rows)
+    with pytest.raises(ImportFormatError, match="cannot tell the acceleration unit"):
+        read(path, time_unit="s", infer_units=True)
+
+
+def test_read_any_yields_time_ordered_chunks_then_raises_the_damage(tmp_path: pathlib.Path, run) -> None:
+    from sensors.imports import read_any
+
+    path = damaged_file(tmp_path, run, 260, "5.2,0.1,oops,1.0")
+    batches = []
+    with pytest.raises(ImportFormatError) as info:
+        for batch in read_any(path, runner="bob", batch_s=2.0):
+            batches.append(batch)
+    assert info.value.line == 262 and "the 260 rows before it are readable" in str(info.value)
+    assert [len(b) for b in batches] == [100, 100, 60]  # everything before the damage was delivered first
+    assert {b.runner for b in batches} == {"bob"} and batches[0].meta["inferred_units"] == "time s, acceleration g"
+
+
+def test_read_any_interleaves_acc_and_gyro_of_a_uci_file(shared_data: pathlib.Path) -> None:
+    from sensors.imports import read_any
+
+    batches = list(read_any(shared_data / UCI_DIR / "p3_a12_running_8kmh_25Hz.csv", batch_s=10.0))
+    assert [b.kind for b in batches[:4]] == [SampleKind.ACC, SampleKind.GYRO] * 2
+    assert len(batches) == 2 * 30 and {b.runner for b in batches} == {"p3"}
+    starts = [int(b.t_ns[0]) for b in batches[::2]]
+    assert starts == sorted(starts) and all(len(b) == 250 for b in batches)
+
+
+def test_read_any_refuses_a_capture(tmp_path: pathlib.Path) -> None:
+    from sensors.imports import read_any
+
+    with pytest.raises(ImportFormatError, match="not an import"):
+        list(read_any(tmp_path / "run.sgcap"))
