@@ -314,6 +314,8 @@ class SimulatedPmdDevice(SimulatedPeripheral):
         self.running: dict[int, _MeasurementStream] = {}
         self._epoch_host_ns: int | None = None
         self.frames_sent = 0
+        # truth for tests: per frame sent, (measurement, host ns each sample was taken, values in unit)
+        self.sent: list[tuple[int, np.ndarray, np.ndarray]] = []
 
     # device clock: ns since 2000-01-01 on a clock that drifts against the host
     def device_ns(self, host_ns: int) -> int:
@@ -431,6 +433,7 @@ class SimulatedPmdDevice(SimulatedPeripheral):
                 payload = pmd_data.build_raw_frame(stream.measurement, int(device_ts[-1]), counts, frame_type=1)
             stream.next_sample = last + 1
             self.frames_sent += 1
+            self.sent.append((stream.measurement, self.host_ns_of_device(device_ts), counts / stream.scale))
             self.notify(uuids.PMD_DATA, payload)
 
     async def _heart_rate_loop(self) -> None:

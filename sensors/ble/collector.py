@@ -470,11 +470,25 @@ async def collect(devices: list[DeviceSpec], *, on_item: Callable[[DecodedItem],
             if capture is not None:
                 capture.flush()
 
-    async with asyncio.TaskGroup() as group:
-        group.create_task(flush_loop(), name="capture-flush")
-        for spec in devices:
-            group.create_task(_DeviceSession(spec, shared).run(), name=f"ble-{spec.key}")
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(flush_loop(), name="capture-flush")
+            for spec in devices:
+                group.create_task(_DeviceSession(spec, shared).run(), name=f"ble-{spec.key}")
+    except BaseExceptionGroup as group_error:
+        # one device failing for good (no adapter, not a supported device) ends the recording with its
+        # own error, not an exception group, so the user sees one line
+        first = _first_leaf(group_error)
+        if isinstance(first, Exception):
+            raise first from None
+        raise
     return stats
+
+
+def _first_leaf(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
 
 
 async def _first_of(*aws: Any) -> None:

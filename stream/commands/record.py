@@ -1,0 +1,157 @@
+"""`strideguard record`: stream wearables of one or more runners into a capture file.
+
+The collector (`sensors.ble.collect`) does the BLE work; this command parses runner/device groups,
+opens the capture, stops on Ctrl-C / SIGTERM / --duration, and prints a summary. Live analytics attach
+through `record(..., on_item=...)`: every decoded SampleBatch / HeartRateReading / StrideReading is
+handed to that callable as it arrives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import pathlib
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sensors.ble import CollectorStats, DeviceSpec, RealClock, SimClock, collect
+from sensors.capture import CaptureWriter
+from sensors.decoding import DecodedItem
+from sensors.types import Placement, SampleBatch
+from stream.errors import UsageError
+
+EXAMPLES = """\
+examples:
+  strideguard record --runner ann --device A0:9E:1A:12:34:56:chest --out ann.sgcap
+  strideguard record --runner ann --device A0:9E:1A:12:34:56:chest --device C4:11:22:33:44:55:foot \\
+                     --runner bob --device A0:9E:1A:65:43:21:sacrum --out team.sgcap --duration 3600
+  strideguard record --simulate --fast --duration 600 --runner ann \\
+                     --device A0:9E:1A:00:00:01:chest --device C4:00:00:00:00:01:foot --out try.sgcap
+
+Each --device belongs to the --runner before it; PLACEMENT is one of chest, sacrum, foot, shank, wrist,
+arm (default unknown). Stop with Ctrl-C: the capture is closed cleanly and replays with
+`strideguard replay FILE`. Find addresses with `strideguard scan`."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordOptions:
+    devices: tuple[DeviceSpec, ...]
+    out: pathlib.Path
+    duration_s: float | None = None
+    simulate: bool = False
+    fast: bool = False
+
+
+class _RunnerAction(argparse.Action):
+    def __call__(self, parser, namespace, value, option_string=None):  # type: ignore[override]
+        namespace.current_runner = value
+        namespace.runners = [*(namespace.runners or []), value]
+
+
+class _DeviceAction(argparse.Action):
+    def __call__(self, parser, namespace, value, option_string=None):  # type: ignore[override]
+        runner = getattr(namespace, "current_runner", None)
+        if runner is None:
+            parser.error("--device must follow the --runner it belongs to")
+        namespace.devices = [*(namespace.devices or []), (runner, value)]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("record", help="record BLE wearables of one or more runners to a capture file",
+                       description="Connect to Polar H10 / Verity Sense, RSC footpods, HR straps and Movesense "
+                                   "sensors, start their streams (ACC 200 Hz +-8 g on an H10), write every raw "
+                                   "notification to a capture, reconnect with backoff when a link drops and "
+                                   "record the gap.",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runner", action=_RunnerAction, required=True, metavar="NAME",
+                   help="start a runner group (repeatable)")
+    p.add_argument("--device", action=_DeviceAction, required=True, metavar="ADDR[:PLACEMENT]",
+                   help="a device of the current runner (repeatable)")
+    p.add_argument("--out", type=pathlib.Path, required=True, metavar="FILE.sgcap", help="capture to create")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
+    p.add_argument("--acc-rate", type=int, default=200, metavar="HZ", help="accelerometer rate (default 200)")
+    p.add_argument("--acc-range", type=int, default=8, metavar="G", help="accelerometer range in g (default 8)")
+    p.add_argument("--no-gyro", action="store_true", help="do not start gyroscopes")
+    p.add_argument("--simulate", action="store_true",
+                   help="use simulated devices (see `strideguard scan --simulate`) instead of the radio")
+    p.add_argument("--fast", action="store_true", help="with --simulate: run as fast as possible (needs --duration)")
+    p.set_defaults(func=run, runners=None, devices=None, current_runner=None)
+
+
+def parse_device(runner: str, text: str, *, acc_rate_hz: int = 200, acc_range_g: int = 8,
+                 gyro: bool = True) -> DeviceSpec:
+    """'ADDR[:placement]' -> DeviceSpec (addresses contain colons: the placement is the last field if it
+    names one)."""
+    address, placement = text, Placement.UNKNOWN
+    head, sep, tail = text.rpartition(":")
+    if sep and tail.lower() in {p.value for p in Placement}:
+        address, placement = head, Placement(tail.lower())
+    if not address:
+        raise UsageError(f"--device {text!r}: no address")
+    return DeviceSpec(runner=runner, address=address, placement=placement, acc_rate_hz=acc_rate_hz,
+                      acc_range_g=acc_range_g, gyro=gyro)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.fast and not (args.simulate and args.duration):
+        raise UsageError("--fast needs --simulate and --duration")
+    specs = tuple(parse_device(runner, text, acc_rate_hz=args.acc_rate, acc_range_g=args.acc_range,
+                               gyro=not args.no_gyro) for runner, text in args.devices)
+    opts = RecordOptions(devices=specs, out=args.out, duration_s=args.duration, simulate=args.simulate,
+                         fast=args.fast)
+    counts: dict[str, int] = {}
+
+    def count(item: DecodedItem) -> None:
+        key = f"{item.runner}/{item.device}"
+        counts[key] = counts.get(key, 0) + (len(item) if isinstance(item, SampleBatch) else 1)
+
+    stats = asyncio.run(record(opts, on_item=count))
+    print(summary(opts, stats, counts))
+    return 0
+
+
+async def record(opts: RecordOptions, *, on_item: Callable[[DecodedItem], None] | None = None) -> CollectorStats:
+    """Record until --duration, Ctrl-C or SIGTERM. The seam for live analytics is `on_item`."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+    meta = {"recorder": "strideguard record", "simulated": str(opts.simulate).lower()}
+    async with contextlib.AsyncExitStack() as stack:
+        clock = await stack.enter_async_context(SimClock()) if opts.fast else RealClock()
+        backends: dict = {}
+        if opts.simulate:
+            from sensors.simulated import demo_world
+
+            world = demo_world(clock=clock, runners=max(2, len({d.runner for d in opts.devices})))
+            backends = {"backend_client": world.client_backend, "backend_scanner": world.scanner_backend}
+        capture = stack.enter_context(CaptureWriter(opts.out, meta=meta))
+        if opts.duration_s:
+            async def stop_later() -> None:
+                await clock.sleep(opts.duration_s)
+                stop.set()
+
+            timer = asyncio.ensure_future(stop_later())
+            stack.callback(timer.cancel)
+        return await collect(list(opts.devices), on_item=on_item or (lambda item: None), capture=capture,
+                             stop=stop, clock=clock, **backends)
+
+
+def summary(opts: RecordOptions, stats: CollectorStats, counts: dict[str, int]) -> str:
+    lines = [f"recorded {opts.out}"]
+    for spec in opts.devices:
+        key = spec.key
+        errors = sum(n for k, n in stats.decode_errors.items() if k.startswith(key + "/"))
+        gaps = stats.gaps_s.get(key, [])
+        lines.append(f"  {key} ({spec.placement.value}): {counts.get(key, 0)} samples/readings, "
+                     f"{stats.notifications.get(key, 0)} notifications, {errors} undecodable, "
+                     f"{len(gaps)} gap(s){' totalling %.1f s' % sum(gaps) if gaps else ''}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(0)
