@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "stream.commands.sessions",
     "stream.commands.collect",
     "stream.commands.worker",
+    "stream.commands.scan",
+    "stream.commands.record",
 )
 
 EPILOG = """\
