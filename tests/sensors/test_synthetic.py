@@ -265,3 +265,32 @@ def test_an_hour_at_100_hz_is_generated_whole() -> None:
     run = SyntheticRunner(dataclasses.replace(SyntheticConfig(), standing_s=10.0)).generate(3600.0, 100.0, seed=1)
     assert len(run.acc) == 360_000
     assert len(run.steps) == pytest.approx(3590 * 170 / 60, rel=0.01)
+
+
+def test_gyro_and_accelerometer_agree_on_the_trunk_rotation() -> None:
+    """Against rotation matrices built independently: the accelerometer sees R^T f and the gyroscope
+    the body rate omega with R^T dR/dt = [omega]x, for R = Rz(yaw) Ry(pitch) Rx(roll)."""
+    from sensors.synthetic.generator import _body_rates, _world_to_trunk
+
+    t = np.linspace(0.0, 2.0, 4001)
+    roll, pitch, yaw = 0.3 * np.sin(3 * t), 0.2 + 0.4 * np.sin(2 * t + 1), 0.5 * np.cos(1.5 * t)
+    rates = (0.9 * np.cos(3 * t), 0.8 * np.cos(2 * t + 1), -0.75 * np.sin(1.5 * t))
+    matrices = np.array(
+        [
+            np.asarray(rotation_from_euler_deg(roll_deg=r, pitch_deg=p, yaw_deg=y))
+            for r, p, y in np.degrees(np.column_stack((roll, pitch, yaw)))
+        ]
+    )
+    f_world = np.random.default_rng(0).normal(size=(t.size, 3))
+    assert np.allclose(_world_to_trunk(f_world, roll, pitch, yaw), np.einsum("nji,nj->ni", matrices, f_world))
+    d_matrices = np.gradient(matrices, t, axis=0)
+    skew = np.einsum("nji,njk->nik", matrices, d_matrices)
+    omega_numeric = np.column_stack((skew[:, 2, 1], skew[:, 0, 2], skew[:, 1, 0]))
+    omega = _body_rates((roll, pitch, yaw), rates)
+    assert np.allclose(omega[5:-5], omega_numeric[5:-5], atol=1e-5)
+
+
+def test_standing_longer_than_the_recording_gives_no_steps() -> None:
+    run = generate(20.0, 50.0, standing_s=30.0)
+    assert run.steps == () and run.truth_window(run.start_t_ns, run.end_t_ns).n_steps == 0
+    assert np.allclose(np.linalg.norm(run.acc.values.mean(axis=0)), 1.0, atol=0.01)
