@@ -120,7 +120,7 @@ DEFAULTS: dict[str, Any] = {
     },
 }
 
-_ENGINEERING = "engineering choice (not from the literature); tune per runner"
+_ENGINEERING = "engineering choice, not from the literature"
 SOURCES: dict[str, str] = {
     "warmup_s": "EVIDENCE.md 'always warm up': early-run gait is not the runner's settled gait; "
     + _ENGINEERING,
