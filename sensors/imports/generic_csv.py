@@ -148,7 +148,9 @@ def _find_columns(path: str, header: list[str]) -> tuple[dict[str, int], dict[st
 def _one_unit(path: str, header_units: dict[str, str], names: tuple[str, ...]) -> str | None:
     found = {header_units[n] for n in names if n in header_units}
     if len(found) > 1:
-        raise ImportFormatError(f"columns {', '.join(names)} name different units: {', '.join(sorted(found))}", path=path, line=1)
+        raise ImportFormatError(
+            f"columns {', '.join(names)} name different units: {', '.join(sorted(found))}", path=path, line=1
+        )
     return found.pop() if found else None
 
 
@@ -161,7 +163,9 @@ def _declared(
     except ValueError as exc:
         raise ImportFormatError(str(exc), path=path) from exc
     if from_header is not None and from_header not in allowed:
-        raise ImportFormatError(f"the header gives {what} the unit {from_header}, which is not a {what} unit", path=path, line=1)
+        raise ImportFormatError(
+            f"the header gives {what} the unit {from_header}, which is not a {what} unit", path=path, line=1
+        )
     if unit and from_header and unit != from_header:
         raise ImportFormatError(f"{what} declared in {unit} but the header says {from_header}", path=path, line=1)
     if unit is None and from_header is None and not infer:

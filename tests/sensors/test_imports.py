@@ -349,3 +349,17 @@ def test_read_any_refuses_a_capture(tmp_path: pathlib.Path) -> None:
 
     with pytest.raises(ImportFormatError, match="not an import"):
         list(read_any(tmp_path / "run.sgcap"))
+
+
+def test_a_header_unit_of_the_wrong_kind_is_refused(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "kind.csv"
+    path.write_text("t_g,ax,ay,az\n0,0,0,1\n1,0,0,1\n2,0,0,1\n")
+    with pytest.raises(ImportFormatError, match="the header gives time the unit g"):
+        read(path, acc_unit="g")
+
+
+def test_axes_in_different_units_are_refused(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_text("t_s,ax_g,ay_g,az_mps2\n0,0,0,1\n")
+    with pytest.raises(ImportFormatError, match="name different units"):
+        read(path)

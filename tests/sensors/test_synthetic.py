@@ -217,7 +217,8 @@ def test_iter_batches_covers_the_run_in_time_order() -> None:
     run = generate(10.0, 100.0)
     batches = list(run.iter_batches(0.73))
     kinds = [b.kind for b in batches]
-    assert kinds[::2] == [SampleKind.ACC] * (len(batches) // 2) and kinds[1::2] == [SampleKind.GYRO] * (len(batches) // 2)
+    half = len(batches) // 2
+    assert kinds[::2] == [SampleKind.ACC] * half and kinds[1::2] == [SampleKind.GYRO] * half
     assert np.array_equal(np.concatenate([b.values for b in batches[::2]]), run.acc.values)
     assert np.array_equal(np.concatenate([b.t_ns for b in batches[1::2]]), run.gyro.t_ns)
     assert {len(b) for b in batches[:-2]} == {73}
