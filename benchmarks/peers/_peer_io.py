@@ -22,9 +22,12 @@ G_MS2 = 9.80665  # m/s^2 per g
 
 def parser(description: str, presets: dict[str, str]) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="presets:\n" + "\n".join(f"  {k}: {v}" for k, v in presets.items()))
-    p.add_argument("csv", help="t_s, ax_g, ay_g, az_g (g, gravity included)")
-    p.add_argument("out", help="JSON file to write ({\"step_times_s\": [...], \"seconds\": ...})")
+                                epilog="presets:\n" + "\n".join(f"  {k}: {v}" for k, v in presets.items())
+                                + "\n\nbatch: --batch JOBS.json runs a list of {csv, out, preset, vertical_axis,"
+                                " ap_axis, repeat} objects in one process (imports paid once).")
+    p.add_argument("csv", nargs="?", help="t_s, ax_g, ay_g, az_g (g, gravity included)")
+    p.add_argument("out", nargs="?", help="JSON file to write ({\"step_times_s\": [...], \"seconds\": ...})")
+    p.add_argument("--batch", default=None, help="JSON list of jobs instead of CSV OUT")
     p.add_argument("--vertical-axis", type=int, choices=(0, 1, 2), default=None,
                    help="column (0=ax) that is vertical; default: the axis with the largest mean |acc|")
     p.add_argument("--ap-axis", type=int, choices=(0, 1, 2), default=None,
@@ -67,3 +70,27 @@ def write(path: str, obj: dict) -> None:
 def fail(message: str) -> int:
     print(message, file=sys.stderr)
     return 2
+
+
+def jobs(a: argparse.Namespace) -> list[dict]:
+    """The jobs of one call: the --batch list, or the single CSV OUT from the command line."""
+    if a.batch:
+        with open(a.batch) as f:
+            return json.load(f)
+    if not (a.csv and a.out):
+        raise SystemExit("need CSV OUT or --batch JOBS.json")
+    return [{"csv": a.csv, "out": a.out, "preset": a.preset, "vertical_axis": a.vertical_axis,
+             "ap_axis": a.ap_axis, "repeat": a.repeat}]
+
+
+def run_jobs(a: argparse.Namespace, one) -> int:
+    """Run `one(job) -> dict` for every job; a failing job writes {"error": ...} and the rest go on."""
+    status = 0
+    for job in jobs(a):
+        try:
+            obj = one(job)
+        except Exception as exc:  # noqa: BLE001 - a peer failing on one input is a result, not a crash
+            obj = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+            status = 1
+        write(job["out"], obj)
+    return status

@@ -44,24 +44,27 @@ def main(argv: list[str] | None = None) -> int:
     from skdh import __version__
     from skdh.gait import GaitLumbar
 
-    t, acc_g, rate_hz = io_.read_csv(a.csv)
-    v = io_.vertical_axis(acc_g, a.vertical_axis)
-    kw = params(a.preset)
-    unix_s = EPOCH_S + t
+    def one(job: dict) -> dict:
+        t, acc_g, rate_hz = io_.read_csv(job["csv"])
+        preset = job.get("preset", "running")
+        v = io_.vertical_axis(acc_g, job.get("vertical_axis"))
+        kw = params(preset)
+        unix_s = EPOCH_S + t
 
-    def run() -> dict:
-        return GaitLumbar(**kw).predict(time=unix_s, accel=acc_g, fs=rate_hz, gait_pred=True, v_axis=v,
-                                        ap_axis=a.ap_axis, height=1.75)
+        def run() -> dict:
+            return GaitLumbar(**kw).predict(time=unix_s, accel=acc_g, fs=rate_hz, gait_pred=True, v_axis=v,
+                                            ap_axis=job.get("ap_axis"), height=1.75)
 
-    res, seconds = io_.timed(run, a.repeat, quiet_stderr=True)
-    ic_s = np.sort(np.asarray(res.get("IC Timestamp", []), dtype=float) - EPOCH_S)
-    io_.write(a.out, {
-        "peer": "skdh", "version": __version__, "preset": a.preset,
-        "params": {**kw, "v_axis": v, "ap_axis": a.ap_axis},
-        "step_times_s": ic_s.tolist(), "seconds": seconds,
-        "n_bouts": int(len(set(res.get("Bout N", [])))),
-    })
-    return 0
+        res, seconds = io_.timed(run, int(job.get("repeat", 1)), quiet_stderr=True)
+        ic_s = np.sort(np.asarray(res.get("IC Timestamp", []), dtype=float) - EPOCH_S)
+        return {
+            "peer": "skdh", "version": __version__, "preset": preset,
+            "params": {**kw, "v_axis": v, "ap_axis": job.get("ap_axis")},
+            "step_times_s": ic_s.tolist(), "seconds": seconds,
+            "n_bouts": int(len(set(res.get("Bout N", [])))),
+        }
+
+    return io_.run_jobs(a, one)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,493 @@
+#!/usr/bin/env python3
+"""Validate StrideGuard's streaming analytics against independent references, beside mobgap and
+scikit-digital-health (skdh), and print one table per metric.
+
+Datasets (from --data, default ../shared/data; a missing one is reported, not fatal):
+  uci        4 treadmill runners, chest IMU at 25 Hz; reference = leg-unit gyro swing peaks
+  alcantara  16 sacral trials at 500 Hz; reference = force-plate contacts, contact time, peak vGRF,
+             loading rate
+  synthetic  sensors.synthetic runs with known truth: 25/100/500 Hz, rotated mountings, a noisy strap,
+             asymmetry, cadences 150-190, a walk break, 60 s standing
+  generic    any --csv CSV --ref REF.ref.json pair (t_s, ax_g, ay_g, az_g[, gx_dps, ...] + a step or
+             left-stride reference, the held-out format of shared/tools/reference.py)
+  speed      a 100 Hz chest recording analysed as fast as possible, against mobgap's step detection
+
+Methods: "ours" (analytics.runner.RunnerAnalyzer, replayed in 1-s chunks), "mobgap" (IcdIonescu +
+CadFromIc) and "skdh" (GaitLumbar), each peer with its running preset and, as "<peer>:default", as
+shipped. Peers run in .venv-peers (scripts/peers_venv.sh); docs/validation.md lists every parameter
+changed for running, the definitions, and the latest tables.
+
+Every step method reports a different per-step event (impact peak, initial contact, mid-swing), so a
+constant lag is estimated per method and removed before matching (+-80 ms at 25 Hz, else +-50 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import sys
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as a script: make the project and benchmarks importable
+    sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+
+from benchmarks.validation import evaluate, synthetic  # noqa: E402
+from benchmarks.validation.datasets import Recording, discover, load_generic  # noqa: E402
+from benchmarks.validation.ours import OurResult, analytics_available, run_ours  # noqa: E402
+from benchmarks.validation.peers import DEFAULT_VENV, PEERS, peers_python, run_peer_batch  # noqa: E402
+from benchmarks.validation.tables import fmt, render  # noqa: E402
+
+SECTIONS = ("uci", "alcantara", "synthetic", "generic", "speed")
+SPEED_RATE_HZ = 100.0  # Hz, the target's chest recording rate
+TARGETS = {
+    "cadence_mae_spm": 1.0, "recall": 0.99, "precision": 0.99, "impact_bw": 0.15, "impact_r": 0.9,
+    "contact_time_ms": 20.0, "standing_false_steps": 0, "x_real_time": 3600.0,
+}
+
+EPILOG = """\
+examples:
+  ./scripts/peers_venv.sh                         # once: mobgap + skdh in .venv-peers
+  .venv/bin/python benchmarks/validate.py         # everything, tables on stdout, progress on stderr
+  .venv/bin/python benchmarks/validate.py --only uci --only alcantara --json out.json
+  .venv/bin/python benchmarks/validate.py --quick --no-peers
+  .venv/bin/python benchmarks/validate.py --csv heldout/adept_hip.csv --ref heldout/adept_hip.ref.json \\
+      --placement sacrum --only generic
+"""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="validate.py", description=__doc__, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    default_data = pathlib.Path(os.environ.get("STRIDEGUARD_SHARED", REPO.parent / "shared")) / "data"
+    p.add_argument("--data", type=pathlib.Path, default=default_data, help=f"data folder (default {default_data})")
+    p.add_argument("--only", action="append", choices=SECTIONS, help="run only these sections (repeatable)")
+    p.add_argument("--csv", action="append", default=[], type=pathlib.Path, help="generic recording (with --ref)")
+    p.add_argument("--ref", action="append", default=[], type=pathlib.Path, help="its *.ref.json (same order)")
+    p.add_argument("--placement", default="sacrum", choices=("chest", "sacrum"),
+                   help="where the generic recordings' sensor sat (default sacrum: hip/lower back)")
+    p.add_argument("--no-peers", action="store_true", help="ours only")
+    p.add_argument("--peer-presets", default="running,default",
+                   help="comma list of peer presets to run (default running,default)")
+    p.add_argument("--peers-venv", type=pathlib.Path, default=DEFAULT_VENV, help="the peers' venv")
+    p.add_argument("--quick", action="store_true", help="fewer synthetic scenarios, a 5-min speed run")
+    p.add_argument("--chunk-s", type=float, default=1.0, help="replay chunk for ours (default 1 s)")
+    p.add_argument("--json", type=pathlib.Path, default=None, help="write every number to this JSON file")
+    a = p.parse_args(argv)
+    if len(a.csv) != len(a.ref):
+        p.error("--csv and --ref come in pairs")
+    return a
+
+
+def progress(msg: str) -> None:
+    print(f"[validate] {msg}", file=sys.stderr, flush=True)
+
+
+class Harness:
+    """Runs the sections; collects the printed tables and the JSON numbers."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.tables: list[str] = []
+        self.results: dict = {"missing": {}, "sections": {}}
+        self.ours_error = analytics_available()
+        self.peer_python = None if args.no_peers else peers_python(args.peers_venv)
+        self.presets = tuple(x.strip() for x in args.peer_presets.split(",") if x.strip())
+        if self.ours_error:
+            progress(f"ours unavailable: {self.ours_error}")
+        if not args.no_peers and self.peer_python is None:
+            self.results["missing"]["peers"] = f"{args.peers_venv} not found: run scripts/peers_venv.sh"
+            progress(self.results["missing"]["peers"])
+
+    # ------------------------------------------------------------------ running methods
+    def run_ours_all(self, recs: list[Recording]) -> dict[str, OurResult | str]:
+        out: dict[str, OurResult | str] = {}
+        for rec in recs:
+            if self.ours_error:
+                out[rec.name] = self.ours_error
+                continue
+            try:
+                out[rec.name] = run_ours(rec, chunk_s=self.args.chunk_s)
+            except Exception as exc:  # noqa: BLE001 - one failing recording is a result, not a crash
+                out[rec.name] = f"{type(exc).__name__}: {exc}"
+            progress(f"ours on {rec.name}")
+        return out
+
+    def run_peers_all(self, recs: list[Recording], presets: tuple[str, ...] | None = None,
+                      repeat: int = 1) -> dict[tuple[str, str, str], object]:
+        if self.args.no_peers or self.peer_python is None or not recs:
+            return {}
+        out = {}
+        for peer in PEERS:
+            t0 = time.perf_counter()
+            res = run_peer_batch(peer, recs, presets or self.presets, python=self.peer_python, repeat=repeat)
+            for (name, preset), r in res.items():
+                out[(peer, preset, name)] = r
+            progress(f"{peer} on {len(recs)} recordings ({time.perf_counter() - t0:.1f} s)")
+        return out
+
+    # ------------------------------------------------------------------ step tables
+    def step_tables(self, label: str, recs: list[Recording], per_rec: dict, notes_extra: list[str]) -> None:
+        pooled = evaluate.pooled(per_rec)
+        methods = [m for m in ("ours", "mobgap", "skdh", "mobgap:default", "skdh:default") if m in pooled]
+        names = [r.name for r in recs if r.name in per_rec]
+
+        def cell(name: str, m: str, key: str, spec: str) -> str:
+            r = per_rec[name].get(m)
+            if r is None:
+                return "-"
+            return "fail" if "error" in r else fmt(r.get(key), spec)
+
+        def pooled_cell(m: str, key: str, spec: str) -> str:
+            r = pooled[m]
+            return "fail" if "error" in r else fmt(r.get(key), spec)
+
+        errors = sorted({f"{m}: {per_rec[n][m]['error']}" for n in names for m in methods
+                         if m in per_rec[n] and "error" in per_rec[n][m]})
+        err_notes = [f"fail = {e}" for e in errors[:6]]
+        has_windows = any(per_rec[n].get("ours", {}).get("cadence_interval_mae_spm") is not None
+                          or any(per_rec[n].get(m, {}).get("cadence_interval_mae_spm") is not None for m in methods)
+                          for n in names)
+        if has_windows:
+            header = ["recording", *methods, "ours (own windows)"] if "ours" in methods else ["recording", *methods]
+            rows = []
+            for n in names:
+                row = [n] + [cell(n, m, "cadence_interval_mae_spm", "{:.2f}") for m in methods]
+                if "ours" in methods:
+                    row.append(cell(n, "ours", "own_window_cadence_mae_spm", "{:.2f}"))
+                rows.append(row)
+            last = ["median"] + [pooled_cell(m, "cadence_interval_mae_spm", "{:.2f}") for m in methods]
+            if "ours" in methods:
+                last.append(pooled_cell("ours", "own_window_cadence_mae_spm", "{:.2f}"))
+            rows.append(last)
+            self.tables.append(render(
+                f"{label}: cadence per 10-s window, median |error| (spm), 60 / mean step interval",
+                header, rows, [f"target: ours <= {TARGETS['cadence_mae_spm']:g} spm and <= the best peer; "
+                               "'own windows' = the analytics' WindowMetrics.cadence_spm on their own grid",
+                               *err_notes]))
+            rows = [[n] + [cell(n, m, "cadence_count_mae_spm", "{:.1f}") for m in methods] for n in names]
+            rows.append(["median"] + [pooled_cell(m, "cadence_count_mae_spm", "{:.1f}") for m in methods])
+            self.tables.append(render(
+                f"{label}: cadence per 10-s window, count-based (steps in window x 6), median |error| (spm)",
+                ["recording", *methods], rows, ["the shared scorer's count metric: one step off = 6 spm"]))
+        rows = [[n] + [cell(n, m, "interval_abs_err_ms_median", "{:.1f}") for m in methods] for n in names]
+        rows.append(["median"] + [pooled_cell(m, "interval_abs_err_ms_median", "{:.1f}") for m in methods])
+        self.tables.append(render(f"{label}: step intervals, median |error| (ms), consecutive matched steps",
+                                  ["recording", *methods], rows))
+
+        def rp(name: str, m: str) -> str:
+            r = per_rec[name].get(m)
+            if r is None:
+                return "-"
+            if "error" in r:
+                return "fail"
+            return f"{fmt(r.get('recall'), '{:.3f}')}/{fmt(r.get('precision'), '{:.3f}')} ({fmt(r.get('lag_ms'), '{:+.0f}')})"
+
+        rows = [[n] + [rp(n, m) for m in methods] for n in names]
+        rows.append(["worst"] + [("fail" if "error" in pooled[m] else
+                                  f"{fmt(pooled[m]['recall_worst'], '{:.3f}')}/{fmt(pooled[m]['precision_worst'], '{:.3f}')}")
+                                 for m in methods])
+        self.tables.append(render(
+            f"{label}: steps, recall/precision (lag ms removed)", ["recording", *methods], rows,
+            [f"target: >= {TARGETS['recall']:g} both; lag = median offset of the method's step event to the "
+             "reference, removed before matching", *notes_extra, *err_notes]))
+        rows = [[n] + [cell(n, m, "step_count_err_pct", "{:+.1f}") for m in methods] for n in names]
+        self.tables.append(render(f"{label}: step count error (%) over running windows", ["recording", *methods], rows))
+        rows = []
+        for n in names:
+            row = [n]
+            for m in methods:
+                r = per_rec[n].get(m)
+                row.append("-" if r is None else "fail" if "error" in r else
+                           f"{fmt(r.get('seconds'), '{:.3f}')} ({fmt(r.get('x_real_time'), '{:,.0f}')}x)")
+            rows.append(row)
+        self.tables.append(render(f"{label}: wall time of the algorithm (s) and x real time",
+                                  ["recording", *methods], rows,
+                                  ["ours: push+finish over 1-s chunks; peers: their detect/predict call only"]))
+
+    # ------------------------------------------------------------------ sections
+    def uci(self, recs: list[Recording]) -> None:
+        ours = self.run_ours_all(recs)
+        peers = self.run_peers_all(recs)
+        per_rec = evaluate.evaluate_steps_dataset(recs, ours, peers, progress)
+        self.results["sections"]["uci"] = {"per_recording": per_rec, "pooled": evaluate.pooled(per_rec),
+                                           "reference": {r.name: r.info for r in recs}}
+        self.step_tables("UCI chest 25 Hz vs leg-gyro", recs, per_rec,
+                         ["reference step = leg-gyro mid-swing peak, so every lag is large and only known modulo "
+                          "one step"])
+
+    def alcantara(self, recs: list[Recording]) -> None:
+        ours = self.run_ours_all(recs)
+        peers = self.run_peers_all(recs)
+        per_rec = evaluate.evaluate_steps_dataset(recs, ours, peers, progress)
+        plate = evaluate.evaluate_force_plate(recs, ours, progress)
+        self.results["sections"]["alcantara"] = {"per_recording": per_rec, "pooled": evaluate.pooled(per_rec),
+                                                 "force_plate": plate}
+        self.step_tables("Alcantara sacrum 500 Hz vs force plate", recs, per_rec,
+                         ["5-s trials: no 10-s cadence windows; reference step = plate contact (> 0.05 BW)"])
+        ct, imp, lr, ic = (plate["contact_time_ms"], plate["impact_vs_peak_vgrf_bw"], plate["impact_vs_loading_rate"],
+                           plate["initial_contact_err_ms"])
+        rows = [
+            ["contact time, median |error| (ms)", fmt(ct.get("abs_err_median"), "{:.1f}"),
+             fmt(ct.get("signed_err_median"), "{:+.1f}"), fmt(ct.get("r"), "{:.2f}"), str(ct.get("n", 0)),
+             f"<= {TARGETS['contact_time_ms']:g} ms"],
+            ["initial contact time, median (ms)", fmt(ic.get("abs_median"), "{:.1f}"),
+             fmt(ic.get("signed_median"), "{:+.1f}"), "", str(ic.get("n", 0)), "-"],
+            ["impact vs peak vGRF (BW)", fmt(imp.get("abs_err_median"), "{:.3f}"),
+             fmt(imp.get("signed_err_median"), "{:+.3f}"), fmt(imp.get("r"), "{:.2f}"), str(imp.get("n", 0)),
+             f"<= {TARGETS['impact_bw']:g} BW, r >= {TARGETS['impact_r']:g}"],
+            ["impact vs loading rate (BW/s)", "", "", fmt(lr.get("r"), "{:.2f}"), str(lr.get("n", 0)), "-"],
+        ]
+        self.tables.append(render(
+            "Alcantara sacrum 500 Hz: ours per step against the force plate (matched steps, lag removed)",
+            ["metric", "|err| med", "signed med", "r", "n", "target"], rows,
+            ["impact = our per-step impact_g (sacral vertical acc, g incl. gravity ~ vGRF in BW); loading rate ="
+             " 20-80 % of the first vGRF peak; peers report no per-step force or contact time"]))
+
+    def synthetic_section(self) -> None:
+        why = synthetic.synthetic_available()
+        if why:
+            self.results["missing"]["synthetic"] = why
+            progress(why)
+            return
+        recs = []
+        for sc in synthetic.scenarios(quick=self.args.quick):
+            recs.append(synthetic.generate(sc))
+            progress(f"generated {sc.name}")
+        ours = self.run_ours_all(recs)
+        peers = self.run_peers_all(recs, presets=("running",))
+        per_rec = evaluate.evaluate_steps_dataset(recs, ours, peers, progress)
+        truth = {r.name: synthetic.truth_scores(r, ours[r.name]) for r in recs if isinstance(ours.get(r.name), OurResult)}
+        self.results["sections"]["synthetic"] = {"per_recording": per_rec, "pooled": evaluate.pooled(per_rec),
+                                                 "truth": truth}
+        methods = [m for m in ("ours", "mobgap", "skdh") if any(m in per_rec[r.name] for r in recs)]
+        rows = []
+        for r in recs:
+            row = [r.name.removeprefix("syn:")]
+            for m in methods:
+                s = per_rec[r.name].get(m)
+                row.append("-" if s is None else "fail" if "error" in s else
+                           f"{fmt(s.get('cadence_interval_mae_spm'), '{:.2f}')} | "
+                           f"{fmt(s.get('recall'), '{:.3f}')}/{fmt(s.get('precision'), '{:.3f}')}")
+            rows.append(row)
+        self.tables.append(render("Synthetic: cadence median |error| (spm) | step recall/precision vs true contacts",
+                                  ["scenario", *methods], rows,
+                                  ["each peer with its running preset; rotated mountings give peers no axis hint "
+                                   "(they take the axis with the largest mean as vertical)"]))
+        cols = [("window_cadence_spm", "cad spm", "{:.2f}"), ("window_impact_g", "impact g", "{:.3f}"),
+                ("step_impact_g", "step imp g", "{:.3f}"), ("step_contact_time_ms", "contact ms", "{:.1f}"),
+                ("window_vertical_oscillation_cm", "VO cm", "{:.2f}"), ("window_sway_ml_ratio", "sway ML", "{:.3f}"),
+                ("window_sway_ap_ratio", "sway AP", "{:.3f}"), ("window_lean_deg", "lean deg", "{:.2f}"),
+                ("window_step_time_asymmetry_pct", "asym t pp", "{:.2f}"),
+                ("window_impact_asymmetry_pct", "asym imp pp", "{:.2f}")]
+        rows = []
+        for r in recs:
+            t = truth.get(r.name)
+            if t is None:
+                rows.append([r.name.removeprefix("syn:")] + ["fail"] * (len(cols) + 1))
+                continue
+            row = [r.name.removeprefix("syn:")]
+            row += [fmt(t[k].get("abs_err_median"), spec) if t[k].get("n") else "n/a" for k, _, spec in cols]
+            row.append(str(t["standing"]["false_steps"]) if "standing" in t else "-")
+            rows.append(row)
+        self.tables.append(render("Synthetic: ours against truth, median |error| per metric (running windows)",
+                                  ["scenario", *[c for _, c, _ in cols], "false steps standing"], rows,
+                                  ["n/a = the analytics emit no value for that metric (yet); window metrics are "
+                                   "compared with the truth over exactly the same window span",
+                                   f"standing: steps found in the middle 60 s of 70 s standing (target "
+                                   f"{TARGETS['standing_false_steps']})"]))
+
+    def generic(self) -> None:
+        recs = []
+        for csv_path, ref_path in zip(self.args.csv, self.args.ref):
+            try:
+                recs.append(load_generic(csv_path, ref_path, placement=self.args.placement))
+            except (OSError, ValueError, KeyError) as exc:
+                self.results["missing"][f"generic:{csv_path}"] = str(exc)
+                progress(f"skipping {csv_path}: {exc}")
+        if not recs:
+            return
+        ours = self.run_ours_all(recs)
+        peers = self.run_peers_all(recs)
+        per_rec = evaluate.evaluate_steps_dataset(recs, ours, peers, progress)
+        self.results["sections"]["generic"] = {"per_recording": per_rec, "pooled": evaluate.pooled(per_rec)}
+        self.step_tables("Generic pairs", recs, per_rec, [])
+        standing_rows = []
+        for r in recs:
+            for m, s in per_rec[r.name].items():
+                st = s.get("standing") if isinstance(s, dict) else None
+                if st:
+                    standing_rows.append([r.name, m, fmt(st["standing_s"], "{:.0f}"), str(st["false_steps"]),
+                                          fmt(st["false_steps_per_min"], "{:.2f}")])
+        if standing_rows:
+            self.tables.append(render("Generic pairs: false steps while standing (stride reference gaps >= 3 s)",
+                                      ["recording", "method", "standing s", "false steps", "per min"], standing_rows))
+
+    def speed(self, uci: list[Recording]) -> None:
+        """Ours vs mobgap's step detection alone on 100 Hz chest data (synthetic and UCI upsampled)."""
+        from scipy.signal import resample_poly
+
+        recs = []
+        if synthetic.synthetic_available() is None:
+            from sensors.synthetic import SyntheticConfig, SyntheticRunner
+
+            duration_s = 300.0 if self.args.quick else 1800.0
+            run = SyntheticRunner(SyntheticConfig()).generate(duration_s, SPEED_RATE_HZ, seed=42)
+            recs.append(Recording(name=f"synthetic chest {duration_s / 60:.0f} min", dataset="speed",
+                                  placement="chest", rate_hz=SPEED_RATE_HZ,
+                                  t_s=(run.acc.t_ns - run.start_t_ns) / 1e9,
+                                  acc_g=np.asarray(run.acc.values, dtype=float), vertical_axis=2, ap_axis=0))
+        if uci:
+            src = uci[0]
+            up = int(SPEED_RATE_HZ / src.rate_hz)
+            acc = resample_poly(src.acc_g, up, 1, axis=0)
+            recs.append(Recording(name=f"{src.name} upsampled to 100 Hz", dataset="speed", placement="chest",
+                                  rate_hz=SPEED_RATE_HZ, t_s=np.arange(len(acc)) / SPEED_RATE_HZ, acc_g=acc,
+                                  vertical_axis=src.vertical_axis))
+        if not recs:
+            return
+        repeat = 1 if self.args.quick else 3
+        peers = {}
+        if not (self.args.no_peers or self.peer_python is None):
+            for peer in PEERS:
+                res = run_peer_batch(peer, recs, ("running",), python=self.peer_python, repeat=repeat)
+                peers.update({(peer, name): r for (name, _), r in res.items()})
+            progress("peers timed")
+        rows, numbers = [], {}
+        for rec in recs:
+            best = None
+            if not self.ours_error:
+                for _ in range(repeat):
+                    s = run_ours(rec, chunk_s=self.args.chunk_s).seconds
+                    best = s if best is None else min(best, s)
+            mob, sk = peers.get(("mobgap", rec.name)), peers.get(("skdh", rec.name))
+            mob_s = mob.seconds if mob is not None and not mob.error else None
+            sk_s = sk.seconds if sk is not None and not sk.error else None
+            x_rt = rec.duration_s / best if best else None
+            numbers[rec.name] = {"duration_s": rec.duration_s, "ours_s": best, "ours_x_real_time": x_rt,
+                                 "mobgap_icd_s": mob_s, "skdh_gaitlumbar_s": sk_s,
+                                 "ours_vs_mobgap_speed_ratio": (mob_s / best) if (mob_s and best) else None}
+            rows.append([rec.name, fmt(rec.duration_s, "{:.0f}"), fmt(best, "{:.3f}"), fmt(x_rt, "{:,.0f}"),
+                         fmt(mob_s, "{:.3f}"), fmt((rec.duration_s / mob_s) if mob_s else None, "{:,.0f}"),
+                         fmt(numbers[rec.name]["ours_vs_mobgap_speed_ratio"], "{:.2f}"), fmt(sk_s, "{:.3f}")])
+            progress(f"speed {rec.name}")
+        self.results["sections"]["speed"] = numbers
+        self.tables.append(render(
+            "Speed: 100 Hz chest, one core, best of runs (s)",
+            ["input", "dur s", "ours s", "ours x RT", "mobgap ICD s", "mobgap x RT", "ours/mobgap speed", "skdh s"],
+            rows, [f"target: ours >= {TARGETS['x_real_time']:,.0f}x real time with all metrics; ours/mobgap speed "
+                   "> 1 means ours is faster than mobgap's IcdIonescu alone (which computes no other metric)"]))
+
+    # ------------------------------------------------------------------ targets
+    def targets_table(self) -> None:
+        rows = []
+        sec = self.results["sections"]
+
+        def verdict(ok: bool | None) -> str:
+            return "n/a" if ok is None else ("PASS" if ok else "FAIL")
+
+        for key, label in (("uci", "UCI"), ("generic", "generic")):
+            pooled = sec.get(key, {}).get("pooled", {})
+            ours = pooled.get("ours")
+            if not ours or "error" in ours:
+                continue
+            peer_best = [pooled[m]["cadence_interval_mae_spm"] for m in pooled
+                         if m != "ours" and "error" not in pooled[m] and pooled[m].get("cadence_interval_mae_spm") is not None]
+            mae = ours.get("cadence_interval_mae_spm")
+            ok = None if mae is None else (mae <= TARGETS["cadence_mae_spm"] and all(mae <= b for b in peer_best))
+            rows.append([f"{label} cadence MAE <= 1 spm and <= best peer", f"{fmt(mae)} (best peer "
+                         f"{fmt(min(peer_best) if peer_best else None)})", verdict(ok)])
+            rows.append([f"{label} steps recall/precision >= 0.99 (worst recording)",
+                         f"{fmt(ours['recall_worst'], '{:.3f}')}/{fmt(ours['precision_worst'], '{:.3f}')}",
+                         verdict(None if ours["recall_worst"] is None else
+                                 ours["recall_worst"] >= 0.99 and ours["precision_worst"] >= 0.99)])
+        alc = sec.get("alcantara")
+        if alc:
+            ours = alc["pooled"].get("ours")
+            if ours and "error" not in ours:
+                rows.append(["Alcantara steps recall/precision >= 0.99 (worst trial)",
+                             f"{fmt(ours['recall_worst'], '{:.3f}')}/{fmt(ours['precision_worst'], '{:.3f}')}",
+                             verdict(ours["recall_worst"] >= 0.99 and ours["precision_worst"] >= 0.99)])
+            imp = alc["force_plate"]["impact_vs_peak_vgrf_bw"]
+            if imp.get("n"):
+                rows.append(["impact within 0.15 BW of peak vGRF (median), r >= 0.9",
+                             f"{fmt(imp['abs_err_median'], '{:.3f}')} BW, r {fmt(imp['r'])}",
+                             verdict(imp["abs_err_median"] <= TARGETS["impact_bw"] and imp["r"] >= TARGETS["impact_r"])])
+            ct = alc["force_plate"]["contact_time_ms"]
+            rows.append(["contact time median error <= 20 ms",
+                         f"{fmt(ct.get('abs_err_median'), '{:.1f}')} ms" if ct.get("n") else "not emitted",
+                         verdict(ct["abs_err_median"] <= TARGETS["contact_time_ms"]) if ct.get("n") else "FAIL"])
+        syn = sec.get("synthetic")
+        if syn:
+            st = [t["standing"]["false_steps"] for t in syn["truth"].values() if "standing" in t]
+            if st:
+                rows.append(["no steps over 60 s standing (synthetic)", str(sum(st)), verdict(sum(st) == 0)])
+            ours = syn["pooled"].get("ours")
+            if ours and "error" not in ours:
+                rows.append(["synthetic steps recall/precision >= 0.99 (worst scenario)",
+                             f"{fmt(ours['recall_worst'], '{:.3f}')}/{fmt(ours['precision_worst'], '{:.3f}')}",
+                             verdict(ours["recall_worst"] >= 0.99 and ours["precision_worst"] >= 0.99)])
+        for name, sp in sec.get("speed", {}).items():
+            x = sp.get("ours_x_real_time")
+            rows.append([f"speed >= 3,600x real time ({name})",
+                         f"{fmt(x, '{:,.0f}')}x, {fmt(sp.get('ours_vs_mobgap_speed_ratio'))}x mobgap ICD",
+                         verdict(None if x is None else x >= TARGETS["x_real_time"])])
+        if rows:
+            self.tables.append(render("Targets (issue 4)", ["target", "measured", "verdict"], rows))
+        self.results["targets"] = [dict(zip(("target", "measured", "verdict"), r)) for r in rows]
+
+    # ------------------------------------------------------------------ main
+    def run(self) -> int:
+        only = set(self.args.only or SECTIONS)
+        if self.args.csv and not self.args.only:
+            only.add("generic")
+        found, missing = ({}, {}) if not (only & {"uci", "alcantara", "speed"}) else discover(self.args.data)
+        self.results["missing"].update(missing)
+        for key, why in missing.items():
+            progress(f"dataset {key} missing: {why}")
+        if "uci" in only and "uci" in found:
+            self.uci(found["uci"])
+        if "alcantara" in only and "alcantara" in found:
+            self.alcantara(found["alcantara"])
+        if "synthetic" in only:
+            self.synthetic_section()
+        if "generic" in only:
+            self.generic()
+        if "speed" in only:
+            self.speed(found.get("uci", []))
+        self.targets_table()
+        notes = [f"{k}: {v}" for k, v in self.results["missing"].items()]
+        if self.ours_error:
+            notes.append(f"ours: {self.ours_error}")
+        if notes:
+            self.tables.insert(0, render("Not run", ["what", "why"], [n.split(": ", 1) for n in notes]))
+        print("\n".join(self.tables))
+        if self.args.json:
+            self.args.json.write_text(json.dumps(self.results, indent=1, default=_json_default))
+            progress(f"numbers written to {self.args.json}")
+        return 0
+
+
+def _json_default(obj: object) -> object:
+    if isinstance(obj, np.integer | np.floating):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return Harness(args).run()
+    except KeyboardInterrupt:
+        print("validate: stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""Score every method on every recording: the numbers behind each printed table.
+
+Each `evaluate_*` returns plain dicts (JSON-ready): per recording and method, then pooled summaries.
+Methods are "ours" (StrideGuard's streaming analytics), and "<peer>" / "<peer>:default" for each peer's
+running preset and its shipped defaults.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from benchmarks.validation.datasets import Recording
+from benchmarks.validation.ours import EPOCH_NS, OurResult
+from benchmarks.validation.peers import PeerResult
+from benchmarks.validation.scoring import (
+    interval_cadence_spm,
+    match_one_to_one,
+    match_pairs_with_lag,
+    paired_stats,
+    score_steps,
+    tolerance_s,
+)
+from sensors.types import NS_PER_S
+
+Progress = Callable[[str], None]
+
+
+def method_name(peer: str, preset: str) -> str:
+    return peer if preset == "running" else f"{peer}:{preset}"
+
+
+def step_times(result: OurResult | PeerResult) -> np.ndarray | None:
+    return result.step_times_s
+
+
+def interval_errors_ms(cand_s: np.ndarray, ref_s: np.ndarray, lag_s: float, tol_s: float) -> np.ndarray:
+    """Errors (ms) of step intervals where two consecutive candidate steps match two consecutive
+    reference steps: the interval comparison is lag-free by construction."""
+    cand = np.sort(cand_s)
+    pairs = dict(match_one_to_one(cand - lag_s, ref_s, tol_s))
+    errs = [((cand[i + 1] - cand[i]) - (ref_s[pairs[i + 1]] - ref_s[pairs[i]])) * 1000.0
+            for i in range(len(cand) - 1) if i in pairs and i + 1 in pairs and pairs[i + 1] == pairs[i] + 1]
+    return np.asarray(errs, dtype=float)
+
+
+def step_scores(rec: Recording, cand_s: np.ndarray | None, seconds: float | None) -> dict:
+    """Window cadence, step count, lag, recall/precision, interval error and speed for one method."""
+    if cand_s is None:
+        return {"error": "no output"}
+    s = score_steps(rec.step_ref, cand_s)
+    m = s["matching"]
+    lag_s = m["lag_ms"] / 1000.0
+    ints = interval_errors_ms(np.asarray(cand_s), rec.step_ref.steps_s, lag_s, tolerance_s(rec.step_ref.rate_hz))
+    return {
+        "n_steps": s["n_cand_steps"], "n_ref_steps": int(len(rec.step_ref.steps_s)),
+        "cadence_interval_mae_spm": s["running_interval_cadence"].get("abs_err_spm_median"),
+        "cadence_interval_p90_spm": s["running_interval_cadence"].get("abs_err_spm_p90"),
+        "cadence_count_mae_spm": s["running"].get("abs_err_spm_median"),
+        "step_count_err_pct": s["running"].get("step_count_err_pct"),
+        "lag_ms": m["lag_ms"], "recall": m["recall"], "precision": m["precision"],
+        "interval_abs_err_ms_median": float(np.median(np.abs(ints))) if len(ints) else None,
+        "n_intervals": int(len(ints)),
+        "seconds": seconds, "x_real_time": (rec.duration_s / seconds) if seconds else None,
+        "standing": s.get("standing"),
+    }
+
+
+def own_window_cadence(rec: Recording, ours: OurResult) -> dict:
+    """Our analytics' own per-window cadence output against the reference's interval cadence on the
+    same window span (the analytics choose their window grid)."""
+    errs = []
+    for w in ours.windows:
+        if w.cadence_spm is None:
+            continue
+        t0 = (w.t_start_ns - EPOCH_NS) / NS_PER_S
+        t1 = (w.t_end_ns - EPOCH_NS) / NS_PER_S
+        ref = interval_cadence_spm(rec.step_ref.steps_s, t0, t1)
+        if ref is not None and rec.step_ref.steps_s[0] <= t0 and t1 <= rec.step_ref.steps_s[-1]:
+            errs.append(w.cadence_spm - ref)
+    e = np.abs(np.asarray(errs, dtype=float))
+    return {"n_windows": int(len(e)), "own_window_cadence_mae_spm": float(np.median(e)) if len(e) else None}
+
+
+def evaluate_steps_dataset(recs: list[Recording], ours: dict[str, OurResult | str],
+                           peers: dict[tuple[str, str, str], PeerResult], progress: Progress) -> dict:
+    """Per recording and method: the step scores (UCI, generic pairs, and the plate's steps)."""
+    out: dict[str, dict] = {}
+    for rec in recs:
+        if rec.step_ref is None:
+            continue
+        row: dict[str, dict] = {}
+        o = ours.get(rec.name)
+        if isinstance(o, OurResult):
+            row["ours"] = {**step_scores(rec, o.step_times_s, o.seconds), **own_window_cadence(rec, o)}
+        elif o is not None:
+            row["ours"] = {"error": o}
+        for (peer, preset, name), res in peers.items():
+            if name != rec.name:
+                continue
+            key = method_name(peer, preset)
+            row[key] = {"error": res.error} if res.error else step_scores(rec, res.step_times_s, res.seconds)
+        out[rec.name] = row
+        progress(f"scored {rec.name}")
+    return out
+
+
+def pooled(per_rec: dict[str, dict]) -> dict[str, dict]:
+    """Per method over all recordings: median of the per-recording medians, worst recall/precision,
+    pooled recall/precision, total wall time and real-time factor."""
+    methods = sorted({m for row in per_rec.values() for m in row})
+    out = {}
+    for m in methods:
+        rows = [row[m] for row in per_rec.values() if m in row and "error" not in row[m]]
+        errors = [row[m]["error"] for row in per_rec.values() if m in row and "error" in row[m]]
+        if not rows:
+            out[m] = {"error": errors[0] if errors else "no result"}
+            continue
+
+        def med(key: str) -> float | None:
+            vals = [r[key] for r in rows if r.get(key) is not None]
+            return float(np.median(vals)) if vals else None
+
+        def worst(key: str) -> float | None:
+            vals = [r[key] for r in rows if r.get(key) is not None]
+            return float(min(vals)) if vals else None
+
+        n_ref = sum(r["n_ref_steps"] for r in rows)
+        secs = [r["seconds"] for r in rows if r.get("seconds")]
+        out[m] = {"n_recordings": len(rows), "n_failed": len(errors),
+                  "cadence_interval_mae_spm": med("cadence_interval_mae_spm"),
+                  "cadence_count_mae_spm": med("cadence_count_mae_spm"),
+                  "own_window_cadence_mae_spm": med("own_window_cadence_mae_spm"),
+                  "step_count_err_pct": med("step_count_err_pct"), "lag_ms": med("lag_ms"),
+                  "recall_median": med("recall"), "recall_worst": worst("recall"),
+                  "precision_median": med("precision"), "precision_worst": worst("precision"),
+                  "interval_abs_err_ms_median": med("interval_abs_err_ms_median"),
+                  "n_ref_steps": n_ref, "seconds_total": float(sum(secs)) if secs else None}
+    return out
+
+
+def evaluate_force_plate(recs: list[Recording], ours: dict[str, OurResult | str], progress: Progress) -> dict:
+    """Ours against the force plate: contact timing, contact time, impact vs peak vGRF and loading rate.
+
+    Our steps are matched one-to-one to plate contacts after removing our constant lag (our step time is
+    the impact peak, not the contact); contact-time and initial-contact errors use the matched pairs.
+    """
+    pairs_ct, pairs_imp, pairs_lr, ic_err_ms = [], [], [], []
+    per_trial = {}
+    for rec in recs:
+        o = ours.get(rec.name)
+        if not isinstance(o, OurResult) or not rec.force_plate:
+            continue
+        plate_on = np.array([s.contact_s for s in rec.force_plate])
+        order = np.argsort(o.step_times_s)
+        cand = o.step_times_s[order]
+        lag_s, pairs = match_pairs_with_lag(cand, plate_on, tolerance_s(rec.rate_hz))
+        for i, j in pairs:
+            k = order[i]
+            plate = rec.force_plate[j]
+            pairs_ct.append((o.contact_time_ms[k], plate.contact_time_ms))
+            pairs_imp.append((o.impact_g[k], plate.peak_vgrf_bw))
+            if plate.loading_rate_bw_per_s is not None:
+                pairs_lr.append((o.impact_g[k], plate.loading_rate_bw_per_s))
+            if math.isfinite(o.contact_times_s[k]):
+                ic_err_ms.append((o.contact_times_s[k] - plate.contact_s) * 1000.0)
+        per_trial[rec.name] = {"lag_ms": round(lag_s * 1000, 1), "n_matched": len(pairs),
+                               "n_plate_steps": len(rec.force_plate), "n_ours": int(len(cand))}
+        progress(f"force plate {rec.name}")
+
+    def stats(pairs: list[tuple[float, float]]) -> dict:
+        if not pairs:
+            return {"n": 0}
+        a = np.asarray(pairs, dtype=float)
+        return paired_stats(a[:, 0], a[:, 1])
+
+    lr = np.asarray(pairs_lr, dtype=float)
+    ok = np.isfinite(lr).all(axis=1) if len(lr) else np.zeros(0, bool)
+    r_lr = float(np.corrcoef(lr[ok, 0], lr[ok, 1])[0, 1]) if ok.sum() > 2 else None
+    ic = np.asarray(ic_err_ms, dtype=float)
+    return {
+        "contact_time_ms": stats(pairs_ct),
+        "impact_vs_peak_vgrf_bw": stats(pairs_imp),
+        "impact_vs_loading_rate": {"n": int(ok.sum()), "r": r_lr},
+        "initial_contact_err_ms": {"n": int(len(ic)), "signed_median": float(np.median(ic)) if len(ic) else None,
+                                   "abs_median": float(np.median(np.abs(ic))) if len(ic) else None},
+        "per_trial": per_trial,
+    }

@@ -1,0 +1,83 @@
+"""Run StrideGuard's streaming analytics (analytics.runner.RunnerAnalyzer) over one recording.
+
+The recording is replayed as fast as possible in fixed chunks, exactly as a live stream would arrive
+(chunk size does not change results: chunk invariance is tested in the analytics' own suite), and the
+wall time of `push` + `finish` is the analytics' own cost, without file reading.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from benchmarks.validation.datasets import Recording
+from sensors.types import NS_PER_S, Placement, SampleBatch, SampleKind
+
+EPOCH_NS = 1_700_000_000 * NS_PER_S  # replayed recordings start here (any fixed host time works)
+
+
+@dataclass(kw_only=True)
+class OurResult:
+    """Steps and windows our analytics emitted for one recording, times in s from its start."""
+
+    step_times_s: np.ndarray
+    contact_times_s: np.ndarray  # NaN where the step has no contact estimate
+    contact_time_ms: np.ndarray  # NaN where absent
+    impact_g: np.ndarray  # NaN where absent
+    windows: list = field(default_factory=list)  # analytics.results.WindowMetrics
+    seconds: float = 0.0
+
+
+def analytics_available() -> str | None:
+    """None when analytics.runner imports, else why not (one line)."""
+    try:
+        import analytics.runner  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - any import failure means: report ours as unavailable
+        return f"analytics.runner not importable: {type(exc).__name__}: {exc}"
+    return None
+
+
+def batches(rec: Recording, *, runner: str, chunk_s: float) -> list[SampleBatch]:
+    """The recording as acceleration batches of `chunk_s` seconds (the last one shorter)."""
+    t_ns = EPOCH_NS + np.round(rec.t_s * NS_PER_S).astype(np.int64)
+    step = max(int(round(chunk_s * rec.rate_hz)), 1)
+    acc = rec.acc_g.astype(np.float32)
+    return [SampleBatch(runner=runner, device="validate", placement=Placement(rec.placement), kind=SampleKind.ACC,
+                        rate_hz=rec.rate_hz, t_ns=t_ns[i:i + step], values=acc[i:i + step])
+            for i in range(0, len(t_ns), step)]
+
+
+def run_ours(rec: Recording, *, chunk_s: float = 1.0, analyzer_factory=None) -> OurResult:
+    """Analyse one recording; `analyzer_factory(runner)` defaults to analytics.runner.RunnerAnalyzer."""
+    if analyzer_factory is None:
+        from analytics.runner import RunnerAnalyzer
+
+        def analyzer_factory(runner: str):
+            return RunnerAnalyzer(runner=runner)
+
+    runner = "validate"
+    chunks = batches(rec, runner=runner, chunk_s=chunk_s)  # built before the clock starts
+    analyzer = analyzer_factory(runner)
+    steps, windows = [], []
+    t0 = time.perf_counter()
+    for b in chunks:
+        out = analyzer.push(b)
+        steps.extend(out.steps)
+        windows.extend(out.windows)
+    out = analyzer.finish()
+    seconds = time.perf_counter() - t0
+    steps.extend(out.steps)
+    windows.extend(out.windows)
+    steps.sort(key=lambda s: s.t_ns)
+
+    def arr(values) -> np.ndarray:
+        return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+
+    return OurResult(
+        step_times_s=np.array([(s.t_ns - EPOCH_NS) / NS_PER_S for s in steps], dtype=float),
+        contact_times_s=arr((s.contact_t_ns - EPOCH_NS) / NS_PER_S if s.contact_t_ns is not None else None
+                            for s in steps),
+        contact_time_ms=arr(s.contact_time_ms for s in steps), impact_g=arr(s.impact_g for s in steps),
+        windows=windows, seconds=seconds)
