@@ -3,7 +3,8 @@
 A PMD frame stamps only its LAST sample (ns since 2000-01-01 on the device clock). polar-ble-sdk's
 PmdTimeStampUtils spreads the others: on the first frame of a stream, step back 1e9/fs per sample from
 the frame timestamp; on later frames, spread (ts - previous ts) / n; the last sample always gets the
-frame timestamp exactly; intermediate values are rounded half-to-even (Kotlin `round`).
+frame timestamp exactly; intermediate values are rounded half-to-even (Kotlin `round`), here computed
+exactly rather than in doubles.
 
 The device clock is neither the host clock nor running at exactly the host's rate, so
 `DeviceClockMapper` maps device time to host time from (device timestamp, host receive time) pairs:
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from fractions import Fraction
 
 import numpy as np
 
@@ -52,10 +54,32 @@ def sample_timestamps_ns(previous_frame_ts_ns: int | None, frame_ts_ns: int, n_s
     if frame_ts_ns < delta_ns * n_samples:
         raise DecodeError("sample timestamps would be negative", protocol=PROTOCOL)
     out = np.empty(n_samples, dtype=np.int64)
-    # float64 arithmetic and half-to-even rounding, as the SDK's Double math and kotlin.math.round
-    out[:-1] = np.round(start_ns + delta_ns * np.arange(n_samples - 1, dtype=np.float64))
+    # Exact rational arithmetic with half-to-even rounding: the SDK's Double math gives the same values
+    # wherever a double is exact, and does not lose ~100 ns to float precision at 2020s timestamps.
+    if has_previous:
+        span = frame_ts_ns - previous_frame_ts_ns
+        out[:-1] = previous_frame_ts_ns + _spread(span, np.arange(1, n_samples, dtype=np.int64), n_samples)
+    else:
+        rate = Fraction(sample_rate_hz).limit_denominator(1_000_000)
+        steps_back = np.arange(n_samples - 1, 0, -1, dtype=np.int64)
+        out[:-1] = frame_ts_ns - _spread(NS_PER_S * rate.denominator, steps_back, rate.numerator)
     out[-1] = frame_ts_ns
     return out
+
+
+def _spread(total: int, k: np.ndarray, parts: int) -> np.ndarray:
+    """round_half_even(total * k / parts) for each k, exactly (int64 when it cannot overflow)."""
+    if total * int(k.max(initial=0)) < 2**62:
+        q, r = np.divmod(total * k, parts)
+        return q + ((2 * r > parts) | ((2 * r == parts) & (q % 2 == 1)))
+    return np.array([_round_half_even(total * int(x), parts) for x in k], dtype=np.int64)
+
+
+def _round_half_even(numerator: int, denominator: int) -> int:
+    q, r = divmod(numerator, denominator)
+    if 2 * r > denominator or (2 * r == denominator and q % 2):
+        q += 1
+    return q
 
 
 class DeviceClockMapper:
@@ -114,12 +138,13 @@ class DeviceClockMapper:
         self._fit()
 
     def _fit(self) -> None:
-        points = list(self._history) + [self._window_min]
-        if len(points) < 3:
+        points = list(self._history)
+        if len(points) < 2:
             # too short to tell drift from jitter: the smallest offset so far
-            best = min(points, key=lambda p: p[1])
+            best = min(points + [self._window_min], key=lambda p: p[1])
             self._ref_device_ns, self._offset0_ns, self._slope = best[0], best[1], 0.0
             return
+        # completed windows only: a window that has just begun holds few deliveries and a poor minimum
         ref = points[0][0]
         x = np.array([p[0] - ref for p in points], dtype=np.float64)
         y = np.array([p[1] for p in points], dtype=np.float64)
