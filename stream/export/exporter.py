@@ -1,0 +1,403 @@
+"""The export composition: pick sessions, label them, write BIDS / Parquet / CSV, the dictionary, checksums.
+
+Everything is written into `<out>.partial` and renamed to `<out>` at the end, so an interrupted export
+never looks complete. A pseudonymised export is checked before that rename: if any runner's name is
+found in any file (text files as text, Parquet files decoded), the export fails and says where.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import pathlib
+import re
+import shutil
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, TextIO
+
+import pyarrow.parquet as pq
+
+from sensors.types import Placement
+from stream.errors import UsageError
+from stream.export import bids
+from stream.export.checksums import write_checksums
+from stream.export.dictionary import (Column, dictionary_markdown, dictionary_rows, sqlite_columns,
+                                      standard_tables)
+from stream.export.progress import ProgressBar
+from stream.export.pseudonym import NS_PER_DAY, Labeler, check_key_outside, load_key, random_shift_days, write_key
+from stream.export.samples import SessionSamples, load_session_samples
+from stream.export.tables import device_row, results_table, rows_table, samples_table, session_row
+from stream.export.tabular import TableWriters
+from stream.store import SessionRow, SessionStore
+
+FORMATS = ("bids", "parquet", "csv")
+MIN_BINARY_NAME = 6  # characters: shorter names turn up in compressed bytes by chance
+PAIN_TABLE_PATTERN = "pain%"  # SQLite tables of the pain log (stream/painlog.py) are exported when present
+
+
+class ExportError(UsageError):
+    """The export could not be completed; `path` says which file or folder."""
+
+    def __init__(self, message: str, *, path: str | None = None):
+        super().__init__(message)
+        self.path = path
+
+
+@dataclass(slots=True, kw_only=True)
+class ExportOptions:
+    out_dir: pathlib.Path
+    formats: tuple[str, ...] = FORMATS
+    pseudonymise: bool = False
+    key_path: pathlib.Path | None = None  # default for pseudonymised exports: <out_dir>.key.json beside it
+    date_shift_days: int | None = None  # None: none (or the key's); pseudonymised exports may ask for random
+    random_date_shift: bool = False
+    csv_placement: Placement = Placement.CHEST  # placement for sessions analysed from CSV files
+    dataset_name: str = "StrideGuard running gait recordings"
+    authors: tuple[str, ...] = ()
+    license_id: str = "n/a"  # e.g. CC-BY-4.0 or CC0 (SPDX identifiers)
+    institution: str = "n/a"
+    institution_address: str = "n/a"
+    department: str = "n/a"
+    progress: bool = False
+    progress_stream: TextIO | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ExportResult:
+    out_dir: pathlib.Path
+    key_path: pathlib.Path | None
+    files: list[pathlib.Path]
+    sessions: list[dict[str, Any]] = field(default_factory=list)
+    n_samples: int = 0
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+
+def select_sessions(store: SessionStore, *, session: str | None = None, runner: str | None = None,
+                    team: str | None = None, since: dt.date | None = None, until: dt.date | None = None,
+                    ) -> list[SessionRow]:
+    """Sessions by id (or unique prefix), or by runner and/or team within [since, until] (UTC dates)."""
+    if session is not None:
+        row = store.session(session)
+        if row is None:
+            raise UsageError(f"no single session matches {session!r}: see `strideguard sessions`")
+        return [row]
+    rows = store.sessions(runner=runner, team=team)
+    if since is not None:
+        rows = [r for r in rows if _date(r.started_t_ns) >= since]
+    if until is not None:
+        rows = [r for r in rows if _date(r.started_t_ns) <= until]
+    if not rows:
+        raise UsageError("no sessions match: see `strideguard sessions`")
+    return rows
+
+
+def _date(t_ns: int) -> dt.date:
+    return dt.datetime.fromtimestamp(t_ns / 1e9, tz=dt.timezone.utc).date()
+
+
+def make_labeler(opts: ExportOptions) -> tuple[Labeler, pathlib.Path | None]:
+    if not opts.pseudonymise:
+        if opts.key_path is not None:
+            raise UsageError("--key only applies to pseudonymised exports (add --pseudonymise)")
+        return Labeler(pseudonymous=False, date_shift_days=opts.date_shift_days or 0), None
+    key_path = opts.key_path or opts.out_dir.with_name(opts.out_dir.name + ".key.json")
+    check_key_outside(key_path, opts.out_dir)
+    if key_path.exists():
+        labeler = load_key(key_path)
+        if opts.date_shift_days is not None and opts.date_shift_days != labeler.date_shift_days:
+            raise UsageError(f"the key {key_path} already shifts dates by {labeler.date_shift_days} days; "
+                             "drop --date-shift-days or use a new key")
+        return labeler, key_path
+    shift = opts.date_shift_days if opts.date_shift_days is not None else (
+        random_shift_days() if opts.random_date_shift else 0)
+    return Labeler(pseudonymous=True, date_shift_days=shift), key_path
+
+
+def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: ExportOptions) -> ExportResult:
+    """Write the export of `rows` to `opts.out_dir` (which must not exist yet)."""
+    started = time.perf_counter()
+    unknown = set(opts.formats) - set(FORMATS)
+    if unknown or not opts.formats:
+        raise UsageError(f"unknown format {sorted(unknown)}: choose from {', '.join(FORMATS)}")
+    out = opts.out_dir
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ExportError(f"{out} already exists and is not empty: choose a new folder", path=str(out))
+    labeler, key_path = make_labeler(opts)
+    partial = out.with_name(out.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    tables = standard_tables()
+    pain = _pain_tables(store.path)
+    tables.update({name: cols for name, (cols, _) in pain.items()})
+    writers = TableWriters(partial, tables, parquet="parquet" in opts.formats, csv="csv" in opts.formats)
+    do_tables = "parquet" in opts.formats or "csv" in opts.formats
+    bids_root = partial / "bids"
+    result = ExportResult(out_dir=out, key_path=key_path, files=[])
+    bar = ProgressBar(len(rows), unit="sessions", enabled=opts.progress, stream=opts.progress_stream)
+    participants: dict[str, dict[str, Any]] = {}
+    try:
+        for row in sorted(rows, key=lambda r: (r.runner, r.started_t_ns)):
+            subject = labeler.subject(row.runner)
+            session = labeler.session(row.session_id, runner=row.runner, started_t_ns=row.started_t_ns,
+                                      source=row.source)
+            group = labeler.group(row.team)
+            bar.set_label(f"sub-{subject} ses-{session}: reading")
+            samples = load_session_samples(row, placement=opts.csv_placement)
+            for stream in samples.streams:
+                labeler.device(stream.device)
+            if samples.problem:
+                result.problems.append(f"sub-{subject} ses-{session}: {samples.problem}")
+            steps, windows, alerts = store.steps(row.session_id), store.windows(row.session_id), \
+                store.risk_events(row.session_id)
+            info = {"subject": f"sub-{subject}", "session": f"ses-{session}", "status": _status(row.status),
+                    "n_samples": samples.n_samples, "n_steps": len(steps), "n_windows": len(windows),
+                    "n_alerts": len(alerts), "raw_samples": samples.problem or "complete", "tracksys": []}
+            if not labeler.pseudonymous:
+                info["session_id"] = row.session_id
+            p = participants.setdefault(subject, {"group": group, "sessions": []})
+            if "bids" in opts.formats and samples.streams:
+                bar.set_label(f"sub-{subject} ses-{session}: BIDS")
+                info["tracksys"] = _write_bids_session(bids_root, subject, session, samples, steps, alerts, labeler,
+                                                       opts)
+                p["sessions"].append((session, row.started_t_ns + labeler.shift_ns, _status(row.status)))
+            if do_tables:
+                bar.set_label(f"sub-{subject} ses-{session}: tables")
+                _write_session_tables(writers, tables, row, subject, session, group, samples, steps, windows,
+                                      alerts, labeler)
+            result.sessions.append(info)
+            result.n_samples += samples.n_samples
+            bar.advance(1)
+        if do_tables:
+            _write_pain(writers, store.path, pain, rows, labeler)
+        writers.close()
+        if "bids" in opts.formats and any(p["sessions"] for p in participants.values()):
+            for subject, p in participants.items():
+                if p["sessions"]:
+                    bids.write_sessions_file(bids_root / f"sub-{subject}", subject, p["sessions"])
+            bids.write_dataset_files(bids_root, participants=[(s, p["group"], len(p["sessions"]))
+                                                              for s, p in participants.items() if p["sessions"]],
+                                     pseudonymous=labeler.pseudonymous, dates_shifted=labeler.shift_ns != 0,
+                                     version=_version(), name=opts.dataset_name, authors=opts.authors,
+                                     license_id=opts.license_id)
+        if do_tables:
+            _write_dictionary(partial, tables)
+        _write_readme(partial, opts, labeler, result)
+        if labeler.pseudonymous:
+            leaks = find_names(partial, list(labeler.subjects) + list(labeler.groups))
+            if leaks:
+                raise ExportError(f"pseudonymisation check failed: {leaks[0]}", path=str(partial))
+        write_checksums(partial)
+    finally:
+        bar.close()
+    if key_path is not None:
+        write_key(key_path, labeler)
+    if out.exists():
+        out.rmdir()
+    partial.rename(out)
+    result.files = sorted(p for p in out.rglob("*") if p.is_file())
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _status(raw: str) -> str:
+    return "unfinished" if raw == "running" else raw
+
+
+def _write_bids_session(root: pathlib.Path, subject: str, session: str, samples: SessionSamples, steps: list,
+                        alerts: list, labeler: Labeler, opts: ExportOptions) -> list[str]:
+    session_dir = root / f"sub-{subject}" / f"ses-{session}"
+    motion_dir = session_dir / "motion"
+    motion_dir.mkdir(parents=True, exist_ok=True)
+    prefix = bids.entity_prefix(subject, session)
+    systems = bids.tracking_systems(samples.streams, {s.device: labeler.device(s.device) for s in samples.streams})
+    motion_files = []
+    for system in systems:
+        files = bids.write_tracking_system(motion_dir, prefix, system, institution={
+            "InstitutionName": opts.institution, "InstitutionAddress": opts.institution_address,
+            "InstitutionalDepartmentName": opts.department})
+        motion_files.append((files[0], int(system.t_ns[0]) + labeler.shift_ns))
+    primary = bids.primary_system(systems)
+    if primary is not None and (steps or alerts):
+        bids.write_events(motion_dir, prefix, primary, steps, alerts, scrub=labeler.scrub, version=_version())
+    bids.write_scans(session_dir, subject, session, motion_files)
+    return [s.label for s in systems]
+
+
+def _write_session_tables(writers: TableWriters, tables: dict[str, list[Column]], row: SessionRow, subject: str,
+                          session: str, group: str, samples: SessionSamples, steps: list, windows: list, alerts: list,
+                          labeler: Labeler) -> None:
+    kw = {"subject": f"sub-{subject}", "session": f"ses-{session}", "labeler": labeler}
+    summary = dict(row.summary)
+    writers.write("sessions", rows_table(tables["sessions"], [session_row(
+        group=group, status=_status(row.status), started_t_ns=row.started_t_ns, ended_t_ns=row.ended_t_ns,
+        summary=summary)], **kw))
+    systems = bids.tracking_systems(samples.streams, {s.device: labeler.device(s.device) for s in samples.streams})
+    label_of = {id(m): s.label for s in systems for m in s.streams}
+    writers.write("devices", rows_table(tables["devices"], [
+        device_row(s, tracksys=label_of.get(id(s)), labeler=labeler) for s in samples.streams],
+        **kw))
+    for stream in samples.streams:
+        writers.write("samples", samples_table(tables["samples"], stream, **kw))
+    writers.write("steps", results_table(tables["steps"], steps, **kw))
+    writers.write("windows", results_table(tables["windows"], windows, **kw))
+    writers.write("alerts", results_table(tables["alerts"], alerts, **kw))
+
+
+def _pain_tables(db_path: pathlib.Path) -> dict[str, tuple[list[Column], list[str]]]:
+    """Pain-log tables in the store (by name), with their columns; none when the pain log is not there."""
+    out: dict[str, tuple[list[Column], list[str]]] = {}
+    with _readonly(db_path) as db:
+        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name LIKE ?",
+                                          (PAIN_TABLE_PATTERN,))]
+        for name in names:
+            decl = [(r[1], r[2] or "TEXT") for r in db.execute(f'PRAGMA table_info("{name}")')]
+            cols = [d[0] for d in decl]
+            if "runner" in cols:
+                out[_table_name(name)] = (sqlite_columns(decl, table=name), [name, *cols])
+    return out
+
+
+def _table_name(sql_name: str) -> str:
+    return re.sub(r"[^a-z0-9_]", "_", sql_name.lower())
+
+
+def _write_pain(writers: TableWriters, db_path: pathlib.Path, pain: dict[str, tuple[list[Column], list[str]]],
+                rows: Sequence[SessionRow], labeler: Labeler) -> None:
+    """Pain-log rows of the exported runners: rows of exported sessions, and rows without a session that
+    fall within the UTC days the runner's exported sessions span."""
+    sessions = {r.session_id for r in rows}
+    spans: dict[str, tuple[int, int]] = {}
+    for r in rows:
+        lo, hi = spans.get(r.runner, (r.started_t_ns, r.ended_t_ns or r.started_t_ns))
+        spans[r.runner] = (min(lo, r.started_t_ns), max(hi, r.ended_t_ns or r.started_t_ns))
+    for table, (cols, (sql_name, *names)) in pain.items():
+        with _readonly(db_path) as db:
+            data = [dict(zip(names, rec)) for rec in db.execute(f'SELECT * FROM "{sql_name}"')]
+        for runner, (lo, hi) in sorted(spans.items()):
+            day_lo, day_hi = lo - lo % NS_PER_DAY, hi - hi % NS_PER_DAY + NS_PER_DAY
+            by_session: dict[str, list[dict[str, Any]]] = {}
+            for d in data:
+                sid, t_ns = d.get("session_id"), d.get("t_ns")
+                if d.get("runner") != runner:
+                    continue
+                if sid is not None and sid not in sessions:
+                    continue
+                if sid is None and isinstance(t_ns, int) and not day_lo <= t_ns < day_hi:
+                    continue
+                by_session.setdefault(labeler.sessions.get(sid, "") if sid else "", []).append(d)
+            for session, items in by_session.items():
+                writers.write(table, rows_table(cols, items, subject=f"sub-{labeler.subject(runner)}",
+                                                session=f"ses-{session}" if session else None, labeler=labeler))
+
+
+class _readonly:
+    def __init__(self, path: pathlib.Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        return self.db
+
+    def __exit__(self, *exc: object) -> None:
+        self.db.close()
+
+
+def _write_dictionary(root: pathlib.Path, tables: dict[str, list[Column]]) -> None:
+    rows = dictionary_rows(tables)
+    (root / "data_dictionary.json").write_text(json.dumps(rows, indent=1) + "\n")
+    (root / "data_dictionary.md").write_text(dictionary_markdown(tables))
+    header = ["table", "name", "type", "unit", "description", "nullable"]
+    lines = [",".join(header)] + [",".join(_csv_cell(r[h]) for h in header) for r in rows]
+    (root / "data_dictionary.csv").write_text("\n".join(lines) + "\n")
+
+
+def _csv_cell(v: Any) -> str:
+    text = str(v).lower() if isinstance(v, bool) else str(v)
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
+
+
+def _write_readme(root: pathlib.Path, opts: ExportOptions, labeler: Labeler, result: ExportResult) -> None:
+    manifest = {
+        "generated_by": f"strideguard {_version()}",
+        "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "formats": list(opts.formats),
+        "pseudonymised": labeler.pseudonymous,
+        "dates_shifted": labeler.shift_ns != 0,
+        "sessions": result.sessions,
+        "problems": result.problems,
+        "checksums": "SHA256SUMS (check with: sha256sum -c SHA256SUMS)",
+    }
+    (root / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    (root / "README.md").write_text("\n".join([
+        "# StrideGuard export", "",
+        "- `bids/`: Motion-BIDS dataset (validate with `bids-validator-deno bids`)" if "bids" in opts.formats else "",
+        "- `parquet/`: every table as Parquet (exact types; samples in g and deg/s)" if "parquet" in opts.formats
+        else "",
+        "- `csv/`: the same tables as CSV" if "csv" in opts.formats else "",
+        "- `data_dictionary.md` / `.csv` / `.json`: every column with its type and unit",
+        "- `manifest.json`: what was exported, and any session whose raw samples could not be read",
+        "- `SHA256SUMS`: check with `sha256sum -c SHA256SUMS`", "",
+        "Subjects and sessions are pseudonymous: the key is kept apart from this folder." if labeler.pseudonymous
+        else "Labels are derived from runner names and session start times.",
+        "Dates are shifted by a fixed number of days." if labeler.shift_ns else "",
+        "Gait alerts are heuristics associated with low-back-pain risk, not a diagnosis.", "",
+    ]))
+
+
+def find_names(root: pathlib.Path, names: list[str]) -> list[str]:
+    """Where any of `names` occurs as a word in any file under root.
+
+    Text files are searched as text; Parquet files are decoded (strings, schema, metadata) and their raw
+    bytes are searched too for names long enough (MIN_BINARY_NAME) that compressed bytes cannot spell
+    them by chance.
+    """
+    found = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        raw = path.read_bytes().decode("latin-1")
+        if path.suffix == ".parquet":
+            checks = [(parquet_text(path), names), (raw, [n for n in names if len(n) >= MIN_BINARY_NAME])]
+        else:
+            checks = [(raw, names)]
+        for text, wanted in checks:
+            pattern = _word_pattern(wanted)
+            m = pattern.search(text) if pattern else None
+            if m:
+                found.append(f"{m.group(0)!r} in {path.relative_to(root)}")
+                break
+    return found
+
+
+def _word_pattern(names: list[str]) -> re.Pattern[str] | None:
+    names = [n for n in names if n.strip()]
+    if not names:
+        return None
+    return re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(re.escape(n) for n in names) + r")(?![A-Za-z0-9])",
+                      re.IGNORECASE)
+
+
+def parquet_text(path: pathlib.Path) -> str:
+    """Every string value, column name and metadata entry of a Parquet file, as one text."""
+    pf = pq.ParquetFile(path)
+    parts = [str(pf.schema_arrow), json.dumps({k.decode(errors="replace"): v.decode(errors="replace")
+                                               for k, v in (pf.schema_arrow.metadata or {}).items()})]
+    table = pf.read()
+    for col in table.columns:
+        if col.type in ("string", "large_string") or str(col.type).startswith("dictionary"):
+            parts.extend(str(v) for v in col.to_pylist() if v is not None)
+    return "\n".join(parts)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("strideguard")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+__all__ = ["ExportOptions", "ExportResult", "ExportError", "export_sessions", "select_sessions", "find_names"]

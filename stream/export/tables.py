@@ -1,0 +1,89 @@
+"""Arrow tables of one session: results, samples, devices, the session row and the pain log.
+
+Every table is built against the dictionary's columns, so Parquet, CSV and the dictionary agree; labels,
+the date shift and text scrubbing are applied here, in one place, so no writer can forget them.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from stream.export.dictionary import Column, schema
+from stream.export.pseudonym import Labeler
+from stream.export.samples import SampleStream
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def rows_table(columns: list[Column], rows: Iterable[dict[str, Any]], *, subject: str, session: str | None,
+               labeler: Labeler) -> pa.Table:
+    """A table from dict rows (result `as_row()`s, SQLite rows): shift times, scrub text, add labels."""
+    data: dict[str, list[Any]] = {c.name: [] for c in columns}
+    shift = labeler.shift_ns
+    for row in rows:
+        for c in columns:
+            if c.name == "subject":
+                v = subject
+            elif c.name == "session":
+                v = session
+            else:
+                v = _plain(row.get(c.name))
+                if v is not None and c.is_timestamp:
+                    v = int(v) + shift
+                elif isinstance(v, str):
+                    v = labeler.scrub(v)
+            data[c.name].append(v)
+    return pa.Table.from_pydict(data, schema=schema(columns))
+
+
+def results_table(columns: list[Column], items: Sequence[Any], *, subject: str, session: str,
+                  labeler: Labeler) -> pa.Table:
+    return rows_table(columns, (i.as_row() for i in items), subject=subject, session=session, labeler=labeler)
+
+
+def samples_table(columns: list[Column], stream: SampleStream, *, subject: str, session: str,
+                  labeler: Labeler) -> pa.Table:
+    """Long format: one row per sample, x/y/z in the kind's unit, exactly the recorded float32 values."""
+    n = len(stream)
+    arrays = {
+        "subject": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([subject])),
+        "session": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([session])),
+        "device": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)),
+                                                 pa.array([labeler.device(stream.device)])),
+        "kind": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([stream.kind.value])),
+        "t_ns": pa.array(stream.t_ns + np.int64(labeler.shift_ns), pa.int64()),
+        "x": pa.array(stream.values[:, 0], pa.float32()),
+        "y": pa.array(stream.values[:, 1], pa.float32()),
+        "z": pa.array(stream.values[:, 2], pa.float32()),
+    }
+    table = pa.table({c.name: arrays[c.name] for c in columns})
+    return table.cast(schema(columns))
+
+
+def device_row(stream: SampleStream, *, tracksys: str | None, labeler: Labeler) -> dict[str, Any]:
+    n = len(stream)
+    meta = {k: labeler.scrub(v) for k, v in stream.meta.items()} if labeler.pseudonymous else stream.meta
+    return {
+        "device": labeler.device(stream.device), "placement": stream.placement.value, "kind": stream.kind.value,
+        "unit": stream.kind.unit, "tracksys": tracksys, "rate_hz": stream.rate_hz,
+        "effective_rate_hz": stream.effective_rate_hz, "n_samples": n,
+        "first_t_ns": int(stream.t_ns[0]) if n else None, "last_t_ns": int(stream.t_ns[-1]) if n else None,
+        "meta_json": json.dumps(meta, sort_keys=True),
+    }
+
+
+def session_row(*, group: str, status: str, started_t_ns: int, ended_t_ns: int | None,
+                summary: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "group": group, "status": status, "started_t_ns": started_t_ns, "ended_t_ns": ended_t_ns,
+        "duration_s": None if ended_t_ns is None else (ended_t_ns - started_t_ns) / 1e9,
+        "summary_json": json.dumps(summary, sort_keys=True),
+    }
