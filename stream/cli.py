@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "stream.commands.load",
     "stream.commands.pain",
     "stream.commands.config",
+    "stream.commands.export",
     "stream.commands.collect",
     "stream.commands.worker",
     "stream.commands.scan",
