@@ -119,6 +119,10 @@ class Worker:
         )
         async with conn:
             self._mqtt_sink = MqttSink(conn) if self.publish_outputs else None
+            for sink in self.sinks:
+                start = getattr(sink, "start", None)
+                if start is not None:
+                    await start()
             await self._rebuild()
             messages = conn.messages()
             stop_wait = asyncio.ensure_future(stop.wait())

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 15.0  # bounded wait for a service to accept connections
 STOP_TIMEOUT_S = 10.0  # bounded wait for a graceful stop before SIGKILL

@@ -66,6 +66,10 @@ class InfluxSink:
                 **self._tags.get(session.session_id, {})}
 
     # -- Sink protocol -----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start delivering a spool left by an earlier run now, before any new session opens."""
+        self._start_tasks()
+
     async def open_session(self, session: SessionInfo) -> None:
         self._start_tasks()
         self._buffer.append(lineproto.session_line(self._session_tags(session), session.started_t_ns,
