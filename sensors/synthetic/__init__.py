@@ -22,7 +22,7 @@ from sensors.synthetic.config import (
     rotation_from_euler_deg,
 )
 from sensors.synthetic.generator import SyntheticRunner
-from sensors.synthetic.presets import FATIGUE_ONSET_S, fatigue_config, fatigue_run
+from sensors.synthetic.presets import FATIGUE_ONSET_S, chest_strap_config, fatigue_config, fatigue_run
 from sensors.synthetic.truth import SyntheticRun, TruthStep, WindowTruth
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "rotation_from_euler_deg",
     "SyntheticRunner",
     "FATIGUE_ONSET_S",
+    "chest_strap_config",
     "fatigue_config",
     "fatigue_run",
     "SyntheticRun",

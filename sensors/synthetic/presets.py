@@ -26,6 +26,15 @@ def fatigue_config(**overrides: object) -> SyntheticConfig:
     return SyntheticConfig(**fields)  # type: ignore[arg-type]
 
 
+def chest_strap_config(**overrides: object) -> SyntheticConfig:
+    """Horizontal trunk accelerations as large as real chest data: the defaults are gentle (AP and ML
+    RMS about 0.22 g), the UCI treadmill torso units show 0.3-1.0 g. Use it to check that an analysis
+    holds up when braking (peak 0.8 g) and sway (0.4 g) are strong. Keyword overrides as above."""
+    fields: dict[str, object] = {"impact_g": 3.0, "braking_g": 0.8, "sway_g": 0.4}
+    fields.update(overrides)
+    return SyntheticConfig(**fields)  # type: ignore[arg-type]
+
+
 def fatigue_run(
     *,
     duration_s: float = FATIGUE_RUN_DURATION_S,

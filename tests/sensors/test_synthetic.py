@@ -295,3 +295,39 @@ def test_standing_longer_than_the_recording_gives_no_steps() -> None:
     run = generate(20.0, 50.0, standing_s=30.0)
     assert run.steps == () and run.truth_window(run.start_t_ns, run.end_t_ns).n_steps == 0
     assert np.allclose(np.linalg.norm(run.acc.values.mean(axis=0)), 1.0, atol=0.01)
+
+
+def trunk_rms_g(acc_g: np.ndarray, rate_hz: float) -> tuple[float, float, float]:
+    """(vertical, step-frequency horizontal, stride-frequency horizontal) RMS in g: vertical along the
+    mean gravity, the horizontal plane split into its two principal axes, told apart by the frequency of
+    their spectral peak (AP moves at step frequency, ML at stride frequency)."""
+    up = acc_g.mean(axis=0) / np.linalg.norm(acc_g.mean(axis=0))
+    vertical = acc_g @ up
+    horizontal = acc_g - np.outer(vertical, up)
+    horizontal -= horizontal.mean(axis=0)
+    axes = np.linalg.eigh(np.cov(horizontal.T))[1][:, -2:]
+    parts = horizontal @ axes
+    freq_hz = np.fft.rfftfreq(parts.shape[0], 1 / rate_hz)
+    band = (freq_hz > 0.5) & (freq_hz < 5.0)
+    peak_hz = [freq_hz[band][np.argmax(np.abs(np.fft.rfft(p))[band])] for p in parts.T]
+    rms = np.sqrt(np.mean(parts**2, axis=0))
+    order = np.argsort(peak_hz)  # stride frequency first
+    return float(vertical.std()), float(rms[order[1]]), float(rms[order[0]])
+
+
+def test_chest_strap_preset_has_the_horizontal_accelerations_of_the_real_torso_units(shared_data) -> None:
+    from sensors.imports import read_uci_dsa
+    from sensors.synthetic import chest_strap_config
+
+    real = np.array(
+        [
+            trunk_rms_g(read_uci_dsa(path).acc.values.astype(np.float64), 25.0)
+            for path in sorted((shared_data / "uci_dsa_treadmill_running").glob("p*_a12_*.csv"))
+        ]
+    )
+    config = chest_strap_config(standing_s=0.0, cadence_spm=160.0)
+    synthetic = trunk_rms_g(SyntheticRunner(config).generate(120.0, 25.0, seed=1).acc.values.astype(np.float64), 25.0)
+    gentle = trunk_rms_g(generate(120.0, 25.0, standing_s=0.0).acc.values.astype(np.float64), 25.0)
+    for name, value, low, high in zip(("vertical", "AP", "ML"), synthetic, real.min(axis=0), real.max(axis=0)):
+        assert 0.9 * low <= value <= 1.1 * high, f"{name} RMS {value:.2f} g outside the real {low:.2f}-{high:.2f} g"
+    assert gentle[1] < real[:, 1].min() and gentle[2] < real[:, 2].min()  # why the preset exists
