@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from sensors.capture import MAGIC as CAPTURE_MAGIC
 from sensors.errors import ImportFormatError
 from sensors.imports.generic_csv import EXPECTED, looks_like_generic_csv
 from sensors.imports.table import DELIMITERS
@@ -15,13 +16,15 @@ _HEAD_BYTES = 65536  # bytes: enough for any header line we know
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:
-    """"sgcap" (a StrideGuard capture, by its suffix), "uci_dsa" or "generic_csv" (by the header);
-    anything else is an ImportFormatError that says what is accepted."""
+    """"sgcap" (a StrideGuard capture, by its magic bytes or suffix), "uci_dsa" or "generic_csv" (by
+    the header); anything else is an ImportFormatError that says what is accepted."""
     path = os.fspath(path)
     if path.endswith(CAPTURE_SUFFIX):
-        return "sgcap"
+        return "sgcap"  # even when damaged: the capture reader says where
     with open(path, "rb") as handle:
         head = handle.read(_HEAD_BYTES)
+    if head.startswith(CAPTURE_MAGIC):
+        return "sgcap"
     if not head.strip():
         raise ImportFormatError("the file is empty", path=path)
     accepted = f"expected a {CAPTURE_SUFFIX} capture or a CSV with the header {EXPECTED}"

@@ -7,6 +7,7 @@ import pathlib
 import numpy as np
 import pytest
 
+from sensors import capture
 from sensors.errors import ImportFormatError, SensorError
 from sensors.imports import ImportResult, detect_format, read_generic_csv, read_uci_dsa
 from sensors.synthetic import SyntheticConfig, SyntheticRunner
@@ -233,6 +234,9 @@ def test_detect_format(tmp_path: pathlib.Path, shared_data: pathlib.Path) -> Non
     incomplete = tmp_path / "b.csv"
     incomplete.write_text("t,ax\n0,0\n")
     assert detect_format(tmp_path / "run.sgcap") == "sgcap"
+    renamed = tmp_path / "capture.bin"
+    capture.write_batches(renamed, [SyntheticRunner().generate(2.0, 25.0, seed=1).acc])
+    assert detect_format(renamed) == "sgcap"
     assert detect_format(shared_data / UCI_DIR / "p1_a12_running_8kmh_25Hz.csv") == "uci_dsa"
     assert detect_format(generic) == "generic_csv"
     assert detect_format(no_suffix) == "generic_csv"
