@@ -113,9 +113,9 @@ class SyntheticRunner:
 
         t_ns = start_t_ns + np.round(t_s * NS_PER_S).astype(np.int64)
         meta = {"source": "synthetic", "seed": str(seed), "frame": "mount_rotation @ trunk(x fwd, y left, z up)"}
-        common = dict(runner=runner, device=device, placement=placement, rate_hz=float(rate_hz), t_ns=t_ns, meta=meta)
-        acc = SampleBatch(kind=SampleKind.ACC, values=acc_g, **common)
-        gyro = SampleBatch(kind=SampleKind.GYRO, values=gyro_dps, **common)
+        common = dict(runner=runner, device=device, placement=placement, rate_hz=float(rate_hz), t_ns=t_ns)
+        acc = SampleBatch(kind=SampleKind.ACC, values=acc_g, meta=dict(meta), **common)
+        gyro = SampleBatch(kind=SampleKind.GYRO, values=gyro_dps, meta=dict(meta), **common)
         step_arrays, truth_steps = _truth_steps(steps, duration_s, start_t_ns)
         spans = tuple(
             (start_t_ns + round(b.at_s * NS_PER_S), start_t_ns + round((b.at_s + b.duration_s) * NS_PER_S))
