@@ -85,6 +85,7 @@ class WorkerStats:
     bad_payloads: int = 0
     sessions_rebuilt: int = 0
     sessions_finished: int = 0
+    connections: int = 0  # MQTT connections made (more than 1: the broker went away and came back)
     latest_output_s: float = 0.0
 
 
@@ -138,6 +139,7 @@ class Worker:
                         group.append(await anext(messages))
                     await self._handle_group(conn, group)
             finally:
+                self.stats.connections = conn.connections
                 stop_wait.cancel()
                 for session in self.sessions.values():
                     session.journal.close()

@@ -93,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"worker {options.name}: {settings.endpoint}, partitions of team {args.team!r}", flush=True)
         await worker.run(stop)
         print(f"worker {options.name}: stopped; {worker.stats}", flush=True)
+        if sink is not None:
+            print(f"worker {options.name}: influxdb lines_written={sink.lines_written} "
+                  f"batches_spooled={sink.batches_spooled} batches_rejected={sink.batches_rejected}", flush=True)
 
     asyncio.run(main())
     return 0

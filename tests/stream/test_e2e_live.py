@@ -24,6 +24,7 @@ from stream import sources
 from stream.app import analyzer_factory
 from stream.mqtt.connection import MqttConnection, MqttSettings
 from stream.mqtt.payload import loads, steps_from_message
+from stream.mqtt.topics import partition_of
 from tests.fixtures_services import REPO_ROOT, InfluxDBService, MosquittoService
 
 pytestmark = pytest.mark.services
@@ -272,13 +273,20 @@ async def test_three_runners_two_worker_processes_equal_the_embedded_pipeline(ri
 
 
 async def run_with_faults(rig: Rig, *, broker_down_s: float, influx_down_s: float) -> None:
+    """The faults are driven by progress, not by the clock, so each one lands mid-run for sure."""
+    owned_by_0 = [r for r in RUNNERS if partition_of(rig.team, r) % 2 == 0]
+    assert owned_by_0, "worker 0 must own a runner for its crash to mean anything"
+
+    def steps_seen(runner: str) -> int:
+        return sum(len(v) for k, v in observer.steps.items() if k.startswith(f"{runner}-"))
+
     async with Observer(rig.broker, rig.team) as observer:
-        await start_all(rig, observer, speed=8)  # 110 s of data in ~14 s, so the faults land mid-run
-        await asyncio.sleep(2.0)
+        await start_all(rig, observer, speed=8)  # 110 s of data in ~14 s of publishing
+        await wait_until(lambda: steps_seen(owned_by_0[0]) > 0, 30, "worker 0 producing steps", rig)
         rig.workers[0].signal(signal.SIGKILL)  # a crash: no clean disconnect, the will fires
-        await asyncio.sleep(1.0)
+        await wait_until(lambda: observer.services.get("worker-club-0of2") == "offline", 10, "worker 0's will", rig)
         rig.workers[0] = rig.worker(0)
-        await asyncio.sleep(1.0)
+        await wait_until(lambda: observer.services.get("worker-club-0of2") == "online", 20, "worker 0 back", rig)
         rig.influx.stop()
         influx_back_at = time.monotonic() + influx_down_s
         rig.broker.stop()
@@ -294,6 +302,16 @@ async def run_with_faults(rig: Rig, *, broker_down_s: float, influx_down_s: floa
     rig.stop()
     logs = rig.workers[0].log() + rig.workers[1].log()
     assert logs.count("gaps=") >= 2 and logs.count("gaps=") == logs.count("gaps=0,"), rig.logs()
+    # The faults really happened: a session was rebuilt from a journal, a worker reconnected to the
+    # restarted broker, and outputs were spooled while InfluxDB was down.
+    assert _stat(logs, "sessions_rebuilt") >= 1, rig.logs()
+    assert _stat(logs, "connections") >= 2, rig.logs()
+    assert _stat(logs, "batches_spooled") >= 1, rig.logs()
+
+
+def _stat(logs: str, name: str) -> int:
+    """The largest value of `name=<int>` in the workers' stop lines."""
+    return max(int(part.split("=")[1].strip(",) ")) for part in logs.replace(",", " ").split() if part.startswith(f"{name}="))
 
 
 async def test_faults_short_outages_lose_and_duplicate_nothing(rig: Rig) -> None:
