@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, Iterable, Mapping
+from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import aiomqtt
@@ -67,7 +67,7 @@ class Collector:
         """Publish every runner's batches concurrently (paced at `speed` x real time; None: as fast
         as possible), then the end-of-session markers. Returns what was published per runner."""
         await asyncio.gather(*(
-            self.publish_session(runner, sources.paced(sources.chunked(batches, chunk_s), speed=speed))
+            self.publish_session(runner, sources.paced(split_batches(batches, chunk_s), speed=speed))
             for runner, batches in runs.items()
         ))
         return self.stats
@@ -100,6 +100,19 @@ class Collector:
             stats.publish_wall_s[seq] = time.time()  # handed to the broker (retries keep the first time)
         await self.connection.publish(topic, payload, qos=1)
         stats.messages += 1
+
+
+def split_batches(items: Iterable[object], chunk_s: float) -> Iterator[object]:
+    """Batches longer than `chunk_s` cut into pieces of `chunk_s` (one MQTT message each, so a
+    whole-file import does not become one huge message); shorter batches and other items pass as they
+    are. The analytics do not depend on chunking, so this changes no result."""
+    for item in items:
+        if isinstance(item, SampleBatch) and len(item) and (item.t_ns[-1] - item.t_ns[0]) / 1e9 > chunk_s:
+            step = max(1, int(round(chunk_s * item.rate_hz)))
+            for i in range(0, len(item), step):
+                yield item.slice(i, i + step)
+        else:
+            yield item
 
 
 def _renamed(batch: SampleBatch, runner: str) -> SampleBatch:

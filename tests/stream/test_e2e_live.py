@@ -22,6 +22,7 @@ from sensors.synthetic import Change, SyntheticConfig, SyntheticRunner
 from sensors.types import SampleBatch
 from stream import sources
 from stream.app import analyzer_factory
+from stream.collector import split_batches
 from stream.mqtt.connection import MqttConnection, MqttSettings
 from stream.mqtt.payload import loads, steps_from_message
 from stream.mqtt.topics import partition_of
@@ -69,7 +70,7 @@ def make_inputs(directory: pathlib.Path, duration_s: float) -> Inputs:
         files[runner] = path
         analyzer = analyzer_factory(RISK_TOML)(runner)
         out = AnalyzerOutput()
-        for batch in sources.chunked(sources.read_file(path), CHUNK_S):
+        for batch in split_batches(sources.read_file(path), CHUNK_S):
             if isinstance(batch, SampleBatch):
                 out = out + analyzer.push(batch)
         expected[runner] = out + analyzer.finish()

@@ -13,12 +13,12 @@ from analytics.results import AnalyzerOutput
 from sensors.synthetic import SyntheticConfig, SyntheticRunner
 from sensors.types import SampleBatch
 from stream.app import analyzer_factory
+from stream.collector import split_batches
 from stream.collector import Collector
 from stream.influx import InfluxSink, V1Writer
 from stream.mqtt.connection import MqttConnection, MqttSettings
 from stream.mqtt.payload import encode_imu, loads, steps_from_message, window_from_message
 from stream.mqtt.topics import imu_topic
-from stream.sources import chunked
 from stream.worker import Worker, WorkerOptions
 from tests.fixtures_services import InfluxDBService, MosquittoService
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.services
 
 def run_batches(runner: str, seed: int, duration_s: float = 40.0) -> list[SampleBatch]:
     run = SyntheticRunner(SyntheticConfig(cadence_spm=160 + seed)).generate(duration_s, 100, seed=seed, runner=runner)
-    return list(chunked([run.acc], 0.5))
+    return list(split_batches([run.acc], 0.5))
 
 
 def embedded(runner: str, batches: list[SampleBatch]) -> AnalyzerOutput:
