@@ -217,6 +217,7 @@ class _DeviceSession:
         self.stream_meta: dict[str, dict[str, str]] = {}
         self.lost = asyncio.Event()
         self.control: _PmdControl | None = None
+        self.started: list[MeasurementType] = []  # PMD measurements started on the current connection
 
     # -- the loop ----------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -324,6 +325,7 @@ class _DeviceSession:
         if mtu < PMD_MTU:
             log.warning("%s: ATT MTU is %d, PMD needs %d; the device may refuse to stream", self.key, mtu, PMD_MTU)
         self.control = control = _PmdControl(client, self.shared.clock, self._on_measurement_stopped)
+        self.started = []
         self._declare("pmd_control", uuids.PMD_CONTROL_POINT)
         await client.start_notify(uuids.PMD_CONTROL_POINT, self._handler("pmd_control", control.feed))
         try:
@@ -363,6 +365,7 @@ class _DeviceSession:
         if not response.ok:
             raise DeviceError(f"start {measurement.name} {rate} Hz refused: {response.status_name}",
                               device=self.spec.address)
+        self.started.append(measurement)
         log.info("%s: %s streaming at %d Hz, range %s", self.key, measurement.name, rate, chosen_range)
         return rate, chosen_range, response.factor
 
@@ -423,7 +426,7 @@ class _DeviceSession:
 
     async def _shutdown(self, client: BleakClient) -> None:
         if client.is_connected and self.control is not None and self.kind is DeviceKind.POLAR_PMD:
-            for measurement in (MeasurementType.ACC, MeasurementType.GYRO):
+            for measurement in self.started:
                 await _quietly(client.write_gatt_char(uuids.PMD_CONTROL_POINT, build_stop(measurement), response=True))
         await _quietly(client.disconnect())
 

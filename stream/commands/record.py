@@ -137,8 +137,14 @@ async def record(opts: RecordOptions, *, on_item: Callable[[DecodedItem], None] 
 
             timer = asyncio.ensure_future(stop_later())
             stack.callback(timer.cancel)
-        return await collect(list(opts.devices), on_item=on_item or (lambda item: None), capture=capture,
-                             stop=stop, clock=clock, **backends)
+        try:
+            return await collect(list(opts.devices), on_item=on_item or (lambda item: None), capture=capture,
+                                 stop=stop, clock=clock, **backends)
+        except BaseException:
+            if not capture.streams:  # nothing was recorded: do not leave an empty capture behind
+                capture.close()
+                opts.out.unlink(missing_ok=True)
+            raise
 
 
 def summary(opts: RecordOptions, stats: CollectorStats, counts: dict[str, int]) -> str:
