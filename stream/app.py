@@ -6,7 +6,6 @@ pipeline and differ only in source, pacing and which sinks they switch on.
 
 from __future__ import annotations
 
-import os
 import pathlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,23 +19,8 @@ from sensors.types import Placement
 from stream import sources
 from stream.pipeline import BusSink, Pipeline, Sink, StoreSink
 from stream.store import SessionStore, default_db_path
+from stream.config_file import read_config_text
 from stream.terminal import TerminalView
-
-
-def default_config_path() -> pathlib.Path:
-    """$STRIDEGUARD_CONFIG, else $XDG_CONFIG_HOME/strideguard/config.toml."""
-    if os.environ.get("STRIDEGUARD_CONFIG"):
-        return pathlib.Path(os.environ["STRIDEGUARD_CONFIG"])
-    base = pathlib.Path(os.environ.get("XDG_CONFIG_HOME") or pathlib.Path.home() / ".config")
-    return base / "strideguard" / "config.toml"
-
-
-def read_config_text(path: str | os.PathLike[str] | None) -> str:
-    """The user's TOML (empty: all defaults). A named file must exist; the default one may not."""
-    if path is not None:
-        return pathlib.Path(path).read_text()
-    default = default_config_path()
-    return default.read_text() if default.exists() else ""
 
 
 def analyzer_factory(config_text: str) -> Callable[[str], RunnerAnalyzer]:
@@ -80,7 +64,7 @@ async def run_file(opts: RunOptions) -> RunResult:
     is already in the store when the error propagates (sessions are left `running` = interrupted)."""
     factory = analyzer_factory(read_config_text(opts.config_path))
     stats = ReplayStats()
-    items = sources.chunked(sources.read_file(opts.path, runner=opts.runner, placement=opts.placement, stats=stats),
+    items = sources.rechunked(sources.read_file(opts.path, runner=opts.runner, placement=opts.placement, stats=stats),
                             opts.chunk_s)
     progress = sources.Progress()
     sinks: list[Sink] = list(opts.extra_sinks)
@@ -105,4 +89,4 @@ async def run_file(opts: RunOptions) -> RunResult:
     return RunResult(pipeline=pipeline, summaries=summaries, stats=stats, db_path=db_path)
 
 
-__all__ = ["RunOptions", "RunResult", "run_file", "analyzer_factory", "read_config_text", "BusSink"]
+__all__ = ["RunOptions", "RunResult", "run_file", "analyzer_factory"]

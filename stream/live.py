@@ -6,8 +6,10 @@ import argparse
 import sys
 
 from stream import bus as busmod
-from stream.app import RunOptions, RunResult, run_file
-from stream.pipeline import BusSink
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stream.app import RunOptions
 
 DEFAULT_PORT = 8765
 
@@ -23,6 +25,9 @@ def add_live_options(p: argparse.ArgumentParser, *, web_default: bool) -> None:
 
 
 async def run_live(opts: RunOptions, args: argparse.Namespace) -> int:
+    from stream.app import run_file
+    from stream.pipeline import BusSink
+
     bus = busmod.Bus()
     opts.extra_sinks.append(BusSink(bus))
     server = None
@@ -33,7 +38,7 @@ async def run_live(opts: RunOptions, args: argparse.Namespace) -> int:
         await server.start()
         print(f"live pages: {server.url}  (runner page: {server.url}runner/<name>)", file=sys.stderr)
     try:
-        result: RunResult = await run_file(opts)
+        result = await run_file(opts)
     finally:
         if server is not None:
             await server.stop()

@@ -11,6 +11,8 @@ import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
+
 from sensors import capture
 from sensors.errors import ImportFormatError
 from sensors.types import Placement, SampleBatch
@@ -50,20 +52,49 @@ def read_file(path: str | pathlib.Path, *, runner: str | None = None,
     if path.suffix.lower() in (".csv", ".txt", ".tsv"):
         from sensors import imports
 
-        return iter(imports.read_any(path, runner=runner or path.stem, placement=placement))
+        return iter(imports.read_any(path, runner=runner, placement=placement))
     raise ImportFormatError("unknown file type: expected a StrideGuard capture (.sgcap) or a CSV with "
                             "t, ax, ay, az columns", path=str(path))
 
 
-def chunked(items: Iterable, chunk_s: float) -> Iterator:
-    """Split big sample batches (whole-file imports) into live-sized chunks; other items pass."""
+def rechunked(items: Iterable, chunk_s: float) -> Iterator:
+    """Re-cut sample batches into chunks of about `chunk_s`: big whole-file imports are split into
+    live-sized chunks, and small notification-sized batches are merged for offline speed (results do not
+    depend on chunking). Batches of one stream stay in order; other items pass through at once, and
+    every pending batch is released before them so nothing overtakes an event."""
+    pending: dict[tuple[str, str, str], list[SampleBatch]] = {}
+
+    def release(key: tuple[str, str, str]) -> Iterator[SampleBatch]:
+        parts = pending.pop(key)
+        yield parts[0] if len(parts) == 1 else merge(parts)
+
     for item in items:
-        if isinstance(item, SampleBatch) and len(item) and (item.t_ns[-1] - item.t_ns[0]) / 1e9 > chunk_s:
+        if not isinstance(item, SampleBatch) or not len(item):
+            for key in list(pending):
+                yield from release(key)
+            yield item
+            continue
+        if (item.t_ns[-1] - item.t_ns[0]) / 1e9 > chunk_s:
+            if item.stream_key in pending:
+                yield from release(item.stream_key)
             step = max(1, int(round(chunk_s * item.rate_hz)))
             for i in range(0, len(item), step):
                 yield item.slice(i, i + step)
-        else:
-            yield item
+            continue
+        parts = pending.setdefault(item.stream_key, [])
+        parts.append(item)
+        if (item.t_ns[-1] - parts[0].t_ns[0]) / 1e9 >= chunk_s:
+            yield from release(item.stream_key)
+    for key in list(pending):
+        yield from release(key)
+
+
+def merge(parts: list[SampleBatch]) -> SampleBatch:
+    """Consecutive batches of one stream as one batch."""
+    first = parts[0]
+    return SampleBatch(runner=first.runner, device=first.device, placement=first.placement, kind=first.kind,
+                       rate_hz=first.rate_hz, t_ns=np.concatenate([p.t_ns for p in parts]),
+                       values=np.concatenate([p.values for p in parts]), meta=first.meta)
 
 
 def time_span(items: list) -> tuple[int | None, int | None]:

@@ -11,7 +11,6 @@ import time
 
 from sensors.errors import CaptureError, ImportFormatError
 from sensors.types import Placement
-from stream.app import RunOptions, run_file
 from stream.commands._common import add_input_options, add_store_options
 
 EXAMPLES = """\
@@ -36,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stream.app import RunOptions, run_file  # imported here: scipy makes it slow, --help need not wait
+
     opts = RunOptions(path=args.file, runner=args.runner, placement=Placement(args.placement), db_path=args.db,
                       store=not args.no_store, live_view=False, keep_outputs=True, config_path=args.config,
                       chunk_s=60.0)

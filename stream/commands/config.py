@@ -11,7 +11,7 @@ from typing import Any
 from analytics.errors import ConfigError
 from analytics.risk import SOURCES, risk_config_for
 from stream.alerts.settings import ALERT_NOTES, effective_alerts
-from stream.app import default_config_path, read_config_text
+from stream.config_file import default_config_path, read_config_text
 
 EXAMPLES = """\
 examples:

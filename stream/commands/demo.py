@@ -7,7 +7,6 @@ import asyncio
 import importlib.resources
 import pathlib
 
-from stream.app import RunOptions
 from stream.live import add_live_options, run_live
 
 SAMPLES = {
@@ -50,6 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stream.app import RunOptions  # imported here: scipy makes it slow, --help need not wait
+
     _, default_speed, text = SAMPLES[args.sample]
     speed = default_speed if args.speed is None else args.speed
     print(f"demo: {text}; replaying at {speed:g}x" if speed else f"demo: {text}; as fast as possible")

@@ -7,7 +7,6 @@ import asyncio
 import pathlib
 
 from sensors.types import Placement
-from stream.app import RunOptions
 from stream.commands._common import add_input_options, add_store_options
 from stream.live import add_live_options, run_live
 
@@ -34,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stream.app import RunOptions  # imported here: scipy makes it slow, --help need not wait
+
     opts = RunOptions(path=args.file, speed=args.speed or None, runner=args.runner,
                       placement=Placement(args.placement), db_path=args.db, store=not args.no_store,
                       config_path=args.config)
