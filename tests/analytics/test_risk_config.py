@@ -68,3 +68,21 @@ def test_bad_values_name_the_key(text: str, key: str) -> None:
 def test_invalid_toml_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="not valid TOML"):
         parse_risk_config("[risk\n")
+
+
+def test_docs_examples_parse_and_the_table_lists_every_metric_default() -> None:
+    import pathlib
+    import re
+    import tomllib
+
+    from stream.alerts import alert_settings
+
+    text = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "risk.md").read_text()
+    for block in re.findall(r"```toml\n(.*?)```", text, re.S):
+        parse_risk_config(block, "anna")
+        alert_settings(tomllib.loads(block))
+    c = RiskConfig.default()
+    for rule in c.metrics:
+        row = next(line for line in text.splitlines() if line.startswith(f"| {rule.name} (`{rule.field}`)"))
+        unit = {"%": " %", "deg": "°", "points": " points"}[rule.unit]
+        assert f"| {rule.threshold:g}{unit} | {rule.max_severity.value} | {rule.weight:g} | {rule.cue} |" in row
