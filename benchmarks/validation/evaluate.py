@@ -54,18 +54,39 @@ def step_scores(rec: Recording, cand_s: np.ndarray | None, seconds: float | None
     m = s["matching"]
     lag_s = m["lag_ms"] / 1000.0
     ints = interval_errors_ms(np.asarray(cand_s), rec.step_ref.steps_s, lag_s, tolerance_s(rec.step_ref.rate_hz))
+    count_err = s["running"].get("step_count_err_pct")
+    if count_err is None and m["n_ref_steps"]:  # no 10-s windows (short trials): count inside the ref region
+        count_err = round(100.0 * (m["n_cand_steps_in_region"] - m["n_ref_steps"]) / m["n_ref_steps"], 2)
     return {
         "n_steps": s["n_cand_steps"], "n_ref_steps": int(len(rec.step_ref.steps_s)),
         "cadence_interval_mae_spm": s["running_interval_cadence"].get("abs_err_spm_median"),
         "cadence_interval_p90_spm": s["running_interval_cadence"].get("abs_err_spm_p90"),
         "cadence_count_mae_spm": s["running"].get("abs_err_spm_median"),
-        "step_count_err_pct": s["running"].get("step_count_err_pct"),
+        "step_count_err_pct": count_err,
         "lag_ms": m["lag_ms"], "recall": m["recall"], "precision": m["precision"],
         "interval_abs_err_ms_median": float(np.median(np.abs(ints))) if len(ints) else None,
         "n_intervals": int(len(ints)),
         "seconds": seconds, "x_real_time": (rec.duration_s / seconds) if seconds else None,
         "standing": s.get("standing"),
     }
+
+
+def peer_cadence_windows(rec: Recording, res: PeerResult) -> float | None:
+    """mobgap's own cadence algorithm (CadFromIc, per second) averaged over each reference 10-s window,
+    against the reference's interval cadence: median |error| (spm)."""
+    extra = res.extra or {}
+    per_sec, centres = extra.get("cadence_per_sec_spm"), extra.get("cadence_sec_centres_s")
+    if not per_sec or not centres:
+        return None
+    cad = np.array([np.nan if x is None else x for x in per_sec], dtype=float)
+    centres_s = np.asarray(centres, dtype=float)
+    errs = []
+    for t0, cls in rec.step_ref.windows:
+        ref = interval_cadence_spm(rec.step_ref.steps_s, t0, t0 + 10.0) if cls == "running" else None
+        sel = cad[(centres_s >= t0) & (centres_s < t0 + 10.0)]
+        if ref is not None and sel.size and np.isfinite(sel).any():
+            errs.append(float(np.nanmean(sel)) - ref)
+    return float(np.median(np.abs(errs))) if errs else None
 
 
 def own_window_cadence(rec: Recording, ours: OurResult) -> dict:
@@ -101,7 +122,11 @@ def evaluate_steps_dataset(recs: list[Recording], ours: dict[str, OurResult | st
             if name != rec.name:
                 continue
             key = method_name(peer, preset)
-            row[key] = {"error": res.error} if res.error else step_scores(rec, res.step_times_s, res.seconds)
+            if res.error:
+                row[key] = {"error": res.error}
+            else:
+                row[key] = step_scores(rec, res.step_times_s, res.seconds)
+                row[key]["own_window_cadence_mae_spm"] = peer_cadence_windows(rec, res)
         out[rec.name] = row
         progress(f"scored {rec.name}")
     return out
@@ -178,7 +203,8 @@ def evaluate_force_plate(recs: list[Recording], ours: dict[str, OurResult | str]
 
     lr = np.asarray(pairs_lr, dtype=float)
     ok = np.isfinite(lr).all(axis=1) if len(lr) else np.zeros(0, bool)
-    r_lr = float(np.corrcoef(lr[ok, 0], lr[ok, 1])[0, 1]) if ok.sum() > 2 else None
+    varied = ok.sum() > 2 and np.std(lr[ok, 0]) > 0 and np.std(lr[ok, 1]) > 0
+    r_lr = float(np.corrcoef(lr[ok, 0], lr[ok, 1])[0, 1]) if varied else None
     ic = np.asarray(ic_err_ms, dtype=float)
     return {
         "contact_time_ms": stats(pairs_ct),

@@ -49,8 +49,22 @@ def batches(rec: Recording, *, runner: str, chunk_s: float) -> list[SampleBatch]
             for i in range(0, len(t_ns), step)]
 
 
-def run_ours(rec: Recording, *, chunk_s: float = 1.0, analyzer_factory=None) -> OurResult:
-    """Analyse one recording; `analyzer_factory(runner)` defaults to analytics.runner.RunnerAnalyzer."""
+def run_ours(rec: Recording, *, chunk_s: float = 1.0, analyzer_factory=None, repeat: int = 1) -> OurResult:
+    """Analyse one recording; `analyzer_factory(runner)` defaults to analytics.runner.RunnerAnalyzer.
+
+    With `repeat` > 1 the analysis runs that many times on fresh analyzers and the fastest wall time is
+    kept (this machine is shared: the minimum is the least disturbed measurement); outputs are those of
+    the last run (they are identical: the analytics are deterministic).
+    """
+    best = None
+    for _ in range(max(repeat, 1)):
+        result = _run_once(rec, chunk_s=chunk_s, analyzer_factory=analyzer_factory)
+        best = result.seconds if best is None else min(best, result.seconds)
+    result.seconds = best
+    return result
+
+
+def _run_once(rec: Recording, *, chunk_s: float, analyzer_factory) -> OurResult:
     if analyzer_factory is None:
         from analytics.runner import RunnerAnalyzer
 

@@ -47,9 +47,14 @@ def write_csv(rec: Recording, path: pathlib.Path) -> None:
 
 
 def run_peer_batch(peer: str, recs: list[Recording], presets: tuple[str, ...], *,
-                   python: pathlib.Path | None = None, repeat: int = 1) -> dict[tuple[str, str], PeerResult]:
-    """One peer on many recordings and presets in one subprocess: {(recording, preset): result}."""
-    python = python or peers_python()
+                   python: pathlib.Path | None = None, venv: pathlib.Path = DEFAULT_VENV,
+                   repeat: int = 1) -> dict[tuple[str, str], PeerResult]:
+    """One peer on many recordings and presets in one subprocess: {(recording, preset): result}.
+
+    `python` (the peers' interpreter) defaults to the one in `venv`; without either, every result
+    says the peers are not installed.
+    """
+    python = python or peers_python(venv)
     out: dict[tuple[str, str], PeerResult] = {}
     if python is None:
         for rec in recs:
