@@ -7,12 +7,19 @@ is stopped and started again on the same port.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 
 import pytest
 
+from analytics.risk import RiskEngine, parse_risk_config
+from analytics.runner import RunnerAnalyzer
+from sensors.synthetic.config import Change
+from sensors.synthetic.presets import fatigue_run
 from stream import bus as busmod
+from stream.alerts import AlertDispatcher, PageChannel
+from stream.pipeline import BusSink, Pipeline
 from stream.web import WebServer
 
 pytestmark = pytest.mark.browser
@@ -111,4 +118,42 @@ async def test_team_page_lists_runners_by_risk(browser) -> None:
         await page.wait_for_function(
             "document.querySelector('#runners tbody tr').dataset.runner === 'anna'", timeout=10_000)
         assert await page.get_attribute("#runners tbody tr >> nth=0", "data-level") == "alert"
+        await page.close()
+
+
+async def test_runner_page_follows_a_replayed_run_through_the_pipeline(browser) -> None:
+    """A synthetic run replayed through the real pipeline (analyzer, risk engine, bus, alert dispatcher):
+    the page shows the live cadence, then the banner and one vibration per alert when the step change at
+    80 s is confirmed (risk settings shortened so the run takes seconds)."""
+    risk = parse_risk_config("""
+[risk]
+warmup_s = 10
+baseline_s = 40
+min_baseline_windows = 4
+[risk.metrics.cadence]
+sustain_s = 15
+[risk.fatigue]
+enabled = false
+""")
+    run = fatigue_run(duration_s=130, rate_hz=25, seed=3, runner="anna",
+                      changes=(Change(at_s=80, ramp_s=0, cadence_pct=-10.0),))
+    bus = busmod.Bus()
+    pipeline = Pipeline(analyzer_factory=lambda r: RunnerAnalyzer(runner=r, risk=RiskEngine(risk)),
+                        sinks=[AlertDispatcher([PageChannel(bus)]), BusSink(bus)], team="t", source="synthetic")
+    async with WebServer(bus, host="127.0.0.1", port=0) as server:
+        page = await browser.new_page()
+        await page.add_init_script(RECORD_VIBRATE)
+        await page.goto(server.url + "runner/anna")
+        await page.wait_for_function("document.getElementById('conn').dataset.state === 'live'", timeout=10_000)
+        for batch in run.iter_batches(1.0):
+            await pipeline.push(batch)
+            await asyncio.sleep(0.005)
+        await pipeline.finish()
+        await pipeline.close()
+        await page.wait_for_selector("#banner:not([hidden])", timeout=10_000)
+        assert (await page.text_content("#banner-message")).startswith("Cadence 1")
+        assert await page.get_attribute("#banner", "data-metric") == "cadence"
+        shown = int(await page.text_content("#cadence"))
+        assert 145 <= shown <= 160  # the last window: 170 spm - 10 %
+        assert await page.evaluate("window.__vibrations.length") == 1  # published twice, felt once
         await page.close()
