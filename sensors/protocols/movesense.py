@@ -144,8 +144,11 @@ def parse_notification(payload: bytes, subscriptions: dict[int, Subscription]) -
     if not body or len(body) % sample_bytes:
         raise reader.fail(f"data of {len(body)} bytes is not a whole number of {sample_bytes}-byte samples",
                           offset=6)
-    values = np.frombuffer(body, dtype="<f4").astype(np.float64)
-    if not np.all(np.isfinite(values)):
+    raw = np.frombuffer(body, dtype="<f4")
+    with np.errstate(invalid="ignore"):  # signalling NaNs in garbage must not warn, only fail below
+        finite = bool(np.isfinite(raw).all())
+        values = raw.astype(np.float64)
+    if not finite:
         raise reader.fail("non-finite sample value", offset=6)
     n = len(body) // sample_bytes
     acc = values[:n * 3].reshape(n, 3)

@@ -125,6 +125,7 @@ class DeviceClockMapper:
                     or device_ns < self._window_start - int(self.resync_threshold_s * NS_PER_S)):
                 self.resyncs_ += 1
                 self._reset()
+        history_changed = False
         if self._window_start is None:
             self._window_start = device_ns
             self._window_min = (device_ns, offset_ns)
@@ -133,9 +134,11 @@ class DeviceClockMapper:
             self._history.append(self._window_min)
             self._window_start = device_ns
             self._window_min = (device_ns, offset_ns)
+            history_changed = True
         elif offset_ns < self._window_min[1]:
             self._window_min = (device_ns, offset_ns)
-        self._fit()
+        if history_changed or len(self._history) < 2:  # the line only moves when a window completes
+            self._fit()
 
     def _fit(self) -> None:
         points = list(self._history)
