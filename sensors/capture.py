@@ -49,7 +49,7 @@ _EVENT = struct.Struct("<q")
 
 REC_STREAM, REC_NOTIFY, REC_SAMPLES, REC_EVENT = 1, 2, 3, 4
 MAX_FRAME_RAW_BYTES = 64 * 1024 * 1024  # a frame claiming more than this is damage, not data
-FLUSH_BYTES = 256 * 1024  # start a new frame once this much is buffered
+FLUSH_BYTES = 64 * 1024  # start a new frame once this much is buffered: damage costs at most one frame
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
