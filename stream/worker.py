@@ -104,6 +104,7 @@ class Worker:
         self.sessions: dict[str, _Session] = {}
         self.journal_dir = options.state_dir / "journal"
         self._mqtt_sink: MqttSink | None = None
+        self.ready = asyncio.Event()  # set once subscribed and rebuilt: collectors may start publishing
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
@@ -125,6 +126,7 @@ class Worker:
                 if start is not None:
                     await start()
             await self._rebuild()
+            self.ready.set()
             messages = conn.messages()
             stop_wait = asyncio.ensure_future(stop.wait())
             try:

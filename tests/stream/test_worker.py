@@ -66,6 +66,7 @@ async def test_two_runners_through_mqtt_match_the_embedded_analysis(
                     analyzer_factory=analyzer_factory(""),
                     sinks=[InfluxSink(writer=V1Writer(url=influxdb.url, database=db), spool_dir=tmp_path / "spool")])
     worker_task = asyncio.create_task(worker.run(stop))
+    await asyncio.wait_for(worker.ready.wait(), 10)  # subscribed: the broker now keeps its messages
     async with Collector(settings=settings, team=team) as collector:
         stats = await collector.replay(runs)
     await asyncio.wait_for(done.wait(), 30)
@@ -98,8 +99,8 @@ async def test_duplicates_and_bad_payloads_are_dropped_and_gaps_counted(
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     topic = imu_topic(team, "cid")
+    await asyncio.wait_for(worker.ready.wait(), 10)
     async with MqttConnection(settings=settings, client_id="dup-publisher") as pub:
-        await asyncio.sleep(0.3)  # the worker subscribes
         for seq in (0, 1, 1, 0, 2, 5):
             await pub.publish(topic, encode_imu(batches[seq], session="cid-1", seq=seq))
         await pub.publish(topic, b"\x01garbage")
