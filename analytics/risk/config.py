@@ -123,8 +123,24 @@ def risk_config_for(settings: Mapping[str, Any], runner: str | None = None) -> R
         over_risk = override.get("risk", {})
         if not isinstance(over_risk, Mapping):
             raise ConfigError("must be a table", key=f"runner.{runner}.risk")
-        base = merge(base, over_risk, prefix=f"runner.{runner}.risk", strict=False)
+        where = f"runner.{runner}.risk"
+        merge(DEFAULTS, over_risk, prefix=where)  # unknown keys, named under the runner's table
+        merged = merge(base, over_risk, prefix=where, strict=False)
+        try:
+            return RiskConfig.from_dict(merged)
+        except ConfigError as exc:
+            if exc.key and _has_path(over_risk, exc.key.split(".")[1:]):
+                raise ConfigError(exc.args[0], key=f"runner.{runner}.{exc.key}") from exc
+            raise
     return RiskConfig.from_dict(base)
+
+
+def _has_path(table: Mapping[str, Any], path: list[str]) -> bool:
+    for part in path:
+        if not isinstance(table, Mapping) or part not in table:
+            return False
+        table = table[part]
+    return True
 
 
 def parse_risk_config(text: str, runner: str | None = None) -> RiskConfig:

@@ -55,7 +55,8 @@ def test_runner_override_merges_over_the_top_level() -> None:
         ("[risk.fatigue]\nmin_signs = 5", "risk.fatigue.min_signs"),
         ("[risk]\nclear_fraction = 1.5", "risk.clear_fraction"),
         ("[risk]\nmetrics = 3", "risk.metrics"),
-        ('[runner."anna".risk.metrics.cadence]\nsustain_s = -1', "risk.metrics.cadence.sustain_s"),
+        ('[runner."anna".risk.metrics.cadence]\nsustain_s = -1', "runner.anna.risk.metrics.cadence.sustain_s"),
+        ('[runner."anna".risk.metrics.cadense]\nsustain_s = 1', "runner.anna.risk.metrics.cadense"),
     ],
 )
 def test_bad_values_name_the_key(text: str, key: str) -> None:
@@ -86,3 +87,13 @@ def test_docs_examples_parse_and_the_table_lists_every_metric_default() -> None:
         row = next(line for line in text.splitlines() if line.startswith(f"| {rule.name} (`{rule.field}`)"))
         unit = {"%": " %", "deg": "°", "points": " points"}[rule.unit]
         assert f"| {rule.threshold:g}{unit} | {rule.max_severity.value} | {rule.weight:g} | {rule.cue} |" in row
+
+
+def test_runner_override_is_checked_together_with_the_top_level() -> None:
+    text = """
+[risk.fatigue]
+min_signs = 2
+[runner."anna".risk.fatigue]
+signs = ["cadence", "lean"]
+"""
+    assert parse_risk_config(text, "anna").fatigue.signs == ("cadence", "lean")
