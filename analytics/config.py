@@ -29,6 +29,7 @@ class AnalyticsConfig:
     latency_s: float = 1.5  # s, declared fixed look-ahead before a window is emitted
     # orientation
     gravity_cutoff_hz: float = 0.3  # Hz, 2nd-order low-pass that estimates gravity (and posture)
+    gravity_warmup_s: float = 1.0  # s, gravity = expanding mean this long, then the low-pass seeded with it
     ap_band_hz: tuple[float, float] = (1.6, 5.0)  # Hz, band whose horizontal energy marks the AP axis
     orientation_time_constant_s: float = 20.0  # s, smoothing of the horizontal covariance (slow update)
     orientation_update_s: float = 1.0  # s, AP/ML axis recomputed on this sample grid
@@ -46,7 +47,10 @@ class AnalyticsConfig:
     max_step_interval_s: float = 1.5  # s, a longer gap starts a new bout (no step time across it)
     step_search_back_s: float = 0.3  # s, impact peak searched this far before the band-pass peak
     step_post_s: float = 0.4  # s, data after a step's band-pass peak needed for its per-step metrics
-    impact_lowpass_hz: float = 8.0  # Hz, low-pass of vertical acc before the per-step impact peak
+    impact_lowpass_hz: float = 6.0  # Hz, low-pass of vertical acc before the per-step impact peak
+    contact_lowpass_hz: float = 15.0  # Hz, low-pass of vertical acc for the contact threshold crossings
+    contact_threshold_g: float = 0.4  # g, vertical acc (gravity included) at or above it = foot on ground
+    oscillation_highpass_hz: float = 0.5  # Hz, high-pass of the double integration for vertical oscillation
     # posture and windows
     still_threshold_g: float = 0.08  # g, dynamic RMS below this counts as standing still
     still_time_constant_s: float = 0.5  # s, smoothing of the dynamic power for standing detection
@@ -55,11 +59,12 @@ class AnalyticsConfig:
     min_steps_per_window: int = 4  # fewer steps: window cadence and step metrics are None
 
     def __post_init__(self) -> None:
-        positive = ("window_s", "hop_s", "gravity_cutoff_hz", "orientation_time_constant_s",
+        positive = ("window_s", "hop_s", "gravity_cutoff_hz", "gravity_warmup_s", "orientation_time_constant_s",
                     "orientation_update_s", "step_threshold_rms_factor", "step_rms_time_constant_s",
                     "gait_quality_time_constant_s", "refractory_fraction", "min_step_interval_s", "max_refractory_s",
                     "max_step_interval_s", "step_search_back_s", "step_post_s", "impact_lowpass_hz",
-                    "still_threshold_g", "still_time_constant_s")
+                    "still_threshold_g", "still_time_constant_s", "contact_lowpass_hz", "contact_threshold_g",
+                    "oscillation_highpass_hz")
         for key in positive:
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or not value > 0:

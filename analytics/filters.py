@@ -49,6 +49,12 @@ class SosFilter:
         self._steady_start = steady_start
         self._zi: np.ndarray | None = None
 
+    def seed(self, value: np.ndarray) -> None:
+        """Set the state as if `value` had been the input forever (steady state, no transient)."""
+        value = np.asarray(value, dtype=np.float64)
+        base = sosfilt_zi(self._sos).reshape(self._sos.shape[0], 2, *([1] * value.ndim))
+        self._zi = base * value
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if x.shape[0] == 0:
             return x.astype(np.float64, copy=True)

@@ -1,6 +1,6 @@
 """Sensor frame -> vertical, anteroposterior (AP) and mediolateral (ML) for any mounting rotation.
 
-Gravity is a causal low-pass of the raw acceleration; the vertical acceleration (gravity included, in g)
+Gravity is the expanding mean of the first `gravity_warmup_s`, then a causal low-pass of the raw acceleration; the vertical acceleration (gravity included, in g)
 is the projection on its direction. The horizontal plane is spanned per sample by `e1` (a fixed sensor
 axis with gravity projected out) and `e2 = up x e1`. Within that plane the AP axis is the direction of
 largest energy in the step band (the trunk surges forward and back once per step, while it sways side to
@@ -22,9 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from analytics.config import AnalyticsConfig
-from analytics.filters import SosFilter, butter_sos, one_pole_sos
+from analytics.filters import RunningSum, SosFilter, butter_sos, one_pole_sos
 
 MIN_AXIS_ENERGY_G2 = 0.02**2  # g^2, below this horizontal step-band energy the AP axis is not updated
+MIN_GRAVITY_G = 1e-6  # g, floor of the gravity magnitude (a stream that starts in free fall)
 AXIS_HISTORY = 64  # AP axis updates kept for look-ups by sample index
 
 
@@ -44,7 +45,9 @@ class OrientationStage:
     """Causal, chunk-invariant orientation of one trunk accelerometer stream."""
 
     def __init__(self, *, rate_hz: float, config: AnalyticsConfig):
-        self._gravity = SosFilter(butter_sos(2, config.gravity_cutoff_hz, "lowpass", rate_hz), steady_start=True)
+        self._gravity = SosFilter(butter_sos(2, config.gravity_cutoff_hz, "lowpass", rate_hz))
+        self._warmup_samples = max(1, round(config.gravity_warmup_s * rate_hz))
+        self._warmup_sum = RunningSum(3)
         self._ap_band = SosFilter(butter_sos(2, config.ap_band_hz, "bandpass", rate_hz))
         self._cov = SosFilter(one_pole_sos(config.orientation_time_constant_s, rate_hz))
         self._update_every = max(1, round(config.orientation_update_s * rate_hz))
@@ -73,9 +76,9 @@ class OrientationStage:
         """Orient one chunk of raw acceleration (n, 3) in g."""
         acc = np.asarray(acc_g, dtype=np.float64)
         n = acc.shape[0]
-        g = self._gravity(acc)
+        g = self._estimate_gravity(acc)
         gx, gy, gz = g[:, 0], g[:, 1], g[:, 2]
-        gnorm = np.sqrt(gx * gx + gy * gy + gz * gz)
+        gnorm = np.maximum(np.sqrt(gx * gx + gy * gy + gz * gz), MIN_GRAVITY_G)
         ux, uy, uz = gx / gnorm, gy / gnorm, gz / gnorm
         ax, ay, az = acc[:, 0], acc[:, 1], acc[:, 2]
         vertical = ax * ux + ay * uy + az * uz
@@ -117,6 +120,21 @@ class OrientationStage:
         self._index += n
         return OrientedChunk(gravity=g, vertical_g=vertical, dyn_vertical_g=dyn_v, ap_g=ap, ml_g=ml,
                              dyn_power_g2=dx * dx + dy * dy + dz * dz)
+
+    def _estimate_gravity(self, acc: np.ndarray) -> np.ndarray:
+        """Expanding mean for the first `gravity_warmup_s` (a stream may start mid-stride, in flight),
+        then the low-pass, started in steady state at that mean."""
+        n = acc.shape[0]
+        warm = min(n, max(0, self._warmup_samples - self._index))
+        if warm == 0:
+            return self._gravity(acc)
+        counts = np.arange(self._index + 1, self._index + warm + 1, dtype=np.float64)[:, None]
+        head = self._warmup_sum.add(acc[:warm]) / counts
+        if self._index + warm == self._warmup_samples:
+            self._gravity.seed(head[-1])
+        if warm == n:
+            return head
+        return np.concatenate((head, self._gravity(acc[warm:])), axis=0)
 
     def _update_axis(self, cov: np.ndarray, e1: tuple, e2: tuple, index: int) -> None:
         c11, c22, c12 = float(cov[0]), float(cov[1]), float(cov[2])

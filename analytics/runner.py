@@ -21,14 +21,19 @@ from typing import Protocol
 
 import numpy as np
 
+from analytics.braking import braking_peak_g
 from analytics.cadence import cadence_spm, mean_step_interval_s
 from analytics.config import AnalyticsConfig
-from analytics.consts import NS_PER_S
+from analytics.consts import MS_PER_S, NS_PER_S
+from analytics.contact import MAX_CONTACT_S, contact_span
 from analytics.errors import AnalyticsError
-from analytics.filters import History
+from analytics.filters import History, SosFilter, butter_sos
+from analytics.footpod import window_speed_and_stride
 from analytics.impact import ImpactFilter, peak_in
 from analytics.lean import StandingReference, lean_deg, unit
 from analytics.orientation import OrientationStage
+from analytics.oscillation import DisplacementFilter, peak_to_peak
+from analytics.regularity import regularity
 from analytics.results import AnalyzerOutput, RiskEvent, Side, StepEvent, WindowMetrics
 from analytics.steps import StepDetector, StepPeak
 from analytics.sway import sway_ratios
@@ -37,11 +42,12 @@ from analytics.windows import Block, BlockSums, combine
 from sensors.types import HeartRateReading, SampleBatch, SampleKind, StrideReading
 
 # History channels (float64): time since the first sample in ns (exact below 2**53 ns = 104 days), ...
-H_T, H_VERTICAL, H_IMPACT, H_AP, H_ML = range(5)
+H_T, H_VERTICAL, H_IMPACT, H_AP, H_ML, H_CONTACT, H_DISPLACEMENT = range(7)
 # Block channels: sums of squares of ML, AP and the resultant dynamic acceleration; gravity components.
 B_ML2, B_AP2, B_RES2, B_GX, B_GY, B_GZ = range(6)
 HISTORY_S = 3.0  # s of per-sample history kept for per-step look-backs (>= max step interval + margins)
 DEFAULT_STEP_INTERVAL_S = 0.45  # s, assumed interval before a bout has one
+IMPACT_SEARCH_AHEAD_FRACTION = 0.2  # of a step interval after the band-pass peak: where the impact may be
 BRAKING_PHASE_FRACTION = 0.25  # of a step interval before the impact peak: where braking shows
 SIDE_WINDOW_FRACTION = 0.2  # of a step interval either side of the impact peak: ML sign for the side
 MAX_PIECE_S = 10.0  # s, long batches are analysed in pieces of this length so look-back buffers stay bounded
@@ -70,7 +76,7 @@ class RunnerAnalyzer:
         self._pending_peaks: deque[StepPeak] = deque()
         self._steps: deque[StepEvent] = deque()  # finalized steps not yet behind every pending window
         self._n_steps = 0
-        self._prev_step: tuple[int, int] | None = None  # (band-pass peak index, impact t_ns)
+        self._prev_step: tuple[int, int, int] | None = None  # (band-pass peak index, impact t_ns, impact index)
         self._sides = SideAssigner()
         self._forward_votes: list[float] = []
         self._forward_sign = 0  # +1 / -1 once decided: forward = sign x the orientation's AP axis
@@ -169,7 +175,10 @@ class RunnerAnalyzer:
         self._impact = ImpactFilter(rate_hz=rate, config=cfg)
         self._detector = StepDetector(rate_hz=rate, config=cfg)
         self._standing = StandingReference(rate_hz=rate, config=cfg)
-        self._history = History(5, round(max(HISTORY_S, cfg.max_step_interval_s + 1.0) * rate))
+        self._history = History(7, round(max(HISTORY_S, cfg.max_step_interval_s + 1.0) * rate))
+        self._window_vertical = History(1, round((cfg.window_s + cfg.latency_s + 1.0) * rate))
+        self._contact_lowpass = SosFilter(butter_sos(2, cfg.contact_lowpass_hz, "lowpass", rate), steady_start=True)
+        self._displacement = DisplacementFilter(rate_hz=rate, highpass_hz=cfg.oscillation_highpass_hz)
         self._block_sums = BlockSums(t0_ns=self._t0_ns, hop_ns=round(cfg.hop_s * NS_PER_S), channels=6)
         self._blocks_per_window = round(cfg.window_s / cfg.hop_s)
         self._post_samples = math.ceil(cfg.step_post_s * rate)
@@ -183,7 +192,10 @@ class RunnerAnalyzer:
         o = self._orientation.push(acc)
         impact = self._impact.push(o.vertical_g)
         rel_ns = (t_ns - self._t0_ns).astype(np.float64)
-        self._history.extend(np.stack((rel_ns, o.vertical_g, impact, o.ap_g, o.ml_g), axis=1))
+        contact = self._contact_lowpass(o.vertical_g)
+        displacement = self._displacement.push(o.dyn_vertical_g)
+        self._history.extend(np.stack((rel_ns, o.vertical_g, impact, o.ap_g, o.ml_g, contact, displacement), axis=1))
+        self._window_vertical.extend(o.dyn_vertical_g[:, None])
         self._standing.push(acc, o.dyn_power_g2, first_index)
         g = o.gravity
         sums = np.stack((o.ml_g * o.ml_g, o.ap_g * o.ap_g, o.dyn_power_g2, g[:, 0], g[:, 1], g[:, 2]), axis=1)
@@ -194,6 +206,7 @@ class RunnerAnalyzer:
         self._finalize_steps(steps, final=False)
         windows, events = self._emit_windows(stream_t_ns=self._last_t_ns)
         self._history.trim()
+        self._window_vertical.trim()
         return AnalyzerOutput(steps=tuple(steps), windows=tuple(windows), risk_events=tuple(events))
 
     # ------------------------------------------------------------------ steps
@@ -209,31 +222,47 @@ class RunnerAnalyzer:
         cfg, rate, h = self.config, self._rate_hz, self._history
         interval = peak.interval_samples if peak.interval_samples is not None else DEFAULT_STEP_INTERVAL_S * rate
         back = max(1, min(round(cfg.step_search_back_s * rate), round(0.6 * interval)))
-        found = peak_in(h.get(peak.index - back, peak.index + 1, H_IMPACT))
+        ahead = round(IMPACT_SEARCH_AHEAD_FRACTION * interval)
+        found = peak_in(h.get(peak.index - back, peak.index + ahead + 1, H_IMPACT))
         if found is None:
             return None
         impact_index = max(peak.index - back, h.start) + found[0]
         t_ns = self._t0_ns + self._peak_time_rel_ns(impact_index, H_IMPACT)
         new_bout = self._prev_step is None or peak.index - self._prev_step[0] > cfg.max_step_interval_s * rate
         step_time_s = None if new_bout else (t_ns - self._prev_step[1]) / NS_PER_S
+        oscillation = None if new_bout else peak_to_peak(h.get(self._prev_step[2], impact_index + 1, H_DISPLACEMENT))
         if new_bout:
             self._sides.new_bout()
-        self._prev_step = (peak.index, t_ns)
+        self._prev_step = (peak.index, t_ns, impact_index)
+
+        impact_sample_ns = self._t0_ns + int(h.get(impact_index, impact_index + 1, H_T)[0])
+        reach = round(MAX_CONTACT_S * rate) + 1
+        span = contact_span(h.get(impact_index - reach, impact_index + 1, H_CONTACT),
+                            h.get(impact_index, impact_index + reach + 1, H_CONTACT), cfg.contact_threshold_g, rate)
+        contact_t_ns = None if span is None else impact_sample_ns + round(span[0] * NS_PER_S)
+        contact_ms = None if span is None else (span[1] - span[0]) * MS_PER_S
 
         axis_known = self._orientation.axis_at(impact_index) is not None
-        braking_window = h.get(impact_index - round(BRAKING_PHASE_FRACTION * interval), impact_index + 1, H_AP)
+        braking_start = impact_index - round(BRAKING_PHASE_FRACTION * interval)
+        braking_window = h.get(braking_start, impact_index + 1, H_AP)
         if axis_known and self._forward_sign == 0 and braking_window.size:
             self._forward_votes.append(float(np.mean(braking_window)))
             if len(self._forward_votes) >= cfg.forward_votes:
                 self._forward_sign = -1 if sum(self._forward_votes) > 0 else 1  # braking = AP backwards
                 self._forward_t_ns = t_ns
+        braking = None
+        if self._forward_sign:
+            if span is not None:
+                braking_start = impact_index + math.floor(span[0] * rate)
+            braking = braking_peak_g(self._forward_sign * h.get(braking_start, impact_index + 1, H_AP))
         half = round(SIDE_WINDOW_FRACTION * interval)
         ml = h.get(impact_index - half, impact_index + half + 1, H_ML)
         ml_left = float(np.mean(ml)) * self._forward_sign if (self._forward_sign and ml.size) else None
         side = self._sides.assign(ml_left)
 
         step = StepEvent(runner=self.runner, t_ns=t_ns, index=self._n_steps, side=side, impact_g=found[1],
-                         step_time_s=step_time_s)
+                         step_time_s=step_time_s, contact_t_ns=contact_t_ns, contact_time_ms=contact_ms,
+                         vertical_oscillation_cm=oscillation, braking_g=braking)
         self._n_steps += 1
         self._totals.add_step(step)
         return step
@@ -288,8 +317,7 @@ class RunnerAnalyzer:
         steps = [s for s in self._steps if start_ns <= s.t_ns < end_ns]
         enough = len(steps) >= cfg.min_steps_per_window
         cadence = cadence_spm(steps) if enough else None
-        impacts = [s.impact_g for s in steps if s.impact_g is not None]
-        impact = sum(impacts) / len(impacts) if enough and impacts else None
+        impact = _mean(steps, "impact_g") if enough else None
         running = cadence is not None and cadence >= cfg.running_min_cadence_spm
         sway_ml, sway_ap = sway_ratios(sum_ml_g2=float(sums[B_ML2]), sum_ap_g2=float(sums[B_AP2]),
                                        sum_resultant_g2=float(sums[B_RES2]), n_samples=n_samples)
@@ -297,15 +325,27 @@ class RunnerAnalyzer:
             sway_ml = sway_ap = None
         gravity = sums[B_GX:B_GZ + 1] / n_samples if n_samples else None
         lean = self._lean(gravity, last_sample, end_ns, running)
-        left = [s.step_time_s for s in steps if s.side is Side.LEFT and s.step_time_s is not None]
-        right = [s.step_time_s for s in steps if s.side is Side.RIGHT and s.step_time_s is not None]
-        asym = symmetry_index_pct(left, right) if enough else None
-        speed, stride_length = self._footpod(start_ns, end_ns, cadence)
+        step_reg = stride_reg = None
+        if cadence is not None:
+            first = last_sample - n_samples + 1
+            vertical = self._window_vertical.get(first, last_sample + 1, 0)
+            if vertical.shape[0] == n_samples:
+                step_reg, stride_reg = regularity(vertical, step_interval_s=60.0 / cadence, rate_hz=self._rate_hz)
+        speed, stride_length = window_speed_and_stride(
+            [r for r in self._strides if start_ns <= r.t_ns < end_ns], cadence)
         heart = [bpm for t, bpm in self._heart if start_ns <= t < end_ns]
+        by_side = _SideValues(steps) if enough else None
         return WindowMetrics(
             runner=self.runner, t_start_ns=start_ns, t_end_ns=end_ns, n_steps=len(steps), running=running,
             cadence_spm=cadence, impact_g=impact, sway_ml_ratio=sway_ml, sway_ap_ratio=sway_ap, lean_deg=lean,
-            step_time_asymmetry_pct=asym, speed_mps=speed, stride_length_m=stride_length,
+            step_time_asymmetry_pct=by_side.asymmetry("step_time_s") if by_side else None,
+            impact_asymmetry_pct=by_side.asymmetry("impact_g") if by_side else None,
+            contact_time_ms=_mean(steps, "contact_time_ms") if enough else None,
+            contact_time_asymmetry_pct=by_side.asymmetry("contact_time_ms") if by_side else None,
+            vertical_oscillation_cm=_mean(steps, "vertical_oscillation_cm") if enough else None,
+            step_regularity=step_reg, stride_regularity=stride_reg,
+            braking_g=_mean(steps, "braking_g") if enough else None,
+            speed_mps=speed, stride_length_m=stride_length,
             heart_rate_bpm=sum(heart) / len(heart) if heart else None,
         )
 
@@ -327,23 +367,33 @@ class RunnerAnalyzer:
             return None
         return lean_deg(gravity=gravity, up=self._lean_up, forward_axis=self._forward_sign * axis)
 
-    def _footpod(self, start_ns: int, end_ns: int, cadence: float | None) -> tuple[float | None, float | None]:
-        readings = [r for r in self._strides if start_ns <= r.t_ns < end_ns]
-        if not readings:
-            return None, None
-        speed = sum(r.speed_mps for r in readings) / len(readings)
-        lengths = [r.stride_length_m for r in readings if r.stride_length_m is not None]
-        if lengths:
-            return speed, sum(lengths) / len(lengths)
-        steps_per_min = cadence if cadence else sum(r.cadence_spm for r in readings) / len(readings)
-        return speed, (speed * 120.0 / steps_per_min if steps_per_min else None)
+
+def _mean(steps: list[StepEvent], name: str) -> float | None:
+    """Mean of a per-step metric over the steps that have it (None when none has)."""
+    values = [getattr(s, name) for s in steps if getattr(s, name) is not None]
+    return sum(values) / len(values) if values else None
+
+
+class _SideValues:
+    """A window's steps split by side, for the symmetry indices."""
+
+    def __init__(self, steps: list[StepEvent]):
+        self._left = [s for s in steps if s.side is Side.LEFT]
+        self._right = [s for s in steps if s.side is Side.RIGHT]
+
+    def asymmetry(self, name: str) -> float | None:
+        left = [getattr(s, name) for s in self._left if getattr(s, name) is not None]
+        right = [getattr(s, name) for s in self._right if getattr(s, name) is not None]
+        return symmetry_index_pct(left, right)
 
 
 class _SessionTotals:
     """Running totals for the session summary (sparse: per step and per window)."""
 
     WINDOW_METRICS = ("cadence_spm", "impact_g", "sway_ml_ratio", "sway_ap_ratio", "lean_deg",
-                      "step_time_asymmetry_pct")
+                      "step_time_asymmetry_pct", "impact_asymmetry_pct", "contact_time_ms",
+                      "contact_time_asymmetry_pct", "vertical_oscillation_cm", "step_regularity",
+                      "stride_regularity", "braking_g", "speed_mps", "stride_length_m", "heart_rate_bpm")
 
     def __init__(self) -> None:
         self.interval_sum_s = 0.0

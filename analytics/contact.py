@@ -1,0 +1,53 @@
+"""Ground contact at the trunk from the vertical acceleration pattern.
+
+In flight the trunk is in free fall and a trunk accelerometer reads about 0 g; during stance it carries
+the body weight and reads well above it. Contact is therefore the span around the impact peak where the
+low-passed vertical acceleration (gravity included) stays at or above `contact_threshold_g`; crossings
+are interpolated between samples. Walking has no flight: the signal never drops that low, and the
+contact time is None. Calibrated on the Alcantara sacrum/force-plate recordings (see tests).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MIN_CONTACT_S = 0.08  # s, shorter spans are not a foot contact
+MAX_CONTACT_S = 0.45  # s, longer spans are not running contacts
+
+
+def crossing_offset(values: np.ndarray, threshold: float, *, rising: bool) -> float | None:
+    """Sub-sample position where `values` crosses `threshold`, searching backwards for the last rise
+    (rising=True) or forwards for the first fall; the offset is in samples from the start of `values`."""
+    below = values < threshold
+    if rising:
+        idx = np.flatnonzero(below)
+        if idx.size == 0 or idx[-1] == values.shape[0] - 1:
+            return None
+        k = int(idx[-1])  # values[k] < threshold <= values[k + 1]
+    else:
+        idx = np.flatnonzero(below)
+        if idx.size == 0 or idx[0] == 0:
+            return None
+        k = int(idx[0]) - 1  # values[k] >= threshold > values[k + 1]
+    a, b = float(values[k]), float(values[k + 1])
+    return k + (threshold - a) / (b - a) if b != a else float(k)
+
+
+def contact_span(before: np.ndarray, after: np.ndarray, threshold_g: float, rate_hz: float
+                 ) -> tuple[float, float] | None:
+    """Contact start and end in seconds relative to the impact sample.
+
+    `before` ends with the impact sample, `after` starts with it; both are the low-passed vertical
+    acceleration in g.
+    """
+    if before.size < 2 or after.size < 2 or before[-1] < threshold_g:
+        return None
+    rise = crossing_offset(before, threshold_g, rising=True)
+    fall = crossing_offset(after, threshold_g, rising=False)
+    if rise is None or fall is None:
+        return None
+    start_s = (rise - (before.shape[0] - 1)) / rate_hz
+    end_s = fall / rate_hz
+    if not MIN_CONTACT_S <= end_s - start_s <= MAX_CONTACT_S:
+        return None
+    return start_s, end_s

@@ -1,0 +1,93 @@
+"""Vertical oscillation, braking, impact asymmetry, regularity and footpod/heart-rate fusion against
+the synthetic runner's truth and simple cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analytics.footpod import overstriding_ratio, window_speed_and_stride
+from analytics.regularity import autocorrelation, regularity
+from analytics.runner import RunnerAnalyzer
+from sensors.synthetic import NoiseBurst, SyntheticConfig, SyntheticRunner, random_rotation
+from sensors.types import HeartRateReading, NS_PER_S, Placement, StrideReading
+
+
+def analyse(run, readings=()):
+    analyzer = RunnerAnalyzer(runner=run.acc.runner)
+    for r in readings:
+        analyzer.push_reading(r)
+    return analyzer.push(run.acc) + analyzer.finish()
+
+
+def truth_for(run, step):
+    truth = np.array([s.impact_t_ns for s in run.steps])
+    return run.steps[int(np.argmin(np.abs(truth - step.t_ns)))]
+
+
+@pytest.mark.parametrize("rate_hz", [25, 100, 500])
+def test_vertical_oscillation_and_braking_follow_the_truth(rate_hz: int) -> None:
+    cfg = SyntheticConfig(standing_s=5.0, braking_g=0.5, mount_rotation=random_rotation(4))
+    run = SyntheticRunner(cfg).generate(50.0, rate_hz, seed=21, placement=Placement.SACRUM)
+    out = analyse(run)
+    vo = [s.vertical_oscillation_cm - truth_for(run, s).vertical_oscillation_cm
+          for s in out.steps if s.vertical_oscillation_cm is not None]
+    braking = [s.braking_g - truth_for(run, s).braking_g for s in out.steps if s.braking_g is not None]
+    assert len(vo) >= 0.9 * len(out.steps) and len(braking) >= 0.7 * len(out.steps)
+    assert abs(np.median(vo)) <= (1.5 if rate_hz == 25 else 0.5)
+    assert abs(np.median(braking)) <= 0.1
+    windows = [w for w in out.windows if w.running]
+    assert all(5.0 <= w.vertical_oscillation_cm <= 13.0 for w in windows)
+
+
+def test_impact_asymmetry_has_the_truth_sign_and_size() -> None:
+    cfg = SyntheticConfig(standing_s=5.0, impact_asymmetry_pct=12.0, impact_jitter_pct=1.0)
+    run = SyntheticRunner(cfg).generate(60.0, 100, seed=8, placement=Placement.SACRUM)
+    out = analyse(run)
+    later = [w for w in out.windows if w.t_start_ns >= run.start_t_ns + 15 * NS_PER_S]
+    got = np.median([w.impact_asymmetry_pct for w in later])
+    want = np.median([run.truth_window(w.t_start_ns, w.t_end_ns).impact_asymmetry_pct for w in later])
+    assert abs(got - want) <= 4.0, (got, want)
+    assert all(w.contact_time_asymmetry_pct is not None for w in later)
+
+
+def test_regularity_is_high_for_steady_running_and_drops_with_a_loose_strap() -> None:
+    steady = SyntheticRunner(SyntheticConfig(standing_s=0.0)).generate(30.0, 100, seed=1)
+    noisy = SyntheticRunner(SyntheticConfig(standing_s=0.0, noise_bursts=(NoiseBurst(at_s=10.0, duration_s=10.0,
+                                                                                      noise_g=0.8),))
+                            ).generate(30.0, 100, seed=1)
+    a = [w for w in analyse(steady).windows if w.t_start_ns == steady.start_t_ns + 10 * NS_PER_S][0]
+    b = [w for w in analyse(noisy).windows if w.t_start_ns == noisy.start_t_ns + 10 * NS_PER_S][0]
+    assert a.step_regularity > 0.85 and a.stride_regularity > 0.85
+    assert b.step_regularity is None or b.step_regularity < a.step_regularity - 0.2
+
+
+def test_autocorrelation_of_a_sine() -> None:
+    rate = 100.0
+    x = np.sin(2 * np.pi * 2.5 * np.arange(1000) / rate)
+    assert autocorrelation(x, 40) == pytest.approx(1.0, abs=1e-9)  # one period
+    assert autocorrelation(x, 20) == pytest.approx(-1.0, abs=1e-9)  # half a period
+    step, stride = regularity(x, step_interval_s=0.4, rate_hz=rate)
+    assert step == pytest.approx(1.0, abs=1e-6) and stride == pytest.approx(1.0, abs=1e-6)
+
+
+def test_footpod_and_heart_rate_fill_the_windows() -> None:
+    run = SyntheticRunner(SyntheticConfig(standing_s=0.0, cadence_spm=170.0)).generate(30.0, 50, seed=2)
+    t0 = run.start_t_ns
+    readings = [StrideReading(runner=run.acc.runner, device="pod", t_ns=t0 + k * NS_PER_S, speed_mps=3.4,
+                              cadence_spm=170) for k in range(30)]
+    readings += [HeartRateReading(runner=run.acc.runner, device="hrm", t_ns=t0 + k * NS_PER_S, heart_rate_bpm=150)
+                 for k in range(30)]
+    out = analyse(run, readings)
+    w = out.windows[1]
+    assert w.speed_mps == pytest.approx(3.4)
+    assert w.heart_rate_bpm == pytest.approx(150.0)
+    assert w.stride_length_m == pytest.approx(3.4 * 120 / w.cadence_spm)
+
+
+def test_footpod_stride_length_wins_and_overstriding_ratio() -> None:
+    r = [StrideReading(runner="a", device="pod", t_ns=1, speed_mps=3.0, cadence_spm=160, stride_length_m=2.4)]
+    assert window_speed_and_stride(r, 170.0) == (3.0, 2.4)
+    assert window_speed_and_stride([], 170.0) == (None, None)
+    assert overstriding_ratio(stride_length_m=2.4, speed_mps=3.0, reference_cadence_spm=160.0) == pytest.approx(
+        2.4 / (3.0 * 120 / 160))
