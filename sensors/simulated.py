@@ -404,6 +404,12 @@ class SimulatedPmdDevice(SimulatedPeripheral):
             self.stream_started_ns = self.clock.now_ns()
         self.spawn(self._stream_loop(stream))
 
+    def stop_by_itself(self, measurement: MeasurementType) -> None:
+        """Stop a measurement as a device does on its own (charger, button): the unsolicited 0x01 note."""
+        if self.running.pop(measurement, None) is not None:
+            self.notify(uuids.PMD_CONTROL_POINT, bytes((pmd_control.ONLINE_MEASUREMENT_STOPPED, measurement)),
+                        data=False)
+
     def _respond(self, op: int, measurement: int, status: int, params: bytes = b"") -> None:
         self.notify(uuids.PMD_CONTROL_POINT, pmd_control.build_response(op, measurement, status, params), data=False)
 

@@ -166,3 +166,40 @@ async def test_a_device_that_streams_nothing_is_a_clear_error() -> None:
         world.add(SimulatedAlertBand(address="D0:00:00:00:00:01"))
         with pytest.raises(DeviceError, match="streams nothing"):
             await _run(world, clock, [DeviceSpec(runner="ann", address="D0:00:00:00:00:01")], 10.0)
+
+
+async def test_a_measurement_the_device_stops_by_itself_is_recorded(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "stopped.sgcap"
+    async with SimClock() as clock:
+        world = SimulatedWorld(clock=clock)
+        h10 = world.add(SimulatedH10(address=H10))
+
+        async def charger() -> None:
+            await clock.sleep(10.0)
+            h10.stop_by_itself(MeasurementType.ACC)
+
+        task = asyncio.ensure_future(charger())
+        with CaptureWriter(path) as capture:
+            items, stats = await _run(world, clock, [DeviceSpec(runner="ann", address=H10)], 20.0, capture=capture)
+        task.cancel()
+    assert stats.stopped_by_device == {f"ann/{H10}": 1}
+    (event,) = [i for i in replay(path) if isinstance(i, CaptureEvent)]
+    assert event.kind == "pmd_stopped_by_device" and event.fields["measurements"] == str(int(MeasurementType.ACC))
+    t, _ = _acc(items)
+    assert t[-1] - t[0] < 11e9  # no samples after the device stopped
+
+
+async def test_scan_recognises_devices_strongest_first() -> None:
+    from sensors.ble import scan
+    from sensors.ble.recognize import DeviceKind
+    from sensors.simulated import SimulatedAlertBand
+
+    async with SimClock() as clock:
+        world = SimulatedWorld(clock=clock)
+        world.add(SimulatedFootpod(address=POD))
+        world.add(SimulatedH10(address=H10, rssi_dbm=-50))
+        world.add(SimulatedAlertBand(address="D0:00:00:00:00:01"))
+        results = await scan(timeout_s=1.0, backend_scanner=world.scanner_backend, clock=clock)
+    assert [r.address for r in results] == [H10, "D0:00:00:00:00:01", POD]
+    assert [r.profile.kind for r in results] == [DeviceKind.POLAR_PMD, DeviceKind.ALERT_BAND, DeviceKind.RSC_FOOTPOD]
+    assert results[0].rssi_dbm == -50 and "acc 25-200 Hz +-2/4/8 g" in results[0].profile.streams

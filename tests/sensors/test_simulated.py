@@ -139,3 +139,18 @@ async def test_movesense_answers_a_gsp_subscription_with_imu6_data() -> None:
         data = events[1:]
         assert 12 <= len(data) <= 13 and all(d.gyro_dps is not None and d.acc_mps2.shape == (8, 3) for d in data)
         assert abs(np.mean([d.acc_mps2[:, 2].mean() for d in data]) - 9.80665) < 3
+
+
+async def test_sim_clock_wakes_sleepers_in_time_order_and_skips_cancelled_ones() -> None:
+    async with SimClock(start_ns=0) as clock:
+        woke: list[tuple[str, int]] = []
+
+        async def sleeper(name: str, seconds: float) -> None:
+            await clock.sleep(seconds)
+            woke.append((name, clock.now_ns()))
+
+        tasks = [asyncio.ensure_future(sleeper(n, s)) for n, s in (("late", 600.0), ("early", 0.5), ("gone", 1.0))]
+        await asyncio.sleep(0)
+        tasks[2].cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        assert woke == [("early", 500_000_000), ("late", 600_000_000_000)]
