@@ -119,8 +119,9 @@ def session_line(tags: Mapping[str, str | None], started_t_ns: int, *, state: st
                  summary: Mapping[str, Any] | None = None, source: str | None = None) -> str:
     """The `sessions` point: state plus the flat numeric/text entries of the summary."""
     fields: dict[str, tuple[Any, type | None]] = {"state": (state, None)}
+    reserved = {"session_id", "session", "source", "state", *tags}  # a field named like a tag is ambiguous
     for key, value in (summary or {}).items():
-        if isinstance(value, (bool, int, float, str)) and key not in ("session_id", "runner", "team"):
+        if isinstance(value, (bool, int, float, str)) and key not in reserved:
             fields[key] = (value, float if isinstance(value, int) and not isinstance(value, bool) else None)
     line = point("sessions", {**tags, "source": source}, fields, started_t_ns)
     assert line is not None  # state is always there
