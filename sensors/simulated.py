@@ -299,7 +299,7 @@ class SimulatedPmdDevice(SimulatedPeripheral):
                  acc_rates_hz: tuple[int, ...] = (25, 50, 100, 200), acc_ranges_g: tuple[int, ...] = (2, 4, 8),
                  gyro_rates_hz: tuple[int, ...] = (), compressed: bool = False, factor: float | None = None,
                  clock_drift_ppm: float = 40.0, device_time_offset_s: float = 8.0e8, heart_rate_bpm: int = 150,
-                 faults: LinkFaults | None = None) -> None:
+                 refuse_start_with: PmdStatus | None = None, faults: LinkFaults | None = None) -> None:
         super().__init__(address=address, name=name, rssi_dbm=rssi_dbm,
                          advertised_services=(uuids.HR_SERVICE,), faults=faults)
         self.acc_source = acc_source or sine_acc()
@@ -310,6 +310,7 @@ class SimulatedPmdDevice(SimulatedPeripheral):
         self.clock_drift_ppm = clock_drift_ppm
         self.device_time_offset_ns = int(device_time_offset_s * NS_PER_S)
         self.heart_rate_bpm = heart_rate_bpm
+        self.refuse_start_with = refuse_start_with  # e.g. DEVICE_IN_CHARGER: every start is refused
         self.control_writes: list[bytes] = []
         self.running: dict[int, _MeasurementStream] = {}
         self._epoch_host_ns: int | None = None
@@ -375,6 +376,8 @@ class SimulatedPmdDevice(SimulatedPeripheral):
 
     def _start(self, measurement: int, selected: PmdSettings, available: PmdSettings) -> None:
         op = ControlOp.START
+        if self.refuse_start_with is not None:
+            return self._respond(op, measurement, self.refuse_start_with)
         if self.link is not None and self.link.mtu < PMD_MIN_MTU:
             return self._respond(op, measurement, PmdStatus.INVALID_MTU)
         if measurement in self.running:

@@ -37,6 +37,11 @@ from sensors.types import Placement
 log = logging.getLogger(__name__)
 
 PMD_MTU = 232  # bytes; the H10 needs this ATT MTU for 200 Hz ACC frames
+MAX_REFUSED_CONFIGURATIONS = 5  # connected but refused this many times in a row: a real error, not bad luck
+# bleak/BlueZ messages that mean "no usable adapter" (not a transient radio problem)
+_NO_ADAPTER = re.compile(r"No Bluetooth adapters? found|adapter .*not found|Bluetooth adapter|"
+                         r"org\.bluez\.Error\.NotReady|org\.freedesktop\.DBus\.Error\.ServiceUnknown|"
+                         r"Bluetooth device is turned off|powered off", re.I)
 CONTROL_TIMEOUT_S = 5.0  # s to wait for a control-point response
 
 
@@ -107,8 +112,7 @@ def adapter_error(exc: BaseException) -> DeviceError | None:
     if isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):
         return DeviceError("no Bluetooth adapter: the system D-Bus is not reachable (is bluetoothd running? "
                            "on Linux install and start BlueZ)")
-    if isinstance(exc, BleakError) and re.search(r"adapter|Bluetooth.*(off|unavailable|not)|ServiceUnknown|"
-                                                 r"org\.bluez", text, re.I):
+    if isinstance(exc, BleakError) and _NO_ADAPTER.search(text):
         return DeviceError(f"no Bluetooth adapter available ({' '.join(text.split())})")
     return None
 
@@ -224,6 +228,7 @@ class _DeviceSession:
         shared, clock = self.shared, self.shared.clock
         delays = shared.policy.delays()
         lost_at_ns: int | None = None
+        refused = 0
         while not shared.stop.is_set():
             device = await self._find()
             if device is None:
@@ -239,8 +244,13 @@ class _DeviceSession:
                 log.warning("%s: connecting or configuring failed: %s", self.key, exc)
                 if client is not None and client.is_connected:
                     await _quietly(client.disconnect())
+                    refused += 1
+                    if refused >= MAX_REFUSED_CONFIGURATIONS and isinstance(exc, DeviceError):
+                        raise DeviceError(f"{self.key}: gave up after {refused} refusals: {exc}",
+                                          device=self.spec.address) from exc
                 await clock.sleep(next(delays))
                 continue
+            refused = 0
             shared.stats.connects[self.key] = shared.stats.connects.get(self.key, 0) + 1
             delays = shared.policy.delays()
             if lost_at_ns is not None:

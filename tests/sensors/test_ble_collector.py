@@ -14,7 +14,7 @@ from sensors.ble import DeviceSpec, ReconnectPolicy, SimClock, collect
 from sensors.capture import CaptureEvent, ReplayStats, replay
 from sensors.capture import CaptureWriter
 from sensors.protocols import pmd_control
-from sensors.protocols.pmd_control import MeasurementType
+from sensors.protocols.pmd_control import MeasurementType, PmdStatus
 from sensors.simulated import (LinkFaults, SimulatedFootpod, SimulatedH10, SimulatedMovesense,
                                SimulatedVeritySense, SimulatedWorld)
 from sensors.types import HeartRateReading, Placement, SampleBatch, SampleKind, StrideReading
@@ -203,3 +203,25 @@ async def test_scan_recognises_devices_strongest_first() -> None:
     assert [r.address for r in results] == [H10, "D0:00:00:00:00:01", POD]
     assert [r.profile.kind for r in results] == [DeviceKind.POLAR_PMD, DeviceKind.ALERT_BAND, DeviceKind.RSC_FOOTPOD]
     assert results[0].rssi_dbm == -50 and "acc 25-200 Hz +-2/4/8 g" in results[0].profile.streams
+
+
+async def test_a_device_that_keeps_refusing_the_settings_ends_the_recording_with_one_error() -> None:
+    from sensors.errors import DeviceError
+
+    async with SimClock() as clock:
+        world = SimulatedWorld(clock=clock)
+        world.add(SimulatedH10(address=H10, refuse_start_with=PmdStatus.DEVICE_IN_CHARGER))
+        with pytest.raises(DeviceError, match="gave up after 5 refusals.*device_in_charger"):
+            await _run(world, clock, [DeviceSpec(runner="ann", address=H10)], 600.0)
+
+
+def test_adapter_errors_are_told_apart_from_transient_ones() -> None:
+    from bleak.exc import BleakError
+
+    from sensors.ble import adapter_error
+
+    assert adapter_error(FileNotFoundError(2, "No such file or directory")) is not None
+    assert adapter_error(BleakError("No Bluetooth adapters found.")) is not None
+    assert adapter_error(BleakError("[org.bluez.Error.NotReady] Resource Not Ready")) is not None
+    assert adapter_error(BleakError("[org.bluez.Error.InProgress] Operation already in progress")) is None
+    assert adapter_error(BleakError("Device with address X was not found.")) is None
