@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "stream.commands.pain",
     "stream.commands.config",
     "stream.commands.export",
+    "stream.commands.report",
     "stream.commands.collect",
     "stream.commands.worker",
     "stream.commands.scan",

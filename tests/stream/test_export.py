@@ -11,6 +11,7 @@ import io
 import json
 import pathlib
 import shutil
+import sqlite3
 import subprocess
 import sys
 
@@ -29,15 +30,15 @@ from stream.export.dictionary import describe, standard_tables, unit_of
 from stream.export.exporter import find_names, parquet_text
 from stream.export.pseudonym import NS_PER_DAY
 from stream.export.reimport import read_samples, to_capture
-from tests.stream.test_export_helpers import RUNNERS, World, build_world
+from tests.stream.test_export_helpers import RUNNERS, World, shared_world
 
 AUTHORS = ("A. Researcher", "B. Coach")
 VALIDATOR = pathlib.Path(sys.executable).with_name("bids-validator-deno")
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> World:
-    return build_world(tmp_path_factory.mktemp("world"))
+def world() -> World:
+    return shared_world()
 
 
 def export(world: World, out: pathlib.Path, **kw) -> object:
@@ -320,7 +321,8 @@ def test_the_pain_log_is_exported_per_runner_and_scrubbed(world, tmp_path):
     from analytics.pain import PainEntry
 
     db = tmp_path / "store.db"
-    shutil.copy(world.db, db)
+    with sqlite3.connect(world.db) as src, sqlite3.connect(db) as dst:
+        src.backup(dst)  # a consistent copy, WAL included
     store = world.store().__class__(db)
     first = store.session(world.sessions[0])
     with painlog.PainLog(db) as log:

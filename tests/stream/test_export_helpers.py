@@ -8,7 +8,11 @@ name in its message (as a coach's note might have) is added so that scrubbing ha
 from __future__ import annotations
 
 import asyncio
+import atexit
+import functools
 import pathlib
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 
 from analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind, Severity
@@ -76,3 +80,12 @@ def build_world(root: pathlib.Path, *, duration_s: float = 90.0) -> World:
     store.write(first, AnalyzerOutput(risk_events=(onset, cleared)))
     store.close()
     return world
+
+
+@functools.cache
+def shared_world() -> World:
+    """One world per test process, shared by the export and report tests (it is only read; tests that
+    change the store work on a copy). Removed when the process exits."""
+    root = pathlib.Path(tempfile.mkdtemp(prefix="strideguard-export-world-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return build_world(root / "world")

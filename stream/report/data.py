@@ -1,0 +1,199 @@
+"""What a session report shows, gathered from the store and reduced to plain arrays and numbers.
+
+Kept apart from the plotting so the reductions (alert spans, per-side statistics, baselines, the
+runner's history and training load) are plain functions a test can check without drawing anything.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from analytics.results import RiskEvent, RiskEventKind, Side, StepEvent, WindowMetrics
+from analytics.risk.config import parse_risk_config
+from analytics.training_load import LoadReport, RunRecord, load_report
+from stream.errors import UsageError
+from stream.store import SessionRow, SessionStore
+
+NS_PER_S = 1_000_000_000  # ns per second
+HISTORY_SESSIONS = 10  # previous sessions of the runner shown beside this one
+# The metrics drawn over time: (window field, label, unit). Sway has two fields, drawn in one panel.
+METRICS: tuple[tuple[str, str, str], ...] = (
+    ("cadence_spm", "cadence", "steps/min"),
+    ("impact_g", "impact", "g"),
+    ("sway_ml_ratio", "sway mediolateral", "ratio"),
+    ("sway_ap_ratio", "sway anteroposterior", "ratio"),
+    ("lean_deg", "forward lean", "deg"),
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertSpan:
+    """An alert from its confirmation until its metric cleared (or the session ended)."""
+
+    metric: str
+    severity: str
+    start_min: float
+    end_min: float
+    cleared: bool
+    message: str
+    cue: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SideStats:
+    side: str
+    n_steps: int
+    step_time_s: np.ndarray
+    impact_g: np.ndarray
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionPoint:
+    """One session of the runner, reduced to its window means."""
+
+    session_id: str
+    started_t_ns: int
+    duration_s: float
+    means: dict[str, float | None]
+    is_current: bool
+
+
+@dataclass(slots=True, kw_only=True)
+class ReportData:
+    row: SessionRow
+    steps: list[StepEvent]
+    windows: list[WindowMetrics]
+    alerts: list[RiskEvent]
+    spans: list[AlertSpan]
+    sides: dict[str, SideStats]
+    baseline: dict[str, float | None]
+    baseline_note: str
+    history: list[SessionPoint]
+    load: LoadReport | None
+    load_runs: list[RunRecord] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return session_duration_s(self.row, self.windows)
+
+
+def minutes(t_ns: np.ndarray | int, t0_ns: int) -> Any:
+    return (np.asarray(t_ns, dtype=np.int64) - t0_ns) / (60 * NS_PER_S)
+
+
+def series(windows: list[WindowMetrics], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(window centre times in ns, values) with None as NaN."""
+    t = np.array([(w.t_start_ns + w.t_end_ns) // 2 for w in windows], dtype=np.int64)
+    v = np.array([np.nan if getattr(w, name) is None else float(getattr(w, name)) for w in windows])
+    return t, v
+
+
+def alert_spans(alerts: list[RiskEvent], *, t0_ns: int, end_ns: int) -> list[AlertSpan]:
+    """Onsets paired with the next clearing of the same metric."""
+    spans = []
+    for i, a in enumerate(alerts):
+        if a.kind is not RiskEventKind.ONSET:
+            continue
+        cleared = next((b for b in alerts[i + 1:] if b.kind is RiskEventKind.CLEARED and b.metric == a.metric), None)
+        end = cleared.t_ns if cleared else end_ns
+        spans.append(AlertSpan(metric=a.metric, severity=a.severity.value, start_min=float(minutes(a.t_ns, t0_ns)),
+                               end_min=float(minutes(end, t0_ns)), cleared=cleared is not None, message=a.message,
+                               cue=a.cue))
+    return spans
+
+
+def side_stats(steps: list[StepEvent]) -> dict[str, SideStats]:
+    out = {}
+    for side in (Side.LEFT, Side.RIGHT):
+        mine = [s for s in steps if s.side is side]
+        out[side.value] = SideStats(
+            side=side.value, n_steps=len(mine),
+            step_time_s=np.array([s.step_time_s for s in mine if s.step_time_s is not None]),
+            impact_g=np.array([s.impact_g for s in mine if s.impact_g is not None]))
+    return out
+
+
+def window_means(windows: list[WindowMetrics], *, until_ns: int | None = None) -> dict[str, float | None]:
+    """Means of each metric over running windows (ending by `until_ns` when given)."""
+    chosen = [w for w in windows if w.running and (until_ns is None or w.t_end_ns <= until_ns)]
+    out: dict[str, float | None] = {}
+    for name, _, _ in METRICS:
+        values = [getattr(w, name) for w in chosen if getattr(w, name) is not None]
+        out[name] = float(np.mean(values)) if values else None
+    return out
+
+
+def session_duration_s(row: SessionRow, windows: list[WindowMetrics]) -> float:
+    if isinstance(row.summary.get("duration_s"), (int, float)):
+        return float(row.summary["duration_s"])
+    end = row.ended_t_ns or (windows[-1].t_end_ns if windows else row.started_t_ns)
+    return (end - row.started_t_ns) / NS_PER_S
+
+
+def gather(store: SessionStore, session: str) -> ReportData:
+    """Everything the report needs for one session (id or unique prefix)."""
+    row = store.session(session)
+    if row is None:
+        raise UsageError(f"no single session matches {session!r}: see `strideguard sessions`")
+    steps, windows, alerts = store.steps(row.session_id), store.windows(row.session_id), \
+        store.risk_events(row.session_id)
+    end_ns = max([row.ended_t_ns or row.started_t_ns] + [w.t_end_ns for w in windows])
+    previous = [r for r in store.sessions(runner=row.runner) if r.started_t_ns < row.started_t_ns]
+    previous = previous[-HISTORY_SESSIONS:]
+    history = []
+    for r in previous:
+        w = store.windows(r.session_id)
+        history.append(SessionPoint(session_id=r.session_id, started_t_ns=r.started_t_ns,
+                                    duration_s=session_duration_s(r, w), means=window_means(w), is_current=False))
+    history.append(SessionPoint(session_id=row.session_id, started_t_ns=row.started_t_ns,
+                                duration_s=session_duration_s(row, windows), means=window_means(windows),
+                                is_current=True))
+    baseline, note = baseline_for(windows, history[:-1], t0_ns=row.started_t_ns)
+    runs = [RunRecord(start_t_ns=p.started_t_ns, duration_s=p.duration_s, distance_m=None, session_id=p.session_id)
+            for p in _all_runs(store, row)]
+    current = next((r for r in runs if r.session_id == row.session_id), None)
+    return ReportData(row=row, steps=steps, windows=windows, alerts=alerts,
+                      spans=alert_spans(alerts, t0_ns=row.started_t_ns, end_ns=end_ns), sides=side_stats(steps),
+                      baseline=baseline, baseline_note=note, history=history,
+                      load=load_report(runs, latest=current) if current else None, load_runs=runs)
+
+
+def _all_runs(store: SessionStore, row: SessionRow) -> list[SessionPoint]:
+    """Every session of the runner up to and including this one (durations for training load)."""
+    out = []
+    for r in store.sessions(runner=row.runner):
+        if r.started_t_ns <= row.started_t_ns:
+            dur = r.summary.get("duration_s")
+            if not isinstance(dur, (int, float)):
+                dur = ((r.ended_t_ns or r.started_t_ns) - r.started_t_ns) / NS_PER_S
+            out.append(SessionPoint(session_id=r.session_id, started_t_ns=r.started_t_ns, duration_s=float(dur),
+                                    means={}, is_current=r.session_id == row.session_id))
+    return out
+
+
+def baseline_for(windows: list[WindowMetrics], previous: list[SessionPoint], *, t0_ns: int
+                 ) -> tuple[dict[str, float | None], str]:
+    """The comparison line: the mean of the previous sessions' means when there are any, else this run's
+    early windows (the risk engine's baseline period)."""
+    if previous:
+        out: dict[str, float | None] = {}
+        for name, _, _ in METRICS:
+            values = [p.means[name] for p in previous if p.means.get(name) is not None]
+            out[name] = float(np.mean(values)) if values else None
+        return out, f"mean of the previous {len(previous)} session(s)"
+    period_s = parse_risk_config("").baseline_s
+    early = window_means(windows, until_ns=t0_ns + int(period_s * NS_PER_S) + _first_running_offset(windows, t0_ns))
+    return early, f"this run's first {period_s / 60:g} min of running (no earlier session)"
+
+
+def _first_running_offset(windows: list[WindowMetrics], t0_ns: int) -> int:
+    first = next((w for w in windows if w.running), None)
+    return 0 if first is None else max(0, first.t_start_ns - t0_ns)
+
+
+def finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)

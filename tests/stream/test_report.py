@@ -1,0 +1,142 @@
+"""`strideguard report`: the page renders, every figure is there with the expected panels and real content,
+alert spans are drawn where alerts were active, and the reductions behind the figures are right."""
+
+from __future__ import annotations
+
+import pathlib
+
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+
+from analytics.results import RiskEvent, RiskEventKind, Severity, Side, StepEvent
+from stream.cli import main
+from stream.report import write_report
+from stream.report.data import alert_spans, baseline_for, gather, side_stats
+from stream.report.plots import FIGURES
+from tests.stream.test_export_helpers import World, shared_world
+
+# Figure sizes in pixels (width, height) and the panel titles each figure must carry.
+EXPECTED = {
+    "metrics.png": ((1000, 1000), ["Cadence", "Impact", "Trunk sway", "Forward lean"]),
+    "steps.png": ((1000, 700), ["Impact per step", "Step time per step"]),
+    "symmetry.png": ((1000, 700), ["Step time by side", "Impact by side", "Asymmetry per window"]),
+    "history.png": ((1000, 700), ["Cadence", "Impact", "Sway mediolateral", "Forward lean"]),
+    "training_load.png": ((1000, 700), ["Runs", "Weekly totals"]),
+}
+ALERT_SHADE_RGB = np.array([252, 232, 215]) / 255  # the alert colour at 25 % over white
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return shared_world()
+
+
+@pytest.fixture(scope="module")
+def reports(world, tmp_path_factory):
+    """Reports of annabelle's first session (alerts, no history) and second (one earlier session)."""
+    store = world.store()
+    out = {}
+    for i in (0, 1):
+        out[i] = write_report(store, world.sessions[i], tmp_path_factory.mktemp(f"report{i}"))
+    store.close()
+    return out
+
+
+def shaded_fraction(png: pathlib.Path) -> float:
+    rgb = mpimg.imread(png)[..., :3]
+    return float(np.mean(np.all(np.abs(rgb - ALERT_SHADE_RGB) < 6 / 255, axis=-1)))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_figure_has_its_size_and_real_content(reports, name):
+    for result in reports.values():
+        path = result.index.parent / name
+        assert path in result.images and path.stat().st_size > 10_000
+        image = mpimg.imread(path)
+        (width, height), _ = EXPECTED[name]
+        assert image.shape[:2] == (height, width)
+        gray = image[..., :3].mean(axis=-1)
+        assert gray.std() > 0.05  # not a blank canvas
+        # content spread over the picture: every horizontal band of the image has ink in it
+        for band in np.array_split(gray, 4, axis=0):
+            assert (band < 0.6).mean() > 0.002, f"{name}: an empty band"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_figure_has_the_expected_panels(world, name):
+    store = world.store()
+    data = gather(store, world.sessions[1])
+    store.close()
+    fig = FIGURES[name](data)
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    for expected in EXPECTED[name][1]:
+        assert any(t.startswith(expected) for t in titles), (expected, titles)
+    for ax in fig.axes:
+        assert ax.has_data(), ax.get_title(loc="left")
+
+
+def test_alert_spans_are_drawn_only_where_alerts_were(reports):
+    with_alert = shaded_fraction(reports[0].index.parent / "metrics.png")
+    without = shaded_fraction(reports[1].index.parent / "metrics.png")
+    assert with_alert > 0.02 and without < 0.005  # antialiased orange lines give a few such pixels
+
+
+def test_the_page_links_every_figure_and_tells_what_happened(reports, world):
+    page = reports[0].index.read_text()
+    for name in EXPECTED:
+        assert f"src='{name}'" in page
+    assert "Annabelle: cadence 6 % below your baseline for 2 min" in page
+    assert "shorter, quicker steps" in page
+    assert "not a diagnosis" in page and "see a clinician" in page
+    assert "this run&#x27;s first" in page or "this run's first" in page  # no earlier session: early-run baseline
+    second = reports[1].index.read_text()
+    assert "mean of the previous 1 session(s)" in second and "No alerts in this session." in second
+
+
+def test_cli_writes_the_report_and_errors_in_one_line(world, tmp_path, capsys):
+    assert main(["report", world.sessions[2][:15], "--db", str(world.db), "-o", str(tmp_path / "r")]) == 0
+    assert "5 figures" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted([*EXPECTED, "index.html"])
+    assert main(["report", "nobody", "--db", str(world.db)]) == 2
+    err = capsys.readouterr().err
+    assert "no single session matches" in err and len(err.strip().splitlines()) == 1
+
+
+# ---- the reductions behind the figures -------------------------------------------------------------------
+T0 = 1_700_000_000_000_000_000
+MIN = 60 * 10**9
+
+
+def alert(kind: RiskEventKind, metric: str, t_min: float) -> RiskEvent:
+    return RiskEvent(runner="r", t_ns=T0 + int(t_min * MIN), kind=kind, metric=metric, severity=Severity.WARNING,
+                     value=1.0, baseline=1.0, deviation=0.0, deviation_unit="%", duration_s=60.0, message="m",
+                     cue="c", onset_t_ns=T0)
+
+
+def test_alert_spans_pair_each_onset_with_its_own_metric_clearing():
+    events = [alert(RiskEventKind.ONSET, "cadence", 5), alert(RiskEventKind.ONSET, "lean", 6),
+              alert(RiskEventKind.CLEARED, "lean", 8), alert(RiskEventKind.CLEARED, "cadence", 12)]
+    spans = alert_spans(events, t0_ns=T0, end_ns=T0 + 30 * MIN)
+    assert [(s.metric, s.start_min, s.end_min, s.cleared) for s in spans] == [
+        ("cadence", 5.0, 12.0, True), ("lean", 6.0, 8.0, True)]
+    [open_span] = alert_spans(events[:1], t0_ns=T0, end_ns=T0 + 30 * MIN)
+    assert (open_span.end_min, open_span.cleared) == (30.0, False)
+
+
+def test_side_stats_split_steps_by_side():
+    steps = [StepEvent(runner="r", t_ns=T0 + i, index=i, side=side, impact_g=2.0 + i, step_time_s=0.3)
+             for i, side in enumerate([Side.LEFT, Side.RIGHT, Side.LEFT, Side.UNKNOWN])]
+    stats = side_stats(steps)
+    assert stats["left"].n_steps == 2 and stats["right"].n_steps == 1
+    assert stats["left"].impact_g.tolist() == [2.0, 4.0]
+
+
+def test_baseline_is_the_previous_sessions_mean_else_the_early_run(world):
+    store = world.store()
+    first, second = gather(store, world.sessions[0]), gather(store, world.sessions[1])
+    store.close()
+    assert second.baseline["cadence_spm"] == pytest.approx(first.history[-1].means["cadence_spm"])
+    _, note = baseline_for(first.windows, [], t0_ns=first.row.started_t_ns)
+    assert "first 3 min" in note
+    assert 160 < first.baseline["cadence_spm"] < 176
