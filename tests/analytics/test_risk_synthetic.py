@@ -25,7 +25,7 @@ NOISE_LEVELS = {  # noise_g, step-time jitter %, impact jitter %
 def analyse(run, engine: RiskEngine) -> tuple[list[WindowMetrics], list[RiskEvent]]:
     analyzer = RunnerAnalyzer(runner=RUNNER, risk=engine)
     windows, events = [], []
-    for batch in run.iter_batches(1.0):
+    for batch in run.iter_batches(10.0):
         out = analyzer.push(batch)
         windows += out.windows
         events += out.risk_events
