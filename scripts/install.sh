@@ -11,7 +11,7 @@ fi
 pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 if [ "$what" = test ]; then
   "${pip[@]}" -e '.[test]'
-  debs=(mosquitto influxdb victoria-metrics chromium)
+  debs=(mosquitto influxdb victoria-metrics chromium docker-compose)
   missing=()
   for d in "${debs[@]}"; do dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d"); done
   if [ ${#missing[@]} -gt 0 ]; then

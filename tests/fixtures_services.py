@@ -159,7 +159,8 @@ class MosquittoService(ServiceProcess):
     """Mosquitto 2.x with on-disk persistence (so queued QoS 1 messages survive a graceful restart).
 
     `extra_config` lines are appended to the generated listener block (password_file, acl_file, ...).
-    `allow_anonymous` defaults to True for the plain test broker; security tests turn it off.
+    `allow_anonymous` defaults to True for the plain test broker; security tests turn it off or pass a
+    deployment's own config as `base_config` (its listener and persistence location are replaced).
     """
 
     name = "mosquitto"
@@ -171,12 +172,25 @@ class MosquittoService(ServiceProcess):
         port: int | None = None,
         allow_anonymous: bool = True,
         extra_config: Sequence[str] = (),
+        base_config: Sequence[str] | None = None,
     ) -> None:
         super().__init__(workdir=workdir, port=port)
         self.binary = require_binary("mosquitto", "mosquitto")
         self.persistence_dir = workdir / "data"
         self.persistence_dir.mkdir(exist_ok=True)
         self.config_path = workdir / "mosquitto.conf"
+        if base_config is not None:
+            # A deployment's own config (security tests): keep its settings, own the listener and paths.
+            owned = ("listener", "persistence_location", "user", "port", "bind_address")
+            lines = [
+                "user root" if os.geteuid() == 0 else "",
+                f"listener {self.port} {self.host}",
+                f"persistence_location {self.persistence_dir}/",
+                *(line for line in base_config if line.split(" ", 1)[0] not in owned),
+                *extra_config,
+            ]
+            self.config_path.write_text("\n".join(line for line in lines if line) + "\n")
+            return
         lines = [
             # Started as root Mosquitto drops to user `mosquitto`, which cannot enter pytest's 0700
             # tmp dirs; staying root is harmless for a loopback test broker.

@@ -112,14 +112,17 @@ def synthetic_team(n_runners: int, duration_s: float, *, rate_hz: float = 100.0)
 
 
 def shifted_to_now(runs: dict[str, list[SampleBatch]]) -> dict[str, list[SampleBatch]]:
-    """The same runs with their clocks moved so that the earliest sample is now."""
-    starts = [int(b.t_ns[0]) for batches in runs.values() for b in batches if len(b)]
-    if not starts:
-        return runs
-    offset_ns = time.time_ns() - min(starts)
-    return {r: [SampleBatch(runner=b.runner, device=b.device, placement=b.placement, kind=b.kind, rate_hz=b.rate_hz,
-                            t_ns=b.t_ns + offset_ns, values=b.values, meta=b.meta) for b in batches]
-            for r, batches in runs.items()}
+    """The same runs with each runner's clock moved so that its first sample is now (recordings made
+    years apart then run side by side, as a team would)."""
+    now_ns = time.time_ns()
+    out = {}
+    for runner, batches in runs.items():
+        starts = [int(b.t_ns[0]) for b in batches if len(b)]
+        offset_ns = now_ns - min(starts) if starts else 0
+        out[runner] = [SampleBatch(runner=b.runner, device=b.device, placement=b.placement, kind=b.kind,
+                                   rate_hz=b.rate_hz, t_ns=b.t_ns + offset_ns, values=b.values, meta=b.meta)
+                       for b in batches]
+    return out
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -114,6 +115,7 @@ class MqttConnection:
         self.last_error: Exception | None = None
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
+        self._refused = asyncio.Event()
         self._incoming: asyncio.Queue[Received] = asyncio.Queue()
         self._supervisor: asyncio.Task[None] | None = None
         self._closing = False
@@ -124,9 +126,17 @@ class MqttConnection:
 
     async def __aenter__(self) -> MqttConnection:
         self._supervisor = asyncio.create_task(self._run(), name=f"mqtt-supervisor-{self.client_id}")
-        try:
-            await asyncio.wait_for(self._connected.wait(), self.settings.connect_timeout_s)
-        except TimeoutError:
+        connected = asyncio.ensure_future(self._connected.wait())
+        refused = asyncio.ensure_future(self._refused.wait())
+        await asyncio.wait({connected, refused}, timeout=self.settings.connect_timeout_s,
+                           return_when=asyncio.FIRST_COMPLETED)
+        connected.cancel()
+        refused.cancel()
+        if self._refused.is_set():
+            await self._stop()
+            raise SinkError(f"the broker refused the connection ({self.last_error}): check the user name and "
+                            "password and the ACL", sink="mqtt", endpoint=self.settings.endpoint) from None
+        if not self._connected.is_set():
             await self._stop()
             raise SinkError(
                 f"cannot connect within {self.settings.connect_timeout_s:g} s ({self.last_error or 'no answer'});"
@@ -195,9 +205,17 @@ class MqttConnection:
                                 client=client,
                             )
                         )
+            except MqttConnectError as exc:
+                # A CONNACK refusal (bad credentials, not authorised) will not fix itself before the
+                # first connection: fail fast. Later (a broker restarting) it is retried like any loss.
+                self.last_error = exc
+                if self.connections == 0:
+                    self._refused.set()
+                    return
+                log.warning("mqtt %s: connection refused: %s", self.client_id, exc)
             except aiomqtt.MqttError as exc:
                 self.last_error = exc
-                log.info("mqtt %s: connection lost or refused: %s", self.client_id, exc)
+                log.info("mqtt %s: connection lost: %s", self.client_id, exc)
             finally:
                 self._connected.clear()
                 self._client = None
