@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from analytics.errors import ConfigError
 from analytics.results import RiskEvent, RiskEventKind, Severity, WindowMetrics
 from analytics.risk.baseline import Baseline, MetricBaseline, fit_metric_baseline
 from analytics.risk.config import MetricRule, RiskConfig
@@ -183,7 +184,8 @@ class RiskEngine:
         An episode that starts while snoozed stays silent to its end (no CLEARED for an unheard onset).
         """
         if metric is not None and metric != FATIGUE and metric not in self._detectors:
-            raise KeyError(f"unknown or disabled metric {metric!r}")
+            known = ", ".join([*self._detectors, FATIGUE])
+            raise ConfigError(f"unknown or disabled metric {metric!r}; one of {known}", key="snooze")
         self._snoozed[metric] = int(until_t_ns)
 
     def contributions(self, window: WindowMetrics) -> dict[str, float]:

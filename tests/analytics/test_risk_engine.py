@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from analytics.errors import ConfigError
 from analytics.results import RiskEvent, RiskEventKind, Severity, WindowMetrics
 from analytics.risk import Baseline, MetricBaseline, RiskConfig, RiskEngine, format_duration, parse_risk_config
 from tests.analytics.risk_helpers import NS, T0_NS, episode, step_change, t_s, windows
@@ -148,7 +149,7 @@ def test_snooze_holds_onsets_until_it_ends(who: str | None) -> None:
 
 
 def test_snooze_of_an_unknown_metric_is_refused() -> None:
-    with pytest.raises(KeyError):
+    with pytest.raises(ConfigError, match="unknown or disabled metric 'cadense'"):
         RiskEngine(DEFAULT).snooze("cadense", T0_NS)
 
 
