@@ -96,4 +96,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"pseudonymisation key: {result.key_path} (keep it private and apart from the export)")
     for problem in result.problems:
         print(f"  note: {problem}")
+    if "bids" in formats and len(args.author) < 2:
+        print("  note: name the dataset's authors with --author (twice or more) to satisfy the BIDS validator")
     return 0

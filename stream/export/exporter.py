@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, TextIO
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sensors.types import Placement
@@ -353,20 +355,24 @@ def _write_readme(root: pathlib.Path, opts: ExportOptions, labeler: Labeler, res
 def find_names(root: pathlib.Path, names: list[str]) -> list[str]:
     """Where any of `names` occurs as a word in any file under root.
 
-    Text files are searched as text; Parquet files are decoded (strings, schema, metadata) and their raw
-    bytes are searched too for names long enough (MIN_BINARY_NAME) that compressed bytes cannot spell
-    them by chance.
+    Text files are searched as text; Parquet files are decoded (distinct strings, schema, metadata) and
+    their raw bytes are searched too for names long enough (MIN_BINARY_NAME) that compressed bytes cannot
+    spell them by chance. A fast case-insensitive substring test runs first; the word-boundary regex only
+    confirms a hit.
     """
     found = []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        raw = path.read_bytes().decode("latin-1")
+        raw = path.read_bytes()
         if path.suffix == ".parquet":
-            checks = [(parquet_text(path), names), (raw, [n for n in names if len(n) >= MIN_BINARY_NAME])]
+            checks = [(parquet_text(path).encode("utf-8", "replace"), names),
+                      (raw, [n for n in names if len(n) >= MIN_BINARY_NAME])]
         else:
             checks = [(raw, names)]
-        for text, wanted in checks:
-            pattern = _word_pattern(wanted)
-            m = pattern.search(text) if pattern else None
+        for data, wanted in checks:
+            low = data.lower()
+            candidates = [n for n in wanted if n.strip() and n.lower().encode() in low]
+            pattern = _word_pattern(candidates)
+            m = pattern.search(data.decode("latin-1")) if pattern else None
             if m:
                 found.append(f"{m.group(0)!r} in {path.relative_to(root)}")
                 break
@@ -382,14 +388,16 @@ def _word_pattern(names: list[str]) -> re.Pattern[str] | None:
 
 
 def parquet_text(path: pathlib.Path) -> str:
-    """Every string value, column name and metadata entry of a Parquet file, as one text."""
+    """Every distinct string value, column name and metadata entry of a Parquet file, as one text."""
     pf = pq.ParquetFile(path)
     parts = [str(pf.schema_arrow), json.dumps({k.decode(errors="replace"): v.decode(errors="replace")
                                                for k, v in (pf.schema_arrow.metadata or {}).items()})]
-    table = pf.read()
-    for col in table.columns:
-        if col.type in ("string", "large_string") or str(col.type).startswith("dictionary"):
-            parts.extend(str(v) for v in col.to_pylist() if v is not None)
+    string_columns = [f.name for f in pf.schema_arrow if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                      or pa.types.is_dictionary(f.type)]
+    if string_columns:
+        table = pf.read(columns=string_columns)
+        for col in table.columns:
+            parts.extend(str(v) for v in pc.unique(col).to_pylist() if v is not None)
     return "\n".join(parts)
 
 
