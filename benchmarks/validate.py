@@ -30,6 +30,11 @@ import pathlib
 import sys
 import time
 
+# Before numpy loads: every method is timed on one core (threaded BLAS/FFT on a busy machine made the
+# peers' times vary tenfold).
+for _key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_key, "1")
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: make the project and benchmarks importable
     sys.path.insert(0, str(REPO))

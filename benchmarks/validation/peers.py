@@ -9,6 +9,7 @@ ours. A peer that is not installed or fails is reported, never fatal.
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import subprocess
 import tempfile
@@ -23,6 +24,7 @@ PEERS_DIR = REPO / "benchmarks" / "peers"
 DEFAULT_VENV = REPO / ".venv-peers"
 PEERS = {"mobgap": "run_mobgap.py", "skdh": "run_skdh.py"}
 TIMEOUT_S = 600  # per peer call
+ONE_CORE_ENV = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
 
 
 @dataclass(kw_only=True)
@@ -75,7 +77,8 @@ def run_peer_batch(peer: str, recs: list[Recording], presets: tuple[str, ...], *
         (tmp / "jobs.json").write_text(json.dumps(jobs))
         cmd = [str(python), str(PEERS_DIR / PEERS[peer]), "--batch", str(tmp / "jobs.json")]
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+            env = {**os.environ, **ONE_CORE_ENV}
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, check=False, env=env)
             crash = None if proc.returncode in (0, 1) else _last_line(proc.stderr, proc.returncode)
         except subprocess.TimeoutExpired:
             crash = f"timed out after {TIMEOUT_S} s"
