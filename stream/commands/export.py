@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "recording), steps, windows, alerts and pain log: a Motion-BIDS dataset, "
                                    "Parquet and CSV tables, a data dictionary with units, and SHA-256 checksums.",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("session", nargs="?", help="one session id or unique prefix (else use --runner / --team)")
+    p.add_argument("session", nargs="?",
+                   help="one session id or unique prefix (else select with --runner, --team, --from, --to)")
     p.add_argument("-o", "--out", type=pathlib.Path, required=True, metavar="DIR",
                    help="new folder to write (must not exist or be empty)")
     p.add_argument("--runner", metavar="NAME", help="every session of this runner")
@@ -69,8 +70,8 @@ def _date(text: str) -> dt.date:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.session is None and args.runner is None and args.team is None:
-        raise UsageError("say what to export: a SESSION id, --runner NAME or --team NAME")
+    if all(x is None for x in (args.session, args.runner, args.team, args.since, args.until)):
+        raise UsageError("say what to export: a SESSION id, --runner NAME, --team NAME or a --from/--to range")
     if (args.shift_dates or args.date_shift_days is not None or args.key) and not args.pseudonymise:
         raise UsageError("--shift-dates, --date-shift-days and --key need --pseudonymise")
     db = args.db or default_db_path()

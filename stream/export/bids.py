@@ -8,8 +8,9 @@
 
 Accelerations are written in m/s^2 (BIDS units follow SI, where "g" is the gram; the exact recorded
 values in g are in the Parquet export), angular rates in deg/s, and a LATENCY channel keeps each
-sample's own time (BLE timestamps jitter around the nominal rate). Events are timed from the first
-sample of the trunk sensor's tracking system, whose file name they share.
+sample's own time (BLE timestamps jitter around the nominal rate). Every tracking system gets the
+session's events (steps and alerts come from the trunk sensor), timed from its own first sample, so
+each events file stands on its own beside the motion file whose name it shares.
 """
 
 from __future__ import annotations
@@ -85,14 +86,6 @@ def tracking_systems(streams: Sequence[SampleStream], device_labels: dict[str, s
             systems.append(TrackingSystem(label=unique, device_label=device_labels[device],
                                           placement=members[0].placement, streams=members))
     return systems
-
-
-def primary_system(systems: Sequence[TrackingSystem]) -> TrackingSystem | None:
-    """The system the analytics read (a trunk accelerometer) carries the events."""
-    for s in systems:
-        if s.placement.is_trunk and any(m.kind is SampleKind.ACC for m in s.streams):
-            return s
-    return systems[0] if systems else None
 
 
 def entity_prefix(subject: str, session: str) -> str:

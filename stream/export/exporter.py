@@ -224,9 +224,8 @@ def _write_bids_session(root: pathlib.Path, subject: str, session: str, samples:
             "InstitutionName": opts.institution, "InstitutionAddress": opts.institution_address,
             "InstitutionalDepartmentName": opts.department})
         motion_files.append((files[0], int(system.t_ns[0]) + labeler.shift_ns))
-    primary = bids.primary_system(systems)
-    if primary is not None and (steps or alerts):
-        bids.write_events(motion_dir, prefix, primary, steps, alerts, scrub=labeler.scrub, version=_version())
+    for system in systems:  # every tracking system gets the events, timed from its own first sample
+        bids.write_events(motion_dir, prefix, system, steps, alerts, scrub=labeler.scrub, version=_version())
     bids.write_scans(session_dir, subject, session, motion_files)
     return [s.label for s in systems]
 

@@ -19,6 +19,9 @@ from stream.export.pseudonym import Labeler
 from stream.export.samples import SampleStream
 
 
+PATH_KEYS = frozenset({"path", "file", "filename", "source_path"})  # recorder metadata keys that hold paths
+
+
 def _plain(value: Any) -> Any:
     return value.value if isinstance(value, enum.Enum) else value
 
@@ -70,7 +73,9 @@ def samples_table(columns: list[Column], stream: SampleStream, *, subject: str, 
 
 def device_row(stream: SampleStream, *, tracksys: str | None, labeler: Labeler) -> dict[str, Any]:
     n = len(stream)
-    meta = {k: labeler.scrub(v) for k, v in stream.meta.items()} if labeler.pseudonymous else stream.meta
+    meta = dict(stream.meta)
+    if labeler.pseudonymous:  # file paths say where (and often whose) the recording was: left out
+        meta = {k: labeler.scrub(v) for k, v in meta.items() if k.lower() not in PATH_KEYS}
     return {
         "device": labeler.device(stream.device), "placement": stream.placement.value, "kind": stream.kind.value,
         "unit": stream.kind.unit, "tracksys": tracksys, "rate_hz": stream.rate_hz,

@@ -30,6 +30,7 @@ from stream.export.dictionary import describe, standard_tables, unit_of
 from stream.export.exporter import find_names, parquet_text
 from stream.export.pseudonym import NS_PER_DAY
 from stream.export.reimport import read_samples, to_capture
+from stream.store import SessionStore
 from tests.stream.test_export_helpers import RUNNERS, World, shared_world
 
 AUTHORS = ("A. Researcher", "B. Coach")
@@ -178,7 +179,7 @@ def test_exported_session_re_analyses_to_the_same_metrics(plain_export, world, t
                          session=info["session"], runner=row.runner)
     result = asyncio.run(run_file(RunOptions(path=capture, db_path=tmp_path / "again.db", live_view=False)))
     [summary] = result.summaries.values()
-    again = world.store().__class__(tmp_path / "again.db")
+    again = SessionStore(tmp_path / "again.db")
     new_id = summary["session_id"]
     assert len(store.steps(session_id)) > 100
     assert again.steps(new_id) == store.steps(session_id)
@@ -323,7 +324,7 @@ def test_the_pain_log_is_exported_per_runner_and_scrubbed(world, tmp_path):
     db = tmp_path / "store.db"
     with sqlite3.connect(world.db) as src, sqlite3.connect(db) as dst:
         src.backup(dst)  # a consistent copy, WAL included
-    store = world.store().__class__(db)
+    store = SessionStore(db)
     first = store.session(world.sessions[0])
     with painlog.PainLog(db) as log:
         log.add(PainEntry(runner="annabelle", t_ns=first.started_t_ns + 3_600 * 10**9, pain_before=1, pain_after=2,
@@ -341,3 +342,42 @@ def test_the_pain_log_is_exported_per_runner_and_scrubbed(world, tmp_path):
     assert find_names(result.out_dir, ["annabelle", "bartholomew"]) == []
     dictionary = json.loads((result.out_dir / "data_dictionary.json").read_text())
     assert {"pain_before", "note"} <= {r["name"] for r in dictionary if r["table"] == "pain_log"}
+
+
+def test_several_devices_and_a_csv_recording_make_valid_bids(tmp_path):
+    """A chest strap whose gyro runs on its own clock, a foot pod, and a session analysed from a CSV."""
+    from sensors.capture import write_batches
+    from sensors.synthetic import SyntheticRunner
+    from sensors.types import Placement, SampleBatch, SampleKind
+
+    t0 = 1_763_700_000_000_000_000
+    chest = SyntheticRunner().generate(40, 100, seed=1, runner="carlotta", device="chest-strap", start_t_ns=t0)
+    foot = SyntheticRunner().generate(40, 200, seed=2, runner="carlotta", device="foot-pod",
+                                      placement=Placement.FOOT, start_t_ns=t0 + 3_000_000)
+    gyro = SampleBatch(runner="carlotta", device="chest-strap", placement=Placement.CHEST, kind=SampleKind.GYRO,
+                       rate_hz=52.0, t_ns=t0 + np.arange(52 * 40) * (10**9 // 52),
+                       values=np.ones((52 * 40, 3), np.float32))
+    write_batches(tmp_path / "c.sgcap", [chest.acc, gyro, foot.acc, foot.gyro])
+    asyncio.run(run_file(RunOptions(path=tmp_path / "c.sgcap", db_path=tmp_path / "s.db", live_view=False)))
+    acc = SyntheticRunner().generate(40, 50, seed=3, start_t_ns=t0).acc
+    lines = ["t_s,ax_g,ay_g,az_g"] + [f"{(t - acc.t_ns[0]) / 1e9:.4f},{v[0]:.5f},{v[1]:.5f},{v[2]:.5f}"
+                                       for t, v in zip(acc.t_ns, acc.values)]
+    (tmp_path / "dorothea.csv").write_text("\n".join(lines) + "\n")
+    asyncio.run(run_file(RunOptions(path=tmp_path / "dorothea.csv", runner="dorothea", placement=Placement.SACRUM,
+                                    db_path=tmp_path / "s.db", live_view=False)))
+    store = SessionStore(tmp_path / "s.db")
+    result = export_sessions(store, store.sessions(), ExportOptions(
+        out_dir=tmp_path / "out", authors=AUTHORS, csv_placement=Placement.SACRUM, pseudonymise=True))
+    store.close()
+    assert result.problems == []
+    systems = sorted(p.name.split("tracksys-")[1] for p in (result.out_dir / "bids").rglob("*_motion.tsv"))
+    assert systems == ["imuChestAcc_motion.tsv", "imuChestGyro_motion.tsv", "imuFoot_motion.tsv",
+                       "imuSacrum_motion.tsv"]
+    devices = pq.read_table(result.out_dir / "parquet" / "devices.parquet").to_pylist()
+    assert sorted((d["placement"], d["kind"], d["n_samples"]) for d in devices) == [
+        ("chest", "acc", 4000), ("chest", "gyro", 2080), ("foot", "acc", 8000), ("foot", "gyro", 8000),
+        ("sacrum", "acc", 2000)]
+    assert all("dorothea.csv" not in d["meta_json"] for d in devices)  # paths left out when pseudonymised
+    issues = validate(result.out_dir / "bids")["issues"]["issues"]
+    assert [i["code"] for i in issues] == []
+    assert find_names(result.out_dir, ["carlotta", "dorothea"]) == []
