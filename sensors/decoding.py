@@ -46,6 +46,8 @@ DecodedItem = SampleBatch | HeartRateReading | StrideReading
 # A frame whose timestamp step is outside [0.5, 1.5] x the nominal sample period does not continue the
 # previous frame (a reconnect, a dropped notification, a restarted stream): it is timed as a first frame.
 CONTINUITY_TOLERANCE = 0.5
+# A frame older than its predecessor by more than this is a device clock reset (reboot), not reordering.
+CLOCK_RESET_NS = 2 * NS_PER_S  # ns
 _PMD_KINDS = {MeasurementType.ACC: SampleKind.ACC, MeasurementType.GYRO: SampleKind.GYRO}
 
 
@@ -133,6 +135,10 @@ class PmdDataDecoder:
         factor = self.session.factors.get(measurement, self.meta_factors[measurement] or 1.0)
         previous = self._previous_ts.get(measurement)
         n = len(frame)
+        if previous is not None and previous - CLOCK_RESET_NS < frame.timestamp_ns <= previous:
+            # a duplicate or a frame overtaken by its successor: its samples are already behind us
+            raise DecodeError("frame is not newer than the previous one (duplicate or out of order)",
+                              protocol=pmd_data.PROTOCOL, payload=payload)
         if previous is not None:
             step_ns = (frame.timestamp_ns - previous) / n
             nominal_ns = NS_PER_S / rate_hz
@@ -146,7 +152,7 @@ class PmdDataDecoder:
         values = pmd_data.counts_to_unit(frame, factor=factor)
         self._previous_ts[measurement] = frame.timestamp_ns
         self.mapper.observe(frame.timestamp_ns, t_ns)
-        host_ts = self._monotonic[measurement].apply(self.mapper.to_host(device_ts))
+        host_ts = self._monotonic[measurement].apply(self.mapper.map_frame(device_ts))
         return [SampleBatch(runner=self.runner, device=self.device, placement=self.placement,
                             kind=_PMD_KINDS[measurement], rate_hz=rate_hz, t_ns=host_ts, values=values,
                             meta=self.meta)]
@@ -208,7 +214,7 @@ class MovesenseDecoder:
         first_ns = event.timestamp_ms * 1_000_000
         device_ts = first_ns + np.round(np.arange(n) * (NS_PER_S / rate_hz)).astype(np.int64)
         self.mapper.observe(int(device_ts[-1]), t_ns)
-        host = self.mapper.to_host(device_ts)
+        host = self.mapper.map_frame(device_ts)
         out: list[DecodedItem] = [self._batch(SampleKind.ACC, host, event.acc_mps2 / movesense.STANDARD_GRAVITY_MPS2)]
         if event.gyro_dps is not None:
             out.append(self._batch(SampleKind.GYRO, host, event.gyro_dps))

@@ -94,13 +94,15 @@ class DeviceClockMapper:
     minimum offset is kept, `history_windows` how many window minima the drift line is fitted through.
     """
 
-    __slots__ = ("window_s", "history_windows", "resync_threshold_s", "_window_start", "_window_min",
-                 "_history", "_offset0_ns", "_ref_device_ns", "_slope", "resyncs_")
+    __slots__ = ("window_s", "history_windows", "resync_threshold_s", "max_slew", "_window_start", "_window_min",
+                 "_history", "_offset0_ns", "_ref_device_ns", "_slope", "_applied", "resyncs_")
 
-    def __init__(self, *, window_s: float = 10.0, history_windows: int = 30, resync_threshold_s: float = 2.0):
+    def __init__(self, *, window_s: float = 10.0, history_windows: int = 30, resync_threshold_s: float = 2.0,
+                 max_slew: float = 0.05):
         self.window_s = window_s
         self.history_windows = history_windows
         self.resync_threshold_s = resync_threshold_s
+        self.max_slew = max_slew  # how fast `map_frame` may move the applied offset: ns per ns of device time
         self.resyncs_ = 0
         self._reset()
 
@@ -111,6 +113,7 @@ class DeviceClockMapper:
         self._offset0_ns = 0
         self._ref_device_ns = 0
         self._slope = 0.0
+        self._applied: tuple[int, int] | None = None  # (device ns, offset ns) of the last mapped sample
 
     @property
     def drift_ppm(self) -> float:
@@ -161,8 +164,28 @@ class DeviceClockMapper:
     def _offset_at(self, device_ns: int) -> int:
         return self._offset0_ns + int(round(self._slope * (device_ns - self._ref_device_ns)))
 
+    def map_frame(self, device_ns: np.ndarray) -> np.ndarray:
+        """Host ns for the samples of the next frame, slewing instead of jumping.
+
+        When the estimate moves (a faster delivery reveals a smaller delay, a new window refines the
+        drift), the applied offset follows at most `max_slew` ns per ns of device time, interpolated
+        across the frame, so the sample timeline never steps backwards or squeezes; a resync jumps.
+        """
+        device = np.asarray(device_ns, dtype=np.int64)
+        target = self.to_host(device) - device
+        if self._applied is None or device[-1] <= self._applied[0]:
+            offsets = target
+        else:
+            last_device, last_offset = self._applied
+            allowed = self.max_slew * float(device[-1] - last_device)
+            end_offset = last_offset + int(np.clip(int(target[-1]) - last_offset, -allowed, allowed))
+            fraction = (device - last_device).astype(np.float64) / float(device[-1] - last_device)
+            offsets = last_offset + np.round(fraction * (end_offset - last_offset)).astype(np.int64)
+        self._applied = (int(device[-1]), int(offsets[-1]))
+        return device + offsets
+
     def to_host(self, device_ns: np.ndarray) -> np.ndarray:
-        """Host ns (int64) for device ns; call after at least one `observe`."""
+        """Host ns (int64) for device ns by the current estimate (no slewing); needs one `observe`."""
         if self._window_start is None:
             raise DecodeError("no observation yet to map device time", protocol=PROTOCOL)
         device = np.asarray(device_ns, dtype=np.int64)

@@ -46,7 +46,6 @@ def _acc(items: list, device: str = H10) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([b.t_ns for b in batches]), np.concatenate([b.values for b in batches])
 
 
-@pytest.mark.slow
 async def test_ten_simulated_minutes_at_200_hz_8_g_without_gap_and_with_correct_timestamps() -> None:
     async with SimClock() as clock:
         world = SimulatedWorld(clock=clock)
@@ -225,3 +224,19 @@ def test_adapter_errors_are_told_apart_from_transient_ones() -> None:
     assert adapter_error(BleakError("[org.bluez.Error.NotReady] Resource Not Ready")) is not None
     assert adapter_error(BleakError("[org.bluez.Error.InProgress] Operation already in progress")) is None
     assert adapter_error(BleakError("Device with address X was not found.")) is None
+
+
+async def test_reordered_and_delayed_frames_never_bend_the_timeline() -> None:
+    faults = LinkFaults(reorder_every_n=20, latency_s=(0.005, 0.150), seed=5)
+    async with SimClock() as clock:
+        world = SimulatedWorld(clock=clock)
+        world.add(SimulatedH10(address=H10, faults=faults))
+        items, stats = await _run(world, clock, [DeviceSpec(runner="ann", address=H10)], 60.0)
+    t, _ = _acc(items)
+    steps_ms = np.diff(t) / 1e6
+    slew = 0.05  # the clock mapper's max_slew: estimate updates stretch steps by at most 5 %
+    regular = np.abs(steps_ms - 5.0) <= 5.0 * slew + 1e-3
+    skipped_frame = np.abs(steps_ms - 185.0) <= 185.0 * slew  # the overtaken frame is dropped, not squeezed in
+    assert np.all(regular | skipped_frame), steps_ms[~(regular | skipped_frame)]
+    reorders = stats.decode_errors[f"ann/{H10}/pmd-data"]
+    assert reorders == skipped_frame.sum() > 0

@@ -151,3 +151,33 @@ def test_clock_mapper_resyncs_after_a_device_clock_jump() -> None:
     mapper.observe(DEVICE0_NS - 3600 * 10**9, HOST0_NS + 10**9)  # device clock reset by an hour
     assert mapper.resyncs_ == 1
     assert int(mapper.to_host(np.array([DEVICE0_NS - 3600 * 10**9]))[0]) == HOST0_NS + 10**9
+
+
+def test_duplicate_or_overtaken_frames_are_errors_and_a_clock_reset_is_not() -> None:
+    decoder = _pmd_decoder()
+    frames = list(_frames(4))
+    for device_ns, payload in frames[:2]:
+        decoder.feed(HOST0_NS + device_ns - DEVICE0_NS, payload)
+    with pytest.raises(DecodeError, match="out of order"):
+        decoder.feed(HOST0_NS + 10**9, frames[0][1])
+    last = decoder.feed(HOST0_NS + frames[2][0] - DEVICE0_NS, frames[2][1])[0]
+    np.testing.assert_array_equal(np.diff(last.t_ns), PERIOD_NS)
+    # the device rebooted: its clock starts again an hour earlier; decoding carries on
+    counts = np.zeros((36, 3), dtype=np.int64)
+    reboot = pmd_data.build_raw_frame(MeasurementType.ACC, DEVICE0_NS - 3600 * 10**9, counts)
+    (batch,) = decoder.feed(HOST0_NS + 60 * 10**9, reboot)
+    assert batch.t_ns[0] > last.t_ns[-1]
+
+
+def test_map_frame_slews_towards_a_better_estimate_instead_of_jumping_back() -> None:
+    mapper = DeviceClockMapper(max_slew=0.05)
+    out = []
+    for k in range(40):
+        device = DEVICE0_NS + (np.arange(36) + 36 * k) * PERIOD_NS
+        delay_ns = 200_000_000 if k == 0 else 10_000_000  # the first delivery was slow
+        mapper.observe(int(device[-1]), HOST0_NS + int(device[-1] - DEVICE0_NS) + delay_ns)
+        out.append(mapper.map_frame(device))
+    t = np.concatenate(out)
+    steps = np.diff(t)
+    assert steps.min() >= PERIOD_NS * 0.95 - 1 and steps.max() <= PERIOD_NS * 1.05 + 1
+    assert t[-1] - (HOST0_NS + 40 * 36 * PERIOD_NS - PERIOD_NS) == 10_000_000  # converged to the fast delay
