@@ -280,6 +280,7 @@ class _DeviceSession:
         shared = self.shared
         delays = shared.policy.delays()
         address = self.spec.address.upper()
+        announced = False
         while not shared.stop.is_set():
             found = asyncio.Event()
             hit: list[tuple[BLEDevice, AdvertisementData]] = []
@@ -306,6 +307,10 @@ class _DeviceSession:
                                           "StrideGuard can record", device=device.address)
                     self.kind = profile.kind
                 return device
+            if not announced:
+                log.warning("%s: not advertising yet; still looking (wear or wake it, close other apps using it)",
+                            self.key)
+                announced = True
             await shared.clock.sleep(next(delays))
         return None
 

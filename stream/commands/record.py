@@ -128,6 +128,10 @@ async def record(opts: RecordOptions, *, on_item: Callable[[DecodedItem], None] 
             from sensors.simulated import demo_world
 
             world = demo_world(clock=clock, runners=max(2, len({d.runner for d in opts.devices})))
+            unknown = [d.address for d in opts.devices if world.find(d.address) is None]
+            if unknown:
+                raise UsageError(f"no simulated device {', '.join(unknown)}; the simulated devices are "
+                                 f"{', '.join(sorted(world.peripherals))} (see `strideguard scan --simulate`)")
             backends = {"backend_client": world.client_backend, "backend_scanner": world.scanner_backend}
         capture = stack.enter_context(CaptureWriter(opts.out, meta=meta))
         if opts.duration_s:

@@ -53,7 +53,7 @@ async def _scan(args: argparse.Namespace) -> list[ScanResult]:
     from sensors.simulated import demo_world
 
     async with SimClock() as clock:
-        world = demo_world(clock=clock)
+        world = demo_world(clock=clock, runners=2)  # the devices `record --simulate` offers
         return await scan(timeout_s=args.timeout, backend_scanner=world.scanner_backend, clock=clock,
                           include_unknown=args.all)
 
