@@ -91,6 +91,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return a
 
 
+def recall_precision(recall: float | None, precision: float | None) -> str:
+    return f"{fmt(recall, '{:.3f}')}/{fmt(precision, '{:.3f}')}"
+
+
 def progress(msg: str) -> None:
     print(f"[validate] {msg}", file=sys.stderr, flush=True)
 
@@ -194,11 +198,11 @@ class Harness:
                 return "-"
             if "error" in r:
                 return "fail"
-            return f"{fmt(r.get('recall'), '{:.3f}')}/{fmt(r.get('precision'), '{:.3f}')} ({fmt(r.get('lag_ms'), '{:+.0f}')})"
+            return f"{recall_precision(r['recall'], r['precision'])} ({fmt(r.get('lag_ms'), '{:+.0f}')})"
 
         rows = [[n] + [rp(n, m) for m in methods] for n in names]
         rows.append(["worst"] + [("fail" if "error" in pooled[m] else
-                                  f"{fmt(pooled[m]['recall_worst'], '{:.3f}')}/{fmt(pooled[m]['precision_worst'], '{:.3f}')}")
+                                  recall_precision(pooled[m]["recall_worst"], pooled[m]["precision_worst"]))
                                  for m in methods])
         self.tables.append(render(
             f"{label}: steps, recall/precision (lag ms removed)", ["recording", *methods], rows,
@@ -273,7 +277,8 @@ class Harness:
         ours = self.run_ours_all(recs)
         peers = self.run_peers_all(recs, presets=("running",))
         per_rec = evaluate.evaluate_steps_dataset(recs, ours, peers, progress)
-        truth = {r.name: synthetic.truth_scores(r, ours[r.name]) for r in recs if isinstance(ours.get(r.name), OurResult)}
+        truth = {r.name: synthetic.truth_scores(r, ours[r.name]) for r in recs
+                 if isinstance(ours.get(r.name), OurResult)}
         self.results["sections"]["synthetic"] = {"per_recording": per_rec, "pooled": evaluate.pooled(per_rec),
                                                  "truth": truth}
         methods = [m for m in ("ours", "mobgap", "skdh") if any(m in per_rec[r.name] for r in recs)]
@@ -413,14 +418,14 @@ class Harness:
             ours = pooled.get("ours")
             if not ours or "error" in ours:
                 continue
-            peer_best = [pooled[m]["cadence_interval_mae_spm"] for m in pooled
-                         if m != "ours" and "error" not in pooled[m] and pooled[m].get("cadence_interval_mae_spm") is not None]
+            peer_best = [pooled[m]["cadence_interval_mae_spm"] for m in pooled if m != "ours"
+                         and "error" not in pooled[m] and pooled[m].get("cadence_interval_mae_spm") is not None]
             mae = ours.get("cadence_interval_mae_spm")
             ok = None if mae is None else (mae <= TARGETS["cadence_mae_spm"] and all(mae <= b for b in peer_best))
             rows.append([f"{label} cadence MAE <= 1 spm and <= best peer", f"{fmt(mae)} (best peer "
                          f"{fmt(min(peer_best) if peer_best else None)})", verdict(ok)])
             rows.append([f"{label} steps recall/precision >= 0.99 (worst recording)",
-                         f"{fmt(ours['recall_worst'], '{:.3f}')}/{fmt(ours['precision_worst'], '{:.3f}')}",
+                         recall_precision(ours['recall_worst'], ours['precision_worst']),
                          verdict(None if ours["recall_worst"] is None else
                                  ours["recall_worst"] >= 0.99 and ours["precision_worst"] >= 0.99)])
         alc = sec.get("alcantara")
@@ -428,13 +433,14 @@ class Harness:
             ours = alc["pooled"].get("ours")
             if ours and "error" not in ours:
                 rows.append(["Alcantara steps recall/precision >= 0.99 (worst trial)",
-                             f"{fmt(ours['recall_worst'], '{:.3f}')}/{fmt(ours['precision_worst'], '{:.3f}')}",
+                             recall_precision(ours['recall_worst'], ours['precision_worst']),
                              verdict(ours["recall_worst"] >= 0.99 and ours["precision_worst"] >= 0.99)])
             imp = alc["force_plate"]["impact_vs_peak_vgrf_bw"]
             if imp.get("n"):
                 rows.append(["impact within 0.15 BW of peak vGRF (median), r >= 0.9",
                              f"{fmt(imp['abs_err_median'], '{:.3f}')} BW, r {fmt(imp['r'])}",
-                             verdict(imp["abs_err_median"] <= TARGETS["impact_bw"] and imp["r"] >= TARGETS["impact_r"])])
+                             verdict(imp["abs_err_median"] <= TARGETS["impact_bw"]
+                                     and imp["r"] >= TARGETS["impact_r"])])
             ct = alc["force_plate"]["contact_time_ms"]
             rows.append(["contact time median error <= 20 ms",
                          f"{fmt(ct.get('abs_err_median'), '{:.1f}')} ms" if ct.get("n") else "not emitted",
@@ -447,7 +453,7 @@ class Harness:
             ours = syn["pooled"].get("ours")
             if ours and "error" not in ours:
                 rows.append(["synthetic steps recall/precision >= 0.99 (worst scenario)",
-                             f"{fmt(ours['recall_worst'], '{:.3f}')}/{fmt(ours['precision_worst'], '{:.3f}')}",
+                             recall_precision(ours['recall_worst'], ours['precision_worst']),
                              verdict(ours["recall_worst"] >= 0.99 and ours["precision_worst"] >= 0.99)])
         for name, sp in sec.get("speed", {}).items():
             x = sp.get("ours_offline_x_real_time")

@@ -103,7 +103,8 @@ def _trial_info(path: pathlib.Path) -> list[dict]:
     if not path.exists():
         return []
     with open(path, newline="") as f:
-        return [{k: row[k] for k in ("Speed", "Slope", "RFS", "Height", "Mass") if k in row} for row in csv.DictReader(f)]
+        keys = ("Speed", "Slope", "RFS", "Height", "Mass")
+        return [{k: row[k] for k in keys if k in row} for row in csv.DictReader(f)]
 
 
 def load_generic(csv_path: pathlib.Path, ref_path: pathlib.Path, *, placement: str = "unknown") -> Recording:

@@ -287,7 +287,8 @@ def paired_stats(estimate: Sequence[float], reference: Sequence[float]) -> dict:
             "signed_err_median": float(np.median(e - r)), "r": corr}
 
 
-def match_pairs_with_lag(cand_s: Sequence[float], ref_s: Sequence[float], tol_s: float) -> tuple[float, list[tuple[int, int]]]:
+def match_pairs_with_lag(cand_s: Sequence[float], ref_s: Sequence[float],
+                         tol_s: float) -> tuple[float, list[tuple[int, int]]]:
     """Lag (s) and one-to-one pairs (i_cand, j_ref) after removing it, for per-step comparisons."""
     cand = np.asarray(cand_s, dtype=float)
     ref = np.asarray(ref_s, dtype=float)

@@ -91,7 +91,8 @@ def generate(sc: Scenario) -> Recording:
     ref = StepReference.from_steps(contacts_s, rate_hz=500.0, duration_s=float(t_s[-1]), window_t0s_s=running_t0s)
     aligned = sc.rotation_seed is None
     return Recording(name=f"syn:{sc.name}", dataset="synthetic", placement=sc.placement, rate_hz=sc.rate_hz,
-                     t_s=t_s, acc_g=np.asarray(run.acc.values, dtype=float), gyro_dps=np.asarray(run.gyro.values, dtype=float),
+                     t_s=t_s, acc_g=np.asarray(run.acc.values, dtype=float),
+                     gyro_dps=np.asarray(run.gyro.values, dtype=float),
                      vertical_axis=2 if aligned else None, ap_axis=0 if aligned else None, step_ref=ref, truth=run,
                      info={"standing_s": sc.standing_s})
 
