@@ -221,6 +221,7 @@ class _DeviceSession:
         self.stream_meta: dict[str, dict[str, str]] = {}
         self.lost = asyncio.Event()
         self.control: _PmdControl | None = None
+        self.client: BleakClient | None = None
         self.started: list[MeasurementType] = []  # PMD measurements started on the current connection
 
     # -- the loop ----------------------------------------------------------------------------------
@@ -239,6 +240,7 @@ class _DeviceSession:
                     BleakClient, device, self.key, disconnected_callback=self._on_disconnect, max_attempts=2,
                     **({} if shared.backend_client is None else {"backend": shared.backend_client}))
                 self.lost.clear()
+                self.client = client
                 await self._configure(client)
             except (BleakError, DeviceError, asyncio.TimeoutError, OSError) as exc:
                 log.warning("%s: connecting or configuring failed: %s", self.key, exc)
@@ -273,7 +275,8 @@ class _DeviceSession:
             break
 
     def _on_disconnect(self, client: BleakClient) -> None:
-        self.lost.set()
+        if client is self.client:  # a late callback of an earlier, abandoned connection is not news
+            self.lost.set()
 
     async def _find(self) -> BLEDevice | None:
         """Scan until the device advertises (backing off between looks); None when asked to stop."""
