@@ -10,8 +10,7 @@ import sys
 from sensors.types import Placement
 from stream.commands._common import add_store_options
 from stream.errors import UsageError
-from stream.export import ExportOptions, export_sessions, select_sessions
-from stream.export.exporter import FORMATS
+from stream.export import FORMATS
 from stream.store import SessionStore, default_db_path
 
 EXAMPLES = """\
@@ -70,6 +69,8 @@ def _date(text: str) -> dt.date:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stream.export import ExportOptions, export_sessions, select_sessions  # pyarrow: only when exporting
+
     if all(x is None for x in (args.session, args.runner, args.team, args.since, args.until)):
         raise UsageError("say what to export: a SESSION id, --runner NAME, --team NAME or a --from/--to range")
     if (args.shift_dates or args.date_shift_days is not None or args.key) and not args.pseudonymise:

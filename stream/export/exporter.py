@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from sensors.types import Placement
 from stream.errors import UsageError
-from stream.export import bids
+from stream.export import FORMATS, bids
 from stream.export.checksums import write_checksums
 from stream.export.dictionary import (Column, dictionary_markdown, dictionary_rows, sqlite_columns,
                                       standard_tables)
@@ -36,7 +36,6 @@ from stream.export.tables import device_row, results_table, rows_table, samples_
 from stream.export.tabular import TableWriters
 from stream.store import SessionRow, SessionStore
 
-FORMATS = ("bids", "parquet", "csv")
 MIN_BINARY_NAME = 6  # characters: shorter names turn up in compressed bytes by chance
 PAIN_TABLE_PATTERN = "pain%"  # SQLite tables of the pain log (stream/painlog.py) are exported when present
 
@@ -195,6 +194,10 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
             if leaks:
                 raise ExportError(f"pseudonymisation check failed: {leaks[0]}", path=str(partial))
         write_checksums(partial)
+    except BaseException:
+        writers.close_quietly()
+        shutil.rmtree(partial, ignore_errors=True)  # nothing half-written (or leaking) stays behind
+        raise
     finally:
         bar.close()
     if key_path is not None:

@@ -42,7 +42,7 @@ class Labeler:
     groups: dict[str, str] = field(default_factory=dict)  # team -> label
     devices: dict[str, str] = field(default_factory=dict)  # device -> label
     sources: dict[str, str] = field(default_factory=dict)  # session id -> recording path (key only)
-    _scrub_re: re.Pattern[str] | None = None
+    _scrub_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def shift_ns(self) -> int:

@@ -63,6 +63,18 @@ class TableWriters:
             f.close()  # type: ignore[attr-defined]
 
 
+    def close_quietly(self) -> None:
+        """Release open files after a failure (their content is about to be thrown away)."""
+        for closer in [*self._pq.values(), *self._csv.values(), *self._csv_files.values()]:
+            try:
+                closer.close()  # type: ignore[attr-defined]
+            except Exception:  # noqa: BLE001  the export already failed; keep the first error
+                pass
+        self._pq.clear()
+        self._csv.clear()
+        self._csv_files.clear()
+
+
 def _decoded(table: pa.Table) -> pa.Table:
     """CSV cannot write dictionary-encoded columns: decode them."""
     cols = [c.dictionary_decode() if pa.types.is_dictionary(c.type) else c for c in table.columns]

@@ -381,3 +381,16 @@ def test_several_devices_and_a_csv_recording_make_valid_bids(tmp_path):
     issues = validate(result.out_dir / "bids")["issues"]["issues"]
     assert [i["code"] for i in issues] == []
     assert find_names(result.out_dir, ["carlotta", "dorothea"]) == []
+
+
+def test_a_name_that_slips_through_stops_the_export_and_leaves_nothing(world, tmp_path, monkeypatch):
+    """The final check does not trust the scrubbing: with scrubbing broken, the alert message's name is caught."""
+    from stream.export.pseudonym import Labeler
+
+    monkeypatch.setattr(Labeler, "scrub", lambda self, text: text)
+    store = world.store()
+    with pytest.raises(UsageError, match="pseudonymisation check failed: 'Annabelle' in"):
+        export_sessions(store, select_sessions(store, runner="annabelle"),
+                        ExportOptions(out_dir=tmp_path / "x", pseudonymise=True))
+    store.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no export, no partial folder, no key
