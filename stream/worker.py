@@ -104,6 +104,7 @@ class Worker:
         self.sessions: dict[str, _Session] = {}
         self.journal_dir = options.state_dir / "journal"
         self._mqtt_sink: MqttSink | None = None
+        self._outbox: list[tuple[_Session, AnalyzerOutput, int]] = []  # MQTT outputs of the current group
         self.ready = asyncio.Event()  # set once subscribed and rebuilt: collectors may start publishing
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -178,6 +179,7 @@ class Worker:
             session.journal.sync()
         for session, imu in accepted:
             await self._analyse(session, imu)
+        await self._flush_outbox()
         for message in group:
             conn.ack(message)
 
@@ -222,12 +224,23 @@ class Worker:
         if self._mqtt_sink is not None:
             fresh = _after_watermark(output, session.watermark)
             if fresh:
-                await self._mqtt_sink.write(session.info, fresh, input_seq=input_seq)
+                self._outbox.append((session, fresh, input_seq))
                 session.watermark = _watermark(fresh, session.watermark)
-                session.journal.append_watermark(session.watermark)
         self.stats.latest_output_s = time.time()
 
+    async def _flush_outbox(self) -> None:
+        """Publish the MQTT outputs of a group together (issued in order, acknowledged concurrently: one
+        round trip per group instead of one per message), then journal the new watermarks."""
+        if not self._outbox or self._mqtt_sink is None:
+            return
+        outbox, self._outbox = self._outbox, []
+        sink = self._mqtt_sink
+        await asyncio.gather(*(sink.write(s.info, out, input_seq=seq) for s, out, seq in outbox))
+        for session in {id(s): s for s, _, _ in outbox}.values():
+            session.journal.append_watermark(session.watermark)
+
     async def _close(self, session: _Session) -> None:
+        await self._flush_outbox()  # the outputs go out before the session's "finished" status
         summary = {"session_id": session.info.session_id, **session.analyzer.summary}
         for sink in self._all_sinks():
             await sink.close_session(session.info, summary)
@@ -258,6 +271,7 @@ class Worker:
                 self._note_gap(session, imu.seq)
                 session.last_seq = imu.seq
                 await self._analyse(session, imu)
+            await self._flush_outbox()
             if session is None:
                 path.unlink()  # an empty journal: nothing was acknowledged for it
                 continue

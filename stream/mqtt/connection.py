@@ -175,6 +175,7 @@ class MqttConnection:
             keepalive=self.settings.keepalive_s,
             timeout=self.settings.publish_timeout_s,
         )
+        client.pending_calls_threshold = 100_000  # many concurrent QoS 1 publishes are normal here
         if self.manual_ack:
             # aiomqtt does not expose it; paho acknowledges a QoS 1 message only on `ack()` then.
             client._client.manual_ack_set(True)  # noqa: SLF001

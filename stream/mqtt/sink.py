@@ -9,6 +9,7 @@ analyzer worker.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from analytics.results import AnalyzerOutput
@@ -31,9 +32,11 @@ class MqttSink:
             await self._status(session, "running")
 
     async def write(self, session: SessionInfo, output: AnalyzerOutput, *, input_seq: int | None = None) -> None:
-        for kind, message in output_messages(session.session_id, output, input_seq=input_seq):
-            await self.connection.publish(topic(session.team, session.runner, kind), dumps(message), qos=1)
-            self.messages_published += 1
+        messages = output_messages(session.session_id, output, input_seq=input_seq)
+        # Issued in order (tasks start in creation order), acknowledged concurrently.
+        await asyncio.gather(*(self.connection.publish(topic(session.team, session.runner, kind), dumps(message), qos=1)
+                               for kind, message in messages))
+        self.messages_published += len(messages)
 
     async def close_session(self, session: SessionInfo, summary: dict[str, Any]) -> None:
         if self.publish_status:
