@@ -44,6 +44,7 @@ class Recording:
     step_ref: StepReference | None = None
     force_plate: list[ForcePlateStep] | None = None
     truth: object | None = None  # sensors.synthetic SyntheticRun for synthetic recordings
+    ref_sides: np.ndarray | None = None  # per reference step: which leg's gyro peak ("left"/"right")
     info: dict = field(default_factory=dict)
 
     @property
@@ -75,6 +76,7 @@ def load_uci(folder: pathlib.Path) -> list[Recording]:
             name=f"uci_{path.stem.split('_')[0]}", dataset="uci", placement="chest", rate_hz=UCI_RATE_HZ,
             t_s=t, acc_g=acc, gyro_dps=gyro, vertical_axis=0, ap_axis=None,
             step_ref=StepReference.from_steps(steps, rate_hz=UCI_RATE_HZ, duration_s=duration_s, window_t0s_s=t0s),
+            ref_sides=np.where(np.isin(steps, left), "left", "right"),
             info={"right_strides": len(right), "left_strides": len(left),
                   "ref_cadence_spm_whole": 60.0 * len(steps) / duration_s}))
     return out

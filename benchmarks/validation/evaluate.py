@@ -89,6 +89,27 @@ def peer_cadence_windows(rec: Recording, res: PeerResult) -> float | None:
     return float(np.median(np.abs(errs))) if errs else None
 
 
+def side_agreement(rec: Recording, ours: OurResult) -> dict:
+    """Left/right per step against the leg that made the reference event.
+
+    The UCI reference event is one leg's mid-swing, which falls in the OTHER foot's stance, and our lag
+    is only known modulo a step: the mapping (same or opposite leg) is therefore fixed once per
+    recording as the better of the two, and `agreement` = max(a, 1 - a). `known` is the share of our
+    matched steps that carry a side at all.
+    """
+    if rec.ref_sides is None:
+        return {}
+    order = np.argsort(ours.step_times_s)
+    cand = ours.step_times_s[order]
+    _, pairs = match_pairs_with_lag(cand, rec.step_ref.steps_s, tolerance_s(rec.step_ref.rate_hz))
+    sided = [(ours.side[order[i]], rec.ref_sides[j]) for i, j in pairs if ours.side[order[i]] in ("left", "right")]
+    if not sided:
+        return {"side_agreement": None, "side_known": 0.0 if pairs else None}
+    a = float(np.mean([s == r for s, r in sided]))
+    return {"side_agreement": max(a, 1.0 - a), "side_mapping": "same leg" if a >= 0.5 else "opposite leg",
+            "side_known": len(sided) / len(pairs), "n_sided": len(sided)}
+
+
 def own_window_cadence(rec: Recording, ours: OurResult) -> dict:
     """Our analytics' own per-window cadence output against the reference's interval cadence on the
     same window span (the analytics choose their window grid)."""
@@ -115,7 +136,8 @@ def evaluate_steps_dataset(recs: list[Recording], ours: dict[str, OurResult | st
         row: dict[str, dict] = {}
         o = ours.get(rec.name)
         if isinstance(o, OurResult):
-            row["ours"] = {**step_scores(rec, o.step_times_s, o.seconds), **own_window_cadence(rec, o)}
+            row["ours"] = {**step_scores(rec, o.step_times_s, o.seconds), **own_window_cadence(rec, o),
+                           **side_agreement(rec, o)}
         elif o is not None:
             row["ours"] = {"error": o}
         for (peer, preset, name), res in peers.items():

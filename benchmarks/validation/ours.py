@@ -26,6 +26,9 @@ class OurResult:
     contact_times_s: np.ndarray  # NaN where the step has no contact estimate
     contact_time_ms: np.ndarray  # NaN where absent
     impact_g: np.ndarray  # NaN where absent
+    side: np.ndarray  # "left", "right" or "unknown" per step
+    braking_g: np.ndarray  # NaN where absent
+    vertical_oscillation_cm: np.ndarray  # NaN where absent
     windows: list = field(default_factory=list)  # analytics.results.WindowMetrics
     seconds: float = 0.0
 
@@ -94,4 +97,6 @@ def _run_once(rec: Recording, *, chunk_s: float, analyzer_factory) -> OurResult:
         contact_times_s=arr((s.contact_t_ns - EPOCH_NS) / NS_PER_S if s.contact_t_ns is not None else None
                             for s in steps),
         contact_time_ms=arr(s.contact_time_ms for s in steps), impact_g=arr(s.impact_g for s in steps),
+        side=np.array([s.side.value for s in steps], dtype=object), braking_g=arr(s.braking_g for s in steps),
+        vertical_oscillation_cm=arr(s.vertical_oscillation_cm for s in steps),
         windows=windows, seconds=seconds)

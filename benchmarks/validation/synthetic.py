@@ -23,7 +23,7 @@ STANDING_MARGIN_S = 5.0  # s at both ends of the standing span not scored (settl
 END_MARGIN_S = 0.3  # s: a true contact this close to the end has its impact after the last sample
 WINDOW_METRICS = ("cadence_spm", "impact_g", "contact_time_ms", "vertical_oscillation_cm", "sway_ml_ratio",
                   "sway_ap_ratio", "lean_deg", "step_time_asymmetry_pct", "impact_asymmetry_pct")
-STEP_METRICS = ("impact_g", "contact_time_ms")
+STEP_METRICS = ("impact_g", "contact_time_ms", "braking_g", "vertical_oscillation_cm")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,12 +106,18 @@ def truth_scores(rec: Recording, ours: OurResult) -> dict:
     cand = ours.step_times_s[order]
     lag_s, pairs = match_pairs_with_lag(cand, contacts_s, tolerance_s(500.0))
     out: dict = {"step_lag_ms": round(lag_s * 1000, 1)}
-    truth_per_step = {"impact_g": sa.impact_g, "contact_time_ms": sa.contact_time_ms}
-    ours_per_step = {"impact_g": ours.impact_g, "contact_time_ms": ours.contact_time_ms}
+    truth_per_step = {"impact_g": sa.impact_g, "contact_time_ms": sa.contact_time_ms,
+                      "braking_g": np.array([s.braking_g for s in run.steps]),
+                      "vertical_oscillation_cm": sa.vertical_oscillation_cm}
+    ours_per_step = {"impact_g": ours.impact_g, "contact_time_ms": ours.contact_time_ms, "braking_g": ours.braking_g,
+                     "vertical_oscillation_cm": ours.vertical_oscillation_cm}
     for m in STEP_METRICS:
         est = [ours_per_step[m][order[i]] for i, _ in pairs]
         ref = [truth_per_step[m][j] for _, j in pairs]
         out[f"step_{m}"] = paired_stats(est, ref)
+    sided = [(ours.side[order[i]], bool(sa.is_left[j])) for i, j in pairs if ours.side[order[i]] in ("left", "right")]
+    out["side_accuracy"] = float(np.mean([(s == "left") == is_left for s, is_left in sided])) if sided else None
+    out["side_known"] = len(sided) / len(pairs) if pairs else None
     ic_err = [(ours.contact_times_s[order[i]] - contacts_s[j]) * 1000.0 for i, j in pairs
               if math.isfinite(ours.contact_times_s[order[i]])]
     out["initial_contact_err_ms_median"] = float(np.median(ic_err)) if ic_err else None

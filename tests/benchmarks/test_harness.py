@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-from analytics.results import AnalyzerOutput, StepEvent
+from analytics.results import AnalyzerOutput, Side, StepEvent
 from benchmarks.validation import evaluate
 from benchmarks.validation.datasets import discover, load_generic, load_uci
 from benchmarks.validation.ours import EPOCH_NS, run_ours
@@ -30,16 +30,18 @@ VALIDATE = REPO / "benchmarks" / "validate.py"
 class StandInAnalyzer:
     """Emits given step times (s from the recording start) as the stream passes them."""
 
-    def __init__(self, step_times_s: np.ndarray, *, impact_g: float = 2.0):
+    def __init__(self, step_times_s: np.ndarray, *, impact_g: float = 2.0, sides: np.ndarray | None = None):
         self._t_ns = EPOCH_NS + np.round(np.asarray(step_times_s) * NS_PER_S).astype(np.int64)
         self._next = 0
         self._impact_g = impact_g
+        self._sides = sides
 
     def _until(self, t_ns: int) -> AnalyzerOutput:
         steps = []
         while self._next < len(self._t_ns) and self._t_ns[self._next] <= t_ns:
+            side = Side.UNKNOWN if self._sides is None else Side(self._sides[self._next])
             steps.append(StepEvent(runner="validate", t_ns=int(self._t_ns[self._next]), index=self._next,
-                                   impact_g=self._impact_g))
+                                   impact_g=self._impact_g, side=side))
             self._next += 1
         return AnalyzerOutput(steps=tuple(steps))
 
@@ -65,6 +67,16 @@ def test_stand_in_steps_come_back_with_their_lag_and_score_perfectly(uci_p1) -> 
     assert (scores["recall"], scores["precision"]) == (1.0, 1.0)
     assert scores["cadence_interval_mae_spm"] == 0.0
     assert scores["interval_abs_err_ms_median"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_side_agreement_finds_the_leg_mapping(uci_p1) -> None:
+    ref = uci_p1.step_ref.steps_s
+    other_leg = np.where(uci_p1.ref_sides == "left", "right", "left")
+    result = run_ours(uci_p1, analyzer_factory=lambda runner: StandInAnalyzer(ref + 0.1, sides=other_leg))
+    agree = evaluate.side_agreement(uci_p1, result)
+    assert (agree["side_agreement"], agree["side_mapping"], agree["side_known"]) == (1.0, "opposite leg", 1.0)
+    unknown = run_ours(uci_p1, analyzer_factory=lambda runner: StandInAnalyzer(ref + 0.1))
+    assert evaluate.side_agreement(uci_p1, unknown) == {"side_agreement": None, "side_known": 0.0}
 
 
 def test_stand_in_that_drops_steps_is_scored_down(uci_p1) -> None:
