@@ -33,7 +33,7 @@ plt.rcParams.update({"axes.spines.top": False, "axes.spines.right": False, "axes
                      "grid.alpha": 0.3, "font.size": 10})
 
 
-def _shade_alerts(ax, data: ReportData, metrics: tuple[str, ...] | None = None, *, fatigue: bool = True) -> None:
+def _shade_alerts(ax, data: ReportData, metrics: tuple[str, ...] | None = None, *, fatigue: bool = True) -> bool:
     """Shade where an alert for one of `metrics` (or any, or the fatigue combination) was active; overlapping
     spans are merged so they do not darken each other, and drawn beneath the data."""
     chosen = sorted((s.start_min, s.end_min) for s in data.spans
@@ -47,12 +47,19 @@ def _shade_alerts(ax, data: ReportData, metrics: tuple[str, ...] | None = None, 
             merged.append([start, end])
     for start, end in merged:
         ax.axvspan(start, end, color=ALERT_COLOUR, alpha=0.25, lw=0, zorder=0)
+    return bool(merged)
 
 
 def _legend(ax, **kw) -> None:
-    """Above the panel, right-aligned: never over the data."""
+    """Above the panel, right-aligned: never over the data (nothing when nothing is labelled)."""
+    if not ax.get_legend_handles_labels()[0]:
+        return
     ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False, borderaxespad=0.2,
               ncol=kw.pop("ncol", 4), **kw)
+
+
+def _no_data(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#777777")
 
 
 def metrics_over_time(data: ReportData) -> Figure:
@@ -68,7 +75,7 @@ def metrics_over_time(data: ReportData) -> Figure:
     )
     labels = {"sway_ml_ratio": "ML", "sway_ap_ratio": "AP"}
     for ax, (names, title, unit, alert_metrics) in zip(axes, panels):
-        _shade_alerts(ax, data, alert_metrics)
+        shaded = _shade_alerts(ax, data, alert_metrics)
         for i, name in enumerate(names):
             t, v = series(data.windows, name)
             colour = f"C{i}"
@@ -77,11 +84,13 @@ def metrics_over_time(data: ReportData) -> Figure:
             if finite(base):
                 ax.axhline(base, color=colour, ls="--", lw=1, alpha=0.8,
                            label=f"baseline {labels.get(name, '')}".strip())
+        if not any(np.isfinite(series(data.windows, n)[1]).any() for n in names):
+            _no_data(ax, "no analysed windows with this metric")
         ax.set_title(title, loc="left", fontweight="bold")
         ax.set_ylabel(unit)
-        if data.spans:
+        if shaded:
             ax.plot([], [], color=ALERT_COLOUR, alpha=0.5, lw=8, label="alert active")
-        _legend(ax)
+        _legend(ax, ncol=5)
     axes[-1].set_xlabel("minutes from start")
     fig.suptitle(f"Gait metrics over time (baseline: {data.baseline_note})", fontsize=11)
     return fig
@@ -105,6 +114,8 @@ def steps_scatter(data: ReportData) -> Figure:
     for ax in axes:
         _shade_alerts(ax, data)
         _legend(ax, markerscale=3)
+        if not data.steps:
+            _no_data(ax, "no steps detected")
     axes[0].set_title("Impact per step", loc="left", fontweight="bold")
     axes[0].set_ylabel("g")
     axes[1].set_title("Step time per step", loc="left", fontweight="bold")

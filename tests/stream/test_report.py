@@ -140,3 +140,16 @@ def test_baseline_is_the_previous_sessions_mean_else_the_early_run(world):
     _, note = baseline_for(first.windows, [], t0_ns=first.row.started_t_ns)
     assert "first 3 min" in note
     assert 160 < first.baseline["cadence_spm"] < 176
+
+
+def test_a_session_without_results_still_renders(tmp_path):
+    from stream.session import SessionInfo
+    from stream.store import SessionStore
+
+    store = SessionStore(tmp_path / "s.db")
+    store.open_session(SessionInfo(session_id="eve-1", runner="eve", team="t", source="gone.sgcap", started_t_ns=T0))
+    result = write_report(store, "eve-1", tmp_path / "r")
+    store.close()
+    assert len(result.images) == 5 and all(p.stat().st_size > 5_000 for p in result.images)
+    page = result.index.read_text()
+    assert "No alerts in this session." in page and "unfinished" in page
