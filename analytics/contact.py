@@ -19,16 +19,16 @@ def crossing_offset(values: np.ndarray, threshold: float, *, rising: bool) -> fl
     """Sub-sample position where `values` crosses `threshold`, searching backwards for the last rise
     (rising=True) or forwards for the first fall; the offset is in samples from the start of `values`."""
     below = values < threshold
+    n = values.shape[0]
     if rising:
-        idx = np.flatnonzero(below)
-        if idx.size == 0 or idx[-1] == values.shape[0] - 1:
+        k = n - 1 - int(below[::-1].argmax())  # last sample below
+        if not below[k] or k == n - 1:
             return None
-        k = int(idx[-1])  # values[k] < threshold <= values[k + 1]
     else:
-        idx = np.flatnonzero(below)
-        if idx.size == 0 or idx[0] == 0:
+        first = int(below.argmax())  # first sample below
+        if not below[first] or first == 0:
             return None
-        k = int(idx[0]) - 1  # values[k] >= threshold > values[k + 1]
+        k = first - 1
     a, b = float(values[k]), float(values[k + 1])
     return k + (threshold - a) / (b - a) if b != a else float(k)
 

@@ -15,6 +15,7 @@ s * u (s = +1 or -1), AP forward = s * ap_g and ML to the left = s * ml_g (a rig
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ class OrientationStage:
         self._cos, self._sin = 1.0, 0.0
         self._axis_known = False
         self._axes: deque[tuple[int, np.ndarray]] = deque(maxlen=AXIS_HISTORY)
+        self._axis_starts: list[int] = []
         self._last: tuple | None = None  # covariance and basis at the last sample seen
 
     @property
@@ -64,13 +66,8 @@ class OrientationStage:
 
     def axis_at(self, index: int) -> np.ndarray | None:
         """The AP axis u (unit vector in the sensor frame) in force at sample `index`, if known."""
-        found = None
-        for start, axis in self._axes:
-            if start <= index:
-                found = axis
-            else:
-                break
-        return found
+        k = bisect.bisect_right(self._axis_starts, index) - 1
+        return self._axes[k][1] if k >= 0 else None
 
     def push(self, acc_g: np.ndarray) -> OrientedChunk:
         """Orient one chunk of raw acceleration (n, 3) in g."""
@@ -148,3 +145,4 @@ class OrientationStage:
         self._axis_known = True
         axis = np.array([c * e1[0] + s * e2[0], c * e1[1] + s * e2[1], c * e1[2] + s * e2[2]])
         self._axes.append((index, axis))
+        self._axis_starts = [start for start, _ in self._axes]

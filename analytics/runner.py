@@ -29,10 +29,10 @@ from analytics.contact import MAX_CONTACT_S, contact_span
 from analytics.errors import AnalyticsError
 from analytics.filters import History, SosFilter, butter_sos
 from analytics.footpod import window_speed_and_stride
-from analytics.impact import ImpactFilter, peak_in
+from analytics.impact import ImpactFilter
 from analytics.lean import StandingReference, lean_deg, unit
 from analytics.orientation import OrientationStage
-from analytics.oscillation import DisplacementFilter, peak_to_peak
+from analytics.oscillation import DisplacementFilter
 from analytics.regularity import regularity
 from analytics.results import AnalyzerOutput, RiskEvent, Side, StepEvent, WindowMetrics
 from analytics.steps import StepDetector, StepPeak
@@ -219,67 +219,62 @@ class RunnerAnalyzer:
                 self._steps.append(step)
 
     def _step_from_peak(self, peak: StepPeak) -> StepEvent | None:
-        cfg, rate, h = self.config, self._rate_hz, self._history
+        """Per-step metrics from the history around one confirmed band-pass peak (sparse work: one
+        view of the history, a dozen small numpy reductions)."""
+        cfg, rate = self.config, self._rate_hz
         interval = peak.interval_samples if peak.interval_samples is not None else DEFAULT_STEP_INTERVAL_S * rate
         back = max(1, min(round(cfg.step_search_back_s * rate), round(0.6 * interval)))
         ahead = round(IMPACT_SEARCH_AHEAD_FRACTION * interval)
-        found = peak_in(h.get(peak.index - back, peak.index + ahead + 1, H_IMPACT))
-        if found is None:
-            return None
-        impact_index = max(peak.index - back, h.start) + found[0]
-        t_ns = self._t0_ns + self._peak_time_rel_ns(impact_index, H_IMPACT)
+        reach = round(MAX_CONTACT_S * rate) + 1
         new_bout = self._prev_step is None or peak.index - self._prev_step[0] > cfg.max_step_interval_s * rate
+        lo = peak.index - back - reach if new_bout else min(self._prev_step[2], peak.index - back - reach)
+        rows, base = self._history.rows(lo, peak.index + ahead + reach + 2)
+        a, b = max(0, peak.index - back - base), peak.index + ahead + 1 - base
+        if b <= a:
+            return None
+        k = a + int(rows[a:b, H_IMPACT].argmax())  # impact sample, local row
+        impact_g = float(rows[k, H_IMPACT])
+        impact_index = base + k
+        t_ns = self._t0_ns + _parabolic_peak_time_ns(rows, k)
         step_time_s = None if new_bout else (t_ns - self._prev_step[1]) / NS_PER_S
-        oscillation = None if new_bout else peak_to_peak(h.get(self._prev_step[2], impact_index + 1, H_DISPLACEMENT))
+        oscillation = None
+        if not new_bout:
+            displacement = rows[max(0, self._prev_step[2] - base):k + 1, H_DISPLACEMENT]
+            oscillation = float(displacement.max() - displacement.min()) if displacement.shape[0] >= 2 else None
         if new_bout:
             self._sides.new_bout()
         self._prev_step = (peak.index, t_ns, impact_index)
 
-        impact_sample_ns = self._t0_ns + int(h.get(impact_index, impact_index + 1, H_T)[0])
-        reach = round(MAX_CONTACT_S * rate) + 1
-        span = contact_span(h.get(impact_index - reach, impact_index + 1, H_CONTACT),
-                            h.get(impact_index, impact_index + reach + 1, H_CONTACT), cfg.contact_threshold_g, rate)
+        contact = rows[:, H_CONTACT]
+        span = contact_span(contact[max(0, k - reach):k + 1], contact[k:k + reach + 1], cfg.contact_threshold_g, rate)
+        impact_sample_ns = self._t0_ns + int(rows[k, H_T])
         contact_t_ns = None if span is None else impact_sample_ns + round(span[0] * NS_PER_S)
         contact_ms = None if span is None else (span[1] - span[0]) * MS_PER_S
 
-        axis_known = self._orientation.axis_at(impact_index) is not None
-        braking_start = impact_index - round(BRAKING_PHASE_FRACTION * interval)
-        braking_window = h.get(braking_start, impact_index + 1, H_AP)
-        if axis_known and self._forward_sign == 0 and braking_window.size:
-            self._forward_votes.append(float(np.mean(braking_window)))
+        ap = rows[:, H_AP]
+        braking_start = max(0, k - round(BRAKING_PHASE_FRACTION * interval))
+        if self._forward_sign == 0 and self._orientation.axis_at(impact_index) is not None:
+            braking_phase = ap[braking_start:k + 1]
+            self._forward_votes.append(float(braking_phase.sum()) / braking_phase.shape[0])
             if len(self._forward_votes) >= cfg.forward_votes:
                 self._forward_sign = -1 if sum(self._forward_votes) > 0 else 1  # braking = AP backwards
                 self._forward_t_ns = t_ns
-        braking = None
+        braking = ml_left = None
         if self._forward_sign:
             if span is not None:
-                braking_start = impact_index + math.floor(span[0] * rate)
-            braking = braking_peak_g(self._forward_sign * h.get(braking_start, impact_index + 1, H_AP))
-        half = round(SIDE_WINDOW_FRACTION * interval)
-        ml = h.get(impact_index - half, impact_index + half + 1, H_ML)
-        ml_left = float(np.mean(ml)) * self._forward_sign if (self._forward_sign and ml.size) else None
+                braking_start = max(0, k + math.floor(span[0] * rate))
+            braking = braking_peak_g(self._forward_sign * ap[braking_start:k + 1])
+            half = round(SIDE_WINDOW_FRACTION * interval)
+            ml = rows[max(0, k - half):k + half + 1, H_ML]
+            ml_left = float(ml.sum()) / ml.shape[0] * self._forward_sign
         side = self._sides.assign(ml_left)
 
-        step = StepEvent(runner=self.runner, t_ns=t_ns, index=self._n_steps, side=side, impact_g=found[1],
+        step = StepEvent(runner=self.runner, t_ns=t_ns, index=self._n_steps, side=side, impact_g=impact_g,
                          step_time_s=step_time_s, contact_t_ns=contact_t_ns, contact_time_ms=contact_ms,
                          vertical_oscillation_cm=oscillation, braking_g=braking)
         self._n_steps += 1
         self._totals.add_step(step)
         return step
-
-    def _peak_time_rel_ns(self, index: int, channel: int) -> int:
-        """Time of a sampled peak refined by a parabola through it and its neighbours (sub-sample timing
-        matters at 25 Hz, where one sample is 40 ms)."""
-        h = self._history
-        y = h.get(index - 1, index + 2, channel)
-        t = h.get(index - 1, index + 2, H_T)
-        if y.size < 3:
-            return int(h.get(index, index + 1, H_T)[0])
-        curvature = y[0] - 2.0 * y[1] + y[2]
-        offset = 0.5 * (y[0] - y[2]) / curvature if curvature < 0 else 0.0
-        offset = min(0.5, max(-0.5, offset))
-        dt = (t[2] - t[1]) if offset > 0 else (t[1] - t[0])
-        return int(round(t[1] + offset * dt))
 
     # ------------------------------------------------------------------ windows
     def _emit_windows(self, *, stream_t_ns: int | None) -> tuple[list[WindowMetrics], list[RiskEvent]]:
@@ -385,6 +380,17 @@ class _SideValues:
         left = [getattr(s, name) for s in self._left if getattr(s, name) is not None]
         right = [getattr(s, name) for s in self._right if getattr(s, name) is not None]
         return symmetry_index_pct(left, right)
+
+
+def _parabolic_peak_time_ns(rows: np.ndarray, k: int) -> int:
+    """Time (ns since the first sample) of the impact peak at local row k, refined by a parabola through
+    it and its neighbours: sub-sample timing matters at 25 Hz, where one sample is 40 ms."""
+    if k < 1 or k + 1 >= rows.shape[0]:
+        return int(rows[k, H_T])
+    (t0, y0), (t1, y1), (t2, y2) = rows[k - 1:k + 2, [H_T, H_IMPACT]].tolist()
+    curvature = y0 - 2.0 * y1 + y2
+    offset = min(0.5, max(-0.5, 0.5 * (y0 - y2) / curvature)) if curvature < 0 else 0.0
+    return int(round(t1 + offset * ((t2 - t1) if offset > 0 else (t1 - t0))))
 
 
 class _SessionTotals:
