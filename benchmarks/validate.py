@@ -109,7 +109,7 @@ class Harness:
     def __init__(self, args: argparse.Namespace):
         self.args = args
         self.tables: list[str] = []
-        self.results: dict = {"missing": {}, "sections": {}}
+        self.results: dict = {"run": run_metadata(args), "missing": {}, "sections": {}}
         self.ours_error = analytics_available()
         self.peer_python = None if args.no_peers else peers_python(args.peers_venv)
         self.presets = tuple(x.strip() for x in args.peer_presets.split(",") if x.strip())
@@ -528,6 +528,21 @@ class Harness:
             self.args.json.write_text(json.dumps(self.results, indent=1, default=_json_default))
             progress(f"numbers written to {self.args.json}")
         return 0
+
+
+def run_metadata(args: argparse.Namespace) -> dict:
+    """What produced these numbers: commit, time, machine, options."""
+    import platform
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=False).stdout.strip() or None
+    except OSError:
+        commit = None
+    return {"utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git_head": commit,
+            "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+            "argv": sys.argv[1:], "repeat": args.repeat, "chunk_s": args.chunk_s}
 
 
 def _json_default(obj: object) -> object:

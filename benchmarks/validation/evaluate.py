@@ -149,6 +149,8 @@ def evaluate_steps_dataset(recs: list[Recording], ours: dict[str, OurResult | st
             else:
                 row[key] = step_scores(rec, res.step_times_s, res.seconds)
                 row[key]["own_window_cadence_mae_spm"] = peer_cadence_windows(rec, res)
+                extra = res.extra or {}
+                row[key]["peer"] = {k: extra.get(k) for k in ("version", "preset", "params")}
         out[rec.name] = row
         progress(f"scored {rec.name}")
     return out
