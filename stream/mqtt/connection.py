@@ -220,6 +220,7 @@ class MqttConnection:
             finally:
                 self._connected.clear()
                 self._client = None
+                _consume_disconnect_error(client)
             if not self._closing:
                 await asyncio.sleep(next(delays))
 
@@ -261,3 +262,11 @@ class MqttConnection:
         whose connection has gone is not acknowledged: the broker redelivers it."""
         if self.manual_ack and message.qos > 0 and message.client is self._client:
             message.client._client.ack(message.mid, message.qos)  # noqa: SLF001
+
+
+def _consume_disconnect_error(client: aiomqtt.Client) -> None:
+    """aiomqtt keeps the reason of a lost link in a future nobody awaits once we reconnect with a new
+    client; read it so asyncio does not report "Future exception was never retrieved" at exit."""
+    future = getattr(client, "_disconnected", None)
+    if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
+        future.exception()
