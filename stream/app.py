@@ -6,20 +6,24 @@ pipeline and differ only in source, pacing and which sinks they switch on.
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
-from collections.abc import Callable
+import tomllib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from analytics.risk import RiskEngine
 from analytics.risk.config import parse_risk_config
 from analytics.runner import RunnerAnalyzer
-from analytics.risk import RiskEngine
 from sensors.capture import ReplayStats
 from sensors.types import Placement
+from stream import bus as busmod
 from stream import sources
+from stream.alerts.settings import build_dispatcher
+from stream.config_file import read_config_text
 from stream.pipeline import BusSink, Pipeline, Sink, StoreSink
 from stream.store import SessionStore, default_db_path
-from stream.config_file import read_config_text
 from stream.terminal import TerminalView
 
 
@@ -35,9 +39,9 @@ def analyzer_factory(config_text: str) -> Callable[[str], RunnerAnalyzer]:
 
 @dataclass(slots=True)
 class RunOptions:
-    """What a command asks of one run of a file."""
+    """What a command asks of one run: where results go, and (for files) what to read and how fast."""
 
-    path: pathlib.Path
+    path: pathlib.Path | None = None
     speed: float | None = None  # x real time; None: as fast as possible
     runner: str | None = None
     placement: Placement = Placement.CHEST
@@ -47,6 +51,9 @@ class RunOptions:
     keep_outputs: bool = False
     team: str = "default"
     config_path: pathlib.Path | None = None
+    web: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8765
     extra_sinks: list[Sink] = field(default_factory=list)
     chunk_s: float = 1.0
 
@@ -59,34 +66,76 @@ class RunResult:
     db_path: pathlib.Path | None
 
 
-async def run_file(opts: RunOptions) -> RunResult:
+@dataclass(slots=True)
+class LiveParts:
+    """What `open_pipeline` started around the pipeline, for the caller to report on."""
+
+    pipeline: Pipeline
+    bus: busmod.Bus
+    progress: sources.Progress
+    db_path: pathlib.Path | None = None
+    web_url: str | None = None
+
+
+@contextlib.asynccontextmanager
+async def open_pipeline(opts: RunOptions, *, source: str) -> AsyncIterator[LiveParts]:
+    """The pipeline with every sink the options ask for, and the services around it (web pages, alert
+    channels), started before the first item and stopped after the last. Sink order: alerts first, then
+    the terminal, the bus (pages), the store, then any extra sinks."""
+    config_text = read_config_text(opts.config_path)
+    factory = analyzer_factory(config_text)
+    settings = tomllib.loads(config_text)
+    bus = busmod.Bus()
+    progress = sources.Progress()
+    sinks: list[Sink] = []
+    dispatcher = build_dispatcher(settings, bus=bus if opts.web else None, terminal=False if opts.live_view else None)
+    if dispatcher is not None:
+        sinks.append(dispatcher)
+    if opts.live_view:
+        sinks.append(TerminalView(progress=progress))
+    sinks.append(BusSink(bus))
+    parts = LiveParts(pipeline=None, bus=bus, progress=progress)  # type: ignore[arg-type]
+    if opts.store:
+        parts.db_path = opts.db_path or default_db_path()
+        sinks.append(StoreSink(SessionStore(parts.db_path)))
+    sinks += opts.extra_sinks
+    parts.pipeline = Pipeline(analyzer_factory=factory, sinks=sinks, team=opts.team, source=source,
+                              keep_outputs=opts.keep_outputs)
+    server = None
+    if opts.web:
+        from stream.web import WebServer
+
+        server = WebServer(bus, host=opts.host, port=opts.port)
+        await server.start()
+        parts.web_url = server.url
+    try:
+        yield parts
+    finally:
+        try:
+            await parts.pipeline.close()
+        finally:
+            if server is not None:
+                await server.stop()
+            bus.close()
+
+
+async def run_file(opts: RunOptions, *, on_start: Any = None) -> RunResult:
     """Replay or analyse one file through the whole pipeline. Whatever was analysed before an input error
-    is already in the store when the error propagates (sessions are left `running` = interrupted)."""
-    factory = analyzer_factory(read_config_text(opts.config_path))
+    is already in the store when the error propagates (sessions are left `running` = unfinished)."""
+    assert opts.path is not None
     stats = ReplayStats()
     items = sources.rechunked(sources.read_file(opts.path, runner=opts.runner, placement=opts.placement, stats=stats),
-                            opts.chunk_s)
-    progress = sources.Progress()
-    sinks: list[Sink] = list(opts.extra_sinks)
-    db_path = None
-    if opts.store:
-        db_path = opts.db_path or default_db_path()
-        sinks.append(StoreSink(SessionStore(db_path)))
-    if opts.live_view:
-        sinks.insert(0, TerminalView(progress=progress))
-    pipeline = Pipeline(analyzer_factory=factory, sinks=sinks, team=opts.team, source=str(opts.path),
-                        keep_outputs=opts.keep_outputs)
-    if opts.live_view:
-        items = list(items)  # the progress bar needs the end time; captures of a run fit in memory
-        progress.start_t_ns, progress.end_t_ns = sources.time_span(items)
-    try:
-        summaries = {}
-        async for item in sources.paced(items, speed=opts.speed, progress=progress):
-            await pipeline.push(item)
-        summaries = await pipeline.finish()
-    finally:
-        await pipeline.close()
-    return RunResult(pipeline=pipeline, summaries=summaries, stats=stats, db_path=db_path)
+                              opts.chunk_s)
+    async with open_pipeline(opts, source=str(opts.path)) as parts:
+        if on_start is not None:
+            on_start(parts)
+        if opts.live_view:
+            items = list(items)  # the progress bar needs the end time; captures of a run fit in memory
+            parts.progress.start_t_ns, parts.progress.end_t_ns = sources.time_span(items)
+        async for item in sources.paced(items, speed=opts.speed, progress=parts.progress):
+            await parts.pipeline.push(item)
+        summaries = await parts.pipeline.finish()
+    return RunResult(pipeline=parts.pipeline, summaries=summaries, stats=stats, db_path=parts.db_path)
 
 
-__all__ = ["RunOptions", "RunResult", "run_file", "analyzer_factory"]
+__all__ = ["RunOptions", "RunResult", "LiveParts", "open_pipeline", "run_file", "analyzer_factory"]

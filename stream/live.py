@@ -1,15 +1,13 @@
-"""A live run: the pipeline plus the bus, the web pages and the alert channels around it."""
+"""Options and reporting shared by the live commands (demo, replay, record)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-
-from stream import bus as busmod
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from stream.app import RunOptions
+    from stream.app import LiveParts, RunOptions
 
 DEFAULT_PORT = 8765
 
@@ -20,29 +18,27 @@ def add_live_options(p: argparse.ArgumentParser, *, web_default: bool) -> None:
                      help="serve the live runner and team pages" + (" (default)" if web_default else ""))
     web.add_argument("--no-web", dest="web", action="store_false", help="no web pages")
     p.add_argument("--host", default="127.0.0.1",
-                   help="address for the pages (default 127.0.0.1; 0.0.0.0 lets a phone on your network in)")
+                   help="address for the pages (default 127.0.0.1; 0.0.0.0 lets a phone on your network in — "
+                        "there is no login, so only on a network you trust)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port for the pages (default {DEFAULT_PORT})")
+
+
+def apply_live_options(opts: RunOptions, args: argparse.Namespace) -> RunOptions:
+    opts.web, opts.host, opts.port = bool(args.web), args.host, args.port
+    return opts
+
+
+def announce(parts: LiveParts) -> None:
+    """Tell the user where the pages are, before the run starts."""
+    if parts.web_url:
+        print(f"live pages: {parts.web_url}  (team page; a runner's page is {parts.web_url}runner/NAME)",
+              file=sys.stderr, flush=True)
 
 
 async def run_live(opts: RunOptions, args: argparse.Namespace) -> int:
     from stream.app import run_file
-    from stream.pipeline import BusSink
 
-    bus = busmod.Bus()
-    opts.extra_sinks.append(BusSink(bus))
-    server = None
-    if getattr(args, "web", False):
-        from stream.web import WebServer
-
-        server = WebServer(bus, host=args.host, port=args.port)
-        await server.start()
-        print(f"live pages: {server.url}  (runner page: {server.url}runner/<name>)", file=sys.stderr)
-    try:
-        result = await run_file(opts)
-    finally:
-        if server is not None:
-            await server.stop()
-        bus.close()
+    result = await run_file(apply_live_options(opts, args), on_start=announce)
     if result.db_path:
         print(f"stored in {result.db_path} — list with `strideguard sessions`")
     for key, n in result.stats.decode_errors.items():

@@ -21,7 +21,9 @@ from sensors.ble import CollectorStats, DeviceSpec, RealClock, SimClock, collect
 from sensors.capture import CaptureWriter
 from sensors.decoding import DecodedItem
 from sensors.types import Placement, SampleBatch
+from stream.commands._common import add_store_options
 from stream.errors import UsageError
+from stream.live import add_live_options
 
 EXAMPLES = """\
 examples:
@@ -78,6 +80,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--simulate", action="store_true",
                    help="use simulated devices (see `strideguard scan --simulate`) instead of the radio")
     p.add_argument("--fast", action="store_true", help="with --simulate: run as fast as possible (needs --duration)")
+    p.add_argument("--team", default="default", help="team name for the pages and the store (default: default)")
+    p.add_argument("--no-analysis", action="store_true", help="only record: no live analysis, alerts or store")
+    p.add_argument("--config", type=pathlib.Path, metavar="TOML", help="risk thresholds and alert channels")
+    add_store_options(p)
+    add_live_options(p, web_default=False)
     p.set_defaults(func=run, runners=None, devices=None, current_runner=None)
 
 
@@ -108,9 +115,43 @@ def run(args: argparse.Namespace) -> int:
         key = f"{item.runner}/{item.device}"
         counts[key] = counts.get(key, 0) + (len(item) if isinstance(item, SampleBatch) else 1)
 
-    stats = asyncio.run(record(opts, on_item=count))
+    stats = asyncio.run(record_with_analysis(opts, args, on_item=count))
     print(summary(opts, stats, counts))
     return 0
+
+
+async def record_with_analysis(opts: RecordOptions, args: argparse.Namespace, *,
+                               on_item: Callable[[DecodedItem], None]) -> CollectorStats:
+    """Record and, unless --no-analysis, analyse live: decoded items go through a queue to the same pipeline
+    that `replay` uses (live view, alerts, pages, store). The collector never waits for the analysis."""
+    if args.no_analysis:
+        return await record(opts, on_item=on_item)
+    from stream.app import RunOptions, open_pipeline
+    from stream.live import announce, apply_live_options
+
+    run_opts = apply_live_options(RunOptions(db_path=args.db, store=not args.no_store, config_path=args.config,
+                                             team=args.team), args)
+    queue: asyncio.Queue[DecodedItem | None] = asyncio.Queue()
+
+    def feed(item: DecodedItem) -> None:
+        on_item(item)
+        queue.put_nowait(item)
+
+    async with open_pipeline(run_opts, source=str(opts.out)) as parts:
+        announce(parts)
+
+        async def analyse() -> None:
+            while (item := await queue.get()) is not None:
+                await parts.pipeline.push(item)
+            await parts.pipeline.finish()
+
+        consumer = asyncio.create_task(analyse(), name="live-analysis")
+        try:
+            stats = await record(opts, on_item=feed)
+        finally:
+            queue.put_nowait(None)
+            await consumer
+    return stats
 
 
 async def record(opts: RecordOptions, *, on_item: Callable[[DecodedItem], None] | None = None) -> CollectorStats:
