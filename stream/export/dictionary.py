@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from analytics.results import RiskEvent, StepEvent, WindowMetrics
-from sensors.types import SampleKind
+from sensors.types import HeartRateReading, SampleKind, StrideReading
 
 # Unit by name suffix, longest first; "1" is dimensionless.
 UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
@@ -47,6 +47,7 @@ UNITS_BY_NAME: dict[str, str] = {
     "severity": "n/a", "message": "n/a", "cue": "n/a", "deviation_unit": "n/a",
     "value": "unit of `metric`", "baseline": "unit of `metric`", "deviation": "`deviation_unit`",
     "step_regularity": "1", "stride_regularity": "1", "risk_score": "1",
+    "sensor_contact": "n/a", "is_running": "n/a",
     "id": "n/a", "pain_before": "0-10 scale", "pain_after": "0-10 scale", "red_flags_json": "n/a", "note": "n/a",
     "x": "g (acc) or deg/s (gyro)", "y": "g (acc) or deg/s (gyro)", "z": "g (acc) or deg/s (gyro)",
 }
@@ -102,7 +103,7 @@ DESCRIPTIONS: dict[str, str] = {
     "heart_rate_bpm": "mean heart rate, when a heart-rate strap was connected",
     "risk_score": "0-1 combined risk score of the window (heuristic, not a diagnosis)",
     # RiskEvent
-    "kind_risk": "onset = a sustained anomaly was confirmed, cleared = back within its band",
+    "kind@alerts": "onset = a sustained anomaly was confirmed, cleared = back within its band",
     "metric": "which metric the alert is about",
     "severity": "info, warning or alert",
     "value": "the metric's value when the event was raised",
@@ -112,6 +113,18 @@ DESCRIPTIONS: dict[str, str] = {
     "message": "what the runner was told",
     "cue": "the suggested correction",
     "onset_t_ns": f"when the anomaly began, {TIME_NOTE}",
+    # HeartRateReading / StrideReading (as the strap or footpod sent them)
+    "heart_rate_bpm@heart_rate": "heart rate as the strap sent it",
+    "speed_mps@footpod": "footpod's instantaneous speed",
+    "cadence_spm@footpod": "footpod's instantaneous cadence (steps per minute, as the SIG spec defines it)",
+    "stride_length_m@footpod": "footpod's stride length, when it sends one",
+    "t_ns@heart_rate": f"time the notification was received, {TIME_NOTE}",
+    "t_ns@footpod": f"time the notification was received, {TIME_NOTE}",
+    "rr_intervals_ms": "beat-to-beat intervals in the notification (CSV: separated by ';')",
+    "energy_expended_kj": "cumulative energy expended, when the strap sends it",
+    "sensor_contact": "whether the strap reported skin contact (empty: not supported)",
+    "total_distance_m": "footpod's total distance, when it sends one",
+    "is_running": "footpod's walking/running flag",
     # pain log (stream/painlog.py; its columns are read from SQLite, these describe the known ones)
     "id": "row number in the pain log",
     "pain_before": "pain before the run, 0 (none) to 10 (worst)",
@@ -152,10 +165,11 @@ def unit_of(name: str) -> str:
 
 
 def describe(name: str, *, table: str = "") -> str:
-    key = f"{name}_risk" if (table == "alerts" and name == "kind") else name
-    if key not in DESCRIPTIONS:
-        raise KeyError(f"no description for column {name!r}: add it to DESCRIPTIONS")
-    return DESCRIPTIONS[key]
+    """The column's meaning; `name@table` entries override the general one for that table."""
+    for key in (f"{name}@{table}", name):
+        if key in DESCRIPTIONS:
+            return DESCRIPTIONS[key]
+    raise KeyError(f"no description for column {name!r}: add it to DESCRIPTIONS")
 
 
 def arrow_type(annotation: Any) -> tuple[pa.DataType, bool]:
@@ -168,6 +182,8 @@ def arrow_type(annotation: Any) -> tuple[pa.DataType, bool]:
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return pa.string(), nullable
     mapping = {bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.string()}
+    if typing.get_origin(hint) is tuple and typing.get_args(hint)[:1] == (float,):
+        return pa.list_(pa.float64()), nullable
     if hint not in mapping:
         raise TypeError(f"no Arrow type for {annotation!r}")
     return mapping[hint], nullable
@@ -196,7 +212,8 @@ def _plain(names_types: list[tuple[str, pa.DataType, bool]]) -> list[Column]:
                             for n, t, nl in names_types]
 
 
-RESULT_TYPES: dict[str, type] = {"steps": StepEvent, "windows": WindowMetrics, "alerts": RiskEvent}
+RESULT_TYPES: dict[str, type] = {"steps": StepEvent, "windows": WindowMetrics, "alerts": RiskEvent,
+                                 "heart_rate": HeartRateReading, "footpod": StrideReading}
 
 
 def standard_tables() -> dict[str, list[Column]]:

@@ -150,8 +150,9 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
             group = labeler.group(row.team)
             bar.set_label(f"sub-{subject} ses-{session}: reading")
             samples = load_session_samples(row, placement=opts.csv_placement)
-            for stream in samples.streams:
-                labeler.device(stream.device)
+            for device in [s.device for s in samples.streams] + [r.device for r in (*samples.heart_rate,
+                                                                                   *samples.strides)]:
+                labeler.device(device)
             if samples.problem:
                 result.problems.append(f"sub-{subject} ses-{session}: {samples.problem}")
             steps, windows, alerts = store.steps(row.session_id), store.windows(row.session_id), \
@@ -251,6 +252,8 @@ def _write_session_tables(writers: TableWriters, tables: dict[str, list[Column]]
     writers.write("steps", results_table(tables["steps"], steps, **kw))
     writers.write("windows", results_table(tables["windows"], windows, **kw))
     writers.write("alerts", results_table(tables["alerts"], alerts, **kw))
+    writers.write("heart_rate", results_table(tables["heart_rate"], samples.heart_rate, **kw))
+    writers.write("footpod", results_table(tables["footpod"], samples.strides, **kw))
 
 
 def _pain_tables(db_path: pathlib.Path) -> dict[str, tuple[list[Column], list[str]]]:

@@ -6,6 +6,7 @@ the date shift and text scrubbing are applied here, in one place, so no writer c
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 from collections.abc import Iterable, Sequence
@@ -37,8 +38,12 @@ def rows_table(columns: list[Column], rows: Iterable[dict[str, Any]], *, subject
                 v = subject
             elif c.name == "session":
                 v = session
+            elif c.name == "device" and row.get("device") is not None:
+                v = labeler.device(str(row["device"]))
             else:
                 v = _plain(row.get(c.name))
+                if isinstance(v, tuple):
+                    v = list(v)
                 if v is not None and c.is_timestamp:
                     v = int(v) + shift
                 elif isinstance(v, str):
@@ -49,7 +54,9 @@ def rows_table(columns: list[Column], rows: Iterable[dict[str, Any]], *, subject
 
 def results_table(columns: list[Column], items: Sequence[Any], *, subject: str, session: str,
                   labeler: Labeler) -> pa.Table:
-    return rows_table(columns, (i.as_row() for i in items), subject=subject, session=session, labeler=labeler)
+    """Rows of frozen dataclasses (results, readings): every field by name, enums as their values."""
+    rows = ({f.name: getattr(i, f.name) for f in dataclasses.fields(i)} for i in items)
+    return rows_table(columns, rows, subject=subject, session=session, labeler=labeler)
 
 
 def samples_table(columns: list[Column], stream: SampleStream, *, subject: str, session: str,
@@ -77,7 +84,7 @@ def device_row(stream: SampleStream, *, tracksys: str | None, labeler: Labeler) 
     if labeler.pseudonymous:  # file paths say where (and often whose) the recording was: left out
         meta = {k: labeler.scrub(v) for k, v in meta.items() if k.lower() not in PATH_KEYS}
     return {
-        "device": labeler.device(stream.device), "placement": stream.placement.value, "kind": stream.kind.value,
+        "device": stream.device, "placement": stream.placement.value, "kind": stream.kind.value,
         "unit": stream.kind.unit, "tracksys": tracksys, "rate_hz": stream.rate_hz,
         "effective_rate_hz": stream.effective_rate_hz, "n_samples": n,
         "first_t_ns": int(stream.t_ns[0]) if n else None, "last_t_ns": int(stream.t_ns[-1]) if n else None,

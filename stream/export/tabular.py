@@ -10,6 +10,7 @@ from __future__ import annotations
 import pathlib
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -41,14 +42,15 @@ class TableWriters:
                 self._pq[table_name] = pq.ParquetWriter(path, sch, compression=PARQUET_COMPRESSION)
             self._pq[table_name].write_table(table, row_group_size=SAMPLES_ROW_GROUP)
         if self.csv:
+            csv_table = _decoded(table)
             if table_name not in self._csv:
                 path = self.root / "csv" / f"{table_name}.csv"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 f = open(path, "wb")
                 self._csv_files[table_name] = f
-                self._csv[table_name] = pacsv.CSVWriter(f, sch, write_options=pacsv.WriteOptions(
+                self._csv[table_name] = pacsv.CSVWriter(f, csv_table.schema, write_options=pacsv.WriteOptions(
                     include_header=True, quoting_style="needed"))
-            self._csv[table_name].write_table(_decoded(table))
+            self._csv[table_name].write_table(csv_table)
 
     def close(self) -> None:
         """Close every file; tables that received no rows are still written (empty, with their header)."""
@@ -76,6 +78,12 @@ class TableWriters:
 
 
 def _decoded(table: pa.Table) -> pa.Table:
-    """CSV cannot write dictionary-encoded columns: decode them."""
-    cols = [c.dictionary_decode() if pa.types.is_dictionary(c.type) else c for c in table.columns]
+    """CSV cannot write dictionary-encoded or list columns: decode them, and join lists with ';'."""
+    cols = []
+    for c in table.columns:
+        if pa.types.is_dictionary(c.type):
+            c = c.dictionary_decode()
+        elif pa.types.is_list(c.type):
+            c = pc.binary_join(pc.cast(c, pa.list_(pa.string())), ";")
+        cols.append(c)
     return pa.table(cols, names=table.column_names)

@@ -16,11 +16,13 @@ import subprocess
 import sys
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
 from analytics.results import RiskEvent, StepEvent, WindowMetrics
+from sensors.types import HeartRateReading, StrideReading
 from stream.app import RunOptions, run_file
 from stream.cli import main
 from stream.errors import UsageError
@@ -70,9 +72,13 @@ def validate(bids_root: pathlib.Path) -> dict:
 
 
 # ---- the data dictionary ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("cls", [StepEvent, WindowMetrics, RiskEvent])
+TABLE_TYPES = {StepEvent: "steps", WindowMetrics: "windows", RiskEvent: "alerts", HeartRateReading: "heart_rate",
+               StrideReading: "footpod"}
+
+
+@pytest.mark.parametrize("cls", list(TABLE_TYPES))
 def test_dictionary_has_every_result_field_with_a_unit_and_a_description(cls):
-    table = {StepEvent: "steps", WindowMetrics: "windows", RiskEvent: "alerts"}[cls]
+    table = TABLE_TYPES[cls]
     columns = standard_tables()[table]
     fields = [f.name for f in dataclasses.fields(cls) if f.name != "runner"]
     assert [c.name for c in columns] == ["subject", "session", *fields]
@@ -191,16 +197,19 @@ def test_exported_session_re_analyses_to_the_same_metrics(plain_export, world, t
     again.close()
 
 
-@pytest.mark.parametrize("table", ["steps", "windows", "alerts", "sessions", "devices", "samples"])
+@pytest.mark.parametrize("table", ["steps", "windows", "alerts", "sessions", "devices", "samples", "heart_rate"])
 def test_csv_holds_the_same_table_as_parquet(plain_export, table):
     parquet = pq.read_table(plain_export.out_dir / "parquet" / f"{table}.parquet")
+    lists = {f.name for f in parquet.schema if pa.types.is_list(f.type)}  # in CSV: numbers joined with ';'
+    types = {f.name: pa.string() if f.name in lists else f.type for f in parquet.schema}
     from_csv = pacsv.read_csv(plain_export.out_dir / "csv" / f"{table}.csv",
-                              convert_options=pacsv.ConvertOptions(column_types=parquet.schema,
-                                                                   strings_can_be_null=False))
+                              convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False))
     assert from_csv.num_rows == parquet.num_rows > 0
     assert from_csv.column_names == parquet.column_names
     for name in parquet.column_names:
         a, b = parquet[name].to_pylist(), from_csv[name].to_pylist()
+        if name in lists:
+            b = [[float(x) for x in text.split(";")] if text else [] for text in b]
         assert a == b, name
 
 
@@ -394,3 +403,16 @@ def test_a_name_that_slips_through_stops_the_export_and_leaves_nothing(world, tm
                         ExportOptions(out_dir=tmp_path / "x", pseudonymise=True))
     store.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no export, no partial folder, no key
+
+
+def test_heart_rate_notifications_are_exported_as_decoded(plain_export, pseudo_export):
+    from tests.stream.test_export_helpers import HR_BPM, HR_RR_RAW
+
+    rows = pq.read_table(plain_export.out_dir / "parquet" / "heart_rate.parquet").to_pylist()
+    assert len(rows) == 90 and {r["subject"] for r in rows} == {"sub-bartholomew"}
+    assert rows[0]["device"] == "bartholomew-hr" and rows[0]["heart_rate_bpm"] == HR_BPM
+    assert rows[0]["rr_intervals_ms"] == [HR_RR_RAW * 1000 / 1024] and rows[0]["sensor_contact"] is True
+    csv_text = (plain_export.out_dir / "csv" / "heart_rate.csv").read_text().splitlines()
+    assert csv_text[1].split(",")[5] == f'"{HR_RR_RAW * 1000 / 1024}"'
+    pseudo = pq.read_table(pseudo_export.out_dir / "parquet" / "heart_rate.parquet").to_pylist()
+    assert {r["device"] for r in pseudo} == {"dev03"}  # after the two straps' dev01 and dev02

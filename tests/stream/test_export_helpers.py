@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 
 from analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind, Severity
-from sensors.capture import write_batches
+from sensors.capture import SAMPLES_SOURCE, CaptureWriter
 from sensors.synthetic import SyntheticConfig, SyntheticRunner
 from sensors.types import Placement, SampleBatch
 from stream.app import RunOptions, run_file
@@ -38,13 +38,30 @@ class World:
         return SessionStore(self.db)
 
 
+HR_BPM = 150  # heart rate in the recorded Heart Rate Measurement notifications
+HR_RR_RAW = 410  # RR interval in 1/1024 s (about 400 ms)
+
+
 def record(path: pathlib.Path, *, runner: str, cadence_spm: float, seed: int, start_t_ns: int,
-           duration_s: float = 90.0, rate_hz: float = 100.0) -> list[SampleBatch]:
+           duration_s: float = 90.0, rate_hz: float = 100.0, heart_rate: bool = False) -> list[SampleBatch]:
+    """A synthetic run as a capture; with `heart_rate`, a chest strap's 0x2A37 notifications once a second
+    (flags 0x16: contact supported and detected, RR present) as raw bytes, decoded on replay."""
     run = SyntheticRunner(SyntheticConfig(cadence_spm=cadence_spm)).generate(
         duration_s, rate_hz, seed=seed, runner=runner, device=f"{runner}-strap", placement=Placement.CHEST,
         start_t_ns=start_t_ns)
     batches = [run.acc, run.gyro]
-    write_batches(path, batches)
+    with CaptureWriter(path) as writer:
+        ids = {b.kind: writer.add_stream(runner=runner, device=b.device, placement=b.placement,
+                                         source=SAMPLES_SOURCE, rate_hz=b.rate_hz, kind=b.kind) for b in batches}
+        hr = writer.add_stream(runner=runner, device=f"{runner}-hr", placement=Placement.CHEST, source="hrm",
+                               characteristic="2a37") if heart_rate else None
+        step = int(rate_hz)
+        for i in range(0, len(run.acc), step):
+            for b in batches:
+                writer.write_samples(ids[b.kind], b.slice(i, i + step))
+            if hr is not None:
+                payload = bytes([0x16, HR_BPM]) + HR_RR_RAW.to_bytes(2, "little")
+                writer.write_notification(hr, int(run.acc.t_ns[i]), payload)
     return batches
 
 
@@ -63,7 +80,8 @@ def build_world(root: pathlib.Path, *, duration_s: float = 90.0) -> World:
             seed += 1
             path = root / f"{runner}-{k}.sgcap"
             batches = record(path, runner=runner, cadence_spm=cadence, seed=seed,
-                             start_t_ns=T0_NS + seed * 3 * DAY_NS, duration_s=duration_s)
+                             start_t_ns=T0_NS + seed * 3 * DAY_NS, duration_s=duration_s,
+                             heart_rate=runner == "bartholomew")
             session_id = analyse(path, world.db, team=team)
             world.batches[session_id] = batches
             world.sessions.append(session_id)
