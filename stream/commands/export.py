@@ -8,7 +8,6 @@ import pathlib
 import sys
 
 from sensors.types import Placement
-from stream.commands._common import add_store_options
 from stream.errors import UsageError
 from stream.export import FORMATS
 from stream.store import SessionStore, default_db_path
@@ -57,7 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--csv-placement", choices=[pl.value for pl in Placement], default="chest",
                    help="where the sensor was worn for sessions analysed from CSV files (default: chest)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    add_store_options(p)
+    p.add_argument("--db", type=pathlib.Path, metavar="PATH",
+                   help="session store (SQLite); default $STRIDEGUARD_DB or ~/.local/share/strideguard/strideguard.db")
     p.set_defaults(func=run)
 
 

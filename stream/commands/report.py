@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from stream.commands._common import add_store_options
 from stream.errors import UsageError
 from stream.store import SessionStore, default_db_path
 
@@ -27,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("session", help="session id or unique prefix (see `strideguard sessions`)")
     p.add_argument("-o", "--out", type=pathlib.Path, metavar="DIR",
                    help="folder for index.html and the PNGs (default: ./report-SESSION)")
-    add_store_options(p)
+    p.add_argument("--db", type=pathlib.Path, metavar="PATH",
+                   help="session store (SQLite); default $STRIDEGUARD_DB or ~/.local/share/strideguard/strideguard.db")
     p.set_defaults(func=run)
 
 
