@@ -11,6 +11,8 @@ import signal
 from stream.commands.collect import add_broker_options, broker_settings
 from stream.errors import UsageError
 
+STOP_GRACE_S = 15.0  # after SIGTERM/Ctrl-C, how long a clean stop may take
+
 EXAMPLES = """\
 examples:
   strideguard worker --team club --state-dir /var/lib/strideguard/w0
@@ -86,8 +88,20 @@ def run(args: argparse.Namespace) -> int:
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def on_signal() -> None:
+            # Finish the current group and close cleanly; if that hangs (the broker is away while
+            # outputs wait for it), give up after a grace period: the journal is synced before any
+            # message is acknowledged, so nothing is lost either way.
+            if stop.is_set():
+                task.cancel()
+            stop.set()
+            loop.call_later(STOP_GRACE_S, task.cancel)
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
         worker = Worker(settings=settings, options=options, analyzer_factory=factory,
                         sinks=[sink] if sink else [], publish_outputs=not args.no_publish)
         print(f"worker {options.name}: {settings.endpoint}, partitions of team {args.team!r}", flush=True)
@@ -97,5 +111,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"worker {options.name}: influxdb lines_written={sink.lines_written} "
                   f"batches_spooled={sink.batches_spooled} batches_rejected={sink.batches_rejected}", flush=True)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except asyncio.CancelledError:
+        print("worker: stopped without a clean close (grace period over); it resumes from its journal", flush=True)
     return 0
