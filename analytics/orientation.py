@@ -53,7 +53,7 @@ class OrientationStage:
         self._cov = SosFilter(one_pole_sos(config.orientation_time_constant_s, rate_hz))
         self._update_every = max(1, round(config.orientation_update_s * rate_hz))
         self._index = 0  # absolute index of the next sample
-        self._ref_axis: np.ndarray | None = None
+        self._ref_axis: int | None = None  # the sensor axis least aligned with gravity at the start
         self._cos, self._sin = 1.0, 0.0
         self._axis_known = False
         self._axes: deque[tuple[int, np.ndarray]] = deque(maxlen=AXIS_HISTORY)
@@ -74,27 +74,23 @@ class OrientationStage:
         acc = np.asarray(acc_g, dtype=np.float64)
         n = acc.shape[0]
         g = self._estimate_gravity(acc)
-        gx, gy, gz = g[:, 0], g[:, 1], g[:, 2]
-        gnorm = np.maximum(np.sqrt(gx * gx + gy * gy + gz * gz), MIN_GRAVITY_G)
-        ux, uy, uz = gx / gnorm, gy / gnorm, gz / gnorm
-        ax, ay, az = acc[:, 0], acc[:, 1], acc[:, 2]
-        vertical = ax * ux + ay * uy + az * uz
-        dx, dy, dz = ax - gx, ay - gy, az - gz
+        gnorm = np.maximum(np.sqrt((g * g).sum(axis=1)), MIN_GRAVITY_G)
+        up = g / gnorm[:, None]
+        vertical = (acc * up).sum(axis=1)
+        d = acc - g
         dyn_v = vertical - gnorm
-        hx, hy, hz = dx - dyn_v * ux, dy - dyn_v * uy, dz - dyn_v * uz
+        h = d - dyn_v[:, None] * up
         if self._ref_axis is None and n:
-            self._ref_axis = np.eye(3)[int(np.argmin(np.abs(g[0] / gnorm[0])))]
-        r = self._ref_axis if self._ref_axis is not None else np.eye(3)[0]
-        rdot = r[0] * ux + r[1] * uy + r[2] * uz
-        e1x, e1y, e1z = r[0] - rdot * ux, r[1] - rdot * uy, r[2] - rdot * uz
-        e1n = np.sqrt(e1x * e1x + e1y * e1y + e1z * e1z)
-        e1x, e1y, e1z = e1x / e1n, e1y / e1n, e1z / e1n
-        e2x, e2y, e2z = uy * e1z - uz * e1y, uz * e1x - ux * e1z, ux * e1y - uy * e1x
-        h1 = hx * e1x + hy * e1y + hz * e1z
-        h2 = hx * e2x + hy * e2y + hz * e2z
+            self._ref_axis = int(np.argmin(np.abs(up[0])))
+        axis = self._ref_axis if self._ref_axis is not None else 0
+        e1 = up * -up[:, axis:axis + 1]  # the sensor axis with gravity projected out ...
+        e1[:, axis] += 1.0
+        e1 /= np.sqrt((e1 * e1).sum(axis=1))[:, None]  # ... normalised
+        e2 = np.cross(up, e1)
+        h1 = (h * e1).sum(axis=1)
+        h2 = (h * e2).sum(axis=1)
         band = self._ap_band(np.stack((h1, h2), axis=1))
-        b1, b2 = band[:, 0], band[:, 1]
-        cov = self._cov(np.stack((b1 * b1, b2 * b2, b1 * b2), axis=1))
+        cov = self._cov(np.stack((band[:, 0] * band[:, 0], band[:, 1] * band[:, 1], band[:, 0] * band[:, 1]), axis=1))
 
         ap = np.empty(n)
         ml = np.empty(n)
@@ -104,7 +100,7 @@ class OrientationStage:
             if absolute % self._update_every == 0 and absolute > 0:
                 # the axis changes only at grid samples, from the covariance of the sample before
                 j = start - 1
-                before = self._last if j < 0 else (cov[j], (e1x[j], e1y[j], e1z[j]), (e2x[j], e2y[j], e2z[j]))
+                before = self._last if j < 0 else (cov[j], e1[j], e2[j])
                 if before is not None:
                     self._update_axis(*before, absolute)
             stop = min(n, start + self._update_every - absolute % self._update_every)
@@ -113,10 +109,10 @@ class OrientationStage:
             ml[start:stop] = c * h2[start:stop] - s * h1[start:stop]
             start = stop
         if n:
-            self._last = (cov[-1].copy(), (e1x[-1], e1y[-1], e1z[-1]), (e2x[-1], e2y[-1], e2z[-1]))
+            self._last = (cov[-1].copy(), e1[-1].copy(), e2[-1].copy())
         self._index += n
         return OrientedChunk(gravity=g, vertical_g=vertical, dyn_vertical_g=dyn_v, ap_g=ap, ml_g=ml,
-                             dyn_power_g2=dx * dx + dy * dy + dz * dz)
+                             dyn_power_g2=(d * d).sum(axis=1))
 
     def _estimate_gravity(self, acc: np.ndarray) -> np.ndarray:
         """Expanding mean for the first `gravity_warmup_s` (a stream may start mid-stride, in flight),
@@ -133,7 +129,7 @@ class OrientationStage:
             return head
         return np.concatenate((head, self._gravity(acc[warm:])), axis=0)
 
-    def _update_axis(self, cov: np.ndarray, e1: tuple, e2: tuple, index: int) -> None:
+    def _update_axis(self, cov: np.ndarray, e1: np.ndarray, e2: np.ndarray, index: int) -> None:
         c11, c22, c12 = float(cov[0]), float(cov[1]), float(cov[2])
         if c11 + c22 < MIN_AXIS_ENERGY_G2:
             return
@@ -143,6 +139,5 @@ class OrientationStage:
             c, s = -c, -s  # keep the axis sign continuous
         self._cos, self._sin = c, s
         self._axis_known = True
-        axis = np.array([c * e1[0] + s * e2[0], c * e1[1] + s * e2[1], c * e1[2] + s * e2[2]])
-        self._axes.append((index, axis))
+        self._axes.append((index, c * e1 + s * e2))
         self._axis_starts = [start for start, _ in self._axes]
