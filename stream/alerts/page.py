@@ -3,7 +3,7 @@ them up to show the banner, vibrate the phone and speak the cue.
 
 It publishes to `strideguard/v1/<team>/<runner>/alerts` in the same shape as the pipeline's BusSink
 (the RiskEvent row plus `session_id`), marked `"delivered": true`; the page de-duplicates by episode,
-so an event the BusSink also published is felt once.
+and the page shows and feels only these delivered events (the BusSink publishes every raw risk event on the same topic for dashboards).
 """
 
 from __future__ import annotations

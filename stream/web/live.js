@@ -90,6 +90,9 @@
         document.querySelector(".metric.risk").dataset.level = level(m.risk_score);
       },
       alerts: function (ev, envelope) {
+        // Only what the alert dispatcher delivered to this page (after de-duplication and rate limiting)
+        // is shown and felt; the raw risk events on the same topic are for dashboards and logs.
+        if (!ev.delivered) return;
         const key = [ev.session_id, ev.metric, ev.onset_t_ns, ev.kind, ev.severity].join("|");
         if (seen.has(key)) return;
         seen.add(key);

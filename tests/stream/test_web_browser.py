@@ -42,7 +42,7 @@ def metrics(runner: str, cadence_spm: float, risk: float | None) -> dict:
 ALERT = {"session_id": "s1", "runner": "anna", "t_ns": 100, "kind": "onset", "metric": "cadence",
          "severity": "warning", "value": 160.0, "baseline": 171.0, "deviation": -6.4, "deviation_unit": "%",
          "duration_s": 60.0, "message": "Cadence 6 % below your baseline for 1 min",
-         "cue": "shorter, quicker steps", "onset_t_ns": 40}
+         "cue": "shorter, quicker steps", "onset_t_ns": 40, "delivered": True}
 
 
 @pytest.fixture
@@ -94,10 +94,13 @@ async def test_runner_page_numbers_banner_vibration_and_recovery(browser) -> Non
         await page.wait_for_function("document.getElementById('cadence').textContent === '165'", timeout=10_000)
         # the alert replayed to the reconnected page is not felt twice
         assert await page.evaluate("window.__vibrations.length") == 1
+        raw = {**ALERT, "metric": "sway_ml", "t_ns": 150, "delivered": False}  # a risk event the dispatcher held back
+        bus.publish(busmod.topic("t", "anna", "alerts"), raw)
         alert2 = {**ALERT, "severity": "alert", "t_ns": 200}
         bus.publish(busmod.topic("t", "anna", "alerts"), alert2)
         await page.wait_for_function("window.__vibrations.length === 2", timeout=10_000)
         assert await page.get_attribute("#banner", "data-severity") == "alert"
+        assert await page.get_attribute("#banner", "data-metric") == "cadence"  # the held-back one was not shown
     finally:
         await page.close()
         await server.stop()
