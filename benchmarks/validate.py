@@ -91,8 +91,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return a
 
 
-def recall_precision(recall: float | None, precision: float | None) -> str:
-    return f"{fmt(recall, '{:.3f}')}/{fmt(precision, '{:.3f}')}"
+def recall_precision(recall: float | None, precision: float | None, spec: str = "{:.3f}") -> str:
+    return f"{fmt(recall, spec)}/{fmt(precision, spec)}"
 
 
 def percent(share: float | None) -> float | None:
@@ -459,7 +459,7 @@ class Harness:
             rows.append([f"{label} cadence MAE <= 1 spm and <= best peer", f"{fmt(mae)} (best peer "
                          f"{fmt(min(peer_best) if peer_best else None)})", verdict(ok)])
             rows.append([f"{label} steps recall/precision >= 0.99 (worst recording)",
-                         recall_precision(ours['recall_worst'], ours['precision_worst']),
+                         recall_precision(ours['recall_worst'], ours['precision_worst'], "{:.4f}"),
                          verdict(None if ours["recall_worst"] is None else
                                  ours["recall_worst"] >= 0.99 and ours["precision_worst"] >= 0.99)])
         alc = sec.get("alcantara")
@@ -467,7 +467,7 @@ class Harness:
             ours = alc["pooled"].get("ours")
             if ours and "error" not in ours:
                 rows.append(["Alcantara steps recall/precision >= 0.99 (worst trial)",
-                             recall_precision(ours['recall_worst'], ours['precision_worst']),
+                             recall_precision(ours['recall_worst'], ours['precision_worst'], "{:.4f}"),
                              verdict(ours["recall_worst"] >= 0.99 and ours["precision_worst"] >= 0.99)])
             imp = alc["force_plate"]["impact_vs_peak_vgrf_bw"]
             if imp.get("n"):
@@ -487,7 +487,7 @@ class Harness:
             ours = syn["pooled"].get("ours")
             if ours and "error" not in ours:
                 rows.append(["synthetic steps recall/precision >= 0.99 (worst scenario)",
-                             recall_precision(ours['recall_worst'], ours['precision_worst']),
+                             recall_precision(ours['recall_worst'], ours['precision_worst'], "{:.4f}"),
                              verdict(ours["recall_worst"] >= 0.99 and ours["precision_worst"] >= 0.99)])
         for name, sp in sec.get("speed", {}).items():
             x = sp.get("ours_offline_x_real_time")
