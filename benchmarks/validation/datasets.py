@@ -26,6 +26,10 @@ UCI_RATE_HZ = 25.0  # Hz, Xsens MTx in the UCI Daily and Sports Activities set
 ALCANTARA_FOLDER = "alcantara_sacral_grf"
 ALCANTARA_RATE_HZ = 500.0  # Hz, sacral accelerometer and force plate
 ALCANTARA_TRIAL_SAMPLES = 2480  # samples per trial and channel
+KNOWN_FOLDERS = (UCI_FOLDER, ALCANTARA_FOLDER)
+NOT_VALIDATION_INPUT = {
+    "davis_garmin_stryd_metrics": "1-Hz device metrics only (no raw IMU): nothing to run the analytics on",
+}
 
 
 @dataclass(kw_only=True)
@@ -128,7 +132,8 @@ def load_generic(csv_path: pathlib.Path, ref_path: pathlib.Path, *, placement: s
 
 
 def discover(data_dir: pathlib.Path) -> tuple[dict[str, list[Recording]], dict[str, str]]:
-    """Every known dataset under `data_dir`: recordings per dataset, and a note per missing one."""
+    """Every known dataset under `data_dir`: recordings per dataset, and a note per missing one (and per
+    folder there that the harness does not validate against, saying why)."""
     found: dict[str, list[Recording]] = {}
     missing: dict[str, str] = {}
     for key, folder, loader in (("uci", UCI_FOLDER, load_uci), ("alcantara", ALCANTARA_FOLDER, load_alcantara)):
@@ -145,4 +150,7 @@ def discover(data_dir: pathlib.Path) -> tuple[dict[str, list[Recording]], dict[s
             found[key] = recs
         else:
             missing[key] = f"{path}: no recordings"
+    for folder in sorted(p.name for p in data_dir.iterdir()) if data_dir.is_dir() else []:
+        if (data_dir / folder).is_dir() and folder not in KNOWN_FOLDERS:
+            missing[folder] = NOT_VALIDATION_INPUT.get(folder, "no loader for this folder (use --csv/--ref)")
     return found, missing
