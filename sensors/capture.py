@@ -211,6 +211,9 @@ class CaptureReader:
             if version > VERSION:
                 raise CaptureError(f"capture format version {version} is newer than this StrideGuard "
                                    f"reads ({VERSION}): upgrade strideguard", path=self.path, offset=6)
+            # a damaged length must not make us allocate it: never read past the end of the file
+            if n + _U32.size > os.fstat(f.fileno()).st_size - _HEADER.size:
+                raise CaptureError("capture header is truncated or damaged", path=self.path, offset=_HEADER.size)
             blob = f.read(n + _U32.size)
         if len(blob) < n + _U32.size or _U32.unpack_from(blob, n)[0] != zlib.crc32(blob[:n]):
             raise CaptureError("capture header is truncated or damaged", path=self.path, offset=_HEADER.size)
@@ -224,6 +227,7 @@ class CaptureReader:
 
     def __iter__(self) -> Iterator[Record]:
         with open(self.path, "rb") as f:
+            file_bytes = os.fstat(f.fileno()).st_size
             f.seek(self._data_offset)
             offset = self._data_offset
             while True:
@@ -235,6 +239,8 @@ class CaptureReader:
                 tag, packed_len, raw_len, crc = _FRAME.unpack(head)
                 if tag != b"F" or raw_len > MAX_FRAME_RAW_BYTES:
                     self._damage("bad frame header (corrupted recording)", offset)
+                if packed_len > file_bytes - offset - _FRAME.size:  # checked before reading: never allocate it
+                    self._damage("file ends inside a frame (truncated recording)", offset)
                 packed = f.read(packed_len)
                 if len(packed) < packed_len:
                     self._damage("file ends inside a frame (truncated recording)", offset)
@@ -266,7 +272,7 @@ class CaptureReader:
             pos += n
             try:
                 record = self._parse(rtype, body)
-            except (ValueError, KeyError, struct.error) as exc:
+            except (ValueError, KeyError, TypeError, AttributeError, struct.error) as exc:  # JSON of the wrong shape too
                 self._damage(f"unreadable record of type {rtype} ({exc})", frame_offset)
             if isinstance(record, StreamInfo):
                 self.streams[record.stream_id] = record
@@ -278,6 +284,8 @@ class CaptureReader:
             return StreamInfo.from_json(json.loads(body))
         if rtype == REC_NOTIFY:
             stream_id, t_ns = _NOTIFY.unpack_from(body)
+            if stream_id not in self.streams:
+                raise ValueError(f"notification for undeclared stream {stream_id}")
             return Notification(stream_id=stream_id, t_ns=t_ns, payload=body[_NOTIFY.size:])
         if rtype == REC_SAMPLES:
             stream_id, n = _SAMPLES.unpack_from(body)

@@ -1,0 +1,211 @@
+"""Property-based tests of the BLE decoders (PMD data and control point, RSC, HRM, Movesense, Alert Level)
+and of the stateful stream decoders built on them.
+
+tests/sensors/protocols/test_fuzz.py already runs a seeded mutation loop over each decoder and
+test_roundtrip.py checks build/parse round trips; this file adds what those do not: hypothesis-driven
+arbitrary and structure-aware inputs (shrunk to a minimal failing payload), the stream decoders fed
+whole sequences with arbitrary device and host clocks (output must stay valid and strictly time-ordered),
+and memory bounds for large or hostile payloads.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sensors import decoding
+from sensors.errors import DecodeError
+from sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc
+from sensors.protocols.pmd_control import MAX_RESPONSE_BYTES, MeasurementType
+from sensors.types import HeartRateReading, Placement, SampleBatch, StrideReading
+from tests.fuzz._support import fuzz_settings, peak_bytes
+
+_SUBS = {1: movesense.Subscription.from_path("/Meas/IMU6/104"), 2: movesense.Subscription.from_path("/Meas/Acc/52")}
+
+PURE: dict[str, Callable[[bytes], object]] = {
+    "pmd_frame": pmd_data.parse_frame,
+    "pmd_control": lambda p: pmd_control.PmdControlDecoder().feed(p),
+    "pmd_response": pmd_control.parse_response,
+    "pmd_request": pmd_control.parse_request,
+    "pmd_settings": pmd_control.parse_settings,
+    "pmd_features": pmd_control.parse_features,
+    "hrm": hrm.parse_hrm,
+    "rsc": rsc.parse_rsc,
+    "movesense_notification": lambda p: movesense.parse_notification(p, _SUBS),
+    "movesense_request": movesense.parse_request,
+    "alert_level": alert_level.parse_alert_level,
+}
+
+
+def _calls(parse: Callable[[bytes], object], payload: bytes) -> None:
+    try:
+        parse(payload)
+    except DecodeError as exc:
+        assert exc.protocol and isinstance(exc.payload, bytes)
+        str(exc)  # the one line a user sees must render
+
+
+@fuzz_settings(400)
+@given(name=st.sampled_from(sorted(PURE)), payload=st.binary(max_size=600))
+def test_any_bytes_decode_or_raise_decode_error(name: str, payload: bytes) -> None:
+    _calls(PURE[name], payload)
+
+
+def _valid_payloads(vectors: dict) -> dict[str, list[bytes]]:
+    acc = np.array([[10, -20, 1000], [12, -18, 990], [300, -400, 1200]] * 4, dtype=np.int64)
+    return {
+        "pmd_frame": [pmd_data.build_delta_frame(MeasurementType.ACC, 10**15, acc, frame_type=1),
+                      pmd_data.build_raw_frame(MeasurementType.ACC, 10**15, acc, frame_type=1),
+                      pmd_data.build_delta_frame(MeasurementType.GYRO, 10**15, acc, frame_type=0)],
+        "pmd_control": [bytes.fromhex(v["response"]) for v in vectors["polar_pmd_control"] if "response" in v],
+        "hrm": [hrm.build_hrm(hrm.HeartRateMeasurement(heart_rate_bpm=160, sensor_contact=True, energy_kj=12,
+                                                       rr_raw_1_1024s=(400, 410)))],
+        "rsc": [rsc.build_rsc(rsc.RscMeasurement(speed_mps=3.5, cadence_per_min=88, stride_length_m=1.2,
+                                                 total_distance_m=1000.0, running=True))],
+        "movesense_notification": [movesense.build_data(1, 1234, [[0.1, 0.2, 9.8]] * 4, [[1.0, 2.0, 3.0]] * 4),
+                                   movesense.build_data(2, 99, [[0.0, 0.0, 9.8]] * 8)],
+    }
+
+
+@fuzz_settings(400)
+@given(data=st.data())
+def test_structured_mutations_of_valid_payloads_decode_or_raise_decode_error(data: st.DataObject,
+                                                                            ble_vectors: dict) -> None:
+    """Valid payloads with a few bytes overwritten, cut or extended: the decoders see headers they accept
+    and bodies that lie, which random bytes rarely reach."""
+    valid = _valid_payloads(ble_vectors)
+    name = data.draw(st.sampled_from(sorted(valid)))
+    payload = bytearray(data.draw(st.sampled_from(valid[name])))
+    for _ in range(data.draw(st.integers(0, 4))):
+        payload[data.draw(st.integers(0, len(payload) - 1))] = data.draw(st.integers(0, 255))
+    payload = payload[:data.draw(st.integers(0, len(payload)))] + data.draw(st.binary(max_size=24))
+    _calls(PURE[name], bytes(payload))
+
+
+def test_valid_payloads_of_the_structured_strategy_decode(ble_vectors: dict) -> None:
+    """The structure-aware strategy starts from payloads that do decode (else it would test nothing)."""
+    for name, payloads in _valid_payloads(ble_vectors).items():
+        for payload in payloads:
+            PURE[name](payload)
+
+
+# -- stream decoders: whole sequences, arbitrary clocks --------------------------------------------------
+
+def _pmd_frames(draw: st.DrawFn) -> list[tuple[int, bytes]]:
+    """A sequence of ACC delta frames whose device timestamps jump arbitrarily (resets, gaps, repeats) and
+    whose host receive times wander (the radio delays, the host clock steps)."""
+    frames = []
+    device_ns = draw(st.integers(0, 2**62))
+    host_ns = draw(st.integers(0, 2**62))
+    for _ in range(draw(st.integers(1, 12))):
+        n = draw(st.integers(1, 40))
+        counts = np.random.default_rng(draw(st.integers(0, 2**32))).integers(-30000, 30000, (n, 3))
+        device_ns = max(0, min(2**63 - 1, device_ns + draw(st.sampled_from(
+            [n * 5_000_000, n * 5_000_000, 0, -1, -10**10, 10**12, n * 4_000_000]))))
+        host_ns = max(0, host_ns + draw(st.integers(-10**9, 10**10)))
+        kind = draw(st.sampled_from([MeasurementType.ACC, MeasurementType.GYRO]))
+        frames.append((host_ns, pmd_data.build_delta_frame(kind, device_ns, counts,
+                                                           frame_type=1 if kind == MeasurementType.ACC else 0)))
+    return frames
+
+
+@fuzz_settings(100)
+@given(frames=st.composite(_pmd_frames)())
+def test_pmd_stream_output_is_valid_and_strictly_time_ordered_for_any_clock(frames) -> None:
+    decoder = decoding.make_decoder("pmd_data", runner="r", device="d", placement=Placement.CHEST, rate_hz=200.0,
+                                    meta={"gyro_rate_hz": "200"})
+    _check_stream(decoder, frames)
+
+
+def _movesense_frames(draw: st.DrawFn) -> list[tuple[int, bytes]]:
+    frames = []
+    stamp_ms = draw(st.integers(0, 2**32 - 1))
+    host_ns = draw(st.integers(0, 2**62))
+    for _ in range(draw(st.integers(1, 12))):
+        n = draw(st.integers(1, 8))
+        stamp_ms = (stamp_ms + draw(st.sampled_from([77, 77, 0, -5, 10**6]))) % 2**32
+        host_ns = max(0, host_ns + draw(st.integers(-10**9, 10**10)))
+        acc = [[0.1, 0.2, 9.8]] * n
+        frames.append((host_ns, movesense.build_data(1, stamp_ms, acc, [[1.0, 2.0, 3.0]] * n)))
+    return frames
+
+
+@fuzz_settings(150)
+@given(frames=st.composite(_movesense_frames)())
+def test_movesense_stream_output_is_valid_and_strictly_time_ordered_for_any_clock(frames) -> None:
+    decoder = decoding.make_decoder("movesense", runner="r", device="d", placement=Placement.CHEST, rate_hz=104.0,
+                                    meta={"path": "/Meas/IMU6/104", "reference": "1"})
+    _check_stream(decoder, frames)
+
+
+def _check_stream(decoder, frames: list[tuple[int, bytes]]) -> None:
+    last: dict[str, int] = {}
+    for host_ns, payload in frames:
+        try:
+            items = decoder.feed(host_ns, payload)
+        except DecodeError:
+            continue
+        for item in items:
+            assert isinstance(item, SampleBatch) and len(item) > 0
+            assert np.all(np.isfinite(item.values))
+            kind = item.kind.value
+            assert kind not in last or int(item.t_ns[0]) > last[kind], "samples went back in time"
+            last[kind] = int(item.t_ns[-1])
+
+
+@fuzz_settings(200)
+@given(source=st.sampled_from(["hrm", "rsc", "pmd_control", "pmd_data", "movesense"]),
+       feeds=st.lists(st.tuples(st.integers(-2**63, 2**63 - 1), st.binary(max_size=64)), max_size=20))
+def test_stream_decoders_take_any_sequence_of_receive_times_and_bytes(source: str, feeds) -> None:
+    decoder = decoding.make_decoder(source, runner="r", device="d", placement=Placement.CHEST, rate_hz=200.0,
+                                    meta={"gyro_rate_hz": "52", "path": "/Meas/IMU6/104"})
+    for t_ns, payload in feeds:
+        try:
+            for item in decoder.feed(t_ns, payload):
+                assert isinstance(item, SampleBatch | HeartRateReading | StrideReading)
+        except DecodeError:
+            pass
+
+
+# -- memory bounds ---------------------------------------------------------------------------------------
+
+LARGE_PAYLOAD_BYTES = 64 * 1024  # far above any BLE MTU (512)
+LARGE_PAYLOAD_PEAK_BYTES = 16 * 1024 * 1024  # peak while decoding one such payload, whatever it holds
+
+
+@pytest.mark.parametrize("name", sorted(PURE))
+def test_a_large_random_payload_decodes_in_bounded_memory(name: str) -> None:
+    payload = np.random.default_rng(8).integers(0, 256, LARGE_PAYLOAD_BYTES, dtype=np.uint8).tobytes()
+    assert peak_bytes(lambda: PURE[name](payload)) < LARGE_PAYLOAD_PEAK_BYTES
+
+
+def test_a_large_delta_frame_of_widest_blocks_decodes_in_bounded_memory() -> None:
+    """The densest expansion a PMD frame allows: 32-bit deltas, 255 samples per block, blocks to 64 KiB."""
+    block = bytes([32, 255]) + bytes(range(256)) * ((32 * 255 * 3 // 8) // 256) + bytes((32 * 255 * 3 // 8) % 256)
+    payload = struct.pack("<BQB", MeasurementType.ACC, 10**15, 0x81) + bytes(6) + block * (LARGE_PAYLOAD_BYTES // len(block))
+    frame = pmd_data.parse_frame(payload)
+    assert len(frame) == 1 + 255 * (LARGE_PAYLOAD_BYTES // len(block))
+    assert peak_bytes(lambda: pmd_data.parse_frame(payload)) < LARGE_PAYLOAD_PEAK_BYTES
+
+
+def test_endless_control_point_continuations_stay_bounded() -> None:
+    """A device (or attacker) that keeps sending 'more follows' cannot grow the pending response."""
+    decoder = pmd_control.PmdControlDecoder()
+    packet = bytes([0xF0, 0x01, 0x02, 0x00, 0x01]) + bytes(200)
+    refused = 0
+
+    def feed_many() -> None:
+        nonlocal refused
+        for _ in range(5000):
+            try:
+                decoder.feed(packet)
+            except DecodeError:
+                refused += 1
+
+    assert peak_bytes(feed_many) < 4 * MAX_RESPONSE_BYTES + 256 * 1024
+    assert refused == 5000 // (MAX_RESPONSE_BYTES // 200 + 1)
