@@ -236,6 +236,8 @@ class RunnerAnalyzer:
         impact_g = float(rows[k, H_IMPACT])
         impact_index = base + k
         t_ns = self._t0_ns + _parabolic_peak_time_ns(rows, k)
+        if not new_bout and t_ns - self._prev_step[1] > cfg.max_step_interval_s * NS_PER_S:
+            new_bout = True  # samples were lost between the two steps (a BLE dropout): no step time across
         step_time_s = None if new_bout else (t_ns - self._prev_step[1]) / NS_PER_S
         oscillation = None
         if not new_bout:

@@ -143,3 +143,13 @@ def test_gyro_only_input_produces_nothing(run) -> None:
     analyzer = RunnerAnalyzer(runner="ann")
     assert not analyzer.push(run.gyro) and not analyzer.finish()
     assert run.gyro.kind is SampleKind.GYRO
+
+
+def test_a_dropout_breaks_the_bout_instead_of_making_a_long_step(run) -> None:
+    n = len(run.acc)
+    gap_ns = 3_000_000_000
+    later = relabel(run.acc.slice(n // 2, n), t_ns=run.acc.t_ns[n // 2:] + gap_ns)
+    out, _ = analyse([run.acc.slice(0, n // 2), later])
+    times = [s.step_time_s for s in out.steps if s.step_time_s is not None]
+    assert times and max(times) < 0.6
+    assert sum(1 for s in out.steps if s.step_time_s is None) >= 2
