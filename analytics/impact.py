@@ -21,11 +21,3 @@ class ImpactFilter:
 
     def push(self, vertical_g: np.ndarray) -> np.ndarray:
         return self._lowpass(np.asarray(vertical_g, dtype=np.float64))
-
-
-def peak_in(values: np.ndarray) -> tuple[int, float] | None:
-    """Offset and value of the first maximum of `values` (None when empty)."""
-    if values.shape[0] == 0:
-        return None
-    k = int(np.argmax(values))
-    return k, float(values[k])

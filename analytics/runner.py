@@ -22,7 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from analytics.braking import braking_peak_g
-from analytics.cadence import cadence_spm, mean_step_interval_s
+from analytics.cadence import cadence_spm
 from analytics.config import AnalyticsConfig
 from analytics.consts import MS_PER_S, NS_PER_S
 from analytics.contact import MAX_CONTACT_S, contact_span
@@ -36,6 +36,7 @@ from analytics.oscillation import DisplacementFilter
 from analytics.regularity import regularity
 from analytics.results import AnalyzerOutput, RiskEvent, Side, StepEvent, WindowMetrics
 from analytics.steps import StepDetector, StepPeak
+from analytics.summary import SessionTotals
 from analytics.sway import sway_ratios
 from analytics.symmetry import SideAssigner, symmetry_index_pct
 from analytics.windows import Block, BlockSums, combine
@@ -86,7 +87,7 @@ class RunnerAnalyzer:
         self._lean_up: np.ndarray | None = None
         self._heart: deque[tuple[int, float]] = deque(maxlen=READINGS_KEPT)
         self._strides: deque[StrideReading] = deque(maxlen=READINGS_KEPT)
-        self._totals = _SessionTotals()
+        self._totals = SessionTotals()
 
     # ------------------------------------------------------------------ public API
     def push(self, batch: SampleBatch) -> AnalyzerOutput:
@@ -395,41 +396,4 @@ def _parabolic_peak_time_ns(rows: np.ndarray, k: int) -> int:
     return int(round(t1 + offset * ((t2 - t1) if offset > 0 else (t1 - t0))))
 
 
-class _SessionTotals:
-    """Running totals for the session summary (sparse: per step and per window)."""
-
-    WINDOW_METRICS = ("cadence_spm", "impact_g", "sway_ml_ratio", "sway_ap_ratio", "lean_deg",
-                      "step_time_asymmetry_pct", "impact_asymmetry_pct", "contact_time_ms",
-                      "contact_time_asymmetry_pct", "vertical_oscillation_cm", "step_regularity",
-                      "stride_regularity", "braking_g", "speed_mps", "stride_length_m", "heart_rate_bpm")
-
-    def __init__(self) -> None:
-        self.interval_sum_s = 0.0
-        self.n_intervals = 0
-        self.impact_sum_g = 0.0
-        self.n_impacts = 0
-        self.n_windows = 0
-        self.n_running = 0
-        self.window_means: dict[str, tuple[float, int]] = {m: (0.0, 0) for m in self.WINDOW_METRICS}
-
-    def add_step(self, step: StepEvent) -> None:
-        if step.step_time_s is not None:
-            self.interval_sum_s += step.step_time_s
-            self.n_intervals += 1
-        if step.impact_g is not None:
-            self.impact_sum_g += step.impact_g
-            self.n_impacts += 1
-
-    def add_window(self, window: WindowMetrics) -> None:
-        self.n_windows += 1
-        if not window.running:
-            return
-        self.n_running += 1
-        for name in self.WINDOW_METRICS:
-            value = getattr(window, name)
-            if value is not None:
-                total, count = self.window_means[name]
-                self.window_means[name] = (total + value, count + 1)
-
-
-__all__ = ["RiskStage", "RunnerAnalyzer", "mean_step_interval_s"]
+__all__ = ["RiskStage", "RunnerAnalyzer"]
