@@ -32,7 +32,7 @@ from analytics.footpod import window_speed_and_stride
 from analytics.impact import ImpactFilter
 from analytics.lean import StandingReference, lean_deg, unit
 from analytics.orientation import OrientationStage
-from analytics.oscillation import DisplacementFilter
+from analytics.oscillation import DisplacementFilter, bilinear_correction
 from analytics.regularity import regularity
 from analytics.results import AnalyzerOutput, RiskEvent, Side, StepEvent, WindowMetrics
 from analytics.steps import StepDetector, StepPeak
@@ -243,7 +243,9 @@ class RunnerAnalyzer:
         oscillation = None
         if not new_bout:
             displacement = rows[max(0, self._prev_step[2] - base):k + 1, H_DISPLACEMENT]
-            oscillation = float(displacement.max() - displacement.min()) if displacement.shape[0] >= 2 else None
+            if displacement.shape[0] >= 2:
+                oscillation = float(displacement.max() - displacement.min()) * bilinear_correction(
+                    1.0 / step_time_s, rate) if step_time_s > 0 else None
         if new_bout:
             self._sides.new_bout()
         self._prev_step = (peak.index, t_ns, impact_index)

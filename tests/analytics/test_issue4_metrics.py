@@ -34,7 +34,7 @@ def test_vertical_oscillation_and_braking_follow_the_truth(rate_hz: int) -> None
           for s in out.steps if s.vertical_oscillation_cm is not None]
     braking = [s.braking_g - truth_for(run, s).braking_g for s in out.steps if s.braking_g is not None]
     assert len(vo) >= 0.9 * len(out.steps) and len(braking) >= 0.7 * len(out.steps)
-    assert abs(np.median(vo)) <= (1.5 if rate_hz == 25 else 0.5)
+    assert abs(np.median(vo)) <= 0.5
     assert abs(np.median(braking)) <= 0.1
     windows = [w for w in out.windows if w.running]
     assert all(5.0 <= w.vertical_oscillation_cm <= 13.0 for w in windows)
