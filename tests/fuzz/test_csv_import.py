@@ -1,0 +1,125 @@
+"""CSV import (sensors.imports) against random text, random cells and random truncation.
+
+Property: `read_any` (format detection, unit inference, both CSV layouts) yields SampleBatches and then
+either ends or raises `ImportFormatError`; every batch it yields is valid (finite values, strictly
+increasing times). A large file of noise is refused in memory proportional to the file.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import random
+import tempfile
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sensors.errors import ImportFormatError
+from sensors.imports import read_any
+from sensors.types import SampleBatch
+from tests.fuzz._support import fuzz_settings, mutation_fuzz, peak_bytes
+
+_SCRATCH = pathlib.Path(tempfile.mkdtemp(prefix="sg-fuzz-csv-"))
+HEADERS = ["t,ax,ay,az", "t,ax,ay,az,gx,gy,gz", "t_ms,ax_g,ay_g,az_g", "Time (s);acc_x [m/s^2];acc_y [m/s^2];acc_z [m/s^2]",
+           "t_s\tT_xacc\tT_yacc\tT_zacc\tT_xgyro\tT_ygyro\tT_zgyro", "t_ns,ax,ay,az,gx,gy,gz,extra"]
+
+
+def _valid_csv(rows: int = 120, gyro: bool = True, seed: int = 1) -> str:
+    rng = np.random.default_rng(seed)
+    t_s = np.arange(rows) / 100.0
+    acc = rng.normal([0.0, 0.0, 1.0], 0.5, size=(rows, 3))
+    cols = [t_s, acc] + ([rng.normal(0.0, 90.0, size=(rows, 3))] if gyro else [])
+    body = "\n".join(",".join(f"{v:.5f}" for v in row) for row in np.column_stack(cols))
+    header = "t_s,ax_g,ay_g,az_g" + (",gx_deg_s,gy_deg_s,gz_deg_s" if gyro else "")
+    return f"{header}\n{body}\n"
+
+
+def _read(path: pathlib.Path, **kwargs) -> int:
+    n = 0
+    for batch in read_any(path, runner="ann", **kwargs):
+        assert isinstance(batch, SampleBatch) and batch.runner == "ann"
+        assert np.all(np.isfinite(batch.values))
+        times = [int(t) for t in batch.t_ns]
+        assert all(b > a for a, b in zip(times, times[1:]))
+        n += len(batch)
+    return n
+
+
+def _check(data: bytes, suffix: str = ".csv", **kwargs) -> None:
+    path = _SCRATCH / f"f{suffix}"
+    path.write_bytes(data)
+    try:
+        _read(path, **kwargs)
+    except ImportFormatError as exc:
+        assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+
+
+def test_the_valid_seed_files_import() -> None:
+    for gyro in (False, True):
+        path = _SCRATCH / "valid.csv"
+        path.write_text(_valid_csv(gyro=gyro))
+        assert _read(path) == 120 * (2 if gyro else 1)
+
+
+@fuzz_settings(250)
+@given(text=st.text(max_size=400), suffix=st.sampled_from([".csv", ".txt", ".dat"]))
+def test_random_text_imports_or_raises_import_format_error(text: str, suffix: str) -> None:
+    _check(text.encode("utf-8", "surrogatepass"), suffix)
+
+
+@fuzz_settings(250)
+@given(header=st.sampled_from(HEADERS), cells=st.lists(st.lists(
+    st.sampled_from(["0", "1", "-1", "0.01", "1e308", "-1e308", "nan", "inf", "-inf", "", " ", "x", "1,5", "\"2\"",
+                     "1e-320", "9223372036854775807", "1.7e19", "-0", "0x10", "1_000", "١"]) |
+    st.floats(allow_nan=True, allow_infinity=True).map(repr) | st.integers().map(str),
+    min_size=1, max_size=9), max_size=20),
+       units=st.fixed_dictionaries({}, optional={"acc_unit": st.sampled_from(["g", "m/s2", "furlong"]),
+                                                 "time_unit": st.sampled_from(["s", "ms", "ns", "years"]),
+                                                 "rate_hz": st.sampled_from([100.0, 0.0, -1.0, 1e-9, 1e12])}))
+def test_random_cells_under_a_real_header_import_or_raise_import_format_error(header, cells, units) -> None:
+    delimiter = ";" if ";" in header else "\t" if "\t" in header else ","
+    body = "\n".join(delimiter.join(row) for row in cells)
+    _check(f"{header}\n{body}\n".encode(), **units)
+
+
+@fuzz_settings(150)
+@given(cut=st.integers(0, 10_000), gyro=st.booleans(), seed=st.integers(0, 3))
+def test_any_truncation_of_a_valid_file_imports_or_raises_import_format_error(cut: int, gyro: bool, seed: int) -> None:
+    data = _valid_csv(gyro=gyro, seed=seed).encode()
+    _check(data[:cut % (len(data) + 1)])
+
+
+def test_seeded_mutation_fuzz_of_valid_files() -> None:
+    seeds = [_valid_csv(rows=40, gyro=g, seed=s).encode() for g in (False, True) for s in (1, 2)]
+    seeds.append(_valid_csv(rows=40).replace(",", ";").encode())
+
+    def parse(data: bytes) -> None:
+        path = _SCRATCH / "mut.csv"
+        path.write_bytes(data)
+        _read(path)
+
+    parsed, refused = mutation_fuzz("csv", seeds, parse, ImportFormatError, cases=400)
+    assert parsed > 0 and refused > 0
+
+
+LARGE_FILE_BYTES = 8 * 1024 * 1024
+PEAK_PER_FILE_BYTE = 16  # the whole text, its lines and numpy's parse of them: measured about 10x for noise
+
+
+@pytest.mark.parametrize("kind", ["noise", "numbers"])
+def test_a_large_random_file_imports_or_is_refused_in_bounded_memory(kind: str) -> None:
+    rng = random.Random(8)
+    if kind == "noise":
+        alphabet = "0123456789.,-e\n "
+        table = bytes(ord(alphabet[i % len(alphabet)]) for i in range(256))
+        text = "t,ax,ay,az\n" + rng.randbytes(LARGE_FILE_BYTES).translate(table).decode()
+    else:
+        line = ",".join(str(rng.random()) for _ in range(4)) + "\n"
+        text = "t,ax,ay,az\n" + line * (LARGE_FILE_BYTES // len(line))
+    path = _SCRATCH / f"large-{kind}.csv"
+    path.write_text(text)
+    peak = peak_bytes(lambda: _read(path, acc_unit="g", time_unit="s"))
+    print(f"{kind}: peak {peak / 1e6:.1f} MB for {len(text) / 1e6:.1f} MB")
+    assert peak < PEAK_PER_FILE_BYTE * len(text)
