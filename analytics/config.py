@@ -57,6 +57,8 @@ class AnalyticsConfig:
     standing_reference_min_s: float = 2.0  # s, standing at the start this long sets the lean reference
     running_min_cadence_spm: float = 140.0  # steps/min, a window below this is not `running`
     min_steps_per_window: int = 4  # fewer steps: window cadence and step metrics are None
+    # footpod fusion
+    overstride_reference_windows: int = 12  # running windows whose median cadence is the overstriding reference
 
     def __post_init__(self) -> None:
         positive = ("window_s", "hop_s", "gravity_cutoff_hz", "gravity_warmup_s", "orientation_time_constant_s",

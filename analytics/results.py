@@ -62,7 +62,9 @@ class WindowMetrics:
 
     Windows sit on a fixed grid from the session's first sample, so they do not depend on how the input
     was chunked. Ratios are dimensionless; `lean_deg` is forward tilt of the trunk against the reference
-    posture (standing at the start, else the early run), positive forward.
+    posture (standing at the start, else the early run), positive forward. `overstriding_ratio` needs a
+    footpod: stride length over the stride the runner would take at the same speed with their early-run
+    cadence (1 = unchanged, above 1 = longer, slower steps for the speed).
     """
 
     runner: str
@@ -85,6 +87,7 @@ class WindowMetrics:
     braking_g: float | None = None
     speed_mps: float | None = None
     stride_length_m: float | None = None
+    overstriding_ratio: float | None = None
     heart_rate_bpm: float | None = None
     risk_score: float | None = None
 

@@ -28,7 +28,7 @@ from analytics.consts import MS_PER_S, NS_PER_S
 from analytics.contact import MAX_CONTACT_S, contact_span
 from analytics.errors import AnalyticsError
 from analytics.filters import History, SosFilter, butter_sos
-from analytics.footpod import window_speed_and_stride
+from analytics.footpod import overstriding_ratio, window_speed_and_stride
 from analytics.impact import ImpactFilter
 from analytics.lean import StandingReference, lean_deg, unit
 from analytics.orientation import OrientationStage
@@ -88,6 +88,7 @@ class RunnerAnalyzer:
         self._heart: deque[tuple[int, float]] = deque(maxlen=READINGS_KEPT)
         self._strides: deque[StrideReading] = deque(maxlen=READINGS_KEPT)
         self._totals = SessionTotals()
+        self._reference_cadences: list[float] = []  # early running windows' cadence (overstriding reference)
 
     # ------------------------------------------------------------------ public API
     def push(self, batch: SampleBatch) -> AnalyzerOutput:
@@ -163,6 +164,9 @@ class RunnerAnalyzer:
         }
         for name, (total, count) in sorted(t.window_means.items()):
             out[f"mean_{name}"] = round(total / count, 4) if count else None
+        session_risk = getattr(self._risk, "session_summary", None)
+        if session_risk is not None:
+            out["risk"] = session_risk()  # score statistics and the baseline the next session starts from
         return out
 
     # ------------------------------------------------------------------ stages
@@ -333,6 +337,7 @@ class RunnerAnalyzer:
                 step_reg, stride_reg = regularity(vertical, step_interval_s=60.0 / cadence, rate_hz=self._rate_hz)
         speed, stride_length = window_speed_and_stride(
             [r for r in self._strides if start_ns <= r.t_ns < end_ns], cadence)
+        overstride = self._overstriding(cadence, running, speed, stride_length)
         heart = [bpm for t, bpm in self._heart if start_ns <= t < end_ns]
         by_side = _SideValues(steps) if enough else None
         return WindowMetrics(
@@ -345,9 +350,22 @@ class RunnerAnalyzer:
             vertical_oscillation_cm=_mean(steps, "vertical_oscillation_cm") if enough else None,
             step_regularity=step_reg, stride_regularity=stride_reg,
             braking_g=_mean(steps, "braking_g") if enough else None,
-            speed_mps=speed, stride_length_m=stride_length,
+            speed_mps=speed, stride_length_m=stride_length, overstriding_ratio=overstride,
             heart_rate_bpm=sum(heart) / len(heart) if heart else None,
         )
+
+    def _overstriding(self, cadence: float | None, running: bool, speed: float | None,
+                      stride_length: float | None) -> float | None:
+        """Stride length against the stride at the early-run cadence for the same speed; the reference is
+        the median cadence of the first `overstride_reference_windows` running windows."""
+        refs = self._reference_cadences
+        if running and cadence is not None and len(refs) < self.config.overstride_reference_windows:
+            refs.append(cadence)
+            return None
+        if speed is None or stride_length is None or not refs or len(refs) < self.config.overstride_reference_windows:
+            return None
+        return overstriding_ratio(stride_length_m=stride_length, speed_mps=speed,
+                                  reference_cadence_spm=float(np.median(refs)))
 
     def _lean(self, gravity: np.ndarray | None, last_sample: int, end_ns: int, running: bool) -> float | None:
         """Lean of one window; every decision it uses was made by data before the window's end, so the

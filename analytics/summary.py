@@ -12,7 +12,8 @@ class SessionTotals:
     WINDOW_METRICS = ("cadence_spm", "impact_g", "sway_ml_ratio", "sway_ap_ratio", "lean_deg",
                       "step_time_asymmetry_pct", "impact_asymmetry_pct", "contact_time_ms",
                       "contact_time_asymmetry_pct", "vertical_oscillation_cm", "step_regularity",
-                      "stride_regularity", "braking_g", "speed_mps", "stride_length_m", "heart_rate_bpm")
+                      "stride_regularity", "braking_g", "speed_mps", "stride_length_m", "overstriding_ratio",
+                      "heart_rate_bpm")
 
     def __init__(self) -> None:
         self.interval_sum_s = 0.0

@@ -80,6 +80,10 @@ class SessionStore:
         for table, cls in RESULT_TABLES.items():
             cols = ", ".join(f'"{name}" {sql}' for name, sql in _columns(cls))
             self._db.execute(f"CREATE TABLE IF NOT EXISTS {table} (session_id TEXT NOT NULL, {cols})")
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for name, sql in _columns(cls):  # a store from an older version gains the newer result fields
+                if name not in have:
+                    self._db.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {sql}')
             key = "t_start_ns" if cls is WindowMetrics else "t_ns"
             self._db.execute(f"CREATE INDEX IF NOT EXISTS {table}_session ON {table} (session_id, {key})")
 

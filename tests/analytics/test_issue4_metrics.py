@@ -91,3 +91,28 @@ def test_footpod_stride_length_wins_and_overstriding_ratio() -> None:
     assert window_speed_and_stride([], 170.0) == (None, None)
     assert overstriding_ratio(stride_length_m=2.4, speed_mps=3.0, reference_cadence_spm=160.0) == pytest.approx(
         2.4 / (3.0 * 120 / 160))
+
+
+def test_overstriding_ratio_rises_when_cadence_drops_at_the_same_footpod_speed() -> None:
+    """Same speed, 6 % lower cadence: each stride is 1/0.94 longer than at the early-run cadence."""
+    from sensors.synthetic import Change
+
+    cfg = SyntheticConfig(standing_s=0.0, cadence_spm=170.0,
+                          changes=(Change(at_s=150.0, ramp_s=0.0, cadence_pct=-6.0),))
+    run = SyntheticRunner(cfg).generate(240.0, 50, seed=5)
+    analyzer = RunnerAnalyzer(runner=run.acc.runner)
+    out = analyzer.push_reading(StrideReading(runner=run.acc.runner, device="pod", t_ns=run.start_t_ns,
+                                              speed_mps=3.3, cadence_spm=170))
+    for k, batch in enumerate(run.iter_batches(1.0)):
+        if batch.kind.value == "acc":
+            out = out + analyzer.push_reading(StrideReading(
+                runner=run.acc.runner, device="pod", t_ns=int(batch.t_ns[0]), speed_mps=3.3, cadence_spm=170))
+            out = out + analyzer.push(batch)
+    out = out + analyzer.finish()
+    ratios = {w.t_start_ns: w.overstriding_ratio for w in out.windows}
+    early = [r for t, r in ratios.items() if r is not None and t < run.start_t_ns + 140 * NS_PER_S]
+    late = [r for t, r in ratios.items() if r is not None and t >= run.start_t_ns + 160 * NS_PER_S]
+    assert early and late
+    assert np.median(early) == pytest.approx(1.0, abs=0.01)
+    assert np.median(late) == pytest.approx(1 / 0.94, abs=0.015)
+    assert all(r is None for t, r in ratios.items() if t < run.start_t_ns + 60 * NS_PER_S)  # reference forming

@@ -49,3 +49,17 @@ def test_rows_are_committed_as_they_are_written(tmp_path):
     other = sqlite3.connect(tmp_path / "s.db")
     assert other.execute("SELECT count(*) FROM steps WHERE session_id='s1'").fetchone() == (5,)
     assert other.execute("SELECT status FROM sessions").fetchone() == ("running",)
+
+
+def test_a_store_from_an_older_version_gains_new_result_columns(tmp_path):
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE windows (session_id TEXT NOT NULL, runner TEXT, t_start_ns INTEGER)")
+    old.execute("INSERT INTO windows VALUES ('s0', 'anna', 1)")
+    old.commit()
+    old.close()
+    store = SessionStore(path)
+    store.open_session(SessionInfo(session_id="s1", runner="anna", team="club", source="test", started_t_ns=T0))
+    store.write("s1", sample_output())
+    assert store.windows("s1") == list(sample_output().windows)
+    assert store.windows("s0")[0].cadence_spm is None  # old rows read back with the new fields empty
