@@ -323,6 +323,7 @@ def replay(path: str | os.PathLike[str], stats: ReplayStats | None = None) -> It
     stats = stats if stats is not None else ReplayStats()
     reader = CaptureReader(path)
     decoders: dict[int, Any] = {}
+    context = _decoder_context()  # control-point responses reach the data decoders of the same device
     for record in reader:
         if isinstance(record, RecordedSamples):
             yield record.batch
@@ -332,7 +333,8 @@ def replay(path: str | os.PathLike[str], stats: ReplayStats | None = None) -> It
             stats.notifications += 1
             decoder = decoders.get(record.stream_id)
             if decoder is None:
-                decoder = decoders[record.stream_id] = _decoder_for(reader.streams[record.stream_id], reader.path)
+                info = reader.streams[record.stream_id]
+                decoder = decoders[record.stream_id] = _decoder_for(info, reader.path, context)
             try:
                 yield from decoder.feed(record.t_ns, record.payload)
             except DecodeError as exc:
@@ -340,12 +342,19 @@ def replay(path: str | os.PathLike[str], stats: ReplayStats | None = None) -> It
                 stats.decode_errors[key] = stats.decode_errors.get(key, 0) + 1
 
 
-def _decoder_for(info: StreamInfo, path: str) -> Any:
+def _decoder_context() -> Any:
     from sensors import decoding  # the protocol decoders; imported only when raw bytes are replayed
+
+    return decoding.DecoderContext()
+
+
+def _decoder_for(info: StreamInfo, path: str, context: Any) -> Any:
+    from sensors import decoding
 
     try:
         return decoding.make_decoder(info.source, runner=info.runner, device=info.device,
-                                     placement=info.placement, rate_hz=info.rate_hz, meta=info.meta)
+                                     placement=info.placement, rate_hz=info.rate_hz, meta=info.meta,
+                                     context=context)
     except (KeyError, ValueError) as exc:
         raise CaptureError(f"stream {info.stream_id} uses unknown decoder {info.source!r} ({exc})",
                            path=path) from None
