@@ -202,6 +202,7 @@ class MosquittoService(ServiceProcess):
             "autosave_interval 1",
             "max_queued_messages 0",  # 0 = no limit: a stopped worker's session keeps everything
             "max_inflight_messages 100",
+            "set_tcp_nodelay true",  # as deploy/mosquitto/mosquitto.conf: no Nagle delay on small messages
             "log_dest stdout",
             "log_type error",
             "log_type warning",
