@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from analytics.risk import RiskEngine
+from analytics.risk import Baseline, RiskEngine
 from analytics.risk.config import parse_risk_config
 from analytics.runner import RunnerAnalyzer
 from sensors.capture import ReplayStats
@@ -21,20 +21,34 @@ from sensors.types import Placement
 from stream import bus as busmod
 from stream import sources
 from stream.alerts.settings import build_dispatcher
+from stream.backpressure import buffered
 from stream.config_file import read_config_text
 from stream.pipeline import BusSink, Pipeline, Sink, StoreSink
 from stream.store import SessionStore, default_db_path
 from stream.terminal import TerminalView
 
 
-def analyzer_factory(config_text: str) -> Callable[[str], RunnerAnalyzer]:
-    """One RunnerAnalyzer per runner, with that runner's risk overrides applied."""
+def analyzer_factory(config_text: str, *, store: SessionStore | None = None) -> Callable[[str], RunnerAnalyzer]:
+    """One RunnerAnalyzer per runner, with that runner's risk overrides applied and, when a store is
+    given, the baseline of the runner's latest completed session as the prior (so a new run is judged
+    against the runner's own history from its first minutes, before its own baseline is ready)."""
     parse_risk_config(config_text)  # fail early, before any data is read, on a bad config
 
     def make(runner: str) -> RunnerAnalyzer:
-        return RunnerAnalyzer(runner=runner, risk=RiskEngine(parse_risk_config(config_text, runner=runner)))
+        prior = prior_baseline(store, runner) if store is not None else None
+        return RunnerAnalyzer(runner=runner, risk=RiskEngine(parse_risk_config(config_text, runner=runner),
+                                                             prior_baseline=prior))
 
     return make
+
+
+def prior_baseline(store: SessionStore, runner: str) -> Baseline | None:
+    """The risk baseline stored with the runner's most recent completed session, if any."""
+    for row in reversed(store.sessions(runner=runner)):
+        stored = (row.summary.get("risk") or {}).get("baseline")
+        if row.status == "completed" and stored:
+            return Baseline.from_dict({**stored, "source": "prior"})
+    return None
 
 
 @dataclass(slots=True)
@@ -81,9 +95,11 @@ class LiveParts:
 async def open_pipeline(opts: RunOptions, *, source: str) -> AsyncIterator[LiveParts]:
     """The pipeline with every sink the options ask for, and the services around it (web pages, alert
     channels), started before the first item and stopped after the last. Sink order: alerts first, then
-    the terminal, the bus (pages), the store, then any extra sinks."""
+    the terminal, the bus (pages), the store, then any extra sinks; the store and slow-capable extra sinks
+    are wrapped in `stream.backpressure.BufferedSink` (see its loss policies)."""
     config_text = read_config_text(opts.config_path)
-    factory = analyzer_factory(config_text)
+    store = SessionStore(opts.db_path or default_db_path()) if opts.store else None
+    factory = analyzer_factory(config_text, store=store)
     settings = tomllib.loads(config_text)
     bus = busmod.Bus()
     progress = sources.Progress()
@@ -95,10 +111,10 @@ async def open_pipeline(opts: RunOptions, *, source: str) -> AsyncIterator[LiveP
         sinks.append(TerminalView(progress=progress))
     sinks.append(BusSink(bus))
     parts = LiveParts(pipeline=None, bus=bus, progress=progress)  # type: ignore[arg-type]
-    if opts.store:
-        parts.db_path = opts.db_path or default_db_path()
-        sinks.append(StoreSink(SessionStore(parts.db_path)))
-    sinks += opts.extra_sinks
+    if store is not None:
+        parts.db_path = store.path
+        sinks.append(buffered(StoreSink(store)))
+    sinks += [buffered(sink) for sink in opts.extra_sinks]  # a slow database must not stall the analytics
     parts.pipeline = Pipeline(analyzer_factory=factory, sinks=sinks, team=opts.team, source=source,
                               keep_outputs=opts.keep_outputs)
     server = None
