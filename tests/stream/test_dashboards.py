@@ -4,7 +4,6 @@ the dashboard JSON and the provisioning YAML pass a structural check."""
 from __future__ import annotations
 
 import json
-import pathlib
 import re
 
 import pytest
