@@ -53,6 +53,8 @@ class WorkerOptions:
     index: int = 0
     count: int = 1
     group: str = "strideguard"  # client id prefix: workers of one deployment share it
+    idle_close_s: float = 1800.0  # a session with no message for this long is finished and closed
+    housekeeping_s: float = 5.0  # how often idle sessions are looked for when no message comes
 
     def __post_init__(self) -> None:
         worker_partitions(self.index, self.count)  # validates index and count
@@ -74,6 +76,7 @@ class _Session:
     journal: Journal
     last_seq: int = -1
     watermark: dict[str, int] = field(default_factory=dict)  # kind -> last t_ns published on MQTT
+    last_seen_s: float = field(default_factory=time.monotonic)  # when its last message arrived
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -85,6 +88,7 @@ class WorkerStats:
     bad_payloads: int = 0
     sessions_rebuilt: int = 0
     sessions_finished: int = 0
+    sessions_idle_closed: int = 0  # finished because their collector went silent (no final message)
     connections: int = 0  # MQTT connections made (more than 1: the broker went away and came back)
     latest_output_s: float = 0.0
 
@@ -130,20 +134,29 @@ class Worker:
             self.ready.set()
             messages = conn.messages()
             stop_wait = asyncio.ensure_future(stop.wait())
+            next_message: asyncio.Future[Received] | None = None
             try:
                 while not stop.is_set():
-                    next_message = asyncio.ensure_future(anext(messages))
-                    done, _ = await asyncio.wait({next_message, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-                    if next_message not in done:
+                    if next_message is None:
+                        next_message = asyncio.ensure_future(anext(messages))
+                    done, _ = await asyncio.wait({next_message, stop_wait}, timeout=self.options.housekeeping_s,
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                    if stop_wait in done and next_message not in done:
                         next_message.cancel()
                         break
+                    if next_message not in done:
+                        await self._close_idle_sessions()
+                        continue
                     group = [next_message.result()]
+                    next_message = None
                     while conn.pending() and len(group) < MAX_GROUP:
                         group.append(await anext(messages))
                     await self._handle_group(conn, group)
             finally:
                 self.stats.connections = conn.connections
                 stop_wait.cancel()
+                if next_message is not None:
+                    next_message.cancel()
                 for session in self.sessions.values():
                     session.journal.close()
                 for sink in self.sinks:
@@ -174,6 +187,7 @@ class Worker:
             self._note_gap(session, imu.seq)
             session.journal.append_message(message.topic, message.payload)
             session.last_seq = imu.seq
+            session.last_seen_s = time.monotonic()
             accepted.append((session, imu))
         for session in {id(s): s for s, _ in accepted}.values():
             session.journal.sync()
@@ -238,6 +252,18 @@ class Worker:
         await asyncio.gather(*(sink.write(s.info, out, input_seq=seq) for s, out, seq in outbox))
         for session in {id(s): s for s, _, _ in outbox}.values():
             session.journal.append_watermark(session.watermark)
+
+    async def _close_idle_sessions(self) -> None:
+        """Finish sessions whose collector went silent (crashed, lost its runner) without the final
+        message, so their last windows and summary are written and memory is freed. Messages of such a
+        session that arrive later are treated as duplicates: `idle_close_s` is long for that reason."""
+        now = time.monotonic()
+        for session in [s for s in self.sessions.values() if now - s.last_seen_s >= self.options.idle_close_s]:
+            log.warning("session %s: no message for %.0f s, closing it", session.info.session_id,
+                        now - session.last_seen_s)
+            await self._emit(session, session.analyzer.finish(), session.last_seq)
+            await self._close(session)
+            self.stats.sessions_idle_closed += 1
 
     async def _close(self, session: _Session) -> None:
         await self._flush_outbox()  # the outputs go out before the session's "finished" status

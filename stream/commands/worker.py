@@ -52,6 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--influx-token", default=_env("INFLUX_TOKEN"), metavar="TOKEN",
                    help="token (v2 API, or v1 API on 2.x); prefer $STRIDEGUARD_INFLUX_TOKEN")
     p.add_argument("--no-publish", action="store_true", help="do not publish outputs on MQTT (InfluxDB only)")
+    p.add_argument("--idle-close-s", type=float, default=1800.0, metavar="S",
+                   help="finish a session whose collector has sent nothing for S seconds (default 1800)")
     p.set_defaults(func=run)
 
 
@@ -78,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     if args.state_dir is None:
         raise UsageError("--state-dir is required (or $STRIDEGUARD_STATE_DIR): the worker keeps its journal there")
     try:
-        options = WorkerOptions(state_dir=args.state_dir, team=args.team, index=args.index, count=args.count)
+        options = WorkerOptions(state_dir=args.state_dir, team=args.team, index=args.index, count=args.count,
+                                idle_close_s=args.idle_close_s)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     settings = broker_settings(args)

@@ -104,6 +104,32 @@ async def test_a_restarted_worker_rebuilds_from_its_journal_and_publishes_nothin
     assert sid in second_sink.closed and not list(tmp_path.glob("journal/*.jnl"))
 
 
+async def test_a_session_whose_collector_went_silent_is_finished_and_closed(
+    mosquitto: MosquittoService, tmp_path: pathlib.Path
+) -> None:
+    team, runner, sid = "silent", "finn", "finn-1"
+    settings = MqttSettings(host=mosquitto.host, port=mosquitto.port)
+    batches = run_batches(runner, 5, duration_s=30)[:40]  # 20 s, and never a final message
+    sink, stop = CollectingSink(), asyncio.Event()
+    worker = Worker(settings=settings, options=WorkerOptions(state_dir=tmp_path, team=team, idle_close_s=0.5,
+                                                             housekeeping_s=0.1),
+                    analyzer_factory=analyzer_factory(""), sinks=[sink], publish_outputs=False)
+    task = asyncio.create_task(worker.run(stop))
+    await worker.ready.wait()
+    async with MqttConnection(settings=settings, client_id="silent-publisher") as pub:
+        for seq, batch in enumerate(batches):
+            await pub.publish(imu_topic(team, runner), encode_imu(batch, session=sid, seq=seq))
+    for _ in range(200):
+        if sid in sink.closed:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await task
+    assert worker.stats.sessions_idle_closed == 1 and sid in sink.closed
+    assert sink.outputs[sid] == embedded(runner, batches)  # finish() flushed the held-back windows
+    assert not list(tmp_path.glob("journal/*.jnl")) and list(tmp_path.glob("journal/*.done"))
+
+
 def test_journal_reads_back_records_and_stops_at_a_torn_tail(tmp_path: pathlib.Path) -> None:
     journal = Journal.for_session(tmp_path, "s/1 with odd chars")
     journal.append_message("strideguard/v1/t/r/imu/3", b"\x01\x02payload")
