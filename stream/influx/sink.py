@@ -85,6 +85,7 @@ class InfluxSink:
         self._buffer.append(lineproto.session_line(self._session_tags(session), session.started_t_ns,
                                                    state="finished", summary=summary, source=session.source))
         await self.flush()
+        self._tags.pop(session.session_id, None)
 
     async def close(self) -> None:
         await self.flush()
