@@ -39,6 +39,26 @@ class MetricRule:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AbsoluteCadenceRule:
+    """Cadence below a population floor at running speed, judged without a baseline.
+
+    It feeds the same detector as the baseline-relative cadence rule (one cadence episode, the larger
+    of the two ratios), so both never alert twice for one drop. Ratio 1 at `below_spm`, `alert_factor`
+    at `alert_below_spm`, linear in between and beyond (the hysteresis band sits above the floor).
+    """
+
+    enabled: bool
+    below_spm: float
+    alert_below_spm: float
+    min_speed_mps: float  # windows with a known speed below this are not judged
+    cue: str
+
+    def ratio(self, cadence_spm: float, alert_factor: float) -> float:
+        """How far below the floor, in units where 1 is the floor and `alert_factor` the alert level."""
+        return 1.0 + (alert_factor - 1.0) * (self.below_spm - cadence_spm) / (self.below_spm - self.alert_below_spm)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FatigueRule:
     """The combined fatigue pattern: at least `min_signs` of `signs` drifting the risky way."""
 
@@ -66,6 +86,7 @@ class RiskConfig:
     min_z: float
     min_speed_span_mps: float
     metrics: tuple[MetricRule, ...]
+    absolute_cadence: AbsoluteCadenceRule
     fatigue: FatigueRule
 
     @classmethod
@@ -91,7 +112,7 @@ class RiskConfig:
         out: dict[str, Any] = {
             k: getattr(self, k)
             for k in DEFAULTS
-            if k not in ("metrics", "fatigue")
+            if k not in ("metrics", "fatigue", "absolute")
         }
         out["metrics"] = {
             r.name: {
@@ -100,6 +121,8 @@ class RiskConfig:
             }
             for r in self.metrics
         }
+        a = self.absolute_cadence
+        out["absolute"] = {"cadence": {k: getattr(a, k) for k in DEFAULTS["absolute"]["cadence"]}}
         f = self.fatigue
         out["fatigue"] = {k: (list(getattr(f, k)) if k == "signs" else getattr(f, k)) for k in DEFAULTS["fatigue"]}
         return out
@@ -220,6 +243,20 @@ def _build(d: dict[str, Any]) -> RiskConfig:
                 cue=_text(m, "cue", mw),
             )
         )
+    a = d["absolute"]["cadence"]
+    aw = "risk.absolute.cadence"
+    below_spm = _number(a, "below_spm", aw, low_open=True)
+    alert_below_spm = _number(a, "alert_below_spm", aw)
+    if alert_below_spm >= below_spm:
+        raise ConfigError(f"must be below below_spm ({below_spm:g}), got {a['alert_below_spm']!r}",
+                          key=f"{aw}.alert_below_spm")
+    absolute_cadence = AbsoluteCadenceRule(
+        enabled=_bool(a, "enabled", aw),
+        below_spm=below_spm,
+        alert_below_spm=alert_below_spm,
+        min_speed_mps=_number(a, "min_speed_mps", aw),
+        cue=_text(a, "cue", aw),
+    )
     f = d["fatigue"]
     fw = "risk.fatigue"
     signs = f["signs"]
@@ -254,5 +291,6 @@ def _build(d: dict[str, Any]) -> RiskConfig:
         min_z=_number(d, "min_z", w),
         min_speed_span_mps=_number(d, "min_speed_span_mps", w, low_open=True),
         metrics=tuple(rules),
+        absolute_cadence=absolute_cadence,
         fatigue=fatigue,
     )

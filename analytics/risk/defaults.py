@@ -109,6 +109,17 @@ DEFAULTS: dict[str, Any] = {
             "cue": "even out your steps; core and glute work after the run",
         },
     },
+    # Absolute rules: population thresholds from EVIDENCE.md, judged without a baseline (so they work
+    # from the end of the warm-up). The cadence floor shares the cadence episode (see docs/risk.md).
+    "absolute": {
+        "cadence": {
+            "enabled": True,
+            "below_spm": 160.0,  # spm: the floor
+            "alert_below_spm": 150.0,  # spm: severity alert (ratio = alert_factor) at or below this
+            "min_speed_mps": 2.8,  # m/s (about 10 km/h): applies at or above this speed when a footpod reports speed
+            "cue": "shorter, quicker steps",
+        },
+    },
     "fatigue": {
         "enabled": True,
         "signs": ["cadence", "sway_ml", "lean", "impact"],
@@ -160,6 +171,17 @@ SOURCES: dict[str, str] = {
     "metrics.*.weight": "points of the 0-100 score at twice the threshold; cadence and impact weigh "
     "most (direct LBP-cohort and loading evidence), asymmetry least (no injury link); "
     + _ENGINEERING,
+    "absolute.cadence.below_spm": "below about 160 spm at running speed (EVIDENCE.md): runners with LBP ran "
+    "at about 166 spm vs 171 in controls (Drozda 2024 Gait Posture); healthy runners about 171 +- 9 spm; "
+    "+5-10 % step rate lowers joint loading (Heiderscheit 2011 Med Sci Sports Exerc)",
+    "absolute.cadence.alert_below_spm": "severity steps up 10 spm under the floor; " + _ENGINEERING,
+    "absolute.cadence.min_speed_mps": "'at running speed' (EVIDENCE.md): with a footpod, slower windows are "
+    "not judged (2.8 m/s, about 10 km/h: below it 150-160 spm is a common easy-pace cadence); without speed, every running window is; "
+    + _ENGINEERING,
+    "absolute.cadence.cue": "Heiderscheit 2011; Willy 2016 Scand J Med Sci Sports; Anderson 2022",
+    "absolute": "tibial peak acceleration above 8 g (Davis 2016 Br J Sports Med; Van den Berghe 2021 Sci "
+    "Rep) is NOT available: it needs a shank or foot IMU, which the analytics do not process yet "
+    "(trunk impact uses the baseline-relative rule metrics.impact)",
     "fatigue.signs": "fatigue drift: cadence down, sway up, lean up, impact up (Mizrahi 2000 Hum Mov "
     "Sci; Clansey 2012 Med Sci Sports Exerc; Schutte 2015)",
     "fatigue.min_signs": _ENGINEERING,

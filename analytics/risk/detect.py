@@ -16,6 +16,7 @@ missing) neither extend nor break an episode, but a gap over `max_gap_s` drops a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from analytics.results import Severity
 
@@ -36,11 +37,16 @@ class Transition:
     mean_value: float  # of the median window of the episode (the current one when clearing)
     mean_expected: float
     mean_deviation: float
+    detail: Any = None  # what the caller attached to that window (e.g. which cadence rules held)
 
 
-def _median_window(rows: list[tuple[float, float, float]]) -> tuple[float, float, float]:
-    """The episode's typical window: median deviation (robust to the part-changed first window)."""
-    ordered = sorted(rows, key=lambda r: r[2])
+# One window of an episode: (value, expected, deviation, rank, detail); the median is taken by rank.
+Row = tuple[float, float, float, float, Any]
+
+
+def _median_window(rows: list[Row]) -> Row:
+    """The episode's typical window: median rank (robust to the part-changed first window)."""
+    ordered = sorted(rows, key=lambda r: r[3])
     return ordered[len(ordered) // 2]
 
 
@@ -63,24 +69,24 @@ class SustainedDetector:
         self.last_end_ns = 0
         self.n = 0
         self.sum_ratio = 0.0
-        self.values: list[tuple[float, float, float]] = []  # (value, expected, deviation) per window
+        self.values: list[Row] = []  # one row per window of the episode
         self.severity = Severity.INFO
         self.clear_start_ns: int | None = None
 
-    def _add(self, ratio: float, value: float, expected: float, deviation: float) -> None:
+    def _add(self, ratio: float, row: Row) -> None:
         self.n += 1
         self.sum_ratio += ratio
-        self.values.append((value, expected, deviation))
+        self.values.append(row)
 
     def _severity(self) -> Severity:
         sev = Severity.ALERT if self.sum_ratio / self.n >= self.alert_factor else Severity.WARNING
         return sev if SEVERITY_ORDER[sev] <= SEVERITY_ORDER[self.max_severity] else self.max_severity
 
     def _transition(self, what: str, t_ns: int, severity: Severity,
-                    current: tuple[float, float, float] | None = None) -> Transition:
-        """The episode so far; `current` (value, expected, deviation) replaces the means (clearing)."""
+                    current: Row | None = None) -> Transition:
+        """The episode so far; `current` (this window's row) replaces the median window (clearing)."""
         n = max(self.n, 1)
-        value, expected, deviation = current or _median_window(self.values)
+        value, expected, deviation, _, detail = current or _median_window(self.values)
         return Transition(
             what=what,
             onset_t_ns=self.start_ns,
@@ -91,11 +97,17 @@ class SustainedDetector:
             mean_value=value,
             mean_expected=expected,
             mean_deviation=deviation,
+            detail=detail,
         )
 
     def push(self, *, t_start_ns: int, t_end_ns: int, ratio: float, value: float, expected: float,
-             deviation: float) -> Transition | None:
-        """One window with evidence; returns the transition it caused, if any."""
+             deviation: float, rank: float | None = None, detail: Any = None) -> Transition | None:
+        """One window with evidence; returns the transition it caused, if any.
+
+        `rank` orders the episode's windows for its median (default: the deviation); `detail` rides
+        along with the window and comes back in the Transition of the median (or clearing) window.
+        """
+        row: Row = (value, expected, deviation, deviation if rank is None else rank, detail)
         if self.state == "pending" and t_start_ns - self.last_end_ns > self.max_gap_ns:
             self.state = "idle"
         if self.state == "idle":
@@ -108,7 +120,7 @@ class SustainedDetector:
             if ratio < self.clear_fraction:
                 self.state = "idle"
                 return None
-            self._add(ratio, value, expected, deviation)
+            self._add(ratio, row)
             self.last_end_ns = t_end_ns
             if t_end_ns - self.start_ns >= self.sustain_ns and self.sum_ratio / self.n >= 1.0:
                 self.state = "active"
@@ -121,12 +133,12 @@ class SustainedDetector:
             if self.clear_start_ns is None:
                 self.clear_start_ns = t_start_ns
             if t_end_ns - self.clear_start_ns >= self.clear_ns:
-                out = self._transition("cleared", t_end_ns, self.severity, (value, expected, deviation))
+                out = self._transition("cleared", t_end_ns, self.severity, row)
                 self.state = "idle"
                 return out
             return None
         self.clear_start_ns = None
-        self._add(ratio, value, expected, deviation)
+        self._add(ratio, row)
         severity = self._severity()
         if SEVERITY_ORDER[severity] > SEVERITY_ORDER[self.severity]:
             self.severity = severity

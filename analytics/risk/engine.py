@@ -12,6 +12,7 @@ the warm-up is over, and for windows where the runner is not running.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,10 +21,11 @@ import numpy as np
 from analytics.errors import ConfigError
 from analytics.results import RiskEvent, RiskEventKind, Severity, WindowMetrics
 from analytics.risk.baseline import Baseline, MetricBaseline, fit_metric_baseline
-from analytics.risk.config import MetricRule, RiskConfig
+from analytics.risk.config import AbsoluteCadenceRule, MetricRule, RiskConfig
 from analytics.risk.detect import NS_PER_S, SustainedDetector, Transition
 
 FATIGUE = "fatigue"
+CADENCE = "cadence"
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +61,42 @@ def deviation_of(rule: MetricRule, value: float, base: MetricBaseline, speed_mps
     risky = deviation if rule.direction == "up" else -deviation
     threshold = max(rule.threshold, min_z * sd)
     return Deviation(value=value, expected=expected, deviation=deviation, risky=risky, threshold=threshold)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CadenceWindow:
+    """One window of the cadence episode: the baseline-relative rule and the absolute floor, either absent."""
+
+    cadence_spm: float
+    relative: Deviation | None  # None: no baseline yet, or the relative rule is off
+    floor_ratio: float | None  # None: the floor is off, or the speed is known and below running speed
+    below_spm: float
+
+    @property
+    def ratio(self) -> float:
+        return max(r for r in (self.relative.ratio if self.relative else None, self.floor_ratio) if r is not None)
+
+    def rules_held(self) -> tuple[bool, bool]:
+        """(relative, floor) beyond their thresholds; when neither is, the nearer one (the episode's median
+        window may sit inside the hysteresis band)."""
+        rel = self.relative is not None and self.relative.ratio >= 1.0
+        floor = self.floor_ratio is not None and self.floor_ratio >= 1.0
+        if rel or floor:
+            return rel, floor
+        if self.floor_ratio is None:
+            return True, False
+        if self.relative is None:
+            return False, True
+        return self.relative.ratio >= self.floor_ratio, self.relative.ratio < self.floor_ratio
+
+
+def cadence_floor_ratio(rule: AbsoluteCadenceRule, window: WindowMetrics, alert_factor: float) -> float | None:
+    """The absolute cadence rule's ratio for a running window, or None when it does not apply."""
+    if not rule.enabled or not window.running or window.cadence_spm is None:
+        return None
+    if window.speed_mps is not None and window.speed_mps < rule.min_speed_mps:
+        return None
+    return rule.ratio(float(window.cadence_spm), alert_factor)
 
 
 def score_contributions(window: WindowMetrics, baseline: Baseline, config: RiskConfig) -> dict[str, float]:
@@ -124,6 +162,18 @@ def _amount(rule: MetricRule, deviation: float) -> str:
     return f"{size:.0f} points"
 
 
+def cadence_message(rule: MetricRule, w: CadenceWindow, duration_s: float) -> str:
+    """The cadence episode names every rule that held: 'Cadence 154 spm, 9 % below your baseline and
+    below 160 for 2 min', 'Cadence 154 spm, below 160 for 2 min', or the relative message alone."""
+    rel, floor = w.rules_held()
+    if not floor:
+        assert w.relative is not None
+        return metric_message(rule, w.relative.deviation, duration_s)
+    both = f"{_amount(rule, w.relative.deviation)} below your baseline and " if rel and w.relative else ""
+    shown_spm = math.floor(round(w.cadence_spm, 1))  # truncated: 159.8 spm is "159 spm, below 160", not "160, below 160"
+    return f"{rule.label} {shown_spm} spm, {both}below {w.below_spm:g} for {format_duration(duration_s)}"
+
+
 def metric_message(rule: MetricRule, deviation: float, duration_s: float) -> str:
     """E.g. 'Cadence 7 % below your baseline for 2 min'."""
     if rule.unit == "deg":
@@ -148,13 +198,14 @@ class RiskEngine:
             r.name: SustainedDetector(
                 sustain_s=r.sustain_s, clear_fraction=config.clear_fraction, clear_s=config.clear_s,
                 max_gap_s=config.max_gap_s, alert_factor=config.alert_factor, max_severity=r.max_severity)
-            for r in config.metrics if r.enabled
+            for r in config.metrics if r.enabled or (r.name == CADENCE and config.absolute_cadence.enabled)
         }
         f = config.fatigue
         self._fatigue = SustainedDetector(
             sustain_s=f.sustain_s, clear_fraction=config.clear_fraction, clear_s=config.clear_s,
             max_gap_s=config.max_gap_s, alert_factor=1.0, max_severity=Severity.ALERT)
         self._fatigue_detail: tuple[tuple[str, float], ...] = ()
+        self._cadence_named: tuple[bool, bool] = (True, False)  # (relative, floor) named by the last onset
         self._silent: dict[str, bool] = {}
         self._last_onset_ns: dict[str, int] = {}
         self._snoozed: dict[str | None, int] = {}
@@ -204,30 +255,39 @@ class RiskEngine:
         return out
 
     def push_window(self, window: WindowMetrics) -> tuple[WindowMetrics, tuple[RiskEvent, ...]]:
+        """Score the window and advance every detector; the absolute rules need no baseline, so they are
+        judged from the end of the warm-up, the baseline-relative ones once a baseline exists."""
         self._collect_baseline(window)
-        base = self.baseline
-        if base is None or not window.running or not self._past_warmup(window):
+        if not window.running or not self._past_warmup(window):
             return window, ()
-        contributions = score_contributions(window, base, self.config)
-        score = risk_score(contributions)
-        if score is not None:
-            self._scores.append(score)
-            self._contributions.append(contributions)
+        base = self.baseline
+        score = None
+        deviations: dict[str, Deviation | None] = {}
+        if base is not None:
+            contributions = score_contributions(window, base, self.config)
+            score = risk_score(contributions)
+            if score is not None:
+                self._scores.append(score)
+                self._contributions.append(contributions)
+            deviations = {rule.name: _window_deviation(rule, window, base, self.config)
+                          for rule in self.config.metrics}
         events: list[RiskEvent] = []
-        deviations: dict[str, Any] = {}
         for rule in self.config.metrics:
-            d = _window_deviation(rule, window, base, self.config)
-            deviations[rule.name] = d
-            if d is None or rule.name not in self._detectors:
+            if rule.name not in self._detectors:
                 continue
-            tr = self._detectors[rule.name].push(
-                t_start_ns=window.t_start_ns, t_end_ns=window.t_end_ns, ratio=d.ratio, value=d.value,
-                expected=d.expected, deviation=d.deviation)
+            if rule.name == CADENCE:
+                tr = self._push_cadence(window, deviations.get(CADENCE))
+            else:
+                d = deviations.get(rule.name)
+                tr = None if d is None else self._detectors[rule.name].push(
+                    t_start_ns=window.t_start_ns, t_end_ns=window.t_end_ns, ratio=d.ratio, value=d.value,
+                    expected=d.expected, deviation=d.deviation)
             if tr is not None:
                 ev = self._event(rule.name, tr, window, rule=rule)
                 if ev is not None:
                     events.append(ev)
-        events.extend(self._push_fatigue(window, deviations))
+        if deviations:
+            events.extend(self._push_fatigue(window, deviations))
         return dataclasses.replace(window, risk_score=score), tuple(events)
 
     # -- internals ----------------------------------------------------------------------------
@@ -263,6 +323,43 @@ class RiskEngine:
         self._run_baseline = Baseline(metrics=metrics, source="run", t_end_ns=self._baseline_end_ns)
         self._collected.clear()
         self._collected_speed.clear()
+
+    def _push_cadence(self, window: WindowMetrics, relative: Deviation | None) -> Transition | None:
+        """One cadence episode for both cadence rules: the detector sees the larger of their ratios, so a
+        drop that crosses both alerts once, and the message names both (see `cadence_message`)."""
+        floor = self.config.absolute_cadence
+        floor_ratio = cadence_floor_ratio(floor, window, self.config.alert_factor)
+        if relative is None and floor_ratio is None:
+            return None
+        w = CadenceWindow(cadence_spm=float(window.cadence_spm), relative=relative, floor_ratio=floor_ratio,
+                          below_spm=floor.below_spm)
+        if relative is not None:
+            expected, deviation = relative.expected, relative.deviation
+        else:
+            expected, deviation = floor.below_spm, w.cadence_spm - floor.below_spm
+        return self._detectors[CADENCE].push(
+            t_start_ns=window.t_start_ns, t_end_ns=window.t_end_ns, ratio=w.ratio, value=w.cadence_spm,
+            expected=expected, deviation=deviation, rank=w.cadence_spm, detail=w)
+
+    def _cadence_parts(self, rule: MetricRule, tr: Transition) -> tuple[str, str, str, float, float]:
+        """(message, cue, deviation unit, baseline, deviation) of a cadence transition: in % of the
+        baseline when the relative rule is named, else in spm against the floor."""
+        w: CadenceWindow = tr.detail
+        floor = self.config.absolute_cadence
+        rel, below = w.rules_held()
+        if tr.what == "cleared":
+            heard = self._cadence_named
+            parts = (["back within your baseline band"] if heard[0] else []) + (
+                [f"back above {floor.below_spm:g} spm"] if heard[1] else [])
+            message = f"{rule.label} {' and '.join(parts)} after {format_duration(tr.duration_s)}"
+            rel, below = heard
+        else:
+            message = cadence_message(rule, w, tr.duration_s)
+            self._cadence_named = (rel, below)
+        cue = rule.cue if rel or not below else floor.cue
+        if rel and w.relative is not None:
+            return message, cue, rule.unit, w.relative.expected, w.relative.deviation
+        return message, cue, "spm", floor.below_spm, w.cadence_spm - floor.below_spm
 
     def _push_fatigue(self, window: WindowMetrics, deviations: dict[str, Any]) -> list[RiskEvent]:
         f = self.config.fatigue
@@ -302,8 +399,11 @@ class RiskEngine:
             if snoozed:
                 return None
         kind = RiskEventKind.CLEARED if tr.what == "cleared" else RiskEventKind.ONSET
+        value, baseline, deviation = tr.mean_value, tr.mean_expected, tr.mean_deviation
         if rule is None:
             message, cue, unit = self._fatigue_message(tr), self.config.fatigue.cue, "signs"
+        elif name == CADENCE:
+            message, cue, unit, baseline, deviation = self._cadence_parts(rule, tr)
         else:
             unit, cue = rule.unit, rule.cue
             if kind is RiskEventKind.CLEARED:
@@ -318,9 +418,9 @@ class RiskEngine:
             kind=kind,
             metric=name,
             severity=tr.severity,
-            value=round(tr.mean_value, 3),
-            baseline=round(tr.mean_expected, 3),
-            deviation=round(tr.mean_deviation, 2),
+            value=round(value, 3),
+            baseline=round(baseline, 3),
+            deviation=round(deviation, 2),
             deviation_unit=unit,
             duration_s=round(tr.duration_s, 1),
             message=message,

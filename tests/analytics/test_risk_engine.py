@@ -39,7 +39,7 @@ def test_cadence_step_change_fires_within_sustain_plus_5_s(onset_s: float) -> No
     assert ev.deviation == pytest.approx(-7.0, abs=1.0)
     assert ev.deviation_unit == "%"
     assert ev.baseline == pytest.approx(170.0)
-    assert ev.message == "Cadence 7 % below your baseline for 1 min"
+    assert ev.message == "Cadence 158 spm, 7 % below your baseline and below 160 for 1 min"  # both cadence rules
     assert ev.cue == "shorter, quicker steps"
     assert ev.onset_t_ns <= ev.t_ns - int(SUSTAIN_S * NS)
 
@@ -116,7 +116,8 @@ def test_cleared_after_return_and_hysteresis_holds_near_the_threshold() -> None:
     assert kinds == [("cadence", RiskEventKind.ONSET), ("cadence", RiskEventKind.CLEARED)]
     cleared = events[1]
     assert 900 < t_s(cleared.t_ns) <= 900 + DEFAULT.clear_s + 10
-    assert cleared.message.startswith("Cadence back within your baseline band after 5 min")
+    # 158 spm is also below the 160-spm floor: one episode, and its clearing names both rules
+    assert cleared.message.startswith("Cadence back within your baseline band and back above 160 spm after 5 min")
     assert cleared.onset_t_ns == events[0].onset_t_ns
 
 
@@ -247,6 +248,8 @@ def test_per_runner_override_changes_only_that_runner() -> None:
 threshold = 8.0
 [runner."anna".risk.metrics.cadence]
 threshold = 4.0
+[risk.absolute.cadence]
+enabled = false  # 170 spm - 6 % is below the 160-spm floor; this test is about the relative threshold
 """
     change = step_change(600.0, cadence_spm=-0.06)
     _, anna = run(RiskEngine(parse_risk_config(text, "anna")), windows(900, change))
