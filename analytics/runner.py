@@ -142,6 +142,11 @@ class RunnerAnalyzer:
         return AnalyzerOutput(steps=tuple(steps), windows=tuple(windows), risk_events=tuple(events))
 
     @property
+    def risk(self) -> RiskStage | None:
+        """The risk stage, read-only: the shell reaches it to snooze alerts the runner asked to silence."""
+        return self._risk
+
+    @property
     def summary(self) -> dict:
         """Session summary (JSON-able): duration, steps, cadence, and window means of the metrics."""
         t = self._totals
