@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 TOPIC_ROOT = "strideguard/v1"
-KINDS = ("imu", "metrics", "steps", "alerts", "status")
+KINDS = ("imu", "metrics", "steps", "alerts", "status", "control")  # control: page -> pipeline (snooze)
 
 
 def topic(team: str, runner: str, kind: str) -> str:
