@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from analytics.errors import AnalyticsError
 from analytics.results import AnalyzerOutput
 from sensors.capture import CaptureEvent
 from sensors.types import HeartRateReading, SampleBatch, StrideReading
@@ -21,6 +23,9 @@ from stream.session import SessionInfo, new_session_id
 from stream.store import SessionStore
 
 log = logging.getLogger(__name__)
+
+NS_PER_MIN = 60_000_000_000  # ns per minute
+SNOOZE_MAX_MIN = 240.0  # the longest snooze a control message may ask for, in minutes
 
 __all__ = ["Sink", "SessionInfo", "Pipeline", "StoreSink", "BusSink", "Analyzer"]
 
@@ -61,10 +66,17 @@ class Pipeline:
     """Feeds items to per-runner analyzers and fans every output out to the sinks.
 
     `keep_outputs=True` accumulates everything in memory too (for `analyze --json` and tests).
+
+    Control messages (`strideguard/v1/<team>/<runner>/control`, e.g. a snooze from the runner page) are
+    read from `control`, or by default from the bus of a `BusSink` among the sinks, and applied before
+    the next item is pushed: `{"action": "snooze", "metric": name | None, "minutes": m}` snoozes that
+    runner's risk engine until the runner's latest data time + m minutes (data time, so a replay at any
+    speed behaves as the live run would). The reply (`action` "snoozed" or "refused") is published on
+    the same topic and kept in `control_replies`.
     """
 
     def __init__(self, *, analyzer_factory: Callable[[str], Analyzer], sinks: list[Sink], team: str = "default",
-                 source: str = "", keep_outputs: bool = False) -> None:
+                 source: str = "", keep_outputs: bool = False, control: busmod.Bus | None = None) -> None:
         self._factory = analyzer_factory
         self.sinks = list(sinks)
         self.team = team
@@ -73,8 +85,14 @@ class Pipeline:
         self.runners: dict[str, _RunnerState] = {}
         self.events: list[CaptureEvent] = []
         self.readings: dict[str, int] = {}
+        self._control_bus = control if control is not None else next(
+            (sink.bus for sink in self.sinks if isinstance(sink, BusSink)), None)
+        self._control = (self._control_bus.subscribe(f"{busmod.TOPIC_ROOT}/{team}/+/control", maxsize=100)
+                         if self._control_bus is not None else None)
+        self.control_replies: list[dict[str, Any]] = []
 
     async def push(self, item: SampleBatch | HeartRateReading | StrideReading | CaptureEvent) -> AnalyzerOutput:
+        self.apply_controls()
         if isinstance(item, CaptureEvent):
             self.events.append(item)
             return AnalyzerOutput()
@@ -108,7 +126,49 @@ class Pipeline:
                 await sink.close_session(state.session, summary)
         return summaries
 
+    def apply_controls(self) -> None:
+        """Apply every control message waiting for this pipeline's runners (called before each push)."""
+        if self._control is None:
+            return
+        while (item := self._control.get_nowait()) is not None:
+            topic_name, message = item
+            runner = topic_name.split("/")[-2]
+            if message.get("action") == "snooze" and runner in self.runners:
+                self._snooze(runner, message)
+
+    def _snooze(self, runner: str, message: dict[str, Any]) -> None:
+        state = self.runners[runner]
+        metric, minutes = message.get("metric"), message.get("minutes")
+        reply: dict[str, Any] = {"runner": runner, "metric": metric, "minutes": minutes,
+                                 "request_id": message.get("request_id")}
+        snooze = getattr(getattr(state.analyzer, "risk", None), "snooze", None)
+        if metric is not None and not isinstance(metric, str):
+            reason = "metric must be a name or null"
+        elif isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not (
+                math.isfinite(minutes) and 0 < minutes <= SNOOZE_MAX_MIN):
+            reason = f"minutes must be a number above 0 and at most {SNOOZE_MAX_MIN:g}"
+        elif snooze is None:
+            reason = "this runner's analyzer has no risk engine"
+        else:
+            until_t_ns = state.last_t_ns + round(minutes * NS_PER_MIN)
+            try:
+                snooze(metric, until_t_ns)
+            except AnalyticsError as exc:
+                reason = str(exc)
+            else:
+                reason = None
+                reply.update(from_t_ns=state.last_t_ns, until_t_ns=until_t_ns)
+        reply["action"] = "snoozed" if reason is None else "refused"
+        if reason is not None:
+            reply["reason"] = reason
+        log.info("control for %s: %s", runner, reply)
+        self.control_replies.append(reply)
+        assert self._control_bus is not None
+        self._control_bus.publish(busmod.topic(self.team, runner, "control"), reply)
+
     async def close(self) -> None:
+        if self._control is not None:
+            self._control.close()
         for sink in self.sinks:
             try:
                 await sink.close()
