@@ -105,3 +105,17 @@ def test_every_command_has_help_with_examples():
         text = p.format_help()
         assert p.description, name
         assert "example" in text.lower(), f"`strideguard {name} --help` shows no examples"
+
+
+def test_a_second_session_starts_from_the_previous_sessions_baseline(tmp_path):
+    """Baselines come from the run and from the runner's previous sessions in the store."""
+    db = tmp_path / "s.db"
+    run = fatigue_run(duration_s=420, rate_hz=25.0, runner="kim")  # the baseline needs warm-up + 3 min
+    sample = str(tmp_path / "kim.sgcap")
+    write_batches(sample, [run.acc])
+    for _ in range(2):
+        assert strideguard("analyze", sample, env_db=db).returncode == 0
+    rows = json.loads(strideguard("sessions", "--json", env_db=db).stdout)
+    first, second = (r["summary"]["risk"]["baseline"] for r in rows)
+    assert first["source"] == "run"
+    assert second["source"] == "run+prior"
