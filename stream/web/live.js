@@ -1,7 +1,12 @@
 // StrideGuard live pages: an EventSource feed from the server's bus, reconnecting by itself.
 "use strict";
 (function () {
-  const state = { connects: 0, metrics: null, alerts: [], vibrations: 0, spoken: [], runners: {} };
+  const state = { connects: 0, metrics: null, alerts: [], vibrations: 0, spoken: [], runners: {},
+                  snoozes: {}, snoozeRequests: [], dataTNs: null };
+  const SNOOZE_MIN = 10;  // minutes of run (data) time per tap
+  const METRIC_LABELS = { cadence: "cadence", impact: "impact", sway_ml: "side-to-side sway",
+                          sway_ap: "front-to-back sway", lean: "lean", step_asymmetry: "step asymmetry",
+                          impact_asymmetry: "impact asymmetry", fatigue: "fatigue" };
 
   function feed(url, handlers, onState) {
     let source = null;
@@ -53,6 +58,38 @@
     } catch (e) { /* no voice here */ }
   }
 
+  function snoozeLabel(metric) { return metric === null ? "all alerts" : (METRIC_LABELS[metric] || metric); }
+
+  function setSnoozeStatus(text) { document.getElementById("snooze-status").textContent = text; }
+
+  // Snoozes run on data time: what is left is until_t_ns minus the latest window's end, so a replay at
+  // 60x counts down 60x faster, exactly as the risk engine sees it.
+  function renderSnoozes() {
+    const parts = [];
+    for (const key of Object.keys(state.snoozes)) {
+      const leftS = (state.snoozes[key] - state.dataTNs) / 1e9;
+      if (!(leftS > 0)) { delete state.snoozes[key]; continue; }
+      parts.push("Snoozed " + snoozeLabel(key === "*" ? null : key) + ": " + Math.ceil(leftS / 60) + " min left");
+    }
+    const bar = document.querySelector(".snooze-bar");
+    const wasActive = bar.dataset.active === "yes";
+    bar.dataset.active = parts.length ? "yes" : "no";
+    if (parts.length || wasActive) setSnoozeStatus(parts.join(" · "));  // keep a "failed" line otherwise
+  }
+
+  function requestSnooze(name, metric) {
+    setSnoozeStatus("Snoozing " + snoozeLabel(metric) + "…");
+    fetch("/api/runner/" + encodeURIComponent(name) + "/snooze", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ metric: metric, minutes: SNOOZE_MIN }),
+    }).then(function (r) {
+      return r.json().then(function (body) {
+        state.snoozeRequests.push({ status: r.status, body: body });
+        if (!r.ok) setSnoozeStatus("Snooze failed: " + body.error);
+      });
+    }).catch(function () { setSnoozeStatus("Snooze failed: no connection to the server"); });
+  }
+
   function runnerPage(name) {
     document.getElementById("runner-name").textContent = name;
     document.title = "StrideGuard — " + name;
@@ -65,6 +102,9 @@
       speak("Voice cues on");
       enable.hidden = true;
     });
+    document.getElementById("snooze-all").addEventListener("click", function () { requestSnooze(name, null); });
+    const snoozeMetric = document.getElementById("snooze-metric");
+    snoozeMetric.addEventListener("click", function () { requestSnooze(name, snoozeMetric.dataset.metric); });
 
     function showBanner(ev) {
       const banner = document.getElementById("banner");
@@ -74,6 +114,9 @@
       banner.dataset.metric = ev.metric;
       document.getElementById("banner-message").textContent = ev.kind === "cleared" ? "OK again: " + ev.message : ev.message;
       document.getElementById("banner-cue").textContent = ev.kind === "cleared" ? "" : ev.cue;
+      snoozeMetric.hidden = ev.kind === "cleared" || !ev.metric;
+      snoozeMetric.dataset.metric = ev.metric;
+      snoozeMetric.textContent = "Snooze " + snoozeLabel(ev.metric) + " " + SNOOZE_MIN + " min";
       if (clearTimer) clearTimeout(clearTimer);
       if (ev.kind === "cleared") clearTimer = setTimeout(function () { banner.hidden = true; }, 15000);
     }
@@ -88,6 +131,18 @@
         document.getElementById("lean").textContent = fmt(m.lean_deg, 0);
         document.getElementById("risk").textContent = fmt(m.risk_score, 0);
         document.querySelector(".metric.risk").dataset.level = level(m.risk_score);
+        if (m.t_end_ns !== undefined && m.t_end_ns !== null) state.dataTNs = Math.max(state.dataTNs || 0, m.t_end_ns);
+        renderSnoozes();
+      },
+      control: function (c, envelope) {
+        // the pipeline's answers to a snooze (from this page or another one of the same runner)
+        if (c.action === "snoozed") {
+          state.snoozes[c.metric === null ? "*" : c.metric] = c.until_t_ns;
+          state.dataTNs = Math.max(state.dataTNs || 0, c.from_t_ns);
+          renderSnoozes();
+        } else if (c.action === "refused" && !envelope.replay) {
+          setSnoozeStatus("Snooze refused: " + c.reason);
+        }
       },
       alerts: function (ev, envelope) {
         // Only what the alert dispatcher delivered to this page (after de-duplication and rate limiting)
