@@ -54,6 +54,7 @@ FLAG_FINAL = 0x01
 FLAG_INT64_TIMES = 0x02
 _HEADER = struct.Struct("<BBBBdIQqH")  # up to and including session_len
 _INT32_MAX = 2**31 - 1
+_INT64_MAX = 2**63 - 1
 MAX_SAMPLES = 1_000_000  # refuse absurd sizes before allocating
 
 
@@ -144,6 +145,9 @@ def decode_imu(payload: bytes, *, runner: str) -> ImuMessage:
     pos += n_deltas * delta_size
     if n_deltas and int(deltas.min()) <= 0:
         raise fail("sample times must be strictly increasing", pos - n_deltas * delta_size)
+    if n_deltas and t0_ns + int(deltas.max()) * n_deltas > _INT64_MAX:  # cheap bound first, exact sum if needed
+        if t0_ns + sum(int(d) for d in deltas) > _INT64_MAX:
+            raise fail("sample times run past the int64 nanosecond range", 24)
     values = np.frombuffer(payload, dtype="<f4", count=n * 3, offset=pos).reshape(n, 3)
     t_ns = np.empty(n, dtype=np.int64)
     if n:

@@ -71,6 +71,13 @@ def test_malformed_payloads_raise_decode_error_with_offset(mutate, message: str)
     assert info.value.offset is not None
 
 
+def test_times_past_the_int64_range_are_a_decode_error() -> None:
+    data = bytearray(wire.encode_imu(batch(3, t0_ns=0, step_ns=2**31 - 1000), session="s", seq=0))
+    data[24:32] = (2**63 - 2**31).to_bytes(8, "little", signed=True)  # t0 near the limit: the deltas would wrap
+    with pytest.raises(DecodeError, match="int64"):
+        wire.decode_imu(bytes(data), runner="ana")
+
+
 def test_every_truncation_is_a_decode_error() -> None:
     data = wire.encode_imu(batch(4), session="sess", seq=3)
     for cut in range(len(data)):
