@@ -46,7 +46,7 @@ UNITS_BY_NAME: dict[str, str] = {
     "index": "1", "n_steps": "1", "n_samples": "1", "running": "n/a", "side": "n/a", "metric": "n/a",
     "severity": "n/a", "message": "n/a", "cue": "n/a", "deviation_unit": "n/a",
     "value": "unit of `metric`", "baseline": "unit of `metric`", "deviation": "`deviation_unit`",
-    "step_regularity": "1", "stride_regularity": "1", "risk_score": "1",
+    "step_regularity": "1", "stride_regularity": "1", "risk_score": "1", "overstriding_ratio": "1",
     "sensor_contact": "n/a", "is_running": "n/a",
     "id": "n/a", "pain_before": "0-10 scale", "pain_after": "0-10 scale", "red_flags_json": "n/a", "note": "n/a",
     "x": "g (acc) or deg/s (gyro)", "y": "g (acc) or deg/s (gyro)", "z": "g (acc) or deg/s (gyro)",
@@ -100,8 +100,10 @@ DESCRIPTIONS: dict[str, str] = {
     "stride_regularity": "autocorrelation of vertical acceleration at one stride lag",
     "speed_mps": "running speed from a footpod, when one was connected",
     "stride_length_m": "stride length from a footpod, when one was connected",
+    "overstriding_ratio": "stride length over the stride at the early-run cadence for the same footpod speed "
+                          "(1 = unchanged, above 1 = longer, slower steps for the speed)",
     "heart_rate_bpm": "mean heart rate, when a heart-rate strap was connected",
-    "risk_score": "0-1 combined risk score of the window (heuristic, not a diagnosis)",
+    "risk_score": "0-100 low-back-pain risk score of the window (heuristic from the cited evidence, not a diagnosis)",
     # RiskEvent
     "kind@alerts": "onset = a sustained anomaly was confirmed, cleared = back within its band",
     "metric": "which metric the alert is about",
@@ -109,7 +111,8 @@ DESCRIPTIONS: dict[str, str] = {
     "value": "the metric's value when the event was raised",
     "baseline": "the runner's baseline for the metric",
     "deviation": "value - baseline in `deviation_unit`",
-    "deviation_unit": "% for cadence, impact and sway, deg for lean, percentage points for asymmetry",
+    "deviation_unit": "% for cadence, impact and sway, deg for lean, percentage points for asymmetry, "
+                      "spm for the absolute cadence floor (then `baseline` is the floor)",
     "message": "what the runner was told",
     "cue": "the suggested correction",
     "onset_t_ns": f"when the anomaly began, {TIME_NOTE}",
