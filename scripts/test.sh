@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the tests need (Python packages into .venv, Debian packages for the real services
-# and the browser), start the services on 127.0.0.1, run the whole test suite, stop what was started.
+# and the browser) and run the whole test suite. The tests start the real services they use (Mosquitto,
+# InfluxDB, VictoriaMetrics) themselves, on 127.0.0.1 and free ports, and stop them by PID
+# (tests/fixtures_services.py).
 #   ./scripts/test.sh            # everything
 #   ./scripts/test.sh -k capture # extra arguments go to pytest
 set -euo pipefail
@@ -9,8 +11,5 @@ cd "$(dirname "$0")/.."
 ./scripts/install.sh test
 # shellcheck disable=SC1091
 . .venv/bin/activate
-
-./scripts/services.sh start
-trap './scripts/services.sh stop' EXIT
 
 python -m pytest "$@"
