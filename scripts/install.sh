@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent installer.  `install.sh run` puts StrideGuard into .venv; `install.sh test` adds the test
-# tools, the Debian services the tests start (Mosquitto, InfluxDB 1.x, VictoriaMetrics) and Chromium.
+# tools, the peers' venv (.venv-peers), the Debian services the tests start (Mosquitto, InfluxDB 1.x,
+# VictoriaMetrics), docker-compose (to validate the compose file offline) and Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-run}
@@ -11,6 +12,7 @@ fi
 pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 if [ "$what" = test ]; then
   "${pip[@]}" -e '.[test]'
+  ./scripts/peers_venv.sh   # mobgap and scikit-digital-health, for the side-by-side validation tests
   debs=(mosquitto influxdb victoria-metrics chromium docker-compose)
   missing=()
   for d in "${debs[@]}"; do dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d"); done
