@@ -112,11 +112,13 @@ CATEGORIES = (  # (label, substrings of a profiled function's file) - first matc
     ("worker logic", ("stream/worker.py", "stream/mqtt/")),
     ("numpy/scipy Python code", ("numpy/", "scipy/")),
 )
-BUILTINS = (  # C functions (file "~"), by name
+IDLE = "idle: waiting in epoll (not CPU)"
+BUILTINS = (  # C functions (file "~"), by name; cProfile times them in wall time, so the wait is split off
+    (IDLE, ("epoll",)),
     ("startup: imports", ("compile", "marshal", "exec", "_imp.", "posix.stat", "posix.listdir")),
     ("journal fsync and disk writes", ("fsync", "posix.write", "posix.open", "posix.replace", "TextIOWrapper",
                                        "BufferedWriter")),
-    ("network syscalls (socket send/recv, epoll)", ("socket", "epoll", "select")),
+    ("network syscalls (socket send/recv)", ("socket", "select")),
     ("numpy kernels", ("numpy", "ufunc", "ndarray", "scipy", "sosfilt")),
 )
 
@@ -135,17 +137,25 @@ def summarise_profile(path: pathlib.Path) -> list[str]:
     for (filename, line, func), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
         by_category[_category(filename, func)] += tottime
         rows.append((tottime, f"{pathlib.Path(filename).name}:{line}({func})" if filename != "~" else func))
-    lines = [f"worker CPU profile at saturation: {total:.1f} s of profiled time, by where it is spent (own time):"]
+    fsyncs = sum(v[1] for (f, _, func), v in stats.stats.items() if f == "~" and "fsync" in func)  # type: ignore[attr-defined]
+    busy = total - by_category.get(IDLE, 0.0)
+    lines = [f"worker profile: {total:.1f} s profiled, {busy:.1f} s busy ({fsyncs} fsync calls); share of busy time "
+             f"(own time):"]
     for label, seconds in sorted(by_category.items(), key=lambda kv: -kv[1]):
-        lines.append(f"  {label:<46}{seconds:>7.2f} s {seconds / total:>6.1%}")
+        share = "" if label == IDLE else f"{seconds / busy:>6.1%}"
+        lines.append(f"  {label:<46}{seconds:>7.2f} s {share}")
     lines.append("  top functions (own time):")
     for tottime, name in sorted(rows, reverse=True)[:15]:
         lines.append(f"    {tottime:>7.2f} s  {name}")
     return lines
 
 
-async def mqtt_measurements(quick: bool, profile_path: pathlib.Path) -> dict[str, dict]:
+async def mqtt_measurements(quick: bool, profiles: dict[str, pathlib.Path], profile_dir: pathlib.Path
+                            ) -> dict[str, dict]:
+    """The measured runs first (no profiler), then the same shapes again with the worker under cProfile:
+    saturation (as fast as possible) and the real-time load that misses the latency target."""
     out = {}
+    rt_runners = (50,) if quick else (100, TARGETS["mqtt_runners_per_worker"])
     with tempfile.TemporaryDirectory() as tmp:
         broker = MosquittoService(workdir=pathlib.Path(tmp) / "mosquitto")
         broker.start()
@@ -153,16 +163,20 @@ async def mqtt_measurements(quick: bool, profile_path: pathlib.Path) -> dict[str
             state = pathlib.Path(tmp)
             out["max"] = await bench_mqtt.scenario(broker, state, name="saturation", runners=8, workers=1,
                                                    duration_s=60 if quick else 240, speed=None)
-            original = bench_mqtt.start_worker
-            bench_mqtt.start_worker = profiled_worker(profile_path)
-            try:
-                out["profiled"] = await bench_mqtt.scenario(broker, state, name="profiled", runners=8, workers=1,
-                                                            duration_s=60 if quick else 240, speed=None)
-            finally:
-                bench_mqtt.start_worker = original
-            for n in ((50,) if quick else (100, TARGETS["mqtt_runners_per_worker"])):
+            for n in rt_runners:
                 out[f"rt{n}"] = await bench_mqtt.scenario(broker, state, name="real time", runners=n, workers=1,
                                                           duration_s=20 if quick else 40, speed=1.0)
+            original = bench_mqtt.start_worker
+            try:
+                for label, kwargs in (("saturation", dict(runners=8, duration_s=60 if quick else 240, speed=None)),
+                                      (f"{rt_runners[-1]} runners real time",
+                                       dict(runners=rt_runners[-1], duration_s=20 if quick else 30, speed=1.0))):
+                    profiles[label] = profile_dir / f"worker-{len(profiles)}.prof"
+                    bench_mqtt.start_worker = profiled_worker(profiles[label])
+                    out[f"profiled {label}"] = await bench_mqtt.scenario(broker, state, name=f"profiled {label}",
+                                                                         workers=1, **kwargs)
+            finally:
+                bench_mqtt.start_worker = original
         finally:
             broker.stop()
     return out
@@ -199,22 +213,23 @@ def main() -> int:
     args = parser.parse_args()
     load = os.getloadavg()[0]
     print(f"machine: {os.cpu_count()} CPUs, load average {load:.2f} at start, Python {sys.version.split()[0]}")
-    with tempfile.TemporaryDirectory() as tmp:
-        profile_path = pathlib.Path(tmp) / "worker.prof"
-        rows: list[tuple[str, str, str, bool]] = []
-        if not args.profile_only:
-            rows += analytics_rows(args.quick)
-            rows.append(offline_pipeline_row(args.quick))
-        mqtt = asyncio.run(mqtt_measurements(args.quick, profile_path))
+    profiles: dict[str, pathlib.Path] = {}
+    rows: list[tuple[str, str, str, bool]] = []
+    if not args.profile_only:
+        rows += analytics_rows(args.quick)
+        rows.append(offline_pipeline_row(args.quick))
+    with tempfile.TemporaryDirectory() as profile_dir:
+        mqtt = asyncio.run(mqtt_measurements(args.quick, profiles, pathlib.Path(profile_dir)))
         if not args.profile_only:
             rows += mqtt_rows(mqtt)
             print()
             print_table(rows)
-        print()
-        if profile_path.exists():
-            print("\n".join(summarise_profile(profile_path)))
-        else:
-            print("worker profile missing: the profiled worker did not stop cleanly")
+        for label, path in profiles.items():
+            r = mqtt[f"profiled {label}"]
+            print(f"\n[{label}: {r['messages']} IMU messages, {r['outputs']} outputs, p99 {r['p99_ms']:.0f} ms "
+                  f"under the profiler]")
+            print("\n".join(summarise_profile(path)) if path.exists() else
+                  "profile missing: the worker did not stop cleanly")
     print("\nCPU s are this process's (analytics) or per data second; latencies are wall time and suffer on a "
           "shared machine (see the load average above).")
     return 0
