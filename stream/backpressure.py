@@ -156,6 +156,8 @@ class BufferedSink:
             for call in left:
                 self._count_dropped(call)
             log.warning("%s: closed with %d queued writes undelivered (dropped, counted)", self.name, len(left))
+            for call in [c for c in self._queue if c.method != "write"]:  # session calls still go out
+                await self._call(call)
         self._queue.clear()
         self._pending_items = 0
         await self.inner.close()
@@ -209,27 +211,34 @@ class BufferedSink:
             call = self._queue.popleft()  # out of reach of coalescing and dropping while delivered
             started_s = time.monotonic()
             try:
-                if call.method == "write":
-                    await self.inner.write(call.session, call.output)  # type: ignore[arg-type]
-                elif call.method == "open_session":
-                    await self.inner.open_session(call.session)
-                else:
-                    await self.inner.close_session(call.session, call.summary or {})
+                await self._call(call)
             except asyncio.CancelledError:
                 self._queue.appendleft(call)  # close() counts it with the rest
                 raise
-            except Exception as exc:  # a sink's failure stays in its task; the pipeline runs on
-                self.stats.failed_calls += 1
-                if not self._failing:
-                    log.warning("%s: %s failed: %s", self.name, call.method, " ".join(str(exc).split())
-                                or type(exc).__name__)
-                self._failing = True
-            else:
-                self._failing = False
-                self.stats.calls_delivered += 1
             self._pending_items -= call.size
             self._has_room.set()
             log.debug("%s: %s took %.3f s", self.name, call.method, time.monotonic() - started_s)
+
+    async def _call(self, call: _Call) -> None:
+        """One call on the wrapped sink; its failure is counted and logged once per streak, not raised."""
+        try:
+            if call.method == "write":
+                await self.inner.write(call.session, call.output)  # type: ignore[arg-type]
+            elif call.method == "open_session":
+                await self.inner.open_session(call.session)
+            else:
+                await self.inner.close_session(call.session, call.summary or {})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a sink's failure stays in its task; the pipeline runs on
+            self.stats.failed_calls += 1
+            if not self._failing:
+                log.warning("%s: %s failed: %s", self.name, call.method, " ".join(str(exc).split())
+                            or type(exc).__name__)
+            self._failing = True
+        else:
+            self._failing = False
+            self.stats.calls_delivered += 1
 
 
 # Which sinks `stream.app.open_pipeline` buffers, and how. Sinks not named here are in-memory and quick

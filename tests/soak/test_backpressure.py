@@ -189,3 +189,80 @@ async def test_open_pipeline_buffers_the_store_and_slow_capable_extra_sinks(tmp_
     assert isinstance(by_name["influxdb"], BufferedSink) and by_name["influxdb"].inner is extra
     assert by_name["influxdb"].overflow is Overflow.DROP_OLDEST
     assert not isinstance(by_name["bus"], BufferedSink)
+
+
+# -- the buffer's own rules, on a sink that keeps what it is given ---------------------------------------
+
+class ListSink:
+    """An in-memory sink (like the bus): keeps every call it gets, optionally slowly."""
+
+    name = "influxdb"
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.delay_s = delay_s
+        self.calls: list[tuple[str, str, int]] = []  # (method, session id, first step index or -1)
+        self.steps: dict[str, list[int]] = {}
+        self.closed = False
+
+    async def open_session(self, session: SessionInfo) -> None:
+        self.calls.append(("open_session", session.session_id, -1))
+
+    async def write(self, session: SessionInfo, output: AnalyzerOutput) -> None:
+        await asyncio.sleep(self.delay_s)
+        self.calls.append(("write", session.session_id, output.steps[0].index))
+        self.steps.setdefault(session.session_id, []).extend(s.index for s in output.steps)
+
+    async def close_session(self, session: SessionInfo, summary: dict[str, Any]) -> None:
+        self.calls.append(("close_session", session.session_id, -1))
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def _session(runner: str) -> SessionInfo:
+    return SessionInfo(session_id=f"{runner}-s", runner=runner, team="t", source="test", started_t_ns=0)
+
+
+def _steps(runner: str, first: int, n: int) -> AnalyzerOutput:
+    from analytics.results import StepEvent
+
+    return AnalyzerOutput(steps=tuple(StepEvent(runner=runner, t_ns=10**9 * i, index=i) for i in range(first, first + n)))
+
+
+async def test_interleaved_sessions_keep_their_order_and_are_merged_per_session() -> None:
+    inner = ListSink(delay_s=0.01)
+    sink = BufferedSink(inner, overflow=Overflow.WAIT, max_pending_items=1000, coalesce_items=50)
+    a, b = _session("a"), _session("b")
+    await sink.open_session(a)
+    await sink.open_session(b)
+    for i in range(0, 100, 5):
+        await sink.write(a, _steps("a", i, 5))
+    for i in range(0, 100, 5):
+        await sink.write(b, _steps("b", i, 5))
+    await sink.close_session(a, {})
+    await sink.close_session(b, {})
+    await sink.close()
+    assert inner.steps == {"a-s": list(range(100)), "b-s": list(range(100))}
+    methods = [m for m, _, _ in inner.calls]
+    assert methods[:2] == ["open_session", "open_session"] and methods[-2:] == ["close_session", "close_session"]
+    assert len(methods) - 4 < 40 and sink.stats.writes_coalesced > 0  # 40 writes reached the sink merged
+    assert inner.closed and sink.stats.dropped_items == 0
+
+
+async def test_drop_oldest_never_drops_session_calls_and_counts_what_close_abandons() -> None:
+    inner = ListSink(delay_s=0.2)
+    sink = BufferedSink(inner, overflow=Overflow.DROP_OLDEST, max_pending_items=20, coalesce_items=5,
+                        drain_timeout_s=0.05)
+    a = _session("a")
+    await sink.open_session(a)
+    for i in range(0, 200, 5):
+        await sink.write(a, _steps("a", i, 5))
+    await sink.close_session(a, {})
+    assert sink.stats.peak_pending_items <= 20
+    await sink.close()
+    stats = sink.stats
+    received = len(inner.steps.get("a-s", []))
+    assert received + stats.dropped_steps == 200  # every step either reached the sink or is counted
+    assert stats.dropped_steps > 0
+    assert inner.calls[0] == ("open_session", "a-s", -1) and inner.calls[-1] == ("close_session", "a-s", -1)
+    assert inner.steps.get("a-s", []) == sorted(inner.steps.get("a-s", []))  # what arrived is in order
