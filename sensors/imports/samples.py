@@ -23,6 +23,7 @@ MAX_GYRO_DPS = 3000.0  # deg/s: above the range of body-worn gyroscopes (2000 de
 MIN_RATE_HZ, MAX_RATE_HZ = 1.0, 2000.0  # Hz: sample rates an import accepts
 RATE_TOLERANCE = 0.10  # a declared rate may differ from the timestamps' rate by 10 %
 EPOCH_MIN_NS = 100_000_000 * 1_000_000_000  # ns: times after 1973 are taken as Unix epoch times
+T_NS_LIMIT = 2**63 - 2**10  # ns: int64 nanoseconds end in the year 2262 (margin for rounding)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,7 +54,7 @@ def build_result(
     path = source.path
     rows = table.rows
     error = table.error
-    t_ns = _time_ns(rows[:, 0], time_unit)
+    t_ns, bad_range = _time_ns(rows[:, 0], time_unit)
     acc_g = rows[:, 1:4] * ACC_UNITS_TO_G[acc_unit]
     gyro_dps = rows[:, 4:7] * GYRO_UNITS_TO_DPS[gyro_unit] if has_gyro and gyro_unit else None
     _check_acc_unit(path, acc_g, acc_unit)
@@ -64,10 +65,12 @@ def build_result(
     n = rows.shape[0]
     bad_time = np.flatnonzero(np.diff(t_ns) <= 0) + 1
     bad_acc = np.flatnonzero(np.linalg.norm(acc_g, axis=1) > MAX_ACC_G)
-    first_bad = min([n, *bad_time[:1], *bad_acc[:1]])
+    first_bad = min([n, *bad_time[:1], *bad_acc[:1], *bad_range[:1]])
     if first_bad < n:
         line = int(table.line_numbers[first_bad])
-        if bad_time.size and bad_time[0] == first_bad:
+        if bad_range.size and bad_range[0] == first_bad:
+            message = f"time {rows[first_bad, 0]:g} {time_unit} is beyond the year 2262 (int64 nanoseconds)"
+        elif bad_time.size and bad_time[0] == first_bad:
             message = (
                 f"time {rows[first_bad, 0]:g} {time_unit} does not increase "
                 f"(previous row {rows[first_bad - 1, 0]:g} {time_unit})"
@@ -118,8 +121,13 @@ def build_result(
     )
 
 
-def _time_ns(t: np.ndarray, time_unit: str) -> np.ndarray:
-    return np.round(t * TIME_UNITS_TO_NS[time_unit]).astype(np.int64)
+def _time_ns(t: np.ndarray, time_unit: str) -> tuple[np.ndarray, np.ndarray]:
+    """Times in int64 ns, and the indices of rows whose time does not fit (they are 0 in the result:
+    a cast would silently wrap them to garbage)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = t * TIME_UNITS_TO_NS[time_unit]
+        out_of_range = ~(np.abs(scaled) < T_NS_LIMIT)  # also NaN
+    return np.round(np.where(out_of_range, 0.0, scaled)).astype(np.int64), np.flatnonzero(out_of_range)
 
 
 def _check_acc_unit(path: str, acc_g: np.ndarray, acc_unit: str) -> None:

@@ -123,3 +123,13 @@ def test_a_large_random_file_imports_or_is_refused_in_bounded_memory(kind: str) 
     peak = peak_bytes(lambda: _read(path, acc_unit="g", time_unit="s"))
     print(f"{kind}: peak {peak / 1e6:.1f} MB for {len(text) / 1e6:.1f} MB")
     assert peak < PEAK_PER_FILE_BYTE * len(text)
+
+
+@pytest.mark.parametrize("times", [("1e300", "2e300", "3e300"), ("9.3e9", "9.4e9", "9.5e9"), ("1", "2", "9.3e9"),
+                                   ("-9.3e9", "1", "2")])
+def test_times_beyond_int64_nanoseconds_are_named_not_wrapped(times: tuple[str, ...]) -> None:
+    """A cast of 9.3e9 s to int64 ns wraps silently (found by the long fuzz run): the error names it."""
+    path = _SCRATCH / "far.csv"
+    path.write_text("t_s,ax_g,ay_g,az_g\n" + "".join(f"{t},0,0,1\n" for t in times))
+    with pytest.raises(ImportFormatError, match="beyond the year 2262"):
+        _read(path)
