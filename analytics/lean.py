@@ -30,9 +30,9 @@ class StandingReference:
         self.up: np.ndarray | None = None  # reference gravity direction, set when standing ends
 
     def push(self, acc_g: np.ndarray, dyn_power_g2: np.ndarray, first_index: int) -> None:
-        smooth = self._power(dyn_power_g2)
         if self.closed_at is not None:
-            return
+            return  # decided: the smoothed power is no longer needed (its state is never read again)
+        smooth = self._power(dyn_power_g2)
         moving = np.flatnonzero(smooth >= self._threshold_g2)
         stop = int(moving[0]) if moving.size else acc_g.shape[0]
         if stop:

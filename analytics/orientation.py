@@ -70,27 +70,46 @@ class OrientationStage:
         return self._axes[k][1] if k >= 0 else None
 
     def push(self, acc_g: np.ndarray) -> OrientedChunk:
-        """Orient one chunk of raw acceleration (n, 3) in g."""
+        """Orient one chunk of raw acceleration (n, 3) in g.
+
+        The work runs on (3, n) rows, one contiguous row per axis, with the products written out by
+        hand: per batch that is a few dozen whole-array operations and no per-axis temporaries, which
+        matters when a thousand runners each push one second at a time.
+        """
         acc = np.asarray(acc_g, dtype=np.float64)
         n = acc.shape[0]
-        g = self._estimate_gravity(acc)
-        gnorm = np.maximum(np.sqrt((g * g).sum(axis=1)), MIN_GRAVITY_G)
-        up = g / gnorm[:, None]
-        vertical = (acc * up).sum(axis=1)
-        d = acc - g
+        a = np.ascontiguousarray(acc.T)  # (3, n)
+        g = self._estimate_gravity(acc, a)
+        g0, g1, g2 = g
+        gnorm = np.maximum(np.sqrt(g0 * g0 + g1 * g1 + g2 * g2), MIN_GRAVITY_G)
+        up = g / gnorm
+        u0, u1, u2 = up
+        a0, a1, a2 = a
+        vertical = a0 * u0 + a1 * u1 + a2 * u2
+        d = a - g
         dyn_v = vertical - gnorm
-        h = d - dyn_v[:, None] * up
+        h = d - dyn_v * up
         if self._ref_axis is None and n:
-            self._ref_axis = int(np.argmin(np.abs(up[0])))
+            self._ref_axis = int(np.argmin(np.abs(up[:, 0])))
         axis = self._ref_axis if self._ref_axis is not None else 0
-        e1 = up * -up[:, axis:axis + 1]  # the sensor axis with gravity projected out ...
-        e1[:, axis] += 1.0
-        e1 /= np.sqrt((e1 * e1).sum(axis=1))[:, None]  # ... normalised
-        e2 = np.cross(up, e1)
-        h1 = (h * e1).sum(axis=1)
-        h2 = (h * e2).sum(axis=1)
-        band = self._ap_band(np.stack((h1, h2), axis=1))
-        cov = self._cov(np.stack((band[:, 0] * band[:, 0], band[:, 1] * band[:, 1], band[:, 0] * band[:, 1]), axis=1))
+        e1 = up * -up[axis]  # the sensor axis with gravity projected out ...
+        e1[axis] += 1.0
+        p0, p1, p2 = e1
+        e1 /= np.sqrt(p0 * p0 + p1 * p1 + p2 * p2)  # ... normalised
+        e2 = np.empty_like(e1)  # up x e1
+        np.subtract(u1 * p2, u2 * p1, out=e2[0])
+        np.subtract(u2 * p0, u0 * p2, out=e2[1])
+        np.subtract(u0 * p1, u1 * p0, out=e2[2])
+        h1 = h[0] * p0 + h[1] * p1 + h[2] * p2
+        h2 = h[0] * e2[0] + h[1] * e2[1] + h[2] * e2[2]
+        band = np.empty((2, n))
+        band[0], band[1] = h1, h2
+        b0, b1 = self._ap_band.filter_rows(band)
+        cov = np.empty((3, n))
+        np.multiply(b0, b0, out=cov[0])
+        np.multiply(b1, b1, out=cov[1])
+        np.multiply(b0, b1, out=cov[2])
+        cov = self._cov.filter_rows(cov)
 
         ap = np.empty(n)
         ml = np.empty(n)
@@ -100,7 +119,7 @@ class OrientationStage:
             if absolute % self._update_every == 0 and absolute > 0:
                 # the axis changes only at grid samples, from the covariance of the sample before
                 j = start - 1
-                before = self._last if j < 0 else (cov[j], e1[j], e2[j])
+                before = self._last if j < 0 else (cov[:, j], e1[:, j], e2[:, j])
                 if before is not None:
                     self._update_axis(*before, absolute)
             stop = min(n, start + self._update_every - absolute % self._update_every)
@@ -109,25 +128,26 @@ class OrientationStage:
             ml[start:stop] = c * h2[start:stop] - s * h1[start:stop]
             start = stop
         if n:
-            self._last = (cov[-1].copy(), e1[-1].copy(), e2[-1].copy())
+            self._last = (cov[:, -1].copy(), e1[:, -1].copy(), e2[:, -1].copy())
         self._index += n
-        return OrientedChunk(gravity=g, vertical_g=vertical, dyn_vertical_g=dyn_v, ap_g=ap, ml_g=ml,
-                             dyn_power_g2=(d * d).sum(axis=1))
+        d0, d1, d2 = d
+        return OrientedChunk(gravity=g.T, vertical_g=vertical, dyn_vertical_g=dyn_v, ap_g=ap, ml_g=ml,
+                             dyn_power_g2=d0 * d0 + d1 * d1 + d2 * d2)
 
-    def _estimate_gravity(self, acc: np.ndarray) -> np.ndarray:
+    def _estimate_gravity(self, acc: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Expanding mean for the first `gravity_warmup_s` (a stream may start mid-stride, in flight),
-        then the low-pass, started in steady state at that mean."""
+        then the low-pass, started in steady state at that mean. `rows` is `acc` as (3, n); so is the result."""
         n = acc.shape[0]
         warm = min(n, max(0, self._warmup_samples - self._index))
         if warm == 0:
-            return self._gravity(acc)
+            return self._gravity.filter_rows(rows.copy())
         counts = np.arange(self._index + 1, self._index + warm + 1, dtype=np.float64)[:, None]
         head = self._warmup_sum.add(acc[:warm]) / counts
         if self._index + warm == self._warmup_samples:
             self._gravity.seed(head[-1])
         if warm == n:
-            return head
-        return np.concatenate((head, self._gravity(acc[warm:])), axis=0)
+            return np.ascontiguousarray(head.T)
+        return np.concatenate((head.T, self._gravity.filter_rows(rows[:, warm:].copy())), axis=1)
 
     def _update_axis(self, cov: np.ndarray, e1: np.ndarray, e2: np.ndarray, index: int) -> None:
         c11, c22, c12 = float(cov[0]), float(cov[1]), float(cov[2])

@@ -204,11 +204,11 @@ class RunnerAnalyzer:
         rel_ns = (t_ns - self._t0_ns).astype(np.float64)
         contact = self._contact_lowpass(o.vertical_g)
         displacement = self._displacement.push(o.dyn_vertical_g)
-        self._history.extend(np.stack((rel_ns, o.vertical_g, impact, o.ap_g, o.ml_g, contact, displacement), axis=1))
+        self._history.extend(_columns(rel_ns, o.vertical_g, impact, o.ap_g, o.ml_g, contact, displacement))
         self._window_vertical.extend(o.dyn_vertical_g[:, None])
         self._standing.push(acc, o.dyn_power_g2, first_index)
         g = o.gravity
-        sums = np.stack((o.ml_g * o.ml_g, o.ap_g * o.ap_g, o.dyn_power_g2, g[:, 0], g[:, 1], g[:, 2]), axis=1)
+        sums = _columns(o.ml_g * o.ml_g, o.ap_g * o.ap_g, o.dyn_power_g2, g[:, 0], g[:, 1], g[:, 2])
         for block in self._block_sums.push(t_ns, sums, first_index):
             self._blocks[block.index] = block
         self._pending_peaks.extend(self._detector.push(o.dyn_vertical_g))
@@ -408,6 +408,14 @@ class _SideValues:
         left = [getattr(s, name) for s in self._left if getattr(s, name) is not None]
         right = [getattr(s, name) for s in self._right if getattr(s, name) is not None]
         return symmetry_index_pct(left, right)
+
+
+def _columns(*columns: np.ndarray) -> np.ndarray:
+    """(n, k) array of k equal-length 1-D arrays; `np.stack(..., axis=1)` without its per-call overhead."""
+    out = np.empty((columns[0].shape[0], len(columns)))
+    for j, column in enumerate(columns):
+        out[:, j] = column
+    return out
 
 
 def _parabolic_peak_time_ns(rows: np.ndarray, k: int) -> int:

@@ -50,14 +50,16 @@ class StepDetector:
         self._pending: tuple[int, float] | None = None
         self._last_step: int | None = None
         self._intervals: deque[int] = deque(maxlen=INTERVAL_MEMORY)
+        self._interval_median: float | None = None
         self._min_samples = config.min_step_interval_s * rate_hz
         self._max_samples = config.max_step_interval_s * rate_hz
         self._max_refractory = config.max_refractory_s * rate_hz
 
     @property
     def interval_samples(self) -> float | None:
-        """Median of the recent step intervals within the current bout, in samples."""
-        return float(statistics.median(self._intervals)) if self._intervals else None
+        """Median of the recent step intervals within the current bout, in samples (cached: it changes
+        only when a step is confirmed, but is read for every candidate)."""
+        return self._interval_median
 
     def _refractory(self) -> float:
         est = self.interval_samples
@@ -74,11 +76,19 @@ class StepDetector:
         y = self._band(x)
         y2 = y * y
         rms = np.sqrt(self._rms(y2))
-        power = self._gait(np.stack((y2, x * x), axis=1))
-        gate = power[:, 0] >= self._cfg.gait_band_fraction_min * power[:, 1]
+        power = np.empty((2, n))
+        power[0] = y2
+        np.multiply(x, x, out=power[1])
+        band_power, total_power = self._gait.filter_rows(power)
+        gate = band_power >= self._cfg.gait_band_fraction_min * total_power
         thr = np.maximum(self._cfg.step_threshold_floor_g, self._cfg.step_threshold_rms_factor * rms)
-        rows = np.concatenate((self._tail, np.stack((y, thr, gate.astype(np.float64)), axis=1)), axis=0)
-        base = self._index - self._tail.shape[0]  # absolute index of rows[0]
+        tail = self._tail.shape[0]
+        rows = np.empty((tail + n, 3))
+        rows[:tail] = self._tail
+        rows[tail:, 0] = y
+        rows[tail:, 1] = thr
+        rows[tail:, 2] = gate
+        base = self._index - tail  # absolute index of rows[0]
         self._index += n
         self._tail = rows[-2:].copy()
         out: list[StepPeak] = []
@@ -121,6 +131,7 @@ class StepDetector:
                 self._intervals.clear()
             else:
                 self._intervals.append(gap)
+            self._interval_median = float(statistics.median(self._intervals)) if self._intervals else None
         out.append(StepPeak(index=index, height_g=height, interval_samples=self.interval_samples))
         self._last_step = index
         self._pending = None
