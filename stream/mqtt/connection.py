@@ -216,7 +216,9 @@ class MqttConnection:
                     self._refused.set()
                     return
                 log.warning("mqtt %s: connection refused: %s", self.client_id, exc)
-            except aiomqtt.MqttError as exc:
+            except (aiomqtt.MqttError, OSError) as exc:
+                # OSError: paho registers the socket with the loop from its callbacks, and a socket the
+                # broker just closed can raise EBADF there; that is a lost link like any other.
                 self.last_error = exc
                 log.info("mqtt %s: connection lost: %s", self.client_id, exc)
             finally:
@@ -240,7 +242,7 @@ class MqttConnection:
             try:
                 await client.publish(topic, payload, qos=qos, retain=retain)
                 return
-            except aiomqtt.MqttError as exc:
+            except (aiomqtt.MqttError, OSError) as exc:
                 self.last_error = exc
                 # The supervisor notices the dead link; wait for it to reconnect, then retry.
                 await self._wait_link_change(client)
