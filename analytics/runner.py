@@ -38,7 +38,7 @@ from analytics.results import AnalyzerOutput, RiskEvent, Side, StepEvent, Window
 from analytics.steps import StepDetector, StepPeak
 from analytics.summary import SessionTotals
 from analytics.sway import sway_ratios
-from analytics.symmetry import SideAssigner, symmetry_index_pct
+from analytics.symmetry import AlternationAxis, SideAssigner, symmetry_index_pct
 from analytics.windows import Block, BlockSums, combine
 from sensors.types import HeartRateReading, SampleBatch, SampleKind, StrideReading
 
@@ -79,6 +79,7 @@ class RunnerAnalyzer:
         self._n_steps = 0
         self._prev_step: tuple[int, int, int] | None = None  # (band-pass peak index, impact t_ns, impact index)
         self._sides = SideAssigner()
+        self._ml_axis = AlternationAxis()
         self._forward_votes: list[float] = []
         self._forward_sign = 0  # +1 / -1 once decided: forward = sign x the orientation's AP axis
         self._forward_t_ns: int | None = None  # impact time of the step that decided it
@@ -257,6 +258,7 @@ class RunnerAnalyzer:
                     1.0 / step_time_s, rate) if step_time_s > 0 else None
         if new_bout:
             self._sides.new_bout()
+            self._ml_axis.new_bout()
         self._prev_step = (peak.index, t_ns, impact_index)
 
         contact = rows[:, H_CONTACT]
@@ -279,8 +281,10 @@ class RunnerAnalyzer:
                 braking_start = max(0, k + math.floor(span[0] * rate))
             braking = braking_peak_g(self._forward_sign * ap[braking_start:k + 1])
             half = round(SIDE_WINDOW_FRACTION * interval)
-            ml = rows[max(0, k - half):k + half + 1, H_ML]
-            ml_left = float(ml.sum()) / ml.shape[0] * self._forward_sign
+            around = rows[max(0, k - half):k + half + 1]
+            alternating = self._ml_axis.push(float(around[:, H_AP].sum()) / around.shape[0],
+                                             float(around[:, H_ML].sum()) / around.shape[0])
+            ml_left = None if alternating is None else alternating * self._forward_sign
         side = self._sides.assign(ml_left)
 
         step = StepEvent(runner=self.runner, t_ns=t_ns, index=self._n_steps, side=side, impact_g=impact_g,
