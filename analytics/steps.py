@@ -4,25 +4,29 @@ The vertical dynamic acceleration is band-passed around the step frequency (`ste
 maximum is a candidate. A candidate counts when it is above an adaptive threshold (a fraction of the
 running RMS of the band-passed signal, never below an absolute floor, so standing still makes no steps)
 and the signal looks like gait (enough of the vertical power lies in the step band: a loose strap's noise
-burst is broadband and fails this). Candidates closer than the refractory period (a fraction of the
+burst is broadband and fails this; the share is read one band-pass group delay after the peak, when the
+band power has caught up with the raw power, and a bout's first peak that still fails it is recovered
+when a gait step follows at a step interval). Candidates closer than the refractory period (a fraction of the
 current step interval, the median of the last five) merge into the larger one.
 
 Per-sample work is vectorised (filters with carried state); the candidate logic is sparse Python that
 walks candidates in sample order, so the steps do not depend on chunking. A step is confirmed once no
 later candidate can replace it: one refractory period after its peak, i.e. a fixed look-ahead of at most
-`max_refractory_s` plus one sample.
+`max_refractory_s` plus the gate delay (~0.13 s).
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.signal import group_delay, sos2tf
 
 from analytics.config import AnalyticsConfig
-from analytics.filters import SosFilter, butter_sos, one_pole_sos
+from analytics.filters import NYQUIST_MARGIN, SosFilter, butter_sos, one_pole_sos
 
 INTERVAL_MEMORY = 5  # step intervals in the running median of the current step interval
 
@@ -36,6 +40,21 @@ class StepPeak:
     interval_samples: float | None  # current step interval (median of recent) in samples, None at bout start
 
 
+def band_group_delay_s(band_hz: tuple[float, float], rate_hz: float) -> float:
+    """Group delay of the step band-pass at the band's geometric centre, in s (~0.13 s for 0.6-4 Hz).
+
+    The gait gate compares the band-passed power with the raw power; the band-passed signal lags the
+    raw one by this much, so at a step's band-pass peak the raw power already holds the impact while
+    the band power has not caught up yet. The gate is therefore read this long after the peak: at the
+    first steps of a bout (after standing, or at the start of a recording) the same-sample comparison
+    reads the band power too low and missed them.
+    """
+    b, a = sos2tf(butter_sos(2, band_hz, "bandpass", rate_hz))
+    centre_hz = min(math.sqrt(band_hz[0] * band_hz[1]), NYQUIST_MARGIN * rate_hz)
+    _, delay_samples = group_delay((b, a), w=[centre_hz], fs=rate_hz)
+    return max(0.0, float(delay_samples[0]) / rate_hz)
+
+
 class StepDetector:
     """Finds steps in a stream of vertical dynamic acceleration (g)."""
 
@@ -46,14 +65,17 @@ class StepDetector:
         self._rms = SosFilter(one_pole_sos(config.step_rms_time_constant_s, rate_hz))
         self._gait = SosFilter(one_pole_sos(config.gait_quality_time_constant_s, rate_hz))
         self._index = 0
-        self._tail = np.empty((0, 3))  # last two (y, threshold, gate) rows: peaks need one sample after
+        self._tail = np.empty((0, 3))  # last (y, threshold, gate) rows whose peaks are not decided yet
         self._pending: tuple[int, float] | None = None
+        self._onset: tuple[int, float] | None = None  # last gate-failed peak at a bout's start
         self._last_step: int | None = None
         self._intervals: deque[int] = deque(maxlen=INTERVAL_MEMORY)
         self._interval_median: float | None = None
         self._min_samples = config.min_step_interval_s * rate_hz
         self._max_samples = config.max_step_interval_s * rate_hz
         self._max_refractory = config.max_refractory_s * rate_hz
+        self._gate_delay = round(band_group_delay_s(config.step_band_hz, rate_hz) * rate_hz)
+        self._after = max(1, self._gate_delay)
 
     @property
     def interval_samples(self) -> float | None:
@@ -90,23 +112,57 @@ class StepDetector:
         rows[tail:, 2] = gate
         base = self._index - tail  # absolute index of rows[0]
         self._index += n
-        self._tail = rows[-2:].copy()
+        after = self._after  # samples a candidate needs after its peak: the next one, and the gate's
+        self._tail = rows[-(after + 1):].copy()
         out: list[StepPeak] = []
-        if rows.shape[0] < 3:
+        m = rows.shape[0]
+        if m < after + 2:
             return out
         yy = rows[:, 0]
-        mid = yy[1:-1]
-        is_peak = (mid > yy[:-2]) & (mid >= yy[2:]) & (mid > rows[1:-1, 1]) & (rows[1:-1, 2] > 0)
+        mid = yy[1:m - after]
+        is_peak = (mid > yy[:m - after - 1]) & (mid >= yy[2:m - after + 1]) & (mid > rows[1:m - after, 1])
+        gait = rows[1 + self._gate_delay:m - after + self._gate_delay, 2] > 0
         for k in np.flatnonzero(is_peak):
-            self._candidate(base + 1 + int(k), float(mid[k]), out)
-        self._confirm_through(base + rows.shape[0] - 2, out)
+            self._peak(base + 1 + int(k), float(mid[k]), bool(gait[k]), out)
+        self._confirm_through(base + m - 1 - after, out)
         return out
 
     def flush(self) -> list[StepPeak]:
-        """End of stream: confirm the pending candidate."""
+        """End of stream: decide the peaks still waiting for their gate sample (read at the last sample
+        instead), then confirm the pending candidate."""
         out: list[StepPeak] = []
+        rows = self._tail
+        m = rows.shape[0]
+        base = self._index - m
+        for k in range(max(1, m - self._after), m - 1):  # the peaks `push` left undecided
+            y = rows[:, 0]
+            if y[k] > y[k - 1] and y[k] >= y[k + 1] and y[k] > rows[k, 1]:
+                self._peak(base + k, float(y[k]), bool(rows[min(k + self._gate_delay, m - 1), 2] > 0), out)
+        self._tail = rows[-1:]
         self._confirm_through(None, out)
         return out
+
+    def _peak(self, index: int, height: float, gait: bool, out: list[StepPeak]) -> None:
+        """A band-pass peak above the threshold: a candidate if the signal looks like gait; otherwise,
+        at a bout's start, kept as the possible onset step (see `_recover_onset`)."""
+        if gait:
+            self._candidate(index, height, out)
+        elif self._pending is None and (self._last_step is None or index - self._last_step > self._max_samples):
+            self._onset = (index, height)
+
+    def _recover_onset(self, index: int, out: list[StepPeak]) -> None:
+        """The first step of a bout fails the gait gate: the band power is still ringing up from
+        standing (or from the start of the stream) while the raw power already holds the impact. When
+        a bout's first gait candidate follows such a gate-failed peak at a plausible step interval, that
+        peak was the bout's first step: confirm it before the candidate. Noise while standing never
+        passes the gate, so it cannot bring in a step this way."""
+        onset, self._onset = self._onset, None
+        if onset is None or not self._min_samples <= index - onset[0] <= self._max_samples:
+            return
+        if self._last_step is not None and onset[0] - self._last_step <= self._max_samples:
+            return
+        self._pending = onset
+        self._confirm_through(None, out)
 
     def _candidate(self, index: int, height: float, out: list[StepPeak]) -> None:
         self._confirm_through(index - 1, out)
@@ -116,6 +172,8 @@ class StepDetector:
             return
         if self._last_step is not None and index - self._last_step < self._refractory():
             return
+        if self._last_step is None or index - self._last_step > self._max_samples:
+            self._recover_onset(index, out)
         self._pending = (index, height)
 
     def _confirm_through(self, known_index: int | None, out: list[StepPeak]) -> None:
