@@ -427,7 +427,7 @@ def _parabolic_peak_time_ns(rows: np.ndarray, k: int) -> int:
     it and its neighbours: sub-sample timing matters at 25 Hz, where one sample is 40 ms."""
     if k < 1 or k + 1 >= rows.shape[0]:
         return int(rows[k, H_T])
-    (t0, y0), (t1, y1), (t2, y2) = rows[k - 1:k + 2, [H_T, H_IMPACT]].tolist()
+    (t0, y0), (t1, y1), (t2, y2) = rows[k - 1:k + 2, H_T:H_IMPACT + 1:H_IMPACT - H_T].tolist()  # a view, no fancy index
     curvature = y0 - 2.0 * y1 + y2
     offset = min(0.5, max(-0.5, 0.5 * (y0 - y2) / curvature)) if curvature < 0 else 0.0
     return int(round(t1 + offset * ((t2 - t1) if offset > 0 else (t1 - t0))))
