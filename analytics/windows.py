@@ -49,12 +49,16 @@ class BlockSums:
         n = t_ns.shape[0]
         if n == 0:
             return done
-        ids = (t_ns - self._t0_ns) // self._hop_ns
-        cuts = np.flatnonzero(np.diff(ids)) + 1
-        starts = np.concatenate(([0], cuts))
-        stops = np.concatenate((cuts, [n]))
-        for a, b in zip(starts.tolist(), stops.tolist()):
-            block = int(ids[a])
+        first, last = self.block_of(t_ns[0]), self.block_of(t_ns[-1])
+        if first == last:  # the common case: the whole chunk lies in one block (times increase)
+            segments: list[tuple[int, int, int]] = [(0, n, first)]
+        else:
+            ids = (t_ns - self._t0_ns) // self._hop_ns
+            cuts = np.flatnonzero(np.diff(ids)) + 1
+            starts = np.concatenate(([0], cuts)).tolist()
+            stops = np.concatenate((cuts, [n])).tolist()
+            segments = [(a, b, int(ids[a])) for a, b in zip(starts, stops)]
+        for a, b, block in segments:
             if self._open is not None and block != self._open:
                 done.extend(self._close(until=block))
             self._open = block
