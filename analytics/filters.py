@@ -67,16 +67,7 @@ class SosFilter:
         if x.shape[0] == 0:
             return np.array(x, dtype=np.float64)
         work = np.array(x[None, :] if one_d else x.T, dtype=np.float64, order="C")  # (channels, n), a copy
-        if self._zi is None:
-            if self._steady_start:
-                self.seed(work[:, 0])
-            else:
-                self._zi = np.zeros((work.shape[0], self._sos.shape[0], 2))
-        if _sosfilt_in_place is not None:
-            _sosfilt_in_place(self._sos, work, self._zi)
-        else:  # pragma: no cover
-            y, zf = sosfilt(self._sos, work, axis=-1, zi=np.moveaxis(self._zi, 0, 1))
-            work, self._zi = y, np.ascontiguousarray(np.moveaxis(zf, 1, 0))
+        self.filter_rows(work)
         return work[0] if one_d else work.T
 
     def filter_rows(self, work: np.ndarray) -> np.ndarray:
