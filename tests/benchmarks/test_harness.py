@@ -134,7 +134,6 @@ def test_peers_not_installed_is_a_result(uci_p1, tmp_path) -> None:
 
 @pytest.mark.slow
 def test_real_analytics_on_one_uci_recording_end_to_end(uci_p1) -> None:
-    pytest.importorskip("analytics.runner")
     result = run_ours(uci_p1)
     scores = evaluate.step_scores(uci_p1, result.step_times_s, result.seconds)
     assert scores["n_steps"] > 0 and result.seconds > 0
@@ -150,7 +149,7 @@ def test_peers_run_in_their_venv(uci_p1) -> None:
     from benchmarks.validation.peers import peers_python
 
     if peers_python() is None:
-        pytest.skip("no .venv-peers: run scripts/peers_venv.sh")
+        pytest.fail("no .venv-peers: run scripts/peers_venv.sh (scripts/install.sh test does)")
     out = run_peer_batch("mobgap", [uci_p1], ("running", "default"))
     for preset in ("running", "default"):
         r = out[(uci_p1.name, preset)]
