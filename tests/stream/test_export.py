@@ -327,7 +327,7 @@ def test_progress_bar_draws_on_the_given_stream(world, tmp_path):
 
 
 def test_the_pain_log_is_exported_per_runner_and_scrubbed(world, tmp_path):
-    painlog = pytest.importorskip("stream.painlog")
+    from stream import painlog
     from analytics.pain import PainEntry
 
     db = tmp_path / "store.db"
