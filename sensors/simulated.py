@@ -450,10 +450,14 @@ class SimulatedPmdDevice(SimulatedPeripheral):
             await self.clock.sleep(1.0)
             if self.link is None:
                 return
-            rr = round(60.0 / self.heart_rate_bpm * hrm.RR_UNITS_PER_S)
-            self.notify(uuids.HR_MEASUREMENT, hrm.build_hrm(hrm.HeartRateMeasurement(
-                heart_rate_bpm=self.heart_rate_bpm, sensor_contact=True, energy_kj=None, rr_raw_1_1024s=(rr,))),
-                data=False)
+            self.notify(uuids.HR_MEASUREMENT, heart_rate_payload(self.heart_rate_bpm), data=False)
+
+
+def heart_rate_payload(heart_rate_bpm: int) -> bytes:
+    """One 0x2A37 notification at a steady rate: contact detected, one RR interval of 60 / rate s."""
+    rr = round(60.0 / heart_rate_bpm * hrm.RR_UNITS_PER_S)
+    return hrm.build_hrm(hrm.HeartRateMeasurement(heart_rate_bpm=heart_rate_bpm, sensor_contact=True, energy_kj=None,
+                                                  rr_raw_1_1024s=(rr,)))
 
 
 def SimulatedH10(*, address: str, **kwargs: Any) -> SimulatedPmdDevice:  # noqa: N802 - reads as a device
@@ -518,9 +522,7 @@ class SimulatedHeartRateStrap(SimulatedPeripheral):
             await self.clock.sleep(1.0)
             if self.link is None:
                 return
-            rr = round(60.0 / self.heart_rate_bpm * hrm.RR_UNITS_PER_S)
-            self.notify(uuids.HR_MEASUREMENT, hrm.build_hrm(hrm.HeartRateMeasurement(
-                heart_rate_bpm=self.heart_rate_bpm, sensor_contact=True, energy_kj=None, rr_raw_1_1024s=(rr,))))
+            self.notify(uuids.HR_MEASUREMENT, heart_rate_payload(self.heart_rate_bpm))
 
 
 class SimulatedMovesense(SimulatedPeripheral):
