@@ -46,19 +46,30 @@ def stance_centroid(vertical_g: np.ndarray, k: int, max_samples: int | None = No
     """Sub-sample position (in samples of `vertical_g`) of the centroid of `vertical_g - 1 g` over the
     connected span above 1 g that contains sample k (the step's impact peak); None when sample k is not
     above 1 g, the span touches either end of the array (the stance is not wholly inside it) or it is
-    longer than `max_samples` (not one foot contact)."""
-    above = vertical_g > UP_G
-    n = vertical_g.shape[0]
-    if not above[k]:
+    longer than `max_samples` (not one foot contact).
+
+    Plain Python over one short list: a stance is 6-60 samples at 25-250 Hz, where a handful of numpy
+    calls would cost more than the loop (this runs once per step).
+    """
+    reach = vertical_g.shape[0] if max_samples is None else max_samples
+    first = max(0, k - reach)
+    seg = vertical_g[first:k + reach + 1].tolist()
+    lo = hi = k - first
+    if not seg[lo] > UP_G:
         return None
-    before = above[k::-1]
-    after = above[k:]
-    lo = k - (int(before.argmin()) if not before.all() else k + 1) + 1
-    hi = k + (int(after.argmin()) if not after.all() else n - k) - 1
-    if lo <= 0 or hi >= n - 1 or (max_samples is not None and hi - lo + 1 > max_samples):
+    while lo > 0 and seg[lo - 1] > UP_G:
+        lo -= 1
+    last = len(seg) - 1
+    while hi < last and seg[hi + 1] > UP_G:
+        hi += 1
+    if lo == 0 or hi == last or (max_samples is not None and hi - lo + 1 > max_samples):
         return None
-    weights = vertical_g[lo:hi + 1] - UP_G
-    return lo + float(weights @ np.arange(hi - lo + 1)) / float(weights.sum())
+    total = moment = 0.0
+    for i in range(lo, hi + 1):
+        w = seg[i] - UP_G
+        total += w
+        moment += w * i
+    return first + moment / total
 
 
 def parabolic_peak(values: np.ndarray, k: int) -> float:
