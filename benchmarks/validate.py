@@ -18,7 +18,7 @@ CadFromIc) and "skdh" (GaitLumbar), each peer with its running preset and, as "<
 shipped. Peers run in .venv-peers (scripts/peers_venv.sh); docs/validation.md lists every parameter
 changed for running, the definitions, and the latest tables.
 
-Every step method reports a different per-step event (impact peak, initial contact, mid-swing), so a
+Every step method reports a different per-step event (stance centre, initial contact, mid-swing), so a
 constant lag is estimated per method and removed before matching (+-80 ms at 25 Hz, else +-50 ms).
 """
 

@@ -247,7 +247,7 @@ def evaluate_force_plate(recs: list[Recording], ours: dict[str, OurResult | str]
     """Ours against the force plate: contact timing, contact time, impact vs peak vGRF and loading rate.
 
     Our steps are matched one-to-one to plate contacts after removing our constant lag (our step time is
-    the impact peak, not the contact); contact-time and initial-contact errors use the matched pairs.
+    the stance centre, not the contact); contact-time and initial-contact errors use the matched pairs.
     """
     pairs_ct, pairs_imp, pairs_lr, ic_err_ms = [], [], [], []
     per_trial = {}
