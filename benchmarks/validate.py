@@ -511,7 +511,7 @@ class Harness:
                                  ours["recall_worst"] >= 0.99 and ours["precision_worst"] >= 0.99)])
             peak = sec.get(key, {}).get("peak_reference", {}).get("pooled", {}).get("ours")
             if peak and "error" not in peak:
-                rows.append([f"  same vs the swing peak's highest sample (shared/tools timing)",
+                rows.append(["  same vs the swing peak's highest sample (shared/tools timing)",
                              recall_precision(peak['recall_worst'], peak['precision_worst'], "{:.4f}"),
                              verdict(peak["recall_worst"] >= 0.99 and peak["precision_worst"] >= 0.99)])
         alc = sec.get("alcantara")
