@@ -36,8 +36,9 @@ class RiskEventKind(str, enum.Enum):
 class StepEvent:
     """One detected step.
 
-    `t_ns` is the step's event time (the impact peak of the vertical trunk acceleration; initial contact
-    is `contact_t_ns` when it can be estimated). `step_time_s` is the interval from the previous step
+    `t_ns` is the step's event time (the centre of the stance impulse in the vertical trunk acceleration,
+    about mid-stance; see `analytics.step_time`); initial contact is `contact_t_ns` when it can be
+    estimated. `step_time_s` is the interval from the previous step
     (None for the first step of a bout).
     """
 

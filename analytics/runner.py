@@ -35,6 +35,7 @@ from analytics.orientation import OrientationStage
 from analytics.oscillation import DisplacementFilter, bilinear_correction
 from analytics.regularity import regularity
 from analytics.results import AnalyzerOutput, RiskEvent, Side, StepEvent, WindowMetrics
+from analytics.step_time import lowpass_delay_s, step_event_time_ns
 from analytics.steps import StepDetector, StepPeak
 from analytics.summary import SessionTotals
 from analytics.sway import sway_ratios
@@ -193,6 +194,7 @@ class RunnerAnalyzer:
         self._block_sums = BlockSums(t0_ns=self._t0_ns, hop_ns=round(cfg.hop_s * NS_PER_S), channels=6)
         self._blocks_per_window = round(cfg.window_s / cfg.hop_s)
         self._post_samples = math.ceil(cfg.step_post_s * rate)
+        self._event_delay_ns = lowpass_delay_s(cfg.impact_lowpass_hz, rate) * NS_PER_S  # see analytics.step_time
 
     def _process(self, t_ns: np.ndarray, values: np.ndarray) -> AnalyzerOutput:
         first_index = self._n_samples
@@ -246,7 +248,8 @@ class RunnerAnalyzer:
         k = a + int(rows[a:b, H_IMPACT].argmax())  # impact sample, local row
         impact_g = float(rows[k, H_IMPACT])
         impact_index = base + k
-        t_ns = self._t0_ns + _parabolic_peak_time_ns(rows, k)
+        t_ns = self._t0_ns + step_event_time_ns(rows[:, H_T], rows[:, H_IMPACT], k, delay_ns=self._event_delay_ns,
+                                                max_samples=reach)
         if not new_bout and t_ns - self._prev_step[1] > cfg.max_step_interval_s * NS_PER_S:
             new_bout = True  # samples were lost between the two steps (a BLE dropout): no step time across
         step_time_s = None if new_bout else (t_ns - self._prev_step[1]) / NS_PER_S
@@ -420,17 +423,6 @@ def _columns(*columns: np.ndarray) -> np.ndarray:
     for j, column in enumerate(columns):
         out[:, j] = column
     return out
-
-
-def _parabolic_peak_time_ns(rows: np.ndarray, k: int) -> int:
-    """Time (ns since the first sample) of the impact peak at local row k, refined by a parabola through
-    it and its neighbours: sub-sample timing matters at 25 Hz, where one sample is 40 ms."""
-    if k < 1 or k + 1 >= rows.shape[0]:
-        return int(rows[k, H_T])
-    (t0, y0), (t1, y1), (t2, y2) = rows[k - 1:k + 2, H_T:H_IMPACT + 1:H_IMPACT - H_T].tolist()  # a view, no fancy index
-    curvature = y0 - 2.0 * y1 + y2
-    offset = min(0.5, max(-0.5, 0.5 * (y0 - y2) / curvature)) if curvature < 0 else 0.0
-    return int(round(t1 + offset * ((t2 - t1) if offset > 0 else (t1 - t0))))
 
 
 __all__ = ["RiskStage", "RunnerAnalyzer"]

@@ -177,11 +177,17 @@ class StepDetector:
         self._pending = (index, height)
 
     def _confirm_through(self, known_index: int | None, out: list[StepPeak]) -> None:
-        """Confirm the pending candidate if every sample that could still replace it has been seen."""
+        """Confirm the pending candidate if every sample that could still replace it has been seen:
+        samples up to `known_index` are decided, and only a candidate closer than the refractory
+        period (index - pending < refractory) can replace it, so the next undecided sample must be at
+        least one refractory period after it. (Requiring `known_index` itself to be that far merged a
+        candidate between one and one-plus-a-sample refractory periods away: at 25 Hz and 180 steps/min
+        the band-pass peaks alternate 7 and 9 samples apart, the refractory floor is 6.25 samples, and
+        every other short interval was merged away.)"""
         if self._pending is None:
             return
         index, height = self._pending
-        if known_index is not None and known_index < index + self._refractory():
+        if known_index is not None and known_index + 1 < index + self._refractory():
             return
         if self._last_step is not None:
             gap = index - self._last_step

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmarks.validation.references import ForcePlateStep, force_plate_steps, leg_gyro_steps_s
+from benchmarks.validation.references import (
+    ForcePlateStep,
+    force_plate_steps,
+    implausible_steps,
+    leg_gyro_steps_s,
+    stride_jitter_ms,
+)
 from benchmarks.validation.scoring import StepReference
 
 G_MS2 = 9.80665  # m/s^2 per g
@@ -46,6 +52,7 @@ class Recording:
     vertical_axis: int | None = None  # column of acc_g that is vertical (up = +1 g), if known
     ap_axis: int | None = None  # column that is anteroposterior, if known
     step_ref: StepReference | None = None
+    step_ref_peak: StepReference | None = None  # UCI: the same steps at the swing peak's highest sample
     force_plate: list[ForcePlateStep] | None = None
     truth: object | None = None  # sensors.synthetic SyntheticRun for synthetic recordings
     ref_sides: np.ndarray | None = None  # per reference step: which leg's gyro peak ("left"/"right")
@@ -65,25 +72,38 @@ def _read_columns(path: pathlib.Path) -> dict[str, np.ndarray]:
 
 
 def load_uci(folder: pathlib.Path) -> list[Recording]:
-    """The four UCI treadmill runners: torso unit (x vertical, m/s^2, rad/s), leg-gyro step reference."""
+    """The four UCI treadmill runners: torso unit (x vertical, m/s^2, rad/s), leg-gyro step reference
+    (swing-hump centres; `step_ref_peak` holds the same steps at the highest sample, as shared/tools)."""
     out = []
     for path in sorted(folder.glob("p*_a12_*.csv")):
         col = _read_columns(path)
         t = col["t_s"]
-        right, left = leg_gyro_steps_s(t, col["RL_zgyro"], col["LL_zgyro"], UCI_RATE_HZ)
+        right, left = leg_gyro_steps_s(t, col["RL_zgyro"], col["LL_zgyro"], UCI_RATE_HZ, hump_centre=True)
         steps = np.sort(np.r_[right, left])
         duration_s = float(t[-1] + 1 / UCI_RATE_HZ)
         t0s = np.arange(0.0, t[-1] - 10.0, 10.0)  # the reference's own 10-s grid
+        right_peak, left_peak = leg_gyro_steps_s(t, col["RL_zgyro"], col["LL_zgyro"], UCI_RATE_HZ)
+        peak_steps = np.sort(np.r_[right_peak, left_peak])
         acc = np.stack([col["T_xacc"], col["T_yacc"], col["T_zacc"]], axis=1) / G_MS2
         gyro = np.stack([col["T_xgyro"], col["T_ygyro"], col["T_zgyro"]], axis=1) * RAD_TO_DEG
         out.append(Recording(
             name=f"uci_{path.stem.split('_')[0]}", dataset="uci", placement="chest", rate_hz=UCI_RATE_HZ,
             t_s=t, acc_g=acc, gyro_dps=gyro, vertical_axis=0, ap_axis=None,
             step_ref=StepReference.from_steps(steps, rate_hz=UCI_RATE_HZ, duration_s=duration_s, window_t0s_s=t0s),
+            step_ref_peak=StepReference.from_steps(peak_steps, rate_hz=UCI_RATE_HZ, duration_s=duration_s,
+                                                   window_t0s_s=t0s),
             ref_sides=np.where(np.isin(steps, left), "left", "right"),
             info={"right_strides": len(right), "left_strides": len(left),
-                  "ref_cadence_spm_whole": 60.0 * len(steps) / duration_s}))
+                  "ref_cadence_spm_whole": 60.0 * len(steps) / duration_s,
+                  "stride_jitter_ms_hump_centre": _mean_jitter(right, left),
+                  "stride_jitter_ms_peak": _mean_jitter(right_peak, left_peak),
+                  "implausible_steps": implausible_steps(steps)}))
     return out
+
+
+def _mean_jitter(right_s: np.ndarray, left_s: np.ndarray) -> float | None:
+    values = [j for j in (stride_jitter_ms(right_s), stride_jitter_ms(left_s)) if j is not None]
+    return float(np.mean(values)) if values else None
 
 
 def load_alcantara(folder: pathlib.Path) -> list[Recording]:

@@ -15,7 +15,9 @@ import numpy as np
 from benchmarks.validation.datasets import Recording
 from benchmarks.validation.ours import EPOCH_NS, OurResult
 from benchmarks.validation.peers import PeerResult
+from benchmarks.validation.references import stride_jitter_ms
 from benchmarks.validation.scoring import (
+    StepReference,
     interval_cadence_spm,
     match_one_to_one,
     match_pairs_with_lag,
@@ -46,6 +48,56 @@ def interval_errors_ms(cand_s: np.ndarray, ref_s: np.ndarray, lag_s: float, tol_
     return np.asarray(errs, dtype=float)
 
 
+def reference_matching(ref: StepReference, cand_s: np.ndarray | None) -> dict:
+    """Lag, recall and precision of one method's steps against one (alternative) reference."""
+    if cand_s is None:
+        return {"error": "no output"}
+    m = score_steps(ref, cand_s)["matching"]
+    return {"lag_ms": m["lag_ms"], "recall": m["recall"], "precision": m["precision"]}
+
+
+def alternative_reference_scores(recs: list[Recording], ours: dict[str, OurResult | str],
+                                 peers: dict[tuple[str, str, str], PeerResult]) -> dict[str, dict]:
+    """Per recording and method: matching against `step_ref_peak` (UCI: the swing peak's highest
+    sample, as shared/tools/reference.py times it), for the recordings that have one."""
+    out: dict[str, dict] = {}
+    for rec in recs:
+        if rec.step_ref_peak is None:
+            continue
+        row: dict[str, dict] = {}
+        o = ours.get(rec.name)
+        if isinstance(o, OurResult):
+            row["ours"] = reference_matching(rec.step_ref_peak, o.step_times_s)
+        for (peer, preset, name), res in peers.items():
+            if name == rec.name:
+                row[method_name(peer, preset)] = ({"error": res.error} if res.error else
+                                                  reference_matching(rec.step_ref_peak, res.step_times_s))
+        out[rec.name] = row
+    return out
+
+
+def same_foot_jitter_ms(steps_s: np.ndarray) -> float | None:
+    """Stride-to-stride jitter (ms) of every second step (one foot, whichever), mean of both feet: the
+    same statistic as the reference's per-leg jitter."""
+    values = [j for j in (stride_jitter_ms(steps_s[0::2]), stride_jitter_ms(steps_s[1::2])) if j is not None]
+    return float(np.mean(values)) if values else None
+
+
+def pooled_matching(per_rec: dict[str, dict]) -> dict[str, dict]:
+    """Per method: worst and median recall/precision over recordings (from `reference_matching` rows)."""
+    methods = sorted({m for row in per_rec.values() for m in row})
+    out = {}
+    for m in methods:
+        rows = [row[m] for row in per_rec.values() if m in row and "error" not in row[m]]
+        if not rows:
+            out[m] = {"error": next((row[m]["error"] for row in per_rec.values() if m in row), "no result")}
+            continue
+        out[m] = {"recall_worst": min(r["recall"] for r in rows), "precision_worst": min(r["precision"] for r in rows),
+                  "recall_median": float(np.median([r["recall"] for r in rows])),
+                  "precision_median": float(np.median([r["precision"] for r in rows]))}
+    return out
+
+
 def step_scores(rec: Recording, cand_s: np.ndarray | None, seconds: float | None) -> dict:
     """Window cadence, step count, lag, recall/precision, interval error and speed for one method."""
     if cand_s is None:
@@ -66,6 +118,7 @@ def step_scores(rec: Recording, cand_s: np.ndarray | None, seconds: float | None
         "lag_ms": m["lag_ms"], "recall": m["recall"], "precision": m["precision"],
         "interval_abs_err_ms_median": float(np.median(np.abs(ints))) if len(ints) else None,
         "n_intervals": int(len(ints)),
+        "stride_jitter_ms": same_foot_jitter_ms(np.sort(np.asarray(cand_s, dtype=float))),
         "seconds": seconds, "x_real_time": (rec.duration_s / seconds) if seconds else None,
         "standing": s.get("standing"),
     }
@@ -194,7 +247,7 @@ def evaluate_force_plate(recs: list[Recording], ours: dict[str, OurResult | str]
     """Ours against the force plate: contact timing, contact time, impact vs peak vGRF and loading rate.
 
     Our steps are matched one-to-one to plate contacts after removing our constant lag (our step time is
-    the impact peak, not the contact); contact-time and initial-contact errors use the matched pairs.
+    the stance centre, not the contact); contact-time and initial-contact errors use the matched pairs.
     """
     pairs_ct, pairs_imp, pairs_lr, ic_err_ms = [], [], [], []
     per_trial = {}

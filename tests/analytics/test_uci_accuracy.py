@@ -2,7 +2,7 @@
 
 The reference is computed here from the leg units (see recordings.py). Issue 2 accepts a median absolute
 window-cadence error <= 2 spm; the project target is 1 spm, asserted too, and recall/precision of the
-steps after removing the constant lag (mid-swing gyro peak vs trunk impact peak, +-80 ms = 2 samples).
+steps after removing the constant lag (mid-swing gyro peak vs trunk stance centre, +-80 ms = 2 samples).
 """
 
 from __future__ import annotations

@@ -12,7 +12,13 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks.validation.references import force_plate_steps, loading_rate_bw_per_s
+from benchmarks.validation.references import (
+    force_plate_steps,
+    hump_centres_s,
+    implausible_steps,
+    loading_rate_bw_per_s,
+    stride_jitter_ms,
+)
 from benchmarks.validation.scoring import StepReference, estimate_lag_s, match_one_to_one, score_steps
 
 PERIOD_S = 0.4  # 150 steps/min
@@ -171,5 +177,36 @@ def test_uci_reference_agrees_with_the_shared_reference_script(shared_dir, share
     module.uci(path, tmp_path)
     theirs = json.loads((tmp_path / "uci_p1.ref.json").read_text())
     ours = load_uci(shared_data / "uci_dsa_treadmill_running")[0]
-    np.testing.assert_allclose(ours.step_ref.steps_s, theirs["step_times_s_leg_gyro_midswing"])
+    np.testing.assert_allclose(ours.step_ref_peak.steps_s, theirs["step_times_s_leg_gyro_midswing"])
     assert [t0 for t0, _ in ours.step_ref.windows] == [w["t0_s"] for w in theirs["windows_10s"]]
+    # the harness's reference is the same peaks, each re-timed within its own swing hump (< 1 sample away
+    # at the median, never further than a hump is wide)
+    shared_steps = np.asarray(theirs["step_times_s_leg_gyro_midswing"])
+    assert ours.step_ref.steps_s.shape == shared_steps.shape
+    shift_s = np.abs(ours.step_ref.steps_s - shared_steps)
+    assert np.median(shift_s) < 0.04 and shift_s.max() < 0.2
+
+
+def test_hump_centre_ignores_which_of_two_tops_is_higher() -> None:
+    """A swing hump with two near-equal tops two samples apart (80 ms at 25 Hz): a 1 % change in their
+    heights moves the highest sample from one top to the other, the half-maximum centre stays put."""
+    t = np.arange(12) / 25.0
+    peaks, centres = [], []
+    for first, second in ((0.95, 0.96), (0.96, 0.95)):
+        signal = np.array([0.0, 0.0, 0.2, 0.6, first, 0.9, second, 0.6, 0.2, 0.0, 0.0, 0.0])
+        peak_s = t[int(np.argmax(signal))]
+        peaks.append(peak_s)
+        centres.append(hump_centres_s(t, signal, np.array([peak_s]))[0])
+    assert abs(peaks[0] - peaks[1]) == pytest.approx(0.08)
+    assert centres[0] == pytest.approx(t[5]) and centres[1] == pytest.approx(t[5])
+
+
+def test_reference_jitter_and_implausible_steps() -> None:
+    rng = np.random.default_rng(5)
+    print("seed 5")
+    steady = np.arange(0.0, 60.0, 0.8)
+    assert stride_jitter_ms(steady) == pytest.approx(0.0, abs=1e-9)
+    jittered = steady + rng.normal(0.0, 0.02, steady.shape)  # 20 ms SD per event
+    assert 15.0 < stride_jitter_ms(jittered) < 25.0
+    steps = np.r_[np.arange(0.0, 10.0, 0.4), 4.93]  # an extra event 0.13 s after one at 4.8 s
+    assert implausible_steps(np.sort(steps)) == 1  # 0.13 s is under half the 0.4-s median; 0.27 s is not
