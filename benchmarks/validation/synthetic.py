@@ -50,8 +50,8 @@ def scenarios(quick: bool = False) -> list[Scenario]:
                  config={"noise_g": 0.08, "noise_bursts": ((40.0, 4.0), (100.0, 6.0))}),
         Scenario(name="asymmetric", rate_hz=100, seed=5,
                  config={"step_time_asymmetry_pct": 8.0, "impact_asymmetry_pct": 12.0}),
-        Scenario(name="cadence 150", rate_hz=100, seed=6, config={"cadence_spm": 150.0, "contact_time_ms": 280.0}),
-        Scenario(name="cadence 190", rate_hz=100, seed=7, config={"cadence_spm": 190.0, "contact_time_ms": 200.0}),
+        Scenario(name="cadence 150", rate_hz=100, seed=6, config={"cadence_spm": 150.0, "contact_time_ms": 260.0, "impact_g": 2.4}),
+        Scenario(name="cadence 190", rate_hz=100, seed=7, config={"cadence_spm": 190.0, "contact_time_ms": 200.0, "impact_g": 2.45}),
         Scenario(name="walk break", rate_hz=100, seed=8, config={"walk_breaks": ((60.0, 30.0),)}),
         Scenario(name="standing 60 s", rate_hz=100, seed=9, standing_s=STANDING_TEST_S),
     ]
