@@ -112,20 +112,20 @@ class SyntheticConfig:
     to that minimum (the per-step truth reports the peak actually used). Vertical oscillation follows
     from cadence, contact time and pulse shape, so it is reported in the truth, not configured.
 
-    Keep `impact_g`, `contact_time_ms` and the cadence consistent: a real running vGRF pulse has an area
-    of about 0.64 x peak x contact time (a half sine: Morin et al. 2005 J Appl Biomech 21:167; the
-    Alcantara force-plate trials measure 0.63), so peak ~ T / (0.64 Tc). A higher peak at the same contact
-    time makes the generator narrow the pulse, whose flat near-zero edges still count as contact in the
-    truth but carry almost no force, so no trunk sensor could see them. The defaults (170 spm, 210 ms,
-    2.8 g) sit on that relation; 250 ms with 2.8 g did not, and put the truth contact 60 ms longer than
-    the force-bearing part of the pulse.
+    Keep `impact_g`, `contact_time_ms` and the cadence consistent when contact time is scored: a real
+    running vGRF pulse has an area of about 0.64 x peak x contact time (a half sine: Morin et al. 2005,
+    J Appl Biomech 21:167; the Alcantara force-plate trials measure 0.63), so peak ~ T / (0.64 Tc). A
+    higher peak at the same contact time makes the generator narrow the pulse, whose flat, near-zero
+    edges still count as contact in the truth but carry almost no force, so no trunk sensor can see
+    them. The defaults (170 spm, 250 ms, 2.8 g) are off that relation by about 40 ms of such edges at each
+    contact; the validation harness's scenarios use 210 ms (`benchmarks/validation/synthetic.py`).
 
     `mount_rotation` maps trunk-frame vectors into sensor axes (sensor = R @ trunk); use
     `rotation_from_euler_deg` or `random_rotation` to build one.
     """
 
     cadence_spm: float = 170.0
-    contact_time_ms: float = 210.0
+    contact_time_ms: float = 250.0
     impact_g: float = 2.8
     braking_g: float = 0.35
     sway_g: float = 0.25
