@@ -17,7 +17,9 @@ No candidate has a coefficient fitted to these steps:
 
 Besides median |error|, bias and Pearson r over all steps it prints r within trials (each trial's mean
 removed) and between trials (trial means), because this runner's peaks vary mostly between speeds and
-slopes, and the range of per-trial median errors.
+slopes, the range of per-trial median errors, and r with the plate's ACTIVE peak (the maximum after a
+rearfoot strike's impact transient, which is the contact's maximum in about a quarter of the steps): a
+sacral estimate that tracked only the centre of mass's spring-mass bounce would follow the active peak.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import sys
 from collections.abc import Callable
 
 import numpy as np
+from scipy.signal import find_peaks
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
@@ -38,6 +41,7 @@ from analytics.results import StepEvent  # noqa: E402
 from analytics.runner import RunnerAnalyzer  # noqa: E402
 from benchmarks.validation.datasets import ALCANTARA_FOLDER, Recording, load_alcantara  # noqa: E402
 from benchmarks.validation.ours import EPOCH_NS, batches  # noqa: E402
+from benchmarks.validation.references import IMPACT_PEAK_MIN_BW, IMPACT_PEAK_PROMINENCE_BW  # noqa: E402
 from benchmarks.validation.scoring import match_pairs_with_lag, paired_stats, tolerance_s  # noqa: E402
 from benchmarks.validation.tables import render  # noqa: E402
 from sensors.types import NS_PER_S  # noqa: E402
@@ -55,6 +59,7 @@ class MatchedStep:
     peak_vgrf_bw: float
     plate_contact_time_s: float
     plate_step_time_s: float | None  # from the previous plate contact
+    active_peak_bw: float
     rec: Recording
 
 
@@ -67,7 +72,19 @@ def analyse(rec: Recording, config: AnalyticsConfig) -> list[StepEvent]:
     return sorted(steps, key=lambda s: s.t_ns)
 
 
-def matched_steps(recs: list[Recording], config: AnalyticsConfig) -> list[MatchedStep]:
+def active_peak_bw(force_bw: np.ndarray) -> float:
+    """The contact's maximum after the impact transient (the harness's first-peak rule: a local maximum
+    in the first half above 1 BW with 0.1 BW prominence), i.e. after the valley that follows it."""
+    half = force_bw[: max(force_bw.shape[0] // 2, 3)]
+    peaks, _ = find_peaks(half, height=IMPACT_PEAK_MIN_BW, prominence=IMPACT_PEAK_PROMINENCE_BW)
+    if not len(peaks):
+        return float(force_bw.max())
+    first = int(peaks[0])
+    valley = first + int(np.argmin(force_bw[first:first + force_bw.shape[0] // 10 + 2]))
+    return float(force_bw[valley:].max())
+
+
+def matched_steps(recs: list[Recording], config: AnalyticsConfig, vgrf_bw: np.ndarray) -> list[MatchedStep]:
     out = []
     for trial, rec in enumerate(recs):
         steps = analyse(rec, config)
@@ -76,10 +93,11 @@ def matched_steps(recs: list[Recording], config: AnalyticsConfig) -> list[Matche
         _, pairs = match_pairs_with_lag(step_s, np.array([p.contact_s for p in plate]), tolerance_s(rec.rate_hz))
         for i, j in pairs:
             previous = plate[j - 1].contact_s if j > 0 else None
+            on, off = round(plate[j].contact_s * rec.rate_hz), round(plate[j].toe_off_s * rec.rate_hz)
             out.append(MatchedStep(trial=trial, step=steps[i], peak_vgrf_bw=plate[j].peak_vgrf_bw,
                                    plate_contact_time_s=plate[j].contact_time_ms / 1000.0,
                                    plate_step_time_s=None if previous is None else plate[j].contact_s - previous,
-                                   rec=rec))
+                                   active_peak_bw=active_peak_bw(vgrf_bw[trial, on:off]), rec=rec))
     return out
 
 
@@ -110,9 +128,10 @@ def row(name: str, matched: list[MatchedStep], estimate: Callable[[MatchedStep],
     values = [estimate(m) for m in matched]
     est = np.array([np.nan if v is None else v for v in values], dtype=float)
     ref = np.array([m.peak_vgrf_bw for m in matched])
+    active = np.array([m.active_peak_bw for m in matched])
     trial = np.array([m.trial for m in matched])
     ok = np.isfinite(est)
-    est, ref, trial = est[ok], ref[ok], trial[ok]
+    est, ref, active, trial = est[ok], ref[ok], active[ok], trial[ok]
     stats = paired_stats(est, ref)
     trials = np.unique(trial)
     within_e, within_r = est.copy(), ref.copy()
@@ -124,7 +143,7 @@ def row(name: str, matched: list[MatchedStep], estimate: Callable[[MatchedStep],
     bias = np.array([np.median(est[trial == t] - ref[trial == t]) for t in trials])
     return [name, f"{stats['abs_err_median']:.3f}", f"{stats['signed_err_median']:+.3f}", f"{stats['r']:.2f}",
             f"{np.corrcoef(within_e, within_r)[0, 1]:.2f}", f"{np.corrcoef(mean_e, mean_r)[0, 1]:.2f}",
-            f"{bias.min():+.2f}..{bias.max():+.2f}", str(stats["n"])]
+            f"{bias.min():+.2f}..{bias.max():+.2f}", f"{np.corrcoef(est, active)[0, 1]:.2f}", str(stats["n"])]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,21 +158,23 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     recs = load_alcantara(folder)
+    vgrf_bw = np.loadtxt(folder / "vgrf_trials.csv", delimiter=",", ndmin=2)
     shipped = AnalyticsConfig()
     rows = []
     for cutoff_hz in LOWPASS_CUTOFFS_HZ:
         config = dataclasses.replace(shipped, impact_lowpass_hz=cutoff_hz)
         label = " (shipped)" if cutoff_hz == shipped.impact_lowpass_hz else ""
-        rows.append(row(f"low-pass peak {cutoff_hz:g} Hz{label}", matched_steps(recs, config),
+        rows.append(row(f"low-pass peak {cutoff_hz:g} Hz{label}", matched_steps(recs, config, vgrf_bw),
                         lambda m: m.step.impact_g))
-    matched = matched_steps(recs, shipped)
+    matched = matched_steps(recs, shipped, vgrf_bw)
     rows.append(row("spring-mass, our T and contact", matched, spring_mass_ours))
     rows.append(row("spring-mass, plate T and contact", matched, spring_mass_plate))
     rows.append(row("pi/2 x mean acc over our contact", matched, mean_over_contact))
     print(render("Alcantara sacrum: per-step estimators of peak vGRF (BW), matched steps",
-                 ["estimator", "|err| med", "bias", "r", "r within", "r between", "trial bias", "n"], rows,
+                 ["estimator", "|err| med", "bias", "r", "r within", "r between", "trial bias", "r active", "n"], rows,
                  ["r within = after removing each trial's mean; r between = of the 16 trial means; trial bias ="
-                  " range of per-trial median errors; target: |err| <= 0.15 BW and r >= 0.9"]))
+                  " range of per-trial median errors; r active = r with the plate's active peak (after the impact"
+                  " transient); target: |err| <= 0.15 BW and r >= 0.9 against the peak"]))
     return 0
 
 
