@@ -325,7 +325,8 @@ class Harness:
             "Alcantara sacrum 500 Hz: ours per step against the force plate (matched steps, lag removed)",
             ["metric", "|err| med", "signed med", "r", "n", "target"], rows,
             ["impact = our per-step impact_g (sacral vertical acc, g incl. gravity ~ vGRF in BW); loading rate ="
-             " 20-80 % of the first vGRF peak; peers report no per-step force or contact time"]))
+             " 20-80 % of the first vGRF peak; peers report no per-step force or contact time",
+             "other estimators of peak vGRF (cutoffs, spring-mass): benchmarks/impact_estimators.py"]))
 
     def synthetic_section(self) -> None:
         why = synthetic.synthetic_available()

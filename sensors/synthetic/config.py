@@ -112,6 +112,15 @@ class SyntheticConfig:
     to that minimum (the per-step truth reports the peak actually used). Vertical oscillation follows
     from cadence, contact time and pulse shape, so it is reported in the truth, not configured.
 
+    Keep `impact_g`, `contact_time_ms` and the cadence consistent when contact time is scored: the mean
+    vertical force over a real running contact is about 0.6 of its peak (a half sine gives 0.64: Morin
+    et al. 2005, J Appl Biomech 21:167; the Alcantara force plate measures 0.60), so peak ~ T / (0.6 Tc).
+    A higher peak at the same contact time makes the generator narrow the pulse, whose flat, near-zero
+    edges still count as contact in the truth but carry almost no force: no trunk sensor can see them.
+    The defaults (170 spm, 250 ms, 2.8 g) give a mean/peak of 0.50 and 64 ms of each contact below
+    0.4 g (the plate: 36 ms below 0.4 BW); the validation harness's scenarios use 210 ms (0.60, 30 ms),
+    see `benchmarks/validation/synthetic.py` and tests/benchmarks/test_synthetic_pulse.py.
+
     `mount_rotation` maps trunk-frame vectors into sensor axes (sensor = R @ trunk); use
     `rotation_from_euler_deg` or `random_rotation` to build one.
     """
