@@ -41,7 +41,10 @@ class AnalyticsConfig:
     step_rms_time_constant_s: float = 1.5  # s, running RMS for the adaptive threshold
     gait_band_fraction_min: float = 0.42  # share of vertical dynamic power in the step band for gait
     gait_quality_time_constant_s: float = 1.0  # s, smoothing of that share (a noise burst fails it)
-    refractory_fraction: float = 0.6  # refractory period = this x current step interval
+    # refractory period = this x current step interval. Below 0.5 so a detector that ever counts every other
+    # step (interval 2T) has a refractory under T and finds the missed steps again; at 0.6 a walk at 100-110
+    # spm followed by running at 175-185 spm stayed at half the cadence (test_steps_recover_from_half_rate).
+    refractory_fraction: float = 0.45
     min_step_interval_s: float = 0.25  # s, refractory at the start of a bout (240 steps/min)
     max_refractory_s: float = 0.5  # s, upper bound of the refractory period
     max_step_interval_s: float = 1.5  # s, a longer gap starts a new bout (no step time across it)

@@ -29,6 +29,7 @@ from analytics.config import AnalyticsConfig
 from analytics.filters import NYQUIST_MARGIN, SosFilter, butter_sos, one_pole_sos
 
 INTERVAL_MEMORY = 5  # step intervals in the running median of the current step interval
+ONSET_HEIGHT_FRACTION = 0.5  # a bout's recovered first step is at least this x the next step's band-pass peak
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,8 @@ class StepDetector:
         self._max_refractory = config.max_refractory_s * rate_hz
         self._gate_delay = round(band_group_delay_s(config.step_band_hz, rate_hz) * rate_hz)
         self._after = max(1, self._gate_delay)
+        # four time constants of the band's low edge: the band-pass has forgotten its zero initial state
+        self._settle_samples = 4.0 / (2.0 * math.pi * config.step_band_hz[0]) * rate_hz
 
     @property
     def interval_samples(self) -> float | None:
@@ -150,14 +153,22 @@ class StepDetector:
         elif self._pending is None and (self._last_step is None or index - self._last_step > self._max_samples):
             self._onset = (index, height)
 
-    def _recover_onset(self, index: int, out: list[StepPeak]) -> None:
+    def _recover_onset(self, index: int, height: float, out: list[StepPeak]) -> None:
         """The first step of a bout fails the gait gate: the band power is still ringing up from
         standing (or from the start of the stream) while the raw power already holds the impact. When
-        a bout's first gait candidate follows such a gate-failed peak at a plausible step interval, that
-        peak was the bout's first step: confirm it before the candidate. Noise while standing never
-        passes the gate, so it cannot bring in a step this way."""
+        a bout's first gait candidate follows such a gate-failed peak at a plausible step interval and
+        the peak is a step's size (at least `ONSET_HEIGHT_FRACTION` of the candidate's: consecutive
+        running steps differ by a few per cent), that peak was the bout's first step: confirm it before
+        the candidate. A noise peak while standing is a tenth of a step's size, so it cannot come in
+        this way (it did before the size check: 0.1 g of sensor noise at 50 Hz made a false step 1 s
+        before the run, whose 1-s "interval" then held the detector at half the cadence). The size check
+        starts once the band-pass has settled from its zero initial state (`_settle_samples`): at the
+        start of a stream that begins mid-run its first peak is still rising (a quarter to a half of the
+        next on the Alcantara trials), and there is no standing noise before it."""
         onset, self._onset = self._onset, None
         if onset is None or not self._min_samples <= index - onset[0] <= self._max_samples:
+            return
+        if onset[0] >= self._settle_samples and onset[1] < ONSET_HEIGHT_FRACTION * height:
             return
         if self._last_step is not None and onset[0] - self._last_step <= self._max_samples:
             return
@@ -173,7 +184,7 @@ class StepDetector:
         if self._last_step is not None and index - self._last_step < self._refractory():
             return
         if self._last_step is None or index - self._last_step > self._max_samples:
-            self._recover_onset(index, out)
+            self._recover_onset(index, height, out)
         self._pending = (index, height)
 
     def _confirm_through(self, known_index: int | None, out: list[StepPeak]) -> None:

@@ -62,6 +62,12 @@ def scenarios(quick: bool = False) -> list[Scenario]:
         Scenario(name="cadence 190", rate_hz=100, seed=7,
                  config={"cadence_spm": 190.0, "contact_time_ms": 200.0, "impact_g": 2.6}),
         Scenario(name="walk break", rate_hz=100, seed=8, config={"walk_breaks": ((60.0, 30.0),)}),
+        # a slow walk (refractory from its long steps) straight into fast running: half-rate lock-in check
+        Scenario(name="slow walk, 180 spm", rate_hz=100, seed=10,
+                 config={"walk_breaks": ((60.0, 30.0),), "walk_cadence_spm": 100.0, "cadence_spm": 180.0,
+                         "contact_time_ms": 200.0, "impact_g": 2.7}),
+        # 0.1 g sensor noise at 50 Hz while standing: no noise peak may become the run's first step
+        Scenario(name="50 Hz noisy", rate_hz=50, seed=20, config={"noise_g": 0.1}),
         Scenario(name="standing 60 s", rate_hz=100, seed=9, standing_s=STANDING_TEST_S),
     ]
     if quick:

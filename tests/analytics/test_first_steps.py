@@ -12,7 +12,7 @@ import pytest
 from analytics.config import AnalyticsConfig
 from analytics.runner import RunnerAnalyzer
 from analytics.steps import StepDetector, band_group_delay_s
-from sensors.synthetic import SyntheticConfig, SyntheticRunner
+from sensors.synthetic import SyntheticConfig, SyntheticRunner, WalkBreak, fatigue_run
 from tests.analytics.recordings import T0_NS
 from tests.analytics.scoring import recall_precision
 
@@ -64,3 +64,31 @@ def test_a_gate_failed_peak_without_a_following_step_stays_out() -> None:
     signal[1000:1005] += np.array([0.3, 0.9, 1.2, 0.9, 0.3])
     steps = detector.push(signal) + detector.flush()
     assert steps == []
+
+
+def test_sensor_noise_while_standing_is_not_recovered_as_the_first_step() -> None:
+    """0.1 g of noise at 50 Hz makes band-pass peaks above the floor while standing; one of them, 1 s
+    before the run, used to be recovered as the bout's first step (its 1-s interval then held the
+    detector at half the cadence: 121 of 312 steps). A recovered first step must be a step's size."""
+    run = fatigue_run(duration_s=120.0, rate_hz=50.0, seed=20, contact_time_ms=210.0, noise_g=0.1)
+    analyzer = RunnerAnalyzer(runner=run.acc.runner)
+    out = analyzer.push(run.acc) + analyzer.finish()
+    run_start_ns = run.steps[0].t_ns
+    assert [s.t_ns for s in out.steps if s.t_ns < run_start_ns - 100_000_000] == []
+    assert len(out.steps) >= len(run.steps) - 1  # the last step can end past the recording
+
+
+@pytest.mark.parametrize(("walk_spm", "run_spm"), [(100.0, 175.0), (110.0, 185.0)])
+def test_steps_recover_from_half_rate_after_a_slow_walk(walk_spm: float, run_spm: float) -> None:
+    """After a slow walk the refractory period (a fraction of the recent step interval) is longer than
+    a fast running step: the detector counts every other step at first. It must find the missed ones
+    again: with the refractory fraction under 0.5, an interval of two steps gives a refractory period
+    shorter than one step. (At 0.6 it stayed at half the cadence to the end: 187 of 284 steps.)"""
+    cfg = SyntheticConfig(cadence_spm=run_spm, contact_time_ms=210.0, walk_cadence_spm=walk_spm,
+                          walk_breaks=(WalkBreak(at_s=40.0, duration_s=30.0),))
+    run = SyntheticRunner(cfg).generate(120.0, 100.0, seed=3)
+    analyzer = RunnerAnalyzer(runner=run.acc.runner)
+    out = analyzer.push(run.acc) + analyzer.finish()
+    assert len(out.steps) >= 0.985 * len(run.steps), f"{len(out.steps)} of {len(run.steps)} steps"
+    late_s = np.diff([s.t_ns for s in out.steps if s.t_ns > run.steps[0].t_ns + 80 * 10**9]) / 1e9
+    assert np.median(late_s) == pytest.approx(60.0 / run_spm, rel=0.05), "still at half the cadence"
