@@ -295,9 +295,16 @@ class MqttConnection:
 
     def ack(self, message: Received) -> None:
         """Acknowledge a QoS 1 message received with `manual_ack=True` (no-op otherwise). A message
-        whose connection has gone is not acknowledged: the broker redelivers it."""
-        if self.manual_ack and message.qos > 0 and message.client is self._client:
-            message.client._client.ack(message.mid, message.qos)  # noqa: SLF001
+        whose connection has gone is not acknowledged: the broker redelivers it.
+
+        "Gone" is asked of the message's own client, not compared with the current one: a persistent
+        session's queued messages arrive right after the CONNACK, before the connection is published as
+        current, and one left unacknowledged holds a slot of the broker's in-flight window for good
+        (Mosquitto's max_inflight_messages is 20): once the window is full, nothing more is delivered."""
+        if self.manual_ack and message.qos > 0:
+            client = message.client._client  # noqa: SLF001
+            if client.is_connected():
+                client.ack(message.mid, message.qos)
 
 
 async def _until_disconnected(client: aiomqtt.Client) -> None:
