@@ -149,7 +149,7 @@ class Worker:
             housekeeping_at = time.monotonic() + self.options.housekeeping_s
             try:
                 while not stop.is_set():
-                    group = conn.drain(MAX_GROUP)  # everything delivered so far: one group, one fsync
+                    group = await self._next_group(conn)
                     if group:
                         await self._handle_group(conn, group)
                     else:
@@ -169,6 +169,20 @@ class Worker:
                     await sink.close()
 
     # -- receiving -----------------------------------------------------------------------------
+    @staticmethod
+    async def _next_group(conn: MqttConnection) -> list[Received]:
+        """Everything the socket has delivered, as one group (one fsync). paho reads about one packet
+        per readable event, so a burst is taken over a few loop turns, as long as each brings more
+        (no timed wait: a lone message at real-time rates goes on at once)."""
+        group = conn.drain(MAX_GROUP)
+        while group and len(group) < MAX_GROUP:
+            await asyncio.sleep(0)  # let the socket's reader run once more
+            more = conn.drain(MAX_GROUP - len(group))
+            if not more:
+                break
+            group += more
+        return group
+
     async def _handle_group(self, conn: MqttConnection, group: list[Received]) -> None:
         """Journal the group under one fsync, acknowledge it, analyse it, write and publish its outputs."""
         assert self.journal is not None
