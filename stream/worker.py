@@ -9,7 +9,8 @@ Nothing is lost and nothing is doubled:
 - a received message is written to the worker's journal and fsync'd BEFORE it is acknowledged to the
   broker (manual ack), so a worker killed at any point either has it on disk or gets it again. Messages
   are taken in groups (everything the socket has delivered, up to MAX_GROUP) and a group is journaled
-  under ONE fsync (group commit) and acknowledged at once, then analysed;
+  under ONE fsync (group commit), which runs on a thread while the group is analysed; the group is
+  acknowledged when the fsync has returned;
 - every IMU message carries a per-session sequence number: redeliveries (QoS 1 is at-least-once) are
   dropped by it, and gaps are counted and logged;
 - on start, the worker re-analyses every unfinished session from its journal (the analytics are
@@ -26,8 +27,10 @@ broker has not acknowledged). Past MAX_OUTBOX queued outputs the worker waits (b
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
+import os
 import pathlib
 import time
 from collections.abc import Callable, Sequence
@@ -120,6 +123,7 @@ class Worker:
         # MQTT outputs of the current group: (session, output, input_seq, the session's watermark after it)
         self._outbox: list[tuple[_Session, AnalyzerOutput, int, dict[str, int]]] = []
         self._delivery: asyncio.Task[None] | None = None  # publishes the outbox while groups go on
+        self._fsync_thread: concurrent.futures.ThreadPoolExecutor | None = None  # journal fsyncs, off the loop
         self.ready = asyncio.Event()  # set once subscribed and rebuilt: collectors may start publishing
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -136,6 +140,7 @@ class Worker:
             manual_ack=True,
         )
         self.journal = Journal(self.journal_dir)
+        self._fsync_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal-fsync")
         async with conn:
             self._mqtt_sink = MqttSink(conn) if self.publish_outputs else None
             for sink in self.sinks:
@@ -164,6 +169,7 @@ class Worker:
                 stop_wait.cancel()
                 if self._delivery is not None:
                     self._delivery.cancel()
+                self._fsync_thread.shutdown(wait=True)
                 self.journal.close()
                 for sink in self.sinks:
                     await sink.close()
@@ -210,11 +216,21 @@ class Worker:
             session.last_seq = imu.seq
             session.last_seen_s = time.monotonic()
             accepted.append((session, imu))
-        self.journal.sync()  # group commit: the whole group is durable ...
+        # Group commit: one fsync makes the whole group durable. It runs on a thread while the group is
+        # analysed (the disk wait overlaps the CPU work); the group is acknowledged only once it returned.
+        fd = self.journal.write_out()
+        durable = (asyncio.get_running_loop().run_in_executor(self._fsync_thread, os.fsync, fd)
+                   if fd is not None else None)
+        try:
+            for session, imu in accepted:
+                await self._analyse(session, imu)
+        finally:
+            if durable is not None:
+                await durable
+                self.journal.synced()
         for message in group:
-            conn.ack(message)  # ... so the broker may forget it
-        for session, imu in accepted:
-            await self._analyse(session, imu)
+            conn.ack(message)  # durable: the broker may forget it
+        self.journal.rotate_if_full()
         await self._publish_outbox()
 
     def _note_gap(self, session: _Session, seq: int) -> None:
@@ -278,14 +294,14 @@ class Worker:
             await self._delivery  # backpressure: the broker is slow, stop taking messages for a while
 
     async def _deliver(self) -> None:
-        """Publish what the outbox holds (issued in order, acknowledged concurrently), journal the
+        """Publish what the outbox holds (one batch, issued in order, acknowledged together), journal the
         watermarks reached, repeat until the outbox is empty. One batch at a time, so a batch is never
         overtaken by a later one, also not across a reconnect."""
         assert self._mqtt_sink is not None and self.journal is not None
         sink = self._mqtt_sink
         while self._outbox:
             outbox, self._outbox = self._outbox, []
-            await asyncio.gather(*(sink.write(s.info, out, input_seq=seq) for s, out, seq, _ in outbox))
+            await sink.write_many([(s.info, out, seq) for s, out, seq, _ in outbox])
             reached = {s.info.session_id: (s, mark) for s, _, _, mark in outbox}
             for session_id, (session, mark) in reached.items():
                 if self.sessions.get(session_id) is session:  # a finished session's journal is done with

@@ -246,6 +246,60 @@ class MqttConnection:
                 # The supervisor notices the dead link; wait for it to reconnect, then retry.
                 await self._wait_link_change(client)
 
+    async def publish_batch(self, messages: Sequence[tuple[str, bytes]], *, qos: int = 1) -> None:
+        """Publish many messages, issued in order, and return once the broker has acknowledged all.
+
+        Cheaper than one `publish` each (no task, event and timeout per message: one waiter for the
+        batch). Across a reconnect the unacknowledged rest is issued again, still in order, so a batch
+        is never overtaken by its own later messages (receivers may see a message twice)."""
+        remaining = list(messages)
+        while remaining:
+            await self._connected.wait()
+            client = self._client
+            if client is None:
+                continue
+            paho_client = client._client  # noqa: SLF001
+            infos: list[paho.MQTTMessageInfo] = []
+            try:
+                for topic, payload in remaining:
+                    info = paho_client.publish(topic, payload, qos)
+                    if info.rc != paho.MQTT_ERR_SUCCESS:
+                        raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
+                    infos.append(info)
+                if qos > 0:
+                    await self._acknowledged(client, infos)
+                return
+            except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
+                self.last_error = exc
+                remaining = [m for m, info in zip(remaining, infos) if not info.is_published()] + remaining[len(infos):]
+                await self._wait_link_change(client)
+
+    async def _acknowledged(self, client: aiomqtt.Client, infos: list[paho.MQTTMessageInfo]) -> None:
+        """Wait for the PUBACKs of `infos` (through aiomqtt's own on_publish bookkeeping); TimeoutError
+        after `publish_timeout_s`, MqttError if the link goes first."""
+        waiting = [info for info in infos if not info.is_published()]
+        if not waiting:
+            return
+        done = asyncio.get_running_loop().create_future()
+        countdown = _Countdown(len(waiting), done)
+        pending = client._pending_publishes  # noqa: SLF001 - aiomqtt calls .set() on each PUBACK's entry
+        for info in waiting:
+            pending[info.mid] = countdown  # type: ignore[assignment]
+        disconnected = asyncio.shield(client._disconnected)  # noqa: SLF001
+        try:
+            finished, _ = await asyncio.wait({done, disconnected}, timeout=self.settings.publish_timeout_s,
+                                             return_when=asyncio.FIRST_COMPLETED)
+            if done not in finished:
+                raise (aiomqtt.MqttError("disconnected while publishing") if finished else
+                       TimeoutError(f"no PUBACK within {self.settings.publish_timeout_s:g} s"))
+        finally:
+            if disconnected.done() and not disconnected.cancelled():
+                disconnected.exception()  # retrieved: the supervisor reports the lost link
+            disconnected.cancel()
+            for info in waiting:
+                if pending.get(info.mid) is countdown:
+                    del pending[info.mid]
+
     async def _wait_link_change(self, client: aiomqtt.Client) -> None:
         deadline = time.monotonic() + self.settings.publish_timeout_s + self.settings.keepalive_s * 2
         while self._client is client and time.monotonic() < deadline:
@@ -305,6 +359,22 @@ class MqttConnection:
             client = message.client._client  # noqa: SLF001
             if client.is_connected():
                 client.ack(message.mid, message.qos)
+
+
+class _Countdown:
+    """Stands in for aiomqtt's per-publish Event: its `set()` (one per PUBACK) counts down, and the
+    batch's future completes at zero."""
+
+    __slots__ = ("_left", "_done")
+
+    def __init__(self, count: int, done: asyncio.Future[None]) -> None:
+        self._left = count
+        self._done = done
+
+    def set(self) -> None:
+        self._left -= 1
+        if self._left == 0 and not self._done.done():
+            self._done.set_result(None)
 
 
 async def _until_disconnected(client: aiomqtt.Client) -> None:

@@ -102,18 +102,35 @@ class Journal:
 
     def sync(self) -> None:
         """Make everything appended so far durable: one flush + fsync of the open segment."""
+        fd = self.write_out()
+        if fd is not None:
+            os.fsync(fd)
+            self.syncs += 1
+
+    def write_out(self) -> int | None:
+        """The first half of `sync` for a caller that fsyncs on another thread: hand the appended records
+        to the OS and return the descriptor to fsync (None: nothing new). Records appended after this
+        call are not covered by that fsync. Count it with `synced()` once the fsync has returned."""
         if not self._dirty:
-            return
+            return None
         self._file.flush()
-        os.fsync(self._file.fileno())
-        self.syncs += 1
         self._dirty = False
-        if self._size >= self.segment_bytes:
-            self._file.close()
-            self._number += 1
-            self._size = 0
-            self._file = self._open_segment()
-            self._collect()
+        return self._file.fileno()
+
+    def synced(self) -> None:
+        """An fsync of `write_out()`'s descriptor has returned."""
+        self.syncs += 1
+
+    def rotate_if_full(self) -> None:
+        """Start a new segment once the open one has `segment_bytes` (call with no fsync in flight)."""
+        if self._size < self.segment_bytes:
+            return
+        self.sync()
+        self._file.close()
+        self._number += 1
+        self._size = 0
+        self._file = self._open_segment()
+        self._collect()
 
     def finish(self, session_id: str) -> None:
         """The session is complete: mark it so no restart rebuilds it, and free segments it held."""

@@ -43,6 +43,7 @@ def test_segments_rotate_and_a_finished_sessions_segments_are_deleted(tmp_path: 
         journal.append_message("long", "strideguard/v1/t/a/imu/1", b"x" * 100)
         journal.append_message(f"short{i}", "strideguard/v1/t/b/imu/1", b"y" * 100)
         journal.sync()
+        journal.rotate_if_full()
         journal.finish(f"short{i}")
     assert len(segments(tmp_path)) == 7, "six full segments kept for the unfinished session, one open"
     journal.finish("long")
