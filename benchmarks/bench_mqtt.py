@@ -70,6 +70,7 @@ class Outputs:
 
 
 PROFILE: pathlib.Path | None = None  # --profile: run worker 0 under cProfile, written at its clean stop
+WORKER_ARGS: list[str] = []  # --worker-args: passed to `strideguard worker`
 SYNC_STARTS = False  # --sync-starts: every runner's batches at the same instant (the worst case: bursts)
 
 
@@ -77,7 +78,7 @@ def start_worker(broker: MosquittoService, team: str, index: int, count: int, st
     profile = ["-m", "cProfile", "-o", str(PROFILE)] if PROFILE is not None and index == 0 else []
     return subprocess.Popen(
         [sys.executable, *profile, "-m", "stream.cli", "worker", "--broker", f"mqtt://{broker.host}:{broker.port}", "--team", team,
-         "--index", str(index), "--count", str(count), "--state-dir", str(state / f"w{index}")],
+         "--index", str(index), "--count", str(count), "--state-dir", str(state / f"w{index}"), *WORKER_ARGS],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
@@ -144,6 +145,8 @@ async def scenario(broker: MosquittoService, state: pathlib.Path, *, name: str, 
         "p50_ms": statistics.median(latencies_ms) if latencies_ms else float("nan"),
         "p99_ms": latencies_ms[min(len(latencies_ms) - 1, int(0.99 * len(latencies_ms)))] if latencies_ms else float("nan"),
         "outputs": len(latencies_ms),
+        "lat": [(seq, kind, arrival - by_session[sid][seq]) for kind, sid, seq, arrival in observer.arrivals
+                if sid in by_session and seq in by_session[sid]],
         "chunk_s": chunk_s,
         "load": max(load_before, os.getloadavg()[0]),
         "worker_busy": worker_cpu_s / total_s / workers,  # share of one CPU per worker (incl. its start)
@@ -221,7 +224,10 @@ if __name__ == "__main__":
                         help="run worker 0 under cProfile into FILE (use with one row) and print a summary")
     parser.add_argument("--sync-starts", action="store_true",
                         help="all runners send their batches at the same instant (bursts; the worst case)")
+    parser.add_argument("--worker-args", default="", metavar="ARGS",
+                        help="extra `strideguard worker` arguments, e.g. --worker-args='--linger-ms 0'")
     arguments = parser.parse_args()
     PROFILE = arguments.profile
+    WORKER_ARGS = arguments.worker_args.split()
     SYNC_STARTS = arguments.sync_starts
     asyncio.run(main(arguments))
