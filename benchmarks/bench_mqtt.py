@@ -7,6 +7,10 @@ p50 / p99, with the runners paced in real time.
 
     .venv/bin/python benchmarks/bench_mqtt.py                 # the default table (about 2 minutes)
     .venv/bin/python benchmarks/bench_mqtt.py --quick         # smaller, for a smoke run
+    .venv/bin/python benchmarks/bench_mqtt.py --realtime 100,200,300 --seconds 40 --no-throughput
+        # the issue's latency target: N runners in real time against ONE worker
+    .venv/bin/python benchmarks/bench_mqtt.py --realtime 200 --profile /tmp/w.prof --no-throughput
+        # the same with the worker under cProfile, summarised by where its time goes
 
 A step comes out once the analyzer has seen the samples after it, a window once the stream has passed its
 end by the declared latency (1.5 s): the latency measured here is the pipeline's (transport, queueing,
@@ -19,6 +23,7 @@ import argparse
 import asyncio
 import os
 import pathlib
+import resource
 import signal
 import statistics
 import subprocess
@@ -64,10 +69,16 @@ class Outputs:
                     self.arrivals.append((kind, msg["session_id"], msg["input_seq"], now))
 
 
+PROFILE: pathlib.Path | None = None  # --profile: run worker 0 under cProfile, written at its clean stop
+WORKER_ARGS: list[str] = []  # --worker-args: passed to `strideguard worker`
+SYNC_STARTS = False  # --sync-starts: every runner's batches at the same instant (the worst case: bursts)
+
+
 def start_worker(broker: MosquittoService, team: str, index: int, count: int, state: pathlib.Path) -> subprocess.Popen:
+    profile = ["-m", "cProfile", "-o", str(PROFILE)] if PROFILE is not None and index == 0 else []
     return subprocess.Popen(
-        [sys.executable, "-m", "stream.cli", "worker", "--broker", f"mqtt://{broker.host}:{broker.port}", "--team", team,
-         "--index", str(index), "--count", str(count), "--state-dir", str(state / f"w{index}")],
+        [sys.executable, *profile, "-m", "stream.cli", "worker", "--broker", f"mqtt://{broker.host}:{broker.port}", "--team", team,
+         "--index", str(index), "--count", str(count), "--state-dir", str(state / f"w{index}"), *WORKER_ARGS],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
@@ -83,7 +94,7 @@ def staggered(runs: dict[str, list[SampleBatch]], chunk_s: float = 0.5) -> dict[
 
 
 async def scenario(broker: MosquittoService, state: pathlib.Path, *, name: str, runners: int, workers: int,
-                   duration_s: float, speed: float | None) -> dict[str, object]:
+                   duration_s: float, speed: float | None, chunk_s: float = 0.5) -> dict[str, object]:
     team = f"bench{abs(hash((name, runners, workers))) % 10**6}"
     settings = MqttSettings(host=broker.host, port=broker.port)
     observer = Outputs(settings, team)
@@ -100,11 +111,14 @@ async def scenario(broker: MosquittoService, state: pathlib.Path, *, name: str, 
             if len(online) == workers:
                 break
     runs = synthetic_team(runners, duration_s, rate_hz=RATE_HZ)
-    if speed is not None:
-        runs = staggered(runs)
+    if speed is not None and not SYNC_STARTS:
+        runs = staggered(runs, chunk_s)
+    load_before = os.getloadavg()[0]
+    cpu_before = _children_cpu_s()
+    self_before = time.process_time()
     t0 = time.perf_counter()
     async with Collector(settings=settings, team=team, collector_id=team, record_publish_times=True) as collector:
-        stats = await collector.replay(runs, speed=speed)
+        stats = await collector.replay(runs, speed=speed, chunk_s=chunk_s, common_clock=not SYNC_STARTS)
     publish_s = time.perf_counter() - t0
     sessions = {s.session_id for s in stats.values()}
     while not sessions <= observer.finished:
@@ -113,7 +127,9 @@ async def scenario(broker: MosquittoService, state: pathlib.Path, *, name: str, 
     for p in procs:
         p.send_signal(signal.SIGTERM)
     for p in procs:
-        p.wait(timeout=30)
+        p.wait(timeout=60)
+    worker_cpu_s = _children_cpu_s() - cpu_before
+    bench_cpu_s = time.process_time() - self_before
     observer_task.cancel()
     by_session = {s.session_id: s.publish_wall_s for s in stats.values()}
     latencies_ms = sorted((arrival - by_session[sid][seq]) * 1000 for _, sid, seq, arrival in observer.arrivals
@@ -129,16 +145,38 @@ async def scenario(broker: MosquittoService, state: pathlib.Path, *, name: str, 
         "p50_ms": statistics.median(latencies_ms) if latencies_ms else float("nan"),
         "p99_ms": latencies_ms[min(len(latencies_ms) - 1, int(0.99 * len(latencies_ms)))] if latencies_ms else float("nan"),
         "outputs": len(latencies_ms),
+        "lat": [(seq, kind, arrival - by_session[sid][seq]) for kind, sid, seq, arrival in observer.arrivals
+                if sid in by_session and seq in by_session[sid]],
+        "chunk_s": chunk_s,
+        "load": max(load_before, os.getloadavg()[0]),
+        "worker_busy": worker_cpu_s / total_s / workers,  # share of one CPU per worker (incl. its start)
+        "bench_busy": bench_cpu_s / total_s,  # this process: collector + subscriber
     }
 
 
-async def main(quick: bool) -> None:
-    plan = [
-        dict(name="throughput", runners=8, workers=1, duration_s=60 if quick else 300, speed=None),
-        dict(name="throughput", runners=8, workers=2, duration_s=60 if quick else 300, speed=None),
-        dict(name="latency, real time", runners=20 if quick else 50, workers=1, duration_s=20 if quick else 40, speed=1.0),
-        dict(name="latency, real time", runners=20 if quick else 50, workers=2, duration_s=20 if quick else 40, speed=1.0),
-    ]
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def main(args: argparse.Namespace) -> None:
+    quick = args.quick
+    plan = []
+    if not args.no_throughput:
+        plan += [
+            dict(name="throughput", runners=8, workers=1, duration_s=60 if quick else 300, speed=None),
+            dict(name="throughput", runners=8, workers=2, duration_s=60 if quick else 300, speed=None),
+        ]
+    if args.realtime:
+        plan += [dict(name="latency, real time", runners=n, workers=1, duration_s=args.seconds, speed=1.0,
+                      chunk_s=args.chunk_s) for n in args.realtime]
+    else:
+        plan += [
+            dict(name="latency, real time", runners=20 if quick else 50, workers=1, duration_s=20 if quick else 40,
+                 speed=1.0),
+            dict(name="latency, real time", runners=20 if quick else 50, workers=2, duration_s=20 if quick else 40,
+                 speed=1.0),
+        ]
     with tempfile.TemporaryDirectory() as tmp:
         broker = MosquittoService(workdir=pathlib.Path(tmp) / "mosquitto")
         broker.start()
@@ -146,21 +184,50 @@ async def main(quick: bool) -> None:
             rows = [await scenario(broker, pathlib.Path(tmp), **p) for p in plan]
         finally:
             broker.stop()
-    header = (f"{'scenario':<20} {'runners':>7} {'workers':>7} {'speed':>6} {'messages':>8} {'msgs/s':>8} "
-              f"{'samples/s':>10} {'runners/worker@100Hz':>20} {'p50 ms':>7} {'p99 ms':>7} {'outputs':>7}")
+    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; load = 1-min load average (max of "
+          "before/after the row)")
+    header = (f"{'scenario':<20} {'runners':>7} {'workers':>7} {'speed':>6} {'batch s':>7} {'messages':>8} "
+              f"{'msgs/s':>8} {'samples/s':>10} {'runners/worker@100Hz':>20} {'p50 ms':>7} {'p99 ms':>7} "
+              f"{'outputs':>7} {'worker CPU':>10} {'bench CPU':>9} {'load':>5}")
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['scenario']:<20} {r['runners']:>7} {r['workers']:>7} {r['speed']:>6} {r['messages']:>8} "
-              f"{r['msgs_per_s']:>8.0f} {r['samples_per_s']:>10.0f} {r['runners_per_worker_100hz']:>20.0f} "
-              f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['outputs']:>7}")
-    print("\nreal-time rows: runner starts staggered over one 0.5-s batch interval.")
+        print(f"{r['scenario']:<20} {r['runners']:>7} {r['workers']:>7} {r['speed']:>6} {r['chunk_s']:>7g} "
+              f"{r['messages']:>8} {r['msgs_per_s']:>8.0f} {r['samples_per_s']:>10.0f} "
+              f"{r['runners_per_worker_100hz']:>20.0f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['outputs']:>7} "
+              f"{r['worker_busy']:>10.0%} {r['bench_busy']:>9.0%} {r['load']:>5.2f}")
+    print("\nreal-time rows: " + ("every runner's batches at the same instant (--sync-starts: bursts of one "
+          "message per runner each batch period)." if SYNC_STARTS else "runner starts staggered over one batch "
+          "interval, paced on one clock (Collector.replay(common_clock=True))."))
     print("msgs/s and samples/s: end to end (first publish to last session finished). runners/worker@100Hz: "
           "samples/s per worker / 100 (for 'max' rows: how many 100 Hz runners one worker could keep up with; "
-          "for real-time rows it is just the load offered). Latency: IMU publish -> step/metric message arrival.")
+          "for real-time rows it is just the load offered). Latency: IMU publish -> step/metric message arrival. "
+          "worker CPU: the worker processes' CPU time over the row's wall time, per worker (100% = one core); "
+          "bench CPU: this process's (collector + timing subscriber), which also delays the timestamps it takes.")
+    if PROFILE is not None and PROFILE.exists():
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        from bench_scale import summarise_profile
+
+        print()
+        print("\n".join(summarise_profile(PROFILE)))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller runs (about 40 s)")
-    asyncio.run(main(parser.parse_args().quick))
+    parser.add_argument("--realtime", type=lambda v: [int(x) for x in v.split(",")], metavar="N,N",
+                        help="real-time rows for these runner counts against one worker (instead of the defaults)")
+    parser.add_argument("--seconds", type=float, default=40.0, help="data seconds per real-time row (default 40)")
+    parser.add_argument("--chunk-s", type=float, default=0.5, help="collector batch period in s (default 0.5)")
+    parser.add_argument("--no-throughput", action="store_true", help="skip the as-fast-as-possible rows")
+    parser.add_argument("--profile", type=pathlib.Path, metavar="FILE",
+                        help="run worker 0 under cProfile into FILE (use with one row) and print a summary")
+    parser.add_argument("--sync-starts", action="store_true",
+                        help="all runners send their batches at the same instant (bursts; the worst case)")
+    parser.add_argument("--worker-args", default="", metavar="ARGS",
+                        help="extra `strideguard worker` arguments, e.g. --worker-args='--linger-ms 0'")
+    arguments = parser.parse_args()
+    PROFILE = arguments.profile
+    WORKER_ARGS = arguments.worker_args.split()
+    SYNC_STARTS = arguments.sync_starts
+    asyncio.run(main(arguments))

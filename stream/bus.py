@@ -91,6 +91,10 @@ class Bus:
             if matches(sub.pattern, topic_name):
                 sub._offer(topic_name, message)
 
+    def wants(self, topic_name: str) -> bool:
+        """Whether a subscription would receive a message on this topic (if not, only `last` keeps it)."""
+        return any(matches(sub.pattern, topic_name) for sub in self._subscriptions)
+
     def subscribe(self, pattern: str = f"{TOPIC_ROOT}/#", *, maxsize: int = 1000) -> Subscription:
         sub = Subscription(self, pattern, maxsize)
         self._subscriptions.add(sub)

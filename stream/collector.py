@@ -12,6 +12,7 @@ analyzer and close the session.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -63,12 +64,23 @@ class Collector:
         await self.connection.__aexit__(*exc_info)
 
     async def replay(self, runs: Mapping[str, Iterable[SampleBatch]], *, speed: float | None = None,
-                     chunk_s: float = 0.5) -> dict[str, RunnerStats]:
+                     chunk_s: float = 0.5, common_clock: bool = False) -> dict[str, RunnerStats]:
         """Publish every runner's batches concurrently (paced at `speed` x real time; None: as fast
-        as possible), then the end-of-session markers. Returns what was published per runner."""
+        as possible), then the end-of-session markers. Returns what was published per runner.
+
+        Each runner is paced from its own first batch, so recordings made at different times play
+        together; `common_clock=True` paces all on the earliest runner's clock instead, keeping their
+        offsets (recordings of one team run, or a benchmark's staggered runners)."""
+        streams = {runner: iter(split_batches(batches, chunk_s)) for runner, batches in runs.items()}
+        start_t_ns = None
+        if common_clock:
+            firsts = {runner: next(stream, None) for runner, stream in streams.items()}
+            streams = {r: itertools.chain([] if f is None else [f], streams[r]) for r, f in firsts.items()}
+            ends = [int(f.t_ns[-1]) for f in firsts.values() if isinstance(f, SampleBatch) and len(f)]
+            start_t_ns = min(ends) if ends else None
         await asyncio.gather(*(
-            self.publish_session(runner, sources.paced(split_batches(batches, chunk_s), speed=speed))
-            for runner, batches in runs.items()
+            self.publish_session(runner, sources.paced(stream, speed=speed, start_t_ns=start_t_ns))
+            for runner, stream in streams.items()
         ))
         return self.stats
 

@@ -241,7 +241,11 @@ class BusSink:
 
     async def write(self, session: SessionInfo, output: AnalyzerOutput) -> None:
         for kind, items in (("alerts", output.risk_events), ("metrics", output.windows), ("steps", output.steps)):
+            if not items:
+                continue
             topic = busmod.topic(session.team, session.runner, kind)
+            if not self.bus.wants(topic):
+                items = items[-1:]  # nobody listens (an offline `analyze`): only the bus's `last` sees it
             for item in items:
                 self.bus.publish(topic, {"session_id": session.session_id, **item.as_row()})
 

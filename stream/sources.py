@@ -102,10 +102,14 @@ def time_span(items: list) -> tuple[int | None, int | None]:
     return (min(a for a, _ in ts), max(b for _, b in ts)) if ts else (None, None)
 
 
-async def paced(items: Iterable, *, speed: float | None, progress: Progress | None = None) -> AsyncIterator:
-    """Yield items at `speed` x real time on their own clock (None or 0: as fast as possible)."""
+async def paced(items: Iterable, *, speed: float | None, progress: Progress | None = None,
+                start_t_ns: int | None = None) -> AsyncIterator:
+    """Yield items at `speed` x real time on their own clock (None or 0: as fast as possible).
+
+    `start_t_ns` is the record time that maps to now (default: the first item's); several streams
+    paced with one value keep their offsets to each other instead of all starting at once."""
     wall0 = time.monotonic()
-    rec0: int | None = None
+    rec0: int | None = start_t_ns
     for n, item in enumerate(items):
         t_ns = _t_ns(item)
         if t_ns is not None:

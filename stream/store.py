@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
+import operator
 import os
 import pathlib
 import sqlite3
@@ -42,9 +44,28 @@ def _sql_type(annotation: Any) -> str:
     return _SQL_TYPES.get(hint, "TEXT")
 
 
+@functools.cache
 def _columns(cls: type) -> list[tuple[str, str]]:
     hints = typing.get_type_hints(cls)
     return [(f.name, _sql_type(hints[f.name])) for f in dataclasses.fields(cls)]
+
+
+@functools.cache
+def _insert_plan(table: str) -> tuple[str, Any]:
+    """The INSERT statement of a result table and a getter of an item's column values in order, built
+    once, not per row (an hour has 10k steps). Enum values are stored as their value by the adapters
+    registered below, inside sqlite3, without a Python loop over every cell."""
+    cls = RESULT_TABLES[table]
+    hints = typing.get_type_hints(cls)
+    names = [name for name, _ in _columns(cls)]
+    for name in names:
+        hint = hints[name]
+        if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        if isinstance(hint, type) and issubclass(hint, enum.Enum):
+            sqlite3.register_adapter(hint, _plain)
+    sql = f"INSERT INTO {table} (session_id, {_quoted(names)}) VALUES ({', '.join('?' * (len(names) + 1))})"
+    return sql, operator.attrgetter(*names)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,10 +132,8 @@ class SessionStore:
                          (ended_t_ns, status, json.dumps(summary, sort_keys=True), session_id))
 
     def _insert(self, table: str, session_id: str, items: Iterable[Any]) -> None:
-        names = [name for name, _ in _columns(RESULT_TABLES[table])]
-        sql = f"INSERT INTO {table} (session_id, {_quoted(names)}) VALUES ({', '.join('?' * (len(names) + 1))})"
-        rows = [(session_id, *(_plain(getattr(item, n)) for n in names)) for item in items]
-        self._db.executemany(sql, rows)
+        sql, values = _insert_plan(table)
+        self._db.executemany(sql, [(session_id, *values(item)) for item in items])
 
     def _transaction(self) -> Any:
         db = self._db

@@ -6,21 +6,31 @@ partitions, with a persistent session (clean_start=False, long expiry), so a res
 from the broker everything published while it was away.
 
 Nothing is lost and nothing is doubled:
-- a received message is written to the session's journal and fsync'd BEFORE it is acknowledged to the
-  broker (manual ack), so a worker killed at any point either has it on disk or gets it again;
+- a received message is written to the worker's journal and fsync'd BEFORE it is acknowledged to the
+  broker (manual ack), so a worker killed at any point either has it on disk or gets it again. Messages
+  are taken in groups (everything the socket has delivered, up to MAX_GROUP) and a group is journaled
+  under ONE fsync (group commit), which runs on a thread while the group is analysed; the group is
+  acknowledged when the fsync has returned;
 - every IMU message carries a per-session sequence number: redeliveries (QoS 1 is at-least-once) are
   dropped by it, and gaps are counted and logged;
 - on start, the worker re-analyses every unfinished session from its journal (the analytics are
   deterministic and chunk-invariant, so this rebuilds exactly the state it lost) and writes the outputs
   again to the sinks: InfluxDB points are keyed by series + time, so rewriting overwrites. MQTT outputs
   already published (the journal's watermark) are not published again.
+
+Outputs are published without holding up the next group: a delivery task publishes what the outbox
+holds, waits for the PUBACKs, journals the watermark reached, and takes what accumulated meanwhile (one
+batch in flight, so nothing overtakes an earlier output, and a watermark never claims a message the
+broker has not acknowledged). Past MAX_OUTBOX queued outputs the worker waits (backpressure).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
+import os
 import pathlib
 import time
 from collections.abc import Callable, Sequence
@@ -32,7 +42,7 @@ import aiomqtt
 from analytics.results import AnalyzerOutput
 from sensors.errors import DecodeError
 from stream.mqtt.connection import MqttConnection, MqttSettings, Received
-from stream.mqtt.journal import Journal, is_finished, read_records, unfinished
+from stream.mqtt.journal import Journal, is_finished
 from stream.mqtt.payload import ImuMessage, decode_imu, dumps
 from stream.mqtt.sink import MqttSink
 from stream.mqtt.topics import parse_topic, service_status_topic, worker_partitions, worker_subscriptions
@@ -41,7 +51,9 @@ from stream.session import SessionInfo
 
 log = logging.getLogger(__name__)
 
-MAX_GROUP = 256  # messages journaled under one fsync
+MAX_GROUP = 512  # messages journaled under one fsync and acknowledged together
+LINGER_BELOW = 8  # a group this small waits `group_linger_s` for more; a bigger one (a backlog) goes at once
+MAX_OUTBOX = 5_000  # MQTT output batches queued behind the one awaiting PUBACKs before the worker waits
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,6 +67,10 @@ class WorkerOptions:
     group: str = "strideguard"  # client id prefix: workers of one deployment share it
     idle_close_s: float = 1800.0  # a session with no message for this long is finished and closed
     housekeeping_s: float = 5.0  # how often idle sessions are looked for when no message comes
+    # Group commit window: after a group's first message, wait this long for more before journaling
+    # (one fsync, one loop pass, one publish batch for all). Trades that much latency for CPU when
+    # messages trickle in one at a time (many runners, batches spread evenly); 0 = take what is there.
+    group_linger_s: float = 0.005
 
     def __post_init__(self) -> None:
         worker_partitions(self.index, self.count)  # validates index and count
@@ -73,7 +89,6 @@ class WorkerOptions:
 class _Session:
     info: SessionInfo
     analyzer: Analyzer
-    journal: Journal
     last_seq: int = -1
     watermark: dict[str, int] = field(default_factory=dict)  # kind -> last t_ns published on MQTT
     last_seen_s: float = field(default_factory=time.monotonic)  # when its last message arrived
@@ -90,6 +105,7 @@ class WorkerStats:
     sessions_finished: int = 0
     sessions_idle_closed: int = 0  # finished because their collector went silent (no final message)
     connections: int = 0  # MQTT connections made (more than 1: the broker went away and came back)
+    journal_syncs: int = 0  # fsyncs of the journal (one per group of messages)
     latest_output_s: float = 0.0
 
 
@@ -107,8 +123,12 @@ class Worker:
         self.stats = WorkerStats()
         self.sessions: dict[str, _Session] = {}
         self.journal_dir = options.state_dir / "journal"
+        self.journal: Journal | None = None
         self._mqtt_sink: MqttSink | None = None
-        self._outbox: list[tuple[_Session, AnalyzerOutput, int]] = []  # MQTT outputs of the current group
+        # MQTT outputs of the current group: (session, output, input_seq, the session's watermark after it)
+        self._outbox: list[tuple[_Session, AnalyzerOutput, int, dict[str, int]]] = []
+        self._delivery: asyncio.Task[None] | None = None  # publishes the outbox while groups go on
+        self._fsync_thread: concurrent.futures.ThreadPoolExecutor | None = None  # journal fsyncs, off the loop
         self.ready = asyncio.Event()  # set once subscribed and rebuilt: collectors may start publishing
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -124,6 +144,8 @@ class Worker:
             offline=(status, dumps({"state": "offline", "clean": True})),
             manual_ack=True,
         )
+        self.journal = Journal(self.journal_dir)
+        self._fsync_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal-fsync")
         async with conn:
             self._mqtt_sink = MqttSink(conn) if self.publish_outputs else None
             for sink in self.sinks:
@@ -132,39 +154,51 @@ class Worker:
                     await start()
             await self._rebuild()
             self.ready.set()
-            messages = conn.messages()
             stop_wait = asyncio.ensure_future(stop.wait())
-            next_message: asyncio.Future[Received] | None = None
+            stop_wait.add_done_callback(lambda _: conn.wake())
+            housekeeping_at = time.monotonic() + self.options.housekeeping_s
             try:
                 while not stop.is_set():
-                    if next_message is None:
-                        next_message = asyncio.ensure_future(anext(messages))
-                    done, _ = await asyncio.wait({next_message, stop_wait}, timeout=self.options.housekeeping_s,
-                                                 return_when=asyncio.FIRST_COMPLETED)
-                    if stop_wait in done and next_message not in done:
-                        next_message.cancel()
-                        break
-                    if next_message not in done:
+                    group = await self._next_group(conn)
+                    if group:
+                        await self._handle_group(conn, group)
+                    else:
+                        await conn.wait_arrival(self.options.housekeeping_s)
+                    if time.monotonic() >= housekeeping_at:
                         await self._close_idle_sessions()
-                        continue
-                    group = [next_message.result()]
-                    next_message = None
-                    while conn.pending() and len(group) < MAX_GROUP:
-                        group.append(await anext(messages))
-                    await self._handle_group(conn, group)
+                        housekeeping_at = time.monotonic() + self.options.housekeeping_s
+                await self._delivered()
             finally:
                 self.stats.connections = conn.connections
+                self.stats.journal_syncs = self.journal.syncs
                 stop_wait.cancel()
-                if next_message is not None:
-                    next_message.cancel()
-                for session in self.sessions.values():
-                    session.journal.close()
+                if self._delivery is not None:
+                    self._delivery.cancel()
+                self._fsync_thread.shutdown(wait=True)
+                self.journal.close()
                 for sink in self.sinks:
                     await sink.close()
 
     # -- receiving -----------------------------------------------------------------------------
+    async def _next_group(self, conn: MqttConnection) -> list[Received]:
+        """Everything the socket has delivered, as one group (one fsync): a lone message waits up to
+        `group_linger_s` for company, then a burst is taken over a few loop turns as long as each brings
+        more (paho reads about one packet per readable event)."""
+        group = conn.drain(MAX_GROUP)
+        if group and len(group) < LINGER_BELOW and self.options.group_linger_s > 0:
+            await asyncio.sleep(self.options.group_linger_s)
+            group += conn.drain(MAX_GROUP - len(group))
+        while group and len(group) < MAX_GROUP:
+            await asyncio.sleep(0)  # let the socket's reader run once more
+            more = conn.drain(MAX_GROUP - len(group))
+            if not more:
+                break
+            group += more
+        return group
+
     async def _handle_group(self, conn: MqttConnection, group: list[Received]) -> None:
-        """Journal + fsync the group, analyse it, write outputs, then acknowledge it."""
+        """Journal the group under one fsync, acknowledge it, analyse it, write and publish its outputs."""
+        assert self.journal is not None
         accepted: list[tuple[_Session, ImuMessage]] = []
         for message in group:
             self.stats.messages += 1
@@ -180,22 +214,31 @@ class Worker:
                 self.stats.duplicates += 1  # a redelivery after the session was closed
                 continue
             if session is None:
-                session = await self._open(parts.team, imu, Journal.for_session(self.journal_dir, imu.session))
+                session = await self._open(parts.team, imu)
             if imu.seq <= session.last_seq:
                 self.stats.duplicates += 1
                 continue
             self._note_gap(session, imu.seq)
-            session.journal.append_message(message.topic, message.payload)
+            self.journal.append_message(imu.session, message.topic, message.payload)
             session.last_seq = imu.seq
             session.last_seen_s = time.monotonic()
             accepted.append((session, imu))
-        for session in {id(s): s for s, _ in accepted}.values():
-            session.journal.sync()
-        for session, imu in accepted:
-            await self._analyse(session, imu)
-        await self._flush_outbox()
+        # Group commit: one fsync makes the whole group durable. It runs on a thread while the group is
+        # analysed (the disk wait overlaps the CPU work); the group is acknowledged only once it returned.
+        fd = self.journal.write_out()
+        durable = (asyncio.get_running_loop().run_in_executor(self._fsync_thread, os.fsync, fd)
+                   if fd is not None else None)
+        try:
+            for session, imu in accepted:
+                await self._analyse(session, imu)
+        finally:
+            if durable is not None:
+                await durable
+                self.journal.synced()
         for message in group:
-            conn.ack(message)
+            conn.ack(message)  # durable: the broker may forget it
+        self.journal.rotate_if_full()
+        await self._publish_outbox()
 
     def _note_gap(self, session: _Session, seq: int) -> None:
         if seq != session.last_seq + 1:
@@ -203,12 +246,12 @@ class Worker:
             self.stats.gaps += missing
             log.warning("session %s: %d IMU message(s) missing before seq %d", session.info.session_id, missing, seq)
 
-    async def _open(self, team: str, imu: ImuMessage, journal: Journal) -> _Session:
+    async def _open(self, team: str, imu: ImuMessage) -> _Session:
         batch = imu.batch
         started = int(batch.t_ns[0]) if len(batch) else 0
         info = SessionInfo(session_id=imu.session, runner=batch.runner, team=team, source="mqtt",
                            started_t_ns=started)
-        session = _Session(info=info, analyzer=self.analyzer_factory(batch.runner), journal=journal,
+        session = _Session(info=info, analyzer=self.analyzer_factory(batch.runner),
                            tags={"device": batch.device, "placement": batch.placement.value})
         self.sessions[imu.session] = session
         for sink in self._all_sinks():
@@ -238,20 +281,44 @@ class Worker:
         if self._mqtt_sink is not None:
             fresh = _after_watermark(output, session.watermark)
             if fresh:
-                self._outbox.append((session, fresh, input_seq))
                 session.watermark = _watermark(fresh, session.watermark)
+                self._outbox.append((session, fresh, input_seq, session.watermark))
         self.stats.latest_output_s = time.time()
 
-    async def _flush_outbox(self) -> None:
-        """Publish the MQTT outputs of a group together (issued in order, acknowledged concurrently: one
-        round trip per group instead of one per message), then journal the new watermarks."""
-        if not self._outbox or self._mqtt_sink is None:
+    async def _publish_outbox(self) -> None:
+        """Hand the group's MQTT outputs to the delivery task (started if idle), so the next group is
+        analysed while the broker acknowledges; wait only when MAX_OUTBOX outputs are queued."""
+        if self._mqtt_sink is None:
+            self._outbox.clear()
             return
-        outbox, self._outbox = self._outbox, []
+        if not self._outbox:
+            return
+        if self._delivery is None or self._delivery.done():
+            if self._delivery is not None:
+                self._delivery.result()  # a delivery that failed fails the worker, not silently
+            self._delivery = asyncio.create_task(self._deliver())
+        elif len(self._outbox) >= MAX_OUTBOX:
+            await self._delivery  # backpressure: the broker is slow, stop taking messages for a while
+
+    async def _deliver(self) -> None:
+        """Publish what the outbox holds (one batch, issued in order, acknowledged together), journal the
+        watermarks reached, repeat until the outbox is empty. One batch at a time, so a batch is never
+        overtaken by a later one, also not across a reconnect."""
+        assert self._mqtt_sink is not None and self.journal is not None
         sink = self._mqtt_sink
-        await asyncio.gather(*(sink.write(s.info, out, input_seq=seq) for s, out, seq in outbox))
-        for session in {id(s): s for s, _, _ in outbox}.values():
-            session.journal.append_watermark(session.watermark)
+        while self._outbox:
+            outbox, self._outbox = self._outbox, []
+            await sink.write_many([(s.info, out, seq) for s, out, seq, _ in outbox])
+            reached = {s.info.session_id: (s, mark) for s, _, _, mark in outbox}
+            for session_id, (session, mark) in reached.items():
+                if self.sessions.get(session_id) is session:  # a finished session's journal is done with
+                    self.journal.append_watermark(session_id, mark)
+
+    async def _delivered(self) -> None:
+        """Wait until every output so far is acknowledged by the broker."""
+        await self._publish_outbox()
+        if self._delivery is not None:
+            await self._delivery
 
     async def _close_idle_sessions(self) -> None:
         """Finish sessions whose collector went silent (crashed, lost its runner) without the final
@@ -266,43 +333,36 @@ class Worker:
             self.stats.sessions_idle_closed += 1
 
     async def _close(self, session: _Session) -> None:
-        await self._flush_outbox()  # the outputs go out before the session's "finished" status
+        assert self.journal is not None
+        await self._delivered()  # the outputs go out before the session's "finished" status
         summary = {"session_id": session.info.session_id, **session.analyzer.summary}
         for sink in self._all_sinks():
             await sink.close_session(session.info, summary)
-        session.journal.finish()
         del self.sessions[session.info.session_id]
+        self.journal.finish(session.info.session_id)
         self.stats.sessions_finished += 1
 
     # -- restart -------------------------------------------------------------------------------
     async def _rebuild(self) -> None:
-        """Re-analyse every unfinished session from its journal (see the module docstring)."""
-        for path in unfinished(self.journal_dir):
-            session: _Session | None = None
-            watermark: dict[str, int] = {}
-            messages: list[tuple[str, bytes]] = []
-            for kind, record in read_records(path):
-                if kind == "watermark":
-                    watermark = record
-                else:
-                    messages.append(record)
-            for topic_name, payload in messages:
-                parts = parse_topic(topic_name)
-                imu = decode_imu(payload, runner=parts.runner)
-                if session is None:
-                    session = await self._open(parts.team, imu, Journal(path))
-                    session.watermark = dict(watermark)
-                if imu.seq <= session.last_seq:
-                    continue
-                self._note_gap(session, imu.seq)
-                session.last_seq = imu.seq
-                await self._analyse(session, imu)
-            await self._flush_outbox()
+        """Re-analyse every unfinished session from the journal (see the module docstring)."""
+        assert self.journal is not None
+        recovered = self.journal.recovered
+        for session_id, topic_name, payload in self.journal.replay():
+            parts = parse_topic(topic_name)
+            imu = decode_imu(payload, runner=parts.runner)
+            session = self.sessions.get(session_id)
             if session is None:
-                path.unlink()  # an empty journal: nothing was acknowledged for it
+                session = await self._open(parts.team, imu)
+                session.watermark = dict(recovered.watermarks.get(session_id, {}))
+                self.stats.sessions_rebuilt += 1
+                log.info("rebuilding session %s from %d journaled messages", session_id,
+                         recovered.messages[session_id])
+            if imu.seq <= session.last_seq:
                 continue
-            self.stats.sessions_rebuilt += 1
-            log.info("rebuilt session %s from %d journaled messages", session.info.session_id, len(messages))
+            self._note_gap(session, imu.seq)
+            session.last_seq = imu.seq
+            await self._analyse(session, imu)
+        await self._delivered()
 
 
 def _after_watermark(output: AnalyzerOutput, watermark: dict[str, int]) -> AnalyzerOutput:

@@ -11,16 +11,19 @@ has made the message durable), so a process killed in between gets it again from
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import random
 import socket
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiomqtt
+import paho.mqtt.client as paho
 from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -117,7 +120,9 @@ class MqttConnection:
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
         self._refused = asyncio.Event()
-        self._incoming: asyncio.Queue[Received] = asyncio.Queue()
+        # Received messages wait here in arrival order; `_arrived` is set when there is something to take.
+        self._incoming: collections.deque[Received] = collections.deque()
+        self._arrived = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -186,6 +191,10 @@ class MqttConnection:
         delays = backoff_delays_s(self.settings.reconnect_initial_s, self.settings.reconnect_max_s)
         while not self._closing:
             client = self._make_client()
+            # Messages go straight from paho's callback into our queue (set before connecting: a persistent
+            # session's queued messages follow the CONNACK at once); aiomqtt's own iterator costs a task,
+            # an asyncio.wait and a Message object per message.
+            client._client.on_message = self._receiver(client)  # noqa: SLF001
             try:
                 async with client:
                     _disable_nagle(client)
@@ -197,17 +206,7 @@ class MqttConnection:
                     self.connections += 1
                     self._connected.set()
                     delays = backoff_delays_s(self.settings.reconnect_initial_s, self.settings.reconnect_max_s)
-                    async for message in client.messages:
-                        payload = message.payload
-                        self._incoming.put_nowait(
-                            Received(
-                                topic=message.topic.value,
-                                payload=payload if isinstance(payload, bytes) else str(payload).encode(),
-                                qos=message.qos,
-                                mid=message.mid,
-                                client=client,
-                            )
-                        )
+                    await _until_disconnected(client)
             except MqttConnectError as exc:
                 # A CONNACK refusal (bad credentials, not authorised) will not fix itself before the
                 # first connection: fail fast. Later (a broker restarting) it is retried like any loss.
@@ -247,25 +246,147 @@ class MqttConnection:
                 # The supervisor notices the dead link; wait for it to reconnect, then retry.
                 await self._wait_link_change(client)
 
+    async def publish_batch(self, messages: Sequence[tuple[str, bytes]], *, qos: int = 1) -> None:
+        """Publish many messages, issued in order, and return once the broker has acknowledged all.
+
+        Cheaper than one `publish` each (no task, event and timeout per message: one waiter for the
+        batch). Across a reconnect the unacknowledged rest is issued again, still in order, so a batch
+        is never overtaken by its own later messages (receivers may see a message twice)."""
+        remaining = list(messages)
+        while remaining:
+            await self._connected.wait()
+            client = self._client
+            if client is None:
+                continue
+            paho_client = client._client  # noqa: SLF001
+            infos: list[paho.MQTTMessageInfo] = []
+            try:
+                for topic, payload in remaining:
+                    info = paho_client.publish(topic, payload, qos)
+                    if info.rc != paho.MQTT_ERR_SUCCESS:
+                        raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
+                    infos.append(info)
+                if qos > 0:
+                    await self._acknowledged(client, infos)
+                return
+            except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
+                self.last_error = exc
+                remaining = [m for m, info in zip(remaining, infos) if not info.is_published()] + remaining[len(infos):]
+                await self._wait_link_change(client)
+
+    async def _acknowledged(self, client: aiomqtt.Client, infos: list[paho.MQTTMessageInfo]) -> None:
+        """Wait for the PUBACKs of `infos` (through aiomqtt's own on_publish bookkeeping); TimeoutError
+        after `publish_timeout_s`, MqttError if the link goes first."""
+        waiting = [info for info in infos if not info.is_published()]
+        if not waiting:
+            return
+        done = asyncio.get_running_loop().create_future()
+        countdown = _Countdown(len(waiting), done)
+        pending = client._pending_publishes  # noqa: SLF001 - aiomqtt calls .set() on each PUBACK's entry
+        for info in waiting:
+            pending[info.mid] = countdown  # type: ignore[assignment]
+        disconnected = asyncio.shield(client._disconnected)  # noqa: SLF001
+        try:
+            finished, _ = await asyncio.wait({done, disconnected}, timeout=self.settings.publish_timeout_s,
+                                             return_when=asyncio.FIRST_COMPLETED)
+            if done not in finished:
+                raise (aiomqtt.MqttError("disconnected while publishing") if finished else
+                       TimeoutError(f"no PUBACK within {self.settings.publish_timeout_s:g} s"))
+        finally:
+            if disconnected.done() and not disconnected.cancelled():
+                disconnected.exception()  # retrieved: the supervisor reports the lost link
+            disconnected.cancel()
+            for info in waiting:
+                if pending.get(info.mid) is countdown:
+                    del pending[info.mid]
+
     async def _wait_link_change(self, client: aiomqtt.Client) -> None:
         deadline = time.monotonic() + self.settings.publish_timeout_s + self.settings.keepalive_s * 2
         while self._client is client and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
 
+    def _receiver(self, client: aiomqtt.Client) -> Callable[[paho.Client, Any, paho.MQTTMessage], None]:
+        incoming, arrived = self._incoming, self._arrived
+
+        def on_message(_paho: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
+            incoming.append(Received(topic=message.topic, payload=message.payload, qos=message.qos,
+                                     mid=message.mid, client=client))
+            arrived.set()
+
+        return on_message
+
     async def messages(self) -> AsyncIterator[Received]:
         """Received messages in arrival order, across reconnects."""
         while True:
-            yield await self._incoming.get()
+            while not self._incoming:
+                self._arrived.clear()
+                await self._arrived.wait()
+            yield self._incoming.popleft()
+
+    def drain(self, limit: int) -> list[Received]:
+        """Up to `limit` received messages, in arrival order, without waiting (for group processing)."""
+        incoming = self._incoming
+        return [incoming.popleft() for _ in range(min(limit, len(incoming)))]
+
+    async def wait_arrival(self, timeout_s: float) -> None:
+        """Return when a message is waiting, `wake()` is called, or after `timeout_s`."""
+        if self._incoming:
+            return
+        self._arrived.clear()
+        timer = asyncio.get_running_loop().call_later(timeout_s, self._arrived.set)
+        try:
+            await self._arrived.wait()
+        finally:
+            timer.cancel()
+
+    def wake(self) -> None:
+        """End a `wait_arrival` early (the receiver wants to stop)."""
+        self._arrived.set()
 
     def pending(self) -> int:
-        """Messages received and not yet taken by `messages()`."""
-        return self._incoming.qsize()
+        """Messages received and not yet taken."""
+        return len(self._incoming)
 
     def ack(self, message: Received) -> None:
         """Acknowledge a QoS 1 message received with `manual_ack=True` (no-op otherwise). A message
-        whose connection has gone is not acknowledged: the broker redelivers it."""
-        if self.manual_ack and message.qos > 0 and message.client is self._client:
-            message.client._client.ack(message.mid, message.qos)  # noqa: SLF001
+        whose connection has gone is not acknowledged: the broker redelivers it.
+
+        "Gone" is asked of the message's own client, not compared with the current one: a persistent
+        session's queued messages arrive right after the CONNACK, before the connection is published as
+        current, and one left unacknowledged holds a slot of the broker's in-flight window for good
+        (Mosquitto's max_inflight_messages is 20): once the window is full, nothing more is delivered."""
+        if self.manual_ack and message.qos > 0:
+            client = message.client._client  # noqa: SLF001
+            if client.is_connected():
+                client.ack(message.mid, message.qos)
+
+
+class _Countdown:
+    """Stands in for aiomqtt's per-publish Event: its `set()` (one per PUBACK) counts down, and the
+    batch's future completes at zero."""
+
+    __slots__ = ("_left", "_done")
+
+    def __init__(self, count: int, done: asyncio.Future[None]) -> None:
+        self._left = count
+        self._done = done
+
+    def set(self) -> None:
+        self._left -= 1
+        if self._left == 0 and not self._done.done():
+            self._done.set_result(None)
+
+
+async def _until_disconnected(client: aiomqtt.Client) -> None:
+    """Wait until aiomqtt sees the link go; raise MqttError like its message iterator does then."""
+    disconnected = client._disconnected  # noqa: SLF001
+    try:
+        await asyncio.shield(disconnected)  # shielded: cancelling us must not cancel aiomqtt's future
+    except aiomqtt.MqttError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - aiomqtt sets whatever paho's socket callbacks raised
+        raise aiomqtt.MqttError(f"disconnected: {exc!r}") from exc
+    raise aiomqtt.MqttError("disconnected")
 
 
 def _consume_disconnect_error(client: aiomqtt.Client) -> None:

@@ -93,7 +93,13 @@ class Role:
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(sig)
-        return self.proc.wait(timeout=timeout_s)
+        try:
+            return self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # never leave a stuck process behind for the rest of the run
+            self.proc.wait(timeout=timeout_s)
+            raise AssertionError(f"`strideguard {self.args[0]}` did not exit within {timeout_s:g} s of signal "
+                                 f"{sig}; killed it. Log tail:\n{self.log()[-3000:]}") from None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

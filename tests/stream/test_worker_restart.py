@@ -13,7 +13,7 @@ import pytest
 from analytics.results import AnalyzerOutput
 from stream.app import analyzer_factory
 from stream.mqtt.connection import MqttConnection, MqttSettings
-from stream.mqtt.journal import Journal, read_records
+from stream.mqtt.journal import Journal, read_records, segments
 from stream.mqtt.payload import encode_imu, loads, steps_from_message
 from stream.mqtt.topics import imu_topic
 from stream.session import SessionInfo
@@ -82,7 +82,7 @@ async def test_a_restarted_worker_rebuilds_from_its_journal_and_publishes_nothin
             await asyncio.sleep(0.02)
         stop.set()
         await task
-        assert list(tmp_path.glob("journal/*.jnl")), "an unfinished session keeps its journal"
+        assert segments(tmp_path / "journal"), "an unfinished session keeps its journal"
         # The worker is away: the broker queues the rest for its persistent session.
         for seq, batch in enumerate(batches[half:], start=half):
             await pub.publish(imu_topic(team, runner), encode_imu(batch, session=sid, seq=seq,
@@ -101,7 +101,7 @@ async def test_a_restarted_worker_rebuilds_from_its_journal_and_publishes_nothin
     assert second_sink.outputs[sid] == expected  # rebuild + rest = the whole session, in order
     assert first_sink.outputs[sid].steps == expected.steps[: len(first_sink.outputs[sid].steps)]
     assert steps_seen == list(expected.steps)  # every step published once, in order
-    assert sid in second_sink.closed and not list(tmp_path.glob("journal/*.jnl"))
+    assert sid in second_sink.closed and not segments(tmp_path / "journal")
 
 
 async def test_a_session_whose_collector_went_silent_is_finished_and_closed(
@@ -127,20 +127,29 @@ async def test_a_session_whose_collector_went_silent_is_finished_and_closed(
     await task
     assert worker.stats.sessions_idle_closed == 1 and sid in sink.closed
     assert sink.outputs[sid] == embedded(runner, batches)  # finish() flushed the held-back windows
-    assert not list(tmp_path.glob("journal/*.jnl")) and list(tmp_path.glob("journal/*.done"))
+    assert not segments(tmp_path / "journal") and list(tmp_path.glob("journal/*.done"))
 
 
 def test_journal_reads_back_records_and_stops_at_a_torn_tail(tmp_path: pathlib.Path) -> None:
-    journal = Journal.for_session(tmp_path, "s/1 with odd chars")
-    journal.append_message("strideguard/v1/t/r/imu/3", b"\x01\x02payload")
-    journal.append_watermark({"steps": 5})
-    journal.append_message("strideguard/v1/t/r/imu/3", b"second")
+    journal = Journal(tmp_path)
+    journal.append_message("s/1 with odd chars", "strideguard/v1/t/r/imu/3", b"\x01\x02payload")
+    journal.append_watermark("s/1 with odd chars", {"steps": 5})
+    journal.append_message("s/1 with odd chars", "strideguard/v1/t/r/imu/3", b"second")
     journal.close()
     with open(journal.path, "ab") as f:
         f.write(b"\x10\x00\x00\x00\x00\x00\x00\x00Itorn")
     assert list(read_records(journal.path)) == [
-        ("message", ("strideguard/v1/t/r/imu/3", b"\x01\x02payload")),
-        ("watermark", {"steps": 5}),
-        ("message", ("strideguard/v1/t/r/imu/3", b"second")),
+        ("message", "s/1 with odd chars", ("strideguard/v1/t/r/imu/3", b"\x01\x02payload")),
+        ("watermark", "s/1 with odd chars", {"steps": 5}),
+        ("message", "s/1 with odd chars", ("strideguard/v1/t/r/imu/3", b"second")),
     ]
-    assert "/" not in journal.path.name and " " not in journal.path.name
+    reopened = Journal(tmp_path)  # a new segment: nothing is ever appended behind a torn tail
+    assert reopened.path != journal.path
+    assert list(reopened.replay()) == [("s/1 with odd chars", "strideguard/v1/t/r/imu/3", b"\x01\x02payload"),
+                                       ("s/1 with odd chars", "strideguard/v1/t/r/imu/3", b"second")]
+    assert reopened.recovered.watermarks == {"s/1 with odd chars": {"steps": 5}}
+    reopened.finish("s/1 with odd chars")
+    assert "/" not in next(tmp_path.glob("*.done")).name
+    assert segments(tmp_path) == [reopened.path], "the finished session's segment is deleted, the open one kept"
+    reopened.close()
+    assert segments(tmp_path) == []
