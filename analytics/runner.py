@@ -195,6 +195,14 @@ class RunnerAnalyzer:
         self._blocks_per_window = round(cfg.window_s / cfg.hop_s)
         self._post_samples = math.ceil(cfg.step_post_s * rate)
         self._event_delay_ns = lowpass_delay_s(cfg.impact_lowpass_hz, rate) * NS_PER_S  # see analytics.step_time
+        # per-step constants, read for every step
+        self._default_interval = DEFAULT_STEP_INTERVAL_S * rate
+        self._search_back = round(cfg.step_search_back_s * rate)
+        self._reach = round(MAX_CONTACT_S * rate) + 1
+        self._max_gap_samples = cfg.max_step_interval_s * rate
+        self._max_gap_ns = cfg.max_step_interval_s * NS_PER_S
+        self._contact_threshold_g = cfg.contact_threshold_g
+        self._n_forward_votes = cfg.forward_votes
 
     def _process(self, t_ns: np.ndarray, values: np.ndarray) -> AnalyzerOutput:
         first_index = self._n_samples
@@ -233,60 +241,65 @@ class RunnerAnalyzer:
 
     def _step_from_peak(self, peak: StepPeak) -> StepEvent | None:
         """Per-step metrics from the history around one confirmed band-pass peak (sparse work: one
-        view of the history, a dozen small numpy reductions)."""
-        cfg, rate = self.config, self._rate_hz
-        interval = peak.interval_samples if peak.interval_samples is not None else DEFAULT_STEP_INTERVAL_S * rate
-        back = max(1, min(round(cfg.step_search_back_s * rate), round(0.6 * interval)))
+        view of the history, a dozen small numpy reductions; the per-stream constants come from
+        `_start`, and plain-float arithmetic stays in Python, so a step costs a few tens of us)."""
+        rate = self._rate_hz
+        index = peak.index
+        interval = peak.interval_samples if peak.interval_samples is not None else self._default_interval
+        back = max(1, min(self._search_back, round(0.6 * interval)))
         ahead = round(IMPACT_SEARCH_AHEAD_FRACTION * interval)
-        reach = round(MAX_CONTACT_S * rate) + 1
-        new_bout = self._prev_step is None or peak.index - self._prev_step[0] > cfg.max_step_interval_s * rate
-        lo = peak.index - back - reach if new_bout else min(self._prev_step[2], peak.index - back - reach)
-        rows, base = self._history.rows(lo, peak.index + ahead + reach + 2)
-        a, b = max(0, peak.index - back - base), peak.index + ahead + 1 - base
+        reach = self._reach
+        prev = self._prev_step
+        new_bout = prev is None or index - prev[0] > self._max_gap_samples
+        lo = index - back - reach if new_bout else min(prev[2], index - back - reach)
+        rows, base = self._history.rows(lo, index + ahead + reach + 2)
+        a, b = max(0, index - back - base), index + ahead + 1 - base
         if b <= a:
             return None
-        k = a + int(rows[a:b, H_IMPACT].argmax())  # impact sample, local row
-        impact_g = float(rows[k, H_IMPACT])
+        impact_col = rows[:, H_IMPACT]
+        k = a + int(impact_col[a:b].argmax())  # impact sample, local row
+        impact_g = float(impact_col[k])
         impact_index = base + k
-        t_ns = self._t0_ns + step_event_time_ns(rows[:, H_T], rows[:, H_IMPACT], k, delay_ns=self._event_delay_ns,
-                                                max_samples=reach)
-        if not new_bout and t_ns - self._prev_step[1] > cfg.max_step_interval_s * NS_PER_S:
+        t_col = rows[:, H_T]
+        t_ns = self._t0_ns + step_event_time_ns(t_col, impact_col, k, delay_ns=self._event_delay_ns, max_samples=reach)
+        if not new_bout and t_ns - prev[1] > self._max_gap_ns:
             new_bout = True  # samples were lost between the two steps (a BLE dropout): no step time across
-        step_time_s = None if new_bout else (t_ns - self._prev_step[1]) / NS_PER_S
+        step_time_s = None if new_bout else (t_ns - prev[1]) / NS_PER_S
         oscillation = None
         if not new_bout:
-            displacement = rows[max(0, self._prev_step[2] - base):k + 1, H_DISPLACEMENT]
+            displacement = rows[max(0, prev[2] - base):k + 1, H_DISPLACEMENT]
             if displacement.shape[0] >= 2:
                 oscillation = float(displacement.max() - displacement.min()) * bilinear_correction(
                     1.0 / step_time_s, rate) if step_time_s > 0 else None
         if new_bout:
             self._sides.new_bout()
             self._ml_axis.new_bout()
-        self._prev_step = (peak.index, t_ns, impact_index)
+        self._prev_step = (index, t_ns, impact_index)
 
         contact = rows[:, H_CONTACT]
-        span = contact_span(contact[max(0, k - reach):k + 1], contact[k:k + reach + 1], cfg.contact_threshold_g, rate)
-        impact_sample_ns = self._t0_ns + int(rows[k, H_T])
-        contact_t_ns = None if span is None else impact_sample_ns + round(span[0] * NS_PER_S)
-        contact_ms = None if span is None else (span[1] - span[0]) * MS_PER_S
+        span = contact_span(contact[max(0, k - reach):k + 1], contact[k:k + reach + 1], self._contact_threshold_g, rate)
+        if span is None:
+            contact_t_ns = contact_ms = None
+        else:
+            contact_t_ns = self._t0_ns + int(t_col[k]) + round(span[0] * NS_PER_S)
+            contact_ms = (span[1] - span[0]) * MS_PER_S
 
-        ap = rows[:, H_AP]
-        braking_start = max(0, k - round(BRAKING_PHASE_FRACTION * interval))
-        if self._forward_sign == 0 and self._orientation.axis_at(impact_index) is not None:
-            braking_phase = ap[braking_start:k + 1]
-            self._forward_votes.append(float(braking_phase.sum()) / braking_phase.shape[0])
-            if len(self._forward_votes) >= cfg.forward_votes:
-                self._forward_sign = -1 if sum(self._forward_votes) > 0 else 1  # braking = AP backwards
-                self._forward_t_ns = t_ns
         braking = ml_left = None
+        if self._forward_sign == 0:
+            if self._orientation.axis_at(impact_index) is not None:
+                braking_phase = rows[max(0, k - round(BRAKING_PHASE_FRACTION * interval)):k + 1, H_AP]
+                self._forward_votes.append(float(braking_phase.sum()) / braking_phase.shape[0])
+                if len(self._forward_votes) >= self._n_forward_votes:
+                    self._forward_sign = -1 if sum(self._forward_votes) > 0 else 1  # braking = AP backwards
+                    self._forward_t_ns = t_ns
         if self._forward_sign:
-            if span is not None:
-                braking_start = max(0, k + math.floor(span[0] * rate))
-            braking = braking_peak_g(self._forward_sign * ap[braking_start:k + 1])
+            braking_start = (max(0, k - round(BRAKING_PHASE_FRACTION * interval)) if span is None
+                             else max(0, k + math.floor(span[0] * rate)))
+            braking = braking_peak_g(rows[braking_start:k + 1, H_AP], sign=self._forward_sign)
             half = round(SIDE_WINDOW_FRACTION * interval)
             around = rows[max(0, k - half):k + half + 1]
-            alternating = self._ml_axis.push(float(around[:, H_AP].sum()) / around.shape[0],
-                                             float(around[:, H_ML].sum()) / around.shape[0])
+            count = around.shape[0]
+            alternating = self._ml_axis.push(float(around[:, H_AP].sum()) / count, float(around[:, H_ML].sum()) / count)
             ml_left = None if alternating is None else alternating * self._forward_sign
         side = self._sides.assign(ml_left)
 

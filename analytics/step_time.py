@@ -23,6 +23,7 @@ When a step never rises above 1 g (a very soft walking step) the parabolic maxim
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 from scipy.signal import group_delay, sos2tf
@@ -83,7 +84,7 @@ def parabolic_peak(values: np.ndarray, k: int) -> float:
 
 def time_at(t_ns: np.ndarray, position: float) -> float:
     """Time (same unit as `t_ns`) at a sub-sample position, interpolated between sample time stamps."""
-    i = min(max(int(np.floor(position)), 0), t_ns.shape[0] - 1)
+    i = min(max(math.floor(position), 0), t_ns.shape[0] - 1)
     frac = position - i
     if frac <= 0.0 or i + 1 >= t_ns.shape[0]:
         return float(t_ns[i])
