@@ -25,7 +25,7 @@ from analytics.braking import braking_peak_g
 from analytics.cadence import cadence_spm
 from analytics.config import AnalyticsConfig
 from analytics.consts import MS_PER_S, NS_PER_S
-from analytics.contact import MAX_CONTACT_S, contact_span
+from analytics.contact import MAX_CONTACT_S, contact_span_around
 from analytics.errors import AnalyticsError
 from analytics.filters import History, SosFilter, butter_sos
 from analytics.footpod import overstriding_ratio, window_speed_and_stride
@@ -54,6 +54,9 @@ BRAKING_PHASE_FRACTION = 0.25  # of a step interval before the impact peak: wher
 SIDE_WINDOW_FRACTION = 0.2  # of a step interval either side of the impact peak: ML sign for the side
 MAX_PIECE_S = 10.0  # s, long batches are analysed in pieces of this length so look-back buffers stay bounded
 READINGS_KEPT = 512  # footpod / heart-rate readings buffered for windows not yet emitted
+# The ufunc reductions behind ndarray.max/min/sum, called directly: the same kernels and the same bits,
+# without the method wrappers' argument handling (a microsecond each, several per step).
+_max, _min, _sum = np.maximum.reduce, np.minimum.reduce, np.add.reduce
 
 
 class RiskStage(Protocol):
@@ -269,15 +272,16 @@ class RunnerAnalyzer:
         if not new_bout:
             displacement = rows[max(0, prev[2] - base):k + 1, H_DISPLACEMENT]
             if displacement.shape[0] >= 2:
-                oscillation = float(displacement.max() - displacement.min()) * bilinear_correction(
+                oscillation = float(_max(displacement) - _min(displacement)) * bilinear_correction(
                     1.0 / step_time_s, rate) if step_time_s > 0 else None
         if new_bout:
             self._sides.new_bout()
             self._ml_axis.new_bout()
         self._prev_step = (index, t_ns, impact_index)
 
-        contact = rows[:, H_CONTACT]
-        span = contact_span(contact[max(0, k - reach):k + 1], contact[k:k + reach + 1], self._contact_threshold_g, rate)
+        first = max(0, k - reach)
+        span = contact_span_around(rows[first:k + reach + 1, H_CONTACT].tolist(), k - first, reach,
+                                   self._contact_threshold_g, rate)
         if span is None:
             contact_t_ns = contact_ms = None
         else:
@@ -288,7 +292,7 @@ class RunnerAnalyzer:
         if self._forward_sign == 0:
             if self._orientation.axis_at(impact_index) is not None:
                 braking_phase = rows[max(0, k - round(BRAKING_PHASE_FRACTION * interval)):k + 1, H_AP]
-                self._forward_votes.append(float(braking_phase.sum()) / braking_phase.shape[0])
+                self._forward_votes.append(float(_sum(braking_phase)) / braking_phase.shape[0])
                 if len(self._forward_votes) >= self._n_forward_votes:
                     self._forward_sign = -1 if sum(self._forward_votes) > 0 else 1  # braking = AP backwards
                     self._forward_t_ns = t_ns
@@ -299,7 +303,7 @@ class RunnerAnalyzer:
             half = round(SIDE_WINDOW_FRACTION * interval)
             around = rows[max(0, k - half):k + half + 1]
             count = around.shape[0]
-            alternating = self._ml_axis.push(float(around[:, H_AP].sum()) / count, float(around[:, H_ML].sum()) / count)
+            alternating = self._ml_axis.push(float(_sum(around[:, H_AP])) / count, float(_sum(around[:, H_ML])) / count)
             ml_left = None if alternating is None else alternating * self._forward_sign
         side = self._sides.assign(ml_left)
 
