@@ -218,8 +218,8 @@ class RunnerAnalyzer:
         rel_ns = (t_ns - self._t0_ns).astype(np.float64)
         contact = self._contact_lowpass(o.vertical_g)
         displacement = self._displacement.push(o.dyn_vertical_g)
-        self._history.extend(_columns(rel_ns, o.vertical_g, impact, o.ap_g, o.ml_g, contact, displacement))
-        self._window_vertical.extend(o.dyn_vertical_g[:, None])
+        self._history.extend_columns(rel_ns, o.vertical_g, impact, o.ap_g, o.ml_g, contact, displacement)
+        self._window_vertical.extend_columns(o.dyn_vertical_g)
         self._standing.push(acc, o.dyn_power_g2, first_index)
         g = o.gravity
         sums = _columns(o.ml_g * o.ml_g, o.ap_g * o.ap_g, o.dyn_power_g2, g[:, 0], g[:, 1], g[:, 2])
