@@ -215,10 +215,10 @@ class RunnerAnalyzer:
         acc = values.astype(np.float64)
         o = self._orientation.push(acc)
         impact = self._impact.push(o.vertical_g)
-        rel_ns = (t_ns - self._t0_ns).astype(np.float64)
         contact = self._contact_lowpass(o.vertical_g)
         displacement = self._displacement.push(o.dyn_vertical_g)
-        self._history.extend_columns(rel_ns, o.vertical_g, impact, o.ap_g, o.ml_g, contact, displacement)
+        # time since the first sample: int64 ns, converted to float64 as the column is written
+        self._history.extend_columns(t_ns - self._t0_ns, o.vertical_g, impact, o.ap_g, o.ml_g, contact, displacement)
         self._window_vertical.extend_columns(o.dyn_vertical_g)
         self._standing.push(acc, o.dyn_power_g2, first_index)
         g = o.gravity
@@ -316,11 +316,12 @@ class RunnerAnalyzer:
 
     # ------------------------------------------------------------------ windows
     def _emit_windows(self, *, stream_t_ns: int | None) -> tuple[list[WindowMetrics], list[RiskEvent]]:
-        cfg = self.config
         k = self._blocks_per_window
-        latency_ns = round(cfg.latency_s * NS_PER_S)
         windows: list[WindowMetrics] = []
         events: list[RiskEvent] = []
+        if self._next_window + k - 1 not in self._blocks:
+            return windows, events  # the common case on a push: the next window's last block is still open
+        latency_ns = round(self.config.latency_s * NS_PER_S)
         while all(b in self._blocks for b in range(self._next_window, self._next_window + k)):
             w = self._next_window
             start_ns = self._block_sums.start_ns(w)
