@@ -95,8 +95,12 @@ class OrientationStage:
         gnorm = _dot_rows(g, g, prod)
         np.sqrt(gnorm, out=gnorm)
         np.maximum(gnorm, MIN_GRAVITY_G, out=gnorm)
-        up = g / gnorm
-        u0, u1, u2 = up
+        # up and e1 live in (5, n) buffers whose rows 3-4 repeat rows 0-1, so the rotated rows that a
+        # cross product needs are contiguous slices: up x e1 in three calls instead of nine.
+        up5 = np.empty((5, n))
+        up = up5[:3]
+        np.divide(g, gnorm, out=up)
+        up5[3:] = up5[:2]
         vertical = _dot_rows(a, up, prod)
         d = a - g
         dyn_v = vertical - gnorm
@@ -104,15 +108,15 @@ class OrientationStage:
         if self._ref_axis is None and n:
             self._ref_axis = int(np.argmin(np.abs(up[:, 0])))
         axis = self._ref_axis if self._ref_axis is not None else 0
-        e1 = up * -up[axis]  # the sensor axis with gravity projected out ...
+        e15 = np.empty((5, n))
+        e1 = e15[:3]
+        np.multiply(up, -up[axis], out=e1)  # the sensor axis with gravity projected out ...
         e1[axis] += 1.0
-        p0, p1, p2 = e1
         norm = _dot_rows(e1, e1, prod)
         e1 /= np.sqrt(norm, out=norm)  # ... normalised
-        e2 = np.empty_like(e1)  # up x e1
-        np.subtract(u1 * p2, u2 * p1, out=e2[0])
-        np.subtract(u2 * p0, u0 * p2, out=e2[1])
-        np.subtract(u0 * p1, u1 * p0, out=e2[2])
+        e15[3:] = e15[:2]
+        e2 = up5[1:4] * e15[2:5]  # up x e1: (u1 p2 - u2 p1, u2 p0 - u0 p2, u0 p1 - u1 p0)
+        e2 -= up5[2:5] * e15[1:4]
         h1 = _dot_rows(h, e1, prod)
         h2 = _dot_rows(h, e2, prod)
         band = np.empty((2, n))

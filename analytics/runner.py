@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from operator import attrgetter
 from typing import Protocol
 
 import numpy as np
@@ -114,8 +115,10 @@ class RunnerAnalyzer:
         if self._last_t_ns is not None and int(batch.t_ns[0]) <= self._last_t_ns:
             raise AnalyticsError(f"device {batch.device!r}: batch starts at {int(batch.t_ns[0])} ns, not after "
                                  f"the previous sample at {self._last_t_ns} ns")
-        out = AnalyzerOutput()
         piece = max(1, round(MAX_PIECE_S * self._rate_hz))
+        if len(batch) <= piece:  # the common case: one piece, no outputs to concatenate
+            return self._process(batch.t_ns, batch.values)
+        out = AnalyzerOutput()
         for start in range(0, len(batch), piece):
             out = out + self._process(batch.t_ns[start:start + piece], batch.values[start:start + piece])
         return out
@@ -418,7 +421,7 @@ class RunnerAnalyzer:
 
 def _mean(steps: list[StepEvent], name: str) -> float | None:
     """Mean of a per-step metric over the steps that have it (None when none has)."""
-    values = [getattr(s, name) for s in steps if getattr(s, name) is not None]
+    values = [v for v in map(attrgetter(name), steps) if v is not None]
     return sum(values) / len(values) if values else None
 
 
@@ -430,8 +433,9 @@ class _SideValues:
         self._right = [s for s in steps if s.side is Side.RIGHT]
 
     def asymmetry(self, name: str) -> float | None:
-        left = [getattr(s, name) for s in self._left if getattr(s, name) is not None]
-        right = [getattr(s, name) for s in self._right if getattr(s, name) is not None]
+        get = attrgetter(name)
+        left = [v for v in map(get, self._left) if v is not None]
+        right = [v for v in map(get, self._right) if v is not None]
         return symmetry_index_pct(left, right)
 
 
