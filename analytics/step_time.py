@@ -66,8 +66,8 @@ def stance_centroid(vertical_g: np.ndarray, k: int, max_samples: int | None = No
     if lo == 0 or hi == last or (max_samples is not None and hi - lo + 1 > max_samples):
         return None
     total = moment = 0.0
-    for i in range(lo, hi + 1):
-        w = seg[i] - UP_G
+    for i, v in enumerate(seg[lo:hi + 1], lo):
+        w = v - UP_G
         total += w
         moment += w * i
     return first + moment / total
