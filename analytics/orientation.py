@@ -42,11 +42,11 @@ class OrientedChunk:
     dyn_power_g2: np.ndarray  # |acc - gravity|^2
 
 
-def _dot_rows(x: np.ndarray, y: np.ndarray, prod: np.ndarray) -> np.ndarray:
+def _dot_rows(x: np.ndarray, y: np.ndarray, prod: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Per-sample dot product of two (3, n) arrays, ((x0 y0 + x1 y1) + x2 y2) in that order; `prod` is
-    a (3, n) scratch array."""
+    a (3, n) scratch array, `out` an optional (n,) destination."""
     np.multiply(x, y, out=prod)
-    out = prod[0] + prod[1]
+    out = np.add(prod[0], prod[1], out=out)
     out += prod[2]
     return out
 
@@ -117,18 +117,17 @@ class OrientationStage:
         e15[3:] = e15[:2]
         e2 = up5[1:4] * e15[2:5]  # up x e1: (u1 p2 - u2 p1, u2 p0 - u0 p2, u0 p1 - u1 p0)
         e2 -= up5[2:5] * e15[1:4]
-        h1 = _dot_rows(h, e1, prod)
-        h2 = _dot_rows(h, e2, prod)
-        band = np.empty((2, n))
-        band[0], band[1] = h1, h2
-        b0, b1 = self._ap_band.filter_rows(band)
+        hh = np.empty((2, n))  # horizontal acceleration along e1 and e2
+        h1 = _dot_rows(h, e1, prod, hh[0])
+        h2 = _dot_rows(h, e2, prod, hh[1])
+        band = self._ap_band.filter_rows(hh.copy())
+        b0, b1 = band
         cov = np.empty((3, n))
         np.multiply(band, band, out=cov[:2])
         np.multiply(b0, b1, out=cov[2])
         cov = self._cov.filter_rows(cov)
 
-        ap = np.empty(n)
-        ml = np.empty(n)
+        ap = ml = None
         start = 0
         while start < n:
             absolute = self._index + start
@@ -145,11 +144,15 @@ class OrientationStage:
                 ap += s * h2
                 ml -= s * h1
                 break
+            if ap is None:
+                ap, ml = np.empty(n), np.empty(n)
             ap[start:stop] = c * h1[start:stop] + s * h2[start:stop]
             ml[start:stop] = c * h2[start:stop] - s * h1[start:stop]
             start = stop
         if n:
             self._last = (cov[:, -1].copy(), e1[:, -1].copy(), e2[:, -1].copy())
+        else:
+            ap, ml = np.empty(0), np.empty(0)
         self._index += n
         return OrientedChunk(gravity=g.T, vertical_g=vertical, dyn_vertical_g=dyn_v, ap_g=ap, ml_g=ml,
                              dyn_power_g2=_dot_rows(d, d, prod))
