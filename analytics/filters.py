@@ -122,7 +122,9 @@ class History:
 
     def __init__(self, channels: int, capacity: int):
         self._capacity = int(capacity)
-        self._buf = np.zeros((2 * self._capacity + 64, channels), dtype=np.float64)
+        # room for half the capacity (at least 256 rows) behind the held rows: a compaction every few
+        # 1-s chunks, for about a third more memory than the held rows themselves
+        self._buf = np.zeros((self._capacity + max(256, self._capacity // 2), channels), dtype=np.float64)
         self._lo = self._hi = 0  # held rows are _buf[_lo:_hi]
         self._start = 0  # absolute index of row _lo
 
