@@ -51,3 +51,33 @@ def contact_span(before: np.ndarray, after: np.ndarray, threshold_g: float, rate
     if not MIN_CONTACT_S <= end_s - start_s <= MAX_CONTACT_S:
         return None
     return start_s, end_s
+
+
+def contact_span_around(contact_g: list[float], k: int, reach: int, threshold_g: float, rate_hz: float
+                        ) -> tuple[float, float] | None:
+    """`contact_span(contact_g[k - reach:k + 1], contact_g[k:k + reach + 1], ...)` (starts clipped at 0)
+    on a plain list, the same floats bit for bit: the per-step hot path. The crossings are a few
+    samples from the impact peak, so walking out from it in Python beats building boolean arrays."""
+    lo = max(0, k - reach)
+    hi = min(len(contact_g), k + reach + 1)
+    if k - lo < 1 or hi - k < 2 or contact_g[k] < threshold_g:
+        return None
+    j = k - 1  # rise: the last sample below the threshold before the peak
+    while j >= lo and not contact_g[j] < threshold_g:
+        j -= 1
+    if j < lo:
+        return None
+    a, b = contact_g[j], contact_g[j + 1]
+    rise = (j - lo) + (threshold_g - a) / (b - a) if b != a else float(j - lo)
+    f = k + 1  # fall: the first sample below the threshold after the peak
+    while f < hi and not contact_g[f] < threshold_g:
+        f += 1
+    if f == hi:
+        return None
+    a, b = contact_g[f - 1], contact_g[f]
+    fall = (f - 1 - k) + (threshold_g - a) / (b - a) if b != a else float(f - 1 - k)
+    start_s = (rise - (k - lo)) / rate_hz
+    end_s = fall / rate_hz
+    if not MIN_CONTACT_S <= end_s - start_s <= MAX_CONTACT_S:
+        return None
+    return start_s, end_s

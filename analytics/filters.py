@@ -115,13 +115,18 @@ class History:
     """The last `capacity` samples of a few named per-sample signals, addressed by absolute sample index.
 
     Each chunk is appended (`extend`) before the sparse per-step look-backs run, so a look-back can reach
-    into earlier chunks up to `capacity` samples; then `trim` bounds the memory again.
+    into earlier chunks up to `capacity` samples; then `trim` bounds the memory again. The rows live in
+    one preallocated buffer that is compacted (the held rows moved to its front) only when a chunk does
+    not fit behind them: appending a 1-s chunk is one copy of that chunk, not of the whole history.
     """
 
     def __init__(self, channels: int, capacity: int):
-        self._data = np.zeros((0, channels), dtype=np.float64)
-        self._start = 0  # absolute index of row 0
         self._capacity = int(capacity)
+        # room for half the capacity (at least 256 rows) behind the held rows: a compaction every few
+        # 1-s chunks, for about a third more memory than the held rows themselves
+        self._buf = np.zeros((self._capacity + max(256, self._capacity // 2), channels), dtype=np.float64)
+        self._lo = self._hi = 0  # held rows are _buf[_lo:_hi]
+        self._start = 0  # absolute index of row _lo
 
     @property
     def start(self) -> int:
@@ -129,27 +134,52 @@ class History:
 
     @property
     def end(self) -> int:
-        return self._start + self._data.shape[0]
+        return self._start + self._hi - self._lo
+
+    @property
+    def _data(self) -> np.ndarray:
+        return self._buf[self._lo:self._hi]
+
+    def _reserve(self, n: int) -> np.ndarray:
+        """Room for n more rows behind the held ones; returns the (n, channels) block to fill."""
+        if self._hi + n > self._buf.shape[0]:
+            held = self._hi - self._lo
+            if held + n > self._buf.shape[0]:
+                grown = np.zeros((held + n + self._capacity + 64, self._buf.shape[1]), dtype=np.float64)
+                grown[:held] = self._buf[self._lo:self._hi]
+                self._buf = grown
+            else:
+                self._buf[:held] = self._buf[self._lo:self._hi]  # forward move: numpy handles the overlap
+            self._lo, self._hi = 0, held
+        block = self._buf[self._hi:self._hi + n]
+        self._hi += n
+        return block
 
     def extend(self, x: np.ndarray) -> None:
-        self._data = np.concatenate((self._data, x), axis=0) if self._data.shape[0] else x.copy()
+        self._reserve(x.shape[0])[...] = x
+
+    def extend_columns(self, *columns: np.ndarray) -> None:
+        """Append one equal-length 1-D array per channel (no (n, k) temporary in between)."""
+        block = self._reserve(columns[0].shape[0])
+        for j, column in enumerate(columns):
+            block[:, j] = column
 
     def get(self, start: int, stop: int, channel: int) -> np.ndarray:
-        """Samples [start, stop) of one channel, clipped to what is held."""
+        """Samples [start, stop) of one channel, clipped to what is held (a view: copy it to keep it)."""
         a = max(start, self._start) - self._start
         b = min(stop, self.end) - self._start
         if b <= a:
             return np.empty(0)
-        return self._data[a:b, channel]
+        return self._buf[self._lo + a:self._lo + b, channel]
 
     def rows(self, start: int, stop: int) -> tuple[np.ndarray, int]:
         """A view of rows [start, stop) (all channels) clipped to what is held, and its absolute start."""
         a = max(start, self._start)
         b = max(a, min(stop, self.end))
-        return self._data[a - self._start:b - self._start], a
+        return self._buf[self._lo + a - self._start:self._lo + b - self._start], a
 
     def trim(self) -> None:
-        extra = self._data.shape[0] - self._capacity
+        extra = self._hi - self._lo - self._capacity
         if extra > 0:
-            self._data = self._data[extra:].copy()
+            self._lo += extra
             self._start += extra

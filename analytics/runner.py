@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from operator import attrgetter
 from typing import Protocol
 
 import numpy as np
@@ -25,7 +26,7 @@ from analytics.braking import braking_peak_g
 from analytics.cadence import cadence_spm
 from analytics.config import AnalyticsConfig
 from analytics.consts import MS_PER_S, NS_PER_S
-from analytics.contact import MAX_CONTACT_S, contact_span
+from analytics.contact import MAX_CONTACT_S, contact_span_around
 from analytics.errors import AnalyticsError
 from analytics.filters import History, SosFilter, butter_sos
 from analytics.footpod import overstriding_ratio, window_speed_and_stride
@@ -54,6 +55,9 @@ BRAKING_PHASE_FRACTION = 0.25  # of a step interval before the impact peak: wher
 SIDE_WINDOW_FRACTION = 0.2  # of a step interval either side of the impact peak: ML sign for the side
 MAX_PIECE_S = 10.0  # s, long batches are analysed in pieces of this length so look-back buffers stay bounded
 READINGS_KEPT = 512  # footpod / heart-rate readings buffered for windows not yet emitted
+# The ufunc reductions behind ndarray.max/min/sum, called directly: the same kernels and the same bits,
+# without the method wrappers' argument handling (a microsecond each, several per step).
+_max, _min, _sum = np.maximum.reduce, np.minimum.reduce, np.add.reduce
 
 
 class RiskStage(Protocol):
@@ -111,8 +115,10 @@ class RunnerAnalyzer:
         if self._last_t_ns is not None and int(batch.t_ns[0]) <= self._last_t_ns:
             raise AnalyticsError(f"device {batch.device!r}: batch starts at {int(batch.t_ns[0])} ns, not after "
                                  f"the previous sample at {self._last_t_ns} ns")
-        out = AnalyzerOutput()
         piece = max(1, round(MAX_PIECE_S * self._rate_hz))
+        if len(batch) <= piece:  # the common case: one piece, no outputs to concatenate
+            return self._process(batch.t_ns, batch.values)
+        out = AnalyzerOutput()
         for start in range(0, len(batch), piece):
             out = out + self._process(batch.t_ns[start:start + piece], batch.values[start:start + piece])
         return out
@@ -195,6 +201,14 @@ class RunnerAnalyzer:
         self._blocks_per_window = round(cfg.window_s / cfg.hop_s)
         self._post_samples = math.ceil(cfg.step_post_s * rate)
         self._event_delay_ns = lowpass_delay_s(cfg.impact_lowpass_hz, rate) * NS_PER_S  # see analytics.step_time
+        # per-step constants, read for every step
+        self._default_interval = DEFAULT_STEP_INTERVAL_S * rate
+        self._search_back = round(cfg.step_search_back_s * rate)
+        self._reach = round(MAX_CONTACT_S * rate) + 1
+        self._max_gap_samples = cfg.max_step_interval_s * rate
+        self._max_gap_ns = cfg.max_step_interval_s * NS_PER_S
+        self._contact_threshold_g = cfg.contact_threshold_g
+        self._n_forward_votes = cfg.forward_votes
 
     def _process(self, t_ns: np.ndarray, values: np.ndarray) -> AnalyzerOutput:
         first_index = self._n_samples
@@ -204,11 +218,11 @@ class RunnerAnalyzer:
         acc = values.astype(np.float64)
         o = self._orientation.push(acc)
         impact = self._impact.push(o.vertical_g)
-        rel_ns = (t_ns - self._t0_ns).astype(np.float64)
         contact = self._contact_lowpass(o.vertical_g)
         displacement = self._displacement.push(o.dyn_vertical_g)
-        self._history.extend(_columns(rel_ns, o.vertical_g, impact, o.ap_g, o.ml_g, contact, displacement))
-        self._window_vertical.extend(o.dyn_vertical_g[:, None])
+        # time since the first sample: int64 ns, converted to float64 as the column is written
+        self._history.extend_columns(t_ns - self._t0_ns, o.vertical_g, impact, o.ap_g, o.ml_g, contact, displacement)
+        self._window_vertical.extend_columns(o.dyn_vertical_g)
         self._standing.push(acc, o.dyn_power_g2, first_index)
         g = o.gravity
         sums = _columns(o.ml_g * o.ml_g, o.ap_g * o.ap_g, o.dyn_power_g2, g[:, 0], g[:, 1], g[:, 2])
@@ -233,60 +247,66 @@ class RunnerAnalyzer:
 
     def _step_from_peak(self, peak: StepPeak) -> StepEvent | None:
         """Per-step metrics from the history around one confirmed band-pass peak (sparse work: one
-        view of the history, a dozen small numpy reductions)."""
-        cfg, rate = self.config, self._rate_hz
-        interval = peak.interval_samples if peak.interval_samples is not None else DEFAULT_STEP_INTERVAL_S * rate
-        back = max(1, min(round(cfg.step_search_back_s * rate), round(0.6 * interval)))
+        view of the history, a dozen small numpy reductions; the per-stream constants come from
+        `_start`, and plain-float arithmetic stays in Python, so a step costs a few tens of us)."""
+        rate = self._rate_hz
+        index = peak.index
+        interval = peak.interval_samples if peak.interval_samples is not None else self._default_interval
+        back = max(1, min(self._search_back, round(0.6 * interval)))
         ahead = round(IMPACT_SEARCH_AHEAD_FRACTION * interval)
-        reach = round(MAX_CONTACT_S * rate) + 1
-        new_bout = self._prev_step is None or peak.index - self._prev_step[0] > cfg.max_step_interval_s * rate
-        lo = peak.index - back - reach if new_bout else min(self._prev_step[2], peak.index - back - reach)
-        rows, base = self._history.rows(lo, peak.index + ahead + reach + 2)
-        a, b = max(0, peak.index - back - base), peak.index + ahead + 1 - base
+        reach = self._reach
+        prev = self._prev_step
+        new_bout = prev is None or index - prev[0] > self._max_gap_samples
+        lo = index - back - reach if new_bout else min(prev[2], index - back - reach)
+        rows, base = self._history.rows(lo, index + ahead + reach + 2)
+        a, b = max(0, index - back - base), index + ahead + 1 - base
         if b <= a:
             return None
-        k = a + int(rows[a:b, H_IMPACT].argmax())  # impact sample, local row
-        impact_g = float(rows[k, H_IMPACT])
+        impact_col = rows[:, H_IMPACT]
+        k = a + int(impact_col[a:b].argmax())  # impact sample, local row
+        impact_g = float(impact_col[k])
         impact_index = base + k
-        t_ns = self._t0_ns + step_event_time_ns(rows[:, H_T], rows[:, H_IMPACT], k, delay_ns=self._event_delay_ns,
-                                                max_samples=reach)
-        if not new_bout and t_ns - self._prev_step[1] > cfg.max_step_interval_s * NS_PER_S:
+        t_col = rows[:, H_T]
+        t_ns = self._t0_ns + step_event_time_ns(t_col, impact_col, k, delay_ns=self._event_delay_ns, max_samples=reach)
+        if not new_bout and t_ns - prev[1] > self._max_gap_ns:
             new_bout = True  # samples were lost between the two steps (a BLE dropout): no step time across
-        step_time_s = None if new_bout else (t_ns - self._prev_step[1]) / NS_PER_S
+        step_time_s = None if new_bout else (t_ns - prev[1]) / NS_PER_S
         oscillation = None
         if not new_bout:
-            displacement = rows[max(0, self._prev_step[2] - base):k + 1, H_DISPLACEMENT]
+            displacement = rows[max(0, prev[2] - base):k + 1, H_DISPLACEMENT]
             if displacement.shape[0] >= 2:
-                oscillation = float(displacement.max() - displacement.min()) * bilinear_correction(
+                oscillation = float(_max(displacement) - _min(displacement)) * bilinear_correction(
                     1.0 / step_time_s, rate) if step_time_s > 0 else None
         if new_bout:
             self._sides.new_bout()
             self._ml_axis.new_bout()
-        self._prev_step = (peak.index, t_ns, impact_index)
+        self._prev_step = (index, t_ns, impact_index)
 
-        contact = rows[:, H_CONTACT]
-        span = contact_span(contact[max(0, k - reach):k + 1], contact[k:k + reach + 1], cfg.contact_threshold_g, rate)
-        impact_sample_ns = self._t0_ns + int(rows[k, H_T])
-        contact_t_ns = None if span is None else impact_sample_ns + round(span[0] * NS_PER_S)
-        contact_ms = None if span is None else (span[1] - span[0]) * MS_PER_S
+        first = max(0, k - reach)
+        span = contact_span_around(rows[first:k + reach + 1, H_CONTACT].tolist(), k - first, reach,
+                                   self._contact_threshold_g, rate)
+        if span is None:
+            contact_t_ns = contact_ms = None
+        else:
+            contact_t_ns = self._t0_ns + int(t_col[k]) + round(span[0] * NS_PER_S)
+            contact_ms = (span[1] - span[0]) * MS_PER_S
 
-        ap = rows[:, H_AP]
-        braking_start = max(0, k - round(BRAKING_PHASE_FRACTION * interval))
-        if self._forward_sign == 0 and self._orientation.axis_at(impact_index) is not None:
-            braking_phase = ap[braking_start:k + 1]
-            self._forward_votes.append(float(braking_phase.sum()) / braking_phase.shape[0])
-            if len(self._forward_votes) >= cfg.forward_votes:
-                self._forward_sign = -1 if sum(self._forward_votes) > 0 else 1  # braking = AP backwards
-                self._forward_t_ns = t_ns
         braking = ml_left = None
+        if self._forward_sign == 0:
+            if self._orientation.axis_at(impact_index) is not None:
+                braking_phase = rows[max(0, k - round(BRAKING_PHASE_FRACTION * interval)):k + 1, H_AP]
+                self._forward_votes.append(float(_sum(braking_phase)) / braking_phase.shape[0])
+                if len(self._forward_votes) >= self._n_forward_votes:
+                    self._forward_sign = -1 if sum(self._forward_votes) > 0 else 1  # braking = AP backwards
+                    self._forward_t_ns = t_ns
         if self._forward_sign:
-            if span is not None:
-                braking_start = max(0, k + math.floor(span[0] * rate))
-            braking = braking_peak_g(self._forward_sign * ap[braking_start:k + 1])
+            braking_start = (max(0, k - round(BRAKING_PHASE_FRACTION * interval)) if span is None
+                             else max(0, k + math.floor(span[0] * rate)))
+            braking = braking_peak_g(rows[braking_start:k + 1, H_AP], sign=self._forward_sign)
             half = round(SIDE_WINDOW_FRACTION * interval)
             around = rows[max(0, k - half):k + half + 1]
-            alternating = self._ml_axis.push(float(around[:, H_AP].sum()) / around.shape[0],
-                                             float(around[:, H_ML].sum()) / around.shape[0])
+            count = around.shape[0]
+            alternating = self._ml_axis.push(float(_sum(around[:, H_AP])) / count, float(_sum(around[:, H_ML])) / count)
             ml_left = None if alternating is None else alternating * self._forward_sign
         side = self._sides.assign(ml_left)
 
@@ -299,11 +319,12 @@ class RunnerAnalyzer:
 
     # ------------------------------------------------------------------ windows
     def _emit_windows(self, *, stream_t_ns: int | None) -> tuple[list[WindowMetrics], list[RiskEvent]]:
-        cfg = self.config
         k = self._blocks_per_window
-        latency_ns = round(cfg.latency_s * NS_PER_S)
         windows: list[WindowMetrics] = []
         events: list[RiskEvent] = []
+        if self._next_window + k - 1 not in self._blocks:
+            return windows, events  # the common case on a push: the next window's last block is still open
+        latency_ns = round(self.config.latency_s * NS_PER_S)
         while all(b in self._blocks for b in range(self._next_window, self._next_window + k)):
             w = self._next_window
             start_ns = self._block_sums.start_ns(w)
@@ -400,7 +421,7 @@ class RunnerAnalyzer:
 
 def _mean(steps: list[StepEvent], name: str) -> float | None:
     """Mean of a per-step metric over the steps that have it (None when none has)."""
-    values = [getattr(s, name) for s in steps if getattr(s, name) is not None]
+    values = [v for v in map(attrgetter(name), steps) if v is not None]
     return sum(values) / len(values) if values else None
 
 
@@ -412,8 +433,9 @@ class _SideValues:
         self._right = [s for s in steps if s.side is Side.RIGHT]
 
     def asymmetry(self, name: str) -> float | None:
-        left = [getattr(s, name) for s in self._left if getattr(s, name) is not None]
-        right = [getattr(s, name) for s in self._right if getattr(s, name) is not None]
+        get = attrgetter(name)
+        left = [v for v in map(get, self._left) if v is not None]
+        right = [v for v in map(get, self._right) if v is not None]
         return symmetry_index_pct(left, right)
 
 

@@ -23,6 +23,7 @@ When a step never rises above 1 g (a very soft walking step) the parabolic maxim
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 from scipy.signal import group_delay, sos2tf
@@ -65,8 +66,8 @@ def stance_centroid(vertical_g: np.ndarray, k: int, max_samples: int | None = No
     if lo == 0 or hi == last or (max_samples is not None and hi - lo + 1 > max_samples):
         return None
     total = moment = 0.0
-    for i in range(lo, hi + 1):
-        w = seg[i] - UP_G
+    for i, v in enumerate(seg[lo:hi + 1], lo):
+        w = v - UP_G
         total += w
         moment += w * i
     return first + moment / total
@@ -83,7 +84,7 @@ def parabolic_peak(values: np.ndarray, k: int) -> float:
 
 def time_at(t_ns: np.ndarray, position: float) -> float:
     """Time (same unit as `t_ns`) at a sub-sample position, interpolated between sample time stamps."""
-    i = min(max(int(np.floor(position)), 0), t_ns.shape[0] - 1)
+    i = min(max(math.floor(position), 0), t_ns.shape[0] - 1)
     frac = position - i
     if frac <= 0.0 or i + 1 >= t_ns.shape[0]:
         return float(t_ns[i])
