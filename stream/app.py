@@ -70,6 +70,7 @@ class RunOptions:
     port: int = 8765
     extra_sinks: list[Sink] = field(default_factory=list)
     chunk_s: float = 1.0
+    start_t_ns: int = 0  # when a CSV with relative times was recorded (0: its own clock, dated 1970)
 
 
 @dataclass(slots=True)
@@ -140,8 +141,8 @@ async def run_file(opts: RunOptions, *, on_start: Any = None) -> RunResult:
     is already in the store when the error propagates (sessions are left `running` = unfinished)."""
     assert opts.path is not None
     stats = ReplayStats()
-    items = sources.rechunked(sources.read_file(opts.path, runner=opts.runner, placement=opts.placement, stats=stats),
-                              opts.chunk_s)
+    items = sources.rechunked(sources.read_file(opts.path, runner=opts.runner, placement=opts.placement, stats=stats,
+                                                start_t_ns=opts.start_t_ns), opts.chunk_s)
     async with open_pipeline(opts, source=str(opts.path)) as parts:
         if on_start is not None:
             on_start(parts)

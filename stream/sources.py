@@ -39,9 +39,10 @@ class Progress:
         return 0.0 if self.now_t_ns is None or self.start_t_ns is None else (self.now_t_ns - self.start_t_ns) / 1e9
 
 
-def read_file(path: str | pathlib.Path, *, runner: str | None = None,
-              placement: Placement = Placement.CHEST, stats: capture.ReplayStats | None = None) -> Iterator:
-    """Items from a capture (.sgcap) or a CSV file, by content and suffix; `runner` renames CSV runners."""
+def read_file(path: str | pathlib.Path, *, runner: str | None = None, placement: Placement = Placement.CHEST,
+              stats: capture.ReplayStats | None = None, start_t_ns: int = 0) -> Iterator:
+    """Items from a capture (.sgcap) or a CSV file, by content and suffix; `runner` renames CSV runners,
+    `start_t_ns` is when a CSV with relative times started (captures carry their own clock)."""
     path = pathlib.Path(path)
     if not path.exists():
         raise FileNotFoundError(2, "no such file", str(path))
@@ -52,7 +53,7 @@ def read_file(path: str | pathlib.Path, *, runner: str | None = None,
     if path.suffix.lower() in (".csv", ".txt", ".tsv"):
         from sensors import imports
 
-        return iter(imports.read_any(path, runner=runner, placement=placement))
+        return iter(imports.read_any(path, runner=runner, placement=placement, start_t_ns=start_t_ns))
     raise ImportFormatError("unknown file type: expected a StrideGuard capture (.sgcap) or a CSV with "
                             "t, ax, ay, az columns", path=str(path))
 

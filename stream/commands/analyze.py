@@ -18,6 +18,7 @@ examples:
   strideguard analyze run.sgcap                     summary table, session kept in the store
   strideguard analyze run.sgcap --json > out.json   summary + per-step times as JSON
   strideguard analyze treadmill.csv --runner anna --placement sacrum --no-store
+  strideguard analyze lab.csv --start 2026-11-20T07:30   a CSV timed from 0 s, dated when it was recorded
 CSV files need a header with t and ax, ay, az (g or m/s^2) and optionally gx, gy, gz;
 units are taken from column names such as ax_g or t_s (see docs/formats.md)."""
 
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     opts = RunOptions(path=args.file, runner=args.runner, placement=Placement(args.placement), db_path=args.db,
                       store=not args.no_store, live_view=False, keep_outputs=True, config_path=args.config,
-                      chunk_s=60.0)
+                      chunk_s=60.0, start_t_ns=args.start)
     started = time.perf_counter()
     try:
         result = asyncio.run(run_file(opts))

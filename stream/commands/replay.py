@@ -37,5 +37,5 @@ def run(args: argparse.Namespace) -> int:
 
     opts = RunOptions(path=args.file, speed=args.speed or None, runner=args.runner,
                       placement=Placement(args.placement), db_path=args.db, store=not args.no_store,
-                      config_path=args.config)
+                      config_path=args.config, start_t_ns=args.start)
     return asyncio.run(run_live(opts, args))

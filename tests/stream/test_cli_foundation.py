@@ -66,6 +66,20 @@ def test_analyze_json_gives_summary_and_step_times_on_the_recordings_clock(share
     assert len(steps) > 700
 
 
+def test_start_dates_a_relative_csv_session_instead_of_1970(shared_data, tmp_path):
+    csv = shared_data / "uci_dsa_treadmill_running" / "p1_a12_running_8kmh_25Hz.csv"
+    db = tmp_path / "s.db"
+    proc = strideguard("analyze", str(csv), "--json", "--start", "2026-11-20T07:30:00+00:00", env_db=db)
+    assert proc.returncode == 0, proc.stderr
+    [(_, result)] = json.loads(proc.stdout)["runners"].items()
+    start_s = 1_795_159_800  # 2026-11-20T07:30:00Z
+    assert start_s <= result["step_times_s"][0] < start_s + 5
+    [row] = json.loads(strideguard("sessions", "--json", env_db=db).stdout)
+    assert row["started_t_ns"] == start_s * 10**9 and "2026-11-20 07:30" in strideguard("sessions", env_db=db).stdout
+    bad = strideguard("analyze", str(csv), "--start", "yesterday", env_db=db)
+    assert bad.returncode == 2 and "not an ISO 8601 date-time" in bad.stderr
+
+
 def test_truncated_capture_is_one_line_exit_2_and_keeps_what_was_read(tmp_path):
     run = fatigue_run(duration_s=300, rate_hz=50.0, runner="kim")
     path = tmp_path / "kim.sgcap"
