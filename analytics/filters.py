@@ -9,7 +9,7 @@ No stage looks ahead; `History` keeps a bounded tail of past samples for the spa
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import butter, sosfilt, sosfilt_zi
+from scipy.signal import butter, group_delay, sos2tf, sosfilt, sosfilt_zi
 
 NYQUIST_MARGIN = 0.45  # highest usable cutoff as a fraction of the sampling rate
 
@@ -29,6 +29,14 @@ def butter_sos(order: int, cutoff_hz: float | tuple[float, float], btype: str, r
     else:
         wn = clamp_cutoff_hz(cutoff_hz, rate_hz)
     return np.asarray(butter(order, wn, btype=btype, fs=rate_hz, output="sos"), dtype=np.float64)
+
+
+def group_delay_s(sos: np.ndarray, at_hz: float, rate_hz: float) -> float:
+    """Group delay (s, never negative) of the filter `sos` at frequency `at_hz`: how late its output
+    shows a component of that frequency."""
+    b, a = sos2tf(sos)
+    _, delay_samples = group_delay((b, a), w=[at_hz], fs=rate_hz)
+    return max(0.0, float(delay_samples[0]) / rate_hz)
 
 
 def one_pole_sos(time_constant_s: float, rate_hz: float) -> np.ndarray:

@@ -26,9 +26,8 @@ import functools
 import math
 
 import numpy as np
-from scipy.signal import group_delay, sos2tf
 
-from analytics.filters import butter_sos
+from analytics.filters import butter_sos, group_delay_s
 
 UP_G = 1.0  # g: the vertical acceleration of a body at rest; the stance impulse is the part above it
 DELAY_PROBE_HZ = 0.5  # Hz: the group delay is read near DC, where a smooth stance pulse has its energy
@@ -38,9 +37,7 @@ DELAY_PROBE_HZ = 0.5  # Hz: the group delay is read near DC, where a smooth stan
 def lowpass_delay_s(cutoff_hz: float, rate_hz: float, order: int = 2) -> float:
     """Low-frequency group delay (s) of the Butterworth low-pass `filters.butter_sos(order, cutoff_hz)`:
     how late its output shows a slow pulse (~37 ms at 6 Hz, the impact low-pass)."""
-    b, a = sos2tf(butter_sos(order, cutoff_hz, "lowpass", rate_hz))
-    _, delay_samples = group_delay((b, a), w=[DELAY_PROBE_HZ], fs=rate_hz)
-    return max(0.0, float(delay_samples[0]) / rate_hz)
+    return group_delay_s(butter_sos(order, cutoff_hz, "lowpass", rate_hz), DELAY_PROBE_HZ, rate_hz)
 
 
 def stance_centroid(vertical_g: np.ndarray, k: int, max_samples: int | None = None) -> float | None:

@@ -23,10 +23,9 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import group_delay, sos2tf
 
 from analytics.config import AnalyticsConfig
-from analytics.filters import NYQUIST_MARGIN, SosFilter, butter_sos, one_pole_sos
+from analytics.filters import NYQUIST_MARGIN, SosFilter, butter_sos, group_delay_s, one_pole_sos
 
 INTERVAL_MEMORY = 5  # step intervals in the running median of the current step interval
 ONSET_HEIGHT_FRACTION = 0.5  # a bout's recovered first step is at least this x the next step's band-pass peak
@@ -50,10 +49,8 @@ def band_group_delay_s(band_hz: tuple[float, float], rate_hz: float) -> float:
     first steps of a bout (after standing, or at the start of a recording) the same-sample comparison
     reads the band power too low and missed them.
     """
-    b, a = sos2tf(butter_sos(2, band_hz, "bandpass", rate_hz))
     centre_hz = min(math.sqrt(band_hz[0] * band_hz[1]), NYQUIST_MARGIN * rate_hz)
-    _, delay_samples = group_delay((b, a), w=[centre_hz], fs=rate_hz)
-    return max(0.0, float(delay_samples[0]) / rate_hz)
+    return group_delay_s(butter_sos(2, band_hz, "bandpass", rate_hz), centre_hz, rate_hz)
 
 
 class StepDetector:

@@ -37,15 +37,6 @@ async def read_events(resp: aiohttp.ClientResponse, n: int, timeout_s: float = 5
     return events
 
 
-@pytest.fixture
-async def server():
-    bus = busmod.Bus()
-    srv = WebServer(bus, host="127.0.0.1", port=0)
-    await srv.start()
-    yield srv
-    await srv.stop()
-
-
 async def test_feed_replays_the_last_message_then_streams_new_ones(server: WebServer) -> None:
     bus = server.bus
     bus.publish(busmod.topic("t", "anna", "metrics"), METRICS)

@@ -63,15 +63,20 @@ async def test_snooze_buttons_are_big_at_the_bottom_and_show_the_answer_on_data_
         await page.close()
 
 
+def alerting_pipeline() -> tuple[busmod.Bus, Pipeline]:
+    """A bus and a pipeline whose alerts go to the runner page's channel and whose outputs go on the bus."""
+    bus = busmod.Bus()
+    return bus, Pipeline(analyzer_factory=analyzer, sinks=[AlertDispatcher([PageChannel(bus)]), BusSink(bus)],
+                         team="t", source="synthetic", keep_outputs=True)
+
+
 async def test_snooze_this_metric_on_the_banner_during_a_replayed_run(browser) -> None:  # noqa: F811
     """Cadence drops at 60, 150 and 700 s, lean rises at 150 s. The runner taps "Snooze cadence 10 min"
     on the first cadence banner: the 150-s cadence drop stays silent, the lean alert still comes, and
     the 700-s drop alerts again once the 10 minutes of run time are over."""
     run = snooze_run(last_drop_s=700.0, duration_s=780.0)
     t0 = run.start_t_ns
-    bus = busmod.Bus()
-    pipeline = Pipeline(analyzer_factory=analyzer, sinks=[AlertDispatcher([PageChannel(bus)]), BusSink(bus)],
-                        team="t", source="synthetic", keep_outputs=True)
+    bus, pipeline = alerting_pipeline()
     async with WebServer(bus, host="127.0.0.1", port=0) as server:
         page = await browser.new_page(viewport=PHONE)
         await page.add_init_script(RECORD_VIBRATE)
@@ -117,9 +122,7 @@ async def test_the_same_tap_at_60x_gives_the_same_alerts(browser) -> None:  # no
     last cadence drop too)."""
     run = snooze_run(last_drop_s=700.0, duration_s=780.0)
     t0 = run.start_t_ns
-    bus = busmod.Bus()
-    pipeline = Pipeline(analyzer_factory=analyzer, sinks=[AlertDispatcher([PageChannel(bus)]), BusSink(bus)],
-                        team="t", source="synthetic", keep_outputs=True)
+    bus, pipeline = alerting_pipeline()
     async with WebServer(bus, host="127.0.0.1", port=0) as server:
         page = await browser.new_page(viewport=PHONE)
         await page.goto(server.url + "runner/" + RUNNER)

@@ -13,15 +13,6 @@ from tests.stream.test_web import read_events
 RUNNING = {"session_id": "s1", "runner": "anna", "state": "running"}
 
 
-@pytest.fixture
-async def server():
-    bus = busmod.Bus()
-    srv = WebServer(bus, host="127.0.0.1", port=0)
-    await srv.start()
-    yield srv
-    await srv.stop()
-
-
 async def post(server: WebServer, runner: str, body, *, json_body: bool = True) -> tuple[int, dict]:
     async with aiohttp.ClientSession() as http:
         kwargs = {"json": body} if json_body else {"data": body}
