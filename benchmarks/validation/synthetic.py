@@ -1,4 +1,4 @@
-"""Synthetic runs (sensors.synthetic) with known truth, across rates, mountings, noise and asymmetry.
+"""Synthetic runs (sensors.synthetic) with known truth, across rates, mountings, noise, asymmetry and turns.
 
 Each scenario is one `SyntheticConfig` + rate + placement + seed. Every metric the analytics emit is
 compared with the generator's truth: per step (matched to the true contacts after removing our lag)
@@ -21,6 +21,7 @@ RUN_S = 150.0  # s of running per scenario (after the standing start)
 STANDING_TEST_S = 70.0  # s standing before the run in the standing scenario (60 s scored + margins)
 STANDING_MARGIN_S = 5.0  # s at both ends of the standing span not scored (settling, first step)
 END_MARGIN_S = 0.3  # s: a true contact this close to the end has its impact after the last sample
+TURN_MARGIN_S = 0.5  # s around a scripted turn where the bank builds up or releases (the generator smooths over 1 s)
 WINDOW_METRICS = ("cadence_spm", "impact_g", "contact_time_ms", "vertical_oscillation_cm", "sway_ml_ratio",
                   "sway_ap_ratio", "lean_deg", "step_time_asymmetry_pct", "impact_asymmetry_pct")
 STEP_METRICS = ("impact_g", "contact_time_ms", "braking_g", "vertical_oscillation_cm")
@@ -68,10 +69,18 @@ def scenarios(quick: bool = False) -> list[Scenario]:
                          "contact_time_ms": 200.0, "impact_g": 2.7}),
         # 0.1 g sensor noise at 50 Hz while standing: no noise peak may become the run's first step
         Scenario(name="50 Hz noisy", rate_hz=50, seed=20, config={"noise_g": 0.1}),
+        # a 400-m track at 3.3 m/s: 25-s straights, 35-s bends of 180 deg (radius 36.8 m, 0.03 g)
+        Scenario(name="track bends", rate_hz=100, seed=21,
+                 config={"turns": tuple((25.0 + 60.0 * i, 35.0, 180.0, 3.3) for i in range(3))}),
+        # street corners (90 deg in 1.5 s) and turnarounds at a cone (180 deg in 2.5 s), both ways, at
+        # 3 m/s: 0.3-0.4 g centripetal and 18-21 deg of bank, on an unknown mounting
+        Scenario(name="sharp turns", rate_hz=100, seed=22, rotation_seed=13,
+                 config={"turns": ((20.0, 1.5, 90.0, 3.0), (45.0, 2.5, 180.0, 3.0), (70.0, 1.5, -90.0, 3.0),
+                                   (95.0, 2.5, -180.0, 3.0), (120.0, 1.5, 90.0, 3.0))}),
         Scenario(name="standing 60 s", rate_hz=100, seed=9, standing_s=STANDING_TEST_S),
     ]
     if quick:
-        keep = {"base 100 Hz", "25 Hz", "500 Hz sacrum", "rotated 100 Hz", "asymmetric", "standing 60 s"}
+        keep = {"base 100 Hz", "25 Hz", "500 Hz sacrum", "rotated 100 Hz", "asymmetric", "sharp turns", "standing 60 s"}
         return [s for s in full if s.name in keep]
     return full
 
@@ -86,7 +95,15 @@ def synthetic_available() -> str | None:
 
 def generate(sc: Scenario) -> Recording:
     """The scenario's recording, with the true contacts as its step reference and the run as truth."""
-    from sensors.synthetic import IDENTITY, NoiseBurst, SyntheticConfig, SyntheticRunner, WalkBreak, random_rotation
+    from sensors.synthetic import (
+        IDENTITY,
+        NoiseBurst,
+        SyntheticConfig,
+        SyntheticRunner,
+        Turn,
+        WalkBreak,
+        random_rotation,
+    )
     from sensors.types import Placement
 
     cfg = {**FORCE_CONSISTENT, **sc.config}
@@ -94,6 +111,9 @@ def generate(sc: Scenario) -> Recording:
         cfg["noise_bursts"] = tuple(NoiseBurst(at_s=sc.standing_s + a, duration_s=d) for a, d in cfg["noise_bursts"])
     if "walk_breaks" in cfg:
         cfg["walk_breaks"] = tuple(WalkBreak(at_s=sc.standing_s + a, duration_s=d) for a, d in cfg["walk_breaks"])
+    if "turns" in cfg:
+        cfg["turns"] = tuple(Turn(at_s=sc.standing_s + a, duration_s=d, angle_deg=angle, speed_mps=v)
+                             for a, d, angle, v in cfg["turns"])
     rotation = IDENTITY if sc.rotation_seed is None else random_rotation(sc.rotation_seed)
     config = SyntheticConfig(mount_rotation=rotation, standing_s=sc.standing_s, **cfg)
     run = SyntheticRunner(config).generate(sc.standing_s + RUN_S, sc.rate_hz, seed=sc.seed,
@@ -151,9 +171,47 @@ def truth_scores(rec: Recording, ours: OurResult) -> dict:
     for m, pairs_m in per_metric.items():
         a = np.asarray(pairs_m, dtype=float).reshape(-1, 2)
         out[f"window_{m}"] = paired_stats(a[:, 0], a[:, 1]) if len(a) else {"n": 0}
+    if run.turn_spans_ns:
+        out["turns"] = turn_scores(rec, ours, order, pairs)
     standing_s = rec.info.get("standing_s", 0.0)
     scored = (STANDING_MARGIN_S, standing_s - STANDING_MARGIN_S)
     if scored[1] - scored[0] >= 30.0:
         n_false = int(np.sum((cand >= scored[0]) & (cand < scored[1])))
         out["standing"] = {"standing_scored_s": scored[1] - scored[0], "false_steps": n_false}
     return out
+
+
+def turn_scores(rec: Recording, ours: OurResult, order: np.ndarray, pairs: list[tuple[int, int]]) -> dict:
+    """The steps whose true contact lies in a turn (its span widened by TURN_MARGIN_S for the bank's
+    build-up) and the windows that overlap one: a turn is a few seconds of a 150-s run, so the medians
+    over the whole run would hide what it does."""
+    run = rec.truth
+    sa = run.step_arrays
+    margin_ns = round(TURN_MARGIN_S * NS_PER_S)
+    spans = [(a - margin_ns, b + margin_ns) for a, b in run.turn_spans_ns]
+    in_turn = np.zeros(sa.t_ns.size, dtype=bool)
+    for a, b in spans:
+        in_turn |= (sa.t_ns >= a) & (sa.t_ns < b)
+    in_turn &= sa.t_ns < run.end_t_ns - round(END_MARGIN_S * NS_PER_S)
+    ours_of = {j: order[i] for i, j in pairs}
+    turn_steps = np.flatnonzero(in_turn)
+    matched = [j for j in turn_steps if j in ours_of]
+    sided = [(ours.side[ours_of[j]] == "left") == bool(sa.is_left[j]) for j in matched
+             if ours.side[ours_of[j]] in ("left", "right")]
+    windows = []
+    for w in ours.windows:
+        t0, t1 = run.start_t_ns + (w.t_start_ns - EPOCH_NS), run.start_t_ns + (w.t_end_ns - EPOCH_NS)
+        truth = run.truth_window(t0, t1)
+        if truth.running and any(a < t1 and b > t0 for a, b in spans):
+            windows.append((w, truth))
+
+    def window_err(name: str) -> dict:
+        pairs_w = [(getattr(w, name), getattr(t, name)) for w, t in windows
+                   if getattr(w, name) is not None and getattr(t, name) is not None]
+        return paired_stats(*zip(*pairs_w)) if pairs_w else {"n": 0}
+
+    return {"steps": int(turn_steps.size), "recall": len(matched) / turn_steps.size if turn_steps.size else None,
+            "side_accuracy": float(np.mean(sided)) if sided else None,
+            "step_impact_g": paired_stats([ours.impact_g[ours_of[j]] for j in matched], sa.impact_g[matched]),
+            "windows": len(windows), "window_cadence_spm": window_err("cadence_spm"),
+            "window_lean_deg": window_err("lean_deg"), "window_sway_ml_ratio": window_err("sway_ml_ratio")}

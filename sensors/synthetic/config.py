@@ -3,7 +3,7 @@
 The configuration describes the runner in the anatomical frame of the trunk (x forward, y left, z up;
 right-handed) and the sensor's mounting rotation separately, so that a test can ask the same runner
 to wear the strap at any angle. Scripted `Change`s describe how the runner drifts over time (a fatigue
-episode); `WalkBreak`s and `NoiseBurst`s add the disturbances a real run has.
+episode); `WalkBreak`s, `NoiseBurst`s and `Turn`s add the disturbances and the course a real run has.
 """
 
 from __future__ import annotations
@@ -97,6 +97,34 @@ class NoiseBurst:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Turn:
+    """The runner changes heading by `angle_deg` (positive = left, counter-clockwise seen from above)
+    from `at_s` over `duration_s` at `speed_mps`: a track bend (180 deg over 35 s at 3.3 m/s, 0.03 g
+    centripetal) or a turnaround at a cone (180 deg in 2 s, about 0.5 g).
+
+    The centripetal acceleration v x heading rate comes from the ground: each contact's force leans
+    toward the centre of the turn, and the trunk banks with it (by atan(centripetal / g)), as a runner
+    leans into a bend. The heading rate has the same one-second smoothing as posture changes, so the
+    bank builds up and releases instead of jumping."""
+
+    at_s: float
+    duration_s: float
+    angle_deg: float
+    speed_mps: float = 3.3
+
+    def __post_init__(self) -> None:
+        if not (self.at_s >= 0 and self.duration_s > 0 and abs(self.angle_deg) <= 720 and 0 < self.speed_mps <= 12):
+            raise SyntheticConfigError(
+                "needs at_s >= 0, duration_s > 0, |angle_deg| <= 720 and 0 < speed_mps <= 12", field="Turn"
+            )
+
+    @property
+    def heading_rate_rps(self) -> float:
+        """Heading rate (rad/s, positive = left) while turning."""
+        return math.radians(self.angle_deg) / self.duration_s
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SyntheticConfig:
     """A runner and how the sensor sits on them.
 
@@ -147,6 +175,7 @@ class SyntheticConfig:
     walk_lean_deg: float = 2.0
     walk_breaks: tuple[WalkBreak, ...] = ()
     noise_bursts: tuple[NoiseBurst, ...] = ()
+    turns: tuple[Turn, ...] = ()
     changes: tuple[Change, ...] = ()
     first_side: str = "right"
 
@@ -179,6 +208,7 @@ class SyntheticConfig:
         object.__setattr__(self, "mount_rotation", as_rotation(self.mount_rotation))
         object.__setattr__(self, "walk_breaks", tuple(self.walk_breaks))
         object.__setattr__(self, "noise_bursts", tuple(self.noise_bursts))
+        object.__setattr__(self, "turns", tuple(self.turns))
         object.__setattr__(self, "changes", tuple(self.changes))
 
 

@@ -5,8 +5,9 @@ per-step contact time, impact, braking) on a fixed 2-ms time grid with their own
 the signal, evaluated at the sample times from the step events. Same seed, same steps at 25 or 500 Hz.
 
 Frames: world/heading frame and trunk frame both (x forward, y left, z up). The trunk orientation is
-Rz(yaw) Ry(pitch) Rx(roll), pitch = lean + step-frequency oscillation. Specific force in the trunk
-frame is R^T f_world; the sensor reads M f_trunk (M = mount rotation); the gyro reads M omega_trunk.
+Rz(yaw) Ry(pitch) Rx(roll), pitch = lean + step-frequency oscillation, roll = sway - bank into a turn.
+Specific force in the trunk frame is R^T f_world; the sensor reads M f_trunk (M = mount rotation); the
+gyro reads M omega_trunk, which includes the heading frame's own rotation in a turn.
 Sign facts the truth relies on: the vertical reads +1 g standing; during stance the mediolateral
 acceleration points away from the stance foot, so at a right contact it is positive (toward the left)
 and at a left contact negative; braking (negative forward acceleration) comes before propulsion.
@@ -102,6 +103,7 @@ class SyntheticRunner:
         lean_deg = np.interp(t_s, grid_s, lean_grid_deg)
         lean_rate_dps = np.interp(t_s, grid_s, np.gradient(lean_grid_deg, GRID_S))
         f_world, angles_rad, rates_rps = _world_signal(cfg, steps, t_s, lean_deg, lean_rate_dps)
+        _add_turns(cfg, grid_s, t_s, f_world, angles_rad, rates_rps)
         f_trunk = _world_to_trunk(f_world, *angles_rad)
         omega_trunk_dps = np.degrees(_body_rates(angles_rad, rates_rps))
         mount = np.asarray(cfg.mount_rotation)
@@ -117,10 +119,10 @@ class SyntheticRunner:
         acc = SampleBatch(kind=SampleKind.ACC, values=acc_g, meta=dict(meta), **common)
         gyro = SampleBatch(kind=SampleKind.GYRO, values=gyro_dps, meta=dict(meta), **common)
         step_arrays, truth_steps = _truth_steps(steps, duration_s, start_t_ns)
-        spans = tuple(
-            (start_t_ns + round(b.at_s * NS_PER_S), start_t_ns + round((b.at_s + b.duration_s) * NS_PER_S))
-            for b in cfg.noise_bursts
-        )
+
+        def span_ns(at_s: float, duration_s: float) -> tuple[int, int]:
+            return start_t_ns + round(at_s * NS_PER_S), start_t_ns + round((at_s + duration_s) * NS_PER_S)
+
         return SyntheticRun(
             acc=acc,
             gyro=gyro,
@@ -128,8 +130,9 @@ class SyntheticRunner:
             step_arrays=step_arrays,
             aligned_acc_g=_trunk_to_aligned(f_trunk, np.radians(lean_deg)),
             lean_deg=lean_deg,
-            disturbed_spans_ns=spans,
+            disturbed_spans_ns=tuple(span_ns(b.at_s, b.duration_s) for b in cfg.noise_bursts),
             seed=seed,
+            turn_spans_ns=tuple(span_ns(turn.at_s, turn.duration_s) for turn in cfg.turns),
         )
 
 
@@ -217,14 +220,47 @@ def _step_events(cfg: SyntheticConfig, grid_s: np.ndarray, is_walk: np.ndarray, 
 
 def _lean_trajectory(cfg: SyntheticConfig, grid_s: np.ndarray, is_walk: np.ndarray) -> np.ndarray:
     """Forward lean in degrees: 0 standing, the running lean plus scripted changes, the walking lean;
-    transitions smoothed over about a second (a centred moving average)."""
+    transitions smoothed over about a second."""
     run_lean = cfg.lean_deg + _shifted(cfg, "lean_deg", grid_s)
-    target = np.where(grid_s < cfg.standing_s, 0.0, np.where(is_walk, cfg.walk_lean_deg, run_lean))
+    return _smoothed(np.where(grid_s < cfg.standing_s, 0.0, np.where(is_walk, cfg.walk_lean_deg, run_lean)))
+
+
+def _smoothed(grid_values: np.ndarray) -> np.ndarray:
+    """Centred moving average over LEAN_SMOOTHING_S on the step-event grid (ends held): how fast a
+    runner changes posture."""
     half = max(1, round(LEAN_SMOOTHING_S / GRID_S / 2))
-    padded = np.concatenate((np.full(half, target[0]), target, np.full(half, target[-1])))
+    padded = np.concatenate((np.full(half, grid_values[0]), grid_values, np.full(half, grid_values[-1])))
     csum = np.concatenate(([0.0], np.cumsum(padded)))
     width = 2 * half + 1
-    return (csum[width:] - csum[:-width])[: target.size] / width
+    return (csum[width:] - csum[:-width])[: grid_values.size] / width
+
+
+def _add_turns(
+    cfg: SyntheticConfig,
+    grid_s: np.ndarray,
+    t_s: np.ndarray,
+    f_world: np.ndarray,
+    angles: tuple[np.ndarray, np.ndarray, np.ndarray],
+    rates: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    """Turns in place: the heading frame rotates at the (smoothed) heading rate, which the gyro sees as
+    yaw rate; the ground force leans toward the centre by tan(bank) = centripetal / g, so its mean over
+    a step is the centripetal acceleration (in g); the trunk banks with it (negative roll is to the left)."""
+    if not cfg.turns:
+        return
+    heading_rate = np.zeros_like(grid_s)
+    centripetal = np.zeros_like(grid_s)
+    for turn in cfg.turns:
+        inside = (grid_s >= turn.at_s) & (grid_s < turn.at_s + turn.duration_s)
+        heading_rate[inside] += turn.heading_rate_rps
+        centripetal[inside] += turn.speed_mps * turn.heading_rate_rps / STANDARD_GRAVITY_MPS2
+    heading_rate, centripetal = _smoothed(heading_rate), _smoothed(centripetal)
+    tan_bank = np.interp(t_s, grid_s, centripetal)
+    tan_bank_rate = np.interp(t_s, grid_s, np.gradient(centripetal, GRID_S))
+    f_world[:, 1] += f_world[:, 2] * tan_bank
+    angles[0][:] -= np.arctan(tan_bank)
+    rates[0][:] -= tan_bank_rate / (1.0 + tan_bank**2)
+    rates[2][:] += np.interp(t_s, grid_s, heading_rate)
 
 
 def _world_signal(

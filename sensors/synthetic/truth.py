@@ -84,7 +84,9 @@ class SyntheticRun:
 
     `aligned_acc_g` is the noise-free acceleration in the gravity-aligned trunk frame (columns:
     anteroposterior forward, mediolateral left, vertical up) and `lean_deg` the trunk's forward lean
-    per sample; both feed `truth_window`.
+    per sample; both feed `truth_window`. In a turn that frame banks with the trunk, as the ground force
+    does (see `Turn`). `turn_spans_ns` are the scripted turns (their heading change starts and ends
+    there; the bank builds up over half a second on each side).
     """
 
     acc: SampleBatch
@@ -95,6 +97,7 @@ class SyntheticRun:
     lean_deg: np.ndarray
     disturbed_spans_ns: tuple[tuple[int, int], ...]
     seed: int
+    turn_spans_ns: tuple[tuple[int, int], ...] = ()
 
     @property
     def start_t_ns(self) -> int:

@@ -173,3 +173,18 @@ def test_generic_pair_runs_through_the_whole_harness(uci_p1, tmp_path) -> None:
     assert "Generic pairs: steps, recall/precision" in proc.stdout
     numbers = json.loads(out_json.read_text())
     assert "held" in numbers["sections"]["generic"]["per_recording"]
+
+
+def test_quick_synthetic_section_scores_the_turns(tmp_path) -> None:
+    """The synthetic grid through the command line: every scenario gets its rows, and the turn scenario
+    its own table, because a few seconds of turning vanish in medians over a whole run."""
+    out_json = tmp_path / "out.json"
+    proc = subprocess.run([sys.executable, str(VALIDATE), "--only", "synthetic", "--quick", "--no-peers",
+                           "--repeat", "1", "--json", str(out_json)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Synthetic: ours in turns" in proc.stdout
+    truth = json.loads(out_json.read_text())["sections"]["synthetic"]["truth"]
+    turns = truth["syn:sharp turns"]["turns"]
+    assert turns["steps"] >= 30 and turns["recall"] == 1.0 and turns["side_accuracy"] == 1.0
+    assert turns["windows"] >= 5 and turns["window_cadence_spm"]["abs_err_median"] < 1.0
+    assert "turns" not in truth["syn:base 100 Hz"]

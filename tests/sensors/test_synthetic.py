@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from sensors.synthetic import (
     SyntheticConfig,
     SyntheticConfigError,
     SyntheticRunner,
+    Turn,
     WalkBreak,
     fatigue_run,
     random_rotation,
@@ -289,6 +291,47 @@ def test_gyro_and_accelerometer_agree_on_the_trunk_rotation() -> None:
     omega_numeric = np.column_stack((skew[:, 2, 1], skew[:, 0, 2], skew[:, 1, 0]))
     omega = _body_rates((roll, pitch, yaw), rates)
     assert np.allclose(omega[5:-5], omega_numeric[5:-5], atol=1e-5)
+
+
+STILL_TRUNK = dict(lean_deg=0.0, pitch_oscillation_deg=0.0, roll_oscillation_deg=0.0, yaw_oscillation_deg=0.0,
+                   sway_g=0.0, **QUIET)
+
+
+@pytest.mark.parametrize("angle_deg", [180.0, -90.0])
+def test_a_turn_rotates_the_gyro_by_its_angle_around_the_true_vertical(angle_deg: float) -> None:
+    """Only the heading turns (a still trunk otherwise): the body rates, integrated as rotations, bank
+    the trunk into the turn and back and end as a pure rotation by the angle about the vertical (left
+    is positive)."""
+    from scipy.spatial.transform import Rotation
+
+    run = generate(30.0, 500.0, standing_s=5.0, turns=(Turn(at_s=15.0, duration_s=2.0, angle_deg=angle_deg),),
+                   **STILL_TRUNK)
+    trunk = Rotation.identity()
+    most_bank_deg = 0.0
+    for step in Rotation.from_rotvec(np.radians(run.gyro.values) / 500.0):
+        trunk = trunk * step
+        most_bank_deg = max(most_bank_deg, abs(trunk.as_euler("ZYX", degrees=True)[2]))
+    left_over = trunk * Rotation.from_euler("z", angle_deg, degrees=True).inv()
+    assert np.degrees(left_over.magnitude()) < 0.2
+    assert most_bank_deg > 10.0
+    assert run.turn_spans_ns == ((run.start_t_ns + 15 * NS_PER_S, run.start_t_ns + 17 * NS_PER_S),)
+
+
+def test_in_a_bend_the_ground_carries_weight_and_centripetal_force_and_the_trunk_banks_with_it() -> None:
+    """Over whole steps in the steady part of a bend the specific force is 1 g up plus v x heading rate
+    toward the centre: its magnitude is sqrt(1 + c^2) g. The trunk banks by atan(c), so in the trunk
+    frame that force lies along the trunk's up axis (no mean sideways force), and the flight phases
+    still read free fall."""
+    turn = Turn(at_s=10.0, duration_s=12.0, angle_deg=360.0, speed_mps=4.5)
+    centripetal_g = turn.speed_mps * turn.heading_rate_rps / 9.80665
+    run = generate(32.0, 500.0, standing_s=2.0, turns=(turn,), **STILL_TRUNK)
+    contacts = run.step_arrays.t_ns
+    steady = contacts[(contacts > run.start_t_ns + 11 * NS_PER_S) & (contacts < run.start_t_ns + 21 * NS_PER_S)]
+    lo, hi = np.searchsorted(run.acc.t_ns, [steady[0], steady[-1]])
+    mean_g = run.acc.values[lo:hi].mean(axis=0)
+    assert np.linalg.norm(mean_g) == pytest.approx(math.hypot(1.0, centripetal_g), rel=0.01)
+    assert abs(mean_g[1]) < 0.01 and centripetal_g > 0.2
+    assert np.abs(run.acc.values[lo:hi]).min(axis=0) == pytest.approx([0.0, 0.0, 0.0], abs=1e-6)
 
 
 def test_standing_longer_than_the_recording_gives_no_steps() -> None:
