@@ -49,3 +49,26 @@ def test_the_shipped_row_is_the_harness_impact_row(shared_data: pathlib.Path) ->
     assert (abs_err, bias, r, n) == (round(harness["abs_err_median"], 3), round(harness["signed_err_median"], 3),
                                      round(harness["r"], 2), harness["n"])
     assert "spring-mass, plate T and contact" in out
+
+
+def test_leave_one_trial_out_never_sees_the_trial_it_predicts() -> None:
+    """peak = 2 x the 6-Hz peak on every trial but the last, which reads 1 BW higher: the fit for the
+    last trial comes from the others only, so it predicts 2 x its 6-Hz peak and misses it by that 1 BW."""
+    from types import SimpleNamespace
+
+    from benchmarks.impact_estimators import leave_one_trial_out
+
+    rng = np.random.default_rng(3)
+    steps = []
+    for trial in range(4):
+        for index in range(10):
+            lp6 = float(rng.uniform(2.0, 3.0))
+            steps.append(SimpleNamespace(trial=trial, plate_index=index, peak_vgrf_bw=2 * lp6 + (trial == 3),
+                                         step=SimpleNamespace(impact_g=lp6, contact_time_ms=None, step_time_s=None)))
+    fitted = leave_one_trial_out({6.0: steps}, (6.0,), with_times=False)
+    assert len(fitted) == len(steps)
+    for m in steps:
+        if m.trial == 3:
+            assert fitted[(3, m.plate_index)] == pytest.approx(2 * m.step.impact_g, abs=1e-9)
+        else:
+            assert abs(fitted[(m.trial, m.plate_index)] - m.peak_vgrf_bw) > 1e-3  # the odd trial is in their fit
