@@ -40,7 +40,7 @@ from analytics.step_time import lowpass_delay_s, step_event_time_ns
 from analytics.steps import StepDetector, StepPeak
 from analytics.summary import SessionTotals
 from analytics.sway import sway_ratios
-from analytics.symmetry import AlternationAxis, SideAssigner, symmetry_index_pct
+from analytics.symmetry import AlternationAxis, SideAssigner, contact_step_times_s, symmetry_index_pct
 from analytics.windows import Block, BlockSums, combine
 from sensors.types import HeartRateReading, SampleBatch, SampleKind, StrideReading
 
@@ -376,7 +376,7 @@ class RunnerAnalyzer:
         return WindowMetrics(
             runner=self.runner, t_start_ns=start_ns, t_end_ns=end_ns, n_steps=len(steps), running=running,
             cadence_spm=cadence, impact_g=impact, sway_ml_ratio=sway_ml, sway_ap_ratio=sway_ap, lean_deg=lean,
-            step_time_asymmetry_pct=by_side.asymmetry("step_time_s") if by_side else None,
+            step_time_asymmetry_pct=by_side.asymmetry_of(contact_step_times_s(steps)) if by_side else None,
             impact_asymmetry_pct=by_side.asymmetry("impact_g") if by_side else None,
             contact_time_ms=_mean(steps, "contact_time_ms") if enough else None,
             contact_time_asymmetry_pct=by_side.asymmetry("contact_time_ms") if by_side else None,
@@ -429,13 +429,15 @@ class _SideValues:
     """A window's steps split by side, for the symmetry indices."""
 
     def __init__(self, steps: list[StepEvent]):
-        self._left = [s for s in steps if s.side is Side.LEFT]
-        self._right = [s for s in steps if s.side is Side.RIGHT]
+        self._steps = steps
 
     def asymmetry(self, name: str) -> float | None:
-        get = attrgetter(name)
-        left = [v for v in map(get, self._left) if v is not None]
-        right = [v for v in map(get, self._right) if v is not None]
+        return self.asymmetry_of(list(map(attrgetter(name), self._steps)))
+
+    def asymmetry_of(self, values: list[float | None]) -> float | None:
+        """Symmetry index of one value per step (None = no value)."""
+        left = [v for s, v in zip(self._steps, values) if v is not None and s.side is Side.LEFT]
+        right = [v for s, v in zip(self._steps, values) if v is not None and s.side is Side.RIGHT]
         return symmetry_index_pct(left, right)
 
 

@@ -327,6 +327,25 @@ class Harness:
             ["impact = our per-step impact_g (sacral vertical acc, g incl. gravity ~ vGRF in BW); loading rate ="
              " 20-80 % of the first vGRF peak; peers report no per-step force or contact time",
              "other estimators of peak vGRF (cutoffs, spring-mass): benchmarks/impact_estimators.py"]))
+        rows = []
+        for rec in recs:
+            si = plate["per_trial"].get(rec.name, {}).get("symmetry_pct", {})
+            rows.append([rec.name, *[f"{si[m][0]:+.1f} / {si[m][1]:+.1f}" if m in si else "n/a"
+                                     for m in evaluate.SYMMETRY_METRICS]])
+        summary = plate["symmetry"]
+        rows.append(["median |error| (pp)", *[fmt(summary[m]["abs_err_median_pp"], "{:.1f}")
+                                              for m in evaluate.SYMMETRY_METRICS]])
+        rows.append(["worst |error| (pp)", *[fmt(summary[m]["abs_err_max_pp"], "{:.1f}")
+                                             for m in evaluate.SYMMETRY_METRICS]])
+        rows.append(["r / slope over trials", *[" / ".join(fmt(summary[m][k], "{:.2f}") for k in ("r", "slope"))
+                                                for m in evaluate.SYMMETRY_METRICS]])
+        self.tables.append(render(
+            "Alcantara sacrum 500 Hz: symmetry index per trial, ours / force plate (%)",
+            ["trial", "step time", "impact", "contact time"], rows,
+            ["(even - odd contacts) / mean x 100 over our matched steps: the data have no ML channel, so both"
+             " sides come from the plate's alternation; what is compared is the index from our per-step values",
+             "step time runs between initial contacts (ours: contact_t_ns); slope = ours per unit of the plate's"
+             " index (1 = no compression)"]))
 
     def synthetic_section(self) -> None:
         why = synthetic.synthetic_available()

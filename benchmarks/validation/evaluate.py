@@ -28,6 +28,7 @@ from benchmarks.validation.scoring import (
 from sensors.types import NS_PER_S
 
 Progress = Callable[[str], None]
+SYMMETRY_METRICS = ("step_time", "impact", "contact_time")  # the analytics' per-window symmetry indices
 
 
 def method_name(peer: str, preset: str) -> str:
@@ -269,7 +270,8 @@ def evaluate_force_plate(recs: list[Recording], ours: dict[str, OurResult | str]
             if math.isfinite(o.contact_times_s[k]):
                 ic_err_ms.append((o.contact_times_s[k] - plate.contact_s) * 1000.0)
         per_trial[rec.name] = {"lag_ms": round(lag_s * 1000, 1), "n_matched": len(pairs),
-                               "n_plate_steps": len(rec.force_plate), "n_ours": int(len(cand))}
+                               "n_plate_steps": len(rec.force_plate), "n_ours": int(len(cand)),
+                               "symmetry_pct": plate_symmetry(rec, o, [(order[i], j) for i, j in pairs])}
         progress(f"force plate {rec.name}")
 
     def stats(pairs: list[tuple[float, float]]) -> dict:
@@ -278,6 +280,16 @@ def evaluate_force_plate(recs: list[Recording], ours: dict[str, OurResult | str]
         a = np.asarray(pairs, dtype=float)
         return paired_stats(a[:, 0], a[:, 1])
 
+    symmetry = {}
+    for name in SYMMETRY_METRICS:
+        per = [t["symmetry_pct"][name] for t in per_trial.values() if t["symmetry_pct"].get(name)]
+        a = np.array(per, dtype=float).reshape(-1, 2)  # (ours, plate) per trial
+        err = a[:, 0] - a[:, 1]
+        fit = len(a) > 2 and np.std(a[:, 1]) > 0
+        symmetry[name] = {"n_trials": len(a), "abs_err_median_pp": float(np.median(np.abs(err))) if len(a) else None,
+                          "abs_err_max_pp": float(np.max(np.abs(err))) if len(a) else None,
+                          "r": float(np.corrcoef(a[:, 0], a[:, 1])[0, 1]) if fit else None,
+                          "slope": float(np.polyfit(a[:, 1], a[:, 0], 1)[0]) if fit else None}
     lr = np.asarray(pairs_lr, dtype=float)
     ok = np.isfinite(lr).all(axis=1) if len(lr) else np.zeros(0, bool)
     varied = ok.sum() > 2 and np.std(lr[ok, 0]) > 0 and np.std(lr[ok, 1]) > 0
@@ -289,5 +301,39 @@ def evaluate_force_plate(recs: list[Recording], ours: dict[str, OurResult | str]
         "impact_vs_loading_rate": {"n": int(ok.sum()), "r": r_lr},
         "initial_contact_err_ms": {"n": int(len(ic)), "signed_median": float(np.median(ic)) if len(ic) else None,
                                    "abs_median": float(np.median(np.abs(ic))) if len(ic) else None},
+        "symmetry": symmetry,
         "per_trial": per_trial,
     }
+
+
+
+def plate_symmetry(rec: Recording, ours: OurResult, pairs: list[tuple[int, int]]) -> dict:
+    """Per trial: (ours, plate) symmetry index (L - R) / mean x 100 of step time, impact and contact time.
+
+    The Alcantara data have no mediolateral channel, so our analytics give no side there; both indices
+    use the plate's alternation (even contacts one foot, odd the other) over the same matched steps. What
+    is measured is the index from our per-step values, given the sides. A step time needs the previous
+    contact matched too: ours runs between our consecutive initial contacts (`contact_t_ns`, as
+    `analytics.symmetry.contact_step_times_s`), the plate's between its contacts.
+    """
+    from analytics.symmetry import symmetry_index_pct
+
+    plate = rec.force_plate or []
+    by_ref = {j: k for k, j in pairs}
+    rows = []  # (is_even, metric, ours, plate)
+    for k, j in pairs:
+        even = j % 2 == 0
+        rows.append((even, "impact", ours.impact_g[k], plate[j].peak_vgrf_bw))
+        rows.append((even, "contact_time", ours.contact_time_ms[k], plate[j].contact_time_ms))
+        if j - 1 in by_ref:
+            rows.append((even, "step_time", ours.contact_times_s[k] - ours.contact_times_s[by_ref[j - 1]],
+                         plate[j].contact_s - plate[j - 1].contact_s))
+    out = {}
+    for name in SYMMETRY_METRICS:
+        values = np.array([(e, o, p) for e, m, o, p in rows if m == name and math.isfinite(o)], dtype=float)
+        if len(values) and 0 < values[:, 0].sum() < len(values):
+            even = values[:, 0] == 1
+            out[name] = tuple(symmetry_index_pct(values[even, col].tolist(), values[~even, col].tolist())
+                              for col in (1, 2))
+    return out
+

@@ -14,7 +14,7 @@ from analytics.lean import lean_deg
 from analytics.oscillation import DisplacementFilter, bilinear_correction
 from analytics.results import Side, StepEvent
 from analytics.sway import sway_ratios
-from analytics.symmetry import SideAssigner, symmetry_index_pct
+from analytics.symmetry import SideAssigner, contact_step_times_s, symmetry_index_pct
 
 
 @pytest.mark.parametrize("phi_deg", [-10.0, 0.0, 4.0, 25.0])
@@ -25,6 +25,19 @@ def test_lean_of_a_known_pitch_in_a_rotated_frame(phi_deg: float) -> None:
     phi = math.radians(phi_deg)
     gravity = 0.98 * (math.cos(phi) * up - math.sin(phi) * forward)  # what a forward pitch reads
     assert lean_deg(gravity=gravity, up=up, forward_axis=forward + 0.3 * up) == pytest.approx(phi_deg, abs=1e-9)
+
+
+def test_step_times_for_the_symmetry_index_run_between_initial_contacts() -> None:
+    """Not between the step events: those are stance centres. None where a contact is unknown, at a
+    bout's start (no step_time_s), across a missing step, and for the first step given."""
+    def step(index: int, t_s: float, contact_s: float | None, step_time_s: float | None = 0.35) -> StepEvent:
+        return StepEvent(runner="r", index=index, t_ns=round(t_s * 1e9), step_time_s=step_time_s,
+                         contact_t_ns=None if contact_s is None else round(contact_s * 1e9))
+
+    steps = [step(0, 0.10, 0.00, None), step(1, 0.45, 0.33), step(2, 0.80, 0.71), step(3, 1.15, None),
+             step(4, 1.50, 1.40), step(6, 2.20, 2.10), step(7, 2.55, 2.46, None), step(8, 2.90, 2.80)]
+    assert contact_step_times_s(steps) == pytest.approx([None, 0.33, 0.38, None, None, None, None, 0.34])
+    assert contact_step_times_s(steps[2:3]) == [None]
 
 
 def test_symmetry_index_and_sway_ratios() -> None:
