@@ -306,7 +306,6 @@ def evaluate_force_plate(recs: list[Recording], ours: dict[str, OurResult | str]
     }
 
 
-
 def plate_symmetry(rec: Recording, ours: OurResult, pairs: list[tuple[int, int]]) -> dict:
     """Per trial: (ours, plate) symmetry index (L - R) / mean x 100 of step time, impact and contact time.
 
@@ -336,4 +335,3 @@ def plate_symmetry(rec: Recording, ours: OurResult, pairs: list[tuple[int, int]]
             out[name] = tuple(symmetry_index_pct(values[even, col].tolist(), values[~even, col].tolist())
                               for col in (1, 2))
     return out
-

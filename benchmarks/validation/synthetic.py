@@ -21,7 +21,7 @@ RUN_S = 150.0  # s of running per scenario (after the standing start)
 STANDING_TEST_S = 70.0  # s standing before the run in the standing scenario (60 s scored + margins)
 STANDING_MARGIN_S = 5.0  # s at both ends of the standing span not scored (settling, first step)
 END_MARGIN_S = 0.3  # s: a true contact this close to the end has its impact after the last sample
-TURN_MARGIN_S = 0.5  # s around a scripted turn where the bank builds up or releases (the generator smooths over 1 s)
+TURN_MARGIN_S = 0.5  # s around a scripted turn where the bank builds up or releases (smoothed over 1 s)
 WINDOW_METRICS = ("cadence_spm", "impact_g", "contact_time_ms", "vertical_oscillation_cm", "sway_ml_ratio",
                   "sway_ap_ratio", "lean_deg", "step_time_asymmetry_pct", "impact_asymmetry_pct")
 STEP_METRICS = ("impact_g", "contact_time_ms", "braking_g", "vertical_oscillation_cm")
@@ -80,7 +80,8 @@ def scenarios(quick: bool = False) -> list[Scenario]:
         Scenario(name="standing 60 s", rate_hz=100, seed=9, standing_s=STANDING_TEST_S),
     ]
     if quick:
-        keep = {"base 100 Hz", "25 Hz", "500 Hz sacrum", "rotated 100 Hz", "asymmetric", "sharp turns", "standing 60 s"}
+        keep = {"base 100 Hz", "25 Hz", "500 Hz sacrum", "rotated 100 Hz", "asymmetric", "sharp turns",
+                "standing 60 s"}
         return [s for s in full if s.name in keep]
     return full
 
