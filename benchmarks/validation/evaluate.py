@@ -319,19 +319,18 @@ def plate_symmetry(rec: Recording, ours: OurResult, pairs: list[tuple[int, int]]
 
     plate = rec.force_plate or []
     by_ref = {j: k for k, j in pairs}
-    rows = []  # (is_even, metric, ours, plate)
+    values: dict[str, list[tuple[bool, float, float]]] = {name: [] for name in SYMMETRY_METRICS}  # even, ours, plate
     for k, j in pairs:
         even = j % 2 == 0
-        rows.append((even, "impact", ours.impact_g[k], plate[j].peak_vgrf_bw))
-        rows.append((even, "contact_time", ours.contact_time_ms[k], plate[j].contact_time_ms))
+        values["impact"].append((even, ours.impact_g[k], plate[j].peak_vgrf_bw))
+        values["contact_time"].append((even, ours.contact_time_ms[k], plate[j].contact_time_ms))
         if j - 1 in by_ref:
-            rows.append((even, "step_time", ours.contact_times_s[k] - ours.contact_times_s[by_ref[j - 1]],
-                         plate[j].contact_s - plate[j - 1].contact_s))
+            values["step_time"].append((even, ours.contact_times_s[k] - ours.contact_times_s[by_ref[j - 1]],
+                                        plate[j].contact_s - plate[j - 1].contact_s))
     out = {}
-    for name in SYMMETRY_METRICS:
-        values = np.array([(e, o, p) for e, m, o, p in rows if m == name and math.isfinite(o)], dtype=float)
-        if len(values) and 0 < values[:, 0].sum() < len(values):
-            even = values[:, 0] == 1
-            out[name] = tuple(symmetry_index_pct(values[even, col].tolist(), values[~even, col].tolist())
-                              for col in (1, 2))
+    for name, rows in values.items():
+        a = np.array([row for row in rows if math.isfinite(row[1])], dtype=float).reshape(-1, 3)
+        even = a[:, 0] == 1
+        if even.any() and not even.all():
+            out[name] = tuple(symmetry_index_pct(a[even, col].tolist(), a[~even, col].tolist()) for col in (1, 2))
     return out

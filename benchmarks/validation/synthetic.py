@@ -159,10 +159,9 @@ def truth_scores(rec: Recording, ours: OurResult) -> dict:
     out["initial_contact_err_ms_median"] = float(np.median(ic_err)) if ic_err else None
     # windows: the truth over exactly our window span, running and undisturbed windows only
     per_metric: dict[str, list[tuple[float, float]]] = {m: [] for m in WINDOW_METRICS}
-    for w in ours.windows:
-        t0 = run.start_t_ns + (w.t_start_ns - EPOCH_NS)
-        t1 = run.start_t_ns + (w.t_end_ns - EPOCH_NS)
-        truth = run.truth_window(t0, t1)
+    window_truths = [(w, run.truth_window(run.start_t_ns + (w.t_start_ns - EPOCH_NS),
+                                          run.start_t_ns + (w.t_end_ns - EPOCH_NS))) for w in ours.windows]
+    for w, truth in window_truths:
         if not truth.running or truth.disturbed:
             continue
         for m in WINDOW_METRICS:
@@ -173,7 +172,7 @@ def truth_scores(rec: Recording, ours: OurResult) -> dict:
         a = np.asarray(pairs_m, dtype=float).reshape(-1, 2)
         out[f"window_{m}"] = paired_stats(a[:, 0], a[:, 1]) if len(a) else {"n": 0}
     if run.turn_spans_ns:
-        out["turns"] = turn_scores(rec, ours, order, pairs)
+        out["turns"] = turn_scores(rec, ours, order, pairs, window_truths)
     standing_s = rec.info.get("standing_s", 0.0)
     scored = (STANDING_MARGIN_S, standing_s - STANDING_MARGIN_S)
     if scored[1] - scored[0] >= 30.0:
@@ -182,10 +181,12 @@ def truth_scores(rec: Recording, ours: OurResult) -> dict:
     return out
 
 
-def turn_scores(rec: Recording, ours: OurResult, order: np.ndarray, pairs: list[tuple[int, int]]) -> dict:
+def turn_scores(rec: Recording, ours: OurResult, order: np.ndarray, pairs: list[tuple[int, int]],
+                window_truths: list[tuple[object, object]]) -> dict:
     """The steps whose true contact lies in a turn (its span widened by TURN_MARGIN_S for the bank's
     build-up) and the windows that overlap one: a turn is a few seconds of a 150-s run, so the medians
-    over the whole run would hide what it does."""
+    over the whole run would hide what it does. `window_truths`: each of our windows with the truth over
+    its span (truth time base)."""
     run = rec.truth
     sa = run.step_arrays
     margin_ns = round(TURN_MARGIN_S * NS_PER_S)
@@ -199,12 +200,8 @@ def turn_scores(rec: Recording, ours: OurResult, order: np.ndarray, pairs: list[
     matched = [j for j in turn_steps if j in ours_of]
     sided = [(ours.side[ours_of[j]] == "left") == bool(sa.is_left[j]) for j in matched
              if ours.side[ours_of[j]] in ("left", "right")]
-    windows = []
-    for w in ours.windows:
-        t0, t1 = run.start_t_ns + (w.t_start_ns - EPOCH_NS), run.start_t_ns + (w.t_end_ns - EPOCH_NS)
-        truth = run.truth_window(t0, t1)
-        if truth.running and any(a < t1 and b > t0 for a, b in spans):
-            windows.append((w, truth))
+    windows = [(w, truth) for w, truth in window_truths
+               if truth.running and any(a < truth.t_end_ns and b > truth.t_start_ns for a, b in spans)]
 
     def window_err(name: str) -> dict:
         pairs_w = [(getattr(w, name), getattr(t, name)) for w, t in windows
