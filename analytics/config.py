@@ -64,18 +64,40 @@ class AnalyticsConfig:
     overstride_reference_windows: int = 12  # running windows whose median cadence is the overstriding reference
 
     def __post_init__(self) -> None:
-        positive = ("window_s", "hop_s", "gravity_cutoff_hz", "gravity_warmup_s", "orientation_time_constant_s",
-                    "orientation_update_s", "step_threshold_rms_factor", "step_rms_time_constant_s",
-                    "gait_quality_time_constant_s", "refractory_fraction", "min_step_interval_s", "max_refractory_s",
-                    "max_step_interval_s", "step_search_back_s", "step_post_s", "impact_lowpass_hz",
-                    "still_threshold_g", "still_time_constant_s", "contact_lowpass_hz", "contact_threshold_g",
-                    "oscillation_highpass_hz")
+        positive = (
+            "window_s",
+            "hop_s",
+            "gravity_cutoff_hz",
+            "gravity_warmup_s",
+            "orientation_time_constant_s",
+            "orientation_update_s",
+            "step_threshold_rms_factor",
+            "step_rms_time_constant_s",
+            "gait_quality_time_constant_s",
+            "refractory_fraction",
+            "min_step_interval_s",
+            "max_refractory_s",
+            "max_step_interval_s",
+            "step_search_back_s",
+            "step_post_s",
+            "impact_lowpass_hz",
+            "still_threshold_g",
+            "still_time_constant_s",
+            "contact_lowpass_hz",
+            "contact_threshold_g",
+            "oscillation_highpass_hz",
+        )
         for key in positive:
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or not value > 0:
                 raise ConfigError(f"must be a positive number, got {value!r}", key=key)
-        for key in ("latency_s", "step_threshold_floor_g", "gait_band_fraction_min",
-                    "standing_reference_min_s", "running_min_cadence_spm"):
+        for key in (
+            "latency_s",
+            "step_threshold_floor_g",
+            "gait_band_fraction_min",
+            "standing_reference_min_s",
+            "running_min_cadence_spm",
+        ):
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or value < 0:
                 raise ConfigError(f"must be a number >= 0, got {value!r}", key=key)
@@ -85,16 +107,16 @@ class AnalyticsConfig:
                 raise ConfigError(f"must be (low, high) with 0 < low < high, got {(lo, hi)!r}", key=key)
         ratio = self.window_s / self.hop_s
         if abs(ratio - round(ratio)) > 1e-9:
-            raise ConfigError(f"window_s ({self.window_s}) must be a whole multiple of hop_s ({self.hop_s})",
-                              key="window_s")
+            raise ConfigError(
+                f"window_s ({self.window_s}) must be a whole multiple of hop_s ({self.hop_s})", key="window_s"
+            )
         if self.min_step_interval_s >= self.max_step_interval_s:
             raise ConfigError("must be below max_step_interval_s", key="min_step_interval_s")
         if self.forward_votes < 1 or self.min_steps_per_window < 2:
             raise ConfigError("forward_votes >= 1 and min_steps_per_window >= 2 required", key="forward_votes")
         needed = self.step_search_back_s + max(self.max_refractory_s, self.step_post_s) + 0.1
         if self.latency_s < needed:
-            raise ConfigError(f"must be at least {needed:.2f} s for the step look-back and look-ahead",
-                              key="latency_s")
+            raise ConfigError(f"must be at least {needed:.2f} s for the step look-back and look-ahead", key="latency_s")
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> AnalyticsConfig:

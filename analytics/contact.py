@@ -33,8 +33,9 @@ def crossing_offset(values: np.ndarray, threshold: float, *, rising: bool) -> fl
     return k + (threshold - a) / (b - a) if b != a else float(k)
 
 
-def contact_span(before: np.ndarray, after: np.ndarray, threshold_g: float, rate_hz: float
-                 ) -> tuple[float, float] | None:
+def contact_span(
+    before: np.ndarray, after: np.ndarray, threshold_g: float, rate_hz: float
+) -> tuple[float, float] | None:
     """Contact start and end in seconds relative to the impact sample.
 
     `before` ends with the impact sample, `after` starts with it; both are the low-passed vertical
@@ -53,8 +54,9 @@ def contact_span(before: np.ndarray, after: np.ndarray, threshold_g: float, rate
     return start_s, end_s
 
 
-def contact_span_around(contact_g: list[float], k: int, reach: int, threshold_g: float, rate_hz: float
-                        ) -> tuple[float, float] | None:
+def contact_span_around(
+    contact_g: list[float], k: int, reach: int, threshold_g: float, rate_hz: float
+) -> tuple[float, float] | None:
     """`contact_span(contact_g[k - reach:k + 1], contact_g[k:k + reach + 1], ...)` (starts clipped at 0)
     on a plain list, the same floats bit for bit: the per-step hot path. The crossings are a few
     samples from the impact peak, so walking out from it in Python beats building boolean arrays."""

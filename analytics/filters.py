@@ -146,7 +146,7 @@ class History:
 
     @property
     def _data(self) -> np.ndarray:
-        return self._buf[self._lo:self._hi]
+        return self._buf[self._lo : self._hi]
 
     def _reserve(self, n: int) -> np.ndarray:
         """Room for n more rows behind the held ones; returns the (n, channels) block to fill."""
@@ -154,12 +154,12 @@ class History:
             held = self._hi - self._lo
             if held + n > self._buf.shape[0]:
                 grown = np.zeros((held + n + self._capacity + 64, self._buf.shape[1]), dtype=np.float64)
-                grown[:held] = self._buf[self._lo:self._hi]
+                grown[:held] = self._buf[self._lo : self._hi]
                 self._buf = grown
             else:
-                self._buf[:held] = self._buf[self._lo:self._hi]  # forward move: numpy handles the overlap
+                self._buf[:held] = self._buf[self._lo : self._hi]  # forward move: numpy handles the overlap
             self._lo, self._hi = 0, held
-        block = self._buf[self._hi:self._hi + n]
+        block = self._buf[self._hi : self._hi + n]
         self._hi += n
         return block
 
@@ -178,13 +178,13 @@ class History:
         b = min(stop, self.end) - self._start
         if b <= a:
             return np.empty(0)
-        return self._buf[self._lo + a:self._lo + b, channel]
+        return self._buf[self._lo + a : self._lo + b, channel]
 
     def rows(self, start: int, stop: int) -> tuple[np.ndarray, int]:
         """A view of rows [start, stop) (all channels) clipped to what is held, and its absolute start."""
         a = max(start, self._start)
         b = max(a, min(stop, self.end))
-        return self._buf[self._lo + a - self._start:self._lo + b - self._start], a
+        return self._buf[self._lo + a - self._start : self._lo + b - self._start], a
 
     def trim(self) -> None:
         extra = self._hi - self._lo - self._capacity

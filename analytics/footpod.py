@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from sensors.types import StrideReading
 
 
-def window_speed_and_stride(readings: Sequence[StrideReading], cadence_spm: float | None
-                            ) -> tuple[float | None, float | None]:
+def window_speed_and_stride(
+    readings: Sequence[StrideReading], cadence_spm: float | None
+) -> tuple[float | None, float | None]:
     """(mean speed m/s, mean stride length m) over the readings of one window."""
     if not readings:
         return None, None

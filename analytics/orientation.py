@@ -156,8 +156,9 @@ class OrientationStage:
         else:
             ap, ml = np.empty(0), np.empty(0)
         self._index += n
-        return OrientedChunk(gravity=g.T, vertical_g=vertical, dyn_vertical_g=dyn_v, ap_g=ap, ml_g=ml,
-                             dyn_power_g2=_dot_rows(d, d, prod))
+        return OrientedChunk(
+            gravity=g.T, vertical_g=vertical, dyn_vertical_g=dyn_v, ap_g=ap, ml_g=ml, dyn_power_g2=_dot_rows(d, d, prod)
+        )
 
     def _estimate_gravity(self, acc: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Expanding mean for the first `gravity_warmup_s` (a stream may start mid-stride, in flight),

@@ -65,25 +65,36 @@ def advise(entry: PainEntry) -> PainAdvice:
     flags = entry.flags_raised
     if flags:
         said = "; ".join(RED_FLAGS[k].rstrip("?").lower() for k in flags)
-        return PainAdvice(level="red_flag", show_gait_scores=False,
-                          message=f"{CLINICIAN}. You answered yes to: {said}. These can be signs that need a "
-                                  "clinician, and no gait metric replaces that.")
+        return PainAdvice(
+            level="red_flag",
+            show_gait_scores=False,
+            message=f"{CLINICIAN}. You answered yes to: {said}. These can be signs that need a "
+            "clinician, and no gait metric replaces that.",
+        )
     before, after = entry.pain_before, entry.pain_after
     if before is None and after is None:
         return PainAdvice(level="unknown", show_gait_scores=True, message="No pain score recorded.")
     worst = max(p for p in (before, after) if p is not None)
     if before is not None and after is not None and after > before:
-        return PainAdvice(level="rest", show_gait_scores=True,
-                          message=f"Pain rose during the run ({before}/10 to {after}/10): rest, and see a "
-                                  "clinician if it keeps rising or does not settle.")
+        return PainAdvice(
+            level="rest",
+            show_gait_scores=True,
+            message=f"Pain rose during the run ({before}/10 to {after}/10): rest, and see a "
+            "clinician if it keeps rising or does not settle.",
+        )
     if worst == 0:
         return PainAdvice(level="ok", show_gait_scores=True, message="No pain recorded.")
     if worst < MILD_PAIN_LIMIT:
-        return PainAdvice(level="care", show_gait_scores=True,
-                          message=f"Mild pain ({worst}/10) that did not rise: you may continue with care.")
-    return PainAdvice(level="rest", show_gait_scores=True,
-                      message=f"Pain of {worst}/10: rest rather than run through it, and see a clinician if it "
-                              "does not settle.")
+        return PainAdvice(
+            level="care",
+            show_gait_scores=True,
+            message=f"Mild pain ({worst}/10) that did not rise: you may continue with care.",
+        )
+    return PainAdvice(
+        level="rest",
+        show_gait_scores=True,
+        message=f"Pain of {worst}/10: rest rather than run through it, and see a clinician if it does not settle.",
+    )
 
 
 def latest_red_flag(entries: list[PainEntry]) -> PainEntry | None:

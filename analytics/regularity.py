@@ -25,7 +25,7 @@ def autocorrelations(x: np.ndarray, max_lag: int) -> np.ndarray:
     energy = np.cumsum(x * x)
     lags = np.arange(max_lag + 1)
     head = energy[n - 1 - lags]  # sum of x[:n-L]^2
-    tail = energy[-1] - np.concatenate(([0.0], energy[: max_lag]))  # sum of x[L:]^2
+    tail = energy[-1] - np.concatenate(([0.0], energy[:max_lag]))  # sum of x[L:]^2
     den = np.sqrt(head * tail)
     return np.where(den > 0, products / np.where(den > 0, den, 1.0), 0.0)
 
@@ -41,7 +41,7 @@ def peak_in_band(r: np.ndarray, expected_lag: float) -> float | None:
     """Highest autocorrelation within +-LAG_SEARCH_FRACTION of `expected_lag` samples."""
     lo = max(1, math.floor(expected_lag * (1 - LAG_SEARCH_FRACTION)))
     hi = min(r.shape[0] - 1, math.ceil(expected_lag * (1 + LAG_SEARCH_FRACTION)))
-    return float(r[lo:hi + 1].max()) if hi >= lo else None
+    return float(r[lo : hi + 1].max()) if hi >= lo else None
 
 
 def regularity(vertical_g: np.ndarray, *, step_interval_s: float, rate_hz: float) -> tuple[float | None, float | None]:

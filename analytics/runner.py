@@ -110,17 +110,21 @@ class RunnerAnalyzer:
         elif (batch.device, batch.placement.value) != self._stream:
             return AnalyzerOutput()
         elif batch.rate_hz != self._rate_hz:
-            raise AnalyticsError(f"device {batch.device!r} changed rate from {self._rate_hz} to {batch.rate_hz} Hz "
-                                 "within a session; start a new analyzer")
+            raise AnalyticsError(
+                f"device {batch.device!r} changed rate from {self._rate_hz} to {batch.rate_hz} Hz "
+                "within a session; start a new analyzer"
+            )
         if self._last_t_ns is not None and int(batch.t_ns[0]) <= self._last_t_ns:
-            raise AnalyticsError(f"device {batch.device!r}: batch starts at {int(batch.t_ns[0])} ns, not after "
-                                 f"the previous sample at {self._last_t_ns} ns")
+            raise AnalyticsError(
+                f"device {batch.device!r}: batch starts at {int(batch.t_ns[0])} ns, not after "
+                f"the previous sample at {self._last_t_ns} ns"
+            )
         piece = max(1, round(MAX_PIECE_S * self._rate_hz))
         if len(batch) <= piece:  # the common case: one piece, no outputs to concatenate
             return self._process(batch.t_ns, batch.values)
         out = AnalyzerOutput()
         for start in range(0, len(batch), piece):
-            out = out + self._process(batch.t_ns[start:start + piece], batch.values[start:start + piece])
+            out = out + self._process(batch.t_ns[start : start + piece], batch.values[start : start + piece])
         return out
 
     def push_reading(self, reading: StrideReading | HeartRateReading) -> AnalyzerOutput:
@@ -273,18 +277,22 @@ class RunnerAnalyzer:
         step_time_s = None if new_bout else (t_ns - prev[1]) / NS_PER_S
         oscillation = None
         if not new_bout:
-            displacement = rows[max(0, prev[2] - base):k + 1, H_DISPLACEMENT]
+            displacement = rows[max(0, prev[2] - base) : k + 1, H_DISPLACEMENT]
             if displacement.shape[0] >= 2:
-                oscillation = float(_max(displacement) - _min(displacement)) * bilinear_correction(
-                    1.0 / step_time_s, rate) if step_time_s > 0 else None
+                oscillation = (
+                    float(_max(displacement) - _min(displacement)) * bilinear_correction(1.0 / step_time_s, rate)
+                    if step_time_s > 0
+                    else None
+                )
         if new_bout:
             self._sides.new_bout()
             self._ml_axis.new_bout()
         self._prev_step = (index, t_ns, impact_index)
 
         first = max(0, k - reach)
-        span = contact_span_around(rows[first:k + reach + 1, H_CONTACT].tolist(), k - first, reach,
-                                   self._contact_threshold_g, rate)
+        span = contact_span_around(
+            rows[first : k + reach + 1, H_CONTACT].tolist(), k - first, reach, self._contact_threshold_g, rate
+        )
         if span is None:
             contact_t_ns = contact_ms = None
         else:
@@ -294,25 +302,37 @@ class RunnerAnalyzer:
         braking = ml_left = None
         if self._forward_sign == 0:
             if self._orientation.axis_at(impact_index) is not None:
-                braking_phase = rows[max(0, k - round(BRAKING_PHASE_FRACTION * interval)):k + 1, H_AP]
+                braking_phase = rows[max(0, k - round(BRAKING_PHASE_FRACTION * interval)) : k + 1, H_AP]
                 self._forward_votes.append(float(_sum(braking_phase)) / braking_phase.shape[0])
                 if len(self._forward_votes) >= self._n_forward_votes:
                     self._forward_sign = -1 if sum(self._forward_votes) > 0 else 1  # braking = AP backwards
                     self._forward_t_ns = t_ns
         if self._forward_sign:
-            braking_start = (max(0, k - round(BRAKING_PHASE_FRACTION * interval)) if span is None
-                             else max(0, k + math.floor(span[0] * rate)))
-            braking = braking_peak_g(rows[braking_start:k + 1, H_AP], sign=self._forward_sign)
+            braking_start = (
+                max(0, k - round(BRAKING_PHASE_FRACTION * interval))
+                if span is None
+                else max(0, k + math.floor(span[0] * rate))
+            )
+            braking = braking_peak_g(rows[braking_start : k + 1, H_AP], sign=self._forward_sign)
             half = round(SIDE_WINDOW_FRACTION * interval)
-            around = rows[max(0, k - half):k + half + 1]
+            around = rows[max(0, k - half) : k + half + 1]
             count = around.shape[0]
             alternating = self._ml_axis.push(float(_sum(around[:, H_AP])) / count, float(_sum(around[:, H_ML])) / count)
             ml_left = None if alternating is None else alternating * self._forward_sign
         side = self._sides.assign(ml_left)
 
-        step = StepEvent(runner=self.runner, t_ns=t_ns, index=self._n_steps, side=side, impact_g=impact_g,
-                         step_time_s=step_time_s, contact_t_ns=contact_t_ns, contact_time_ms=contact_ms,
-                         vertical_oscillation_cm=oscillation, braking_g=braking)
+        step = StepEvent(
+            runner=self.runner,
+            t_ns=t_ns,
+            index=self._n_steps,
+            side=side,
+            impact_g=impact_g,
+            step_time_s=step_time_s,
+            contact_t_ns=contact_t_ns,
+            contact_time_ms=contact_ms,
+            vertical_oscillation_cm=oscillation,
+            braking_g=braking,
+        )
         self._n_steps += 1
         self._totals.add_step(step)
         return step
@@ -356,11 +376,15 @@ class RunnerAnalyzer:
         cadence = cadence_spm(steps) if enough else None
         impact = _mean(steps, "impact_g") if enough else None
         running = cadence is not None and cadence >= cfg.running_min_cadence_spm
-        sway_ml, sway_ap = sway_ratios(sum_ml_g2=float(sums[B_ML2]), sum_ap_g2=float(sums[B_AP2]),
-                                       sum_resultant_g2=float(sums[B_RES2]), n_samples=n_samples)
+        sway_ml, sway_ap = sway_ratios(
+            sum_ml_g2=float(sums[B_ML2]),
+            sum_ap_g2=float(sums[B_AP2]),
+            sum_resultant_g2=float(sums[B_RES2]),
+            n_samples=n_samples,
+        )
         if self._orientation.axis_at(last_sample) is None:
             sway_ml = sway_ap = None
-        gravity = sums[B_GX:B_GZ + 1] / n_samples if n_samples else None
+        gravity = sums[B_GX : B_GZ + 1] / n_samples if n_samples else None
         lean = self._lean(gravity, last_sample, end_ns, running)
         step_reg = stride_reg = None
         if cadence is not None:
@@ -369,26 +393,39 @@ class RunnerAnalyzer:
             if vertical.shape[0] == n_samples:
                 step_reg, stride_reg = regularity(vertical, step_interval_s=60.0 / cadence, rate_hz=self._rate_hz)
         speed, stride_length = window_speed_and_stride(
-            [r for r in self._strides if start_ns <= r.t_ns < end_ns], cadence)
+            [r for r in self._strides if start_ns <= r.t_ns < end_ns], cadence
+        )
         overstride = self._overstriding(cadence, running, speed, stride_length)
         heart = [bpm for t, bpm in self._heart if start_ns <= t < end_ns]
         by_side = _SideValues(steps) if enough else None
         return WindowMetrics(
-            runner=self.runner, t_start_ns=start_ns, t_end_ns=end_ns, n_steps=len(steps), running=running,
-            cadence_spm=cadence, impact_g=impact, sway_ml_ratio=sway_ml, sway_ap_ratio=sway_ap, lean_deg=lean,
+            runner=self.runner,
+            t_start_ns=start_ns,
+            t_end_ns=end_ns,
+            n_steps=len(steps),
+            running=running,
+            cadence_spm=cadence,
+            impact_g=impact,
+            sway_ml_ratio=sway_ml,
+            sway_ap_ratio=sway_ap,
+            lean_deg=lean,
             step_time_asymmetry_pct=by_side.asymmetry_of(contact_step_times_s(steps)) if by_side else None,
             impact_asymmetry_pct=by_side.asymmetry("impact_g") if by_side else None,
             contact_time_ms=_mean(steps, "contact_time_ms") if enough else None,
             contact_time_asymmetry_pct=by_side.asymmetry("contact_time_ms") if by_side else None,
             vertical_oscillation_cm=_mean(steps, "vertical_oscillation_cm") if enough else None,
-            step_regularity=step_reg, stride_regularity=stride_reg,
+            step_regularity=step_reg,
+            stride_regularity=stride_reg,
             braking_g=_mean(steps, "braking_g") if enough else None,
-            speed_mps=speed, stride_length_m=stride_length, overstriding_ratio=overstride,
+            speed_mps=speed,
+            stride_length_m=stride_length,
+            overstriding_ratio=overstride,
             heart_rate_bpm=sum(heart) / len(heart) if heart else None,
         )
 
-    def _overstriding(self, cadence: float | None, running: bool, speed: float | None,
-                      stride_length: float | None) -> float | None:
+    def _overstriding(
+        self, cadence: float | None, running: bool, speed: float | None, stride_length: float | None
+    ) -> float | None:
         """Stride length against the stride at the early-run cadence for the same speed; the reference is
         the median cadence of the first `overstride_reference_windows` running windows."""
         refs = self._reference_cadences
@@ -397,8 +434,9 @@ class RunnerAnalyzer:
             return None
         if speed is None or stride_length is None or not refs or len(refs) < self.config.overstride_reference_windows:
             return None
-        return overstriding_ratio(stride_length_m=stride_length, speed_mps=speed,
-                                  reference_cadence_spm=float(np.median(refs)))
+        return overstriding_ratio(
+            stride_length_m=stride_length, speed_mps=speed, reference_cadence_spm=float(np.median(refs))
+        )
 
     def _lean(self, gravity: np.ndarray | None, last_sample: int, end_ns: int, running: bool) -> float | None:
         """Lean of one window; every decision it uses was made by data before the window's end, so the

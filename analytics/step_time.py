@@ -51,7 +51,7 @@ def stance_centroid(vertical_g: np.ndarray, k: int, max_samples: int | None = No
     """
     reach = vertical_g.shape[0] if max_samples is None else max_samples
     first = max(0, k - reach)
-    seg = vertical_g[first:k + reach + 1].tolist()
+    seg = vertical_g[first : k + reach + 1].tolist()
     lo = hi = k - first
     if not seg[lo] > UP_G:
         return None
@@ -63,7 +63,7 @@ def stance_centroid(vertical_g: np.ndarray, k: int, max_samples: int | None = No
     if lo == 0 or hi == last or (max_samples is not None and hi - lo + 1 > max_samples):
         return None
     total = moment = 0.0
-    for i, v in enumerate(seg[lo:hi + 1], lo):
+    for i, v in enumerate(seg[lo : hi + 1], lo):
         w = v - UP_G
         total += w
         moment += w * i
@@ -88,8 +88,9 @@ def time_at(t_ns: np.ndarray, position: float) -> float:
     return float(t_ns[i]) + frac * float(t_ns[i + 1] - t_ns[i])
 
 
-def step_event_time_ns(t_ns: np.ndarray, vertical_lp_g: np.ndarray, k: int, *, delay_ns: float,
-                       max_samples: int | None = None) -> int:
+def step_event_time_ns(
+    t_ns: np.ndarray, vertical_lp_g: np.ndarray, k: int, *, delay_ns: float, max_samples: int | None = None
+) -> int:
     """The step's event time: the stance-impulse centroid around impact sample k (else the parabolic
     peak), minus the low-pass delay `delay_ns`. `t_ns` are the samples' time stamps (any origin)."""
     position = stance_centroid(vertical_lp_g, k, max_samples)

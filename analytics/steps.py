@@ -113,15 +113,15 @@ class StepDetector:
         base = self._index - tail  # absolute index of rows[0]
         self._index += n
         after = self._after  # samples a candidate needs after its peak: the next one, and the gate's
-        self._tail = rows[-(after + 1):].copy()
+        self._tail = rows[-(after + 1) :].copy()
         out: list[StepPeak] = []
         m = rows.shape[0]
         if m < after + 2:
             return out
         yy = rows[:, 0]
-        mid = yy[1:m - after]
-        is_peak = (mid > yy[:m - after - 1]) & (mid >= yy[2:m - after + 1]) & (mid > rows[1:m - after, 1])
-        gait = rows[1 + self._gate_delay:m - after + self._gate_delay, 2] > 0
+        mid = yy[1 : m - after]
+        is_peak = (mid > yy[: m - after - 1]) & (mid >= yy[2 : m - after + 1]) & (mid > rows[1 : m - after, 1])
+        gait = rows[1 + self._gate_delay : m - after + self._gate_delay, 2] > 0
         for k in np.flatnonzero(is_peak):
             self._peak(base + 1 + int(k), float(mid[k]), bool(gait[k]), out)
         self._confirm_through(base + m - 1 - after, out)

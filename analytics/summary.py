@@ -9,11 +9,25 @@ from analytics.results import StepEvent, WindowMetrics
 class SessionTotals:
     """Running totals for the session summary (sparse: per step and per window)."""
 
-    WINDOW_METRICS = ("cadence_spm", "impact_g", "sway_ml_ratio", "sway_ap_ratio", "lean_deg",
-                      "step_time_asymmetry_pct", "impact_asymmetry_pct", "contact_time_ms",
-                      "contact_time_asymmetry_pct", "vertical_oscillation_cm", "step_regularity",
-                      "stride_regularity", "braking_g", "speed_mps", "stride_length_m", "overstriding_ratio",
-                      "heart_rate_bpm")
+    WINDOW_METRICS = (
+        "cadence_spm",
+        "impact_g",
+        "sway_ml_ratio",
+        "sway_ap_ratio",
+        "lean_deg",
+        "step_time_asymmetry_pct",
+        "impact_asymmetry_pct",
+        "contact_time_ms",
+        "contact_time_asymmetry_pct",
+        "vertical_oscillation_cm",
+        "step_regularity",
+        "stride_regularity",
+        "braking_g",
+        "speed_mps",
+        "stride_length_m",
+        "overstriding_ratio",
+        "heart_rate_bpm",
+    )
 
     def __init__(self) -> None:
         self.interval_sum_s = 0.0
@@ -22,7 +36,7 @@ class SessionTotals:
         self.n_impacts = 0
         self.n_windows = 0
         self.n_running = 0
-        self.window_means: dict[str, tuple[float, int]] = {m: (0.0, 0) for m in self.WINDOW_METRICS}
+        self.window_means: dict[str, tuple[float, int]] = dict.fromkeys(self.WINDOW_METRICS, (0.0, 0))
 
     def add_step(self, step: StepEvent) -> None:
         if step.step_time_s is not None:

@@ -11,8 +11,9 @@ import math
 MIN_RESULTANT_POWER_G2 = 1e-8  # g^2 per sample, below this the window is still: no sway ratio
 
 
-def sway_ratios(*, sum_ml_g2: float, sum_ap_g2: float, sum_resultant_g2: float, n_samples: int
-                ) -> tuple[float | None, float | None]:
+def sway_ratios(
+    *, sum_ml_g2: float, sum_ap_g2: float, sum_resultant_g2: float, n_samples: int
+) -> tuple[float | None, float | None]:
     """(ML ratio, AP ratio) = RMS(ML) / RMS(resultant), RMS(AP) / RMS(resultant)."""
     if n_samples <= 0 or sum_resultant_g2 / n_samples < MIN_RESULTANT_POWER_G2:
         return None, None

@@ -120,8 +120,12 @@ def contact_step_times_s(steps: Sequence[StepEvent]) -> list[float | None]:
     out: list[float | None] = [None] * len(steps)
     for i in range(1, len(steps)):
         prev, step = steps[i - 1], steps[i]
-        if (step.step_time_s is not None and step.index == prev.index + 1
-                and step.contact_t_ns is not None and prev.contact_t_ns is not None):
+        if (
+            step.step_time_s is not None
+            and step.index == prev.index + 1
+            and step.contact_t_ns is not None
+            and prev.contact_t_ns is not None
+        ):
             out[i] = (step.contact_t_ns - prev.contact_t_ns) / NS_PER_S
     return out
 

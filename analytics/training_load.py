@@ -21,8 +21,10 @@ DAY_NS = 86_400 * NS_PER_S  # ns per day
 
 SPIKE_WINDOW_DAYS = 30  # Frandsen 2025: against the longest run of the previous 30 days
 SPIKE_LIMIT_PCT = 10.0  # Frandsen 2025: > 10 % longer is associated with a higher injury hazard
-ACWR_CAVEAT = ("shown for context only: the acute:chronic workload ratio is disputed as an injury predictor "
-               "(Impellizzeri 2020 Sports Med)")
+ACWR_CAVEAT = (
+    "shown for context only: the acute:chronic workload ratio is disputed as an injury predictor "
+    "(Impellizzeri 2020 Sports Med)"
+)
 WEEKLY_CAVEAT = "the '10 % per week' rule itself showed no effect on injuries (Buist 2008)"
 
 
@@ -76,34 +78,50 @@ def amount(run: RunRecord, unit: str) -> float:
     return run.duration_s / 60.0
 
 
-def spike_check(run: RunRecord, history: Sequence[RunRecord], *, window_days: float = SPIKE_WINDOW_DAYS,
-                limit_pct: float = SPIKE_LIMIT_PCT) -> SpikeCheck:
+def spike_check(
+    run: RunRecord,
+    history: Sequence[RunRecord],
+    *,
+    window_days: float = SPIKE_WINDOW_DAYS,
+    limit_pct: float = SPIKE_LIMIT_PCT,
+) -> SpikeCheck:
     """This run against the longest run of the `window_days` before it."""
-    earlier = [r for r in history
-               if run.start_t_ns - window_days * DAY_NS <= r.start_t_ns < run.start_t_ns]
+    earlier = [r for r in history if run.start_t_ns - window_days * DAY_NS <= r.start_t_ns < run.start_t_ns]
     unit = measure([run, *earlier])
     this = amount(run, unit)
     if not earlier:
-        return SpikeCheck(run_amount=this, longest_amount=None, unit=unit, change_pct=None, flagged=False,
-                          message=f"This run: {this:.1f} {unit}. No run in the previous {window_days:g} days to "
-                                  "compare with; build distance gradually.")
+        return SpikeCheck(
+            run_amount=this,
+            longest_amount=None,
+            unit=unit,
+            change_pct=None,
+            flagged=False,
+            message=f"This run: {this:.1f} {unit}. No run in the previous {window_days:g} days to "
+            "compare with; build distance gradually.",
+        )
     longest = max(amount(r, unit) for r in earlier)
     change = (this - longest) / longest * 100.0 if longest > 0 else None
     flagged = change is not None and change > limit_pct
     if flagged:
         hazard = "about 2.3x" if change > 100 else ("about 1.6x" if change <= 30 else "higher")
-        message = (f"This run ({this:.1f} {unit}) was {change:.0f} % longer than your longest in the previous "
-                   f"{window_days:g} days ({longest:.1f} {unit}). Spikes like this are associated with a "
-                   f"{hazard} injury hazard (Frandsen 2025): build distance gradually.")
+        message = (
+            f"This run ({this:.1f} {unit}) was {change:.0f} % longer than your longest in the previous "
+            f"{window_days:g} days ({longest:.1f} {unit}). Spikes like this are associated with a "
+            f"{hazard} injury hazard (Frandsen 2025): build distance gradually."
+        )
     else:
-        message = (f"This run ({this:.1f} {unit}) is within {limit_pct:g} % of your longest in the previous "
-                   f"{window_days:g} days ({longest:.1f} {unit}).")
-    return SpikeCheck(run_amount=this, longest_amount=longest, unit=unit, change_pct=change, flagged=flagged,
-                      message=message)
+        message = (
+            f"This run ({this:.1f} {unit}) is within {limit_pct:g} % of your longest in the previous "
+            f"{window_days:g} days ({longest:.1f} {unit})."
+        )
+    return SpikeCheck(
+        run_amount=this, longest_amount=longest, unit=unit, change_pct=change, flagged=flagged, message=message
+    )
 
 
-def weekly_loads(runs: Sequence[RunRecord], *, end_t_ns: int, weeks: int = 4, unit: str | None = None
-                 ) -> tuple[WeekLoad, ...]:
+def weekly_loads(
+    runs: Sequence[RunRecord], *, end_t_ns: int, weeks: int = 4, unit: str | None = None
+) -> tuple[WeekLoad, ...]:
     """Totals of the `weeks` 7-day blocks ending at `end_t_ns` (oldest first) with week-to-week change."""
     unit = unit or measure(runs)
     totals = []

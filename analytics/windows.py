@@ -70,8 +70,10 @@ class BlockSums:
     def _close(self, *, until: int) -> list[Block]:
         assert self._open is not None
         out = [Block(index=self._open, sums=self._sum.total, n_samples=self._count, last_sample=self._last_sample)]
-        out.extend(Block(index=b, sums=np.zeros(self._channels), n_samples=0, last_sample=-1)
-                   for b in range(self._open + 1, until))
+        out.extend(
+            Block(index=b, sums=np.zeros(self._channels), n_samples=0, last_sample=-1)
+            for b in range(self._open + 1, until)
+        )
         self._sum.reset()
         self._count = 0
         self._open = None

@@ -82,8 +82,11 @@ def confirming_sequence(runner: str, config: RiskConfig) -> list[WindowMetrics]:
     for k in range(int((config.warmup_s + config.rule("cadence").sustain_s) / 5) + 4):
         start = t0 + k * 5 * NS
         cadence = 170.0 if k * 5 < config.warmup_s + 5 else 158.0
-        out.append(WindowMetrics(runner=runner, t_start_ns=start, t_end_ns=start + 10 * NS, n_steps=28,
-                                 running=True, cadence_spm=cadence))
+        out.append(
+            WindowMetrics(
+                runner=runner, t_start_ns=start, t_end_ns=start + 10 * NS, n_steps=28, running=True, cadence_spm=cadence
+            )
+        )
     return out
 
 
@@ -139,9 +142,12 @@ async def run(n_alerts: int, gap_ms: float, use_mqtt: bool) -> dict[str, list[fl
 
         band.on_write = on_write  # type: ignore[method-assign]
 
-        channels = [TerminalChannel(out=_Timestamped(open(os.devnull, "w"), received["terminal"])),
-                    PageChannel(bus), HapticChannel(address=BAND, buzz_s=0.002, backend=world.client_backend),
-                    WebhookChannel(url=hook_url)]
+        channels = [
+            TerminalChannel(out=_Timestamped(open(os.devnull, "w"), received["terminal"])),
+            PageChannel(bus),
+            HapticChannel(address=BAND, buzz_s=0.002, backend=world.client_backend),
+            WebhookChannel(url=hook_url),
+        ]
         if use_mqtt:
             from tests.fixtures_services import MosquittoService
 
@@ -168,8 +174,7 @@ async def run(n_alerts: int, gap_ms: float, use_mqtt: bool) -> dict[str, list[fl
         for i in range(n_alerts):
             runner = f"r{i:04d}"
             engine = RiskEngine(config, prior_baseline=PRIOR)
-            session = SessionInfo(session_id=f"bench-{i}", runner=runner, team="bench", source="bench",
-                                  started_t_ns=0)
+            session = SessionInfo(session_id=f"bench-{i}", runner=runner, team="bench", source="bench", started_t_ns=0)
             for window in confirming_sequence(runner, config):
                 t_met = time.perf_counter()
                 _, events = engine.push_window(window)
@@ -182,8 +187,9 @@ async def run(n_alerts: int, gap_ms: float, use_mqtt: bool) -> dict[str, list[fl
         await dispatcher.flush(timeout_s=30)
         await asyncio.sleep(0.3)
         # the band's writes are in dispatch order: map the k-th 0x02 to the k-th runner
-        haptic = dict(zip(haptic_order, [received["haptic"][k] for k in sorted(received["haptic"],
-                                                                                key=lambda s: int(s[1:]))]))
+        haptic = dict(
+            zip(haptic_order, [received["haptic"][k] for k in sorted(received["haptic"], key=lambda s: int(s[1:]))])
+        )
         received["haptic"] = haptic
         await dispatcher.close()
         sse_task.cancel()
@@ -207,8 +213,10 @@ def main() -> int:
     lat = asyncio.run(run(args.alerts, args.gap_ms, not args.no_mqtt))
     expected = int(lat.pop("_expected")[0])
     print(f"alert latency, sustained condition met -> delivered ({expected} alerts, {args.gap_ms:g} ms apart)")
-    print(f"{'channel':<10} {'delivered':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  target p99 <= "
-          f"{TARGET_P99_MS:g} ms")
+    print(
+        f"{'channel':<10} {'delivered':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  target p99 <= "
+        f"{TARGET_P99_MS:g} ms"
+    )
     ok = True
     for channel, values in lat.items():
         v = np.asarray(values)

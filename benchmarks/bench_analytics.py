@@ -27,8 +27,11 @@ from sensors.types import Placement, SampleBatch  # noqa: E402
 
 
 def recording(minutes: float, rate_hz: float, runner: str = "bench") -> SampleBatch:
-    return SyntheticRunner(SyntheticConfig(standing_s=5.0)).generate(
-        minutes * 60.0, rate_hz, seed=1, runner=runner, placement=Placement.CHEST).acc
+    return (
+        SyntheticRunner(SyntheticConfig(standing_s=5.0))
+        .generate(minutes * 60.0, rate_hz, seed=1, runner=runner, placement=Placement.CHEST)
+        .acc
+    )
 
 
 def run_once(batch: SampleBatch, pieces: list[SampleBatch]) -> tuple[float, float, int]:
@@ -48,8 +51,14 @@ def one_runner(batch: SampleBatch, batch_s: float | None) -> dict:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     duration = len(batch) / batch.rate_hz
-    return {"seconds": seconds, "cpu_s": cpu, "samples_per_s": len(batch) / cpu, "x_real_time": duration / cpu,
-            "peak_mib": peak / 2**20, "steps": n_steps}
+    return {
+        "seconds": seconds,
+        "cpu_s": cpu,
+        "samples_per_s": len(batch) / cpu,
+        "x_real_time": duration / cpu,
+        "peak_mib": peak / 2**20,
+        "steps": n_steps,
+    }
 
 
 def many_runners(n_runners: int, seconds_of_data: int, rate_hz: float) -> dict:
@@ -75,8 +84,13 @@ def many_runners(n_runners: int, seconds_of_data: int, rate_hz: float) -> dict:
             latencies.append(time.perf_counter() - t)
     total = time.process_time() - t0
     lat = np.array(latencies) * 1000
-    return {"runners": n_runners, "p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)),
-            "cpu_s_per_data_s": total / len(batches), "kib_per_runner": held / n_runners / 1024}
+    return {
+        "runners": n_runners,
+        "p50_ms": float(np.percentile(lat, 50)),
+        "p99_ms": float(np.percentile(lat, 99)),
+        "cpu_s_per_data_s": total / len(batches),
+        "kib_per_runner": held / n_runners / 1024,
+    }
 
 
 def main() -> int:
@@ -89,21 +103,28 @@ def main() -> int:
 
     batch = recording(args.minutes, args.rate)
     print(f"1 runner, {args.minutes:g} min at {args.rate:g} Hz ({len(batch)} samples)")
-    print(f"{'batches':<14}{'wall s':>9}{'CPU s':>9}{'samples/CPU s':>15}{'x real time':>13}{'peak MiB':>10}"
-          f"{'steps':>8}")
+    print(
+        f"{'batches':<14}{'wall s':>9}{'CPU s':>9}{'samples/CPU s':>15}{'x real time':>13}{'peak MiB':>10}{'steps':>8}"
+    )
     for label, size in (("one batch", None), ("1-s batches", 1.0)):
         r = one_runner(batch, size)
-        print(f"{label:<14}{r['seconds']:>9.3f}{r['cpu_s']:>9.3f}{r['samples_per_s']:>15,.0f}{r['x_real_time']:>13,.0f}"
-              f"{r['peak_mib']:>10.1f}{r['steps']:>8}")
+        print(
+            f"{label:<14}{r['seconds']:>9.3f}{r['cpu_s']:>9.3f}{r['samples_per_s']:>15,.0f}{r['x_real_time']:>13,.0f}"
+            f"{r['peak_mib']:>10.1f}{r['steps']:>8}"
+        )
     print()
     print(f"N runners pushing 1-s batches at {args.rate:g} Hz, {args.seconds} s of data each")
     print(f"{'runners':>8}{'p50 ms':>10}{'p99 ms':>10}{'CPU s per data s':>18}{'KiB/runner':>12}")
     for n in sorted({10, args.runners}):
         r = many_runners(n, args.seconds, args.rate)
-        print(f"{r['runners']:>8}{r['p50_ms']:>10.3f}{r['p99_ms']:>10.3f}{r['cpu_s_per_data_s']:>18.3f}"
-              f"{r['kib_per_runner']:>12.0f}")
-    print("(CPU s per data s < 1 means that many runners keep up in real time on one core; latencies are wall\n"
-          " time per push and include waits for the CPU when the machine is shared: see `uptime`)")
+        print(
+            f"{r['runners']:>8}{r['p50_ms']:>10.3f}{r['p99_ms']:>10.3f}{r['cpu_s_per_data_s']:>18.3f}"
+            f"{r['kib_per_runner']:>12.0f}"
+        )
+    print(
+        "(CPU s per data s < 1 means that many runners keep up in real time on one core; latencies are wall\n"
+        " time per push and include waits for the CPU when the machine is shared: see `uptime`)"
+    )
     return 0
 
 

@@ -34,8 +34,11 @@ def main() -> None:
         t0 = time.perf_counter()
         run = fatigue_run(duration_s=args.minutes * 60, rate_hz=args.rate, runner="bench")
         write_batches(path, [run.acc])
-        print(f"made {path.name}: {len(run.acc):,} samples, {path.stat().st_size / 1e6:.1f} MB "
-              f"in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        print(
+            f"made {path.name}: {len(run.acc):,} samples, {path.stat().st_size / 1e6:.1f} MB "
+            f"in {time.perf_counter() - t0:.1f} s",
+            file=sys.stderr,
+        )
         rows = []
         for i in range(args.repeat):
             for store in (True, False):
@@ -50,14 +53,20 @@ def main() -> None:
                 inner = float(out.stdout.split("analysed in ")[1].split(" s")[0])
                 peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
                 rows.append((store, wall, inner, peak_mb))
-    print(f"strideguard analyze, {args.minutes:g} min at {args.rate:g} Hz ({int(args.minutes * 60 * args.rate):,} "
-          "samples), synthetic chest")
+    print(
+        f"strideguard analyze, {args.minutes:g} min at {args.rate:g} Hz ({int(args.minutes * 60 * args.rate):,} "
+        "samples), synthetic chest"
+    )
     print(f"{'store':<7}{'command s':>11}{'analysis s':>12}{'x real time':>13}{'peak RSS MB':>13}")
     for store, wall, inner, peak in rows:
-        print(f"{'sqlite' if store else 'none':<7}{wall:>11.2f}{inner:>12.2f}{args.minutes * 60 / inner:>13,.0f}"
-              f"{peak:>13.0f}")
-    print("(command s includes interpreter start and imports; analysis s is what `analyze` reports; "
-          "peak RSS is the running maximum over the child processes so far)")
+        print(
+            f"{'sqlite' if store else 'none':<7}{wall:>11.2f}{inner:>12.2f}{args.minutes * 60 / inner:>13,.0f}"
+            f"{peak:>13.0f}"
+        )
+    print(
+        "(command s includes interpreter start and imports; analysis s is what `analyze` reports; "
+        "peak RSS is the running maximum over the child processes so far)"
+    )
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def _frames(kind: str, n_frames: int) -> tuple[list[bytes], int]:
     counts = _walk(n_frames * per_frame, seed=1)
     frames = []
     for f in range(n_frames):
-        chunk = counts[f * per_frame:(f + 1) * per_frame]
+        chunk = counts[f * per_frame : (f + 1) * per_frame]
         ts = DEVICE0_NS + ((f + 1) * per_frame - 1) * period_ns
         if kind.startswith("raw"):
             frames.append(pmd_data.build_raw_frame(MeasurementType.ACC, ts, chunk))
@@ -69,8 +69,14 @@ def main() -> int:
             return len(frames)
 
         def full_decoder() -> int:
-            decoder = decoding.make_decoder("pmd_data", runner="r", device="d", placement=Placement.CHEST,
-                                            rate_hz=200, meta={"acc_factor": "0.000244"} if "type 0" in kind else {})
+            decoder = decoding.make_decoder(
+                "pmd_data",
+                runner="r",
+                device="d",
+                placement=Placement.CHEST,
+                rate_hz=200,
+                meta={"acc_factor": "0.000244"} if "type 0" in kind else {},
+            )
             for i, payload in enumerate(frames):
                 decoder.feed(HOST0_NS + i * per_frame * 5_000_000 + 10_000_000, payload)
             return len(frames)
@@ -79,10 +85,14 @@ def main() -> int:
             seconds = _time_per_call(run)
             rows.append((f"PMD {kind}", stage, f"{size:.0f}", per_frame, seconds * 1e6, per_frame / seconds))
 
-    hr_payload = hrm.build_hrm(hrm.HeartRateMeasurement(heart_rate_bpm=150, sensor_contact=True, energy_kj=None,
-                                                        rr_raw_1_1024s=(410, 412)))
-    rsc_payload = rsc.build_rsc(rsc.RscMeasurement(speed_mps=3.3, cadence_per_min=172, stride_length_m=1.15,
-                                                   total_distance_m=1234.5, running=True))
+    hr_payload = hrm.build_hrm(
+        hrm.HeartRateMeasurement(heart_rate_bpm=150, sensor_contact=True, energy_kj=None, rr_raw_1_1024s=(410, 412))
+    )
+    rsc_payload = rsc.build_rsc(
+        rsc.RscMeasurement(
+            speed_mps=3.3, cadence_per_min=172, stride_length_m=1.15, total_distance_m=1234.5, running=True
+        )
+    )
     for name, source, payload in (("HRM 0x2A37", "hrm", hr_payload), ("RSC 0x2A53", "rsc", rsc_payload)):
         decoder = decoding.make_decoder(source, runner="r", device="d", placement="chest", rate_hz=None, meta={})
 
@@ -94,8 +104,10 @@ def main() -> int:
         seconds = _time_per_call(run)
         rows.append((name, "stream decoder", str(len(payload)), 1, seconds * 1e6, 1 / seconds))
 
-    print(f"decode cost per notification (median of {REPEATS} runs; Python {sys.version.split()[0]}, "
-          f"numpy {np.__version__})")
+    print(
+        f"decode cost per notification (median of {REPEATS} runs; Python {sys.version.split()[0]}, "
+        f"numpy {np.__version__})"
+    )
     header = ("payload", "stage", "bytes", "samples", "us/notification", "samples/s")
     print(f"{header[0]:<28} {header[1]:<15} {header[2]:>6} {header[3]:>8} {header[4]:>16} {header[5]:>12}")
     for name, stage, size, samples, us, rate in rows:

@@ -36,8 +36,9 @@ VARIANTS = (
 
 
 def prepare(root: pathlib.Path, minutes: float) -> tuple[pathlib.Path, str]:
-    run = SyntheticRunner(SyntheticConfig(cadence_spm=170.0)).generate(minutes * 60, 100, seed=7, runner="benchmark",
-                                                                         device="bench-strap")
+    run = SyntheticRunner(SyntheticConfig(cadence_spm=170.0)).generate(
+        minutes * 60, 100, seed=7, runner="benchmark", device="bench-strap"
+    )
     capture = root / "hour.sgcap"
     write_batches(capture, [run.acc, run.gyro])
     result = asyncio.run(run_file(RunOptions(path=capture, db_path=root / "store.db", live_view=False)))
@@ -63,9 +64,17 @@ def main() -> None:
                 out = root / f"out-{len(table)}-{i}"
                 key = root / f"key-{len(table)}-{i}.json"
                 started = time.perf_counter()
-                result = export_sessions(store, rows, ExportOptions(
-                    out_dir=out, formats=formats, pseudonymise=pseudo, key_path=key if pseudo else None,
-                    random_date_shift=pseudo))
+                result = export_sessions(
+                    store,
+                    rows,
+                    ExportOptions(
+                        out_dir=out,
+                        formats=formats,
+                        pseudonymise=pseudo,
+                        key_path=key if pseudo else None,
+                        random_date_shift=pseudo,
+                    ),
+                )
                 best = min(best, time.perf_counter() - started)
                 size = sum(f.stat().st_size for f in result.files)
                 n_samples = result.n_samples
@@ -84,8 +93,10 @@ def main() -> None:
         store.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print(f"export of one {args.minutes:g}-min session at 100 Hz, acc + gyro = {n_samples:,} samples "
-          f"(best of {args.repeat})")
+    print(
+        f"export of one {args.minutes:g}-min session at 100 Hz, acc + gyro = {n_samples:,} samples "
+        f"(best of {args.repeat})"
+    )
     print(f"{'variant':<32}{'seconds':>9}{'MB':>9}{'samples/s':>14}")
     for label, seconds, mb, rate in table:
         print(f"{label:<32}{seconds:>9.2f}{mb:>9.1f}{rate:>14,.0f}")

@@ -58,17 +58,31 @@ def analytics_rows(quick: bool) -> list[tuple[str, str, str, bool]]:
     capacity = n / many["cpu_s_per_data_s"]
     mib = many["kib_per_runner"] / 1024
     return [
-        ("in-process: runners at 100 Hz on one core", f">= {TARGETS['runners_one_core']}",
-         f"{capacity:,.0f} ({many['cpu_s_per_data_s']:.2f} CPU s per data s for {n})",
-         capacity >= TARGETS["runners_one_core"]),
-        ("in-process: p99 latency of a 1-s batch push", f"<= {TARGETS['p99_batch_ms']:g} ms",
-         f"{many['p99_ms']:.2f} ms (p50 {many['p50_ms']:.2f}) with {n} runners", many["p99_ms"] <= TARGETS["p99_batch_ms"]),
-        ("in-process: memory per runner", f"<= {TARGETS['mib_per_runner']:g} MiB", f"{mib:.2f} MiB (traced)",
-         mib <= TARGETS["mib_per_runner"]),
-        ("offline: 1 h of 100 Hz chest data, analyzer", f"<= {TARGETS['offline_1h_s']:g} s",
-         f"{one['cpu_s'] * scale:.2f} CPU s as one batch, {chunked['cpu_s'] * scale:.2f} in 1-s batches"
-         + ("" if scale == 1 else f" (x{scale:g} from {minutes:g} min)"),
-         one["cpu_s"] * scale <= TARGETS["offline_1h_s"]),
+        (
+            "in-process: runners at 100 Hz on one core",
+            f">= {TARGETS['runners_one_core']}",
+            f"{capacity:,.0f} ({many['cpu_s_per_data_s']:.2f} CPU s per data s for {n})",
+            capacity >= TARGETS["runners_one_core"],
+        ),
+        (
+            "in-process: p99 latency of a 1-s batch push",
+            f"<= {TARGETS['p99_batch_ms']:g} ms",
+            f"{many['p99_ms']:.2f} ms (p50 {many['p50_ms']:.2f}) with {n} runners",
+            many["p99_ms"] <= TARGETS["p99_batch_ms"],
+        ),
+        (
+            "in-process: memory per runner",
+            f"<= {TARGETS['mib_per_runner']:g} MiB",
+            f"{mib:.2f} MiB (traced)",
+            mib <= TARGETS["mib_per_runner"],
+        ),
+        (
+            "offline: 1 h of 100 Hz chest data, analyzer",
+            f"<= {TARGETS['offline_1h_s']:g} s",
+            f"{one['cpu_s'] * scale:.2f} CPU s as one batch, {chunked['cpu_s'] * scale:.2f} in 1-s batches"
+            + ("" if scale == 1 else f" (x{scale:g} from {minutes:g} min)"),
+            one["cpu_s"] * scale <= TARGETS["offline_1h_s"],
+        ),
     ]
 
 
@@ -84,8 +98,12 @@ def offline_pipeline_row(quick: bool) -> tuple[str, str, str, bool]:
         asyncio.run(run_file(opts))
         wall, cpu = time.perf_counter() - t, time.process_time() - c
     scale = 60.0 / minutes
-    return ("offline: 1 h through `analyze` (replay + store)", f"<= {TARGETS['offline_1h_s']:g} s",
-            f"{cpu * scale:.2f} CPU s, {wall * scale:.2f} wall s", cpu * scale <= TARGETS["offline_1h_s"])
+    return (
+        "offline: 1 h through `analyze` (replay + store)",
+        f"<= {TARGETS['offline_1h_s']:g} s",
+        f"{cpu * scale:.2f} CPU s, {wall * scale:.2f} wall s",
+        cpu * scale <= TARGETS["offline_1h_s"],
+    )
 
 
 def profiled_worker(profile_path: pathlib.Path):
@@ -93,10 +111,31 @@ def profiled_worker(profile_path: pathlib.Path):
 
     def start(broker: MosquittoService, team: str, index: int, count: int, state: pathlib.Path) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-m", "cProfile", "-o", str(profile_path), "-m", "stream.cli", "worker", "--broker",
-             f"mqtt://{broker.host}:{broker.port}", "--team", team, "--index", str(index), "--count", str(count),
-             "--state-dir", str(state / f"w{index}")],
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            [
+                sys.executable,
+                "-m",
+                "cProfile",
+                "-o",
+                str(profile_path),
+                "-m",
+                "stream.cli",
+                "worker",
+                "--broker",
+                f"mqtt://{broker.host}:{broker.port}",
+                "--team",
+                team,
+                "--index",
+                str(index),
+                "--count",
+                str(count),
+                "--state-dir",
+                str(state / f"w{index}"),
+            ],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
 
     return start
 
@@ -116,8 +155,10 @@ IDLE = "idle: waiting in epoll (not CPU)"
 BUILTINS = (  # C functions (file "~"), by name; cProfile times them in wall time, so the wait is split off
     (IDLE, ("epoll",)),
     ("startup: imports", ("compile", "marshal", "exec", "_imp.", "posix.stat", "posix.listdir")),
-    ("journal fsync and disk writes", ("fsync", "posix.write", "posix.open", "posix.replace", "TextIOWrapper",
-                                       "BufferedWriter")),
+    (
+        "journal fsync and disk writes",
+        ("fsync", "posix.write", "posix.open", "posix.replace", "TextIOWrapper", "BufferedWriter"),
+    ),
     ("network syscalls (socket send/recv)", ("socket", "select")),
     ("numpy kernels", ("numpy", "ufunc", "ndarray", "scipy", "sosfilt")),
 )
@@ -139,8 +180,10 @@ def summarise_profile(path: pathlib.Path) -> list[str]:
         rows.append((tottime, f"{pathlib.Path(filename).name}:{line}({func})" if filename != "~" else func))
     fsyncs = sum(v[1] for (f, _, func), v in stats.stats.items() if f == "~" and "fsync" in func)  # type: ignore[attr-defined]
     busy = total - by_category.get(IDLE, 0.0)
-    lines = [f"worker profile: {total:.1f} s profiled, {busy:.1f} s busy ({fsyncs} fsync calls); share of busy time "
-             f"(own time):"]
+    lines = [
+        f"worker profile: {total:.1f} s profiled, {busy:.1f} s busy ({fsyncs} fsync calls); share of busy time "
+        f"(own time):"
+    ]
     for label, seconds in sorted(by_category.items(), key=lambda kv: -kv[1]):
         share = "" if label == IDLE else f"{seconds / busy:>6.1%}"
         lines.append(f"  {label:<46}{seconds:>7.2f} s {share}")
@@ -150,8 +193,9 @@ def summarise_profile(path: pathlib.Path) -> list[str]:
     return lines
 
 
-async def mqtt_measurements(quick: bool, profiles: dict[str, pathlib.Path], profile_dir: pathlib.Path
-                            ) -> dict[str, dict]:
+async def mqtt_measurements(
+    quick: bool, profiles: dict[str, pathlib.Path], profile_dir: pathlib.Path
+) -> dict[str, dict]:
     """The measured runs first (no profiler), then the same shapes again with the worker under cProfile:
     saturation (as fast as possible) and the real-time load that misses the latency target."""
     out = {}
@@ -161,20 +205,27 @@ async def mqtt_measurements(quick: bool, profiles: dict[str, pathlib.Path], prof
         broker.start()
         try:
             state = pathlib.Path(tmp)
-            out["max"] = await bench_mqtt.scenario(broker, state, name="saturation", runners=8, workers=1,
-                                                   duration_s=60 if quick else 240, speed=None)
+            out["max"] = await bench_mqtt.scenario(
+                broker, state, name="saturation", runners=8, workers=1, duration_s=60 if quick else 240, speed=None
+            )
             for n in rt_runners:
-                out[f"rt{n}"] = await bench_mqtt.scenario(broker, state, name="real time", runners=n, workers=1,
-                                                          duration_s=20 if quick else 40, speed=1.0)
+                out[f"rt{n}"] = await bench_mqtt.scenario(
+                    broker, state, name="real time", runners=n, workers=1, duration_s=20 if quick else 40, speed=1.0
+                )
             original = bench_mqtt.start_worker
             try:
-                for label, kwargs in (("saturation", dict(runners=8, duration_s=60 if quick else 240, speed=None)),
-                                      (f"{rt_runners[-1]} runners real time",
-                                       dict(runners=rt_runners[-1], duration_s=20 if quick else 30, speed=1.0))):
+                for label, kwargs in (
+                    ("saturation", dict(runners=8, duration_s=60 if quick else 240, speed=None)),
+                    (
+                        f"{rt_runners[-1]} runners real time",
+                        dict(runners=rt_runners[-1], duration_s=20 if quick else 30, speed=1.0),
+                    ),
+                ):
                     profiles[label] = profile_dir / f"worker-{len(profiles)}.prof"
                     bench_mqtt.start_worker = profiled_worker(profiles[label])
-                    out[f"profiled {label}"] = await bench_mqtt.scenario(broker, state, name=f"profiled {label}",
-                                                                         workers=1, **kwargs)
+                    out[f"profiled {label}"] = await bench_mqtt.scenario(
+                        broker, state, name=f"profiled {label}", workers=1, **kwargs
+                    )
             finally:
                 bench_mqtt.start_worker = original
         finally:
@@ -184,17 +235,28 @@ async def mqtt_measurements(quick: bool, profiles: dict[str, pathlib.Path], prof
 
 def mqtt_rows(results: dict[str, dict]) -> list[tuple[str, str, str, bool]]:
     sat = results["max"]
-    rows = [("MQTT: 100 Hz runners one worker sustains", f">= {TARGETS['mqtt_runners_per_worker']}",
-             f"{sat['runners_per_worker_100hz']:.0f} (as fast as possible: {sat['samples_per_s']:,.0f} samples/s, "
-             f"{sat['msgs_per_s']:,.0f} msgs/s)", sat["runners_per_worker_100hz"] >= TARGETS["mqtt_runners_per_worker"])]
+    rows = [
+        (
+            "MQTT: 100 Hz runners one worker sustains",
+            f">= {TARGETS['mqtt_runners_per_worker']}",
+            f"{sat['runners_per_worker_100hz']:.0f} (as fast as possible: {sat['samples_per_s']:,.0f} samples/s, "
+            f"{sat['msgs_per_s']:,.0f} msgs/s)",
+            sat["runners_per_worker_100hz"] >= TARGETS["mqtt_runners_per_worker"],
+        )
+    ]
     for key in sorted((k for k in results if k.startswith("rt")), key=lambda k: int(k[2:])):
         r = results[key]
         # a real-time run only keeps up if it finished within a few seconds of its data
         keeps_up = r["total_s"] <= r["data_s"] + 10
-        rows.append((f"MQTT: p99 publish-to-output, {r['runners']} runners real time", f"<= {TARGETS['mqtt_p99_ms']:g} ms",
-                     f"{r['p99_ms']:.0f} ms (p50 {r['p50_ms']:.0f}; {r['outputs']} outputs; "
-                     f"{'kept up' if keeps_up else 'fell behind: ' + format(r['total_s'], '.0f') + ' s for ' + format(r['data_s'], 'g') + ' s'})",
-                     r["p99_ms"] <= TARGETS["mqtt_p99_ms"] and keeps_up))
+        rows.append(
+            (
+                f"MQTT: p99 publish-to-output, {r['runners']} runners real time",
+                f"<= {TARGETS['mqtt_p99_ms']:g} ms",
+                f"{r['p99_ms']:.0f} ms (p50 {r['p50_ms']:.0f}; {r['outputs']} outputs; "
+                f"{'kept up' if keeps_up else 'fell behind: ' + format(r['total_s'], '.0f') + ' s for ' + format(r['data_s'], 'g') + ' s'})",
+                r["p99_ms"] <= TARGETS["mqtt_p99_ms"] and keeps_up,
+            )
+        )
     return rows
 
 
@@ -226,12 +288,19 @@ def main() -> int:
             print_table(rows)
         for label, path in profiles.items():
             r = mqtt[f"profiled {label}"]
-            print(f"\n[{label}: {r['messages']} IMU messages, {r['outputs']} outputs, p99 {r['p99_ms']:.0f} ms "
-                  f"under the profiler]")
-            print("\n".join(summarise_profile(path)) if path.exists() else
-                  "profile missing: the worker did not stop cleanly")
-    print("\nCPU s are this process's (analytics) or per data second; latencies are wall time and suffer on a "
-          "shared machine (see the load average above).")
+            print(
+                f"\n[{label}: {r['messages']} IMU messages, {r['outputs']} outputs, p99 {r['p99_ms']:.0f} ms "
+                f"under the profiler]"
+            )
+            print(
+                "\n".join(summarise_profile(path))
+                if path.exists()
+                else "profile missing: the worker did not stop cleanly"
+            )
+    print(
+        "\nCPU s are this process's (analytics) or per data second; latencies are wall time and suffer on a "
+        "shared machine (see the load average above)."
+    )
     return 0
 
 

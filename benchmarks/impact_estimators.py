@@ -84,7 +84,7 @@ def active_peak_bw(force_bw: np.ndarray) -> float:
     if not len(peaks):
         return float(force_bw.max())
     first = int(peaks[0])
-    valley = first + int(np.argmin(force_bw[first:first + force_bw.shape[0] // 10 + 2]))
+    valley = first + int(np.argmin(force_bw[first : first + force_bw.shape[0] // 10 + 2]))
     return float(force_bw[valley:].max())
 
 
@@ -98,10 +98,18 @@ def matched_steps(recs: list[Recording], config: AnalyticsConfig, vgrf_bw: np.nd
         for i, j in pairs:
             previous = plate[j - 1].contact_s if j > 0 else None
             on, off = round(plate[j].contact_s * rec.rate_hz), round(plate[j].toe_off_s * rec.rate_hz)
-            out.append(MatchedStep(trial=trial, plate_index=j, step=steps[i], peak_vgrf_bw=plate[j].peak_vgrf_bw,
-                                   plate_contact_time_s=plate[j].contact_time_ms / 1000.0,
-                                   plate_step_time_s=None if previous is None else plate[j].contact_s - previous,
-                                   active_peak_bw=active_peak_bw(vgrf_bw[trial, on:off]), rec=rec))
+            out.append(
+                MatchedStep(
+                    trial=trial,
+                    plate_index=j,
+                    step=steps[i],
+                    peak_vgrf_bw=plate[j].peak_vgrf_bw,
+                    plate_contact_time_s=plate[j].contact_time_ms / 1000.0,
+                    plate_step_time_s=None if previous is None else plate[j].contact_s - previous,
+                    active_peak_bw=active_peak_bw(vgrf_bw[trial, on:off]),
+                    rec=rec,
+                )
+            )
     return out
 
 
@@ -128,8 +136,9 @@ def mean_over_contact(m: MatchedStep) -> float | None:
     return HALF_SINE_PEAK_PER_MEAN * float(vertical.mean()) if vertical.size else None
 
 
-def leave_one_trial_out(by_cutoff: dict[float, list[MatchedStep]], cutoffs_hz: tuple[float, ...],
-                        with_times: bool) -> dict[tuple[int, int], float]:
+def leave_one_trial_out(
+    by_cutoff: dict[float, list[MatchedStep]], cutoffs_hz: tuple[float, ...], with_times: bool
+) -> dict[tuple[int, int], float]:
     """Peak vGRF per plate contact from a linear fit of the low-pass peaks at `cutoffs_hz` (plus our
     contact and step time), the fit made on the other 15 trials: what a model calibrated on this runner
     could do for a trial it has not seen. Keyed by (trial, plate index)."""
@@ -170,27 +179,39 @@ def row(name: str, matched: list[MatchedStep], estimate: Callable[[MatchedStep],
     mean_e = np.array([est[trial == t].mean() for t in trials])
     mean_r = np.array([ref[trial == t].mean() for t in trials])
     bias = np.array([np.median(est[trial == t] - ref[trial == t]) for t in trials])
-    return [name, f"{stats['abs_err_median']:.3f}", f"{stats['signed_err_median']:+.3f}", f"{stats['r']:.2f}",
-            f"{np.corrcoef(within_e, within_r)[0, 1]:.2f}", f"{np.corrcoef(mean_e, mean_r)[0, 1]:.2f}",
-            f"{bias.min():+.2f}..{bias.max():+.2f}", f"{np.corrcoef(est, active)[0, 1]:.2f}", str(stats["n"])]
+    return [
+        name,
+        f"{stats['abs_err_median']:.3f}",
+        f"{stats['signed_err_median']:+.3f}",
+        f"{stats['r']:.2f}",
+        f"{np.corrcoef(within_e, within_r)[0, 1]:.2f}",
+        f"{np.corrcoef(mean_e, mean_r)[0, 1]:.2f}",
+        f"{bias.min():+.2f}..{bias.max():+.2f}",
+        f"{np.corrcoef(est, active)[0, 1]:.2f}",
+        str(stats["n"]),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=pathlib.Path,
-                        default=pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data",
-                        help="folder holding alcantara_sacral_grf/ (default ../shared/data)")
+    parser.add_argument(
+        "--data",
+        type=pathlib.Path,
+        default=pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data",
+        help="folder holding alcantara_sacral_grf/ (default ../shared/data)",
+    )
     args = parser.parse_args(argv)
     folder = args.data / ALCANTARA_FOLDER
     if not folder.is_dir():
-        print(f"error: {folder} not found; pass --data with the folder that holds {ALCANTARA_FOLDER}/",
-              file=sys.stderr)
+        print(f"error: {folder} not found; pass --data with the folder that holds {ALCANTARA_FOLDER}/", file=sys.stderr)
         return 2
     recs = load_alcantara(folder)
     vgrf_bw = np.loadtxt(folder / "vgrf_trials.csv", delimiter=",", ndmin=2)
     shipped = AnalyticsConfig()
-    by_cutoff = {hz: matched_steps(recs, dataclasses.replace(shipped, impact_lowpass_hz=hz), vgrf_bw)
-                 for hz in LOWPASS_CUTOFFS_HZ}
+    by_cutoff = {
+        hz: matched_steps(recs, dataclasses.replace(shipped, impact_lowpass_hz=hz), vgrf_bw)
+        for hz in LOWPASS_CUTOFFS_HZ
+    }
     rows = []
     for cutoff_hz, matched in by_cutoff.items():
         label = " (shipped)" if cutoff_hz == shipped.impact_lowpass_hz else ""
@@ -199,19 +220,32 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(row("spring-mass, our T and contact", matched, spring_mass_ours))
     rows.append(row("spring-mass, plate T and contact", matched, spring_mass_plate))
     rows.append(row("pi/2 x mean acc over our contact", matched, mean_over_contact))
-    for cutoffs_hz, with_times in (((6.0,), False), ((8.0,), False), ((6.0, 10.0), False), ((6.0, 10.0), True),
-                                   (LOWPASS_CUTOFFS_HZ, True)):
+    for cutoffs_hz, with_times in (
+        ((6.0,), False),
+        ((8.0,), False),
+        ((6.0, 10.0), False),
+        ((6.0, 10.0), True),
+        (LOWPASS_CUTOFFS_HZ, True),
+    ):
         fitted = leave_one_trial_out(by_cutoff, cutoffs_hz, with_times)
         name = "+".join(f"{hz:g}" for hz in cutoffs_hz) + (" Hz, T, Tc" if with_times else " Hz")
-        rows.append(row(f"fit on other trials: {name}", matched,
-                        lambda m, fitted=fitted: fitted.get((m.trial, m.plate_index))))
-    print(render("Alcantara sacrum: per-step estimators of peak vGRF (BW), matched steps",
-                 ["estimator", "|err| med", "bias", "r", "r within", "r between", "trial bias", "r active", "n"], rows,
-                 ["r within = after removing each trial's mean; r between = of the 16 trial means; trial bias ="
-                  " range of per-trial median errors; r active = r with the plate's active peak (after the impact"
-                  " transient); target: |err| <= 0.15 BW and r >= 0.9 against the peak",
-                  "fit on other trials = linear least squares of the peak vGRF on those low-pass peaks (and our step"
-                  " and contact time) over the other 15 trials, applied to the held-out one (leave one trial out)"]))
+        rows.append(
+            row(f"fit on other trials: {name}", matched, lambda m, fitted=fitted: fitted.get((m.trial, m.plate_index)))
+        )
+    print(
+        render(
+            "Alcantara sacrum: per-step estimators of peak vGRF (BW), matched steps",
+            ["estimator", "|err| med", "bias", "r", "r within", "r between", "trial bias", "r active", "n"],
+            rows,
+            [
+                "r within = after removing each trial's mean; r between = of the 16 trial means; trial bias ="
+                " range of per-trial median errors; r active = r with the plate's active peak (after the impact"
+                " transient); target: |err| <= 0.15 BW and r >= 0.9 against the peak",
+                "fit on other trials = linear least squares of the peak vGRF on those low-pass peaks (and our step"
+                " and contact time) over the other 15 trials, applied to the held-out one (leave one trial out)",
+            ],
+        )
+    )
     return 0
 
 

@@ -52,8 +52,14 @@ SECTIONS = ("uci", "alcantara", "synthetic", "generic", "speed")
 SPEED_RATE_HZ = 100.0  # Hz, the target's chest recording rate
 OFFLINE_CHUNK_S = 60.0  # s per push when replaying a file as fast as possible
 TARGETS = {
-    "cadence_mae_spm": 1.0, "recall": 0.99, "precision": 0.99, "impact_bw": 0.15, "impact_r": 0.9,
-    "contact_time_ms": 20.0, "standing_false_steps": 0, "x_real_time": 3600.0,
+    "cadence_mae_spm": 1.0,
+    "recall": 0.99,
+    "precision": 0.99,
+    "impact_bw": 0.15,
+    "impact_r": 0.9,
+    "contact_time_ms": 20.0,
+    "standing_false_steps": 0,
+    "x_real_time": 3600.0,
 }
 
 EPILOG = """\
@@ -68,23 +74,33 @@ examples:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="validate.py", description=__doc__, epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="validate.py", description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     default_data = pathlib.Path(os.environ.get("STRIDEGUARD_SHARED", REPO.parent / "shared")) / "data"
     p.add_argument("--data", type=pathlib.Path, default=default_data, help=f"data folder (default {default_data})")
     p.add_argument("--only", action="append", choices=SECTIONS, help="run only these sections (repeatable)")
     p.add_argument("--csv", action="append", default=[], type=pathlib.Path, help="generic recording (with --ref)")
     p.add_argument("--ref", action="append", default=[], type=pathlib.Path, help="its *.ref.json (same order)")
-    p.add_argument("--placement", default="sacrum", choices=("chest", "sacrum"),
-                   help="where the generic recordings' sensor sat (default sacrum: hip/lower back)")
+    p.add_argument(
+        "--placement",
+        default="sacrum",
+        choices=("chest", "sacrum"),
+        help="where the generic recordings' sensor sat (default sacrum: hip/lower back)",
+    )
     p.add_argument("--no-peers", action="store_true", help="ours only")
-    p.add_argument("--peer-presets", default="running,default",
-                   help="comma list of peer presets to run (default running,default)")
+    p.add_argument(
+        "--peer-presets", default="running,default", help="comma list of peer presets to run (default running,default)"
+    )
     p.add_argument("--peers-venv", type=pathlib.Path, default=DEFAULT_VENV, help="the peers' venv")
     p.add_argument("--quick", action="store_true", help="fewer synthetic scenarios, a 5-min speed run")
     p.add_argument("--chunk-s", type=float, default=1.0, help="replay chunk for ours (default 1 s)")
-    p.add_argument("--repeat", type=int, default=3,
-                   help="time every method this many times and keep the fastest (default 3; results are the same)")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="time every method this many times and keep the fastest (default 3; results are the same)",
+    )
     p.add_argument("--json", type=pathlib.Path, default=None, help="write every number to this JSON file")
     a = p.parse_args(argv)
     if len(a.csv) != len(a.ref):
@@ -134,15 +150,15 @@ class Harness:
             progress(f"ours on {rec.name}")
         return out
 
-    def run_peers_all(self, recs: list[Recording], presets: tuple[str, ...] | None = None
-                      ) -> dict[tuple[str, str, str], object]:
+    def run_peers_all(
+        self, recs: list[Recording], presets: tuple[str, ...] | None = None
+    ) -> dict[tuple[str, str, str], object]:
         if self.args.no_peers or self.peer_python is None or not recs:
             return {}
         out = {}
         for peer in PEERS:
             t0 = time.perf_counter()
-            res = run_peer_batch(peer, recs, presets or self.presets, python=self.peer_python,
-                                 repeat=self.args.repeat)
+            res = run_peer_batch(peer, recs, presets or self.presets, python=self.peer_python, repeat=self.args.repeat)
             for (name, preset), r in res.items():
                 out[(peer, preset, name)] = r
             progress(f"{peer} on {len(recs)} recordings ({time.perf_counter() - t0:.1f} s)")
@@ -164,38 +180,72 @@ class Harness:
             r = pooled[m]
             return "fail" if "error" in r else fmt(r.get(key), spec)
 
-        errors = sorted({f"{m}: {per_rec[n][m]['error']}" for n in names for m in methods
-                         if m in per_rec[n] and "error" in per_rec[n][m]})
+        errors = sorted(
+            {
+                f"{m}: {per_rec[n][m]['error']}"
+                for n in names
+                for m in methods
+                if m in per_rec[n] and "error" in per_rec[n][m]
+            }
+        )
         err_notes = [f"fail = {e}" for e in errors[:6]]
-        has_windows = any(per_rec[n].get("ours", {}).get("cadence_interval_mae_spm") is not None
-                          or any(per_rec[n].get(m, {}).get("cadence_interval_mae_spm") is not None for m in methods)
-                          for n in names)
+        has_windows = any(
+            per_rec[n].get("ours", {}).get("cadence_interval_mae_spm") is not None
+            or any(per_rec[n].get(m, {}).get("cadence_interval_mae_spm") is not None for m in methods)
+            for n in names
+        )
         if has_windows:
-            own = [m for m in methods if any(per_rec[n].get(m, {}).get("own_window_cadence_mae_spm") is not None
-                                             for n in names)]
+            own = [
+                m
+                for m in methods
+                if any(per_rec[n].get(m, {}).get("own_window_cadence_mae_spm") is not None for n in names)
+            ]
             header = ["recording", *methods, *[f"{m} own" for m in own]]
             rows = []
             for n in names:
-                rows.append([n] + [cell(n, m, "cadence_interval_mae_spm", "{:.2f}") for m in methods]
-                            + [cell(n, m, "own_window_cadence_mae_spm", "{:.2f}") for m in own])
-            rows.append(["median"] + [pooled_cell(m, "cadence_interval_mae_spm", "{:.2f}") for m in methods]
-                        + [pooled_cell(m, "own_window_cadence_mae_spm", "{:.2f}") for m in own])
-            self.tables.append(render(
-                f"{label}: cadence per 10-s window, median |error| (spm), 60 / mean step interval",
-                header, rows, [f"target: ours <= {TARGETS['cadence_mae_spm']:g} spm and <= the best peer; "
-                               "method columns: from the method's step times in each 10-s reference window",
-                               "'ours own' = the analytics' WindowMetrics.cadence_spm on their own window grid; "
-                               "'mobgap own' = mobgap's CadFromIc per-second cadence averaged over the window",
-                               *err_notes]))
+                rows.append(
+                    [n]
+                    + [cell(n, m, "cadence_interval_mae_spm", "{:.2f}") for m in methods]
+                    + [cell(n, m, "own_window_cadence_mae_spm", "{:.2f}") for m in own]
+                )
+            rows.append(
+                ["median"]
+                + [pooled_cell(m, "cadence_interval_mae_spm", "{:.2f}") for m in methods]
+                + [pooled_cell(m, "own_window_cadence_mae_spm", "{:.2f}") for m in own]
+            )
+            self.tables.append(
+                render(
+                    f"{label}: cadence per 10-s window, median |error| (spm), 60 / mean step interval",
+                    header,
+                    rows,
+                    [
+                        f"target: ours <= {TARGETS['cadence_mae_spm']:g} spm and <= the best peer; "
+                        "method columns: from the method's step times in each 10-s reference window",
+                        "'ours own' = the analytics' WindowMetrics.cadence_spm on their own window grid; "
+                        "'mobgap own' = mobgap's CadFromIc per-second cadence averaged over the window",
+                        *err_notes,
+                    ],
+                )
+            )
             rows = [[n] + [cell(n, m, "cadence_count_mae_spm", "{:.1f}") for m in methods] for n in names]
             rows.append(["median"] + [pooled_cell(m, "cadence_count_mae_spm", "{:.1f}") for m in methods])
-            self.tables.append(render(
-                f"{label}: cadence per 10-s window, count-based (steps in window x 6), median |error| (spm)",
-                ["recording", *methods], rows, ["the shared scorer's count metric: one step off = 6 spm"]))
+            self.tables.append(
+                render(
+                    f"{label}: cadence per 10-s window, count-based (steps in window x 6), median |error| (spm)",
+                    ["recording", *methods],
+                    rows,
+                    ["the shared scorer's count metric: one step off = 6 spm"],
+                )
+            )
         rows = [[n] + [cell(n, m, "interval_abs_err_ms_median", "{:.1f}") for m in methods] for n in names]
         rows.append(["median"] + [pooled_cell(m, "interval_abs_err_ms_median", "{:.1f}") for m in methods])
-        self.tables.append(render(f"{label}: step intervals, median |error| (ms), consecutive matched steps",
-                                  ["recording", *methods], rows))
+        self.tables.append(
+            render(
+                f"{label}: step intervals, median |error| (ms), consecutive matched steps",
+                ["recording", *methods],
+                rows,
+            )
+        )
 
         def rp(name: str, m: str) -> str:
             r = per_rec[name].get(m)
@@ -206,29 +256,61 @@ class Harness:
             return f"{recall_precision(r['recall'], r['precision'])} ({fmt(r.get('lag_ms'), '{:+.0f}')})"
 
         rows = [[n] + [rp(n, m) for m in methods] for n in names]
-        rows.append(["worst"] + [("fail" if "error" in pooled[m] else
-                                  recall_precision(pooled[m]["recall_worst"], pooled[m]["precision_worst"]))
-                                 for m in methods])
-        self.tables.append(render(
-            f"{label}: steps, recall/precision (lag ms removed)", ["recording", *methods], rows,
-            [f"target: >= {TARGETS['recall']:g} both; lag = median offset of the method's step event to the "
-             "reference, removed before matching", *notes_extra, *err_notes]))
+        rows.append(
+            ["worst"]
+            + [
+                (
+                    "fail"
+                    if "error" in pooled[m]
+                    else recall_precision(pooled[m]["recall_worst"], pooled[m]["precision_worst"])
+                )
+                for m in methods
+            ]
+        )
+        self.tables.append(
+            render(
+                f"{label}: steps, recall/precision (lag ms removed)",
+                ["recording", *methods],
+                rows,
+                [
+                    f"target: >= {TARGETS['recall']:g} both; lag = median offset of the method's step event to the "
+                    "reference, removed before matching",
+                    *notes_extra,
+                    *err_notes,
+                ],
+            )
+        )
         rows = [[n] + [cell(n, m, "step_count_err_pct", "{:+.1f}") for m in methods] for n in names]
         rows.append(["median"] + [pooled_cell(m, "step_count_err_pct", "{:+.1f}") for m in methods])
-        self.tables.append(render(f"{label}: step count error (%)", ["recording", *methods], rows,
-                                  ["over the running 10-s windows; without windows (5-s trials) over the "
-                                   "reference's span"]))
+        self.tables.append(
+            render(
+                f"{label}: step count error (%)",
+                ["recording", *methods],
+                rows,
+                ["over the running 10-s windows; without windows (5-s trials) over the reference's span"],
+            )
+        )
         rows = []
         for n in names:
             row = [n]
             for m in methods:
                 r = per_rec[n].get(m)
-                row.append("-" if r is None else "fail" if "error" in r else
-                           f"{fmt(r.get('seconds'), '{:.3f}')} ({fmt(r.get('x_real_time'), '{:,.0f}')}x)")
+                row.append(
+                    "-"
+                    if r is None
+                    else "fail"
+                    if "error" in r
+                    else f"{fmt(r.get('seconds'), '{:.3f}')} ({fmt(r.get('x_real_time'), '{:,.0f}')}x)"
+                )
             rows.append(row)
-        self.tables.append(render(f"{label}: wall time of the algorithm (s) and x real time",
-                                  ["recording", *methods], rows,
-                                  ["ours: push+finish over 1-s chunks; peers: their detect/predict call only"]))
+        self.tables.append(
+            render(
+                f"{label}: wall time of the algorithm (s) and x real time",
+                ["recording", *methods],
+                rows,
+                ["ours: push+finish over 1-s chunks; peers: their detect/predict call only"],
+            )
+        )
 
     # ------------------------------------------------------------------ sections
     def uci(self, recs: list[Recording]) -> None:
@@ -236,13 +318,21 @@ class Harness:
         peers = self.run_peers_all(recs)
         per_rec = evaluate.evaluate_steps_dataset(recs, ours, peers, progress)
         peak_ref = evaluate.alternative_reference_scores(recs, ours, peers)
-        self.results["sections"]["uci"] = {"per_recording": per_rec, "pooled": evaluate.pooled(per_rec),
-                                           "reference": {r.name: r.info for r in recs},
-                                           "peak_reference": {"per_recording": peak_ref,
-                                                              "pooled": evaluate.pooled_matching(peak_ref)}}
-        self.step_tables("UCI chest 25 Hz vs leg-gyro", recs, per_rec,
-                         ["reference step = centre of the leg-gyro mid-swing hump, so every lag is large and only "
-                          "known modulo one step"])
+        self.results["sections"]["uci"] = {
+            "per_recording": per_rec,
+            "pooled": evaluate.pooled(per_rec),
+            "reference": {r.name: r.info for r in recs},
+            "peak_reference": {"per_recording": peak_ref, "pooled": evaluate.pooled_matching(peak_ref)},
+        }
+        self.step_tables(
+            "UCI chest 25 Hz vs leg-gyro",
+            recs,
+            per_rec,
+            [
+                "reference step = centre of the leg-gyro mid-swing hump, so every lag is large and only "
+                "known modulo one step"
+            ],
+        )
         self.peak_reference_tables(recs, per_rec, peak_ref)
         rows = []
         for r in recs:
@@ -250,12 +340,26 @@ class Harness:
             if "error" in o or not o:
                 rows.append([r.name, "fail", "", "", ""])
                 continue
-            rows.append([r.name, fmt(percent(o.get("side_agreement")), "{:.1f}"), o.get("side_mapping", "n/a"),
-                         fmt(percent(o.get("side_known")), "{:.0f}"), str(o.get("n_sided", 0))])
-        self.tables.append(render("UCI chest 25 Hz: ours left/right per step against the leg gyros",
-                                  ["recording", "agree %", "mapping", "sided %", "n"], rows,
-                                  ["the reference event is one leg's mid-swing (the other foot's stance) and lags are "
-                                   "known modulo a step, so the same/opposite-leg mapping is fixed per recording"]))
+            rows.append(
+                [
+                    r.name,
+                    fmt(percent(o.get("side_agreement")), "{:.1f}"),
+                    o.get("side_mapping", "n/a"),
+                    fmt(percent(o.get("side_known")), "{:.0f}"),
+                    str(o.get("n_sided", 0)),
+                ]
+            )
+        self.tables.append(
+            render(
+                "UCI chest 25 Hz: ours left/right per step against the leg gyros",
+                ["recording", "agree %", "mapping", "sided %", "n"],
+                rows,
+                [
+                    "the reference event is one leg's mid-swing (the other foot's stance) and lags are "
+                    "known modulo a step, so the same/opposite-leg mapping is fixed per recording"
+                ],
+            )
+        )
 
     def peak_reference_tables(self, recs: list[Recording], per_rec: dict, peak_ref: dict) -> None:
         """The UCI steps against the swing peak's highest sample (the shared reference script's timing),
@@ -274,78 +378,157 @@ class Harness:
             return f"{recall_precision(r['recall'], r['precision'])} ({fmt(r.get('lag_ms'), '{:+.0f}')})"
 
         rows = [[n] + [rp(peak_ref[n].get(m)) for m in methods] for n in names]
-        rows.append(["worst"] + [("fail" if "error" in pooled[m] else
-                                  recall_precision(pooled[m]["recall_worst"], pooled[m]["precision_worst"]))
-                                 for m in methods])
-        self.tables.append(render(
-            "UCI chest 25 Hz vs leg-gyro swing PEAK (highest sample, as shared/tools/reference.py): steps, "
-            "recall/precision (lag ms removed)", ["recording", *methods], rows,
-            ["same peaks as the table above, timed at their highest 25-Hz sample instead of the hump centre; "
-             "see 'reference timing' below for why the hump centre is the reference"]))
+        rows.append(
+            ["worst"]
+            + [
+                (
+                    "fail"
+                    if "error" in pooled[m]
+                    else recall_precision(pooled[m]["recall_worst"], pooled[m]["precision_worst"])
+                )
+                for m in methods
+            ]
+        )
+        self.tables.append(
+            render(
+                "UCI chest 25 Hz vs leg-gyro swing PEAK (highest sample, as shared/tools/reference.py): steps, "
+                "recall/precision (lag ms removed)",
+                ["recording", *methods],
+                rows,
+                [
+                    "same peaks as the table above, timed at their highest 25-Hz sample instead of the hump centre; "
+                    "see 'reference timing' below for why the hump centre is the reference"
+                ],
+            )
+        )
         rows = []
         for r in recs:
             if r.name not in peak_ref:
                 continue
             o = per_rec.get(r.name, {}).get("ours")
             ours_jitter = o.get("stride_jitter_ms") if o and "error" not in o else None
-            rows.append([r.name, fmt(r.info.get("stride_jitter_ms_peak"), "{:.1f}"),
-                         fmt(r.info.get("stride_jitter_ms_hump_centre"), "{:.1f}"), fmt(ours_jitter, "{:.1f}"),
-                         str(r.info.get("implausible_steps", "n/a"))])
-        self.tables.append(render(
-            "UCI reference timing: stride-to-stride jitter (ms) of each leg's events",
-            ["recording", "peak sample", "hump centre", "ours (same foot)", "implausible ref steps"], rows,
-            ["jitter = SD of half the second difference of one leg's (one foot's) event times: timing noise, "
-             "unaffected by slow cadence changes; mean of both legs",
-             "implausible = reference step intervals under half the median (an event on the wrong hump or "
-             "twice for one step); each costs every method a match"]))
+            rows.append(
+                [
+                    r.name,
+                    fmt(r.info.get("stride_jitter_ms_peak"), "{:.1f}"),
+                    fmt(r.info.get("stride_jitter_ms_hump_centre"), "{:.1f}"),
+                    fmt(ours_jitter, "{:.1f}"),
+                    str(r.info.get("implausible_steps", "n/a")),
+                ]
+            )
+        self.tables.append(
+            render(
+                "UCI reference timing: stride-to-stride jitter (ms) of each leg's events",
+                ["recording", "peak sample", "hump centre", "ours (same foot)", "implausible ref steps"],
+                rows,
+                [
+                    "jitter = SD of half the second difference of one leg's (one foot's) event times: timing noise, "
+                    "unaffected by slow cadence changes; mean of both legs",
+                    "implausible = reference step intervals under half the median (an event on the wrong hump or "
+                    "twice for one step); each costs every method a match",
+                ],
+            )
+        )
 
     def alcantara(self, recs: list[Recording]) -> None:
         ours = self.run_ours_all(recs)
         peers = self.run_peers_all(recs)
         per_rec = evaluate.evaluate_steps_dataset(recs, ours, peers, progress)
         plate = evaluate.evaluate_force_plate(recs, ours, progress)
-        self.results["sections"]["alcantara"] = {"per_recording": per_rec, "pooled": evaluate.pooled(per_rec),
-                                                 "force_plate": plate}
-        self.step_tables("Alcantara sacrum 500 Hz vs force plate", recs, per_rec,
-                         ["5-s trials: no 10-s cadence windows; reference step = plate contact (> 0.05 BW)"])
-        ct, imp, lr, ic = (plate["contact_time_ms"], plate["impact_vs_peak_vgrf_bw"], plate["impact_vs_loading_rate"],
-                           plate["initial_contact_err_ms"])
+        self.results["sections"]["alcantara"] = {
+            "per_recording": per_rec,
+            "pooled": evaluate.pooled(per_rec),
+            "force_plate": plate,
+        }
+        self.step_tables(
+            "Alcantara sacrum 500 Hz vs force plate",
+            recs,
+            per_rec,
+            ["5-s trials: no 10-s cadence windows; reference step = plate contact (> 0.05 BW)"],
+        )
+        ct, imp, lr, ic = (
+            plate["contact_time_ms"],
+            plate["impact_vs_peak_vgrf_bw"],
+            plate["impact_vs_loading_rate"],
+            plate["initial_contact_err_ms"],
+        )
         rows = [
-            ["contact time, median |error| (ms)", fmt(ct.get("abs_err_median"), "{:.1f}"),
-             fmt(ct.get("signed_err_median"), "{:+.1f}"), fmt(ct.get("r"), "{:.2f}"), str(ct.get("n", 0)),
-             f"<= {TARGETS['contact_time_ms']:g} ms"],
-            ["initial contact time, median (ms)", fmt(ic.get("abs_median"), "{:.1f}"),
-             fmt(ic.get("signed_median"), "{:+.1f}"), "", str(ic.get("n", 0)), "-"],
-            ["impact vs peak vGRF (BW)", fmt(imp.get("abs_err_median"), "{:.3f}"),
-             fmt(imp.get("signed_err_median"), "{:+.3f}"), fmt(imp.get("r"), "{:.2f}"), str(imp.get("n", 0)),
-             f"<= {TARGETS['impact_bw']:g} BW, r >= {TARGETS['impact_r']:g}"],
+            [
+                "contact time, median |error| (ms)",
+                fmt(ct.get("abs_err_median"), "{:.1f}"),
+                fmt(ct.get("signed_err_median"), "{:+.1f}"),
+                fmt(ct.get("r"), "{:.2f}"),
+                str(ct.get("n", 0)),
+                f"<= {TARGETS['contact_time_ms']:g} ms",
+            ],
+            [
+                "initial contact time, median (ms)",
+                fmt(ic.get("abs_median"), "{:.1f}"),
+                fmt(ic.get("signed_median"), "{:+.1f}"),
+                "",
+                str(ic.get("n", 0)),
+                "-",
+            ],
+            [
+                "impact vs peak vGRF (BW)",
+                fmt(imp.get("abs_err_median"), "{:.3f}"),
+                fmt(imp.get("signed_err_median"), "{:+.3f}"),
+                fmt(imp.get("r"), "{:.2f}"),
+                str(imp.get("n", 0)),
+                f"<= {TARGETS['impact_bw']:g} BW, r >= {TARGETS['impact_r']:g}",
+            ],
             ["impact vs loading rate (BW/s)", "", "", fmt(lr.get("r"), "{:.2f}"), str(lr.get("n", 0)), "-"],
         ]
-        self.tables.append(render(
-            "Alcantara sacrum 500 Hz: ours per step against the force plate (matched steps, lag removed)",
-            ["metric", "|err| med", "signed med", "r", "n", "target"], rows,
-            ["impact = our per-step impact_g (sacral vertical acc, g incl. gravity ~ vGRF in BW); loading rate ="
-             " 20-80 % of the first vGRF peak; peers report no per-step force or contact time",
-             "other estimators of peak vGRF (cutoffs, spring-mass): benchmarks/impact_estimators.py"]))
+        self.tables.append(
+            render(
+                "Alcantara sacrum 500 Hz: ours per step against the force plate (matched steps, lag removed)",
+                ["metric", "|err| med", "signed med", "r", "n", "target"],
+                rows,
+                [
+                    "impact = our per-step impact_g (sacral vertical acc, g incl. gravity ~ vGRF in BW); loading rate ="
+                    " 20-80 % of the first vGRF peak; peers report no per-step force or contact time",
+                    "other estimators of peak vGRF (cutoffs, spring-mass): benchmarks/impact_estimators.py",
+                ],
+            )
+        )
         rows = []
         for rec in recs:
             si = plate["per_trial"].get(rec.name, {}).get("symmetry_pct", {})
-            rows.append([rec.name, *[f"{si[m][0]:+.1f} / {si[m][1]:+.1f}" if m in si else "n/a"
-                                     for m in evaluate.SYMMETRY_METRICS]])
+            rows.append(
+                [
+                    rec.name,
+                    *[f"{si[m][0]:+.1f} / {si[m][1]:+.1f}" if m in si else "n/a" for m in evaluate.SYMMETRY_METRICS],
+                ]
+            )
         summary = plate["symmetry"]
-        rows.append(["median |error| (pp)", *[fmt(summary[m]["abs_err_median_pp"], "{:.1f}")
-                                              for m in evaluate.SYMMETRY_METRICS]])
-        rows.append(["worst |error| (pp)", *[fmt(summary[m]["abs_err_max_pp"], "{:.1f}")
-                                             for m in evaluate.SYMMETRY_METRICS]])
-        rows.append(["r / slope over trials", *[" / ".join(fmt(summary[m][k], "{:.2f}") for k in ("r", "slope"))
-                                                for m in evaluate.SYMMETRY_METRICS]])
-        self.tables.append(render(
-            "Alcantara sacrum 500 Hz: symmetry index per trial, ours / force plate (%)",
-            ["trial", "step time", "impact", "contact time"], rows,
-            ["(even - odd contacts) / mean x 100 over our matched steps: the data have no ML channel, so both"
-             " sides come from the plate's alternation; what is compared is the index from our per-step values",
-             "step time runs between initial contacts (ours: contact_t_ns); slope = ours per unit of the plate's"
-             " index (1 = no compression)"]))
+        rows.append(
+            [
+                "median |error| (pp)",
+                *[fmt(summary[m]["abs_err_median_pp"], "{:.1f}") for m in evaluate.SYMMETRY_METRICS],
+            ]
+        )
+        rows.append(
+            ["worst |error| (pp)", *[fmt(summary[m]["abs_err_max_pp"], "{:.1f}") for m in evaluate.SYMMETRY_METRICS]]
+        )
+        rows.append(
+            [
+                "r / slope over trials",
+                *[" / ".join(fmt(summary[m][k], "{:.2f}") for k in ("r", "slope")) for m in evaluate.SYMMETRY_METRICS],
+            ]
+        )
+        self.tables.append(
+            render(
+                "Alcantara sacrum 500 Hz: symmetry index per trial, ours / force plate (%)",
+                ["trial", "step time", "impact", "contact time"],
+                rows,
+                [
+                    "(even - odd contacts) / mean x 100 over our matched steps: the data have no ML channel, so both"
+                    " sides come from the plate's alternation; what is compared is the index from our per-step values",
+                    "step time runs between initial contacts (ours: contact_t_ns); slope = ours per unit of the plate's"
+                    " index (1 = no compression)",
+                ],
+            )
+        )
 
     def synthetic_section(self) -> None:
         why = synthetic.synthetic_available()
@@ -360,26 +543,46 @@ class Harness:
         ours = self.run_ours_all(recs)
         peers = self.run_peers_all(recs, presets=("running",))
         per_rec = evaluate.evaluate_steps_dataset(recs, ours, peers, progress)
-        truth = {r.name: synthetic.truth_scores(r, ours[r.name]) for r in recs
-                 if isinstance(ours.get(r.name), OurResult)}
-        self.results["sections"]["synthetic"] = {"per_recording": per_rec, "pooled": evaluate.pooled(per_rec),
-                                                 "truth": truth}
+        truth = {
+            r.name: synthetic.truth_scores(r, ours[r.name]) for r in recs if isinstance(ours.get(r.name), OurResult)
+        }
+        self.results["sections"]["synthetic"] = {
+            "per_recording": per_rec,
+            "pooled": evaluate.pooled(per_rec),
+            "truth": truth,
+        }
         methods = [m for m in ("ours", "mobgap", "skdh") if any(m in per_rec[r.name] for r in recs)]
         rows = []
         for r in recs:
             row = [r.name.removeprefix("syn:")]
             for m in methods:
                 s = per_rec[r.name].get(m)
-                row.append("-" if s is None else "fail" if "error" in s else
-                           f"{fmt(s.get('cadence_interval_mae_spm'), '{:.2f}')} | "
-                           f"{fmt(s.get('recall'), '{:.3f}')}/{fmt(s.get('precision'), '{:.3f}')}")
+                row.append(
+                    "-"
+                    if s is None
+                    else "fail"
+                    if "error" in s
+                    else f"{fmt(s.get('cadence_interval_mae_spm'), '{:.2f}')} | "
+                    f"{fmt(s.get('recall'), '{:.3f}')}/{fmt(s.get('precision'), '{:.3f}')}"
+                )
             rows.append(row)
-        self.tables.append(render("Synthetic: cadence median |error| (spm) | step recall/precision vs true contacts",
-                                  ["scenario", *methods], rows,
-                                  ["each peer with its running preset; rotated mountings give peers no axis hint "
-                                   "(they take the axis with the largest mean as vertical)"]))
-        step_cols = [("step_impact_g", "impact g", "{:.3f}"), ("step_contact_time_ms", "contact ms", "{:.1f}"),
-                     ("step_braking_g", "braking g", "{:.3f}"), ("step_vertical_oscillation_cm", "VO cm", "{:.2f}")]
+        self.tables.append(
+            render(
+                "Synthetic: cadence median |error| (spm) | step recall/precision vs true contacts",
+                ["scenario", *methods],
+                rows,
+                [
+                    "each peer with its running preset; rotated mountings give peers no axis hint "
+                    "(they take the axis with the largest mean as vertical)"
+                ],
+            )
+        )
+        step_cols = [
+            ("step_impact_g", "impact g", "{:.3f}"),
+            ("step_contact_time_ms", "contact ms", "{:.1f}"),
+            ("step_braking_g", "braking g", "{:.3f}"),
+            ("step_vertical_oscillation_cm", "VO cm", "{:.2f}"),
+        ]
         rows = []
         for r in recs:
             t = truth.get(r.name)
@@ -387,21 +590,38 @@ class Harness:
             if t is None:
                 rows.append([name] + ["fail"] * (len(step_cols) + 3))
                 continue
-            rows.append([name] + [fmt(t[k].get("abs_err_median"), spec) if t[k].get("n") else "n/a"
-                                  for k, _, spec in step_cols]
-                        + [fmt(t.get("initial_contact_err_ms_median"), "{:+.1f}"),
-                           fmt(percent(t.get("side_accuracy")), "{:.1f}"), fmt(percent(t.get("side_known")), "{:.0f}")])
-        self.tables.append(render("Synthetic: ours per step against truth, median |error| (matched steps)",
-                                  ["scenario", *[c for _, c, _ in step_cols], "IC err ms", "side ok %", "sided %"],
-                                  rows, ["IC err = our contact_t_ns minus the true initial contact (signed median); "
-                                         "side ok = share of sided steps on the true foot; sided = share with a side",
-                                         "n/a = the analytics emit no value for that metric"]))
-        cols = [("window_cadence_spm", "cad spm", "{:.2f}"), ("window_impact_g", "impact g", "{:.3f}"),
-                ("window_contact_time_ms", "contact ms", "{:.1f}"),
-                ("window_vertical_oscillation_cm", "VO cm", "{:.2f}"), ("window_sway_ml_ratio", "sway ML", "{:.3f}"),
-                ("window_sway_ap_ratio", "sway AP", "{:.3f}"), ("window_lean_deg", "lean deg", "{:.2f}"),
-                ("window_step_time_asymmetry_pct", "asym t pp", "{:.2f}"),
-                ("window_impact_asymmetry_pct", "asym imp pp", "{:.2f}")]
+            rows.append(
+                [name]
+                + [fmt(t[k].get("abs_err_median"), spec) if t[k].get("n") else "n/a" for k, _, spec in step_cols]
+                + [
+                    fmt(t.get("initial_contact_err_ms_median"), "{:+.1f}"),
+                    fmt(percent(t.get("side_accuracy")), "{:.1f}"),
+                    fmt(percent(t.get("side_known")), "{:.0f}"),
+                ]
+            )
+        self.tables.append(
+            render(
+                "Synthetic: ours per step against truth, median |error| (matched steps)",
+                ["scenario", *[c for _, c, _ in step_cols], "IC err ms", "side ok %", "sided %"],
+                rows,
+                [
+                    "IC err = our contact_t_ns minus the true initial contact (signed median); "
+                    "side ok = share of sided steps on the true foot; sided = share with a side",
+                    "n/a = the analytics emit no value for that metric",
+                ],
+            )
+        )
+        cols = [
+            ("window_cadence_spm", "cad spm", "{:.2f}"),
+            ("window_impact_g", "impact g", "{:.3f}"),
+            ("window_contact_time_ms", "contact ms", "{:.1f}"),
+            ("window_vertical_oscillation_cm", "VO cm", "{:.2f}"),
+            ("window_sway_ml_ratio", "sway ML", "{:.3f}"),
+            ("window_sway_ap_ratio", "sway AP", "{:.3f}"),
+            ("window_lean_deg", "lean deg", "{:.2f}"),
+            ("window_step_time_asymmetry_pct", "asym t pp", "{:.2f}"),
+            ("window_impact_asymmetry_pct", "asym imp pp", "{:.2f}"),
+        ]
         rows = []
         for r in recs:
             t = truth.get(r.name)
@@ -413,12 +633,19 @@ class Harness:
             row.append(str(t["standing"]["false_steps"]) if "standing" in t else "-")
             rows.append(row)
         self.turn_table(recs, truth)
-        self.tables.append(render("Synthetic: ours per window against truth, median |error| (running windows)",
-                                  ["scenario", *[c for _, c, _ in cols], "false steps standing"], rows,
-                                  ["n/a = the analytics emit no value for that metric; window metrics are "
-                                   "compared with the truth over exactly the same window span",
-                                   f"standing: steps found in the middle 60 s of 70 s standing (target "
-                                   f"{TARGETS['standing_false_steps']})"]))
+        self.tables.append(
+            render(
+                "Synthetic: ours per window against truth, median |error| (running windows)",
+                ["scenario", *[c for _, c, _ in cols], "false steps standing"],
+                rows,
+                [
+                    "n/a = the analytics emit no value for that metric; window metrics are "
+                    "compared with the truth over exactly the same window span",
+                    f"standing: steps found in the middle 60 s of 70 s standing (target "
+                    f"{TARGETS['standing_false_steps']})",
+                ],
+            )
+        )
 
     def turn_table(self, recs: list[Recording], truth: dict) -> None:
         rows = []
@@ -426,19 +653,46 @@ class Harness:
             t = truth.get(r.name, {}).get("turns")
             if t is None:
                 continue
-            rows.append([r.name.removeprefix("syn:"), str(t["steps"]), fmt(t["recall"], "{:.3f}"),
-                         fmt(percent(t["side_accuracy"]), "{:.1f}"),
-                         fmt(t["step_impact_g"].get("signed_err_median"), "{:+.3f}"), str(t["windows"]),
-                         *[fmt(t[k].get("abs_err_median"), spec) if t[k].get("n") else "n/a"
-                           for k, spec in (("window_cadence_spm", "{:.2f}"), ("window_lean_deg", "{:.2f}"),
-                                           ("window_sway_ml_ratio", "{:.3f}"))]])
+            rows.append(
+                [
+                    r.name.removeprefix("syn:"),
+                    str(t["steps"]),
+                    fmt(t["recall"], "{:.3f}"),
+                    fmt(percent(t["side_accuracy"]), "{:.1f}"),
+                    fmt(t["step_impact_g"].get("signed_err_median"), "{:+.3f}"),
+                    str(t["windows"]),
+                    *[
+                        fmt(t[k].get("abs_err_median"), spec) if t[k].get("n") else "n/a"
+                        for k, spec in (
+                            ("window_cadence_spm", "{:.2f}"),
+                            ("window_lean_deg", "{:.2f}"),
+                            ("window_sway_ml_ratio", "{:.3f}"),
+                        )
+                    ],
+                ]
+            )
         if rows:
-            self.tables.append(render(
-                "Synthetic: ours in turns (steps with contact in a turn +-0.5 s, windows overlapping one)",
-                ["scenario", "steps", "recall", "side ok %", "impact err g", "windows", "cad spm", "lean deg",
-                 "sway ML"], rows,
-                ["impact err = signed median against the vertical force peak (the sensor feels the banked "
-                 "resultant, 1/cos(bank) of it); window columns: median |error| against the truth over the window"]))
+            self.tables.append(
+                render(
+                    "Synthetic: ours in turns (steps with contact in a turn +-0.5 s, windows overlapping one)",
+                    [
+                        "scenario",
+                        "steps",
+                        "recall",
+                        "side ok %",
+                        "impact err g",
+                        "windows",
+                        "cad spm",
+                        "lean deg",
+                        "sway ML",
+                    ],
+                    rows,
+                    [
+                        "impact err = signed median against the vertical force peak (the sensor feels the banked "
+                        "resultant, 1/cos(bank) of it); window columns: median |error| against the truth over the window"
+                    ],
+                )
+            )
 
     def generic(self) -> None:
         recs = []
@@ -460,11 +714,23 @@ class Harness:
             for m, s in per_rec[r.name].items():
                 st = s.get("standing") if isinstance(s, dict) else None
                 if st:
-                    standing_rows.append([r.name, m, fmt(st["standing_s"], "{:.0f}"), str(st["false_steps"]),
-                                          fmt(st["false_steps_per_min"], "{:.2f}")])
+                    standing_rows.append(
+                        [
+                            r.name,
+                            m,
+                            fmt(st["standing_s"], "{:.0f}"),
+                            str(st["false_steps"]),
+                            fmt(st["false_steps_per_min"], "{:.2f}"),
+                        ]
+                    )
         if standing_rows:
-            self.tables.append(render("Generic pairs: false steps while standing (stride reference gaps >= 3 s)",
-                                      ["recording", "method", "standing s", "false steps", "per min"], standing_rows))
+            self.tables.append(
+                render(
+                    "Generic pairs: false steps while standing (stride reference gaps >= 3 s)",
+                    ["recording", "method", "standing s", "false steps", "per min"],
+                    standing_rows,
+                )
+            )
 
     def speed(self, uci: list[Recording]) -> None:
         """Ours vs mobgap's step detection alone on 100 Hz chest data (synthetic and UCI upsampled)."""
@@ -476,17 +742,33 @@ class Harness:
 
             duration_s = 300.0 if self.args.quick else 1800.0
             run = SyntheticRunner(SyntheticConfig()).generate(duration_s, SPEED_RATE_HZ, seed=42)
-            recs.append(Recording(name=f"synthetic chest {duration_s / 60:.0f} min", dataset="speed",
-                                  placement="chest", rate_hz=SPEED_RATE_HZ,
-                                  t_s=(run.acc.t_ns - run.start_t_ns) / 1e9,
-                                  acc_g=np.asarray(run.acc.values, dtype=float), vertical_axis=2, ap_axis=0))
+            recs.append(
+                Recording(
+                    name=f"synthetic chest {duration_s / 60:.0f} min",
+                    dataset="speed",
+                    placement="chest",
+                    rate_hz=SPEED_RATE_HZ,
+                    t_s=(run.acc.t_ns - run.start_t_ns) / 1e9,
+                    acc_g=np.asarray(run.acc.values, dtype=float),
+                    vertical_axis=2,
+                    ap_axis=0,
+                )
+            )
         if uci:
             src = uci[0]
             up = int(SPEED_RATE_HZ / src.rate_hz)
             acc = resample_poly(src.acc_g, up, 1, axis=0)
-            recs.append(Recording(name=f"{src.name} upsampled to 100 Hz", dataset="speed", placement="chest",
-                                  rate_hz=SPEED_RATE_HZ, t_s=np.arange(len(acc)) / SPEED_RATE_HZ, acc_g=acc,
-                                  vertical_axis=src.vertical_axis))
+            recs.append(
+                Recording(
+                    name=f"{src.name} upsampled to 100 Hz",
+                    dataset="speed",
+                    placement="chest",
+                    rate_hz=SPEED_RATE_HZ,
+                    t_s=np.arange(len(acc)) / SPEED_RATE_HZ,
+                    acc_g=acc,
+                    vertical_axis=src.vertical_axis,
+                )
+            )
         if not recs:
             return
         repeat = self.args.repeat
@@ -507,25 +789,47 @@ class Harness:
             sk_s = sk.seconds if sk is not None and not sk.error else None
             x_rt = rec.duration_s / best if best else None
             x_big = rec.duration_s / big if big else None
-            numbers[rec.name] = {"duration_s": rec.duration_s, "chunk_s": self.args.chunk_s, "ours_s": best,
-                                 "ours_x_real_time": x_rt, "offline_chunk_s": OFFLINE_CHUNK_S, "ours_offline_s": big,
-                                 "ours_offline_x_real_time": x_big, "mobgap_icd_s": mob_s, "skdh_gaitlumbar_s": sk_s,
-                                 "ours_vs_mobgap_speed_ratio": (mob_s / best) if (mob_s and best) else None,
-                                 "ours_offline_vs_mobgap_speed_ratio": (mob_s / big) if (mob_s and big) else None}
-            rows.append([rec.name, fmt(rec.duration_s, "{:.0f}"), f"{fmt(best, '{:.3f}')} / {fmt(big, '{:.3f}')}",
-                         f"{fmt(x_rt, '{:,.0f}')} / {fmt(x_big, '{:,.0f}')}", fmt(mob_s, "{:.3f}"),
-                         fmt((rec.duration_s / mob_s) if mob_s else None, "{:,.0f}"),
-                         f"{fmt(numbers[rec.name]['ours_vs_mobgap_speed_ratio'])} / "
-                         f"{fmt(numbers[rec.name]['ours_offline_vs_mobgap_speed_ratio'])}", fmt(sk_s, "{:.3f}")])
+            numbers[rec.name] = {
+                "duration_s": rec.duration_s,
+                "chunk_s": self.args.chunk_s,
+                "ours_s": best,
+                "ours_x_real_time": x_rt,
+                "offline_chunk_s": OFFLINE_CHUNK_S,
+                "ours_offline_s": big,
+                "ours_offline_x_real_time": x_big,
+                "mobgap_icd_s": mob_s,
+                "skdh_gaitlumbar_s": sk_s,
+                "ours_vs_mobgap_speed_ratio": (mob_s / best) if (mob_s and best) else None,
+                "ours_offline_vs_mobgap_speed_ratio": (mob_s / big) if (mob_s and big) else None,
+            }
+            rows.append(
+                [
+                    rec.name,
+                    fmt(rec.duration_s, "{:.0f}"),
+                    f"{fmt(best, '{:.3f}')} / {fmt(big, '{:.3f}')}",
+                    f"{fmt(x_rt, '{:,.0f}')} / {fmt(x_big, '{:,.0f}')}",
+                    fmt(mob_s, "{:.3f}"),
+                    fmt((rec.duration_s / mob_s) if mob_s else None, "{:,.0f}"),
+                    f"{fmt(numbers[rec.name]['ours_vs_mobgap_speed_ratio'])} / "
+                    f"{fmt(numbers[rec.name]['ours_offline_vs_mobgap_speed_ratio'])}",
+                    fmt(sk_s, "{:.3f}"),
+                ]
+            )
             progress(f"speed {rec.name}")
         self.results["sections"]["speed"] = numbers
-        self.tables.append(render(
-            f"Speed: 100 Hz chest, one core, best of {repeat} runs",
-            ["input", "dur s", "ours s", "ours x RT", "mobgap ICD s", "mobgap x RT", "ours/mobgap", "skdh s"],
-            rows, [f"ours: {self.args.chunk_s:g}-s chunks (live-like) / {OFFLINE_CHUNK_S:g}-s chunks (offline "
-                   "replay); same results, only the per-push overhead differs",
-                   f"target: ours >= {TARGETS['x_real_time']:,.0f}x real time with all metrics; ours/mobgap > 1 "
-                   "means ours is faster than mobgap's IcdIonescu alone (which computes no other metric)"]))
+        self.tables.append(
+            render(
+                f"Speed: 100 Hz chest, one core, best of {repeat} runs",
+                ["input", "dur s", "ours s", "ours x RT", "mobgap ICD s", "mobgap x RT", "ours/mobgap", "skdh s"],
+                rows,
+                [
+                    f"ours: {self.args.chunk_s:g}-s chunks (live-like) / {OFFLINE_CHUNK_S:g}-s chunks (offline "
+                    "replay); same results, only the per-push overhead differs",
+                    f"target: ours >= {TARGETS['x_real_time']:,.0f}x real time with all metrics; ours/mobgap > 1 "
+                    "means ours is faster than mobgap's IcdIonescu alone (which computes no other metric)",
+                ],
+            )
+        )
 
     # ------------------------------------------------------------------ targets
     def targets_table(self) -> None:
@@ -540,38 +844,68 @@ class Harness:
             ours = pooled.get("ours")
             if not ours or "error" in ours:
                 continue
-            peer_best = [pooled[m]["cadence_interval_mae_spm"] for m in pooled if m != "ours"
-                         and "error" not in pooled[m] and pooled[m].get("cadence_interval_mae_spm") is not None]
+            peer_best = [
+                pooled[m]["cadence_interval_mae_spm"]
+                for m in pooled
+                if m != "ours" and "error" not in pooled[m] and pooled[m].get("cadence_interval_mae_spm") is not None
+            ]
             mae = ours.get("cadence_interval_mae_spm")
             ok = None if mae is None else (mae <= TARGETS["cadence_mae_spm"] and all(mae <= b for b in peer_best))
-            rows.append([f"{label} cadence MAE <= 1 spm and <= best peer", f"{fmt(mae)} (best peer "
-                         f"{fmt(min(peer_best) if peer_best else None)})", verdict(ok)])
-            rows.append([f"{label} steps recall/precision >= 0.99 (worst recording)",
-                         recall_precision(ours['recall_worst'], ours['precision_worst'], "{:.4f}"),
-                         verdict(None if ours["recall_worst"] is None else
-                                 ours["recall_worst"] >= 0.99 and ours["precision_worst"] >= 0.99)])
+            rows.append(
+                [
+                    f"{label} cadence MAE <= 1 spm and <= best peer",
+                    f"{fmt(mae)} (best peer {fmt(min(peer_best) if peer_best else None)})",
+                    verdict(ok),
+                ]
+            )
+            rows.append(
+                [
+                    f"{label} steps recall/precision >= 0.99 (worst recording)",
+                    recall_precision(ours["recall_worst"], ours["precision_worst"], "{:.4f}"),
+                    verdict(
+                        None
+                        if ours["recall_worst"] is None
+                        else ours["recall_worst"] >= 0.99 and ours["precision_worst"] >= 0.99
+                    ),
+                ]
+            )
             peak = sec.get(key, {}).get("peak_reference", {}).get("pooled", {}).get("ours")
             if peak and "error" not in peak:
-                rows.append(["  same vs the swing peak's highest sample (shared/tools timing)",
-                             recall_precision(peak['recall_worst'], peak['precision_worst'], "{:.4f}"),
-                             verdict(peak["recall_worst"] >= 0.99 and peak["precision_worst"] >= 0.99)])
+                rows.append(
+                    [
+                        "  same vs the swing peak's highest sample (shared/tools timing)",
+                        recall_precision(peak["recall_worst"], peak["precision_worst"], "{:.4f}"),
+                        verdict(peak["recall_worst"] >= 0.99 and peak["precision_worst"] >= 0.99),
+                    ]
+                )
         alc = sec.get("alcantara")
         if alc:
             ours = alc["pooled"].get("ours")
             if ours and "error" not in ours:
-                rows.append(["Alcantara steps recall/precision >= 0.99 (worst trial)",
-                             recall_precision(ours['recall_worst'], ours['precision_worst'], "{:.4f}"),
-                             verdict(ours["recall_worst"] >= 0.99 and ours["precision_worst"] >= 0.99)])
+                rows.append(
+                    [
+                        "Alcantara steps recall/precision >= 0.99 (worst trial)",
+                        recall_precision(ours["recall_worst"], ours["precision_worst"], "{:.4f}"),
+                        verdict(ours["recall_worst"] >= 0.99 and ours["precision_worst"] >= 0.99),
+                    ]
+                )
             imp = alc["force_plate"]["impact_vs_peak_vgrf_bw"]
             if imp.get("n"):
-                rows.append(["impact within 0.15 BW of peak vGRF (median), r >= 0.9",
-                             f"{fmt(imp['abs_err_median'], '{:.3f}')} BW, r {fmt(imp['r'])}",
-                             verdict(imp["abs_err_median"] <= TARGETS["impact_bw"]
-                                     and imp["r"] >= TARGETS["impact_r"])])
+                rows.append(
+                    [
+                        "impact within 0.15 BW of peak vGRF (median), r >= 0.9",
+                        f"{fmt(imp['abs_err_median'], '{:.3f}')} BW, r {fmt(imp['r'])}",
+                        verdict(imp["abs_err_median"] <= TARGETS["impact_bw"] and imp["r"] >= TARGETS["impact_r"]),
+                    ]
+                )
             ct = alc["force_plate"]["contact_time_ms"]
-            rows.append(["contact time median error <= 20 ms",
-                         f"{fmt(ct.get('abs_err_median'), '{:.1f}')} ms" if ct.get("n") else "not emitted",
-                         verdict(ct["abs_err_median"] <= TARGETS["contact_time_ms"]) if ct.get("n") else "FAIL"])
+            rows.append(
+                [
+                    "contact time median error <= 20 ms",
+                    f"{fmt(ct.get('abs_err_median'), '{:.1f}')} ms" if ct.get("n") else "not emitted",
+                    verdict(ct["abs_err_median"] <= TARGETS["contact_time_ms"]) if ct.get("n") else "FAIL",
+                ]
+            )
         syn = sec.get("synthetic")
         if syn:
             st = [t["standing"]["false_steps"] for t in syn["truth"].values() if "standing" in t]
@@ -579,14 +913,22 @@ class Harness:
                 rows.append(["no steps over 60 s standing (synthetic)", str(sum(st)), verdict(sum(st) == 0)])
             ours = syn["pooled"].get("ours")
             if ours and "error" not in ours:
-                rows.append(["synthetic steps recall/precision >= 0.99 (worst scenario)",
-                             recall_precision(ours['recall_worst'], ours['precision_worst'], "{:.4f}"),
-                             verdict(ours["recall_worst"] >= 0.99 and ours["precision_worst"] >= 0.99)])
+                rows.append(
+                    [
+                        "synthetic steps recall/precision >= 0.99 (worst scenario)",
+                        recall_precision(ours["recall_worst"], ours["precision_worst"], "{:.4f}"),
+                        verdict(ours["recall_worst"] >= 0.99 and ours["precision_worst"] >= 0.99),
+                    ]
+                )
         for name, sp in sec.get("speed", {}).items():
             x = sp.get("ours_offline_x_real_time")
-            rows.append([f"speed >= 3,600x real time, offline replay ({name})",
-                         f"{fmt(x, '{:,.0f}')}x, {fmt(sp.get('ours_offline_vs_mobgap_speed_ratio'))}x mobgap ICD",
-                         verdict(None if x is None else x >= TARGETS["x_real_time"])])
+            rows.append(
+                [
+                    f"speed >= 3,600x real time, offline replay ({name})",
+                    f"{fmt(x, '{:,.0f}')}x, {fmt(sp.get('ours_offline_vs_mobgap_speed_ratio'))}x mobgap ICD",
+                    verdict(None if x is None else x >= TARGETS["x_real_time"]),
+                ]
+            )
         if rows:
             self.tables.append(render("Targets (issue 4)", ["target", "measured", "verdict"], rows))
         self.results["targets"] = [dict(zip(("target", "measured", "verdict"), r)) for r in rows]
@@ -629,13 +971,24 @@ def run_metadata(args: argparse.Namespace) -> dict:
     import subprocess
 
     try:
-        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=10, check=False).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
+            ).stdout.strip()
+            or None
+        )
     except OSError:
         commit = None
-    return {"utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git_head": commit,
-            "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
-            "argv": sys.argv[1:], "repeat": args.repeat, "chunk_s": args.chunk_s}
+    return {
+        "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "git_head": commit,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "argv": sys.argv[1:],
+        "repeat": args.repeat,
+        "chunk_s": args.chunk_s,
+    }
 
 
 def _json_default(obj: object) -> object:

@@ -40,9 +40,21 @@ def target(query: str, ref: str = "A", fmt: str = "time_series", alias: str | No
     return t
 
 
-def panel(kind: str, title: str, targets: list[dict], *, x: int, y: int, w: int, h: int, unit: str = "none",
-          decimals: int | None = None, description: str = "", options: dict | None = None,
-          overrides: list | None = None) -> dict[str, Any]:
+def panel(
+    kind: str,
+    title: str,
+    targets: list[dict],
+    *,
+    x: int,
+    y: int,
+    w: int,
+    h: int,
+    unit: str = "none",
+    decimals: int | None = None,
+    description: str = "",
+    options: dict | None = None,
+    overrides: list | None = None,
+) -> dict[str, Any]:
     defaults: dict[str, Any] = {"unit": unit}
     if decimals is not None:
         defaults["decimals"] = decimals
@@ -60,29 +72,59 @@ def panel(kind: str, title: str, targets: list[dict], *, x: int, y: int, w: int,
 
 def variable(name: str, label: str, query: str, *, multi: bool = False) -> dict[str, Any]:
     return {
-        "name": name, "label": label, "type": "query", "datasource": DATASOURCE, "query": query,
-        "definition": query, "refresh": 2, "multi": multi, "includeAll": multi, "sort": 1,
-        "current": {}, "options": [],
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": DATASOURCE,
+        "query": query,
+        "definition": query,
+        "refresh": 2,
+        "multi": multi,
+        "includeAll": multi,
+        "sort": 1,
+        "current": {},
+        "options": [],
     }
 
 
 def alert_annotation(where: str) -> dict[str, Any]:
     return {
-        "name": "Risk alerts", "datasource": DATASOURCE, "enable": True, "iconColor": "red",
+        "name": "Risk alerts",
+        "datasource": DATASOURCE,
+        "enable": True,
+        "iconColor": "red",
         "query": f'SELECT "message", "cue", "runner", "metric" FROM "alerts" WHERE {where} AND "kind" = \'onset\' '
-                 f"AND $timeFilter",
-        "textColumn": "message", "tagsColumn": "runner,metric",
+        f"AND $timeFilter",
+        "textColumn": "message",
+        "tagsColumn": "runner,metric",
     }
 
 
-def dashboard(uid: str, title: str, description: str, panels: list[dict], variables: list[dict],
-              annotations: list[dict], *, time_from: str = "now-1h", refresh: str = "5s") -> dict[str, Any]:
+def dashboard(
+    uid: str,
+    title: str,
+    description: str,
+    panels: list[dict],
+    variables: list[dict],
+    annotations: list[dict],
+    *,
+    time_from: str = "now-1h",
+    refresh: str = "5s",
+) -> dict[str, Any]:
     for i, p in enumerate(panels, start=1):
         p["id"] = i
     return {
-        "uid": uid, "title": title, "description": description, "tags": ["strideguard"],
-        "schemaVersion": 39, "version": 1, "editable": True, "graphTooltip": 1,
-        "time": {"from": time_from, "to": "now"}, "refresh": refresh, "timezone": "browser",
+        "uid": uid,
+        "title": title,
+        "description": description,
+        "tags": ["strideguard"],
+        "schemaVersion": 39,
+        "version": 1,
+        "editable": True,
+        "graphTooltip": 1,
+        "time": {"from": time_from, "to": "now"},
+        "refresh": refresh,
+        "timezone": "browser",
         "templating": {"list": variables},
         "annotations": {"list": annotations},
         "panels": panels,
@@ -96,24 +138,81 @@ RUNNER_VAR = variable("runner", "Runner", f'SHOW TAG VALUES FROM "windows" WITH 
 def runner_live() -> dict[str, Any]:
     where = f"{TEAM} AND {RUNNER} AND $timeFilter"
     panels = [
-        panel("stat", f"Now: {title}", [target(f'SELECT last("{field}") FROM "windows" WHERE {where}')],
-              x=(i % 4) * 6, y=0, w=6, h=4, unit=unit, decimals=dec)
+        panel(
+            "stat",
+            f"Now: {title}",
+            [target(f'SELECT last("{field}") FROM "windows" WHERE {where}')],
+            x=(i % 4) * 6,
+            y=0,
+            w=6,
+            h=4,
+            unit=unit,
+            decimals=dec,
+        )
         for i, (field, title, unit, dec) in enumerate([METRICS[0], METRICS[1], METRICS[2], METRICS[6]])
     ]
     for i, (field, title, unit, dec) in enumerate(METRICS):
-        panels.append(panel("timeseries", title, [target(
-            f'SELECT mean("{field}") FROM "windows" WHERE {where} GROUP BY time($__interval) fill(none)',
-            alias=title)], x=(i % 2) * 12, y=4 + (i // 2) * 8, w=12, h=8, unit=unit, decimals=dec))
-    panels.append(panel("timeseries", "Impact per step, left and right", [target(
-        f'SELECT mean("impact_g") FROM "steps" WHERE {where} GROUP BY time($__interval), "side" fill(none)',
-        alias="$tag_side")], x=12, y=28, w=12, h=8, unit="g", decimals=2))
-    panels.append(panel("table", "Alerts", [target(
-        f'SELECT "severity", "metric", "kind", "message", "cue" FROM "alerts" WHERE {where} ORDER BY time DESC',
-        fmt="table")], x=0, y=36, w=24, h=8))
-    return dashboard("strideguard-runner-live", "StrideGuard — runner live view",
-                     "One runner's gait metrics as they come in, with risk alerts as annotations.",
-                     panels, [TEAM_VAR, RUNNER_VAR], [alert_annotation(f"{TEAM} AND {RUNNER}")],
-                     time_from="now-30m")
+        panels.append(
+            panel(
+                "timeseries",
+                title,
+                [
+                    target(
+                        f'SELECT mean("{field}") FROM "windows" WHERE {where} GROUP BY time($__interval) fill(none)',
+                        alias=title,
+                    )
+                ],
+                x=(i % 2) * 12,
+                y=4 + (i // 2) * 8,
+                w=12,
+                h=8,
+                unit=unit,
+                decimals=dec,
+            )
+        )
+    panels.append(
+        panel(
+            "timeseries",
+            "Impact per step, left and right",
+            [
+                target(
+                    f'SELECT mean("impact_g") FROM "steps" WHERE {where} GROUP BY time($__interval), "side" fill(none)',
+                    alias="$tag_side",
+                )
+            ],
+            x=12,
+            y=28,
+            w=12,
+            h=8,
+            unit="g",
+            decimals=2,
+        )
+    )
+    panels.append(
+        panel(
+            "table",
+            "Alerts",
+            [
+                target(
+                    f'SELECT "severity", "metric", "kind", "message", "cue" FROM "alerts" WHERE {where} ORDER BY time DESC',
+                    fmt="table",
+                )
+            ],
+            x=0,
+            y=36,
+            w=24,
+            h=8,
+        )
+    )
+    return dashboard(
+        "strideguard-runner-live",
+        "StrideGuard — runner live view",
+        "One runner's gait metrics as they come in, with risk alerts as annotations.",
+        panels,
+        [TEAM_VAR, RUNNER_VAR],
+        [alert_annotation(f"{TEAM} AND {RUNNER}")],
+        time_from="now-30m",
+    )
 
 
 def coach_team() -> dict[str, Any]:
@@ -124,49 +223,167 @@ def coach_team() -> dict[str, Any]:
         f'FROM "windows" WHERE {where} GROUP BY "runner"'
     )
     panels = [
-        panel("table", "Team at a glance (highest risk first)", [target(glance, fmt="table")], x=0, y=0, w=16, h=10,
-              description="Latest window of every runner; sorted by risk score, highest first.",
-              options={"sortBy": [{"displayName": "risk", "desc": True}], "showHeader": True}),
-        panel("bargauge", "Risk score by runner", [target(
-            f'SELECT last("risk_score") FROM "windows" WHERE {where} GROUP BY "runner"', alias="$tag_runner")],
-            x=16, y=0, w=8, h=10, unit="none", decimals=0,
-            options={"orientation": "horizontal", "displayMode": "gradient", "reduceOptions": {"calcs": ["lastNotNull"]}}),
+        panel(
+            "table",
+            "Team at a glance (highest risk first)",
+            [target(glance, fmt="table")],
+            x=0,
+            y=0,
+            w=16,
+            h=10,
+            description="Latest window of every runner; sorted by risk score, highest first.",
+            options={"sortBy": [{"displayName": "risk", "desc": True}], "showHeader": True},
+        ),
+        panel(
+            "bargauge",
+            "Risk score by runner",
+            [target(f'SELECT last("risk_score") FROM "windows" WHERE {where} GROUP BY "runner"', alias="$tag_runner")],
+            x=16,
+            y=0,
+            w=8,
+            h=10,
+            unit="none",
+            decimals=0,
+            options={
+                "orientation": "horizontal",
+                "displayMode": "gradient",
+                "reduceOptions": {"calcs": ["lastNotNull"]},
+            },
+        ),
     ]
     for i, (field, title, unit, dec) in enumerate(METRICS[:3] + [METRICS[6]]):
-        panels.append(panel("timeseries", f"{title} — every runner", [target(
-            f'SELECT mean("{field}") FROM "windows" WHERE {where} GROUP BY time($__interval), "runner" fill(none)',
-            alias="$tag_runner")], x=(i % 2) * 12, y=10 + (i // 2) * 8, w=12, h=8, unit=unit, decimals=dec))
-    panels.append(panel("table", "Recent alerts", [target(
-        f'SELECT "runner", "severity", "metric", "message", "cue" FROM "alerts" WHERE {where} AND "kind" = \'onset\' '
-        "ORDER BY time DESC LIMIT 50", fmt="table")], x=0, y=26, w=24, h=8))
-    return dashboard("strideguard-team", "StrideGuard — coach team view",
-                     "Every runner's cadence, impact, sway and risk at a glance, ordered by risk; alerts as "
-                     "annotations.", panels, [TEAM_VAR], [alert_annotation(TEAM)], time_from="now-1h")
+        panels.append(
+            panel(
+                "timeseries",
+                f"{title} — every runner",
+                [
+                    target(
+                        f'SELECT mean("{field}") FROM "windows" WHERE {where} GROUP BY time($__interval), "runner" fill(none)',
+                        alias="$tag_runner",
+                    )
+                ],
+                x=(i % 2) * 12,
+                y=10 + (i // 2) * 8,
+                w=12,
+                h=8,
+                unit=unit,
+                decimals=dec,
+            )
+        )
+    panels.append(
+        panel(
+            "table",
+            "Recent alerts",
+            [
+                target(
+                    f'SELECT "runner", "severity", "metric", "message", "cue" FROM "alerts" WHERE {where} AND "kind" = \'onset\' '
+                    "ORDER BY time DESC LIMIT 50",
+                    fmt="table",
+                )
+            ],
+            x=0,
+            y=26,
+            w=24,
+            h=8,
+        )
+    )
+    return dashboard(
+        "strideguard-team",
+        "StrideGuard — coach team view",
+        "Every runner's cadence, impact, sway and risk at a glance, ordered by risk; alerts as annotations.",
+        panels,
+        [TEAM_VAR],
+        [alert_annotation(TEAM)],
+        time_from="now-1h",
+    )
 
 
 def session_review() -> dict[str, Any]:
-    session_var = variable("session", "Session",
-                           f'SHOW TAG VALUES FROM "sessions" WITH KEY = "session" WHERE {TEAM} AND {RUNNER}')
+    session_var = variable(
+        "session", "Session", f'SHOW TAG VALUES FROM "sessions" WITH KEY = "session" WHERE {TEAM} AND {RUNNER}'
+    )
     where = f"{TEAM} AND {RUNNER} AND {SESSION} AND $timeFilter"
     panels = [
-        panel("table", "Session summary", [target(
-            f'SELECT "state", "duration_s", "n_steps", "mean_cadence_spm", "mean_impact_g", "mean_sway_ml_ratio", '
-            f'"mean_lean_deg" FROM "sessions" WHERE {where}', fmt="table")], x=0, y=0, w=24, h=5),
+        panel(
+            "table",
+            "Session summary",
+            [
+                target(
+                    f'SELECT "state", "duration_s", "n_steps", "mean_cadence_spm", "mean_impact_g", "mean_sway_ml_ratio", '
+                    f'"mean_lean_deg" FROM "sessions" WHERE {where}',
+                    fmt="table",
+                )
+            ],
+            x=0,
+            y=0,
+            w=24,
+            h=5,
+        ),
     ]
     for i, (field, title, unit, dec) in enumerate(METRICS):
-        panels.append(panel("timeseries", title, [target(
-            f'SELECT mean("{field}") FROM "windows" WHERE {where} GROUP BY time($__interval) fill(none)',
-            alias=title)], x=(i % 2) * 12, y=5 + (i // 2) * 8, w=12, h=8, unit=unit, decimals=dec))
-    panels.append(panel("timeseries", "Step time", [target(
-        f'SELECT mean("step_time_s") FROM "steps" WHERE {where} GROUP BY time($__interval), "side" fill(none)',
-        alias="$tag_side")], x=12, y=29, w=12, h=8, unit="s", decimals=3))
-    panels.append(panel("table", "Alerts in this session", [target(
-        f'SELECT "severity", "metric", "kind", "value", "baseline", "deviation", "deviation_unit", "message" '
-        f'FROM "alerts" WHERE {where} ORDER BY time', fmt="table")], x=0, y=37, w=24, h=8))
-    return dashboard("strideguard-session-review", "StrideGuard — session review",
-                     "One past session: summary, every metric over the run, alerts with their reasons.",
-                     panels, [TEAM_VAR, RUNNER_VAR, session_var],
-                     [alert_annotation(f"{TEAM} AND {RUNNER} AND {SESSION}")], time_from="now-7d", refresh="")
+        panels.append(
+            panel(
+                "timeseries",
+                title,
+                [
+                    target(
+                        f'SELECT mean("{field}") FROM "windows" WHERE {where} GROUP BY time($__interval) fill(none)',
+                        alias=title,
+                    )
+                ],
+                x=(i % 2) * 12,
+                y=5 + (i // 2) * 8,
+                w=12,
+                h=8,
+                unit=unit,
+                decimals=dec,
+            )
+        )
+    panels.append(
+        panel(
+            "timeseries",
+            "Step time",
+            [
+                target(
+                    f'SELECT mean("step_time_s") FROM "steps" WHERE {where} GROUP BY time($__interval), "side" fill(none)',
+                    alias="$tag_side",
+                )
+            ],
+            x=12,
+            y=29,
+            w=12,
+            h=8,
+            unit="s",
+            decimals=3,
+        )
+    )
+    panels.append(
+        panel(
+            "table",
+            "Alerts in this session",
+            [
+                target(
+                    f'SELECT "severity", "metric", "kind", "value", "baseline", "deviation", "deviation_unit", "message" '
+                    f'FROM "alerts" WHERE {where} ORDER BY time',
+                    fmt="table",
+                )
+            ],
+            x=0,
+            y=37,
+            w=24,
+            h=8,
+        )
+    )
+    return dashboard(
+        "strideguard-session-review",
+        "StrideGuard — session review",
+        "One past session: summary, every metric over the run, alerts with their reasons.",
+        panels,
+        [TEAM_VAR, RUNNER_VAR, session_var],
+        [alert_annotation(f"{TEAM} AND {RUNNER} AND {SESSION}")],
+        time_from="now-7d",
+        refresh="",
+    )
 
 
 DASHBOARDS = {"runner-live.json": runner_live, "team-coach.json": coach_team, "session-review.json": session_review}

@@ -21,10 +21,12 @@ from sensors.synthetic.presets import fatigue_run
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 OUT = REPO / "sensors" / "samples"
-UCI_ATTRIBUTION = ("UCI Machine Learning Repository, Daily and Sports Activities (CC BY 4.0), activity a12 "
-                   "treadmill running 8 km/h, person 1, torso unit. K. Altun, B. Barshan, O. Tuncel, Pattern "
-                   "Recognition 43(10), 2010; B. Barshan, M. C. Yuksek, The Computer Journal 57(11), 2014.")
-START_T_NS = int(dt.datetime(2026, 11, 20, 7, 0, tzinfo=dt.timezone.utc).timestamp() * 1e9)
+UCI_ATTRIBUTION = (
+    "UCI Machine Learning Repository, Daily and Sports Activities (CC BY 4.0), activity a12 "
+    "treadmill running 8 km/h, person 1, torso unit. K. Altun, B. Barshan, O. Tuncel, Pattern "
+    "Recognition 43(10), 2010; B. Barshan, M. C. Yuksek, The Computer Journal 57(11), 2014."
+)
+START_T_NS = int(dt.datetime(2026, 11, 20, 7, 0, tzinfo=dt.UTC).timestamp() * 1e9)
 
 
 def main() -> None:
@@ -34,16 +36,27 @@ def main() -> None:
         (OUT / name).unlink(missing_ok=True)
 
     run = fatigue_run(rate_hz=50.0, runner="alex")
-    write_batches(OUT / "fatigue_run.sgcap", [run.acc], meta={
-        "description": "synthetic chest-strap run with a fatigue episode from minute 20 "
-                       "(cadence -6 %, sway +30 %, lean +6 deg)",
-        "generator": "sensors.synthetic.presets.fatigue_run(rate_hz=50, seed=20)"})
+    write_batches(
+        OUT / "fatigue_run.sgcap",
+        [run.acc],
+        meta={
+            "description": "synthetic chest-strap run with a fatigue episode from minute 20 "
+            "(cadence -6 %, sway +30 %, lean +6 deg)",
+            "generator": "sensors.synthetic.presets.fatigue_run(rate_hz=50, seed=20)",
+        },
+    )
 
     uci = shared / "uci_dsa_treadmill_running" / "p1_a12_running_8kmh_25Hz.csv"
     batches = list(read_any(uci, runner="uci-p1", start_t_ns=START_T_NS, batch_s=1e9))
-    write_batches(OUT / "uci_treadmill_p1.sgcap", batches, meta={
-        "description": "real chest IMU, treadmill running at 8 km/h, 5 min", "attribution": UCI_ATTRIBUTION,
-        "license": "CC BY 4.0"})
+    write_batches(
+        OUT / "uci_treadmill_p1.sgcap",
+        batches,
+        meta={
+            "description": "real chest IMU, treadmill running at 8 km/h, 5 min",
+            "attribution": UCI_ATTRIBUTION,
+            "license": "CC BY 4.0",
+        },
+    )
     for p in sorted(OUT.glob("*.sgcap")):
         print(f"{p.relative_to(REPO)}: {p.stat().st_size / 1e6:.2f} MB")
 

@@ -117,8 +117,14 @@ class CaptureWriter:
     """Append-only, crash-safe writer. Use as a context manager; call `flush()` about once a second
     from the event loop (writes also flush by themselves when a second has passed)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, meta: dict[str, str] | None = None,
-                 flush_interval_s: float = 1.0, durable: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        meta: dict[str, str] | None = None,
+        flush_interval_s: float = 1.0,
+        durable: bool = False,
+    ) -> None:
         self.path = os.fspath(path)
         self._file: BinaryIO = open(self.path, "xb")  # never overwrite a recording
         self._flush_interval_s = flush_interval_s
@@ -140,14 +146,31 @@ class CaptureWriter:
     def streams(self) -> dict[int, StreamInfo]:
         return dict(self._streams)
 
-    def add_stream(self, *, runner: str, device: str, placement: Placement | str, source: str,
-                   characteristic: str | None = None, rate_hz: float | None = None,
-                   kind: SampleKind | str | None = None, meta: dict[str, str] | None = None) -> int:
+    def add_stream(
+        self,
+        *,
+        runner: str,
+        device: str,
+        placement: Placement | str,
+        source: str,
+        characteristic: str | None = None,
+        rate_hz: float | None = None,
+        kind: SampleKind | str | None = None,
+        meta: dict[str, str] | None = None,
+    ) -> int:
         """Declare a stream and return its id for the write calls."""
         stream_id = len(self._streams)
-        info = StreamInfo(stream_id=stream_id, runner=runner, device=device, placement=Placement(placement),
-                          source=source, characteristic=characteristic, rate_hz=rate_hz,
-                          kind=None if kind is None else SampleKind(kind), meta=dict(meta or {}))
+        info = StreamInfo(
+            stream_id=stream_id,
+            runner=runner,
+            device=device,
+            placement=Placement(placement),
+            source=source,
+            characteristic=characteristic,
+            rate_hz=rate_hz,
+            kind=None if kind is None else SampleKind(kind),
+            meta=dict(meta or {}),
+        )
         self._streams[stream_id] = info
         self._append(REC_STREAM, json.dumps(info.to_json(), sort_keys=True).encode())
         return stream_id
@@ -158,8 +181,11 @@ class CaptureWriter:
 
     def write_samples(self, stream_id: int, batch: SampleBatch) -> None:
         self._check_stream(stream_id)
-        body = _SAMPLES.pack(stream_id, len(batch)) + batch.t_ns.astype("<i8").tobytes() + \
-            batch.values.astype("<f4").tobytes()
+        body = (
+            _SAMPLES.pack(stream_id, len(batch))
+            + batch.t_ns.astype("<i8").tobytes()
+            + batch.values.astype("<f4").tobytes()
+        )
         self._append(REC_SAMPLES, body)
 
     def write_event(self, t_ns: int, kind: str, **fields: Any) -> None:
@@ -209,8 +235,12 @@ class CaptureReader:
                 raise CaptureError("not a StrideGuard capture (.sgcap): wrong magic bytes", path=self.path, offset=0)
             _, version, n = _HEADER.unpack(head)
             if version > VERSION:
-                raise CaptureError(f"capture format version {version} is newer than this StrideGuard "
-                                   f"reads ({VERSION}): upgrade strideguard", path=self.path, offset=6)
+                raise CaptureError(
+                    f"capture format version {version} is newer than this StrideGuard "
+                    f"reads ({VERSION}): upgrade strideguard",
+                    path=self.path,
+                    offset=6,
+                )
             # a damaged length must not make us allocate it: never read past the end of the file
             if n + _U32.size > os.fstat(f.fileno()).st_size - _HEADER.size:
                 raise CaptureError("capture header is truncated or damaged", path=self.path, offset=_HEADER.size)
@@ -220,8 +250,9 @@ class CaptureReader:
         try:
             self.header: dict[str, Any] = json.loads(blob[:n])
         except ValueError as exc:
-            raise CaptureError(f"capture header is not valid JSON ({exc})", path=self.path,
-                               offset=_HEADER.size) from None
+            raise CaptureError(
+                f"capture header is not valid JSON ({exc})", path=self.path, offset=_HEADER.size
+            ) from None
         self.version = version
         self._data_offset = _HEADER.size + n + _U32.size
 
@@ -256,8 +287,12 @@ class CaptureReader:
                 offset += _FRAME.size + packed_len
 
     def _damage(self, reason: str, offset: int) -> NoReturn:
-        raise CaptureError(f"{reason}; replayed {self.records_read} records before it",
-                           path=self.path, offset=offset, records_read=self.records_read)
+        raise CaptureError(
+            f"{reason}; replayed {self.records_read} records before it",
+            path=self.path,
+            offset=offset,
+            records_read=self.records_read,
+        )
 
     def _records(self, raw: bytes, frame_offset: int) -> Iterator[Record]:
         pos = 0
@@ -266,13 +301,19 @@ class CaptureReader:
                 self._damage("record header cut off inside a frame", frame_offset)
             rtype, n = _RECORD.unpack_from(raw, pos)
             pos += _RECORD.size
-            body = raw[pos:pos + n]
+            body = raw[pos : pos + n]
             if len(body) < n:
                 self._damage("record cut off inside a frame", frame_offset)
             pos += n
             try:
                 record = self._parse(rtype, body)
-            except (ValueError, KeyError, TypeError, AttributeError, struct.error) as exc:  # JSON of the wrong shape too
+            except (
+                ValueError,
+                KeyError,
+                TypeError,
+                AttributeError,
+                struct.error,
+            ) as exc:  # JSON of the wrong shape too
                 self._damage(f"unreadable record of type {rtype} ({exc})", frame_offset)
             if isinstance(record, StreamInfo):
                 self.streams[record.stream_id] = record
@@ -286,7 +327,7 @@ class CaptureReader:
             stream_id, t_ns = _NOTIFY.unpack_from(body)
             if stream_id not in self.streams:
                 raise ValueError(f"notification for undeclared stream {stream_id}")
-            return Notification(stream_id=stream_id, t_ns=t_ns, payload=body[_NOTIFY.size:])
+            return Notification(stream_id=stream_id, t_ns=t_ns, payload=body[_NOTIFY.size :])
         if rtype == REC_SAMPLES:
             stream_id, n = _SAMPLES.unpack_from(body)
             if len(body) != _SAMPLES.size + n * 8 + n * 12:
@@ -296,12 +337,19 @@ class CaptureReader:
             info = self.streams[stream_id]
             if info.kind is None or info.rate_hz is None:
                 raise ValueError(f"samples stream {stream_id} declares no kind or rate")
-            batch = SampleBatch(runner=info.runner, device=info.device, placement=info.placement,
-                                kind=info.kind, rate_hz=info.rate_hz, t_ns=t_ns, values=values)
+            batch = SampleBatch(
+                runner=info.runner,
+                device=info.device,
+                placement=info.placement,
+                kind=info.kind,
+                rate_hz=info.rate_hz,
+                t_ns=t_ns,
+                values=values,
+            )
             return RecordedSamples(stream_id=stream_id, batch=batch)
         if rtype == REC_EVENT:
             (t_ns,) = _EVENT.unpack_from(body)
-            d = json.loads(body[_EVENT.size:])
+            d = json.loads(body[_EVENT.size :])
             return CaptureEvent(t_ns=t_ns, kind=str(d.pop("kind")), fields=d)
         raise ValueError(f"unknown record type {rtype}")
 
@@ -352,25 +400,41 @@ def _decoder_for(info: StreamInfo, path: str, context: Any) -> Any:
     from sensors import decoding
 
     try:
-        return decoding.make_decoder(info.source, runner=info.runner, device=info.device,
-                                     placement=info.placement, rate_hz=info.rate_hz, meta=info.meta,
-                                     context=context)
+        return decoding.make_decoder(
+            info.source,
+            runner=info.runner,
+            device=info.device,
+            placement=info.placement,
+            rate_hz=info.rate_hz,
+            meta=info.meta,
+            context=context,
+        )
     except (KeyError, ValueError) as exc:
-        raise CaptureError(f"stream {info.stream_id} uses unknown decoder {info.source!r} ({exc})",
-                           path=path) from None
+        raise CaptureError(f"stream {info.stream_id} uses unknown decoder {info.source!r} ({exc})", path=path) from None
 
 
-def write_batches(path: str | os.PathLike[str], batches: list[SampleBatch], *,
-                  meta: dict[str, str] | None = None, batch_s: float = 1.0) -> None:
+def write_batches(
+    path: str | os.PathLike[str],
+    batches: list[SampleBatch],
+    *,
+    meta: dict[str, str] | None = None,
+    batch_s: float = 1.0,
+) -> None:
     """Record decoded sample batches (imports, synthetic runs) as a capture, in chunks of `batch_s`."""
     with CaptureWriter(path, meta=meta) as writer:
         ids: dict[tuple[str, str, str], int] = {}
         for batch in batches:
             key = batch.stream_key
             if key not in ids:
-                ids[key] = writer.add_stream(runner=batch.runner, device=batch.device, placement=batch.placement,
-                                             source=SAMPLES_SOURCE, rate_hz=batch.rate_hz, kind=batch.kind,
-                                             meta=dict(batch.meta))
+                ids[key] = writer.add_stream(
+                    runner=batch.runner,
+                    device=batch.device,
+                    placement=batch.placement,
+                    source=SAMPLES_SOURCE,
+                    rate_hz=batch.rate_hz,
+                    kind=batch.kind,
+                    meta=dict(batch.meta),
+                )
         step = max(1, int(round(batch_s * max(b.rate_hz for b in batches)))) if batches else 1
         # interleave streams chunk by chunk in time order so a replay is a plausible live order
         chunks = [(b.t_ns[i], n, b.slice(i, i + step)) for n, b in enumerate(batches) for i in range(0, len(b), step)]

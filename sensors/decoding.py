@@ -37,7 +37,7 @@ import numpy as np
 
 from sensors.errors import DecodeError
 from sensors.protocols import hrm, movesense, pmd_control, pmd_data, rsc
-from sensors.protocols.pmd_control import MeasurementType, MeasurementStopped, PmdControlResponse, PmdSettings
+from sensors.protocols.pmd_control import MeasurementStopped, MeasurementType, PmdControlResponse, PmdSettings
 from sensors.protocols.pmd_time import NS_PER_S, DeviceClockMapper, sample_timestamps_ns
 from sensors.types import HeartRateReading, Placement, SampleBatch, SampleKind, StrideReading
 
@@ -106,8 +106,16 @@ class _Monotonic:
 class PmdDataDecoder:
     """PMD data frames of one device -> SampleBatch per frame, on the host clock."""
 
-    def __init__(self, *, runner: str, device: str, placement: Placement, rate_hz: float | None,
-                 meta: dict[str, str], session: PmdSession) -> None:
+    def __init__(
+        self,
+        *,
+        runner: str,
+        device: str,
+        placement: Placement,
+        rate_hz: float | None,
+        meta: dict[str, str],
+        session: PmdSession,
+    ) -> None:
         self.runner, self.device, self.placement = runner, device, Placement(placement)
         self.meta = dict(meta)
         self.session = session
@@ -115,8 +123,10 @@ class PmdDataDecoder:
             MeasurementType.ACC: _float_or(meta.get("acc_rate_hz"), rate_hz),
             MeasurementType.GYRO: _float_or(meta.get("gyro_rate_hz"), None),
         }
-        self.meta_factors = {MeasurementType.ACC: _float_or(meta.get("acc_factor"), None),
-                             MeasurementType.GYRO: _float_or(meta.get("gyro_factor"), None)}
+        self.meta_factors = {
+            MeasurementType.ACC: _float_or(meta.get("acc_factor"), None),
+            MeasurementType.GYRO: _float_or(meta.get("gyro_factor"), None),
+        }
         self.mapper = DeviceClockMapper()  # one device clock for all its measurements
         self._previous_ts: dict[int, int] = {}
         self._monotonic = {kind: _Monotonic() for kind in _PMD_KINDS}
@@ -126,19 +136,27 @@ class PmdDataDecoder:
         frame = pmd_data.parse_frame(payload)
         measurement = frame.measurement_type
         if measurement not in _PMD_KINDS:
-            raise DecodeError(f"measurement type {measurement} is not ACC or GYRO", protocol=pmd_data.PROTOCOL,
-                              payload=payload, offset=0)
+            raise DecodeError(
+                f"measurement type {measurement} is not ACC or GYRO",
+                protocol=pmd_data.PROTOCOL,
+                payload=payload,
+                offset=0,
+            )
         rate_hz = self.rates_hz[measurement]
         if not rate_hz:
-            raise DecodeError(f"no sample rate declared for measurement {measurement}",
-                              protocol=pmd_data.PROTOCOL, payload=payload)
+            raise DecodeError(
+                f"no sample rate declared for measurement {measurement}", protocol=pmd_data.PROTOCOL, payload=payload
+            )
         factor = self.session.factors.get(measurement, self.meta_factors[measurement] or 1.0)
         previous = self._previous_ts.get(measurement)
         n = len(frame)
         if previous is not None and previous - CLOCK_RESET_NS < frame.timestamp_ns <= previous:
             # a duplicate or a frame overtaken by its successor: its samples are already behind us
-            raise DecodeError("frame is not newer than the previous one (duplicate or out of order)",
-                              protocol=pmd_data.PROTOCOL, payload=payload)
+            raise DecodeError(
+                "frame is not newer than the previous one (duplicate or out of order)",
+                protocol=pmd_data.PROTOCOL,
+                payload=payload,
+            )
         if previous is not None:
             step_ns = (frame.timestamp_ns - previous) / n
             nominal_ns = NS_PER_S / rate_hz
@@ -153,9 +171,18 @@ class PmdDataDecoder:
         self._previous_ts[measurement] = frame.timestamp_ns
         self.mapper.observe(frame.timestamp_ns, t_ns)
         host_ts = self._monotonic[measurement].apply(self.mapper.map_frame(device_ts))
-        return [SampleBatch(runner=self.runner, device=self.device, placement=self.placement,
-                            kind=_PMD_KINDS[measurement], rate_hz=rate_hz, t_ns=host_ts, values=values,
-                            meta=self.meta)]
+        return [
+            SampleBatch(
+                runner=self.runner,
+                device=self.device,
+                placement=self.placement,
+                kind=_PMD_KINDS[measurement],
+                rate_hz=rate_hz,
+                t_ns=host_ts,
+                values=values,
+                meta=self.meta,
+            )
+        ]
 
 
 class PmdControlStreamDecoder:
@@ -177,9 +204,17 @@ class HrmDecoder:
 
     def feed(self, t_ns: int, payload: bytes) -> list[DecodedItem]:
         m = hrm.parse_hrm(payload)
-        return [HeartRateReading(runner=self.runner, device=self.device, t_ns=int(t_ns),
-                                 heart_rate_bpm=m.heart_rate_bpm, rr_intervals_ms=m.rr_intervals_ms,
-                                 energy_expended_kj=m.energy_kj, sensor_contact=m.sensor_contact)]
+        return [
+            HeartRateReading(
+                runner=self.runner,
+                device=self.device,
+                t_ns=int(t_ns),
+                heart_rate_bpm=m.heart_rate_bpm,
+                rr_intervals_ms=m.rr_intervals_ms,
+                energy_expended_kj=m.energy_kj,
+                sensor_contact=m.sensor_contact,
+            )
+        ]
 
 
 class RscDecoder:
@@ -188,16 +223,26 @@ class RscDecoder:
 
     def feed(self, t_ns: int, payload: bytes) -> list[DecodedItem]:
         m = rsc.parse_rsc(payload)
-        return [StrideReading(runner=self.runner, device=self.device, t_ns=int(t_ns), speed_mps=m.speed_mps,
-                              cadence_spm=m.cadence_per_min, stride_length_m=m.stride_length_m,
-                              total_distance_m=m.total_distance_m, is_running=m.running)]
+        return [
+            StrideReading(
+                runner=self.runner,
+                device=self.device,
+                t_ns=int(t_ns),
+                speed_mps=m.speed_mps,
+                cadence_spm=m.cadence_per_min,
+                stride_length_m=m.stride_length_m,
+                total_distance_m=m.total_distance_m,
+                is_running=m.running,
+            )
+        ]
 
 
 class MovesenseDecoder:
     """GSP data of one subscription -> ACC (g) and, for IMU6, GYRO (deg/s) batches on the host clock."""
 
-    def __init__(self, *, runner: str, device: str, placement: Placement, rate_hz: float | None,
-                 meta: dict[str, str]) -> None:
+    def __init__(
+        self, *, runner: str, device: str, placement: Placement, rate_hz: float | None, meta: dict[str, str]
+    ) -> None:
         self.runner, self.device, self.placement = runner, device, Placement(placement)
         self.meta = dict(meta)
         self.subscription = movesense.Subscription.from_path(meta.get("path", f"/Meas/IMU6/{int(rate_hz or 104)}"))
@@ -221,16 +266,31 @@ class MovesenseDecoder:
         return out
 
     def _batch(self, kind: SampleKind, host: np.ndarray, values: np.ndarray) -> SampleBatch:
-        return SampleBatch(runner=self.runner, device=self.device, placement=self.placement, kind=kind,
-                           rate_hz=float(self.subscription.rate_hz), t_ns=self._monotonic[kind].apply(host),
-                           values=values, meta=self.meta)
+        return SampleBatch(
+            runner=self.runner,
+            device=self.device,
+            placement=self.placement,
+            kind=kind,
+            rate_hz=float(self.subscription.rate_hz),
+            t_ns=self._monotonic[kind].apply(host),
+            values=values,
+            meta=self.meta,
+        )
 
 
 SOURCES = ("pmd_data", "pmd_control", "hrm", "rsc", "movesense")
 
 
-def make_decoder(source: str, *, runner: str, device: str, placement: Placement | str, rate_hz: float | None,
-                 meta: dict[str, str], context: DecoderContext | None = None) -> StreamDecoder:
+def make_decoder(
+    source: str,
+    *,
+    runner: str,
+    device: str,
+    placement: Placement | str,
+    rate_hz: float | None,
+    meta: dict[str, str],
+    context: DecoderContext | None = None,
+) -> StreamDecoder:
     """A fresh stateful decoder for one declared stream. Unknown sources raise KeyError."""
     placement = Placement(placement)
     meta = dict(meta or {})
@@ -239,13 +299,15 @@ def make_decoder(source: str, *, runner: str, device: str, placement: Placement 
         return context.session(runner, device) if context is not None else PmdSession()
 
     factories: dict[str, Callable[[], StreamDecoder]] = {
-        "pmd_data": lambda: PmdDataDecoder(runner=runner, device=device, placement=placement, rate_hz=rate_hz,
-                                           meta=meta, session=session()),
+        "pmd_data": lambda: PmdDataDecoder(
+            runner=runner, device=device, placement=placement, rate_hz=rate_hz, meta=meta, session=session()
+        ),
         "pmd_control": lambda: PmdControlStreamDecoder(session=session()),
         "hrm": lambda: HrmDecoder(runner=runner, device=device),
         "rsc": lambda: RscDecoder(runner=runner, device=device),
-        "movesense": lambda: MovesenseDecoder(runner=runner, device=device, placement=placement, rate_hz=rate_hz,
-                                              meta=meta),
+        "movesense": lambda: MovesenseDecoder(
+            runner=runner, device=device, placement=placement, rate_hz=rate_hz, meta=meta
+        ),
     }
     if source not in factories:
         raise KeyError(f"unknown decoder source {source!r}; known: {', '.join(SOURCES)}")

@@ -118,8 +118,15 @@ class SimulatedPeripheral:
 
     services: dict[str, dict[str, list[str]]] = {}
 
-    def __init__(self, *, address: str, name: str, rssi_dbm: int = -60, advertised_services: tuple[str, ...] = (),
-                 faults: LinkFaults | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        address: str,
+        name: str,
+        rssi_dbm: int = -60,
+        advertised_services: tuple[str, ...] = (),
+        faults: LinkFaults | None = None,
+    ) -> None:
         self.address = address
         self.name = name
         self.rssi_dbm = rssi_dbm
@@ -144,9 +151,15 @@ class SimulatedPeripheral:
         return self.world.clock
 
     def advertisement(self) -> AdvertisementData:
-        return AdvertisementData(local_name=self.name, manufacturer_data={}, service_data={},
-                                 service_uuids=list(self.advertised_services), tx_power=None,
-                                 rssi=self.rssi_dbm, platform_data=())
+        return AdvertisementData(
+            local_name=self.name,
+            manufacturer_data={},
+            service_data={},
+            service_uuids=list(self.advertised_services),
+            tx_power=None,
+            rssi=self.rssi_dbm,
+            platform_data=(),
+        )
 
     def gatt(self) -> BleakGATTServiceCollection:
         collection = BleakGATTServiceCollection()
@@ -156,8 +169,11 @@ class SimulatedPeripheral:
             collection.add_service(service)
             handle += 1
             for char_uuid, props in chars.items():
-                collection.add_characteristic(BleakGATTCharacteristic(
-                    None, handle, char_uuid, list(props), lambda: self.link.mtu - 3 if self.link else 20, service))
+                collection.add_characteristic(
+                    BleakGATTCharacteristic(
+                        None, handle, char_uuid, list(props), lambda: self.link.mtu - 3 if self.link else 20, service
+                    )
+                )
                 handle += 2
         return collection
 
@@ -216,7 +232,7 @@ class SimulatedPeripheral:
             if f.corrupt_every_n and n % f.corrupt_every_n == 0:
                 payload = self._rng.randbytes(len(payload))
             if f.truncate_every_n and n % f.truncate_every_n == 0:
-                payload = payload[:self._rng.randint(0, max(0, len(payload) - 1))]
+                payload = payload[: self._rng.randint(0, max(0, len(payload) - 1))]
             if f.reorder_every_n and n % f.reorder_every_n == 0 and self._held is None:
                 self._held = (char_uuid, payload)
                 return
@@ -270,8 +286,17 @@ class SimulatedPeripheral:
 class _MeasurementStream:
     """One running PMD measurement on the simulated device."""
 
-    def __init__(self, *, measurement: MeasurementType, rate_hz: int, source: SampleSource, scale: float,
-                 samples_per_frame: int, compressed: bool, clip: float) -> None:
+    def __init__(
+        self,
+        *,
+        measurement: MeasurementType,
+        rate_hz: int,
+        source: SampleSource,
+        scale: float,
+        samples_per_frame: int,
+        compressed: bool,
+        clip: float,
+    ) -> None:
         self.measurement = measurement
         self.clip = clip  # the selected range, in the unit
         self.rate_hz = rate_hz
@@ -294,14 +319,28 @@ class SimulatedPmdDevice(SimulatedPeripheral):
         uuids.HR_SERVICE: {uuids.HR_MEASUREMENT: ["notify"]},
     }
 
-    def __init__(self, *, address: str, name: str = "Polar H10 5A3B2C1D", rssi_dbm: int = -58,
-                 acc_source: SampleSource | None = None, gyro_source: SampleSource | None = None,
-                 acc_rates_hz: tuple[int, ...] = (25, 50, 100, 200), acc_ranges_g: tuple[int, ...] = (2, 4, 8),
-                 gyro_rates_hz: tuple[int, ...] = (), compressed: bool = False, factor: float | None = None,
-                 clock_drift_ppm: float = 40.0, device_time_offset_s: float = 8.0e8, heart_rate_bpm: int = 150,
-                 refuse_start_with: PmdStatus | None = None, faults: LinkFaults | None = None) -> None:
-        super().__init__(address=address, name=name, rssi_dbm=rssi_dbm,
-                         advertised_services=(uuids.HR_SERVICE,), faults=faults)
+    def __init__(
+        self,
+        *,
+        address: str,
+        name: str = "Polar H10 5A3B2C1D",
+        rssi_dbm: int = -58,
+        acc_source: SampleSource | None = None,
+        gyro_source: SampleSource | None = None,
+        acc_rates_hz: tuple[int, ...] = (25, 50, 100, 200),
+        acc_ranges_g: tuple[int, ...] = (2, 4, 8),
+        gyro_rates_hz: tuple[int, ...] = (),
+        compressed: bool = False,
+        factor: float | None = None,
+        clock_drift_ppm: float = 40.0,
+        device_time_offset_s: float = 8.0e8,
+        heart_rate_bpm: int = 150,
+        refuse_start_with: PmdStatus | None = None,
+        faults: LinkFaults | None = None,
+    ) -> None:
+        super().__init__(
+            address=address, name=name, rssi_dbm=rssi_dbm, advertised_services=(uuids.HR_SERVICE,), faults=faults
+        )
         self.acc_source = acc_source or sine_acc()
         self.gyro_source = gyro_source or sine_gyro()
         self.acc_rates_hz, self.acc_ranges_g, self.gyro_rates_hz = acc_rates_hz, acc_ranges_g, gyro_rates_hz
@@ -353,8 +392,11 @@ class SimulatedPmdDevice(SimulatedPeripheral):
         try:
             op, measurement, selected = pmd_control.parse_request(payload)
         except DecodeError:
-            self._respond(payload[0] if payload else 0, payload[1] if len(payload) > 1 else 0,
-                          PmdStatus.INVALID_OP_CODE if payload else PmdStatus.INVALID_LENGTH)
+            self._respond(
+                payload[0] if payload else 0,
+                payload[1] if len(payload) > 1 else 0,
+                PmdStatus.INVALID_OP_CODE if payload else PmdStatus.INVALID_LENGTH,
+            )
             return
         available = self._available(measurement)
         if available is None:
@@ -390,14 +432,26 @@ class SimulatedPmdDevice(SimulatedPeripheral):
         if measurement == MeasurementType.ACC:
             range_g = selected.range[0] if selected.range else available.range[-1]
             scale = 1.0 / self.factor if (self.compressed and self.factor) else 1000.0  # g -> counts
-            stream = _MeasurementStream(measurement=MeasurementType.ACC, rate_hz=rate_hz, source=self.acc_source,
-                                        scale=scale, samples_per_frame=36 if not self.compressed else 57,
-                                        compressed=self.compressed, clip=range_g)
+            stream = _MeasurementStream(
+                measurement=MeasurementType.ACC,
+                rate_hz=rate_hz,
+                source=self.acc_source,
+                scale=scale,
+                samples_per_frame=36 if not self.compressed else 57,
+                compressed=self.compressed,
+                clip=range_g,
+            )
         else:
             factor = self.factor or 1.0
-            stream = _MeasurementStream(measurement=MeasurementType.GYRO, rate_hz=rate_hz, source=self.gyro_source,
-                                        scale=1.0 / factor, samples_per_frame=max(1, rate_hz // 5),
-                                        compressed=True, clip=2000.0)
+            stream = _MeasurementStream(
+                measurement=MeasurementType.GYRO,
+                rate_hz=rate_hz,
+                source=self.gyro_source,
+                scale=1.0 / factor,
+                samples_per_frame=max(1, rate_hz // 5),
+                compressed=True,
+                clip=2000.0,
+            )
         params = b"\x01"  # what H10 firmware sends: not a settings list
         if self.factor is not None:
             params = pmd_control.encode_settings(PmdSettings(factor=(self.factor,)))
@@ -410,8 +464,9 @@ class SimulatedPmdDevice(SimulatedPeripheral):
     def stop_by_itself(self, measurement: MeasurementType) -> None:
         """Stop a measurement as a device does on its own (charger, button): the unsolicited 0x01 note."""
         if self.running.pop(measurement, None) is not None:
-            self.notify(uuids.PMD_CONTROL_POINT, bytes((pmd_control.ONLINE_MEASUREMENT_STOPPED, measurement)),
-                        data=False)
+            self.notify(
+                uuids.PMD_CONTROL_POINT, bytes((pmd_control.ONLINE_MEASUREMENT_STOPPED, measurement)), data=False
+            )
 
     def _respond(self, op: int, measurement: int, status: int, params: bytes = b"") -> None:
         self.notify(uuids.PMD_CONTROL_POINT, pmd_control.build_response(op, measurement, status, params), data=False)
@@ -436,8 +491,9 @@ class SimulatedPmdDevice(SimulatedPeripheral):
             counts = np.round(values * stream.scale).astype(np.int64)
             if stream.compressed:
                 frame_type = 0 if (self.factor or stream.measurement == MeasurementType.GYRO) else 1
-                payload = pmd_data.build_delta_frame(stream.measurement, int(device_ts[-1]), counts,
-                                                     frame_type=frame_type)
+                payload = pmd_data.build_delta_frame(
+                    stream.measurement, int(device_ts[-1]), counts, frame_type=frame_type
+                )
             else:
                 payload = pmd_data.build_raw_frame(stream.measurement, int(device_ts[-1]), counts, frame_type=1)
             stream.next_sample = last + 1
@@ -456,8 +512,11 @@ class SimulatedPmdDevice(SimulatedPeripheral):
 def heart_rate_payload(heart_rate_bpm: int) -> bytes:
     """One 0x2A37 notification at a steady rate: contact detected, one RR interval of 60 / rate s."""
     rr = round(60.0 / heart_rate_bpm * hrm.RR_UNITS_PER_S)
-    return hrm.build_hrm(hrm.HeartRateMeasurement(heart_rate_bpm=heart_rate_bpm, sensor_contact=True, energy_kj=None,
-                                                  rr_raw_1_1024s=(rr,)))
+    return hrm.build_hrm(
+        hrm.HeartRateMeasurement(
+            heart_rate_bpm=heart_rate_bpm, sensor_contact=True, energy_kj=None, rr_raw_1_1024s=(rr,)
+        )
+    )
 
 
 def SimulatedH10(*, address: str, **kwargs: Any) -> SimulatedPmdDevice:  # noqa: N802 - reads as a device
@@ -481,10 +540,19 @@ class SimulatedFootpod(SimulatedPeripheral):
 
     services = {uuids.RSC_SERVICE: {uuids.RSC_MEASUREMENT: ["notify"]}}
 
-    def __init__(self, *, address: str, name: str = "Stryd", speed_mps: float = 3.3, cadence_spm: int = 172,
-                 stride_length_m: float = 1.15, faults: LinkFaults | None = None) -> None:
-        super().__init__(address=address, name=name, advertised_services=(uuids.RSC_SERVICE,), rssi_dbm=-70,
-                         faults=faults)
+    def __init__(
+        self,
+        *,
+        address: str,
+        name: str = "Stryd",
+        speed_mps: float = 3.3,
+        cadence_spm: int = 172,
+        stride_length_m: float = 1.15,
+        faults: LinkFaults | None = None,
+    ) -> None:
+        super().__init__(
+            address=address, name=name, advertised_services=(uuids.RSC_SERVICE,), rssi_dbm=-70, faults=faults
+        )
         self.speed_mps, self.cadence_spm, self.stride_length_m = speed_mps, cadence_spm, stride_length_m
         self.distance_m = 0.0
 
@@ -499,9 +567,18 @@ class SimulatedFootpod(SimulatedPeripheral):
             if self.check_drop() or self.link is None:
                 return
             self.distance_m += self.speed_mps
-            self.notify(uuids.RSC_MEASUREMENT, rsc.build_rsc(rsc.RscMeasurement(
-                speed_mps=round(self.speed_mps * 256) / 256, cadence_per_min=self.cadence_spm,
-                stride_length_m=self.stride_length_m, total_distance_m=round(self.distance_m, 1), running=True)))
+            self.notify(
+                uuids.RSC_MEASUREMENT,
+                rsc.build_rsc(
+                    rsc.RscMeasurement(
+                        speed_mps=round(self.speed_mps * 256) / 256,
+                        cadence_per_min=self.cadence_spm,
+                        stride_length_m=self.stride_length_m,
+                        total_distance_m=round(self.distance_m, 1),
+                        running=True,
+                    )
+                ),
+            )
 
 
 class SimulatedHeartRateStrap(SimulatedPeripheral):
@@ -509,8 +586,14 @@ class SimulatedHeartRateStrap(SimulatedPeripheral):
 
     services = {uuids.HR_SERVICE: {uuids.HR_MEASUREMENT: ["notify"]}}
 
-    def __init__(self, *, address: str, name: str = "HRM-Dual:123456", heart_rate_bpm: int = 148,
-                 faults: LinkFaults | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        address: str,
+        name: str = "HRM-Dual:123456",
+        heart_rate_bpm: int = 148,
+        faults: LinkFaults | None = None,
+    ) -> None:
         super().__init__(address=address, name=name, advertised_services=(uuids.HR_SERVICE,), faults=faults)
         self.heart_rate_bpm = heart_rate_bpm
 
@@ -530,9 +613,16 @@ class SimulatedMovesense(SimulatedPeripheral):
 
     services = {uuids.MOVESENSE_SERVICE: {uuids.MOVESENSE_WRITE: ["write"], uuids.MOVESENSE_NOTIFY: ["notify"]}}
 
-    def __init__(self, *, address: str, name: str = "Movesense 220330000123", acc_source: SampleSource | None = None,
-                 gyro_source: SampleSource | None = None, samples_per_packet: int = 8,
-                 faults: LinkFaults | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        address: str,
+        name: str = "Movesense 220330000123",
+        acc_source: SampleSource | None = None,
+        gyro_source: SampleSource | None = None,
+        samples_per_packet: int = 8,
+        faults: LinkFaults | None = None,
+    ) -> None:
         super().__init__(address=address, name=name, advertised_services=(uuids.MOVESENSE_SERVICE,), faults=faults)
         self.acc_source = acc_source or sine_acc()
         self.gyro_source = gyro_source or sine_gyro()
@@ -586,8 +676,9 @@ class SimulatedAlertBand(SimulatedPeripheral):
     services = {uuids.IMMEDIATE_ALERT_SERVICE: {uuids.ALERT_LEVEL: ["write-without-response"]}}
 
     def __init__(self, *, address: str, name: str = "StrideGuard Band", faults: LinkFaults | None = None) -> None:
-        super().__init__(address=address, name=name, advertised_services=(uuids.IMMEDIATE_ALERT_SERVICE,),
-                         faults=faults)
+        super().__init__(
+            address=address, name=name, advertised_services=(uuids.IMMEDIATE_ALERT_SERVICE,), faults=faults
+        )
         self.alerts: list[tuple[int, alert_level.AlertLevel]] = []
         self.bad_writes: list[bytes] = []
 
@@ -609,9 +700,11 @@ class SimulatedWorld:
         self._scanners: set[SimulatedBleakScanner] = set()
         world = self
         self.client_backend: type[BaseBleakClient] = type(
-            "SimulatedBleakClient", (SimulatedBleakClient,), {"world": world})
+            "SimulatedBleakClient", (SimulatedBleakClient,), {"world": world}
+        )
         self.scanner_backend: type[BaseBleakScanner] = type(
-            "SimulatedBleakScanner", (SimulatedBleakScanner,), {"world": world})
+            "SimulatedBleakScanner", (SimulatedBleakScanner,), {"world": world}
+        )
 
     def add(self, peripheral: SimulatedPeripheral) -> Any:
         peripheral.world = self
@@ -631,8 +724,13 @@ class SimulatedBleakScanner(BaseBleakScanner):
 
     world: SimulatedWorld
 
-    def __init__(self, detection_callback: Any = None, service_uuids: list[str] | None = None,
-                 scanning_mode: str = "active", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        detection_callback: Any = None,
+        service_uuids: list[str] | None = None,
+        scanning_mode: str = "active",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(detection_callback, service_uuids)
 
     async def start(self) -> None:
@@ -650,8 +748,9 @@ class SimulatedBleakScanner(BaseBleakScanner):
         adv = peripheral.advertisement()
         if not self.is_allowed_uuid(adv.service_uuids):
             return
-        device = self.create_or_update_device(peripheral.address, peripheral.address, peripheral.name,
-                                              {"simulated": True}, adv)
+        device = self.create_or_update_device(
+            peripheral.address, peripheral.address, peripheral.name, {"simulated": True}, adv
+        )
         self.call_detection_callbacks(device, adv)
 
 
@@ -661,8 +760,11 @@ class SimulatedBleakClient(BaseBleakClient):
     world: SimulatedWorld
 
     def __init__(self, address_or_ble_device: BLEDevice | str, **kwargs: Any) -> None:
-        super().__init__(address_or_ble_device, disconnected_callback=kwargs.pop("disconnected_callback", None),
-                         timeout=kwargs.pop("timeout", 10.0))
+        super().__init__(
+            address_or_ble_device,
+            disconnected_callback=kwargs.pop("disconnected_callback", None),
+            timeout=kwargs.pop("timeout", 10.0),
+        )
         self._link: _Link | None = None
 
     @property
@@ -731,8 +833,9 @@ class SimulatedBleakClient(BaseBleakClient):
     async def write_gatt_descriptor(self, descriptor: Any, data: Any) -> None:
         raise BleakError("descriptors are not simulated")
 
-    async def start_notify(self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback,
-                           **kwargs: Any) -> None:
+    async def start_notify(
+        self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback, **kwargs: Any
+    ) -> None:
         peripheral = self._peripheral()
         assert self._link is not None
         self._link.callbacks[characteristic.uuid] = callback
@@ -747,16 +850,35 @@ def demo_world(*, clock: Clock, runners: int = 1, faults: LinkFaults | None = No
     """A world for `strideguard record --simulate`: per runner an H10 on the chest and a footpod."""
     world = SimulatedWorld(clock=clock)
     for i in range(runners):
-        world.add(SimulatedH10(address=f"A0:9E:1A:00:00:{i + 1:02X}", name=f"Polar H10 0000{i + 1:04X}",
-                               acc_source=sine_acc(cadence_spm=168 + 2 * i), faults=faults))
-        world.add(SimulatedFootpod(address=f"C4:00:00:00:00:{i + 1:02X}", name=f"Stryd {i + 1}",
-                                   cadence_spm=168 + 2 * i))
+        world.add(
+            SimulatedH10(
+                address=f"A0:9E:1A:00:00:{i + 1:02X}",
+                name=f"Polar H10 0000{i + 1:04X}",
+                acc_source=sine_acc(cadence_spm=168 + 2 * i),
+                faults=faults,
+            )
+        )
+        world.add(
+            SimulatedFootpod(address=f"C4:00:00:00:00:{i + 1:02X}", name=f"Stryd {i + 1}", cadence_spm=168 + 2 * i)
+        )
     world.add(SimulatedAlertBand(address="D0:00:00:00:00:01"))
     return world
 
 
 __all__ = [
-    "LinkFaults", "SimulatedWorld", "SimulatedPmdDevice", "SimulatedH10", "SimulatedVeritySense", "SimulatedFootpod",
-    "SimulatedHeartRateStrap", "SimulatedMovesense", "SimulatedAlertBand", "SimulatedBleakClient",
-    "SimulatedBleakScanner", "sine_acc", "sine_gyro", "array_source", "demo_world",
+    "LinkFaults",
+    "SimulatedAlertBand",
+    "SimulatedBleakClient",
+    "SimulatedBleakScanner",
+    "SimulatedFootpod",
+    "SimulatedH10",
+    "SimulatedHeartRateStrap",
+    "SimulatedMovesense",
+    "SimulatedPmdDevice",
+    "SimulatedVeritySense",
+    "SimulatedWorld",
+    "array_source",
+    "demo_world",
+    "sine_acc",
+    "sine_gyro",
 ]

@@ -36,8 +36,9 @@ def analyzer_factory(config_text: str, *, store: SessionStore | None = None) -> 
 
     def make(runner: str) -> RunnerAnalyzer:
         prior = prior_baseline(store, runner) if store is not None else None
-        return RunnerAnalyzer(runner=runner, risk=RiskEngine(parse_risk_config(config_text, runner=runner),
-                                                             prior_baseline=prior))
+        return RunnerAnalyzer(
+            runner=runner, risk=RiskEngine(parse_risk_config(config_text, runner=runner), prior_baseline=prior)
+        )
 
     return make
 
@@ -116,8 +117,9 @@ async def open_pipeline(opts: RunOptions, *, source: str) -> AsyncIterator[LiveP
         parts.db_path = store.path
         sinks.append(buffered(StoreSink(store)))
     sinks += [buffered(sink) for sink in opts.extra_sinks]  # a slow database must not stall the analytics
-    parts.pipeline = Pipeline(analyzer_factory=factory, sinks=sinks, team=opts.team, source=source,
-                              keep_outputs=opts.keep_outputs)
+    parts.pipeline = Pipeline(
+        analyzer_factory=factory, sinks=sinks, team=opts.team, source=source, keep_outputs=opts.keep_outputs
+    )
     server = None
     if opts.web:
         from stream.web import WebServer
@@ -141,8 +143,12 @@ async def run_file(opts: RunOptions, *, on_start: Any = None) -> RunResult:
     is already in the store when the error propagates (sessions are left `running` = unfinished)."""
     assert opts.path is not None
     stats = ReplayStats()
-    items = sources.rechunked(sources.read_file(opts.path, runner=opts.runner, placement=opts.placement, stats=stats,
-                                                start_t_ns=opts.start_t_ns), opts.chunk_s)
+    items = sources.rechunked(
+        sources.read_file(
+            opts.path, runner=opts.runner, placement=opts.placement, stats=stats, start_t_ns=opts.start_t_ns
+        ),
+        opts.chunk_s,
+    )
     async with open_pipeline(opts, source=str(opts.path)) as parts:
         if on_start is not None:
             on_start(parts)
@@ -155,4 +161,4 @@ async def run_file(opts: RunOptions, *, on_start: Any = None) -> RunResult:
     return RunResult(pipeline=parts.pipeline, summaries=summaries, stats=stats, db_path=parts.db_path)
 
 
-__all__ = ["RunOptions", "RunResult", "LiveParts", "open_pipeline", "run_file", "analyzer_factory"]
+__all__ = ["LiveParts", "RunOptions", "RunResult", "analyzer_factory", "open_pipeline", "run_file"]

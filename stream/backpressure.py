@@ -41,7 +41,7 @@ from stream.session import SessionInfo
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Overflow", "BufferStats", "BufferedSink", "buffered"]
+__all__ = ["BufferStats", "BufferedSink", "Overflow", "buffered"]
 
 
 class Overflow(enum.Enum):
@@ -88,8 +88,15 @@ class _Call:
 class BufferedSink:
     """A `Sink` that queues calls for `inner` and delivers them from its own task (see the module doc)."""
 
-    def __init__(self, inner: Sink, *, overflow: Overflow, max_pending_items: int = 20_000,
-                 coalesce_items: int = 2_000, drain_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        inner: Sink,
+        *,
+        overflow: Overflow,
+        max_pending_items: int = 20_000,
+        coalesce_items: int = 2_000,
+        drain_timeout_s: float = 30.0,
+    ) -> None:
         if max_pending_items < 1 or coalesce_items < 1:
             raise UsageError("max_pending_items and coalesce_items must be at least 1")
         self.inner = inner
@@ -121,9 +128,14 @@ class BufferedSink:
         if not output:
             return
         last = self._queue[-1] if self._queue else None
-        if (last is not None and last.method == "write" and last.session.session_id == session.session_id
-                and last.output is not None and _items(last.output) + _items(output) <= self.coalesce_items
-                and self._pending_items + _items(output) <= self.max_pending_items):
+        if (
+            last is not None
+            and last.method == "write"
+            and last.session.session_id == session.session_id
+            and last.output is not None
+            and _items(last.output) + _items(output) <= self.coalesce_items
+            and self._pending_items + _items(output) <= self.max_pending_items
+        ):
             last.output = last.output + output
             self._pending_items += _items(output)
             self.stats.writes_coalesced += 1
@@ -233,8 +245,9 @@ class BufferedSink:
         except Exception as exc:  # a sink's failure stays in its task; the pipeline runs on
             self.stats.failed_calls += 1
             if not self._failing:
-                log.warning("%s: %s failed: %s", self.name, call.method, " ".join(str(exc).split())
-                            or type(exc).__name__)
+                log.warning(
+                    "%s: %s failed: %s", self.name, call.method, " ".join(str(exc).split()) or type(exc).__name__
+                )
             self._failing = True
         else:
             self._failing = False

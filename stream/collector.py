@@ -41,8 +41,9 @@ class RunnerStats:
 class Collector:
     """`async with Collector(settings=..., team=...) as c: await c.replay({runner: batches})`."""
 
-    def __init__(self, *, settings: MqttSettings, team: str, collector_id: str = "collector",
-                 record_publish_times: bool = False) -> None:
+    def __init__(
+        self, *, settings: MqttSettings, team: str, collector_id: str = "collector", record_publish_times: bool = False
+    ) -> None:
         self.team = team
         self.collector_id = collector_id
         self.record_publish_times = record_publish_times
@@ -63,8 +64,14 @@ class Collector:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.connection.__aexit__(*exc_info)
 
-    async def replay(self, runs: Mapping[str, Iterable[SampleBatch]], *, speed: float | None = None,
-                     chunk_s: float = 0.5, common_clock: bool = False) -> dict[str, RunnerStats]:
+    async def replay(
+        self,
+        runs: Mapping[str, Iterable[SampleBatch]],
+        *,
+        speed: float | None = None,
+        chunk_s: float = 0.5,
+        common_clock: bool = False,
+    ) -> dict[str, RunnerStats]:
         """Publish every runner's batches concurrently (paced at `speed` x real time; None: as fast
         as possible), then the end-of-session markers. Returns what was published per runner.
 
@@ -78,10 +85,12 @@ class Collector:
             streams = {r: itertools.chain([] if f is None else [f], streams[r]) for r, f in firsts.items()}
             ends = [int(f.t_ns[-1]) for f in firsts.values() if isinstance(f, SampleBatch) and len(f)]
             start_t_ns = min(ends) if ends else None
-        await asyncio.gather(*(
-            self.publish_session(runner, sources.paced(stream, speed=speed, start_t_ns=start_t_ns))
-            for runner, stream in streams.items()
-        ))
+        await asyncio.gather(
+            *(
+                self.publish_session(runner, sources.paced(stream, speed=speed, start_t_ns=start_t_ns))
+                for runner, stream in streams.items()
+            )
+        )
         return self.stats
 
     async def publish_session(self, runner: str, batches: AsyncIterable[object]) -> RunnerStats:
@@ -102,8 +111,15 @@ class Collector:
             seq += 1
             last = item
         if last is not None:
-            end = SampleBatch(runner=runner, device=last.device, placement=last.placement, kind=last.kind,
-                              rate_hz=last.rate_hz, t_ns=np.empty(0, np.int64), values=np.empty((0, 3), np.float32))
+            end = SampleBatch(
+                runner=runner,
+                device=last.device,
+                placement=last.placement,
+                kind=last.kind,
+                rate_hz=last.rate_hz,
+                t_ns=np.empty(0, np.int64),
+                values=np.empty((0, 3), np.float32),
+            )
             await self._publish(topic, encode_imu(end, session=stats.session_id, seq=seq, final=True), stats, seq)
         return stats
 
@@ -128,5 +144,13 @@ def split_batches(items: Iterable[object], chunk_s: float) -> Iterator[object]:
 
 
 def _renamed(batch: SampleBatch, runner: str) -> SampleBatch:
-    return SampleBatch(runner=runner, device=batch.device, placement=batch.placement, kind=batch.kind,
-                       rate_hz=batch.rate_hz, t_ns=batch.t_ns, values=batch.values, meta=batch.meta)
+    return SampleBatch(
+        runner=runner,
+        device=batch.device,
+        placement=batch.placement,
+        kind=batch.kind,
+        rate_hz=batch.rate_hz,
+        t_ns=batch.t_ns,
+        values=batch.values,
+        meta=batch.meta,
+    )

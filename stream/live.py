@@ -14,12 +14,20 @@ DEFAULT_PORT = 8765
 
 def add_live_options(p: argparse.ArgumentParser, *, web_default: bool) -> None:
     web = p.add_mutually_exclusive_group()
-    web.add_argument("--web", dest="web", action="store_true", default=web_default,
-                     help="serve the live runner and team pages" + (" (default)" if web_default else ""))
+    web.add_argument(
+        "--web",
+        dest="web",
+        action="store_true",
+        default=web_default,
+        help="serve the live runner and team pages" + (" (default)" if web_default else ""),
+    )
     web.add_argument("--no-web", dest="web", action="store_false", help="no web pages")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address for the pages (default 127.0.0.1; 0.0.0.0 lets a phone on your network in — "
-                        "there is no login, so only on a network you trust)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address for the pages (default 127.0.0.1; 0.0.0.0 lets a phone on your network in — "
+        "there is no login, so only on a network you trust)",
+    )
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port for the pages (default {DEFAULT_PORT})")
 
 
@@ -31,8 +39,11 @@ def apply_live_options(opts: RunOptions, args: argparse.Namespace) -> RunOptions
 def announce(parts: LiveParts) -> None:
     """Tell the user where the pages are, before the run starts."""
     if parts.web_url:
-        print(f"live pages: {parts.web_url}  (team page; a runner's page is {parts.web_url}runner/NAME)",
-              file=sys.stderr, flush=True)
+        print(
+            f"live pages: {parts.web_url}  (team page; a runner's page is {parts.web_url}runner/NAME)",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 async def run_live(opts: RunOptions, args: argparse.Namespace) -> int:

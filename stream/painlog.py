@@ -26,15 +26,24 @@ class PainLog:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS pain_log (id INTEGER PRIMARY KEY AUTOINCREMENT, runner TEXT NOT NULL, "
             "t_ns INTEGER NOT NULL, session_id TEXT, pain_before INTEGER, pain_after INTEGER, "
-            "red_flags_json TEXT NOT NULL DEFAULT '{}', note TEXT NOT NULL DEFAULT '')")
+            "red_flags_json TEXT NOT NULL DEFAULT '{}', note TEXT NOT NULL DEFAULT '')"
+        )
         self._db.execute("CREATE INDEX IF NOT EXISTS pain_log_runner ON pain_log (runner, t_ns)")
 
     def add(self, entry: PainEntry) -> int:
         cur = self._db.execute(
             "INSERT INTO pain_log (runner, t_ns, session_id, pain_before, pain_after, red_flags_json, note) "
             "VALUES (?,?,?,?,?,?,?)",
-            (entry.runner, entry.t_ns, entry.session_id, entry.pain_before, entry.pain_after,
-             json.dumps(dict(entry.red_flags), sort_keys=True), entry.note))
+            (
+                entry.runner,
+                entry.t_ns,
+                entry.session_id,
+                entry.pain_before,
+                entry.pain_after,
+                json.dumps(dict(entry.red_flags), sort_keys=True),
+                entry.note,
+            ),
+        )
         return int(cur.lastrowid)
 
     def entries(self, *, runner: str | None = None, since_t_ns: int | None = None) -> list[PainEntry]:
@@ -50,8 +59,18 @@ class PainLog:
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = self._db.execute(sql + " ORDER BY t_ns, id", args).fetchall()
-        return [PainEntry(runner=r[0], t_ns=r[1], session_id=r[2], pain_before=r[3], pain_after=r[4],
-                          red_flags=json.loads(r[5] or "{}"), note=r[6]) for r in rows]
+        return [
+            PainEntry(
+                runner=r[0],
+                t_ns=r[1],
+                session_id=r[2],
+                pain_before=r[3],
+                pain_after=r[4],
+                red_flags=json.loads(r[5] or "{}"),
+                note=r[6],
+            )
+            for r in rows
+        ]
 
     def close(self) -> None:
         self._db.close()

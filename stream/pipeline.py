@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 NS_PER_MIN = 60_000_000_000  # ns per minute
 SNOOZE_MAX_MIN = 240.0  # the longest snooze a control message may ask for, in minutes
 
-__all__ = ["Sink", "SessionInfo", "Pipeline", "StoreSink", "BusSink", "Analyzer"]
+__all__ = ["Analyzer", "BusSink", "Pipeline", "SessionInfo", "Sink", "StoreSink"]
 
 
 class Analyzer(Protocol):
@@ -75,8 +75,16 @@ class Pipeline:
     the same topic and kept in `control_replies`.
     """
 
-    def __init__(self, *, analyzer_factory: Callable[[str], Analyzer], sinks: list[Sink], team: str = "default",
-                 source: str = "", keep_outputs: bool = False, control: busmod.Bus | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        analyzer_factory: Callable[[str], Analyzer],
+        sinks: list[Sink],
+        team: str = "default",
+        source: str = "",
+        keep_outputs: bool = False,
+        control: busmod.Bus | None = None,
+    ) -> None:
         self._factory = analyzer_factory
         self.sinks = list(sinks)
         self.team = team
@@ -85,10 +93,16 @@ class Pipeline:
         self.runners: dict[str, _RunnerState] = {}
         self.events: list[CaptureEvent] = []
         self.readings: dict[str, int] = {}
-        self._control_bus = control if control is not None else next(
-            (sink.bus for sink in self.sinks if isinstance(sink, BusSink)), None)
-        self._control = (self._control_bus.subscribe(f"{busmod.TOPIC_ROOT}/{team}/+/control", maxsize=100)
-                         if self._control_bus is not None else None)
+        self._control_bus = (
+            control
+            if control is not None
+            else next((sink.bus for sink in self.sinks if isinstance(sink, BusSink)), None)
+        )
+        self._control = (
+            self._control_bus.subscribe(f"{busmod.TOPIC_ROOT}/{team}/+/control", maxsize=100)
+            if self._control_bus is not None
+            else None
+        )
         self.control_replies: list[dict[str, Any]] = []
 
     async def push(self, item: SampleBatch | HeartRateReading | StrideReading | CaptureEvent) -> AnalyzerOutput:
@@ -139,13 +153,20 @@ class Pipeline:
     def _snooze(self, runner: str, message: dict[str, Any]) -> None:
         state = self.runners[runner]
         metric, minutes = message.get("metric"), message.get("minutes")
-        reply: dict[str, Any] = {"runner": runner, "metric": metric, "minutes": minutes,
-                                 "request_id": message.get("request_id")}
+        reply: dict[str, Any] = {
+            "runner": runner,
+            "metric": metric,
+            "minutes": minutes,
+            "request_id": message.get("request_id"),
+        }
         snooze = getattr(getattr(state.analyzer, "risk", None), "snooze", None)
         if metric is not None and not isinstance(metric, str):
             reason = "metric must be a name or null"
-        elif isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not (
-                math.isfinite(minutes) and 0 < minutes <= SNOOZE_MAX_MIN):
+        elif (
+            isinstance(minutes, bool)
+            or not isinstance(minutes, (int, float))
+            or not (math.isfinite(minutes) and 0 < minutes <= SNOOZE_MAX_MIN)
+        ):
             reason = f"minutes must be a number above 0 and at most {SNOOZE_MAX_MIN:g}"
         elif snooze is None:
             reason = "this runner's analyzer has no risk engine"
@@ -180,8 +201,13 @@ class Pipeline:
 
     async def _start(self, batch: SampleBatch) -> _RunnerState:
         t0 = int(batch.t_ns[0])
-        session = SessionInfo(session_id=new_session_id(batch.runner, t0), runner=batch.runner, team=self.team,
-                              source=self.source, started_t_ns=t0)
+        session = SessionInfo(
+            session_id=new_session_id(batch.runner, t0),
+            runner=batch.runner,
+            team=self.team,
+            source=self.source,
+            started_t_ns=t0,
+        )
         state = _RunnerState(session=session, analyzer=self._factory(batch.runner), last_t_ns=t0)
         self.runners[batch.runner] = state
         for sink in self.sinks:
@@ -221,8 +247,9 @@ class StoreSink:
             self._last_t_ns[session.session_id] = max(ends)
 
     async def close_session(self, session: SessionInfo, summary: dict[str, Any]) -> None:
-        self.store.close_session(session.session_id, ended_t_ns=self._last_t_ns.get(session.session_id),
-                                 summary=summary)
+        self.store.close_session(
+            session.session_id, ended_t_ns=self._last_t_ns.get(session.session_id), summary=summary
+        )
 
     async def close(self) -> None:
         self.store.close()
@@ -256,5 +283,7 @@ class BusSink:
         await asyncio.sleep(0)
 
     def _status(self, session: SessionInfo, state: str, **extra: Any) -> None:
-        self.bus.publish(busmod.topic(session.team, session.runner, "status"),
-                         {"session_id": session.session_id, "runner": session.runner, "state": state, **extra})
+        self.bus.publish(
+            busmod.topic(session.team, session.runner, "status"),
+            {"session_id": session.session_id, "runner": session.runner, "state": state, **extra},
+        )

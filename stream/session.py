@@ -20,5 +20,5 @@ class SessionInfo:
 
 def new_session_id(runner: str, started_t_ns: int) -> str:
     """Readable and unique: runner, UTC start to the second, and a short random suffix."""
-    stamp = dt.datetime.fromtimestamp(started_t_ns / 1e9, tz=dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.fromtimestamp(started_t_ns / 1e9, tz=dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{runner}-{stamp}-{secrets.token_hex(3)}"

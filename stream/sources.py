@@ -39,8 +39,14 @@ class Progress:
         return 0.0 if self.now_t_ns is None or self.start_t_ns is None else (self.now_t_ns - self.start_t_ns) / 1e9
 
 
-def read_file(path: str | pathlib.Path, *, runner: str | None = None, placement: Placement = Placement.CHEST,
-              stats: capture.ReplayStats | None = None, start_t_ns: int = 0) -> Iterator:
+def read_file(
+    path: str | pathlib.Path,
+    *,
+    runner: str | None = None,
+    placement: Placement = Placement.CHEST,
+    stats: capture.ReplayStats | None = None,
+    start_t_ns: int = 0,
+) -> Iterator:
     """Items from a capture (.sgcap) or a CSV file, by content and suffix; `runner` renames CSV runners,
     `start_t_ns` is when a CSV with relative times started (captures carry their own clock)."""
     path = pathlib.Path(path)
@@ -54,8 +60,9 @@ def read_file(path: str | pathlib.Path, *, runner: str | None = None, placement:
         from sensors import imports
 
         return iter(imports.read_any(path, runner=runner, placement=placement, start_t_ns=start_t_ns))
-    raise ImportFormatError("unknown file type: expected a StrideGuard capture (.sgcap) or a CSV with "
-                            "t, ax, ay, az columns", path=str(path))
+    raise ImportFormatError(
+        "unknown file type: expected a StrideGuard capture (.sgcap) or a CSV with t, ax, ay, az columns", path=str(path)
+    )
 
 
 def rechunked(items: Iterable, chunk_s: float) -> Iterator:
@@ -93,9 +100,16 @@ def rechunked(items: Iterable, chunk_s: float) -> Iterator:
 def merge(parts: list[SampleBatch]) -> SampleBatch:
     """Consecutive batches of one stream as one batch."""
     first = parts[0]
-    return SampleBatch(runner=first.runner, device=first.device, placement=first.placement, kind=first.kind,
-                       rate_hz=first.rate_hz, t_ns=np.concatenate([p.t_ns for p in parts]),
-                       values=np.concatenate([p.values for p in parts]), meta=first.meta)
+    return SampleBatch(
+        runner=first.runner,
+        device=first.device,
+        placement=first.placement,
+        kind=first.kind,
+        rate_hz=first.rate_hz,
+        t_ns=np.concatenate([p.t_ns for p in parts]),
+        values=np.concatenate([p.values for p in parts]),
+        meta=first.meta,
+    )
 
 
 def time_span(items: list) -> tuple[int | None, int | None]:
@@ -103,8 +117,9 @@ def time_span(items: list) -> tuple[int | None, int | None]:
     return (min(a for a, _ in ts), max(b for _, b in ts)) if ts else (None, None)
 
 
-async def paced(items: Iterable, *, speed: float | None, progress: Progress | None = None,
-                start_t_ns: int | None = None) -> AsyncIterator:
+async def paced(
+    items: Iterable, *, speed: float | None, progress: Progress | None = None, start_t_ns: int | None = None
+) -> AsyncIterator:
     """Yield items at `speed` x real time on their own clock (None or 0: as fast as possible).
 
     `start_t_ns` is the record time that maps to now (default: the first item's); several streams

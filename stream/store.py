@@ -96,7 +96,8 @@ class SessionStore:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY, runner TEXT NOT NULL, "
             "team TEXT NOT NULL, source TEXT NOT NULL, started_t_ns INTEGER NOT NULL, ended_t_ns INTEGER, "
-            "status TEXT NOT NULL, summary_json TEXT NOT NULL DEFAULT '{}')")
+            "status TEXT NOT NULL, summary_json TEXT NOT NULL DEFAULT '{}')"
+        )
         self._db.execute("CREATE INDEX IF NOT EXISTS sessions_runner ON sessions (runner, started_t_ns)")
         for table, cls in RESULT_TABLES.items():
             cols = ", ".join(f'"{name}" {sql}' for name, sql in _columns(cls))
@@ -114,7 +115,8 @@ class SessionStore:
     def open_session(self, session: SessionInfo) -> None:
         self._db.execute(
             "INSERT INTO sessions (session_id, runner, team, source, started_t_ns, status) VALUES (?,?,?,?,?,?)",
-            (session.session_id, session.runner, session.team, session.source, session.started_t_ns, "running"))
+            (session.session_id, session.runner, session.team, session.source, session.started_t_ns, "running"),
+        )
 
     def write(self, session_id: str, output: AnalyzerOutput) -> None:
         """All rows of one analyzer output in one transaction."""
@@ -126,10 +128,13 @@ class SessionStore:
                 if items:
                     self._insert(table, session_id, items)
 
-    def close_session(self, session_id: str, *, ended_t_ns: int | None, summary: dict[str, Any],
-                      status: str = "completed") -> None:
-        self._db.execute("UPDATE sessions SET ended_t_ns=?, status=?, summary_json=? WHERE session_id=?",
-                         (ended_t_ns, status, json.dumps(summary, sort_keys=True), session_id))
+    def close_session(
+        self, session_id: str, *, ended_t_ns: int | None, summary: dict[str, Any], status: str = "completed"
+    ) -> None:
+        self._db.execute(
+            "UPDATE sessions SET ended_t_ns=?, status=?, summary_json=? WHERE session_id=?",
+            (ended_t_ns, status, json.dumps(summary, sort_keys=True), session_id),
+        )
 
     def _insert(self, table: str, session_id: str, items: Iterable[Any]) -> None:
         sql, values = _insert_plan(table)
@@ -155,8 +160,19 @@ class SessionStore:
             sql += " WHERE " + " AND ".join(f"{c}=?" for c, _ in where)
             args = [v for _, v in where]
         rows = self._db.execute(sql + " ORDER BY started_t_ns", args).fetchall()
-        return [SessionRow(session_id=r[0], runner=r[1], team=r[2], source=r[3], started_t_ns=r[4], ended_t_ns=r[5],
-                           status=r[6], summary=json.loads(r[7] or "{}")) for r in rows]
+        return [
+            SessionRow(
+                session_id=r[0],
+                runner=r[1],
+                team=r[2],
+                source=r[3],
+                started_t_ns=r[4],
+                ended_t_ns=r[5],
+                status=r[6],
+                summary=json.loads(r[7] or "{}"),
+            )
+            for r in rows
+        ]
 
     def session(self, session_id: str) -> SessionRow | None:
         """A session by id or by a unique id prefix."""
@@ -178,8 +194,9 @@ class SessionStore:
         cls = RESULT_TABLES[table]
         hints = typing.get_type_hints(cls)
         names = [n for n, _ in _columns(cls)]
-        rows = self._db.execute(f"SELECT {_quoted(names)} FROM {table} WHERE session_id=? ORDER BY {order}, rowid",
-                                (session_id,)).fetchall()
+        rows = self._db.execute(
+            f"SELECT {_quoted(names)} FROM {table} WHERE session_id=? ORDER BY {order}, rowid", (session_id,)
+        ).fetchall()
         return [cls(**{n: _typed(hints[n], v) for n, v in zip(names, row)}) for row in rows]
 
 

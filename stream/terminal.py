@@ -18,8 +18,11 @@ BAR_WIDTH = 20  # characters in the progress bar
 
 def format_clock(seconds: float) -> str:
     seconds = max(0, int(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
-        f"{seconds // 60:02d}:{seconds % 60:02d}"
+    return (
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if seconds >= 3600
+        else f"{seconds // 60:02d}:{seconds % 60:02d}"
+    )
 
 
 def format_metrics(w: WindowMetrics | None) -> str:
@@ -55,8 +58,14 @@ class TerminalView:
 
     name = "terminal"
 
-    def __init__(self, *, progress: Progress | None = None, out: TextIO | None = None, every_s: float = 60.0,
-                 interactive: bool | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        progress: Progress | None = None,
+        out: TextIO | None = None,
+        every_s: float = 60.0,
+        interactive: bool | None = None,
+    ) -> None:
         self.out = out or sys.stdout
         self.progress = progress
         self.interactive = self.out.isatty() if interactive is None else interactive
@@ -82,8 +91,12 @@ class TerminalView:
 
     async def close_session(self, session: SessionInfo, summary: dict[str, Any]) -> None:
         self._clear()
-        self._print(f"{session.runner}: finished — " + ", ".join(
-            f"{k} {v}" for k, v in summary.items() if k in ("duration_s", "n_steps", "cadence_spm", "n_alerts")))
+        self._print(
+            f"{session.runner}: finished — "
+            + ", ".join(
+                f"{k} {v}" for k, v in summary.items() if k in ("duration_s", "n_steps", "cadence_spm", "n_alerts")
+            )
+        )
 
     async def close(self) -> None:
         self._clear()
@@ -95,8 +108,10 @@ class TerminalView:
             return ""
         done = int(round(p.fraction * BAR_WIDTH))
         total_s = (p.end_t_ns - p.start_t_ns) / 1e9
-        return f"[{'#' * done}{'-' * (BAR_WIDTH - done)}] {p.fraction:4.0%} {format_clock(p.elapsed_s)}/" \
-               f"{format_clock(total_s)}"
+        return (
+            f"[{'#' * done}{'-' * (BAR_WIDTH - done)}] {p.fraction:4.0%} {format_clock(p.elapsed_s)}/"
+            f"{format_clock(total_s)}"
+        )
 
     def _lines(self) -> list[str]:
         head = self._progress_text()

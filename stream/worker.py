@@ -112,9 +112,15 @@ class WorkerStats:
 class Worker:
     """`await Worker(settings=..., options=..., analyzer_factory=..., sinks=[...]).run(stop_event)`."""
 
-    def __init__(self, *, settings: MqttSettings, options: WorkerOptions,
-                 analyzer_factory: Callable[[str], Analyzer], sinks: Sequence[Sink] = (),
-                 publish_outputs: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        settings: MqttSettings,
+        options: WorkerOptions,
+        analyzer_factory: Callable[[str], Analyzer],
+        sinks: Sequence[Sink] = (),
+        publish_outputs: bool = True,
+    ) -> None:
         self.settings = settings
         self.options = options
         self.analyzer_factory = analyzer_factory
@@ -139,8 +145,12 @@ class Worker:
             client_id=self.options.client_id,
             subscriptions=worker_subscriptions(self.options.team, self.options.index, self.options.count),
             will=aiomqtt.Will(status, dumps({"state": "offline", "clean": False}), qos=1, retain=True),
-            online=(status, dumps({"state": "online", "partitions": list(
-                worker_partitions(self.options.index, self.options.count))})),
+            online=(
+                status,
+                dumps(
+                    {"state": "online", "partitions": list(worker_partitions(self.options.index, self.options.count))}
+                ),
+            ),
             offline=(status, dumps({"state": "offline", "clean": True})),
             manual_ack=True,
         )
@@ -226,8 +236,9 @@ class Worker:
         # Group commit: one fsync makes the whole group durable. It runs on a thread while the group is
         # analysed (the disk wait overlaps the CPU work); the group is acknowledged only once it returned.
         fd = self.journal.write_out()
-        durable = (asyncio.get_running_loop().run_in_executor(self._fsync_thread, os.fsync, fd)
-                   if fd is not None else None)
+        durable = (
+            asyncio.get_running_loop().run_in_executor(self._fsync_thread, os.fsync, fd) if fd is not None else None
+        )
         try:
             for session, imu in accepted:
                 await self._analyse(session, imu)
@@ -249,10 +260,12 @@ class Worker:
     async def _open(self, team: str, imu: ImuMessage) -> _Session:
         batch = imu.batch
         started = int(batch.t_ns[0]) if len(batch) else 0
-        info = SessionInfo(session_id=imu.session, runner=batch.runner, team=team, source="mqtt",
-                           started_t_ns=started)
-        session = _Session(info=info, analyzer=self.analyzer_factory(batch.runner),
-                           tags={"device": batch.device, "placement": batch.placement.value})
+        info = SessionInfo(session_id=imu.session, runner=batch.runner, team=team, source="mqtt", started_t_ns=started)
+        session = _Session(
+            info=info,
+            analyzer=self.analyzer_factory(batch.runner),
+            tags={"device": batch.device, "placement": batch.placement.value},
+        )
         self.sessions[imu.session] = session
         for sink in self._all_sinks():
             tag = getattr(sink, "tag_session", None)
@@ -326,8 +339,9 @@ class Worker:
         session that arrive later are treated as duplicates: `idle_close_s` is long for that reason."""
         now = time.monotonic()
         for session in [s for s in self.sessions.values() if now - s.last_seen_s >= self.options.idle_close_s]:
-            log.warning("session %s: no message for %.0f s, closing it", session.info.session_id,
-                        now - session.last_seen_s)
+            log.warning(
+                "session %s: no message for %.0f s, closing it", session.info.session_id, now - session.last_seen_s
+            )
             await self._emit(session, session.analyzer.finish(), session.last_seq)
             await self._close(session)
             self.stats.sessions_idle_closed += 1
@@ -355,8 +369,7 @@ class Worker:
                 session = await self._open(parts.team, imu)
                 session.watermark = dict(recovered.watermarks.get(session_id, {}))
                 self.stats.sessions_rebuilt += 1
-                log.info("rebuilding session %s from %d journaled messages", session_id,
-                         recovered.messages[session_id])
+                log.info("rebuilding session %s from %d journaled messages", session_id, recovered.messages[session_id])
             if imu.seq <= session.last_seq:
                 continue
             self._note_gap(session, imu.seq)

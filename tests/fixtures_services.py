@@ -95,9 +95,7 @@ class ServiceProcess:
             return
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it; closed below
         try:
-            self.proc = subprocess.Popen(
-                list(self.command()), stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
-            )
+            self.proc = subprocess.Popen(list(self.command()), stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
         finally:
             log.close()
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -110,8 +108,9 @@ class ServiceProcess:
                 return
             time.sleep(0.02)
         self.kill()
-        raise RuntimeError(f"{self.name} did not answer on {self.host}:{self.port} within "
-                           f"{START_TIMEOUT_S} s; log:\n{self.log_tail()}")
+        raise RuntimeError(
+            f"{self.name} did not answer on {self.host}:{self.port} within {START_TIMEOUT_S} s; log:\n{self.log_tail()}"
+        )
 
     def stop(self) -> None:
         """Graceful stop (SIGTERM, the service saves its state), SIGKILL after a bounded wait."""
@@ -236,10 +235,10 @@ class InfluxDBService(ServiceProcess):
             f"""reporting-disabled = true
 bind-address = "{self.host}:{self.rpc_port}"
 [meta]
-  dir = "{workdir / 'meta'}"
+  dir = "{workdir / "meta"}"
 [data]
-  dir = "{workdir / 'data'}"
-  wal-dir = "{workdir / 'wal'}"
+  dir = "{workdir / "data"}"
+  wal-dir = "{workdir / "wal"}"
   query-log-enabled = false
 [monitor]
   store-enabled = false

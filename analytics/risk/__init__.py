@@ -5,7 +5,14 @@ The score and the alerts are a heuristic built from the evidence cited in docs/r
 """
 
 from analytics.risk.baseline import Baseline, MetricBaseline
-from analytics.risk.config import AbsoluteCadenceRule, FatigueRule, MetricRule, RiskConfig, parse_risk_config, risk_config_for
+from analytics.risk.config import (
+    AbsoluteCadenceRule,
+    FatigueRule,
+    MetricRule,
+    RiskConfig,
+    parse_risk_config,
+    risk_config_for,
+)
 from analytics.risk.defaults import DEFAULTS, METRIC_FIELDS, SOURCES
 from analytics.risk.engine import (
     FATIGUE,
@@ -17,11 +24,11 @@ from analytics.risk.engine import (
 )
 
 __all__ = [
-    "AbsoluteCadenceRule",
     "DEFAULTS",
     "FATIGUE",
     "METRIC_FIELDS",
     "SOURCES",
+    "AbsoluteCadenceRule",
     "Baseline",
     "FatigueRule",
     "MetricBaseline",

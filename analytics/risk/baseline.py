@@ -83,8 +83,9 @@ class Baseline:
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"stored baseline is malformed: {exc!r}", key="baseline") from exc
         t_end = data.get("t_end_ns")
-        return cls(metrics=metrics, source=str(data.get("source", "prior")),
-                   t_end_ns=None if t_end is None else int(t_end))
+        return cls(
+            metrics=metrics, source=str(data.get("source", "prior")), t_end_ns=None if t_end is None else int(t_end)
+        )
 
 
 def _finite(x: Any) -> float:

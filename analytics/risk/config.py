@@ -109,15 +109,10 @@ class RiskConfig:
 
     def as_dict(self) -> dict[str, Any]:
         """The effective settings as a TOML-able `[risk]` table (for `strideguard config`)."""
-        out: dict[str, Any] = {
-            k: getattr(self, k)
-            for k in DEFAULTS
-            if k not in ("metrics", "fatigue", "absolute")
-        }
+        out: dict[str, Any] = {k: getattr(self, k) for k in DEFAULTS if k not in ("metrics", "fatigue", "absolute")}
         out["metrics"] = {
             r.name: {
-                k: (getattr(r, k).value if k == "max_severity" else getattr(r, k))
-                for k in DEFAULTS["metrics"][r.name]
+                k: (getattr(r, k).value if k == "max_severity" else getattr(r, k)) for k in DEFAULTS["metrics"][r.name]
             }
             for r in self.metrics
         }
@@ -193,8 +188,15 @@ def merge(base: Mapping[str, Any], over: Mapping[str, Any], *, prefix: str, stri
     return out
 
 
-def _number(d: Mapping[str, Any], key: str, where: str, *, low: float | None = 0.0, low_open: bool = False,
-            high: float | None = None) -> float:
+def _number(
+    d: Mapping[str, Any],
+    key: str,
+    where: str,
+    *,
+    low: float | None = 0.0,
+    low_open: bool = False,
+    high: float | None = None,
+) -> float:
     value = d[key]
     dotted = f"{where}.{key}"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -248,8 +250,9 @@ def _build(d: dict[str, Any]) -> RiskConfig:
     below_spm = _number(a, "below_spm", aw, low_open=True)
     alert_below_spm = _number(a, "alert_below_spm", aw)
     if alert_below_spm >= below_spm:
-        raise ConfigError(f"must be below below_spm ({below_spm:g}), got {a['alert_below_spm']!r}",
-                          key=f"{aw}.alert_below_spm")
+        raise ConfigError(
+            f"must be below below_spm ({below_spm:g}), got {a['alert_below_spm']!r}", key=f"{aw}.alert_below_spm"
+        )
     absolute_cadence = AbsoluteCadenceRule(
         enabled=_bool(a, "enabled", aw),
         below_spm=below_spm,
@@ -261,12 +264,15 @@ def _build(d: dict[str, Any]) -> RiskConfig:
     fw = "risk.fatigue"
     signs = f["signs"]
     if not isinstance(signs, list) or not signs or any(s not in METRIC_FIELDS for s in signs):
-        raise ConfigError(f"must be a non-empty list of metric names from {', '.join(METRIC_FIELDS)}, "
-                          f"got {signs!r}", key=f"{fw}.signs")
+        raise ConfigError(
+            f"must be a non-empty list of metric names from {', '.join(METRIC_FIELDS)}, got {signs!r}",
+            key=f"{fw}.signs",
+        )
     min_signs = _number(f, "min_signs", fw, low=1)
     if min_signs != int(min_signs) or min_signs > len(signs):
-        raise ConfigError(f"must be a whole number from 1 to {len(signs)}, got {f['min_signs']!r}",
-                          key=f"{fw}.min_signs")
+        raise ConfigError(
+            f"must be a whole number from 1 to {len(signs)}, got {f['min_signs']!r}", key=f"{fw}.min_signs"
+        )
     fatigue = FatigueRule(
         enabled=_bool(f, "enabled", fw),
         signs=tuple(signs),

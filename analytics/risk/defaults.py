@@ -133,8 +133,7 @@ DEFAULTS: dict[str, Any] = {
 
 _ENGINEERING = "engineering choice, not from the literature"
 SOURCES: dict[str, str] = {
-    "warmup_s": "EVIDENCE.md 'always warm up': early-run gait is not the runner's settled gait; "
-    + _ENGINEERING,
+    "warmup_s": "EVIDENCE.md 'always warm up': early-run gait is not the runner's settled gait; " + _ENGINEERING,
     "baseline_s": "personal baseline from the early run (EVIDENCE.md: prefer a runner's own baseline); "
     "3-5 min; " + _ENGINEERING,
     "min_baseline_windows": _ENGINEERING,
@@ -145,8 +144,7 @@ SOURCES: dict[str, str] = {
     "alert_factor": "severity 'alert' at this multiple of the threshold; " + _ENGINEERING,
     "min_z": "a metric must also move this many of its own baseline standard deviations, so a noisy "
     "metric does not alert on noise; " + _ENGINEERING,
-    "min_speed_span_mps": "speed slope learned from the baseline only when it spans this; "
-    + _ENGINEERING,
+    "min_speed_span_mps": "speed slope learned from the baseline only when it spans this; " + _ENGINEERING,
     "metrics.cadence.threshold": "5 % below personal baseline: Drozda 2024 Gait Posture (LBP runners "
     "166 vs 171 spm); Heiderscheit 2011 Med Sci Sports Exerc (+5-10 % step rate lowers joint loading)",
     "metrics.cadence.speed_slope_per_mps": "cadence rises with speed (about 150-185 spm across "
@@ -169,8 +167,7 @@ SOURCES: dict[str, str] = {
     "metrics.impact_asymmetry.threshold": "as step_asymmetry (Malisoux 2024)",
     "metrics.*.sustain_s": "'sustained' (EVIDENCE.md); the duration is " + _ENGINEERING,
     "metrics.*.weight": "points of the 0-100 score at twice the threshold; cadence and impact weigh "
-    "most (direct LBP-cohort and loading evidence), asymmetry least (no injury link); "
-    + _ENGINEERING,
+    "most (direct LBP-cohort and loading evidence), asymmetry least (no injury link); " + _ENGINEERING,
     "absolute.cadence.below_spm": "below about 160 spm at running speed (EVIDENCE.md): runners with LBP ran "
     "at about 166 spm vs 171 in controls (Drozda 2024 Gait Posture); healthy runners about 171 +- 9 spm; "
     "+5-10 % step rate lowers joint loading (Heiderscheit 2011 Med Sci Sports Exerc)",
@@ -185,6 +182,5 @@ SOURCES: dict[str, str] = {
     "fatigue.signs": "fatigue drift: cadence down, sway up, lean up, impact up (Mizrahi 2000 Hum Mov "
     "Sci; Clansey 2012 Med Sci Sports Exerc; Schutte 2015)",
     "fatigue.min_signs": _ENGINEERING,
-    "fatigue.sign_fraction": "a sign counts at this fraction of its metric threshold; "
-    + _ENGINEERING,
+    "fatigue.sign_fraction": "a sign counts at this fraction of its metric threshold; " + _ENGINEERING,
 }

@@ -53,8 +53,16 @@ def _median_window(rows: list[Row]) -> Row:
 class SustainedDetector:
     """Carries one signal's episode state across windows."""
 
-    def __init__(self, *, sustain_s: float, clear_fraction: float, clear_s: float, max_gap_s: float,
-                 alert_factor: float, max_severity: Severity) -> None:
+    def __init__(
+        self,
+        *,
+        sustain_s: float,
+        clear_fraction: float,
+        clear_s: float,
+        max_gap_s: float,
+        alert_factor: float,
+        max_severity: Severity,
+    ) -> None:
         self.sustain_ns = int(sustain_s * NS_PER_S)
         self.clear_fraction = clear_fraction
         self.clear_ns = int(clear_s * NS_PER_S)
@@ -82,8 +90,7 @@ class SustainedDetector:
         sev = Severity.ALERT if self.sum_ratio / self.n >= self.alert_factor else Severity.WARNING
         return sev if SEVERITY_ORDER[sev] <= SEVERITY_ORDER[self.max_severity] else self.max_severity
 
-    def _transition(self, what: str, t_ns: int, severity: Severity,
-                    current: Row | None = None) -> Transition:
+    def _transition(self, what: str, t_ns: int, severity: Severity, current: Row | None = None) -> Transition:
         """The episode so far; `current` (this window's row) replaces the median window (clearing)."""
         n = max(self.n, 1)
         value, expected, deviation, _, detail = current or _median_window(self.values)
@@ -100,8 +107,18 @@ class SustainedDetector:
             detail=detail,
         )
 
-    def push(self, *, t_start_ns: int, t_end_ns: int, ratio: float, value: float, expected: float,
-             deviation: float, rank: float | None = None, detail: Any = None) -> Transition | None:
+    def push(
+        self,
+        *,
+        t_start_ns: int,
+        t_end_ns: int,
+        ratio: float,
+        value: float,
+        expected: float,
+        deviation: float,
+        rank: float | None = None,
+        detail: Any = None,
+    ) -> Transition | None:
         """One window with evidence; returns the transition it caused, if any.
 
         `rank` orders the episode's windows for its median (default: the deviation); `detail` rides

@@ -43,8 +43,9 @@ class Deviation:
         return self.risky / self.threshold
 
 
-def deviation_of(rule: MetricRule, value: float, base: MetricBaseline, speed_mps: float | None,
-                 min_z: float) -> Deviation | None:
+def deviation_of(
+    rule: MetricRule, value: float, base: MetricBaseline, speed_mps: float | None, min_z: float
+) -> Deviation | None:
     """How far `value` is from the baseline, or None when the baseline cannot express it (<= 0)."""
     expected = base.expected(speed_mps)
     if rule.kind == "relative":
@@ -119,8 +120,7 @@ def risk_score(contributions: dict[str, float]) -> float | None:
 def summarize_scores(scores: Sequence[float], contributions: Sequence[dict[str, float]]) -> dict[str, Any]:
     """A session's risk in one dict: mean, 90th percentile and max score, mean contribution per factor."""
     if not scores:
-        return {"windows_scored": 0, "score_mean": None, "score_p90": None, "score_max": None,
-                "contributions_mean": {}}
+        return {"windows_scored": 0, "score_mean": None, "score_p90": None, "score_max": None, "contributions_mean": {}}
     s = np.asarray(scores, dtype=np.float64)
     names = sorted({k for c in contributions for k in c})
     return {
@@ -128,13 +128,13 @@ def summarize_scores(scores: Sequence[float], contributions: Sequence[dict[str, 
         "score_mean": round(float(s.mean()), 1),
         "score_p90": round(float(np.percentile(s, 90)), 1),
         "score_max": round(float(s.max()), 1),
-        "contributions_mean": {n: round(float(np.mean([c.get(n, 0.0) for c in contributions])), 2)
-                               for n in names},
+        "contributions_mean": {n: round(float(np.mean([c.get(n, 0.0) for c in contributions])), 2) for n in names},
     }
 
 
-def _window_deviation(rule: MetricRule, window: WindowMetrics, baseline: Baseline,
-                      config: RiskConfig) -> Deviation | None:
+def _window_deviation(
+    rule: MetricRule, window: WindowMetrics, baseline: Baseline, config: RiskConfig
+) -> Deviation | None:
     if not rule.enabled or not window.running:
         return None
     value = getattr(window, rule.field)
@@ -170,7 +170,9 @@ def cadence_message(rule: MetricRule, w: CadenceWindow, duration_s: float) -> st
         assert w.relative is not None
         return metric_message(rule, w.relative.deviation, duration_s)
     both = f"{_amount(rule, w.relative.deviation)} below your baseline and " if rel and w.relative else ""
-    shown_spm = math.floor(round(w.cadence_spm, 1))  # truncated: 159.8 spm is "159 spm, below 160", not "160, below 160"
+    shown_spm = math.floor(
+        round(w.cadence_spm, 1)
+    )  # truncated: 159.8 spm is "159 spm, below 160", not "160, below 160"
     return f"{rule.label} {shown_spm} spm, {both}below {w.below_spm:g} for {format_duration(duration_s)}"
 
 
@@ -196,14 +198,25 @@ class RiskEngine:
         self._baseline_end_ns = 0
         self._detectors = {
             r.name: SustainedDetector(
-                sustain_s=r.sustain_s, clear_fraction=config.clear_fraction, clear_s=config.clear_s,
-                max_gap_s=config.max_gap_s, alert_factor=config.alert_factor, max_severity=r.max_severity)
-            for r in config.metrics if r.enabled or (r.name == CADENCE and config.absolute_cadence.enabled)
+                sustain_s=r.sustain_s,
+                clear_fraction=config.clear_fraction,
+                clear_s=config.clear_s,
+                max_gap_s=config.max_gap_s,
+                alert_factor=config.alert_factor,
+                max_severity=r.max_severity,
+            )
+            for r in config.metrics
+            if r.enabled or (r.name == CADENCE and config.absolute_cadence.enabled)
         }
         f = config.fatigue
         self._fatigue = SustainedDetector(
-            sustain_s=f.sustain_s, clear_fraction=config.clear_fraction, clear_s=config.clear_s,
-            max_gap_s=config.max_gap_s, alert_factor=1.0, max_severity=Severity.ALERT)
+            sustain_s=f.sustain_s,
+            clear_fraction=config.clear_fraction,
+            clear_s=config.clear_s,
+            max_gap_s=config.max_gap_s,
+            alert_factor=1.0,
+            max_severity=Severity.ALERT,
+        )
         self._fatigue_detail: tuple[tuple[str, float], ...] = ()
         self._cadence_named: tuple[bool, bool] = (True, False)  # (relative, floor) named by the last onset
         self._silent: dict[str, bool] = {}
@@ -269,8 +282,7 @@ class RiskEngine:
             if score is not None:
                 self._scores.append(score)
                 self._contributions.append(contributions)
-            deviations = {rule.name: _window_deviation(rule, window, base, self.config)
-                          for rule in self.config.metrics}
+            deviations = {rule.name: _window_deviation(rule, window, base, self.config) for rule in self.config.metrics}
         events: list[RiskEvent] = []
         for rule in self.config.metrics:
             if rule.name not in self._detectors:
@@ -279,9 +291,18 @@ class RiskEngine:
                 tr = self._push_cadence(window, deviations.get(CADENCE))
             else:
                 d = deviations.get(rule.name)
-                tr = None if d is None else self._detectors[rule.name].push(
-                    t_start_ns=window.t_start_ns, t_end_ns=window.t_end_ns, ratio=d.ratio, value=d.value,
-                    expected=d.expected, deviation=d.deviation)
+                tr = (
+                    None
+                    if d is None
+                    else self._detectors[rule.name].push(
+                        t_start_ns=window.t_start_ns,
+                        t_end_ns=window.t_end_ns,
+                        ratio=d.ratio,
+                        value=d.value,
+                        expected=d.expected,
+                        deviation=d.deviation,
+                    )
+                )
             if tr is not None:
                 ev = self._event(rule.name, tr, window, rule=rule)
                 if ev is not None:
@@ -301,8 +322,7 @@ class RiskEngine:
             return
         if self._first_running_ns is None:
             self._first_running_ns = window.t_start_ns
-            self._baseline_end_ns = window.t_start_ns + int(
-                (self.config.warmup_s + self.config.baseline_s) * NS_PER_S)
+            self._baseline_end_ns = window.t_start_ns + int((self.config.warmup_s + self.config.baseline_s) * NS_PER_S)
         if not self._past_warmup(window):
             return
         if window.t_end_ns <= self._baseline_end_ns:
@@ -315,9 +335,12 @@ class RiskEngine:
         metrics = {}
         for rule in self.config.metrics:
             mb = fit_metric_baseline(
-                self._collected[rule.name], self._collected_speed[rule.name], rule,
+                self._collected[rule.name],
+                self._collected_speed[rule.name],
+                rule,
                 min_windows=self.config.min_baseline_windows,
-                min_speed_span_mps=self.config.min_speed_span_mps)
+                min_speed_span_mps=self.config.min_speed_span_mps,
+            )
             if mb is not None:
                 metrics[rule.name] = mb
         self._run_baseline = Baseline(metrics=metrics, source="run", t_end_ns=self._baseline_end_ns)
@@ -331,15 +354,23 @@ class RiskEngine:
         floor_ratio = cadence_floor_ratio(floor, window, self.config.alert_factor)
         if relative is None and floor_ratio is None:
             return None
-        w = CadenceWindow(cadence_spm=float(window.cadence_spm), relative=relative, floor_ratio=floor_ratio,
-                          below_spm=floor.below_spm)
+        w = CadenceWindow(
+            cadence_spm=float(window.cadence_spm), relative=relative, floor_ratio=floor_ratio, below_spm=floor.below_spm
+        )
         if relative is not None:
             expected, deviation = relative.expected, relative.deviation
         else:
             expected, deviation = floor.below_spm, w.cadence_spm - floor.below_spm
         return self._detectors[CADENCE].push(
-            t_start_ns=window.t_start_ns, t_end_ns=window.t_end_ns, ratio=w.ratio, value=w.cadence_spm,
-            expected=expected, deviation=deviation, rank=w.cadence_spm, detail=w)
+            t_start_ns=window.t_start_ns,
+            t_end_ns=window.t_end_ns,
+            ratio=w.ratio,
+            value=w.cadence_spm,
+            expected=expected,
+            deviation=deviation,
+            rank=w.cadence_spm,
+            detail=w,
+        )
 
     def _cadence_parts(self, rule: MetricRule, tr: Transition) -> tuple[str, str, str, float, float]:
         """(message, cue, deviation unit, baseline, deviation) of a cadence transition: in % of the
@@ -350,7 +381,8 @@ class RiskEngine:
         if tr.what == "cleared":
             heard = self._cadence_named
             parts = (["back within your baseline band"] if heard[0] else []) + (
-                [f"back above {floor.below_spm:g} spm"] if heard[1] else [])
+                [f"back above {floor.below_spm:g} spm"] if heard[1] else []
+            )
             message = f"{rule.label} {' and '.join(parts)} after {format_duration(tr.duration_s)}"
             rel, below = heard
         else:
@@ -369,9 +401,14 @@ class RiskEngine:
         if len(available) < f.min_signs:
             return []
         drifting = [(name, d) for name, d in available if d.ratio >= f.sign_fraction]
-        tr = self._fatigue.push(t_start_ns=window.t_start_ns, t_end_ns=window.t_end_ns,
-                                ratio=len(drifting) / f.min_signs, value=float(len(drifting)),
-                                expected=float(f.min_signs), deviation=float(len(drifting)))
+        tr = self._fatigue.push(
+            t_start_ns=window.t_start_ns,
+            t_end_ns=window.t_end_ns,
+            ratio=len(drifting) / f.min_signs,
+            value=float(len(drifting)),
+            expected=float(f.min_signs),
+            deviation=float(len(drifting)),
+        )
         if drifting:
             self._fatigue_detail = tuple((name, d.deviation) for name, d in drifting)
         if tr is None:
@@ -379,8 +416,7 @@ class RiskEngine:
         ev = self._event(FATIGUE, tr, window, rule=None)
         return [ev] if ev is not None else []
 
-    def _event(self, name: str, tr: Transition, window: WindowMetrics, *,
-               rule: MetricRule | None) -> RiskEvent | None:
+    def _event(self, name: str, tr: Transition, window: WindowMetrics, *, rule: MetricRule | None) -> RiskEvent | None:
         """Turn a detector transition into a RiskEvent, or None when snoozed / cooling down / silent."""
         t_ns = tr.t_ns
         if tr.what == "onset":
@@ -436,5 +472,7 @@ class RiskEngine:
             rule = self.config.rule(name)
             word = "up" if dev >= 0 else "down"
             parts.append(f"{rule.label.lower()} {_amount(rule, dev)} {word}")
-        return (f"Fatigue pattern for {format_duration(tr.duration_s)}: {', '.join(parts)} "
-                "(associated with higher low-back load)")
+        return (
+            f"Fatigue pattern for {format_duration(tr.duration_s)}: {', '.join(parts)} "
+            "(associated with higher low-back load)"
+        )

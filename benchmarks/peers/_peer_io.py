@@ -21,17 +21,31 @@ G_MS2 = 9.80665  # m/s^2 per g
 
 
 def parser(description: str, presets: dict[str, str]) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="presets:\n" + "\n".join(f"  {k}: {v}" for k, v in presets.items())
-                                + "\n\nbatch: --batch JOBS.json runs a list of {csv, out, preset, vertical_axis,"
-                                " ap_axis, repeat} objects in one process (imports paid once).")
+    p = argparse.ArgumentParser(
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="presets:\n"
+        + "\n".join(f"  {k}: {v}" for k, v in presets.items())
+        + "\n\nbatch: --batch JOBS.json runs a list of {csv, out, preset, vertical_axis,"
+        " ap_axis, repeat} objects in one process (imports paid once).",
+    )
     p.add_argument("csv", nargs="?", help="t_s, ax_g, ay_g, az_g (g, gravity included)")
-    p.add_argument("out", nargs="?", help="JSON file to write ({\"step_times_s\": [...], \"seconds\": ...})")
+    p.add_argument("out", nargs="?", help='JSON file to write ({"step_times_s": [...], "seconds": ...})')
     p.add_argument("--batch", default=None, help="JSON list of jobs instead of CSV OUT")
-    p.add_argument("--vertical-axis", type=int, choices=(0, 1, 2), default=None,
-                   help="column (0=ax) that is vertical; default: the axis with the largest mean |acc|")
-    p.add_argument("--ap-axis", type=int, choices=(0, 1, 2), default=None,
-                   help="column that is anteroposterior; default: the peer estimates it (where it can)")
+    p.add_argument(
+        "--vertical-axis",
+        type=int,
+        choices=(0, 1, 2),
+        default=None,
+        help="column (0=ax) that is vertical; default: the axis with the largest mean |acc|",
+    )
+    p.add_argument(
+        "--ap-axis",
+        type=int,
+        choices=(0, 1, 2),
+        default=None,
+        help="column that is anteroposterior; default: the peer estimates it (where it can)",
+    )
     p.add_argument("--preset", choices=sorted(presets), default="running")
     p.add_argument("--repeat", type=int, default=1, help="run the algorithm N times, report the fastest")
     return p
@@ -79,8 +93,16 @@ def jobs(a: argparse.Namespace) -> list[dict]:
             return json.load(f)
     if not (a.csv and a.out):
         raise SystemExit("need CSV OUT or --batch JOBS.json")
-    return [{"csv": a.csv, "out": a.out, "preset": a.preset, "vertical_axis": a.vertical_axis,
-             "ap_axis": a.ap_axis, "repeat": a.repeat}]
+    return [
+        {
+            "csv": a.csv,
+            "out": a.out,
+            "preset": a.preset,
+            "vertical_axis": a.vertical_axis,
+            "ap_axis": a.ap_axis,
+            "repeat": a.repeat,
+        }
+    ]
 
 
 def run_jobs(a: argparse.Namespace, one) -> int:

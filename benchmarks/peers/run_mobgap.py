@@ -37,21 +37,32 @@ def main(argv: list[str] | None = None) -> int:
         others = [i for i in range(3) if i != v]
         ap = job.get("ap_axis") if job.get("ap_axis") is not None else others[1]
         ml = next(i for i in others if i != ap)
-        data = pd.DataFrame({"acc_is": sign * acc_g[:, v] * io_.G_MS2, "acc_ml": acc_g[:, ml] * io_.G_MS2,
-                             "acc_pa": acc_g[:, ap] * io_.G_MS2})
+        data = pd.DataFrame(
+            {
+                "acc_is": sign * acc_g[:, v] * io_.G_MS2,
+                "acc_ml": acc_g[:, ml] * io_.G_MS2,
+                "acc_pa": acc_g[:, ap] * io_.G_MS2,
+            }
+        )
         detector = IcdIonescu(cwt_width=CWT_WIDTH[preset])
-        icd, seconds = io_.timed(lambda: detector.clone().detect(data, sampling_rate_hz=rate_hz),
-                                 int(job.get("repeat", 1)))
+        icd, seconds = io_.timed(
+            lambda: detector.clone().detect(data, sampling_rate_hz=rate_hz), int(job.get("repeat", 1))
+        )
         ic = icd.ic_list_
         cad, cad_seconds = io_.timed(
-            lambda: CadFromIc().calculate(data, initial_contacts=ic, sampling_rate_hz=rate_hz), 1)
+            lambda: CadFromIc().calculate(data, initial_contacts=ic, sampling_rate_hz=rate_hz), 1
+        )
         idx = ic["ic"].to_numpy()
         idx = idx[(idx >= 0) & (idx < len(t))]
         per_sec = cad.cadence_per_sec_["cadence_spm"].to_numpy()
         return {
-            "peer": "mobgap", "version": __version__, "preset": preset,
+            "peer": "mobgap",
+            "version": __version__,
+            "preset": preset,
             "params": {"IcdIonescu.cwt_width": CWT_WIDTH[preset], "vertical_axis": v, "vertical_sign": sign},
-            "step_times_s": t[idx].tolist(), "seconds": seconds, "cadence_seconds": cad_seconds,
+            "step_times_s": t[idx].tolist(),
+            "seconds": seconds,
+            "cadence_seconds": cad_seconds,
             "cadence_per_sec_spm": [None if x != x else float(x) for x in per_sec],
             "cadence_sec_centres_s": [float(t[0] + 0.5 + k) for k in range(len(per_sec))],
         }

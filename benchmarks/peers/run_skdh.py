@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-
 import _peer_io as io_
+import numpy as np
 
 EPOCH_S = 1_700_000_000.0  # arbitrary unix time for t_s = 0
 PRESETS = {
@@ -52,16 +51,20 @@ def main(argv: list[str] | None = None) -> int:
         unix_s = EPOCH_S + t
 
         def run() -> dict:
-            return GaitLumbar(**kw).predict(time=unix_s, accel=acc_g, fs=rate_hz, gait_pred=True, v_axis=v,
-                                            ap_axis=job.get("ap_axis"), height=1.75)
+            return GaitLumbar(**kw).predict(
+                time=unix_s, accel=acc_g, fs=rate_hz, gait_pred=True, v_axis=v, ap_axis=job.get("ap_axis"), height=1.75
+            )
 
         res, seconds = io_.timed(run, int(job.get("repeat", 1)), quiet_stderr=True)
         ic_s = np.sort(np.asarray(res.get("IC Timestamp", []), dtype=float) - EPOCH_S)
         return {
-            "peer": "skdh", "version": __version__, "preset": preset,
+            "peer": "skdh",
+            "version": __version__,
+            "preset": preset,
             "params": {**kw, "v_axis": v, "ap_axis": job.get("ap_axis")},
-            "step_times_s": ic_s.tolist(), "seconds": seconds,
-            "n_bouts": int(len(set(res.get("Bout N", [])))),
+            "step_times_s": ic_s.tolist(),
+            "seconds": seconds,
+            "n_bouts": len(set(res.get("Bout N", []))),
         }
 
     return io_.run_jobs(a, one)

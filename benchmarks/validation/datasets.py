@@ -86,18 +86,32 @@ def load_uci(folder: pathlib.Path) -> list[Recording]:
         peak_steps = np.sort(np.r_[right_peak, left_peak])
         acc = np.stack([col["T_xacc"], col["T_yacc"], col["T_zacc"]], axis=1) / G_MS2
         gyro = np.stack([col["T_xgyro"], col["T_ygyro"], col["T_zgyro"]], axis=1) * RAD_TO_DEG
-        out.append(Recording(
-            name=f"uci_{path.stem.split('_')[0]}", dataset="uci", placement="chest", rate_hz=UCI_RATE_HZ,
-            t_s=t, acc_g=acc, gyro_dps=gyro, vertical_axis=0, ap_axis=None,
-            step_ref=StepReference.from_steps(steps, rate_hz=UCI_RATE_HZ, duration_s=duration_s, window_t0s_s=t0s),
-            step_ref_peak=StepReference.from_steps(peak_steps, rate_hz=UCI_RATE_HZ, duration_s=duration_s,
-                                                   window_t0s_s=t0s),
-            ref_sides=np.where(np.isin(steps, left), "left", "right"),
-            info={"right_strides": len(right), "left_strides": len(left),
-                  "ref_cadence_spm_whole": 60.0 * len(steps) / duration_s,
-                  "stride_jitter_ms_hump_centre": _mean_jitter(right, left),
-                  "stride_jitter_ms_peak": _mean_jitter(right_peak, left_peak),
-                  "implausible_steps": implausible_steps(steps)}))
+        out.append(
+            Recording(
+                name=f"uci_{path.stem.split('_')[0]}",
+                dataset="uci",
+                placement="chest",
+                rate_hz=UCI_RATE_HZ,
+                t_s=t,
+                acc_g=acc,
+                gyro_dps=gyro,
+                vertical_axis=0,
+                ap_axis=None,
+                step_ref=StepReference.from_steps(steps, rate_hz=UCI_RATE_HZ, duration_s=duration_s, window_t0s_s=t0s),
+                step_ref_peak=StepReference.from_steps(
+                    peak_steps, rate_hz=UCI_RATE_HZ, duration_s=duration_s, window_t0s_s=t0s
+                ),
+                ref_sides=np.where(np.isin(steps, left), "left", "right"),
+                info={
+                    "right_strides": len(right),
+                    "left_strides": len(left),
+                    "ref_cadence_spm_whole": 60.0 * len(steps) / duration_s,
+                    "stride_jitter_ms_hump_centre": _mean_jitter(right, left),
+                    "stride_jitter_ms_peak": _mean_jitter(right_peak, left_peak),
+                    "implausible_steps": implausible_steps(steps),
+                },
+            )
+        )
     return out
 
 
@@ -116,12 +130,28 @@ def load_alcantara(folder: pathlib.Path) -> list[Recording]:
         v, ap = a[:ALCANTARA_TRIAL_SAMPLES], a[ALCANTARA_TRIAL_SAMPLES:]
         t = np.arange(len(v)) / ALCANTARA_RATE_HZ
         plate = force_plate_steps(f, ALCANTARA_RATE_HZ)
-        ref = (StepReference.from_steps([s.contact_s for s in plate], rate_hz=ALCANTARA_RATE_HZ,
-                                        duration_s=len(v) / ALCANTARA_RATE_HZ) if len(plate) >= 2 else None)
-        out.append(Recording(
-            name=f"alc_{i:02d}", dataset="alcantara", placement="sacrum", rate_hz=ALCANTARA_RATE_HZ, t_s=t,
-            acc_g=np.stack([v, np.zeros_like(v), ap], axis=1), vertical_axis=0, ap_axis=2,
-            step_ref=ref, force_plate=plate, info=info_rows[i] if i < len(info_rows) else {}))
+        ref = (
+            StepReference.from_steps(
+                [s.contact_s for s in plate], rate_hz=ALCANTARA_RATE_HZ, duration_s=len(v) / ALCANTARA_RATE_HZ
+            )
+            if len(plate) >= 2
+            else None
+        )
+        out.append(
+            Recording(
+                name=f"alc_{i:02d}",
+                dataset="alcantara",
+                placement="sacrum",
+                rate_hz=ALCANTARA_RATE_HZ,
+                t_s=t,
+                acc_g=np.stack([v, np.zeros_like(v), ap], axis=1),
+                vertical_axis=0,
+                ap_axis=2,
+                step_ref=ref,
+                force_plate=plate,
+                info=info_rows[i] if i < len(info_rows) else {},
+            )
+        )
     return out
 
 
@@ -144,11 +174,22 @@ def load_generic(csv_path: pathlib.Path, ref_path: pathlib.Path, *, placement: s
     with open(ref_path) as f:
         ref_obj = json.load(f)
     rate_hz = float(round(1.0 / float(np.median(np.diff(t))), 3))
-    gyro = (np.stack([col["gx_dps"], col["gy_dps"], col["gz_dps"]], axis=1)
-            if all(c in col for c in ("gx_dps", "gy_dps", "gz_dps")) else None)
-    return Recording(name=csv_path.stem, dataset="generic", placement=placement, rate_hz=rate_hz, t_s=t - t[0],
-                     acc_g=np.stack([col["ax_g"], col["ay_g"], col["az_g"]], axis=1), gyro_dps=gyro,
-                     step_ref=StepReference.from_json(ref_obj), info={"t_offset_s": float(t[0]), "ref": str(ref_path)})
+    gyro = (
+        np.stack([col["gx_dps"], col["gy_dps"], col["gz_dps"]], axis=1)
+        if all(c in col for c in ("gx_dps", "gy_dps", "gz_dps"))
+        else None
+    )
+    return Recording(
+        name=csv_path.stem,
+        dataset="generic",
+        placement=placement,
+        rate_hz=rate_hz,
+        t_s=t - t[0],
+        acc_g=np.stack([col["ax_g"], col["ay_g"], col["az_g"]], axis=1),
+        gyro_dps=gyro,
+        step_ref=StepReference.from_json(ref_obj),
+        info={"t_offset_s": float(t[0]), "ref": str(ref_path)},
+    )
 
 
 def discover(data_dir: pathlib.Path) -> tuple[dict[str, list[Recording]], dict[str, str]]:

@@ -44,8 +44,11 @@ def interval_errors_ms(cand_s: np.ndarray, ref_s: np.ndarray, lag_s: float, tol_
     reference steps: the interval comparison is lag-free by construction."""
     cand = np.sort(cand_s)
     pairs = dict(match_one_to_one(cand - lag_s, ref_s, tol_s))
-    errs = [((cand[i + 1] - cand[i]) - (ref_s[pairs[i + 1]] - ref_s[pairs[i]])) * 1000.0
-            for i in range(len(cand) - 1) if i in pairs and i + 1 in pairs and pairs[i + 1] == pairs[i] + 1]
+    errs = [
+        ((cand[i + 1] - cand[i]) - (ref_s[pairs[i + 1]] - ref_s[pairs[i]])) * 1000.0
+        for i in range(len(cand) - 1)
+        if i in pairs and i + 1 in pairs and pairs[i + 1] == pairs[i] + 1
+    ]
     return np.asarray(errs, dtype=float)
 
 
@@ -57,8 +60,9 @@ def reference_matching(ref: StepReference, cand_s: np.ndarray | None) -> dict:
     return {"lag_ms": m["lag_ms"], "recall": m["recall"], "precision": m["precision"]}
 
 
-def alternative_reference_scores(recs: list[Recording], ours: dict[str, OurResult | str],
-                                 peers: dict[tuple[str, str, str], PeerResult]) -> dict[str, dict]:
+def alternative_reference_scores(
+    recs: list[Recording], ours: dict[str, OurResult | str], peers: dict[tuple[str, str, str], PeerResult]
+) -> dict[str, dict]:
     """Per recording and method: matching against `step_ref_peak` (UCI: the swing peak's highest
     sample, as shared/tools/reference.py times it), for the recordings that have one."""
     out: dict[str, dict] = {}
@@ -71,8 +75,9 @@ def alternative_reference_scores(recs: list[Recording], ours: dict[str, OurResul
             row["ours"] = reference_matching(rec.step_ref_peak, o.step_times_s)
         for (peer, preset, name), res in peers.items():
             if name == rec.name:
-                row[method_name(peer, preset)] = ({"error": res.error} if res.error else
-                                                  reference_matching(rec.step_ref_peak, res.step_times_s))
+                row[method_name(peer, preset)] = (
+                    {"error": res.error} if res.error else reference_matching(rec.step_ref_peak, res.step_times_s)
+                )
         out[rec.name] = row
     return out
 
@@ -93,9 +98,12 @@ def pooled_matching(per_rec: dict[str, dict]) -> dict[str, dict]:
         if not rows:
             out[m] = {"error": next((row[m]["error"] for row in per_rec.values() if m in row), "no result")}
             continue
-        out[m] = {"recall_worst": min(r["recall"] for r in rows), "precision_worst": min(r["precision"] for r in rows),
-                  "recall_median": float(np.median([r["recall"] for r in rows])),
-                  "precision_median": float(np.median([r["precision"] for r in rows]))}
+        out[m] = {
+            "recall_worst": min(r["recall"] for r in rows),
+            "precision_worst": min(r["precision"] for r in rows),
+            "recall_median": float(np.median([r["recall"] for r in rows])),
+            "precision_median": float(np.median([r["precision"] for r in rows])),
+        }
     return out
 
 
@@ -111,16 +119,20 @@ def step_scores(rec: Recording, cand_s: np.ndarray | None, seconds: float | None
     if count_err is None and m["n_ref_steps"]:  # no 10-s windows (short trials): count inside the ref region
         count_err = round(100.0 * (m["n_cand_steps_in_region"] - m["n_ref_steps"]) / m["n_ref_steps"], 2)
     return {
-        "n_steps": s["n_cand_steps"], "n_ref_steps": int(len(rec.step_ref.steps_s)),
+        "n_steps": s["n_cand_steps"],
+        "n_ref_steps": len(rec.step_ref.steps_s),
         "cadence_interval_mae_spm": s["running_interval_cadence"].get("abs_err_spm_median"),
         "cadence_interval_p90_spm": s["running_interval_cadence"].get("abs_err_spm_p90"),
         "cadence_count_mae_spm": s["running"].get("abs_err_spm_median"),
         "step_count_err_pct": count_err,
-        "lag_ms": m["lag_ms"], "recall": m["recall"], "precision": m["precision"],
+        "lag_ms": m["lag_ms"],
+        "recall": m["recall"],
+        "precision": m["precision"],
         "interval_abs_err_ms_median": float(np.median(np.abs(ints))) if len(ints) else None,
-        "n_intervals": int(len(ints)),
+        "n_intervals": len(ints),
         "stride_jitter_ms": same_foot_jitter_ms(np.sort(np.asarray(cand_s, dtype=float))),
-        "seconds": seconds, "x_real_time": (rec.duration_s / seconds) if seconds else None,
+        "seconds": seconds,
+        "x_real_time": (rec.duration_s / seconds) if seconds else None,
         "standing": s.get("standing"),
     }
 
@@ -160,8 +172,12 @@ def side_agreement(rec: Recording, ours: OurResult) -> dict:
     if not sided:
         return {"side_agreement": None, "side_known": 0.0 if pairs else None}
     a = float(np.mean([s == r for s, r in sided]))
-    return {"side_agreement": max(a, 1.0 - a), "side_mapping": "same leg" if a >= 0.5 else "opposite leg",
-            "side_known": len(sided) / len(pairs), "n_sided": len(sided)}
+    return {
+        "side_agreement": max(a, 1.0 - a),
+        "side_mapping": "same leg" if a >= 0.5 else "opposite leg",
+        "side_known": len(sided) / len(pairs),
+        "n_sided": len(sided),
+    }
 
 
 def own_window_cadence(rec: Recording, ours: OurResult) -> dict:
@@ -177,11 +193,15 @@ def own_window_cadence(rec: Recording, ours: OurResult) -> dict:
         if ref is not None and rec.step_ref.steps_s[0] <= t0 and t1 <= rec.step_ref.steps_s[-1]:
             errs.append(w.cadence_spm - ref)
     e = np.abs(np.asarray(errs, dtype=float))
-    return {"n_windows": int(len(e)), "own_window_cadence_mae_spm": float(np.median(e)) if len(e) else None}
+    return {"n_windows": len(e), "own_window_cadence_mae_spm": float(np.median(e)) if len(e) else None}
 
 
-def evaluate_steps_dataset(recs: list[Recording], ours: dict[str, OurResult | str],
-                           peers: dict[tuple[str, str, str], PeerResult], progress: Progress) -> dict:
+def evaluate_steps_dataset(
+    recs: list[Recording],
+    ours: dict[str, OurResult | str],
+    peers: dict[tuple[str, str, str], PeerResult],
+    progress: Progress,
+) -> dict:
     """Per recording and method: the step scores (UCI, generic pairs, and the plate's steps)."""
     out: dict[str, dict] = {}
     for rec in recs:
@@ -190,8 +210,11 @@ def evaluate_steps_dataset(recs: list[Recording], ours: dict[str, OurResult | st
         row: dict[str, dict] = {}
         o = ours.get(rec.name)
         if isinstance(o, OurResult):
-            row["ours"] = {**step_scores(rec, o.step_times_s, o.seconds), **own_window_cadence(rec, o),
-                           **side_agreement(rec, o)}
+            row["ours"] = {
+                **step_scores(rec, o.step_times_s, o.seconds),
+                **own_window_cadence(rec, o),
+                **side_agreement(rec, o),
+            }
         elif o is not None:
             row["ours"] = {"error": o}
         for (peer, preset, name), res in peers.items():
@@ -232,15 +255,22 @@ def pooled(per_rec: dict[str, dict]) -> dict[str, dict]:
 
         n_ref = sum(r["n_ref_steps"] for r in rows)
         secs = [r["seconds"] for r in rows if r.get("seconds")]
-        out[m] = {"n_recordings": len(rows), "n_failed": len(errors),
-                  "cadence_interval_mae_spm": med("cadence_interval_mae_spm"),
-                  "cadence_count_mae_spm": med("cadence_count_mae_spm"),
-                  "own_window_cadence_mae_spm": med("own_window_cadence_mae_spm"),
-                  "step_count_err_pct": med("step_count_err_pct"), "lag_ms": med("lag_ms"),
-                  "recall_median": med("recall"), "recall_worst": worst("recall"),
-                  "precision_median": med("precision"), "precision_worst": worst("precision"),
-                  "interval_abs_err_ms_median": med("interval_abs_err_ms_median"),
-                  "n_ref_steps": n_ref, "seconds_total": float(sum(secs)) if secs else None}
+        out[m] = {
+            "n_recordings": len(rows),
+            "n_failed": len(errors),
+            "cadence_interval_mae_spm": med("cadence_interval_mae_spm"),
+            "cadence_count_mae_spm": med("cadence_count_mae_spm"),
+            "own_window_cadence_mae_spm": med("own_window_cadence_mae_spm"),
+            "step_count_err_pct": med("step_count_err_pct"),
+            "lag_ms": med("lag_ms"),
+            "recall_median": med("recall"),
+            "recall_worst": worst("recall"),
+            "precision_median": med("precision"),
+            "precision_worst": worst("precision"),
+            "interval_abs_err_ms_median": med("interval_abs_err_ms_median"),
+            "n_ref_steps": n_ref,
+            "seconds_total": float(sum(secs)) if secs else None,
+        }
     return out
 
 
@@ -269,9 +299,13 @@ def evaluate_force_plate(recs: list[Recording], ours: dict[str, OurResult | str]
                 pairs_lr.append((o.impact_g[k], plate.loading_rate_bw_per_s))
             if math.isfinite(o.contact_times_s[k]):
                 ic_err_ms.append((o.contact_times_s[k] - plate.contact_s) * 1000.0)
-        per_trial[rec.name] = {"lag_ms": round(lag_s * 1000, 1), "n_matched": len(pairs),
-                               "n_plate_steps": len(rec.force_plate), "n_ours": int(len(cand)),
-                               "symmetry_pct": plate_symmetry(rec, o, [(order[i], j) for i, j in pairs])}
+        per_trial[rec.name] = {
+            "lag_ms": round(lag_s * 1000, 1),
+            "n_matched": len(pairs),
+            "n_plate_steps": len(rec.force_plate),
+            "n_ours": len(cand),
+            "symmetry_pct": plate_symmetry(rec, o, [(order[i], j) for i, j in pairs]),
+        }
         progress(f"force plate {rec.name}")
 
     def stats(pairs: list[tuple[float, float]]) -> dict:
@@ -286,10 +320,13 @@ def evaluate_force_plate(recs: list[Recording], ours: dict[str, OurResult | str]
         a = np.array(per, dtype=float).reshape(-1, 2)  # (ours, plate) per trial
         err = a[:, 0] - a[:, 1]
         fit = len(a) > 2 and np.std(a[:, 1]) > 0
-        symmetry[name] = {"n_trials": len(a), "abs_err_median_pp": float(np.median(np.abs(err))) if len(a) else None,
-                          "abs_err_max_pp": float(np.max(np.abs(err))) if len(a) else None,
-                          "r": float(np.corrcoef(a[:, 0], a[:, 1])[0, 1]) if fit else None,
-                          "slope": float(np.polyfit(a[:, 1], a[:, 0], 1)[0]) if fit else None}
+        symmetry[name] = {
+            "n_trials": len(a),
+            "abs_err_median_pp": float(np.median(np.abs(err))) if len(a) else None,
+            "abs_err_max_pp": float(np.max(np.abs(err))) if len(a) else None,
+            "r": float(np.corrcoef(a[:, 0], a[:, 1])[0, 1]) if fit else None,
+            "slope": float(np.polyfit(a[:, 1], a[:, 0], 1)[0]) if fit else None,
+        }
     lr = np.asarray(pairs_lr, dtype=float)
     ok = np.isfinite(lr).all(axis=1) if len(lr) else np.zeros(0, bool)
     varied = ok.sum() > 2 and np.std(lr[ok, 0]) > 0 and np.std(lr[ok, 1]) > 0
@@ -299,8 +336,11 @@ def evaluate_force_plate(recs: list[Recording], ours: dict[str, OurResult | str]
         "contact_time_ms": stats(pairs_ct),
         "impact_vs_peak_vgrf_bw": stats(pairs_imp),
         "impact_vs_loading_rate": {"n": int(ok.sum()), "r": r_lr},
-        "initial_contact_err_ms": {"n": int(len(ic)), "signed_median": float(np.median(ic)) if len(ic) else None,
-                                   "abs_median": float(np.median(np.abs(ic))) if len(ic) else None},
+        "initial_contact_err_ms": {
+            "n": len(ic),
+            "signed_median": float(np.median(ic)) if len(ic) else None,
+            "abs_median": float(np.median(np.abs(ic))) if len(ic) else None,
+        },
         "symmetry": symmetry,
         "per_trial": per_trial,
     }
@@ -325,8 +365,13 @@ def plate_symmetry(rec: Recording, ours: OurResult, pairs: list[tuple[int, int]]
         values["impact"].append((even, ours.impact_g[k], plate[j].peak_vgrf_bw))
         values["contact_time"].append((even, ours.contact_time_ms[k], plate[j].contact_time_ms))
         if j - 1 in by_ref:
-            values["step_time"].append((even, ours.contact_times_s[k] - ours.contact_times_s[by_ref[j - 1]],
-                                        plate[j].contact_s - plate[j - 1].contact_s))
+            values["step_time"].append(
+                (
+                    even,
+                    ours.contact_times_s[k] - ours.contact_times_s[by_ref[j - 1]],
+                    plate[j].contact_s - plate[j - 1].contact_s,
+                )
+            )
     out = {}
     for name, rows in values.items():
         a = np.array([row for row in rows if math.isfinite(row[1])], dtype=float).reshape(-1, 3)

@@ -47,9 +47,18 @@ def batches(rec: Recording, *, runner: str, chunk_s: float) -> list[SampleBatch]
     t_ns = EPOCH_NS + np.round(rec.t_s * NS_PER_S).astype(np.int64)
     step = max(int(round(chunk_s * rec.rate_hz)), 1)
     acc = rec.acc_g.astype(np.float32)
-    return [SampleBatch(runner=runner, device="validate", placement=Placement(rec.placement), kind=SampleKind.ACC,
-                        rate_hz=rec.rate_hz, t_ns=t_ns[i:i + step], values=acc[i:i + step])
-            for i in range(0, len(t_ns), step)]
+    return [
+        SampleBatch(
+            runner=runner,
+            device="validate",
+            placement=Placement(rec.placement),
+            kind=SampleKind.ACC,
+            rate_hz=rec.rate_hz,
+            t_ns=t_ns[i : i + step],
+            values=acc[i : i + step],
+        )
+        for i in range(0, len(t_ns), step)
+    ]
 
 
 def run_ours(rec: Recording, *, chunk_s: float = 1.0, analyzer_factory=None, repeat: int = 1) -> OurResult:
@@ -94,9 +103,14 @@ def _run_once(rec: Recording, *, chunk_s: float, analyzer_factory) -> OurResult:
 
     return OurResult(
         step_times_s=np.array([(s.t_ns - EPOCH_NS) / NS_PER_S for s in steps], dtype=float),
-        contact_times_s=arr((s.contact_t_ns - EPOCH_NS) / NS_PER_S if s.contact_t_ns is not None else None
-                            for s in steps),
-        contact_time_ms=arr(s.contact_time_ms for s in steps), impact_g=arr(s.impact_g for s in steps),
-        side=np.array([s.side.value for s in steps], dtype=object), braking_g=arr(s.braking_g for s in steps),
+        contact_times_s=arr(
+            (s.contact_t_ns - EPOCH_NS) / NS_PER_S if s.contact_t_ns is not None else None for s in steps
+        ),
+        contact_time_ms=arr(s.contact_time_ms for s in steps),
+        impact_g=arr(s.impact_g for s in steps),
+        side=np.array([s.side.value for s in steps], dtype=object),
+        braking_g=arr(s.braking_g for s in steps),
         vertical_oscillation_cm=arr(s.vertical_oscillation_cm for s in steps),
-        windows=windows, seconds=seconds)
+        windows=windows,
+        seconds=seconds,
+    )

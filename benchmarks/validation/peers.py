@@ -24,7 +24,7 @@ PEERS_DIR = REPO / "benchmarks" / "peers"
 DEFAULT_VENV = REPO / ".venv-peers"
 PEERS = {"mobgap": "run_mobgap.py", "skdh": "run_skdh.py"}
 TIMEOUT_S = 600  # per peer call
-ONE_CORE_ENV = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
+ONE_CORE_ENV = dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"), "1")
 
 
 @dataclass(kw_only=True)
@@ -44,13 +44,20 @@ def peers_python(venv: pathlib.Path = DEFAULT_VENV) -> pathlib.Path | None:
 
 
 def write_csv(rec: Recording, path: pathlib.Path) -> None:
-    np.savetxt(path, np.column_stack([rec.t_s, rec.acc_g]), delimiter=",", fmt="%.6f",
-               header="t_s,ax_g,ay_g,az_g", comments="")
+    np.savetxt(
+        path, np.column_stack([rec.t_s, rec.acc_g]), delimiter=",", fmt="%.6f", header="t_s,ax_g,ay_g,az_g", comments=""
+    )
 
 
-def run_peer_batch(peer: str, recs: list[Recording], presets: tuple[str, ...], *,
-                   python: pathlib.Path | None = None, venv: pathlib.Path = DEFAULT_VENV,
-                   repeat: int = 1) -> dict[tuple[str, str], PeerResult]:
+def run_peer_batch(
+    peer: str,
+    recs: list[Recording],
+    presets: tuple[str, ...],
+    *,
+    python: pathlib.Path | None = None,
+    venv: pathlib.Path = DEFAULT_VENV,
+    repeat: int = 1,
+) -> dict[tuple[str, str], PeerResult]:
     """One peer on many recordings and presets in one subprocess: {(recording, preset): result}.
 
     `python` (the peers' interpreter) defaults to the one in `venv`; without either, every result
@@ -61,8 +68,9 @@ def run_peer_batch(peer: str, recs: list[Recording], presets: tuple[str, ...], *
     if python is None:
         for rec in recs:
             for preset in presets:
-                out[(rec.name, preset)] = PeerResult(peer=peer, preset=preset,
-                                                     error="not installed (run scripts/peers_venv.sh)")
+                out[(rec.name, preset)] = PeerResult(
+                    peer=peer, preset=preset, error="not installed (run scripts/peers_venv.sh)"
+                )
         return out
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = pathlib.Path(tmp_name)
@@ -71,9 +79,17 @@ def run_peer_batch(peer: str, recs: list[Recording], presets: tuple[str, ...], *
             csv_path = tmp / f"{k:03d}.csv"
             write_csv(rec, csv_path)
             for preset in presets:
-                jobs.append({"csv": str(csv_path), "out": str(tmp / f"{k:03d}_{preset}.json"), "preset": preset,
-                             "vertical_axis": rec.vertical_axis, "ap_axis": rec.ap_axis, "repeat": repeat,
-                             "key": [rec.name, preset]})
+                jobs.append(
+                    {
+                        "csv": str(csv_path),
+                        "out": str(tmp / f"{k:03d}_{preset}.json"),
+                        "preset": preset,
+                        "vertical_axis": rec.vertical_axis,
+                        "ap_axis": rec.ap_axis,
+                        "repeat": repeat,
+                        "key": [rec.name, preset],
+                    }
+                )
         (tmp / "jobs.json").write_text(json.dumps(jobs))
         cmd = [str(python), str(PEERS_DIR / PEERS[peer]), "--batch", str(tmp / "jobs.json")]
         try:
@@ -92,9 +108,13 @@ def run_peer_batch(peer: str, recs: list[Recording], presets: tuple[str, ...], *
             if "error" in obj:
                 out[(name, preset)] = PeerResult(peer=peer, preset=preset, error=obj["error"])
             else:
-                out[(name, preset)] = PeerResult(peer=peer, preset=preset,
-                                                 step_times_s=np.asarray(obj["step_times_s"], dtype=float),
-                                                 seconds=float(obj["seconds"]), extra=obj)
+                out[(name, preset)] = PeerResult(
+                    peer=peer,
+                    preset=preset,
+                    step_times_s=np.asarray(obj["step_times_s"], dtype=float),
+                    seconds=float(obj["seconds"]),
+                    extra=obj,
+                )
     return out
 
 

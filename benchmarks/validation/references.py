@@ -29,8 +29,9 @@ IMPACT_PEAK_MIN_BW = 1.0  # an impact transient worth the name is above body wei
 IMPACT_PEAK_PROMINENCE_BW = 0.1
 
 
-def leg_gyro_steps_s(t_s: np.ndarray, right_gyro: np.ndarray, left_gyro: np.ndarray,
-                     rate_hz: float, *, hump_centre: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def leg_gyro_steps_s(
+    t_s: np.ndarray, right_gyro: np.ndarray, left_gyro: np.ndarray, rate_hz: float, *, hump_centre: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Right and left swing-peak times (s) from the two legs' sagittal angular rate (any unit).
 
     With `hump_centre`, the same peaks are timed at the centre of their swing hump (`hump_centres_s`);
@@ -55,8 +56,9 @@ def leg_gyro_steps_s(t_s: np.ndarray, right_gyro: np.ndarray, left_gyro: np.ndar
     return hump_centres_s(t_s, best[0] * right_gyro, right), hump_centres_s(t_s, best[1] * left_gyro, left)
 
 
-def hump_centres_s(t_s: np.ndarray, signal: np.ndarray, peaks_s: np.ndarray,
-                   fraction: float = HUMP_LEVEL_FRACTION) -> np.ndarray:
+def hump_centres_s(
+    t_s: np.ndarray, signal: np.ndarray, peaks_s: np.ndarray, fraction: float = HUMP_LEVEL_FRACTION
+) -> np.ndarray:
     """Each peak re-timed at the midpoint of the two crossings of `fraction` x its height around it
     (linear interpolation between samples): the centre of the hump, not its highest sample.
 
@@ -139,9 +141,15 @@ def force_plate_steps(vgrf_bw: np.ndarray, rate_hz: float) -> list[ForcePlateSte
         f = vgrf_bw[s0:e0]
         if 1000.0 * (e0 - s0) / rate_hz < MIN_CONTACT_MS or f.max() < MIN_CONTACT_PEAK_BW:
             continue
-        steps.append(ForcePlateStep(contact_s=s0 / rate_hz, toe_off_s=e0 / rate_hz,
-                                    contact_time_ms=1000.0 * (e0 - s0) / rate_hz, peak_vgrf_bw=float(f.max()),
-                                    loading_rate_bw_per_s=loading_rate_bw_per_s(f, rate_hz)))
+        steps.append(
+            ForcePlateStep(
+                contact_s=s0 / rate_hz,
+                toe_off_s=e0 / rate_hz,
+                contact_time_ms=1000.0 * (e0 - s0) / rate_hz,
+                peak_vgrf_bw=float(f.max()),
+                loading_rate_bw_per_s=loading_rate_bw_per_s(f, rate_hz),
+            )
+        )
     return steps
 
 

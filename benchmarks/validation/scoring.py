@@ -98,22 +98,29 @@ class StepReference:
     left_strides_s: np.ndarray | None = None
 
     @classmethod
-    def from_steps(cls, steps_s: Sequence[float], *, rate_hz: float, duration_s: float,
-                   window_t0s_s: Sequence[float] | None = None) -> StepReference:
+    def from_steps(
+        cls, steps_s: Sequence[float], *, rate_hz: float, duration_s: float, window_t0s_s: Sequence[float] | None = None
+    ) -> StepReference:
         """One reference time per step (either foot); the whole recording counts as running."""
         steps = np.sort(np.asarray(steps_s, dtype=float))
         if len(steps) < 2:
             raise ValueError("a step reference needs at least 2 steps")
         if window_t0s_s is None:
             window_t0s_s = np.arange(0.0, duration_s - WINDOW_S + 1e-9, WINDOW_S)
-        return cls(kind="steps", rate_hz=rate_hz, steps_s=steps, match_targets_s=steps,
-                   match_region=[(float(steps[0]), float(steps[-1]))],
-                   windows=[(float(t0), "running") for t0 in window_t0s_s],
-                   bouts=split_bouts(steps, STANDING_GAP_S))
+        return cls(
+            kind="steps",
+            rate_hz=rate_hz,
+            steps_s=steps,
+            match_targets_s=steps,
+            match_region=[(float(steps[0]), float(steps[-1]))],
+            windows=[(float(t0), "running") for t0 in window_t0s_s],
+            bouts=split_bouts(steps, STANDING_GAP_S),
+        )
 
     @classmethod
-    def from_left_strides(cls, left_s: Sequence[float], *, rate_hz: float,
-                          duration_s: float | None = None) -> StepReference:
+    def from_left_strides(
+        cls, left_s: Sequence[float], *, rate_hz: float, duration_s: float | None = None
+    ) -> StepReference:
         """One reference time per left-foot strike (an ankle sensor); implies the steps between."""
         left = np.sort(np.asarray(left_s, dtype=float))
         if len(left) < 2:
@@ -123,16 +130,26 @@ class StepReference:
         walking = (d > RUN_MAX_S) & (d <= WALK_MAX_S)
         mids = (left[:-1] + left[1:]) / 2
         idx = np.where(running)[0]
-        gaps = [(left[i] + STANDING_MARGIN_S, left[i + 1] - STANDING_MARGIN_S)
-                for i in np.where(d >= STANDING_GAP_S)[0] if left[i + 1] - left[i] > 2 * STANDING_MARGIN_S]
+        gaps = [
+            (left[i] + STANDING_MARGIN_S, left[i + 1] - STANDING_MARGIN_S)
+            for i in np.where(d >= STANDING_GAP_S)[0]
+            if left[i + 1] - left[i] > 2 * STANDING_MARGIN_S
+        ]
         end_s = float(duration_s if duration_s is not None else left[-1])
         windows = []
         for t0 in np.arange(0.0, end_s - WINDOW_S + 1e-9, WINDOW_S):
             windows.append((float(t0), _classify(float(t0), float(t0) + WINDOW_S, left, running, walking, gaps)))
-        return cls(kind="left_strides", rate_hz=rate_hz, steps_s=np.sort(np.r_[left, mids[running | walking]]),
-                   match_targets_s=np.unique(np.r_[left[idx], left[idx + 1], mids[idx]]),
-                   match_region=[(float(left[i]), float(left[i + 1])) for i in idx],
-                   windows=windows, bouts=split_bouts(left, STANDING_GAP_S), gaps=gaps, left_strides_s=left)
+        return cls(
+            kind="left_strides",
+            rate_hz=rate_hz,
+            steps_s=np.sort(np.r_[left, mids[running | walking]]),
+            match_targets_s=np.unique(np.r_[left[idx], left[idx + 1], mids[idx]]),
+            match_region=[(float(left[i]), float(left[i + 1])) for i in idx],
+            windows=windows,
+            bouts=split_bouts(left, STANDING_GAP_S),
+            gaps=gaps,
+            left_strides_s=left,
+        )
 
     @classmethod
     def from_json(cls, obj: dict) -> StepReference:
@@ -142,15 +159,17 @@ class StepReference:
         strides = obj.get("left_stride_times_s_ankle", obj.get("left_stride_times_s"))
         if steps is not None:
             t0s = [w["t0_s"] for w in obj["windows_10s"]] if "windows_10s" in obj else None
-            return cls.from_steps(steps, rate_hz=rate_hz, duration_s=float(obj.get("duration_s", max(steps))),
-                                  window_t0s_s=t0s)
+            return cls.from_steps(
+                steps, rate_hz=rate_hz, duration_s=float(obj.get("duration_s", max(steps))), window_t0s_s=t0s
+            )
         if strides is not None:
             return cls.from_left_strides(strides, rate_hz=rate_hz, duration_s=obj.get("duration_s"))
         raise ValueError("reference has neither step_times_s* nor left_stride_times_s*")
 
 
-def _classify(t0: float, t1: float, left: np.ndarray, running: np.ndarray, walking: np.ndarray,
-              gaps: list[tuple[float, float]]) -> str:
+def _classify(
+    t0: float, t1: float, left: np.ndarray, running: np.ndarray, walking: np.ndarray, gaps: list[tuple[float, float]]
+) -> str:
     if any(a <= t0 and t1 <= b for a, b in gaps):
         return "standing"
     if left[0] > t0 or left[-1] < t1:
@@ -170,9 +189,13 @@ def abs_err_stats(err: Sequence[float]) -> dict:
     if len(e) == 0:
         return {"n_windows": 0}
     a = np.abs(e)
-    return {"n_windows": int(len(e)), "abs_err_spm_median": round(float(np.median(a)), 2),
-            "abs_err_spm_p90": round(float(np.percentile(a, 90)), 2),
-            "abs_err_spm_mean": round(float(np.mean(a)), 2), "signed_err_spm_mean": round(float(np.mean(e)), 2)}
+    return {
+        "n_windows": len(e),
+        "abs_err_spm_median": round(float(np.median(a)), 2),
+        "abs_err_spm_p90": round(float(np.percentile(a, 90)), 2),
+        "abs_err_spm_mean": round(float(np.mean(a)), 2),
+        "signed_err_spm_mean": round(float(np.mean(e)), 2),
+    }
 
 
 def interval_cadence_spm(t_s: np.ndarray, t0_s: float, t1_s: float) -> float | None:
@@ -201,8 +224,14 @@ def _lags(ref: StepReference, cand: np.ndarray, global_lag_s: float) -> tuple[np
         enough = min(int(use.sum()), len(targets)) >= MIN_LAG_STEPS
         bout_lag_s = estimate_lag_s(cand[use], targets) if enough else global_lag_s
         lag[own] = bout_lag_s
-        report.append({"t0_s": round(a, 2), "t1_s": round(b, 2), "lag_ms": round(bout_lag_s * 1000, 1),
-                       "n_cand_used": int(use.sum()) if enough else 0})
+        report.append(
+            {
+                "t0_s": round(a, 2),
+                "t1_s": round(b, 2),
+                "lag_ms": round(bout_lag_s * 1000, 1),
+                "n_cand_used": int(use.sum()) if enough else 0,
+            }
+        )
     return lag, report
 
 
@@ -216,8 +245,15 @@ def _match_stats(ref: StepReference, cand_corr: np.ndarray, tol_s: float) -> dic
     precision = round(n / len(c_reg), 4) if len(c_reg) else None
     f1 = round(2 * recall * precision / (recall + precision), 4) if recall and precision else 0.0
     iqr = round(float(np.subtract(*np.percentile(offs, [75, 25]))) * 1000, 1) if n else None
-    return {"n_ref_steps": int(len(targets)), "n_cand_steps_in_region": int(len(c_reg)), "n_matched": n,
-            "recall": recall, "precision": precision, "f1": f1, "matched_offset_iqr_ms": iqr}
+    return {
+        "n_ref_steps": len(targets),
+        "n_cand_steps_in_region": len(c_reg),
+        "n_matched": n,
+        "recall": recall,
+        "precision": precision,
+        "f1": f1,
+        "matched_offset_iqr_ms": iqr,
+    }
 
 
 def score_steps(ref: StepReference, cand_s: Sequence[float], *, tol_s: float | None = None) -> dict:
@@ -227,8 +263,12 @@ def score_steps(ref: StepReference, cand_s: Sequence[float], *, tol_s: float | N
     global_lag_s = estimate_lag_s(cand[_region_mask(ref, cand, 0.5)], ref.match_targets_s)
     lag, bout_lags = _lags(ref, cand, global_lag_s)
     corr = cand - lag
-    matching = {"tol_ms": round(tol_s * 1000, 1), "lag_ms": round(global_lag_s * 1000, 1),
-                **_match_stats(ref, corr, tol_s), "bout_lags": bout_lags}
+    matching = {
+        "tol_ms": round(tol_s * 1000, 1),
+        "lag_ms": round(global_lag_s * 1000, 1),
+        **_match_stats(ref, corr, tol_s),
+        "bout_lags": bout_lags,
+    }
     per_min = 60.0 / WINDOW_S
     err_count, err_raw, err_int, err_walk, err_2x = [], [], [], [], []
     ref_sum = cand_sum = 0
@@ -251,25 +291,38 @@ def score_steps(ref: StepReference, cand_s: Sequence[float], *, tol_s: float | N
         elif cls == "walking":
             err_walk.append((n_c - n_ref) * per_min)
     out = {
-        "reference_kind": ref.kind, "n_cand_steps": int(len(cand)),
-        "running": {**abs_err_stats(err_count), "ref_steps": ref_sum, "cand_steps": cand_sum,
-                    "step_count_err_pct": round(100.0 * (cand_sum - ref_sum) / ref_sum, 2) if ref_sum else None},
+        "reference_kind": ref.kind,
+        "n_cand_steps": len(cand),
+        "running": {
+            **abs_err_stats(err_count),
+            "ref_steps": ref_sum,
+            "cand_steps": cand_sum,
+            "step_count_err_pct": round(100.0 * (cand_sum - ref_sum) / ref_sum, 2) if ref_sum else None,
+        },
         "running_no_lag_removal": abs_err_stats(err_raw),
         "running_interval_cadence": abs_err_stats(err_int),
         "matching": matching,
-        "matching_single_lag": {"lag_ms": round(global_lag_s * 1000, 1),
-                                **_match_stats(ref, cand - global_lag_s, tol_s)},
+        "matching_single_lag": {
+            "lag_ms": round(global_lag_s * 1000, 1),
+            **_match_stats(ref, cand - global_lag_s, tol_s),
+        },
     }
     if ref.kind == "left_strides":
         out["running_2x_rule"] = abs_err_stats(err_2x)
         out["walking"] = abs_err_stats(err_walk)
-        per_gap = [{"t0_s": round(a, 2), "t1_s": round(b, 2), "false_steps": int(np.sum((corr >= a) & (corr < b)))}
-                   for a, b in ref.gaps]
+        per_gap = [
+            {"t0_s": round(a, 2), "t1_s": round(b, 2), "false_steps": int(np.sum((corr >= a) & (corr < b)))}
+            for a, b in ref.gaps
+        ]
         standing_s = sum(b - a for a, b in ref.gaps)
         n_false = sum(g["false_steps"] for g in per_gap)
-        out["standing"] = {"n_gaps": len(ref.gaps), "standing_s": round(standing_s, 1), "false_steps": n_false,
-                           "false_steps_per_min": round(60.0 * n_false / standing_s, 2) if standing_s else None,
-                           "gaps": per_gap}
+        out["standing"] = {
+            "n_gaps": len(ref.gaps),
+            "standing_s": round(standing_s, 1),
+            "false_steps": n_false,
+            "false_steps_per_min": round(60.0 * n_false / standing_s, 2) if standing_s else None,
+            "gaps": per_gap,
+        }
     return out
 
 
@@ -283,12 +336,17 @@ def paired_stats(estimate: Sequence[float], reference: Sequence[float]) -> dict:
     if len(e) == 0:
         return {"n": 0}
     corr = float(np.corrcoef(e, r)[0, 1]) if len(e) > 2 and np.std(e) > 0 and np.std(r) > 0 else math.nan
-    return {"n": int(len(e)), "abs_err_median": float(np.median(np.abs(e - r))),
-            "signed_err_median": float(np.median(e - r)), "r": corr}
+    return {
+        "n": len(e),
+        "abs_err_median": float(np.median(np.abs(e - r))),
+        "signed_err_median": float(np.median(e - r)),
+        "r": corr,
+    }
 
 
-def match_pairs_with_lag(cand_s: Sequence[float], ref_s: Sequence[float],
-                         tol_s: float) -> tuple[float, list[tuple[int, int]]]:
+def match_pairs_with_lag(
+    cand_s: Sequence[float], ref_s: Sequence[float], tol_s: float
+) -> tuple[float, list[tuple[int, int]]]:
     """Lag (s) and one-to-one pairs (i_cand, j_ref) after removing it, for per-step comparisons."""
     cand = np.asarray(cand_s, dtype=float)
     ref = np.asarray(ref_s, dtype=float)

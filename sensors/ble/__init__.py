@@ -1,9 +1,31 @@
 """The bleak shell: scan, recognise, connect, stream, record and reconnect (see `collector`)."""
 
 from sensors.ble.clock import Clock, RealClock, SimClock
-from sensors.ble.collector import (CollectorStats, DeviceSpec, ReconnectPolicy, ScanResult, adapter_error, collect,
-                                   ensure_mtu, scan)
+from sensors.ble.collector import (
+    CollectorStats,
+    DeviceSpec,
+    ReconnectPolicy,
+    ScanResult,
+    adapter_error,
+    collect,
+    ensure_mtu,
+    scan,
+)
 from sensors.ble.recognize import DeviceKind, DeviceProfile, recognise
 
-__all__ = ["Clock", "RealClock", "SimClock", "CollectorStats", "DeviceSpec", "ReconnectPolicy", "ScanResult",
-           "adapter_error", "collect", "ensure_mtu", "scan", "DeviceKind", "DeviceProfile", "recognise"]
+__all__ = [
+    "Clock",
+    "CollectorStats",
+    "DeviceKind",
+    "DeviceProfile",
+    "DeviceSpec",
+    "RealClock",
+    "ReconnectPolicy",
+    "ScanResult",
+    "SimClock",
+    "adapter_error",
+    "collect",
+    "ensure_mtu",
+    "recognise",
+    "scan",
+]

@@ -29,9 +29,17 @@ from sensors.ble.recognize import DeviceKind, DeviceProfile, recognise
 from sensors.decoding import DecodedItem, DecoderContext, StreamDecoder, make_decoder
 from sensors.errors import DecodeError, DeviceError
 from sensors.protocols import movesense, uuids
-from sensors.protocols.pmd_control import (MeasurementStopped, MeasurementType, PmdControlDecoder,
-                                           PmdControlResponse, PmdStatus, build_get_settings, build_start,
-                                           build_stop, parse_features)
+from sensors.protocols.pmd_control import (
+    MeasurementStopped,
+    MeasurementType,
+    PmdControlDecoder,
+    PmdControlResponse,
+    PmdStatus,
+    build_get_settings,
+    build_start,
+    build_stop,
+    parse_features,
+)
 from sensors.types import Placement
 
 log = logging.getLogger(__name__)
@@ -39,9 +47,12 @@ log = logging.getLogger(__name__)
 PMD_MTU = 232  # bytes; the H10 needs this ATT MTU for 200 Hz ACC frames
 MAX_REFUSED_CONFIGURATIONS = 5  # connected but refused this many times in a row: a real error, not bad luck
 # bleak/BlueZ messages that mean "no usable adapter" (not a transient radio problem)
-_NO_ADAPTER = re.compile(r"No Bluetooth adapters? found|adapter .*not found|Bluetooth adapter|"
-                         r"org\.bluez\.Error\.NotReady|org\.freedesktop\.DBus\.Error\.ServiceUnknown|"
-                         r"Bluetooth device is turned off|powered off", re.I)
+_NO_ADAPTER = re.compile(
+    r"No Bluetooth adapters? found|adapter .*not found|Bluetooth adapter|"
+    r"org\.bluez\.Error\.NotReady|org\.freedesktop\.DBus\.Error\.ServiceUnknown|"
+    r"Bluetooth device is turned off|powered off",
+    re.I,
+)
 CONTROL_TIMEOUT_S = 5.0  # s to wait for a control-point response
 
 
@@ -110,15 +121,22 @@ def adapter_error(exc: BaseException) -> DeviceError | None:
     """A DeviceError if `exc` means there is no usable Bluetooth adapter (or no BlueZ / D-Bus)."""
     text = str(exc)
     if isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):
-        return DeviceError("no Bluetooth adapter: the system D-Bus is not reachable (is bluetoothd running? "
-                           "on Linux install and start BlueZ)")
+        return DeviceError(
+            "no Bluetooth adapter: the system D-Bus is not reachable (is bluetoothd running? "
+            "on Linux install and start BlueZ)"
+        )
     if isinstance(exc, BleakError) and _NO_ADAPTER.search(text):
         return DeviceError(f"no Bluetooth adapter available ({' '.join(text.split())})")
     return None
 
 
-async def scan(*, timeout_s: float = 5.0, backend_scanner: type[BaseBleakScanner] | None = None,
-               clock: Clock | None = None, include_unknown: bool = False) -> list[ScanResult]:
+async def scan(
+    *,
+    timeout_s: float = 5.0,
+    backend_scanner: type[BaseBleakScanner] | None = None,
+    clock: Clock | None = None,
+    include_unknown: bool = False,
+) -> list[ScanResult]:
     """Listen for `timeout_s` and return recognised devices, strongest signal first."""
     clock = clock or RealClock()
     seen: dict[str, tuple[BLEDevice, AdvertisementData]] = {}
@@ -174,8 +192,12 @@ class _LogOnce:
         shape = re.sub(r"\d+", "N", str(exc.args[0]) if exc.args else "")
         if (device_key, exc.protocol, shape) not in self._seen:
             self._seen.add((device_key, exc.protocol, shape))
-            log.warning("%s: undecodable %s notification (%s); counting further ones of this kind silently",
-                        device_key, exc.protocol, exc)
+            log.warning(
+                "%s: undecodable %s notification (%s); counting further ones of this kind silently",
+                device_key,
+                exc.protocol,
+                exc,
+            )
 
 
 class _PmdControl:
@@ -201,8 +223,9 @@ class _PmdControl:
         self._answered.clear()
         await self.client.write_gatt_char(uuids.PMD_CONTROL_POINT, payload, response=True)
         if not await wait_for_event(self._answered, self.clock, CONTROL_TIMEOUT_S):
-            raise DeviceError(f"no control-point answer to {payload.hex()} within {CONTROL_TIMEOUT_S} s",
-                              device=self.client.address)
+            raise DeviceError(
+                f"no control-point answer to {payload.hex()} within {CONTROL_TIMEOUT_S} s", device=self.client.address
+            )
         assert self._answer is not None
         self._pending = None
         return self._answer
@@ -237,19 +260,25 @@ class _DeviceSession:
             client: BleakClient | None = None
             try:
                 client = await establish_connection(
-                    BleakClient, device, self.key, disconnected_callback=self._on_disconnect, max_attempts=2,
-                    **({} if shared.backend_client is None else {"backend": shared.backend_client}))
+                    BleakClient,
+                    device,
+                    self.key,
+                    disconnected_callback=self._on_disconnect,
+                    max_attempts=2,
+                    **({} if shared.backend_client is None else {"backend": shared.backend_client}),
+                )
                 self.lost.clear()
                 self.client = client
                 await self._configure(client)
-            except (BleakError, DeviceError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, BleakError, DeviceError, OSError) as exc:
                 log.warning("%s: connecting or configuring failed: %s", self.key, exc)
                 if client is not None and client.is_connected:
                     await _quietly(client.disconnect())
                     refused += 1
                     if refused >= MAX_REFUSED_CONFIGURATIONS and isinstance(exc, DeviceError):
-                        raise DeviceError(f"{self.key}: gave up after {refused} refusals: {exc}",
-                                          device=self.spec.address) from exc
+                        raise DeviceError(
+                            f"{self.key}: gave up after {refused} refusals: {exc}", device=self.spec.address
+                        ) from exc
                 await clock.sleep(next(delays))
                 continue
             refused = 0
@@ -306,13 +335,17 @@ class _DeviceSession:
                 if self.kind is None:
                     profile = recognise(adv.local_name or device.name, adv.service_uuids)
                     if profile is None or profile.kind is DeviceKind.ALERT_BAND:
-                        raise DeviceError(f"{device.address} ({adv.local_name or device.name}) streams nothing "
-                                          "StrideGuard can record", device=device.address)
+                        raise DeviceError(
+                            f"{device.address} ({adv.local_name or device.name}) streams nothing "
+                            "StrideGuard can record",
+                            device=device.address,
+                        )
                     self.kind = profile.kind
                 return device
             if not announced:
-                log.warning("%s: not advertising yet; still looking (wear or wake it, close other apps using it)",
-                            self.key)
+                log.warning(
+                    "%s: not advertising yet; still looking (wear or wake it, close other apps using it)", self.key
+                )
                 announced = True
             await shared.clock.sleep(next(delays))
         return None
@@ -330,11 +363,16 @@ class _DeviceSession:
             await self._subscribe(client, "rsc", uuids.RSC_MEASUREMENT)
         elif kind is DeviceKind.MOVESENSE:
             subscription = movesense.Subscription.from_path(self.spec.movesense_path)
-            self._declare("movesense", uuids.MOVESENSE_NOTIFY, rate_hz=float(subscription.rate_hz),
-                          meta={"path": subscription.path, "reference": "1"})
+            self._declare(
+                "movesense",
+                uuids.MOVESENSE_NOTIFY,
+                rate_hz=float(subscription.rate_hz),
+                meta={"path": subscription.path, "reference": "1"},
+            )
             await self._subscribe(client, "movesense", uuids.MOVESENSE_NOTIFY)
-            await client.write_gatt_char(uuids.MOVESENSE_WRITE, movesense.build_subscribe(1, subscription),
-                                         response=True)
+            await client.write_gatt_char(
+                uuids.MOVESENSE_WRITE, movesense.build_subscribe(1, subscription), response=True
+            )
         else:
             raise DeviceError(f"nothing to record from a {kind} device", device=self.spec.address)
 
@@ -351,51 +389,68 @@ class _DeviceSession:
         except (BleakError, DecodeError) as exc:
             log.info("%s: PMD features unreadable (%s); assuming ACC only", self.key, exc)
             features = frozenset({MeasurementType.ACC})
-        acc_rate_hz, acc_range, acc_factor = await self._start(control, MeasurementType.ACC,
-                                                               self.spec.acc_rate_hz, self.spec.acc_range_g)
+        acc_rate_hz, acc_range, acc_factor = await self._start(
+            control, MeasurementType.ACC, self.spec.acc_rate_hz, self.spec.acc_range_g
+        )
         meta = {"acc_rate_hz": str(acc_rate_hz), "acc_range_g": str(acc_range), "acc_factor": repr(acc_factor)}
         if self.spec.gyro and MeasurementType.GYRO in features:
             gyro_rate_hz, gyro_range, gyro_factor = await self._start(control, MeasurementType.GYRO, acc_rate_hz, None)
-            meta |= {"gyro_rate_hz": str(gyro_rate_hz), "gyro_range_dps": str(gyro_range),
-                     "gyro_factor": repr(gyro_factor)}
+            meta |= {
+                "gyro_rate_hz": str(gyro_rate_hz),
+                "gyro_range_dps": str(gyro_range),
+                "gyro_factor": repr(gyro_factor),
+            }
         self._declare("pmd_data", uuids.PMD_DATA, rate_hz=float(acc_rate_hz), meta=meta)
         await self._subscribe(client, "pmd_data", uuids.PMD_DATA)
 
-    async def _start(self, control: _PmdControl, measurement: MeasurementType, rate_hz: int,
-                     range_: int | None) -> tuple[int, int | None, float]:
+    async def _start(
+        self, control: _PmdControl, measurement: MeasurementType, rate_hz: int, range_: int | None
+    ) -> tuple[int, int | None, float]:
         """Get settings, pick the closest rate/range, start; returns (rate, range, factor)."""
         available = await control.request(build_get_settings(measurement))
         if not available.ok or available.settings is None:
             raise DeviceError(f"{measurement.name} settings refused: {available.status_name}", device=self.spec.address)
         settings = available.settings
-        rate = min(settings.sample_rate_hz, key=lambda r: (abs(r - rate_hz), -r)) if settings.sample_rate_hz else rate_hz
+        rate = (
+            min(settings.sample_rate_hz, key=lambda r: (abs(r - rate_hz), -r)) if settings.sample_rate_hz else rate_hz
+        )
         chosen_range = None
         if settings.range:
             wanted = range_ if range_ is not None else max(settings.range)
             chosen_range = min(settings.range, key=lambda r: (abs(r - wanted), -r))
         resolution = max(settings.resolution_bits) if settings.resolution_bits else 16
-        request = build_start(measurement, sample_rate_hz=rate, resolution_bits=resolution, range_=chosen_range,
-                              channels=max(settings.channels) if settings.channels else None)
+        request = build_start(
+            measurement,
+            sample_rate_hz=rate,
+            resolution_bits=resolution,
+            range_=chosen_range,
+            channels=max(settings.channels) if settings.channels else None,
+        )
         response = await control.request(request)
         if response.status == PmdStatus.ALREADY_IN_STATE:  # left running by a previous session
             await control.request(build_stop(measurement))
             response = await control.request(request)
         if not response.ok:
-            raise DeviceError(f"start {measurement.name} {rate} Hz refused: {response.status_name}",
-                              device=self.spec.address)
+            raise DeviceError(
+                f"start {measurement.name} {rate} Hz refused: {response.status_name}", device=self.spec.address
+            )
         self.started.append(measurement)
         log.info("%s: %s streaming at %d Hz, range %s", self.key, measurement.name, rate, chosen_range)
         return rate, chosen_range, response.factor
 
     def _on_measurement_stopped(self, event: MeasurementStopped) -> None:
         self.shared.stats.stopped_by_device[self.key] = self.shared.stats.stopped_by_device.get(self.key, 0) + 1
-        self._event(self.shared.clock.now_ns(), "pmd_stopped_by_device",
-                    measurements=",".join(str(m) for m in event.measurement_types))
+        self._event(
+            self.shared.clock.now_ns(),
+            "pmd_stopped_by_device",
+            measurements=",".join(str(m) for m in event.measurement_types),
+        )
         log.warning("%s: the device stopped %s by itself (charger, battery?)", self.key, event.measurement_types)
 
     # -- streams, capture and decoding ----------------------------------------------------------------
-    def _declare(self, source: str, characteristic: str, *, rate_hz: float | None = None,
-                 meta: dict[str, str] | None = None) -> None:
+    def _declare(
+        self, source: str, characteristic: str, *, rate_hz: float | None = None, meta: dict[str, str] | None = None
+    ) -> None:
         """Declare the stream (once, or again if its meta changed) and make its decoder."""
         meta = dict(meta or {})
         if source in self.decoders and self.stream_meta.get(source) == meta:
@@ -404,12 +459,24 @@ class _DeviceSession:
         capture = self.shared.capture
         if capture is not None:
             self.stream_ids[source] = capture.add_stream(
-                runner=spec.runner, device=spec.address, placement=spec.placement, source=source,
-                characteristic=characteristic, rate_hz=rate_hz, meta=meta)
+                runner=spec.runner,
+                device=spec.address,
+                placement=spec.placement,
+                source=source,
+                characteristic=characteristic,
+                rate_hz=rate_hz,
+                meta=meta,
+            )
         self.stream_meta[source] = meta
-        self.decoders[source] = make_decoder(source, runner=spec.runner, device=spec.address,
-                                             placement=spec.placement, rate_hz=rate_hz, meta=meta,
-                                             context=self.shared.context)
+        self.decoders[source] = make_decoder(
+            source,
+            runner=spec.runner,
+            device=spec.address,
+            placement=spec.placement,
+            rate_hz=rate_hz,
+            meta=meta,
+            context=self.shared.context,
+        )
 
     async def _subscribe(self, client: BleakClient, source: str, characteristic: str) -> None:
         if source not in self.decoders:
@@ -463,11 +530,19 @@ class _Shared:
     count_error: Callable[[str, DecodeError], None] = field(default=lambda key, exc: None)
 
 
-async def collect(devices: list[DeviceSpec], *, on_item: Callable[[DecodedItem], None], capture: Any = None,
-                  backend_client: type[BaseBleakClient] | None = None,
-                  backend_scanner: type[BaseBleakScanner] | None = None, stop: asyncio.Event,
-                  clock: Clock | None = None, policy: ReconnectPolicy | None = None,
-                  stats: CollectorStats | None = None, flush_interval_s: float = 1.0) -> CollectorStats:
+async def collect(
+    devices: list[DeviceSpec],
+    *,
+    on_item: Callable[[DecodedItem], None],
+    capture: Any = None,
+    backend_client: type[BaseBleakClient] | None = None,
+    backend_scanner: type[BaseBleakScanner] | None = None,
+    stop: asyncio.Event,
+    clock: Clock | None = None,
+    policy: ReconnectPolicy | None = None,
+    stats: CollectorStats | None = None,
+    flush_interval_s: float = 1.0,
+) -> CollectorStats:
     """Record `devices` until `stop` is set; returns the statistics.
 
     `on_item` gets every decoded SampleBatch / HeartRateReading / StrideReading (call-back on the event
@@ -480,9 +555,17 @@ async def collect(devices: list[DeviceSpec], *, on_item: Callable[[DecodedItem],
     if len(set(keys)) != len(keys):
         raise DeviceError("the same device is listed twice for one runner")
     stats = stats if stats is not None else CollectorStats()
-    shared = _Shared(on_item=on_item, capture=capture, backend_client=backend_client, backend_scanner=backend_scanner,
-                     stop=stop, clock=clock or RealClock(), policy=policy or ReconnectPolicy(), stats=stats,
-                     context=DecoderContext())
+    shared = _Shared(
+        on_item=on_item,
+        capture=capture,
+        backend_client=backend_client,
+        backend_scanner=backend_scanner,
+        stop=stop,
+        clock=clock or RealClock(),
+        policy=policy or ReconnectPolicy(),
+        stats=stats,
+        context=DecoderContext(),
+    )
     shared.count_error = _LogOnce(stats)
 
     async def flush_loop() -> None:
@@ -524,9 +607,17 @@ async def _first_of(*aws: Any) -> None:
 async def _quietly(coro: Any) -> None:
     try:
         await coro
-    except (BleakError, OSError, asyncio.TimeoutError, DeviceError) as exc:
+    except (TimeoutError, BleakError, OSError, DeviceError) as exc:
         log.debug("ignored during shutdown: %s", exc)
 
 
-__all__ = ["DeviceSpec", "ReconnectPolicy", "CollectorStats", "ScanResult", "collect", "scan", "ensure_mtu",
-           "adapter_error"]
+__all__ = [
+    "CollectorStats",
+    "DeviceSpec",
+    "ReconnectPolicy",
+    "ScanResult",
+    "adapter_error",
+    "collect",
+    "ensure_mtu",
+    "scan",
+]

@@ -48,11 +48,13 @@ def recognise(name: str | None, service_uuids: list[str] | tuple[str, ...]) -> D
     if uuids.PMD_SERVICE in services:
         return DeviceProfile(kind=DeviceKind.POLAR_PMD, model=name or "Polar PMD sensor", streams=("acc", "heart rate"))
     if uuids.MOVESENSE_SERVICE in services or _MOVESENSE_NAME.match(name):
-        return DeviceProfile(kind=DeviceKind.MOVESENSE, model="Movesense", streams=("acc 13-1666 Hz", "gyro"),
-                             has_gyro=True)
+        return DeviceProfile(
+            kind=DeviceKind.MOVESENSE, model="Movesense", streams=("acc 13-1666 Hz", "gyro"), has_gyro=True
+        )
     if uuids.RSC_SERVICE in services or _FOOTPOD_NAMES.match(name):
-        return DeviceProfile(kind=DeviceKind.RSC_FOOTPOD, model=name or "RSC footpod",
-                             streams=("speed", "cadence", "stride length"))
+        return DeviceProfile(
+            kind=DeviceKind.RSC_FOOTPOD, model=name or "RSC footpod", streams=("speed", "cadence", "stride length")
+        )
     if uuids.IMMEDIATE_ALERT_SERVICE in services:
         return DeviceProfile(kind=DeviceKind.ALERT_BAND, model=name or "alert band", streams=("haptic alerts",))
     if uuids.HR_SERVICE in services:

@@ -19,4 +19,4 @@ from sensors.imports.reader import import_file, read_any
 from sensors.imports.result import ImportResult
 from sensors.imports.uci_dsa import read_uci_dsa
 
-__all__ = ["detect_format", "import_file", "read_any", "read_generic_csv", "read_uci_dsa", "ImportResult"]
+__all__ = ["ImportResult", "detect_format", "import_file", "read_any", "read_generic_csv", "read_uci_dsa"]

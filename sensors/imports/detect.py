@@ -16,7 +16,7 @@ _HEAD_BYTES = 65536  # bytes: enough for any header line we know
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:
-    """"sgcap" (a StrideGuard capture, by its magic bytes or suffix), "uci_dsa" or "generic_csv" (by
+    """ "sgcap" (a StrideGuard capture, by its magic bytes or suffix), "uci_dsa" or "generic_csv" (by
     the header); anything else is an ImportFormatError that says what is accepted."""
     path = os.fspath(path)
     if path.endswith(CAPTURE_SUFFIX):

@@ -20,7 +20,7 @@ F32 = struct.Struct("<f")
 class ByteReader:
     """Reads little-endian fields from `payload`, raising DecodeError past the end."""
 
-    __slots__ = ("payload", "protocol", "offset")
+    __slots__ = ("offset", "payload", "protocol")
 
     def __init__(self, payload: bytes, *, protocol: str, offset: int = 0) -> None:
         self.payload = bytes(payload)
@@ -33,15 +33,16 @@ class ByteReader:
 
     def fail(self, message: str, *, offset: int | None = None) -> DecodeError:
         """The error to raise for this payload (the caller raises it, so tracebacks point at the rule)."""
-        return DecodeError(message, protocol=self.protocol, payload=self.payload,
-                           offset=self.offset if offset is None else offset)
+        return DecodeError(
+            message, protocol=self.protocol, payload=self.payload, offset=self.offset if offset is None else offset
+        )
 
     def take(self, n_bytes: int, what: str) -> bytes:
         if n_bytes < 0 or self.remaining < n_bytes:
             raise self.fail(f"truncated {what}: need {n_bytes} bytes, {self.remaining} left")
         start = self.offset
         self.offset += n_bytes
-        return self.payload[start:self.offset]
+        return self.payload[start : self.offset]
 
     def unpack(self, layout: struct.Struct, what: str) -> tuple:
         if self.remaining < layout.size:
@@ -66,6 +67,6 @@ class ByteReader:
         return self.unpack(F32, what)[0]
 
     def rest(self) -> bytes:
-        data = self.payload[self.offset:]
+        data = self.payload[self.offset :]
         self.offset = len(self.payload)
         return data

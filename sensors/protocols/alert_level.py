@@ -31,5 +31,4 @@ def parse_alert_level(payload: bytes) -> AlertLevel:
     try:
         return AlertLevel(payload[0])
     except ValueError:
-        raise DecodeError(f"unknown alert level {payload[0]}", protocol=PROTOCOL, payload=payload,
-                          offset=0) from None
+        raise DecodeError(f"unknown alert level {payload[0]}", protocol=PROTOCOL, payload=payload, offset=0) from None

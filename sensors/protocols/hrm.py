@@ -50,15 +50,19 @@ def parse_hrm(payload: bytes) -> HeartRateMeasurement:
             rr.append(reader.u16("RR interval"))
     elif reader.remaining:
         raise reader.fail(f"{reader.remaining} unexpected trailing bytes")
-    return HeartRateMeasurement(heart_rate_bpm=heart_rate, sensor_contact=contact, energy_kj=energy,
-                                rr_raw_1_1024s=tuple(rr))
+    return HeartRateMeasurement(
+        heart_rate_bpm=heart_rate, sensor_contact=contact, energy_kj=energy, rr_raw_1_1024s=tuple(rr)
+    )
 
 
 def build_hrm(m: HeartRateMeasurement) -> bytes:
     """Encode (the simulated strap's side); a heart rate above 255 uses the u16 form."""
     wide = m.heart_rate_bpm > 0xFF
-    flags = (FLAG_HR_U16 if wide else 0) | (FLAG_ENERGY if m.energy_kj is not None else 0) \
+    flags = (
+        (FLAG_HR_U16 if wide else 0)
+        | (FLAG_ENERGY if m.energy_kj is not None else 0)
         | (FLAG_RR if m.rr_raw_1_1024s else 0)
+    )
     if m.sensor_contact is not None:
         flags |= FLAG_CONTACT_SUPPORTED | (FLAG_CONTACT_DETECTED if m.sensor_contact else 0)
     out = bytearray((flags,))

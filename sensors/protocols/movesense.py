@@ -60,8 +60,10 @@ class Subscription:
     def from_path(cls, path: str) -> Subscription:
         match = _PATH.match(path)
         if not match or int(match.group(2)) not in SUPPORTED_RATES_HZ:
-            raise ValueError(f"not a supported Movesense path: {path!r} (use /Meas/IMU6/<rate> or "
-                             f"/Meas/Acc/<rate>, rate one of {SUPPORTED_RATES_HZ})")
+            raise ValueError(
+                f"not a supported Movesense path: {path!r} (use /Meas/IMU6/<rate> or "
+                f"/Meas/Acc/<rate>, rate one of {SUPPORTED_RATES_HZ})"
+            )
         return cls(resource=MovesenseResource(match.group(1)), rate_hz=int(match.group(2)))
 
 
@@ -142,8 +144,7 @@ def parse_notification(payload: bytes, subscriptions: dict[int, Subscription]) -
     vectors = 2 if subscription.resource is MovesenseResource.IMU6 else 1
     sample_bytes = 12 * vectors
     if not body or len(body) % sample_bytes:
-        raise reader.fail(f"data of {len(body)} bytes is not a whole number of {sample_bytes}-byte samples",
-                          offset=6)
+        raise reader.fail(f"data of {len(body)} bytes is not a whole number of {sample_bytes}-byte samples", offset=6)
     raw = np.frombuffer(body, dtype="<f4")
     with np.errstate(invalid="ignore"):  # signalling NaNs in garbage must not warn, only fail below
         finite = bool(np.isfinite(raw).all())
@@ -151,8 +152,8 @@ def parse_notification(payload: bytes, subscriptions: dict[int, Subscription]) -
     if not finite:
         raise reader.fail("non-finite sample value", offset=6)
     n = len(body) // sample_bytes
-    acc = values[:n * 3].reshape(n, 3)
-    gyro = values[n * 3:].reshape(n, 3) if vectors == 2 else None
+    acc = values[: n * 3].reshape(n, 3)
+    gyro = values[n * 3 :].reshape(n, 3) if vectors == 2 else None
     return GspData(reference=reference, timestamp_ms=timestamp_ms, acc_mps2=acc, gyro_dps=gyro)
 
 

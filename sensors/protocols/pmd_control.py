@@ -159,7 +159,7 @@ def parse_settings(data: bytes, *, protocol: str = PROTOCOL) -> PmdSettings:
         if setting is SettingType.FACTOR:
             values: tuple = tuple(_F32.unpack_from(raw, i * 4)[0] for i in range(count))
         else:
-            values = tuple(int.from_bytes(raw[i * size:(i + 1) * size], "little") for i in range(count))
+            values = tuple(int.from_bytes(raw[i * size : (i + 1) * size], "little") for i in range(count))
         found[_FIELD_BY_TYPE[setting]] = found.get(_FIELD_BY_TYPE[setting], ()) + values
     return PmdSettings(**found)
 
@@ -187,9 +187,15 @@ def build_get_settings(measurement: MeasurementType) -> bytes:
 START_SETTING_ORDER = (SettingType.SAMPLE_RATE, SettingType.RESOLUTION, SettingType.RANGE, SettingType.CHANNELS)
 
 
-def build_start(measurement: MeasurementType, *, sample_rate_hz: int, resolution_bits: int = 16,
-                range_: int | None = None, channels: int | None = None,
-                order: tuple[SettingType, ...] = START_SETTING_ORDER) -> bytes:
+def build_start(
+    measurement: MeasurementType,
+    *,
+    sample_rate_hz: int,
+    resolution_bits: int = 16,
+    range_: int | None = None,
+    channels: int | None = None,
+    order: tuple[SettingType, ...] = START_SETTING_ORDER,
+) -> bytes:
     """Start request with one selected value per setting (H10 ACC: 200 Hz, 16 bit, range 8 g).
 
     Devices accept the settings in any order; `order` exists because Polar's own examples differ (the
@@ -225,8 +231,9 @@ def parse_request(payload: bytes) -> tuple[ControlOp, int, PmdSettings]:
     return op, measurement, parse_settings(reader.rest())
 
 
-def build_response(op: ControlOp, measurement: int, status: PmdStatus | int, parameters: bytes = b"",
-                   *, more: bool = False) -> bytes:
+def build_response(
+    op: ControlOp, measurement: int, status: PmdStatus | int, parameters: bytes = b"", *, more: bool = False
+) -> bytes:
     """One response packet as a device sends it (used by the simulated H10 and tests)."""
     return bytes((RESPONSE_CODE, op, measurement, status, int(more))) + parameters
 
@@ -270,8 +277,11 @@ class PmdControlDecoder:
             return []
         params = bytes(self._pending_params)
         self._reset()
-        return [PmdControlResponse(op=op, measurement_type=measurement, status=status, parameters=params,
-                                   settings=_settings_of(op, params))]
+        return [
+            PmdControlResponse(
+                op=op, measurement_type=measurement, status=status, parameters=params, settings=_settings_of(op, params)
+            )
+        ]
 
     def _reset(self) -> None:
         self._pending_header = None

@@ -75,25 +75,30 @@ def parse_frame(payload: bytes) -> PmdFrame:
     if compressed:
         bits = _DELTA_RESOLUTION_BITS.get((measurement, frame_type))
         if bits is None:
-            raise reader.fail(f"unsupported compressed frame type {frame_type} for measurement {measurement}",
-                              offset=9)
-        counts = decode_delta(content, channels=CHANNELS, resolution_bits=bits, offset=HEADER_BYTES,
-                              payload=payload)
+            raise reader.fail(f"unsupported compressed frame type {frame_type} for measurement {measurement}", offset=9)
+        counts = decode_delta(content, channels=CHANNELS, resolution_bits=bits, offset=HEADER_BYTES, payload=payload)
     else:
         if measurement != MeasurementType.ACC or frame_type not in _RAW_ACC_BYTES:
-            raise reader.fail(f"unsupported raw frame type {frame_type} for measurement {measurement}",
-                              offset=9)
+            raise reader.fail(f"unsupported raw frame type {frame_type} for measurement {measurement}", offset=9)
         counts = _decode_raw(content, _RAW_ACC_BYTES[frame_type], payload)
-    return PmdFrame(measurement_type=measurement, timestamp_ns=timestamp_ns, frame_type=frame_type,
-                    compressed=compressed, counts=counts)
+    return PmdFrame(
+        measurement_type=measurement,
+        timestamp_ns=timestamp_ns,
+        frame_type=frame_type,
+        compressed=compressed,
+        counts=counts,
+    )
 
 
 def _decode_raw(content: bytes, value_bytes: int, payload: bytes) -> np.ndarray:
     sample_bytes = value_bytes * CHANNELS
     if not content or len(content) % sample_bytes:
-        raise DecodeError(f"raw content of {len(content)} bytes is not a whole number of "
-                          f"{sample_bytes}-byte samples", protocol=PROTOCOL, payload=payload,
-                          offset=HEADER_BYTES)
+        raise DecodeError(
+            f"raw content of {len(content)} bytes is not a whole number of {sample_bytes}-byte samples",
+            protocol=PROTOCOL,
+            payload=payload,
+            offset=HEADER_BYTES,
+        )
     if value_bytes == 3:
         b = np.frombuffer(content, dtype=np.uint8).reshape(-1, 3).astype(np.int64)
         values = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
@@ -103,29 +108,36 @@ def _decode_raw(content: bytes, value_bytes: int, payload: bytes) -> np.ndarray:
     return values.reshape(-1, CHANNELS)
 
 
-def decode_delta(content: bytes, *, channels: int, resolution_bits: int, offset: int = 0,
-                 payload: bytes | None = None) -> np.ndarray:
+def decode_delta(
+    content: bytes, *, channels: int, resolution_bits: int, offset: int = 0, payload: bytes | None = None
+) -> np.ndarray:
     """Reference sample plus delta blocks -> int64 (n, channels) counts."""
     payload = content if payload is None else payload
     reader = ByteReader(content, protocol=PROTOCOL)
     ref_bytes = math.ceil(resolution_bits / 8)
     ref_raw = reader.take(ref_bytes * channels, "reference sample")
-    reference = np.array([int.from_bytes(ref_raw[i * ref_bytes:(i + 1) * ref_bytes], "little", signed=True)
-                          for i in range(channels)], dtype=np.int64)
+    reference = np.array(
+        [int.from_bytes(ref_raw[i * ref_bytes : (i + 1) * ref_bytes], "little", signed=True) for i in range(channels)],
+        dtype=np.int64,
+    )
     blocks = [reference[np.newaxis, :]]
     while reader.remaining:
         block_offset = reader.offset
         width = reader.u8("delta bit width")
         count = reader.u8("delta sample count")
         if width > MAX_DELTA_WIDTH_BITS:
-            raise DecodeError(f"delta bit width {width} exceeds {MAX_DELTA_WIDTH_BITS}", protocol=PROTOCOL,
-                              payload=payload, offset=offset + block_offset)
+            raise DecodeError(
+                f"delta bit width {width} exceeds {MAX_DELTA_WIDTH_BITS}",
+                protocol=PROTOCOL,
+                payload=payload,
+                offset=offset + block_offset,
+            )
         n_values = count * channels
         packed = reader.take(math.ceil(width * n_values / 8), "delta block")
         if width == 0 or count == 0:
             blocks.append(np.zeros((count, channels), dtype=np.int64))
             continue
-        bits = np.unpackbits(np.frombuffer(packed, dtype=np.uint8), bitorder="little")[:width * n_values]
+        bits = np.unpackbits(np.frombuffer(packed, dtype=np.uint8), bitorder="little")[: width * n_values]
         weights = np.left_shift(np.int64(1), np.arange(width, dtype=np.int64))
         values = bits.reshape(n_values, width).astype(np.int64) @ weights
         values = np.where(values >= (1 << (width - 1)), values - (1 << width), values)
@@ -182,8 +194,9 @@ def build_raw_frame(measurement: int, timestamp_ns: int, counts: np.ndarray, *, 
     return HEADER.pack(measurement, timestamp_ns, frame_type) + body
 
 
-def build_delta_frame(measurement: int, timestamp_ns: int, counts: np.ndarray, *, frame_type: int = 0,
-                      block_samples: int = 16) -> bytes:
+def build_delta_frame(
+    measurement: int, timestamp_ns: int, counts: np.ndarray, *, frame_type: int = 0, block_samples: int = 16
+) -> bytes:
     """Encode a delta-compressed frame: reference sample, then blocks of `block_samples` deltas each
     packed at the smallest width that holds them (how Polar devices pack)."""
     counts = np.asarray(counts, dtype=np.int64)
@@ -194,13 +207,13 @@ def build_delta_frame(measurement: int, timestamp_ns: int, counts: np.ndarray, *
         out += int(value).to_bytes(ref_bytes, "little", signed=True)
     deltas = np.diff(counts, axis=0)
     for start in range(0, deltas.shape[0], block_samples):
-        block = deltas[start:start + block_samples]
+        block = deltas[start : start + block_samples]
         width = max(_signed_width(int(block.min())), _signed_width(int(block.max())))
         n_values = block.size
         u = (block.reshape(-1) & ((1 << width) - 1)).astype(np.int64)
         bit_matrix = ((u[:, np.newaxis] >> np.arange(width)) & 1).astype(np.uint8).reshape(-1)
         packed = np.packbits(bit_matrix, bitorder="little").tobytes()
-        out += bytes((width, block.shape[0])) + packed[:math.ceil(width * n_values / 8)]
+        out += bytes((width, block.shape[0])) + packed[: math.ceil(width * n_values / 8)]
     return bytes(out)
 
 

@@ -29,8 +29,9 @@ POLAR_EPOCH_UNIX_NS = 946_684_800 * NS_PER_S  # 2000-01-01T00:00Z in Unix ns
 MAX_TIMESTAMP_NS = 2**63 - 1  # ns; a u64 device timestamp above this cannot be an int64 sample time
 
 
-def sample_timestamps_ns(previous_frame_ts_ns: int | None, frame_ts_ns: int, n_samples: int,
-                         sample_rate_hz: float | None) -> np.ndarray:
+def sample_timestamps_ns(
+    previous_frame_ts_ns: int | None, frame_ts_ns: int, n_samples: int, sample_rate_hz: float | None
+) -> np.ndarray:
     """Device timestamps (int64 ns) of the `n_samples` samples of a frame, by the PMD rules.
 
     `previous_frame_ts_ns` is None (or 0, or not before this frame) for the first frame of a stream,
@@ -94,11 +95,29 @@ class DeviceClockMapper:
     minimum offset is kept, `history_windows` how many window minima the drift line is fitted through.
     """
 
-    __slots__ = ("window_s", "history_windows", "resync_threshold_s", "max_slew", "_window_start", "_window_min",
-                 "_history", "_offset0_ns", "_ref_device_ns", "_slope", "_applied", "resyncs_")
+    __slots__ = (
+        "_applied",
+        "_history",
+        "_offset0_ns",
+        "_ref_device_ns",
+        "_slope",
+        "_window_min",
+        "_window_start",
+        "history_windows",
+        "max_slew",
+        "resync_threshold_s",
+        "resyncs_",
+        "window_s",
+    )
 
-    def __init__(self, *, window_s: float = 10.0, history_windows: int = 30, resync_threshold_s: float = 2.0,
-                 max_slew: float = 0.05):
+    def __init__(
+        self,
+        *,
+        window_s: float = 10.0,
+        history_windows: int = 30,
+        resync_threshold_s: float = 2.0,
+        max_slew: float = 0.05,
+    ):
         self.window_s = window_s
         self.history_windows = history_windows
         self.resync_threshold_s = resync_threshold_s
@@ -124,8 +143,9 @@ class DeviceClockMapper:
         offset_ns = host_rx_ns - device_ns
         if self._window_start is not None:
             predicted = self._offset_at(device_ns)
-            if (abs(offset_ns - predicted) > self.resync_threshold_s * NS_PER_S
-                    or device_ns < self._window_start - int(self.resync_threshold_s * NS_PER_S)):
+            if abs(offset_ns - predicted) > self.resync_threshold_s * NS_PER_S or device_ns < self._window_start - int(
+                self.resync_threshold_s * NS_PER_S
+            ):
                 self.resyncs_ += 1
                 self._reset()
         history_changed = False

@@ -1,8 +1,8 @@
 """Running Speed and Cadence Measurement (Bluetooth SIG characteristic 0x2A53), as footpods send it.
 
-    flags u8 | speed u16 (1/256 m/s) | cadence u8 (1/min) | [stride length u16 (1/100 m)] |
-    [total distance u32 (1/10 m)]
-    flags: bit 0 stride length present, bit 1 total distance present, bit 2 running (else walking)
+flags u8 | speed u16 (1/256 m/s) | cadence u8 (1/min) | [stride length u16 (1/100 m)] |
+[total distance u32 (1/10 m)]
+flags: bit 0 stride length present, bit 1 total distance present, bit 2 running (else walking)
 """
 
 from __future__ import annotations
@@ -36,14 +36,22 @@ def parse_rsc(payload: bytes) -> RscMeasurement:
     distance = reader.u32("total distance") / 10.0 if flags & FLAG_TOTAL_DISTANCE else None
     if reader.remaining:
         raise reader.fail(f"{reader.remaining} unexpected trailing bytes")
-    return RscMeasurement(speed_mps=speed_raw / 256.0, cadence_per_min=cadence, stride_length_m=stride,
-                          total_distance_m=distance, running=bool(flags & FLAG_RUNNING))
+    return RscMeasurement(
+        speed_mps=speed_raw / 256.0,
+        cadence_per_min=cadence,
+        stride_length_m=stride,
+        total_distance_m=distance,
+        running=bool(flags & FLAG_RUNNING),
+    )
 
 
 def build_rsc(m: RscMeasurement) -> bytes:
     """Encode (the simulated footpod's side)."""
-    flags = (FLAG_RUNNING if m.running else 0) | (FLAG_STRIDE_LENGTH if m.stride_length_m is not None else 0) \
+    flags = (
+        (FLAG_RUNNING if m.running else 0)
+        | (FLAG_STRIDE_LENGTH if m.stride_length_m is not None else 0)
         | (FLAG_TOTAL_DISTANCE if m.total_distance_m is not None else 0)
+    )
     out = _FIXED.pack(flags, round(m.speed_mps * 256), m.cadence_per_min)
     if m.stride_length_m is not None:
         out += struct.pack("<H", round(m.stride_length_m * 100))

@@ -27,21 +27,21 @@ from sensors.synthetic.presets import FATIGUE_ONSET_S, chest_strap_config, fatig
 from sensors.synthetic.truth import SyntheticRun, TruthStep, WindowTruth
 
 __all__ = [
+    "FATIGUE_ONSET_S",
     "IDENTITY",
     "Change",
     "NoiseBurst",
     "SyntheticConfig",
     "SyntheticConfigError",
+    "SyntheticRun",
+    "SyntheticRunner",
+    "TruthStep",
     "Turn",
     "WalkBreak",
-    "random_rotation",
-    "rotation_from_euler_deg",
-    "SyntheticRunner",
-    "FATIGUE_ONSET_S",
+    "WindowTruth",
     "chest_strap_config",
     "fatigue_config",
     "fatigue_run",
-    "SyntheticRun",
-    "TruthStep",
-    "WindowTruth",
+    "random_rotation",
+    "rotation_from_euler_deg",
 ]

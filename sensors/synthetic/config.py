@@ -196,7 +196,7 @@ class SyntheticConfig:
             "pitch_oscillation_deg": 0 <= self.pitch_oscillation_deg <= 20,
             "roll_oscillation_deg": 0 <= self.roll_oscillation_deg <= 20,
             "yaw_oscillation_deg": 0 <= self.yaw_oscillation_deg <= 30,
-            "standing_s": 0 <= self.standing_s,
+            "standing_s": self.standing_s >= 0,
             "walk_cadence_spm": 60 <= self.walk_cadence_spm <= 150,
             "walk_impact_g": 1.0 <= self.walk_impact_g <= 2.0,
             "walk_lean_deg": -30 <= self.walk_lean_deg <= 45,

@@ -175,8 +175,16 @@ def _step_events(cfg: SyntheticConfig, grid_s: np.ndarray, is_walk: np.ndarray, 
     n_steps = int(math.floor(phase[-1] - phase[first])) + 1 if first < grid_s.size else 0
     if n_steps < 3:
         empty, none = np.zeros(0), np.zeros(0, dtype=bool)
-        return _Steps(t_s=empty, period_s=empty, is_left=none, is_walk=none, contact_s=empty, impact_g=empty,
-                      shape=empty, braking_g=empty)
+        return _Steps(
+            t_s=empty,
+            period_s=empty,
+            is_left=none,
+            is_walk=none,
+            contact_s=empty,
+            impact_g=empty,
+            shape=empty,
+            braking_g=empty,
+        )
     nominal_t = np.interp(np.arange(n_steps) + phase[first], phase[first:], grid_s[first:])
     nominal_t[0] = cfg.standing_s
     index = np.arange(n_steps)
@@ -317,8 +325,8 @@ def _world_signal(
     pitch[moving] += a_pitch * np.sin(2 * stride_phase)
     pitch_rate[moving] += a_pitch * 2 * np.cos(2 * stride_phase) * phase_rate
     roll[moving] = sign * a_roll * sway_scale * np.sin(stride_phase)
-    roll_rate[moving] = sign * a_roll * (
-        sway_scale_rate * np.sin(stride_phase) + sway_scale * np.cos(stride_phase) * phase_rate
+    roll_rate[moving] = (
+        sign * a_roll * (sway_scale_rate * np.sin(stride_phase) + sway_scale * np.cos(stride_phase) * phase_rate)
     )
     yaw[moving] = sign * a_yaw * np.sin(stride_phase)
     yaw_rate[moving] = sign * a_yaw * np.cos(stride_phase) * phase_rate

@@ -95,8 +95,11 @@ class _Lane:
             except Exception as exc:  # a channel's failure stays inside its lane
                 self.stats.failed += 1
                 if not self.failing:
-                    log.warning("alert channel %s failed: %s", self.channel.name, " ".join(str(exc).split())
-                                or type(exc).__name__)
+                    log.warning(
+                        "alert channel %s failed: %s",
+                        self.channel.name,
+                        " ".join(str(exc).split()) or type(exc).__name__,
+                    )
                 self.failing = True
             else:
                 self.stats.delivered += 1

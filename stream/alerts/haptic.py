@@ -27,9 +27,16 @@ class HapticChannel:
     name = "haptic"
     send_cleared = False
 
-    def __init__(self, *, address: str | None = None, addresses: Mapping[str, str] | None = None,
-                 buzz_s: float = 0.8, connect_timeout_s: float = 10.0, backend: type | None = None,
-                 client_kwargs: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        address: str | None = None,
+        addresses: Mapping[str, str] | None = None,
+        buzz_s: float = 0.8,
+        connect_timeout_s: float = 10.0,
+        backend: type | None = None,
+        client_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
         if address is None and not addresses:
             raise ValueError("a haptic channel needs an address (or per-runner addresses)")
         self.address = address

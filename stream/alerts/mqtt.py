@@ -24,8 +24,9 @@ class MqttChannel:
     name = "mqtt"
     send_cleared = True
 
-    def __init__(self, *, settings: MqttSettings, topic: str = DEFAULT_TOPIC, qos: int = 1,
-                 retain: bool = False) -> None:
+    def __init__(
+        self, *, settings: MqttSettings, topic: str = DEFAULT_TOPIC, qos: int = 1, retain: bool = False
+    ) -> None:
         self.settings = settings
         self.topic = topic
         self.qos = qos
@@ -41,8 +42,14 @@ class MqttChannel:
             return self._client
         s = self.settings
         stack = contextlib.AsyncExitStack()
-        client = aiomqtt.Client(hostname=s.host, port=s.port, username=s.username, password=s.password,
-                                keepalive=s.keepalive_s, timeout=s.connect_timeout_s)
+        client = aiomqtt.Client(
+            hostname=s.host,
+            port=s.port,
+            username=s.username,
+            password=s.password,
+            keepalive=s.keepalive_s,
+            timeout=s.connect_timeout_s,
+        )
         try:
             await stack.enter_async_context(client)
         except aiomqtt.MqttError as exc:
@@ -54,8 +61,13 @@ class MqttChannel:
     async def send(self, alert: Alert) -> None:
         client = await self._connect()
         try:
-            await client.publish(self.topic_for(alert), json.dumps(alert.payload()).encode(), qos=self.qos,
-                                 retain=self.retain, timeout=self.settings.publish_timeout_s)
+            await client.publish(
+                self.topic_for(alert),
+                json.dumps(alert.payload()).encode(),
+                qos=self.qos,
+                retain=self.retain,
+                timeout=self.settings.publish_timeout_s,
+            )
         except aiomqtt.MqttError as exc:
             await self.aclose()
             raise SinkError(f"publish failed: {exc}", sink=self.name, endpoint=self.settings.endpoint) from exc

@@ -21,8 +21,10 @@ class PageChannel:
 
     async def send(self, alert: Alert) -> None:
         s = alert.session
-        self.bus.publish(busmod.topic(s.team, s.runner, "alerts"),
-                         {"session_id": s.session_id, **alert.event.as_row(), "delivered": True})
+        self.bus.publish(
+            busmod.topic(s.team, s.runner, "alerts"),
+            {"session_id": s.session_id, **alert.event.as_row(), "delivered": True},
+        )
 
     async def aclose(self) -> None:
         return None

@@ -47,8 +47,14 @@ ALERT_DEFAULTS: dict[str, Any] = {
     "page": {"enabled": True},
     "haptic": {"enabled": False, "address": "", "buzz_s": 0.8, "connect_timeout_s": 10.0},
     "mqtt": {"enabled": False, "url": "mqtt://127.0.0.1:1883", "topic": DEFAULT_TOPIC},
-    "webhook": {"enabled": False, "url": "", "style": "json", "max_attempts": 5, "attempt_timeout_s": 3.0,
-                "send_cleared": True},
+    "webhook": {
+        "enabled": False,
+        "url": "",
+        "style": "json",
+        "max_attempts": 5,
+        "attempt_timeout_s": 3.0,
+        "send_cleared": True,
+    },
 }
 ALERT_NOTES: dict[str, str] = {
     "burst": "onsets a runner may get at once across all channels",
@@ -56,7 +62,7 @@ ALERT_NOTES: dict[str, str] = {
     "terminal.enabled": "one line per alert on stderr (the live view of demo/replay already shows alerts)",
     "page.enabled": "alerts on the live runner page (vibration, spoken cue) when --web is on",
     "haptic.address": "BLE address of a band with Immediate Alert (0x1802/0x2A06); per runner under "
-                      "[runner.\"NAME\".alerts.haptic]",
+    '[runner."NAME".alerts.haptic]',
     "mqtt.topic": "{team} and {runner} are filled in; .../alerts carries every raw event already",
     "webhook.style": "json (schema-1 payload) or ntfy (text body, Title/Priority/Tags headers)",
 }
@@ -129,8 +135,14 @@ def _validate(a: dict[str, Any]) -> None:
         raise ConfigError(f"must start with http:// or https://, got {w['url']!r}", key="alerts.webhook.url")
 
 
-def build_dispatcher(settings: Mapping[str, Any], *, bus: busmod.Bus | None = None, out: TextIO | None = None,
-                     terminal: bool | None = None, ble_backend: type | None = None) -> AlertDispatcher | None:
+def build_dispatcher(
+    settings: Mapping[str, Any],
+    *,
+    bus: busmod.Bus | None = None,
+    out: TextIO | None = None,
+    terminal: bool | None = None,
+    ble_backend: type | None = None,
+) -> AlertDispatcher | None:
     """The dispatcher for the configured channels (None when none is on).
 
     `bus`: the page channel needs it (no bus, no page channel). `terminal` overrides the setting
@@ -144,19 +156,34 @@ def build_dispatcher(settings: Mapping[str, Any], *, bus: busmod.Bus | None = No
         channels.append(PageChannel(bus))
     h = a["haptic"]
     if h["enabled"]:
-        channels.append(HapticChannel(address=h["address"] or None, addresses=h["addresses"], buzz_s=h["buzz_s"],
-                                      connect_timeout_s=h["connect_timeout_s"], backend=ble_backend))
+        channels.append(
+            HapticChannel(
+                address=h["address"] or None,
+                addresses=h["addresses"],
+                buzz_s=h["buzz_s"],
+                connect_timeout_s=h["connect_timeout_s"],
+                backend=ble_backend,
+            )
+        )
     m = a["mqtt"]
     if m["enabled"]:
         channels.append(MqttChannel(settings=MqttSettings.from_url(m["url"]), topic=m["topic"]))
     w = a["webhook"]
     if w["enabled"]:
-        channels.append(WebhookChannel(url=w["url"], style=w["style"], max_attempts=int(w["max_attempts"]),
-                                       attempt_timeout_s=w["attempt_timeout_s"], send_cleared=w["send_cleared"]))
+        channels.append(
+            WebhookChannel(
+                url=w["url"],
+                style=w["style"],
+                max_attempts=int(w["max_attempts"]),
+                attempt_timeout_s=w["attempt_timeout_s"],
+                send_cleared=w["send_cleared"],
+            )
+        )
     if not channels:
         return None
-    policy = DispatchPolicy(burst=int(a["burst"]), refill_s=a["refill_s"], queue_size=int(a["queue_size"]),
-                            timeout_s=a["timeout_s"])
+    policy = DispatchPolicy(
+        burst=int(a["burst"]), refill_s=a["refill_s"], queue_size=int(a["queue_size"]), timeout_s=a["timeout_s"]
+    )
     return AlertDispatcher(channels, policy=policy)
 
 

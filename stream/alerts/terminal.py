@@ -18,7 +18,7 @@ class TerminalChannel:
 
     async def send(self, alert: Alert) -> None:
         out = self.out or sys.stderr
-        at = dt.datetime.fromtimestamp(alert.event.t_ns / 1e9, tz=dt.timezone.utc).strftime("%H:%M:%S")
+        at = dt.datetime.fromtimestamp(alert.event.t_ns / 1e9, tz=dt.UTC).strftime("%H:%M:%S")
         out.write(f"[{at}Z] {alert.text()}\n")
         out.flush()
 

@@ -29,9 +29,18 @@ def backoff_s(attempt: int, initial_s: float, max_s: float) -> float:
 class WebhookChannel:
     name = "webhook"
 
-    def __init__(self, *, url: str, style: str = "json", headers: Mapping[str, str] | None = None,
-                 max_attempts: int = 5, attempt_timeout_s: float = 3.0, backoff_initial_s: float = 0.2,
-                 backoff_max_s: float = 5.0, send_cleared: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        url: str,
+        style: str = "json",
+        headers: Mapping[str, str] | None = None,
+        max_attempts: int = 5,
+        attempt_timeout_s: float = 3.0,
+        backoff_initial_s: float = 0.2,
+        backoff_max_s: float = 5.0,
+        send_cleared: bool = True,
+    ) -> None:
         if style not in STYLES:
             raise ValueError(f"webhook style must be one of {', '.join(STYLES)}, got {style!r}")
         if not url.startswith(("http://", "https://")):

@@ -24,10 +24,14 @@ units are taken from column names such as ax_g or t_s (see docs/formats.md)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("analyze", help="analyse a capture or CSV as fast as possible",
-                       description="Analyse a whole recording as fast as possible and print the session "
-                                   "summary (cadence, impact, sway, lean, asymmetry, alerts).",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "analyze",
+        help="analyse a capture or CSV as fast as possible",
+        description="Analyse a whole recording as fast as possible and print the session "
+        "summary (cadence, impact, sway, lean, asymmetry, alerts).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("file", type=pathlib.Path, help="a .sgcap capture or a CSV file")
     p.add_argument("--json", action="store_true", help="print JSON: summary and per-step times per runner")
     add_input_options(p)
@@ -38,9 +42,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from stream.app import RunOptions, run_file  # imported here: scipy makes it slow, --help need not wait
 
-    opts = RunOptions(path=args.file, runner=args.runner, placement=Placement(args.placement), db_path=args.db,
-                      store=not args.no_store, live_view=False, keep_outputs=True, config_path=args.config,
-                      chunk_s=60.0, start_t_ns=args.start)
+    opts = RunOptions(
+        path=args.file,
+        runner=args.runner,
+        placement=Placement(args.placement),
+        db_path=args.db,
+        store=not args.no_store,
+        live_view=False,
+        keep_outputs=True,
+        config_path=args.config,
+        chunk_s=60.0,
+        start_t_ns=args.start,
+    )
     started = time.perf_counter()
     try:
         result = asyncio.run(run_file(opts))

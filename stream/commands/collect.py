@@ -28,14 +28,27 @@ Start one or more `strideguard worker` processes to analyse what is published.""
 
 
 def add_broker_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--broker", metavar="URL", default=os.environ.get("STRIDEGUARD_MQTT_URL", "mqtt://127.0.0.1:1883"),
-                   help="MQTT broker, mqtt://host:port (default $STRIDEGUARD_MQTT_URL or mqtt://127.0.0.1:1883)")
-    p.add_argument("--username", default=os.environ.get("STRIDEGUARD_MQTT_USERNAME"),
-                   help="broker user (default $STRIDEGUARD_MQTT_USERNAME)")
-    p.add_argument("--password", default=os.environ.get("STRIDEGUARD_MQTT_PASSWORD"),
-                   help="broker password (default $STRIDEGUARD_MQTT_PASSWORD; prefer the variable)")
-    p.add_argument("--team", default=os.environ.get("STRIDEGUARD_TEAM", "default"),
-                   help="team name: the topic level coaches subscribe to (default $STRIDEGUARD_TEAM or 'default')")
+    p.add_argument(
+        "--broker",
+        metavar="URL",
+        default=os.environ.get("STRIDEGUARD_MQTT_URL", "mqtt://127.0.0.1:1883"),
+        help="MQTT broker, mqtt://host:port (default $STRIDEGUARD_MQTT_URL or mqtt://127.0.0.1:1883)",
+    )
+    p.add_argument(
+        "--username",
+        default=os.environ.get("STRIDEGUARD_MQTT_USERNAME"),
+        help="broker user (default $STRIDEGUARD_MQTT_USERNAME)",
+    )
+    p.add_argument(
+        "--password",
+        default=os.environ.get("STRIDEGUARD_MQTT_PASSWORD"),
+        help="broker password (default $STRIDEGUARD_MQTT_PASSWORD; prefer the variable)",
+    )
+    p.add_argument(
+        "--team",
+        default=os.environ.get("STRIDEGUARD_TEAM", "default"),
+        help="team name: the topic level coaches subscribe to (default $STRIDEGUARD_TEAM or 'default')",
+    )
 
 
 def broker_settings(args: argparse.Namespace) -> MqttSettings:
@@ -49,27 +62,49 @@ def broker_settings(args: argparse.Namespace) -> MqttSettings:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("collect", help="publish recordings or synthetic runners of a team on MQTT",
-                       description="The collector role of a multi-process deployment: reads each file (capture or "
-                                   "CSV) or generates synthetic runners and publishes their samples on "
-                                   "strideguard/v1/<team>/<runner>/imu/<partition> (QoS 1, binary batches with "
-                                   "sequence numbers). Analyzer workers pick them up. See docs/live.md.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "collect",
+        help="publish recordings or synthetic runners of a team on MQTT",
+        description="The collector role of a multi-process deployment: reads each file (capture or "
+        "CSV) or generates synthetic runners and publishes their samples on "
+        "strideguard/v1/<team>/<runner>/imu/<partition> (QoS 1, binary batches with "
+        "sequence numbers). Analyzer workers pick them up. See docs/live.md.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("files", nargs="*", type=pathlib.Path, metavar="FILE", help="captures (.sgcap) or CSV files")
     add_broker_options(p)
-    p.add_argument("--runner", action="append", default=[], metavar="NAME",
-                   help="runner name for each FILE in order (default: the runner in the file, or its name)")
-    p.add_argument("--placement", choices=[pl.value for pl in Placement], default="chest",
-                   help="sensor placement for CSV files (default chest)")
+    p.add_argument(
+        "--runner",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="runner name for each FILE in order (default: the runner in the file, or its name)",
+    )
+    p.add_argument(
+        "--placement",
+        choices=[pl.value for pl in Placement],
+        default="chest",
+        help="sensor placement for CSV files (default chest)",
+    )
     p.add_argument("--bundled", action="store_true", help="also replay the bundled demo runs, one runner each")
     p.add_argument("--synthetic", type=int, default=0, metavar="N", help="also publish N synthetic runners")
-    p.add_argument("--duration-s", type=float, default=300.0, metavar="S",
-                   help="length of each synthetic run in seconds (default 300)")
-    p.add_argument("--speed", type=float, default=0.0, metavar="X",
-                   help="X times real time; 0 = as fast as possible (default)")
+    p.add_argument(
+        "--duration-s",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="length of each synthetic run in seconds (default 300)",
+    )
+    p.add_argument(
+        "--speed", type=float, default=0.0, metavar="X", help="X times real time; 0 = as fast as possible (default)"
+    )
     p.add_argument("--loop", action="store_true", help="start again with new sessions when done (demos)")
-    p.add_argument("--now", action="store_true",
-                   help="shift every run so it starts now (live dashboards show it at the current time)")
+    p.add_argument(
+        "--now",
+        action="store_true",
+        help="shift every run so it starts now (live dashboards show it at the current time)",
+    )
     p.add_argument("--id", default="collector", help="collector id, unique per broker (default 'collector')")
     p.set_defaults(func=run)
 
@@ -85,8 +120,11 @@ def _runs(args: argparse.Namespace) -> dict[str, list[SampleBatch]]:
         files += [(sample_path(name), name) for name in SAMPLES]
     runs: dict[str, list[SampleBatch]] = {}
     for path, runner in files:
-        batches = [i for i in sources.read_file(path, runner=runner, placement=Placement(args.placement))
-                   if isinstance(i, SampleBatch)]
+        batches = [
+            i
+            for i in sources.read_file(path, runner=runner, placement=Placement(args.placement))
+            if isinstance(i, SampleBatch)
+        ]
         name = runner or (batches[0].runner if batches else path.stem)
         if name in runs:
             raise UsageError(f"runner {name!r} appears twice: give each file its own --runner")
@@ -106,7 +144,8 @@ def synthetic_team(n_runners: int, duration_s: float, *, rate_hz: float = 100.0)
     for i in range(n_runners):
         name = f"runner-{i + 1}"
         run = SyntheticRunner(SyntheticConfig(cadence_spm=158.0 + (i * 5) % 20)).generate(
-            duration_s, rate_hz, seed=100 + i, runner=name, device=f"synthetic-{i + 1}")
+            duration_s, rate_hz, seed=100 + i, runner=name, device=f"synthetic-{i + 1}"
+        )
         team[name] = [run.acc]
     return team
 
@@ -119,9 +158,19 @@ def shifted_to_now(runs: dict[str, list[SampleBatch]]) -> dict[str, list[SampleB
     for runner, batches in runs.items():
         starts = [int(b.t_ns[0]) for b in batches if len(b)]
         offset_ns = now_ns - min(starts) if starts else 0
-        out[runner] = [SampleBatch(runner=b.runner, device=b.device, placement=b.placement, kind=b.kind,
-                                   rate_hz=b.rate_hz, t_ns=b.t_ns + offset_ns, values=b.values, meta=b.meta)
-                       for b in batches]
+        out[runner] = [
+            SampleBatch(
+                runner=b.runner,
+                device=b.device,
+                placement=b.placement,
+                kind=b.kind,
+                rate_hz=b.rate_hz,
+                t_ns=b.t_ns + offset_ns,
+                values=b.values,
+                meta=b.meta,
+            )
+            for b in batches
+        ]
     return out
 
 

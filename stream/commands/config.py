@@ -33,13 +33,21 @@ See docs/risk.md for what each threshold means and where its default comes from.
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("config", help="show the effective settings (risk thresholds, alert channels)",
-                       description="Print the effective settings as TOML — the defaults merged with your file and "
-                                   "a runner's overrides — with the evidence behind each threshold.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", type=pathlib.Path, metavar="TOML", help="settings file (default: "
-                   "$STRIDEGUARD_CONFIG or ~/.config/strideguard/config.toml when it exists)")
-    p.add_argument("--runner", metavar="NAME", help="apply this runner's [runner.\"NAME\"] overrides")
+    p = sub.add_parser(
+        "config",
+        help="show the effective settings (risk thresholds, alert channels)",
+        description="Print the effective settings as TOML — the defaults merged with your file and "
+        "a runner's overrides — with the evidence behind each threshold.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--config",
+        type=pathlib.Path,
+        metavar="TOML",
+        help="settings file (default: $STRIDEGUARD_CONFIG or ~/.config/strideguard/config.toml when it exists)",
+    )
+    p.add_argument("--runner", metavar="NAME", help='apply this runner\'s [runner."NAME"] overrides')
     p.add_argument("--path", action="store_true", help="print the default settings file's path and exit")
     p.set_defaults(func=run)
 
@@ -56,8 +64,10 @@ def run(args: argparse.Namespace) -> int:
     risk = risk_config_for(settings, args.runner).as_dict()
     alerts = effective_alerts(settings)
     where = args.config or (default_config_path() if text else None)
-    print(f"# effective settings{' for ' + args.runner if args.runner else ''}; "
-          f"{'from ' + str(where) + ' over the defaults' if where else 'all defaults (no settings file)'}")
+    print(
+        f"# effective settings{' for ' + args.runner if args.runner else ''}; "
+        f"{'from ' + str(where) + ' over the defaults' if where else 'all defaults (no settings file)'}"
+    )
     print("# heuristic thresholds from the cited evidence, not a diagnosis: see docs/risk.md\n")
     print(render_toml({"risk": risk}, notes={f"risk.{k}": v for k, v in SOURCES.items()}))
     print(render_toml({"alerts": alerts}, notes={f"alerts.{k}": v for k, v in ALERT_NOTES.items()}))

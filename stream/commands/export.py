@@ -26,38 +26,77 @@ Formats, the data dictionary and how to load the files in Python, R and MATLAB: 
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export sessions as Motion-BIDS, Parquet and CSV (optionally pseudonymised)",
-                       description="Export stored sessions with their raw samples (read back from each session's "
-                                   "recording), steps, windows, alerts and pain log: a Motion-BIDS dataset, "
-                                   "Parquet and CSV tables, a data dictionary with units, and SHA-256 checksums.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("session", nargs="?",
-                   help="one session id or unique prefix (else select with --runner, --team, --from, --to)")
-    p.add_argument("-o", "--out", type=pathlib.Path, required=True, metavar="DIR",
-                   help="new folder to write (must not exist or be empty)")
+    p = sub.add_parser(
+        "export",
+        help="export sessions as Motion-BIDS, Parquet and CSV (optionally pseudonymised)",
+        description="Export stored sessions with their raw samples (read back from each session's "
+        "recording), steps, windows, alerts and pain log: a Motion-BIDS dataset, "
+        "Parquet and CSV tables, a data dictionary with units, and SHA-256 checksums.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "session", nargs="?", help="one session id or unique prefix (else select with --runner, --team, --from, --to)"
+    )
+    p.add_argument(
+        "-o",
+        "--out",
+        type=pathlib.Path,
+        required=True,
+        metavar="DIR",
+        help="new folder to write (must not exist or be empty)",
+    )
     p.add_argument("--runner", metavar="NAME", help="every session of this runner")
     p.add_argument("--team", metavar="NAME", help="every session of this team")
     p.add_argument("--from", dest="since", type=_date, metavar="YYYY-MM-DD", help="first day (UTC) to include")
     p.add_argument("--to", dest="until", type=_date, metavar="YYYY-MM-DD", help="last day (UTC) to include")
-    p.add_argument("--format", default=",".join(FORMATS), metavar="LIST",
-                   help=f"comma-separated subset of {','.join(FORMATS)} (default: all)")
-    p.add_argument("--pseudonymise", "--pseudonymize", action="store_true",
-                   help="replace runner, team, session and device names with labels; key kept apart")
-    p.add_argument("--key", type=pathlib.Path, metavar="PATH",
-                   help="key file (default: DIR.key.json beside the export); an existing key is reused")
+    p.add_argument(
+        "--format",
+        default=",".join(FORMATS),
+        metavar="LIST",
+        help=f"comma-separated subset of {','.join(FORMATS)} (default: all)",
+    )
+    p.add_argument(
+        "--pseudonymise",
+        "--pseudonymize",
+        action="store_true",
+        help="replace runner, team, session and device names with labels; key kept apart",
+    )
+    p.add_argument(
+        "--key",
+        type=pathlib.Path,
+        metavar="PATH",
+        help="key file (default: DIR.key.json beside the export); an existing key is reused",
+    )
     shift = p.add_mutually_exclusive_group()
-    shift.add_argument("--shift-dates", action="store_true",
-                       help="shift every date by a random whole number of days (1-10 years back), kept in the key")
+    shift.add_argument(
+        "--shift-dates",
+        action="store_true",
+        help="shift every date by a random whole number of days (1-10 years back), kept in the key",
+    )
     shift.add_argument("--date-shift-days", type=int, metavar="N", help="shift every date by N days (e.g. -1000)")
-    p.add_argument("--author", action="append", default=[], metavar="NAME",
-                   help="dataset author for dataset_description.json (repeat for each)")
+    p.add_argument(
+        "--author",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="dataset author for dataset_description.json (repeat for each)",
+    )
     p.add_argument("--license", default="n/a", metavar="SPDX", help="data licence, e.g. CC-BY-4.0 or CC0-1.0")
     p.add_argument("--institution", default="n/a", metavar="NAME", help="institution that recorded the data")
-    p.add_argument("--csv-placement", choices=[pl.value for pl in Placement], default="chest",
-                   help="where the sensor was worn for sessions analysed from CSV files (default: chest)")
+    p.add_argument(
+        "--csv-placement",
+        choices=[pl.value for pl in Placement],
+        default="chest",
+        help="where the sensor was worn for sessions analysed from CSV files (default: chest)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    p.add_argument("--db", type=pathlib.Path, metavar="PATH",
-                   help="session store (SQLite); default $STRIDEGUARD_DB or ~/.local/share/strideguard/strideguard.db")
+    p.add_argument(
+        "--db",
+        type=pathlib.Path,
+        metavar="PATH",
+        help="session store (SQLite); default $STRIDEGUARD_DB or ~/.local/share/strideguard/strideguard.db",
+    )
     p.set_defaults(func=run)
 
 
@@ -81,19 +120,30 @@ def run(args: argparse.Namespace) -> int:
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
     store = SessionStore(db)
     try:
-        rows = select_sessions(store, session=args.session, runner=args.runner, team=args.team, since=args.since,
-                               until=args.until)
-        opts = ExportOptions(out_dir=args.out, formats=formats, pseudonymise=args.pseudonymise, key_path=args.key,
-                             date_shift_days=args.date_shift_days, random_date_shift=args.shift_dates,
-                             csv_placement=Placement(args.csv_placement), authors=tuple(args.author),
-                             license_id=args.license, institution=args.institution,
-                             progress=not args.no_progress and sys.stderr.isatty())
+        rows = select_sessions(
+            store, session=args.session, runner=args.runner, team=args.team, since=args.since, until=args.until
+        )
+        opts = ExportOptions(
+            out_dir=args.out,
+            formats=formats,
+            pseudonymise=args.pseudonymise,
+            key_path=args.key,
+            date_shift_days=args.date_shift_days,
+            random_date_shift=args.shift_dates,
+            csv_placement=Placement(args.csv_placement),
+            authors=tuple(args.author),
+            license_id=args.license,
+            institution=args.institution,
+            progress=not args.no_progress and sys.stderr.isatty(),
+        )
         result = export_sessions(store, rows, opts)
     finally:
         store.close()
     size_mb = sum(f.stat().st_size for f in result.files) / 1e6
-    print(f"exported {len(result.sessions)} session(s), {result.n_samples:,} samples, {len(result.files)} files "
-          f"({size_mb:.1f} MB) to {result.out_dir} in {result.seconds:.1f} s")
+    print(
+        f"exported {len(result.sessions)} session(s), {result.n_samples:,} samples, {len(result.files)} files "
+        f"({size_mb:.1f} MB) to {result.out_dir} in {result.seconds:.1f} s"
+    )
     if result.key_path is not None:
         print(f"pseudonymisation key: {result.key_path} (keep it private and apart from the export)")
     for problem in result.problems:

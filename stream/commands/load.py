@@ -22,12 +22,16 @@ change and the acute:chronic ratio are shown for context only (both are disputed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("load", help="training load: run length vs the last 30 days, weekly change",
-                       description="Training load from the stored sessions of one runner: the latest run against "
-                                   "the longest run of the previous 30 days (flagged above +10 %), weekly totals "
-                                   "with the week-to-week change, and the acute:chronic ratio with its caveat. "
-                                   "Distance is used when every run has one, else duration.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "load",
+        help="training load: run length vs the last 30 days, weekly change",
+        description="Training load from the stored sessions of one runner: the latest run against "
+        "the longest run of the previous 30 days (flagged above +10 %), weekly totals "
+        "with the week-to-week change, and the acute:chronic ratio with its caveat. "
+        "Distance is used when every run has one, else duration.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--runner", required=True, metavar="NAME")
     p.add_argument("--db", type=pathlib.Path, metavar="PATH", help="session store (default: the usual store)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -42,9 +46,12 @@ def run_record(row: SessionRow) -> RunRecord | None:
     if not isinstance(duration, (int, float)) or duration <= 0:
         return None
     distance = row.summary.get("distance_m")
-    return RunRecord(start_t_ns=row.started_t_ns, duration_s=float(duration),
-                     distance_m=float(distance) if isinstance(distance, (int, float)) else None,
-                     session_id=row.session_id)
+    return RunRecord(
+        start_t_ns=row.started_t_ns,
+        duration_s=float(duration),
+        distance_m=float(distance) if isinstance(distance, (int, float)) else None,
+        session_id=row.session_id,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,23 +71,40 @@ def run(args: argparse.Namespace) -> int:
         return 0
     report = load_report(runs)
     if args.json:
-        print(json.dumps({
-            "runner": args.runner, "unit": report.unit,
-            "spike": None if report.spike is None else {
-                "run": report.spike.run_amount, "longest_30d": report.spike.longest_amount,
-                "change_pct": report.spike.change_pct, "flagged": report.spike.flagged,
-                "message": report.spike.message},
-            "weeks": [{"end_t_ns": w.end_t_ns, "amount": w.amount, "change_pct": w.change_pct} for w in report.weeks],
-            "acute_chronic_ratio": report.acute_chronic_ratio, "acwr_caveat": report.acwr_caveat,
-            "red_flag": flagged is not None}, indent=1))
+        print(
+            json.dumps(
+                {
+                    "runner": args.runner,
+                    "unit": report.unit,
+                    "spike": None
+                    if report.spike is None
+                    else {
+                        "run": report.spike.run_amount,
+                        "longest_30d": report.spike.longest_amount,
+                        "change_pct": report.spike.change_pct,
+                        "flagged": report.spike.flagged,
+                        "message": report.spike.message,
+                    },
+                    "weeks": [
+                        {"end_t_ns": w.end_t_ns, "amount": w.amount, "change_pct": w.change_pct} for w in report.weeks
+                    ],
+                    "acute_chronic_ratio": report.acute_chronic_ratio,
+                    "acwr_caveat": report.acwr_caveat,
+                    "red_flag": flagged is not None,
+                },
+                indent=1,
+            )
+        )
         return 0
     if flagged is not None:
-        print(f"{args.runner}: a red flag is in the pain log ({', '.join(flagged.flags_raised)}): stop running and "
-              "see a clinician. Training load is not a reason to run through it.")
+        print(
+            f"{args.runner}: a red flag is in the pain log ({', '.join(flagged.flags_raised)}): stop running and "
+            "see a clinician. Training load is not a reason to run through it."
+        )
     print(("FLAG  " if report.spike.flagged else "") + report.spike.message)
     print(f"weekly totals ({report.unit}), 7-day blocks up to the latest run; {report.weekly_caveat}:")
     for w in report.weeks:
-        end = dt.datetime.fromtimestamp(w.end_t_ns / 1e9, tz=dt.timezone.utc).strftime("%Y-%m-%d")
+        end = dt.datetime.fromtimestamp(w.end_t_ns / 1e9, tz=dt.UTC).strftime("%Y-%m-%d")
         change = f"{w.change_pct:+.0f} %" if w.change_pct is not None else "-"
         print(f"  to {end}  {w.amount:7.1f}  {change:>7}")
     acwr = f"{report.acute_chronic_ratio:.2f}" if report.acute_chronic_ratio is not None else "-"

@@ -35,31 +35,47 @@ def _pain(text: str) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("pain", help="pain log: pain 0-10 before/after a run and the red-flag questions",
-                       description="Keep a pain log beside the sessions: pain from 0 (none) to 10 (worst) before "
-                                   "and after a run, and the red-flag questions. Red flags mean: stop running "
-                                   "and see a clinician.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "pain",
+        help="pain log: pain 0-10 before/after a run and the red-flag questions",
+        description="Keep a pain log beside the sessions: pain from 0 (none) to 10 (worst) before "
+        "and after a run, and the red-flag questions. Red flags mean: stop running "
+        "and see a clinician.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--db", metavar="PATH", help="the store's database file (default: the usual store)")
     actions = p.add_subparsers(dest="pain_action", metavar="ACTION", required=True)
 
-    log = actions.add_parser("log", help="add an entry", epilog=EXAMPLES,
-                             formatter_class=argparse.RawDescriptionHelpFormatter,
-                             description="Add a pain-log entry and print the advice for it.")
+    log = actions.add_parser(
+        "log",
+        help="add an entry",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Add a pain-log entry and print the advice for it.",
+    )
     log.add_argument("--runner", required=True, metavar="NAME")
     log.add_argument("--before", type=_pain, metavar="0-10", help="pain before the run")
     log.add_argument("--after", type=_pain, metavar="0-10", help="pain after the run")
     log.add_argument("--session", metavar="ID", help="the session this belongs to")
-    log.add_argument("--flag", action="append", default=None, choices=sorted(RED_FLAGS), metavar="KEY",
-                     help="answer yes to this red-flag question (repeatable; see `pain questions`); the others "
-                          "count as no")
+    log.add_argument(
+        "--flag",
+        action="append",
+        default=None,
+        choices=sorted(RED_FLAGS),
+        metavar="KEY",
+        help="answer yes to this red-flag question (repeatable; see `pain questions`); the others count as no",
+    )
     log.add_argument("--no-red-flags", action="store_true", help="answer no to every red-flag question")
     log.add_argument("--note", default="", help="free text")
     log.add_argument("--json", action="store_true", help="print the entry and advice as JSON")
     log.set_defaults(func=run_log)
 
-    lst = actions.add_parser("list", help="show the log with advice",
-                             description="Show pain-log entries, oldest first, with the advice for each.")
+    lst = actions.add_parser(
+        "list",
+        help="show the log with advice",
+        description="Show pain-log entries, oldest first, with the advice for each.",
+    )
     lst.add_argument("--runner", metavar="NAME")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(func=run_list)
@@ -75,8 +91,10 @@ def _answers(args: argparse.Namespace) -> dict[str, bool]:
         yes = set(args.flag or ())
         return {k: k in yes for k in RED_FLAGS}
     if not sys.stdin.isatty():
-        raise UsageError("answer the red-flag questions: --no-red-flags, or --flag KEY for each yes "
-                         "(see `strideguard pain questions`)")
+        raise UsageError(
+            "answer the red-flag questions: --no-red-flags, or --flag KEY for each yes "
+            "(see `strideguard pain questions`)"
+        )
     answers = {}
     for key, question in RED_FLAGS.items():
         while True:
@@ -91,17 +109,34 @@ def run_log(args: argparse.Namespace) -> int:
     if args.before is None and args.after is None and not args.flag:
         raise UsageError("give --before and/or --after (pain 0-10), or a red flag with --flag")
     try:
-        entry = PainEntry(runner=args.runner, t_ns=time.time_ns(), pain_before=args.before,
-                          pain_after=args.after, red_flags=_answers(args), session_id=args.session, note=args.note)
+        entry = PainEntry(
+            runner=args.runner,
+            t_ns=time.time_ns(),
+            pain_before=args.before,
+            pain_after=args.after,
+            red_flags=_answers(args),
+            session_id=args.session,
+            note=args.note,
+        )
     except AnalyticsError as exc:
         raise UsageError(str(exc)) from exc
     with PainLog(args.db or default_db_path()) as log:
         log.add(entry)
     advice = advise(entry)
     if args.json:
-        print(json.dumps({"runner": entry.runner, "t_ns": entry.t_ns, "pain_before": entry.pain_before,
-                          "pain_after": entry.pain_after, "red_flags": dict(entry.red_flags),
-                          "advice": advice.level, "message": advice.message}))
+        print(
+            json.dumps(
+                {
+                    "runner": entry.runner,
+                    "t_ns": entry.t_ns,
+                    "pain_before": entry.pain_before,
+                    "pain_after": entry.pain_after,
+                    "red_flags": dict(entry.red_flags),
+                    "advice": advice.level,
+                    "message": advice.message,
+                }
+            )
+        )
     else:
         print(advice.message)
     return 0
@@ -112,9 +147,22 @@ def run_list(args: argparse.Namespace) -> int:
     with PainLog(path) as log:
         entries = log.entries(runner=args.runner)
     if args.json:
-        print(json.dumps([{"runner": e.runner, "t_ns": e.t_ns, "pain_before": e.pain_before,
-                           "pain_after": e.pain_after, "red_flags": dict(e.red_flags),
-                           "advice": advise(e).level} for e in entries], indent=1))
+        print(
+            json.dumps(
+                [
+                    {
+                        "runner": e.runner,
+                        "t_ns": e.t_ns,
+                        "pain_before": e.pain_before,
+                        "pain_after": e.pain_after,
+                        "red_flags": dict(e.red_flags),
+                        "advice": advise(e).level,
+                    }
+                    for e in entries
+                ],
+                indent=1,
+            )
+        )
         return 0
     if not entries:
         print("no pain-log entries yet: `strideguard pain log --runner NAME --before N --after N`")
@@ -122,16 +170,17 @@ def run_list(args: argparse.Namespace) -> int:
     import datetime as dt
 
     for e in entries:
-        when = dt.datetime.fromtimestamp(e.t_ns / 1e9, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
-        pains = f"before {e.pain_before if e.pain_before is not None else '-'}/10, " \
-                f"after {e.pain_after if e.pain_after is not None else '-'}/10"
+        when = dt.datetime.fromtimestamp(e.t_ns / 1e9, tz=dt.UTC).strftime("%Y-%m-%d %H:%M")
+        pains = (
+            f"before {e.pain_before if e.pain_before is not None else '-'}/10, "
+            f"after {e.pain_after if e.pain_after is not None else '-'}/10"
+        )
         print(f"{when}  {e.runner:<10} {pains}  {advise(e).message}")
     by_runner = sorted({e.runner for e in entries})
     for runner in by_runner:
         flagged = latest_red_flag([e for e in entries if e.runner == runner])
         if flagged is not None:
-            print(f"{runner}: a red flag stands ({', '.join(flagged.flags_raised)}): stop running and see a "
-                  "clinician.")
+            print(f"{runner}: a red flag stands ({', '.join(flagged.flags_raised)}): stop running and see a clinician.")
     return 0
 
 

@@ -62,23 +62,36 @@ class _DeviceAction(argparse.Action):
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("record", help="record BLE wearables of one or more runners to a capture file",
-                       description="Connect to Polar H10 / Verity Sense, RSC footpods, HR straps and Movesense "
-                                   "sensors, start their streams (ACC 200 Hz +-8 g on an H10), write every raw "
-                                   "notification to a capture, reconnect with backoff when a link drops and "
-                                   "record the gap.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--runner", action=_RunnerAction, required=True, metavar="NAME",
-                   help="start a runner group (repeatable)")
-    p.add_argument("--device", action=_DeviceAction, required=True, metavar="ADDR[:PLACEMENT]",
-                   help="a device of the current runner (repeatable)")
+    p = sub.add_parser(
+        "record",
+        help="record BLE wearables of one or more runners to a capture file",
+        description="Connect to Polar H10 / Verity Sense, RSC footpods, HR straps and Movesense "
+        "sensors, start their streams (ACC 200 Hz +-8 g on an H10), write every raw "
+        "notification to a capture, reconnect with backoff when a link drops and "
+        "record the gap.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--runner", action=_RunnerAction, required=True, metavar="NAME", help="start a runner group (repeatable)"
+    )
+    p.add_argument(
+        "--device",
+        action=_DeviceAction,
+        required=True,
+        metavar="ADDR[:PLACEMENT]",
+        help="a device of the current runner (repeatable)",
+    )
     p.add_argument("--out", type=pathlib.Path, required=True, metavar="FILE.sgcap", help="capture to create")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
     p.add_argument("--acc-rate", type=int, default=200, metavar="HZ", help="accelerometer rate (default 200)")
     p.add_argument("--acc-range", type=int, default=8, metavar="G", help="accelerometer range in g (default 8)")
     p.add_argument("--no-gyro", action="store_true", help="do not start gyroscopes")
-    p.add_argument("--simulate", action="store_true",
-                   help="use simulated devices (see `strideguard scan --simulate`) instead of the radio")
+    p.add_argument(
+        "--simulate",
+        action="store_true",
+        help="use simulated devices (see `strideguard scan --simulate`) instead of the radio",
+    )
     p.add_argument("--fast", action="store_true", help="with --simulate: run as fast as possible (needs --duration)")
     p.add_argument("--team", default="default", help="team name for the pages and the store (default: default)")
     p.add_argument("--no-analysis", action="store_true", help="only record: no live analysis, alerts or store")
@@ -88,8 +101,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run, runners=None, devices=None, current_runner=None)
 
 
-def parse_device(runner: str, text: str, *, acc_rate_hz: int = 200, acc_range_g: int = 8,
-                 gyro: bool = True) -> DeviceSpec:
+def parse_device(
+    runner: str, text: str, *, acc_rate_hz: int = 200, acc_range_g: int = 8, gyro: bool = True
+) -> DeviceSpec:
     """'ADDR[:placement]' -> DeviceSpec (addresses contain colons: the placement is the last field if it
     names one)."""
     address, placement = text, Placement.UNKNOWN
@@ -98,17 +112,19 @@ def parse_device(runner: str, text: str, *, acc_rate_hz: int = 200, acc_range_g:
         address, placement = head, Placement(tail.lower())
     if not address:
         raise UsageError(f"--device {text!r}: no address")
-    return DeviceSpec(runner=runner, address=address, placement=placement, acc_rate_hz=acc_rate_hz,
-                      acc_range_g=acc_range_g, gyro=gyro)
+    return DeviceSpec(
+        runner=runner, address=address, placement=placement, acc_rate_hz=acc_rate_hz, acc_range_g=acc_range_g, gyro=gyro
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     if args.fast and not (args.simulate and args.duration):
         raise UsageError("--fast needs --simulate and --duration")
-    specs = tuple(parse_device(runner, text, acc_rate_hz=args.acc_rate, acc_range_g=args.acc_range,
-                               gyro=not args.no_gyro) for runner, text in args.devices)
-    opts = RecordOptions(devices=specs, out=args.out, duration_s=args.duration, simulate=args.simulate,
-                         fast=args.fast)
+    specs = tuple(
+        parse_device(runner, text, acc_rate_hz=args.acc_rate, acc_range_g=args.acc_range, gyro=not args.no_gyro)
+        for runner, text in args.devices
+    )
+    opts = RecordOptions(devices=specs, out=args.out, duration_s=args.duration, simulate=args.simulate, fast=args.fast)
     counts: dict[str, int] = {}
 
     def count(item: DecodedItem) -> None:
@@ -120,8 +136,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def record_with_analysis(opts: RecordOptions, args: argparse.Namespace, *,
-                               on_item: Callable[[DecodedItem], None]) -> CollectorStats:
+async def record_with_analysis(
+    opts: RecordOptions, args: argparse.Namespace, *, on_item: Callable[[DecodedItem], None]
+) -> CollectorStats:
     """Record and, unless --no-analysis, analyse live: decoded items go through a queue to the same pipeline
     that `replay` uses (live view, alerts, pages, store). The collector never waits for the analysis."""
     if args.no_analysis:
@@ -129,8 +146,9 @@ async def record_with_analysis(opts: RecordOptions, args: argparse.Namespace, *,
     from stream.app import RunOptions, open_pipeline
     from stream.live import announce, apply_live_options
 
-    run_opts = apply_live_options(RunOptions(db_path=args.db, store=not args.no_store, config_path=args.config,
-                                             team=args.team), args)
+    run_opts = apply_live_options(
+        RunOptions(db_path=args.db, store=not args.no_store, config_path=args.config, team=args.team), args
+    )
     queue: asyncio.Queue[DecodedItem | None] = asyncio.Queue()
 
     def feed(item: DecodedItem) -> None:
@@ -171,11 +189,14 @@ async def record(opts: RecordOptions, *, on_item: Callable[[DecodedItem], None] 
             world = demo_world(clock=clock, runners=max(2, len({d.runner for d in opts.devices})))
             unknown = [d.address for d in opts.devices if world.find(d.address) is None]
             if unknown:
-                raise UsageError(f"no simulated device {', '.join(unknown)}; the simulated devices are "
-                                 f"{', '.join(sorted(world.peripherals))} (see `strideguard scan --simulate`)")
+                raise UsageError(
+                    f"no simulated device {', '.join(unknown)}; the simulated devices are "
+                    f"{', '.join(sorted(world.peripherals))} (see `strideguard scan --simulate`)"
+                )
             backends = {"backend_client": world.client_backend, "backend_scanner": world.scanner_backend}
         capture = stack.enter_context(CaptureWriter(opts.out, meta=meta))
         if opts.duration_s:
+
             async def stop_later() -> None:
                 await clock.sleep(opts.duration_s)
                 stop.set()
@@ -183,8 +204,14 @@ async def record(opts: RecordOptions, *, on_item: Callable[[DecodedItem], None] 
             timer = asyncio.ensure_future(stop_later())
             stack.callback(timer.cancel)
         try:
-            return await collect(list(opts.devices), on_item=on_item or (lambda item: None), capture=capture,
-                                 stop=stop, clock=clock, **backends)
+            return await collect(
+                list(opts.devices),
+                on_item=on_item or (lambda item: None),
+                capture=capture,
+                stop=stop,
+                clock=clock,
+                **backends,
+            )
         except BaseException:
             if not capture.streams:  # nothing was recorded: do not leave an empty capture behind
                 capture.close()
@@ -198,9 +225,11 @@ def summary(opts: RecordOptions, stats: CollectorStats, counts: dict[str, int]) 
         key = spec.key
         errors = sum(n for k, n in stats.decode_errors.items() if k.startswith(key + "/"))
         gaps = stats.gaps_s.get(key, [])
-        lines.append(f"  {key} ({spec.placement.value}): {counts.get(key, 0)} samples/readings, "
-                     f"{stats.notifications.get(key, 0)} notifications, {errors} undecodable, "
-                     f"{len(gaps)} gap(s){' totalling %.1f s' % sum(gaps) if gaps else ''}")
+        lines.append(
+            f"  {key} ({spec.placement.value}): {counts.get(key, 0)} samples/readings, "
+            f"{stats.notifications.get(key, 0)} notifications, {errors} undecodable, "
+            f"{len(gaps)} gap(s){' totalling %.1f s' % sum(gaps) if gaps else ''}"
+        )
     return "\n".join(lines)
 
 

@@ -19,13 +19,18 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("replay", help="replay a recording with the live view, alerts and a stored session",
-                       description="Replay a capture (.sgcap) or CSV through the live pipeline: terminal view, "
-                                   "alerts as they fire, optional web pages; the session is stored.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "replay",
+        help="replay a recording with the live view, alerts and a stored session",
+        description="Replay a capture (.sgcap) or CSV through the live pipeline: terminal view, "
+        "alerts as they fire, optional web pages; the session is stored.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("file", type=pathlib.Path, help="a .sgcap capture or a CSV file")
-    p.add_argument("--speed", type=float, default=1.0, metavar="N",
-                   help="N x real time (default 1; 0 = as fast as possible)")
+    p.add_argument(
+        "--speed", type=float, default=1.0, metavar="N", help="N x real time (default 1; 0 = as fast as possible)"
+    )
     add_input_options(p)
     add_store_options(p)
     add_live_options(p, web_default=False)
@@ -35,7 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from stream.app import RunOptions  # imported here: scipy makes it slow, --help need not wait
 
-    opts = RunOptions(path=args.file, speed=args.speed or None, runner=args.runner,
-                      placement=Placement(args.placement), db_path=args.db, store=not args.no_store,
-                      config_path=args.config, start_t_ns=args.start)
+    opts = RunOptions(
+        path=args.file,
+        speed=args.speed or None,
+        runner=args.runner,
+        placement=Placement(args.placement),
+        db_path=args.db,
+        store=not args.no_store,
+        config_path=args.config,
+        start_t_ns=args.start,
+    )
     return asyncio.run(run_live(opts, args))

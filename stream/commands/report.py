@@ -18,16 +18,29 @@ symmetry, this run beside the baseline and earlier runs, and the training load."
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="write an HTML report with plots for one session",
-                       description="Write an HTML page and PNG figures for one stored session: metrics over time "
-                                   "with alert spans, per-step scatter, left/right symmetry, comparison with the "
-                                   "baseline and previous sessions, training load.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "report",
+        help="write an HTML report with plots for one session",
+        description="Write an HTML page and PNG figures for one stored session: metrics over time "
+        "with alert spans, per-step scatter, left/right symmetry, comparison with the "
+        "baseline and previous sessions, training load.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("session", help="session id or unique prefix (see `strideguard sessions`)")
-    p.add_argument("-o", "--out", type=pathlib.Path, metavar="DIR",
-                   help="folder for index.html and the PNGs (default: ./report-SESSION)")
-    p.add_argument("--db", type=pathlib.Path, metavar="PATH",
-                   help="session store (SQLite); default $STRIDEGUARD_DB or ~/.local/share/strideguard/strideguard.db")
+    p.add_argument(
+        "-o",
+        "--out",
+        type=pathlib.Path,
+        metavar="DIR",
+        help="folder for index.html and the PNGs (default: ./report-SESSION)",
+    )
+    p.add_argument(
+        "--db",
+        type=pathlib.Path,
+        metavar="PATH",
+        help="session store (SQLite); default $STRIDEGUARD_DB or ~/.local/share/strideguard/strideguard.db",
+    )
     p.set_defaults(func=run)
 
 

@@ -20,11 +20,15 @@ Wake a device before scanning: a chest strap advertises only while worn (moisten
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("scan", help="list nearby wearables that StrideGuard can read",
-                       description="Scan for Bluetooth LE wearables and say what each can stream. Devices are "
-                                   "recognised by name and advertised services: Polar H10 / Verity Sense (PMD "
-                                   "accelerometer), RSC footpods, heart-rate straps, Movesense, alert bands.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "scan",
+        help="list nearby wearables that StrideGuard can read",
+        description="Scan for Bluetooth LE wearables and say what each can stream. Devices are "
+        "recognised by name and advertised services: Polar H10 / Verity Sense (PMD "
+        "accelerometer), RSC footpods, heart-rate straps, Movesense, alert bands.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--timeout", type=float, default=5.0, metavar="S", help="seconds to listen (default 5)")
     p.add_argument("--all", action="store_true", help="also list devices StrideGuard cannot use")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -42,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"{'ADDRESS':<38} {'RSSI':>5}  {'KIND':<12} {'MODEL':<22} CAN STREAM")
     for r in results:
-        print(f"{r.address:<38} {r.rssi_dbm:>5}  {r.profile.kind.value:<12} {r.profile.model[:22]:<22} "
-              f"{', '.join(r.profile.streams)}")
+        print(
+            f"{r.address:<38} {r.rssi_dbm:>5}  {r.profile.kind.value:<12} {r.profile.model[:22]:<22} "
+            f"{', '.join(r.profile.streams)}"
+        )
     return 0
 
 
@@ -54,10 +60,18 @@ async def _scan(args: argparse.Namespace) -> list[ScanResult]:
 
     async with SimClock() as clock:
         world = demo_world(clock=clock, runners=2)  # the devices `record --simulate` offers
-        return await scan(timeout_s=args.timeout, backend_scanner=world.scanner_backend, clock=clock,
-                          include_unknown=args.all)
+        return await scan(
+            timeout_s=args.timeout, backend_scanner=world.scanner_backend, clock=clock, include_unknown=args.all
+        )
 
 
 def _as_json(r: ScanResult) -> dict:
-    return {"address": r.address, "name": r.name, "rssi_dbm": r.rssi_dbm, "kind": r.profile.kind.value,
-            "model": r.profile.model, "streams": list(r.profile.streams), "has_gyro": r.profile.has_gyro}
+    return {
+        "address": r.address,
+        "name": r.name,
+        "rssi_dbm": r.rssi_dbm,
+        "kind": r.profile.kind.value,
+        "model": r.profile.model,
+        "streams": list(r.profile.streams),
+        "has_gyro": r.profile.has_gyro,
+    }

@@ -19,10 +19,14 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sessions", help="list stored sessions",
-                       description="List the sessions in the store: start, duration, steps, cadence, alerts, "
-                                   "status (unfinished = still running, or the run was cut off).",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "sessions",
+        help="list stored sessions",
+        description="List the sessions in the store: start, duration, steps, cadence, alerts, "
+        "status (unfinished = still running, or the run was cut off).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--runner", metavar="NAME", help="only this runner")
     p.add_argument("--team", metavar="NAME", help="only this team")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -43,15 +47,19 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         print("no sessions match")
         return 0
-    print(f"{'session':<36} {'runner':<10} {'start (UTC)':<17} {'length':>8} {'steps':>6} {'cadence':>8} "
-          f"{'alerts':>6}  status")
+    print(
+        f"{'session':<36} {'runner':<10} {'start (UTC)':<17} {'length':>8} {'steps':>6} {'cadence':>8} "
+        f"{'alerts':>6}  status"
+    )
     for r in rows:
-        start = dt.datetime.fromtimestamp(r.started_t_ns / 1e9, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+        start = dt.datetime.fromtimestamp(r.started_t_ns / 1e9, tz=dt.UTC).strftime("%Y-%m-%d %H:%M")
         length = format_clock((r.ended_t_ns - r.started_t_ns) / 1e9) if r.ended_t_ns else "-"
         s = r.summary
         cadence = f"{s['cadence_spm']:.1f}" if isinstance(s.get("cadence_spm"), (int, float)) else "-"
-        print(f"{r.session_id:<36} {r.runner:<10} {start:<17} {length:>8} {s.get('n_steps', '-'):>6} "
-              f"{cadence:>8} {s.get('n_alerts', '-'):>6}  {status(r.status)}")
+        print(
+            f"{r.session_id:<36} {r.runner:<10} {start:<17} {length:>8} {s.get('n_steps', '-'):>6} "
+            f"{cadence:>8} {s.get('n_alerts', '-'):>6}  {status(r.status)}"
+        )
     return 0
 
 

@@ -32,31 +32,60 @@ def _env(name: str, default: str | None = None) -> str | None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("worker", help="analyse a team's runners from MQTT (scale out with --index/--count)",
-                       description="The analyzer role of a multi-process deployment: subscribes to the IMU "
-                                   "partitions worker INDEX of COUNT owns, runs one analyzer per runner session, "
-                                   "publishes steps, metrics, alerts and status on MQTT and writes them to InfluxDB. "
-                                   "Nothing is lost across restarts: see docs/live.md.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "worker",
+        help="analyse a team's runners from MQTT (scale out with --index/--count)",
+        description="The analyzer role of a multi-process deployment: subscribes to the IMU "
+        "partitions worker INDEX of COUNT owns, runs one analyzer per runner session, "
+        "publishes steps, metrics, alerts and status on MQTT and writes them to InfluxDB. "
+        "Nothing is lost across restarts: see docs/live.md.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_broker_options(p)
-    p.add_argument("--index", type=int, default=int(_env("WORKER_INDEX", "0") or 0), help="this worker's index, 0-based")
+    p.add_argument(
+        "--index", type=int, default=int(_env("WORKER_INDEX", "0") or 0), help="this worker's index, 0-based"
+    )
     p.add_argument("--count", type=int, default=int(_env("WORKER_COUNT", "1") or 1), help="number of workers (1-16)")
-    p.add_argument("--state-dir", type=pathlib.Path, default=_env("STATE_DIR"), metavar="DIR",
-                   help="journal and spool directory; keep it across restarts (default $STRIDEGUARD_STATE_DIR)")
+    p.add_argument(
+        "--state-dir",
+        type=pathlib.Path,
+        default=_env("STATE_DIR"),
+        metavar="DIR",
+        help="journal and spool directory; keep it across restarts (default $STRIDEGUARD_STATE_DIR)",
+    )
     p.add_argument("--config", type=pathlib.Path, metavar="TOML", help="risk thresholds and per-runner overrides")
     p.add_argument("--influx-url", default=_env("INFLUX_URL"), metavar="URL", help="InfluxDB base URL")
-    p.add_argument("--influx-db", default=_env("INFLUX_DB"), metavar="NAME",
-                   help="database for the v1 API (InfluxDB 1.x, or a 2.x/3.x DBRP mapping)")
+    p.add_argument(
+        "--influx-db",
+        default=_env("INFLUX_DB"),
+        metavar="NAME",
+        help="database for the v1 API (InfluxDB 1.x, or a 2.x/3.x DBRP mapping)",
+    )
     p.add_argument("--influx-org", default=_env("INFLUX_ORG"), metavar="ORG", help="v2 API: organisation")
     p.add_argument("--influx-bucket", default=_env("INFLUX_BUCKET"), metavar="BUCKET", help="v2 API: bucket")
-    p.add_argument("--influx-token", default=_env("INFLUX_TOKEN"), metavar="TOKEN",
-                   help="token (v2 API, or v1 API on 2.x); prefer $STRIDEGUARD_INFLUX_TOKEN")
+    p.add_argument(
+        "--influx-token",
+        default=_env("INFLUX_TOKEN"),
+        metavar="TOKEN",
+        help="token (v2 API, or v1 API on 2.x); prefer $STRIDEGUARD_INFLUX_TOKEN",
+    )
     p.add_argument("--no-publish", action="store_true", help="do not publish outputs on MQTT (InfluxDB only)")
-    p.add_argument("--idle-close-s", type=float, default=1800.0, metavar="S",
-                   help="finish a session whose collector has sent nothing for S seconds (default 1800)")
-    p.add_argument("--linger-ms", type=float, default=5.0, metavar="MS",
-                   help="group commit window: wait up to MS for more messages before journaling a lone one "
-                        "(less CPU per message at many runners, up to MS more latency; 0 = none; default 5)")
+    p.add_argument(
+        "--idle-close-s",
+        type=float,
+        default=1800.0,
+        metavar="S",
+        help="finish a session whose collector has sent nothing for S seconds (default 1800)",
+    )
+    p.add_argument(
+        "--linger-ms",
+        type=float,
+        default=5.0,
+        metavar="MS",
+        help="group commit window: wait up to MS for more messages before journaling a lone one "
+        "(less CPU per message at many runners, up to MS more latency; 0 = none; default 5)",
+    )
     p.set_defaults(func=run)
 
 
@@ -67,7 +96,9 @@ def influx_sink(args: argparse.Namespace, spool_dir: pathlib.Path):  # noqa: ANN
         return None
     if args.influx_bucket:
         if not (args.influx_org and args.influx_token):
-            raise UsageError("the v2 API needs --influx-org and a token ($STRIDEGUARD_INFLUX_TOKEN) with --influx-bucket")
+            raise UsageError(
+                "the v2 API needs --influx-org and a token ($STRIDEGUARD_INFLUX_TOKEN) with --influx-bucket"
+            )
         writer = V2Writer(url=args.influx_url, token=args.influx_token, org=args.influx_org, bucket=args.influx_bucket)
     elif args.influx_db:
         writer = V1Writer(url=args.influx_url, database=args.influx_db, token=args.influx_token)
@@ -83,8 +114,14 @@ def run(args: argparse.Namespace) -> int:
     if args.state_dir is None:
         raise UsageError("--state-dir is required (or $STRIDEGUARD_STATE_DIR): the worker keeps its journal there")
     try:
-        options = WorkerOptions(state_dir=args.state_dir, team=args.team, index=args.index, count=args.count,
-                                idle_close_s=args.idle_close_s, group_linger_s=args.linger_ms / 1000)
+        options = WorkerOptions(
+            state_dir=args.state_dir,
+            team=args.team,
+            index=args.index,
+            count=args.count,
+            idle_close_s=args.idle_close_s,
+            group_linger_s=args.linger_ms / 1000,
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     settings = broker_settings(args)
@@ -108,14 +145,22 @@ def run(args: argparse.Namespace) -> int:
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, on_signal)
-        worker = Worker(settings=settings, options=options, analyzer_factory=factory,
-                        sinks=[sink] if sink else [], publish_outputs=not args.no_publish)
+        worker = Worker(
+            settings=settings,
+            options=options,
+            analyzer_factory=factory,
+            sinks=[sink] if sink else [],
+            publish_outputs=not args.no_publish,
+        )
         print(f"worker {options.name}: {settings.endpoint}, partitions of team {args.team!r}", flush=True)
         await worker.run(stop)
         print(f"worker {options.name}: stopped; {worker.stats}", flush=True)
         if sink is not None:
-            print(f"worker {options.name}: influxdb lines_written={sink.lines_written} "
-                  f"batches_spooled={sink.batches_spooled} batches_rejected={sink.batches_rejected}", flush=True)
+            print(
+                f"worker {options.name}: influxdb lines_written={sink.lines_written} "
+                f"batches_spooled={sink.batches_spooled} batches_rejected={sink.batches_rejected}",
+                flush=True,
+            )
 
     try:
         asyncio.run(main())

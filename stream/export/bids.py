@@ -34,8 +34,11 @@ from stream.export.samples import SampleStream
 
 BIDS_VERSION = "1.10.0"
 HED_VERSION = "8.3.0"  # HED schema of the trial_type annotations below (the validator checks them offline)
-HED_TRIAL_TYPES = {"step": "Agent-action, Step", "alert_onset": "Sensory-event, Cue, Warning",
-                   "alert_cleared": "Sensory-event, Cue"}
+HED_TRIAL_TYPES = {
+    "step": "Agent-action, Step",
+    "alert_onset": "Sensory-event, Cue, Warning",
+    "alert_cleared": "Sensory-event, Cue",
+}
 TASK = "run"
 STANDARD_GRAVITY_MPS2 = 9.80665  # m/s^2 per g
 CHANNEL_TYPES = {SampleKind.ACC: "ACCEL", SampleKind.GYRO: "GYRO"}
@@ -83,8 +86,11 @@ def tracking_systems(streams: Sequence[SampleStream], device_labels: dict[str, s
             while unique in used:
                 unique, i = f"{label}{i}", i + 1
             used.add(unique)
-            systems.append(TrackingSystem(label=unique, device_label=device_labels[device],
-                                          placement=members[0].placement, streams=members))
+            systems.append(
+                TrackingSystem(
+                    label=unique, device_label=device_labels[device], placement=members[0].placement, streams=members
+                )
+            )
     return systems
 
 
@@ -100,8 +106,9 @@ def _meta(system: TrackingSystem, key: str) -> str:
     return "n/a"
 
 
-def write_tracking_system(motion_dir: pathlib.Path, prefix: str, system: TrackingSystem, *,
-                          institution: dict[str, str]) -> list[pathlib.Path]:
+def write_tracking_system(
+    motion_dir: pathlib.Path, prefix: str, system: TrackingSystem, *, institution: dict[str, str]
+) -> list[pathlib.Path]:
     """*_motion.tsv (no header), *_channels.tsv and *_motion.json for one tracking system."""
     stem = motion_dir / f"{prefix}_tracksys-{system.label}"
     tracked_point = system.placement.value.capitalize()
@@ -114,8 +121,7 @@ def write_tracking_system(motion_dir: pathlib.Path, prefix: str, system: Trackin
             name = f"{tracked_point.lower()}_{stream.kind.value}_{component}"
             names.append(name)
             columns.append(pa.array(np.ascontiguousarray(values[:, axis]), pa.float32()))
-            channel_rows.append([name, component, ctype, tracked_point, BIDS_UNITS[stream.kind],
-                                 f"{system.rate_hz:g}"])
+            channel_rows.append([name, component, ctype, tracked_point, BIDS_UNITS[stream.kind], f"{system.rate_hz:g}"])
             counts[ctype] = counts.get(ctype, 0) + 1
     t = system.t_ns
     names.append("latency")
@@ -123,15 +129,18 @@ def write_tracking_system(motion_dir: pathlib.Path, prefix: str, system: Trackin
     channel_rows.append(["latency", "n/a", "LATENCY", "n/a", "s", f"{system.rate_hz:g}"])
     counts["LATENCY"] = 1
     motion_tsv = stem.with_name(stem.name + "_motion.tsv")
-    pacsv.write_csv(pa.table(columns, names=names), motion_tsv,
-                    write_options=pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none"))
+    pacsv.write_csv(
+        pa.table(columns, names=names),
+        motion_tsv,
+        write_options=pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none"),
+    )
     channels_tsv = stem.with_name(stem.name + "_channels.tsv")
     write_tsv(channels_tsv, ["name", "component", "type", "tracked_point", "units", "sampling_frequency"], channel_rows)
     duration_s = (int(t[-1]) - int(t[0])) / 1e9
     sidecar: dict[str, Any] = {
         "TaskName": "running",
         "TaskDescription": "Running while wearing StrideGuard inertial sensors; steps and gait alerts are in the "
-                           "events file.",
+        "events file.",
         "TrackingSystemName": f"{system.placement.value} IMU ({system.device_label})",
         "SamplingFrequency": float(system.rate_hz),
         "SamplingFrequencyEffective": (len(t) - 1) / duration_s if duration_s > 0 else float(system.rate_hz),
@@ -154,39 +163,81 @@ def write_tracking_system(motion_dir: pathlib.Path, prefix: str, system: Trackin
     return [motion_tsv, channels_tsv, motion_json]
 
 
-def write_events(motion_dir: pathlib.Path, prefix: str, system: TrackingSystem, steps: Sequence[StepEvent],
-                 alerts: Sequence[RiskEvent], *, scrub: Any, version: str) -> list[pathlib.Path]:
+def write_events(
+    motion_dir: pathlib.Path,
+    prefix: str,
+    system: TrackingSystem,
+    steps: Sequence[StepEvent],
+    alerts: Sequence[RiskEvent],
+    *,
+    scrub: Any,
+    version: str,
+) -> list[pathlib.Path]:
     """Steps and alerts, timed from the first sample of `system`. An onset lasts until its metric clears."""
     t0 = int(system.t_ns[0])
     rows: list[tuple[float, list[str]]] = []
     extra = [*STEP_COLUMNS, *ALERT_COLUMNS]
     for s in steps:
         r = s.as_row()
-        rows.append(((s.t_ns - t0) / 1e9, [_num((s.t_ns - t0) / 1e9), "0", "step",
-                                           *[_cell(r.get(c)) for c in STEP_COLUMNS], *["n/a"] * len(ALERT_COLUMNS)]))
+        rows.append(
+            (
+                (s.t_ns - t0) / 1e9,
+                [
+                    _num((s.t_ns - t0) / 1e9),
+                    "0",
+                    "step",
+                    *[_cell(r.get(c)) for c in STEP_COLUMNS],
+                    *["n/a"] * len(ALERT_COLUMNS),
+                ],
+            )
+        )
     for i, a in enumerate(alerts):
         r = a.as_row()
         duration = "0"
         if a.kind is RiskEventKind.ONSET:
-            cleared = next((b for b in alerts[i + 1:] if b.kind is RiskEventKind.CLEARED and b.metric == a.metric),
-                           None)
+            cleared = next(
+                (b for b in alerts[i + 1 :] if b.kind is RiskEventKind.CLEARED and b.metric == a.metric), None
+            )
             duration = _num((cleared.t_ns - a.t_ns) / 1e9) if cleared else "n/a"
         onset_s = (a.t_ns - t0) / 1e9
-        rows.append((onset_s, [_num(onset_s), duration, f"alert_{a.kind.value}", *["n/a"] * len(STEP_COLUMNS),
-                               *[_cell(scrub(r[c]) if isinstance(r.get(c), str) else r.get(c)) for c in ALERT_COLUMNS]]))
+        rows.append(
+            (
+                onset_s,
+                [
+                    _num(onset_s),
+                    duration,
+                    f"alert_{a.kind.value}",
+                    *["n/a"] * len(STEP_COLUMNS),
+                    *[_cell(scrub(r[c]) if isinstance(r.get(c), str) else r.get(c)) for c in ALERT_COLUMNS],
+                ],
+            )
+        )
     rows.sort(key=lambda x: x[0])
     stem = motion_dir / f"{prefix}_tracksys-{system.label}"
     events_tsv = stem.with_name(stem.name + "_events.tsv")
     write_tsv(events_tsv, ["onset", "duration", "trial_type", *extra], [r for _, r in rows])
     sidecar: dict[str, Any] = {
-        "StimulusPresentation": {"SoftwareName": "StrideGuard", "SoftwareVersion": version,
-                                 "OperatingSystem": "n/a", "Code": "n/a"},
+        "StimulusPresentation": {
+            "SoftwareName": "StrideGuard",
+            "SoftwareVersion": version,
+            "OperatingSystem": "n/a",
+            "Code": "n/a",
+        },
         "onset": {"Description": "time from the first sample of this tracking system", "Units": "s"},
-        "duration": {"Description": "0 for steps; for an alert onset, time until its metric cleared "
-                                    "(n/a: not cleared before the recording ended)", "Units": "s"},
-        "trial_type": {"Description": "what happened", "Levels": {
-            "step": "a detected step", "alert_onset": "a sustained gait anomaly was confirmed",
-            "alert_cleared": "the metric is back within its band"}, "HED": HED_TRIAL_TYPES},
+        "duration": {
+            "Description": "0 for steps; for an alert onset, time until its metric cleared "
+            "(n/a: not cleared before the recording ended)",
+            "Units": "s",
+        },
+        "trial_type": {
+            "Description": "what happened",
+            "Levels": {
+                "step": "a detected step",
+                "alert_onset": "a sustained gait anomaly was confirmed",
+                "alert_cleared": "the metric is back within its band",
+            },
+            "HED": HED_TRIAL_TYPES,
+        },
     }
     for c in extra:
         entry: dict[str, Any] = {"Description": DESCRIPTIONS[c]}
@@ -199,25 +250,40 @@ def write_events(motion_dir: pathlib.Path, prefix: str, system: TrackingSystem, 
     return [events_tsv, events_json]
 
 
-def write_scans(session_dir: pathlib.Path, subject: str, session: str,
-                motion_files: Sequence[tuple[pathlib.Path, int]]) -> pathlib.Path:
+def write_scans(
+    session_dir: pathlib.Path, subject: str, session: str, motion_files: Sequence[tuple[pathlib.Path, int]]
+) -> pathlib.Path:
     """*_scans.tsv: each motion file with its first sample's (shifted) time, to the microsecond."""
     path = session_dir / f"sub-{subject}_ses-{session}_scans.tsv"
-    write_tsv(path, ["filename", "acq_time"],
-              [[f.relative_to(session_dir).as_posix(), iso_time(t_ns)] for f, t_ns in motion_files])
+    write_tsv(
+        path,
+        ["filename", "acq_time"],
+        [[f.relative_to(session_dir).as_posix(), iso_time(t_ns)] for f, t_ns in motion_files],
+    )
     return path
 
 
 def write_sessions_file(subject_dir: pathlib.Path, subject: str, rows: Sequence[tuple[str, int, str]]) -> pathlib.Path:
     path = subject_dir / f"sub-{subject}_sessions.tsv"
-    write_tsv(path, ["session_id", "acq_time", "status"],
-              [[f"ses-{ses}", iso_time(t_ns), status] for ses, t_ns, status in sorted(rows)])
+    write_tsv(
+        path,
+        ["session_id", "acq_time", "status"],
+        [[f"ses-{ses}", iso_time(t_ns), status] for ses, t_ns, status in sorted(rows)],
+    )
     return path
 
 
-def write_dataset_files(root: pathlib.Path, *, participants: Sequence[tuple[str, str, int]], pseudonymous: bool,
-                        dates_shifted: bool, version: str, name: str, authors: Sequence[str],
-                        license_id: str) -> list[pathlib.Path]:
+def write_dataset_files(
+    root: pathlib.Path,
+    *,
+    participants: Sequence[tuple[str, str, int]],
+    pseudonymous: bool,
+    dates_shifted: bool,
+    version: str,
+    name: str,
+    authors: Sequence[str],
+    license_id: str,
+) -> list[pathlib.Path]:
     """dataset_description.json, README, participants.tsv/.json and sessions.json (for every sessions.tsv)."""
     description = {
         "Name": name,
@@ -227,56 +293,83 @@ def write_dataset_files(root: pathlib.Path, *, participants: Sequence[tuple[str,
         "Authors": list(authors),
         "SourceDatasets": [{"URL": "n/a", "Version": "n/a"}],
         "HEDVersion": HED_VERSION,
-        "GeneratedBy": [{"Name": "StrideGuard", "Version": version,
-                         "Description": "strideguard export: Motion-BIDS, Parquet and CSV"}],
+        "GeneratedBy": [
+            {
+                "Name": "StrideGuard",
+                "Version": version,
+                "Description": "strideguard export: Motion-BIDS, Parquet and CSV",
+            }
+        ],
         "HowToAcknowledge": "Please describe the recording setup (sensor, placement, sampling rate) when using "
-                            "these data.",
+        "these data.",
     }
-    paths = [root / "dataset_description.json", root / "README", root / "participants.tsv", root / "participants.json",
-             root / "sessions.json"]
+    paths = [
+        root / "dataset_description.json",
+        root / "README",
+        root / "participants.tsv",
+        root / "participants.json",
+        root / "sessions.json",
+    ]
     write_json(paths[0], description)
     paths[1].write_text(readme(pseudonymous=pseudonymous, dates_shifted=dates_shifted))
-    write_tsv(paths[2], ["participant_id", "group", "n_sessions"],
-              [[f"sub-{sub}", group or "n/a", str(n)] for sub, group, n in participants])
-    write_json(paths[3], {
-        "participant_id": {"Description": "runner label" + (" (pseudonymous)" if pseudonymous else "")},
-        "group": {"Description": "team label" + (" (pseudonymous)" if pseudonymous else "")},
-        "n_sessions": {"Description": "sessions of this runner in the export"},
-    })
-    write_json(paths[4], {
-        "acq_time": {"Description": "first sample of the session (UTC" + (", date-shifted)" if dates_shifted else ")")},
-        "status": {"Description": "completed, or unfinished (the run was cut off or was still going)",
-                   "Levels": {"completed": "analysed to the end", "unfinished": "cut off or still running"}},
-    })
+    write_tsv(
+        paths[2],
+        ["participant_id", "group", "n_sessions"],
+        [[f"sub-{sub}", group or "n/a", str(n)] for sub, group, n in participants],
+    )
+    write_json(
+        paths[3],
+        {
+            "participant_id": {"Description": "runner label" + (" (pseudonymous)" if pseudonymous else "")},
+            "group": {"Description": "team label" + (" (pseudonymous)" if pseudonymous else "")},
+            "n_sessions": {"Description": "sessions of this runner in the export"},
+        },
+    )
+    write_json(
+        paths[4],
+        {
+            "acq_time": {
+                "Description": "first sample of the session (UTC" + (", date-shifted)" if dates_shifted else ")")
+            },
+            "status": {
+                "Description": "completed, or unfinished (the run was cut off or was still going)",
+                "Levels": {"completed": "analysed to the end", "unfinished": "cut off or still running"},
+            },
+        },
+    )
     return paths
 
 
 def readme(*, pseudonymous: bool, dates_shifted: bool) -> str:
-    return "\n".join([
-        "StrideGuard running gait recordings (Motion-BIDS)",
-        "",
-        "Each session is one run of one runner wearing inertial sensors (accelerometer, and gyroscope when",
-        "the device has one). Each device is one tracking system (tracksys-imu<Placement>). Accelerations",
-        "are in m/s^2 (converted from g with 9.80665 m/s^2), angular rates in deg/s, axes in the device frame.",
-        "The latency channel is each sample's time in seconds from the first sample.",
-        "",
-        "The events file of the trunk sensor holds every detected step (side, impact, step time, contact time)",
-        "and every gait alert (metric, value, the runner's baseline, deviation, and the message shown).",
-        "Alerts are heuristics associated with low-back-pain risk in the literature; they are not a diagnosis.",
-        "",
-        "Subjects and sessions are pseudonymous; the key is kept apart from this dataset." if pseudonymous else
-        "Subject and session labels are derived from the runners' names and start times.",
-        "All dates are shifted by a fixed whole number of days." if dates_shifted else
-        "Dates are the recording dates (UTC).",
-        "",
-        "Analysis results (steps, windows, alerts, pain log) and the exact samples in g are also in the",
-        "parquet/ and csv/ folders beside this dataset; see data_dictionary.md there.",
-        "",
-    ])
+    return "\n".join(
+        [
+            "StrideGuard running gait recordings (Motion-BIDS)",
+            "",
+            "Each session is one run of one runner wearing inertial sensors (accelerometer, and gyroscope when",
+            "the device has one). Each device is one tracking system (tracksys-imu<Placement>). Accelerations",
+            "are in m/s^2 (converted from g with 9.80665 m/s^2), angular rates in deg/s, axes in the device frame.",
+            "The latency channel is each sample's time in seconds from the first sample.",
+            "",
+            "The events file of the trunk sensor holds every detected step (side, impact, step time, contact time)",
+            "and every gait alert (metric, value, the runner's baseline, deviation, and the message shown).",
+            "Alerts are heuristics associated with low-back-pain risk in the literature; they are not a diagnosis.",
+            "",
+            "Subjects and sessions are pseudonymous; the key is kept apart from this dataset."
+            if pseudonymous
+            else "Subject and session labels are derived from the runners' names and start times.",
+            "All dates are shifted by a fixed whole number of days."
+            if dates_shifted
+            else "Dates are the recording dates (UTC).",
+            "",
+            "Analysis results (steps, windows, alerts, pain log) and the exact samples in g are also in the",
+            "parquet/ and csv/ folders beside this dataset; see data_dictionary.md there.",
+            "",
+        ]
+    )
 
 
 def iso_time(t_ns: int) -> str:
-    stamp = dt.datetime.fromtimestamp(t_ns // 1_000_000_000, tz=dt.timezone.utc).replace(tzinfo=None)
+    stamp = dt.datetime.fromtimestamp(t_ns // 1_000_000_000, tz=dt.UTC).replace(tzinfo=None)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S") + f".{(t_ns % 1_000_000_000) // 1000:06d}"
 
 

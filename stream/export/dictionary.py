@@ -41,15 +41,44 @@ UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
 )
 # Names without a unit suffix: their unit ("n/a" for labels, text and flags).
 UNITS_BY_NAME: dict[str, str] = {
-    "subject": "n/a", "session": "n/a", "group": "n/a", "device": "n/a", "placement": "n/a", "kind": "n/a",
-    "unit": "n/a", "tracksys": "n/a", "status": "n/a", "summary_json": "n/a", "meta_json": "n/a",
-    "index": "1", "n_steps": "1", "n_samples": "1", "running": "n/a", "side": "n/a", "metric": "n/a",
-    "severity": "n/a", "message": "n/a", "cue": "n/a", "deviation_unit": "n/a",
-    "value": "unit of `metric`", "baseline": "unit of `metric`", "deviation": "`deviation_unit`",
-    "step_regularity": "1", "stride_regularity": "1", "risk_score": "1", "overstriding_ratio": "1",
-    "sensor_contact": "n/a", "is_running": "n/a",
-    "id": "n/a", "pain_before": "0-10 scale", "pain_after": "0-10 scale", "red_flags_json": "n/a", "note": "n/a",
-    "x": "g (acc) or deg/s (gyro)", "y": "g (acc) or deg/s (gyro)", "z": "g (acc) or deg/s (gyro)",
+    "subject": "n/a",
+    "session": "n/a",
+    "group": "n/a",
+    "device": "n/a",
+    "placement": "n/a",
+    "kind": "n/a",
+    "unit": "n/a",
+    "tracksys": "n/a",
+    "status": "n/a",
+    "summary_json": "n/a",
+    "meta_json": "n/a",
+    "index": "1",
+    "n_steps": "1",
+    "n_samples": "1",
+    "running": "n/a",
+    "side": "n/a",
+    "metric": "n/a",
+    "severity": "n/a",
+    "message": "n/a",
+    "cue": "n/a",
+    "deviation_unit": "n/a",
+    "value": "unit of `metric`",
+    "baseline": "unit of `metric`",
+    "deviation": "`deviation_unit`",
+    "step_regularity": "1",
+    "stride_regularity": "1",
+    "risk_score": "1",
+    "overstriding_ratio": "1",
+    "sensor_contact": "n/a",
+    "is_running": "n/a",
+    "id": "n/a",
+    "pain_before": "0-10 scale",
+    "pain_after": "0-10 scale",
+    "red_flags_json": "n/a",
+    "note": "n/a",
+    "x": "g (acc) or deg/s (gyro)",
+    "y": "g (acc) or deg/s (gyro)",
+    "z": "g (acc) or deg/s (gyro)",
 }
 
 TIME_NOTE = "ns since 1970-01-01T00:00:00Z (UTC), shifted by the export's date offset when dates are shifted"
@@ -68,7 +97,9 @@ DESCRIPTIONS: dict[str, str] = {
     "first_t_ns": f"time of the first sample, {TIME_NOTE}",
     "last_t_ns": f"time of the last sample, {TIME_NOTE}",
     "meta_json": "the recording's own metadata for the stream (JSON object)",
-    "x": "sensor x axis (device frame)", "y": "sensor y axis (device frame)", "z": "sensor z axis (device frame)",
+    "x": "sensor x axis (device frame)",
+    "y": "sensor y axis (device frame)",
+    "z": "sensor z axis (device frame)",
     "status": "completed, or unfinished (still running or cut off)",
     "started_t_ns": f"first sample of the session, {TIME_NOTE}",
     "ended_t_ns": f"end of the last analysed step or window, {TIME_NOTE}",
@@ -101,7 +132,7 @@ DESCRIPTIONS: dict[str, str] = {
     "speed_mps": "running speed from a footpod, when one was connected",
     "stride_length_m": "stride length from a footpod, when one was connected",
     "overstriding_ratio": "stride length over the stride at the early-run cadence for the same footpod speed "
-                          "(1 = unchanged, above 1 = longer, slower steps for the speed)",
+    "(1 = unchanged, above 1 = longer, slower steps for the speed)",
     "heart_rate_bpm": "mean heart rate, when a heart-rate strap was connected",
     "risk_score": "0-100 low-back-pain risk score of the window (heuristic from the cited evidence, not a diagnosis)",
     # RiskEvent
@@ -112,7 +143,7 @@ DESCRIPTIONS: dict[str, str] = {
     "baseline": "the runner's baseline for the metric",
     "deviation": "value - baseline in `deviation_unit`",
     "deviation_unit": "% for cadence, impact and sway, deg for lean, percentage points for asymmetry, "
-                      "spm for the absolute cadence floor (then `baseline` is the floor)",
+    "spm for the absolute cadence floor (then `baseline` is the floor)",
     "message": "what the runner was told",
     "cue": "the suggested correction",
     "onset_t_ns": f"when the anomaly began, {TIME_NOTE}",
@@ -153,8 +184,13 @@ class Column:
         return self.name.endswith("t_ns") or (self.name.startswith("t_") and self.name.endswith("_ns"))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "type": str(self.arrow_type), "unit": self.unit,
-                "description": self.description, "nullable": self.nullable}
+        return {
+            "name": self.name,
+            "type": str(self.arrow_type),
+            "unit": self.unit,
+            "description": self.description,
+            "nullable": self.nullable,
+        }
 
 
 def unit_of(name: str) -> str:
@@ -193,8 +229,9 @@ def arrow_type(annotation: Any) -> tuple[pa.DataType, bool]:
 
 
 def key_columns() -> list[Column]:
-    return [Column(name=n, arrow_type=pa.string(), unit=unit_of(n), description=describe(n))
-            for n in ("subject", "session")]
+    return [
+        Column(name=n, arrow_type=pa.string(), unit=unit_of(n), description=describe(n)) for n in ("subject", "session")
+    ]
 
 
 def dataclass_columns(cls: type, *, table: str) -> list[Column]:
@@ -205,35 +242,71 @@ def dataclass_columns(cls: type, *, table: str) -> list[Column]:
         if f.name == "runner":
             continue
         typ, nullable = arrow_type(hints[f.name])
-        out.append(Column(name=f.name, arrow_type=typ, unit=unit_of(f.name), description=describe(f.name, table=table),
-                          nullable=nullable))
+        out.append(
+            Column(
+                name=f.name,
+                arrow_type=typ,
+                unit=unit_of(f.name),
+                description=describe(f.name, table=table),
+                nullable=nullable,
+            )
+        )
     return out
 
 
 def _plain(names_types: list[tuple[str, pa.DataType, bool]]) -> list[Column]:
-    return key_columns() + [Column(name=n, arrow_type=t, unit=unit_of(n), description=describe(n), nullable=nl)
-                            for n, t, nl in names_types]
+    return key_columns() + [
+        Column(name=n, arrow_type=t, unit=unit_of(n), description=describe(n), nullable=nl) for n, t, nl in names_types
+    ]
 
 
-RESULT_TYPES: dict[str, type] = {"steps": StepEvent, "windows": WindowMetrics, "alerts": RiskEvent,
-                                 "heart_rate": HeartRateReading, "footpod": StrideReading}
+RESULT_TYPES: dict[str, type] = {
+    "steps": StepEvent,
+    "windows": WindowMetrics,
+    "alerts": RiskEvent,
+    "heart_rate": HeartRateReading,
+    "footpod": StrideReading,
+}
 
 
 def standard_tables() -> dict[str, list[Column]]:
     """Every table the export writes (the pain log is added from its SQLite schema when present)."""
     tables = {
-        "sessions": _plain([("group", pa.string(), False), ("status", pa.string(), False),
-                            ("started_t_ns", pa.int64(), False), ("ended_t_ns", pa.int64(), True),
-                            ("duration_s", pa.float64(), True), ("summary_json", pa.string(), False)]),
-        "devices": _plain([("device", pa.string(), False), ("placement", pa.string(), False),
-                           ("kind", pa.string(), False), ("unit", pa.string(), False),
-                           ("tracksys", pa.string(), True), ("rate_hz", pa.float64(), False),
-                           ("effective_rate_hz", pa.float64(), True), ("n_samples", pa.int64(), False),
-                           ("first_t_ns", pa.int64(), True), ("last_t_ns", pa.int64(), True),
-                           ("meta_json", pa.string(), False)]),
-        "samples": _plain([("device", pa.string(), False), ("kind", pa.string(), False),
-                           ("t_ns", pa.int64(), False), ("x", pa.float32(), False), ("y", pa.float32(), False),
-                           ("z", pa.float32(), False)]),
+        "sessions": _plain(
+            [
+                ("group", pa.string(), False),
+                ("status", pa.string(), False),
+                ("started_t_ns", pa.int64(), False),
+                ("ended_t_ns", pa.int64(), True),
+                ("duration_s", pa.float64(), True),
+                ("summary_json", pa.string(), False),
+            ]
+        ),
+        "devices": _plain(
+            [
+                ("device", pa.string(), False),
+                ("placement", pa.string(), False),
+                ("kind", pa.string(), False),
+                ("unit", pa.string(), False),
+                ("tracksys", pa.string(), True),
+                ("rate_hz", pa.float64(), False),
+                ("effective_rate_hz", pa.float64(), True),
+                ("n_samples", pa.int64(), False),
+                ("first_t_ns", pa.int64(), True),
+                ("last_t_ns", pa.int64(), True),
+                ("meta_json", pa.string(), False),
+            ]
+        ),
+        "samples": _plain(
+            [
+                ("device", pa.string(), False),
+                ("kind", pa.string(), False),
+                ("t_ns", pa.int64(), False),
+                ("x", pa.float32(), False),
+                ("y", pa.float32(), False),
+                ("z", pa.float32(), False),
+            ]
+        ),
     }
     for table, cls in RESULT_TYPES.items():
         tables[table] = dataclass_columns(cls, table=table)
@@ -251,14 +324,22 @@ def sqlite_columns(decl: list[tuple[str, str]], *, table: str) -> list[Column]:
             unit = unit_of(name)
         except KeyError:
             unit = "n/a"
-        out.append(Column(name=name, arrow_type=sql_types.get(sql.upper(), pa.string()), unit=unit,
-                          description=DESCRIPTIONS.get(name, f"column {name} of the {table} table"), nullable=True))
+        out.append(
+            Column(
+                name=name,
+                arrow_type=sql_types.get(sql.upper(), pa.string()),
+                unit=unit,
+                description=DESCRIPTIONS.get(name, f"column {name} of the {table} table"),
+                nullable=True,
+            )
+        )
     return out
 
 
 def schema(columns: list[Column]) -> pa.Schema:
-    return pa.schema([pa.field(c.name, c.arrow_type, nullable=c.nullable or c.name in ("subject", "session"))
-                      for c in columns])
+    return pa.schema(
+        [pa.field(c.name, c.arrow_type, nullable=c.nullable or c.name in ("subject", "session")) for c in columns]
+    )
 
 
 def sample_unit(kind: SampleKind) -> str:
@@ -270,9 +351,13 @@ def dictionary_rows(tables: dict[str, list[Column]]) -> list[dict[str, Any]]:
 
 
 def dictionary_markdown(tables: dict[str, list[Column]]) -> str:
-    lines = ["# Data dictionary", "",
-             "Every table is written as Parquet (parquet/<table>.parquet) and CSV (csv/<table>.csv) with the same",
-             "columns. Empty cells are missing values. Times are integer nanoseconds since the Unix epoch (UTC).", ""]
+    lines = [
+        "# Data dictionary",
+        "",
+        "Every table is written as Parquet (parquet/<table>.parquet) and CSV (csv/<table>.csv) with the same",
+        "columns. Empty cells are missing values. Times are integer nanoseconds since the Unix epoch (UTC).",
+        "",
+    ]
     for table, cols in tables.items():
         lines += [f"## {table}", "", "| column | type | unit | description |", "|---|---|---|---|"]
         lines += [f"| {c.name} | {c.arrow_type} | {c.unit} | {c.description} |" for c in cols]

@@ -27,8 +27,7 @@ from sensors.types import Placement
 from stream.errors import UsageError
 from stream.export import FORMATS, bids
 from stream.export.checksums import write_checksums
-from stream.export.dictionary import (Column, dictionary_markdown, dictionary_rows, sqlite_columns,
-                                      standard_tables)
+from stream.export.dictionary import Column, dictionary_markdown, dictionary_rows, sqlite_columns, standard_tables
 from stream.export.progress import ProgressBar
 from stream.export.pseudonym import NS_PER_DAY, Labeler, check_key_outside, load_key, random_shift_days, write_key
 from stream.export.samples import SessionSamples, load_session_samples
@@ -78,9 +77,15 @@ class ExportResult:
     problems: list[str] = field(default_factory=list)
 
 
-def select_sessions(store: SessionStore, *, session: str | None = None, runner: str | None = None,
-                    team: str | None = None, since: dt.date | None = None, until: dt.date | None = None,
-                    ) -> list[SessionRow]:
+def select_sessions(
+    store: SessionStore,
+    *,
+    session: str | None = None,
+    runner: str | None = None,
+    team: str | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> list[SessionRow]:
     """Sessions by id (or unique prefix), or by runner and/or team within [since, until] (UTC dates)."""
     if session is not None:
         row = store.session(session)
@@ -98,7 +103,7 @@ def select_sessions(store: SessionStore, *, session: str | None = None, runner: 
 
 
 def _date(t_ns: int) -> dt.date:
-    return dt.datetime.fromtimestamp(t_ns / 1e9, tz=dt.timezone.utc).date()
+    return dt.datetime.fromtimestamp(t_ns / 1e9, tz=dt.UTC).date()
 
 
 def make_labeler(opts: ExportOptions) -> tuple[Labeler, pathlib.Path | None]:
@@ -111,11 +116,16 @@ def make_labeler(opts: ExportOptions) -> tuple[Labeler, pathlib.Path | None]:
     if key_path.exists():
         labeler = load_key(key_path)
         if opts.date_shift_days is not None and opts.date_shift_days != labeler.date_shift_days:
-            raise UsageError(f"the key {key_path} already shifts dates by {labeler.date_shift_days} days; "
-                             "drop --date-shift-days or use a new key")
+            raise UsageError(
+                f"the key {key_path} already shifts dates by {labeler.date_shift_days} days; "
+                "drop --date-shift-days or use a new key"
+            )
         return labeler, key_path
-    shift = opts.date_shift_days if opts.date_shift_days is not None else (
-        random_shift_days() if opts.random_date_shift else 0)
+    shift = (
+        opts.date_shift_days
+        if opts.date_shift_days is not None
+        else (random_shift_days() if opts.random_date_shift else 0)
+    )
     return Labeler(pseudonymous=True, date_shift_days=shift), key_path
 
 
@@ -145,33 +155,48 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
     try:
         for row in sorted(rows, key=lambda r: (r.runner, r.started_t_ns)):
             subject = labeler.subject(row.runner)
-            session = labeler.session(row.session_id, runner=row.runner, started_t_ns=row.started_t_ns,
-                                      source=row.source)
+            session = labeler.session(
+                row.session_id, runner=row.runner, started_t_ns=row.started_t_ns, source=row.source
+            )
             group = labeler.group(row.team)
             bar.set_label(f"sub-{subject} ses-{session}: reading")
             samples = load_session_samples(row, placement=opts.csv_placement)
-            for device in [s.device for s in samples.streams] + [r.device for r in (*samples.heart_rate,
-                                                                                   *samples.strides)]:
+            for device in [s.device for s in samples.streams] + [
+                r.device for r in (*samples.heart_rate, *samples.strides)
+            ]:
                 labeler.device(device)
             if samples.problem:
                 result.problems.append(f"sub-{subject} ses-{session}: {samples.problem}")
-            steps, windows, alerts = store.steps(row.session_id), store.windows(row.session_id), \
-                store.risk_events(row.session_id)
-            info = {"subject": f"sub-{subject}", "session": f"ses-{session}", "status": _status(row.status),
-                    "n_samples": samples.n_samples, "n_steps": len(steps), "n_windows": len(windows),
-                    "n_alerts": len(alerts), "raw_samples": samples.problem or "complete", "tracksys": []}
+            steps, windows, alerts = (
+                store.steps(row.session_id),
+                store.windows(row.session_id),
+                store.risk_events(row.session_id),
+            )
+            info = {
+                "subject": f"sub-{subject}",
+                "session": f"ses-{session}",
+                "status": _status(row.status),
+                "n_samples": samples.n_samples,
+                "n_steps": len(steps),
+                "n_windows": len(windows),
+                "n_alerts": len(alerts),
+                "raw_samples": samples.problem or "complete",
+                "tracksys": [],
+            }
             if not labeler.pseudonymous:
                 info["session_id"] = row.session_id
             p = participants.setdefault(subject, {"group": group, "sessions": []})
             if "bids" in opts.formats and samples.streams:
                 bar.set_label(f"sub-{subject} ses-{session}: BIDS")
-                info["tracksys"] = _write_bids_session(bids_root, subject, session, samples, steps, alerts, labeler,
-                                                       opts)
+                info["tracksys"] = _write_bids_session(
+                    bids_root, subject, session, samples, steps, alerts, labeler, opts
+                )
                 p["sessions"].append((session, row.started_t_ns + labeler.shift_ns, _status(row.status)))
             if do_tables:
                 bar.set_label(f"sub-{subject} ses-{session}: tables")
-                _write_session_tables(writers, tables, row, subject, session, group, samples, steps, windows,
-                                      alerts, labeler)
+                _write_session_tables(
+                    writers, tables, row, subject, session, group, samples, steps, windows, alerts, labeler
+                )
             result.sessions.append(info)
             result.n_samples += samples.n_samples
             bar.advance(1)
@@ -182,11 +207,16 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
             for subject, p in participants.items():
                 if p["sessions"]:
                     bids.write_sessions_file(bids_root / f"sub-{subject}", subject, p["sessions"])
-            bids.write_dataset_files(bids_root, participants=[(s, p["group"], len(p["sessions"]))
-                                                              for s, p in participants.items() if p["sessions"]],
-                                     pseudonymous=labeler.pseudonymous, dates_shifted=labeler.shift_ns != 0,
-                                     version=_version(), name=opts.dataset_name, authors=opts.authors,
-                                     license_id=opts.license_id)
+            bids.write_dataset_files(
+                bids_root,
+                participants=[(s, p["group"], len(p["sessions"])) for s, p in participants.items() if p["sessions"]],
+                pseudonymous=labeler.pseudonymous,
+                dates_shifted=labeler.shift_ns != 0,
+                version=_version(),
+                name=opts.dataset_name,
+                authors=opts.authors,
+                license_id=opts.license_id,
+            )
         if do_tables:
             _write_dictionary(partial, tables)
         _write_readme(partial, opts, labeler, result)
@@ -215,8 +245,16 @@ def _status(raw: str) -> str:
     return "unfinished" if raw == "running" else raw
 
 
-def _write_bids_session(root: pathlib.Path, subject: str, session: str, samples: SessionSamples, steps: list,
-                        alerts: list, labeler: Labeler, opts: ExportOptions) -> list[str]:
+def _write_bids_session(
+    root: pathlib.Path,
+    subject: str,
+    session: str,
+    samples: SessionSamples,
+    steps: list,
+    alerts: list,
+    labeler: Labeler,
+    opts: ExportOptions,
+) -> list[str]:
     session_dir = root / f"sub-{subject}" / f"ses-{session}"
     motion_dir = session_dir / "motion"
     motion_dir.mkdir(parents=True, exist_ok=True)
@@ -224,9 +262,16 @@ def _write_bids_session(root: pathlib.Path, subject: str, session: str, samples:
     systems = bids.tracking_systems(samples.streams, {s.device: labeler.device(s.device) for s in samples.streams})
     motion_files = []
     for system in systems:
-        files = bids.write_tracking_system(motion_dir, prefix, system, institution={
-            "InstitutionName": opts.institution, "InstitutionAddress": opts.institution_address,
-            "InstitutionalDepartmentName": opts.department})
+        files = bids.write_tracking_system(
+            motion_dir,
+            prefix,
+            system,
+            institution={
+                "InstitutionName": opts.institution,
+                "InstitutionAddress": opts.institution_address,
+                "InstitutionalDepartmentName": opts.department,
+            },
+        )
         motion_files.append((files[0], int(system.t_ns[0]) + labeler.shift_ns))
     for system in systems:  # every tracking system gets the events, timed from its own first sample
         bids.write_events(motion_dir, prefix, system, steps, alerts, scrub=labeler.scrub, version=_version())
@@ -234,19 +279,47 @@ def _write_bids_session(root: pathlib.Path, subject: str, session: str, samples:
     return [s.label for s in systems]
 
 
-def _write_session_tables(writers: TableWriters, tables: dict[str, list[Column]], row: SessionRow, subject: str,
-                          session: str, group: str, samples: SessionSamples, steps: list, windows: list, alerts: list,
-                          labeler: Labeler) -> None:
+def _write_session_tables(
+    writers: TableWriters,
+    tables: dict[str, list[Column]],
+    row: SessionRow,
+    subject: str,
+    session: str,
+    group: str,
+    samples: SessionSamples,
+    steps: list,
+    windows: list,
+    alerts: list,
+    labeler: Labeler,
+) -> None:
     kw = {"subject": f"sub-{subject}", "session": f"ses-{session}", "labeler": labeler}
     summary = dict(row.summary)
-    writers.write("sessions", rows_table(tables["sessions"], [session_row(
-        group=group, status=_status(row.status), started_t_ns=row.started_t_ns, ended_t_ns=row.ended_t_ns,
-        summary=summary)], **kw))
+    writers.write(
+        "sessions",
+        rows_table(
+            tables["sessions"],
+            [
+                session_row(
+                    group=group,
+                    status=_status(row.status),
+                    started_t_ns=row.started_t_ns,
+                    ended_t_ns=row.ended_t_ns,
+                    summary=summary,
+                )
+            ],
+            **kw,
+        ),
+    )
     systems = bids.tracking_systems(samples.streams, {s.device: labeler.device(s.device) for s in samples.streams})
     label_of = {id(m): s.label for s in systems for m in s.streams}
-    writers.write("devices", rows_table(tables["devices"], [
-        device_row(s, tracksys=label_of.get(id(s)), labeler=labeler) for s in samples.streams],
-        **kw))
+    writers.write(
+        "devices",
+        rows_table(
+            tables["devices"],
+            [device_row(s, tracksys=label_of.get(id(s)), labeler=labeler) for s in samples.streams],
+            **kw,
+        ),
+    )
     for stream in samples.streams:
         writers.write("samples", samples_table(tables["samples"], stream, **kw))
     writers.write("steps", results_table(tables["steps"], steps, **kw))
@@ -260,8 +333,12 @@ def _pain_tables(db_path: pathlib.Path) -> dict[str, tuple[list[Column], list[st
     """Pain-log tables in the store (by name), with their columns; none when the pain log is not there."""
     out: dict[str, tuple[list[Column], list[str]]] = {}
     with _readonly(db_path) as db:
-        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name LIKE ?",
-                                          (PAIN_TABLE_PATTERN,))]
+        names = [
+            r[0]
+            for r in db.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE ?", (PAIN_TABLE_PATTERN,)
+            )
+        ]
         for name in names:
             decl = [(r[1], r[2] or "TEXT") for r in db.execute(f'PRAGMA table_info("{name}")')]
             cols = [d[0] for d in decl]
@@ -274,8 +351,13 @@ def _table_name(sql_name: str) -> str:
     return re.sub(r"[^a-z0-9_]", "_", sql_name.lower())
 
 
-def _write_pain(writers: TableWriters, db_path: pathlib.Path, pain: dict[str, tuple[list[Column], list[str]]],
-                rows: Sequence[SessionRow], labeler: Labeler) -> None:
+def _write_pain(
+    writers: TableWriters,
+    db_path: pathlib.Path,
+    pain: dict[str, tuple[list[Column], list[str]]],
+    rows: Sequence[SessionRow],
+    labeler: Labeler,
+) -> None:
     """Pain-log rows of the exported runners: rows of exported sessions, and rows without a session that
     fall within the UTC days the runner's exported sessions span."""
     sessions = {r.session_id for r in rows}
@@ -299,8 +381,16 @@ def _write_pain(writers: TableWriters, db_path: pathlib.Path, pain: dict[str, tu
                     continue
                 by_session.setdefault(labeler.sessions.get(sid, "") if sid else "", []).append(d)
             for session, items in by_session.items():
-                writers.write(table, rows_table(cols, items, subject=f"sub-{labeler.subject(runner)}",
-                                                session=f"ses-{session}" if session else None, labeler=labeler))
+                writers.write(
+                    table,
+                    rows_table(
+                        cols,
+                        items,
+                        subject=f"sub-{labeler.subject(runner)}",
+                        session=f"ses-{session}" if session else None,
+                        labeler=labeler,
+                    ),
+                )
 
 
 class _readonly:
@@ -332,7 +422,7 @@ def _csv_cell(v: Any) -> str:
 def _write_readme(root: pathlib.Path, opts: ExportOptions, labeler: Labeler, result: ExportResult) -> None:
     manifest = {
         "generated_by": f"strideguard {_version()}",
-        "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "formats": list(opts.formats),
         "pseudonymised": labeler.pseudonymous,
         "dates_shifted": labeler.shift_ns != 0,
@@ -341,20 +431,31 @@ def _write_readme(root: pathlib.Path, opts: ExportOptions, labeler: Labeler, res
         "checksums": "SHA256SUMS (check with: sha256sum -c SHA256SUMS)",
     }
     (root / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    (root / "README.md").write_text("\n".join([
-        "# StrideGuard export", "",
-        "- `bids/`: Motion-BIDS dataset (validate with `bids-validator-deno bids`)" if "bids" in opts.formats else "",
-        "- `parquet/`: every table as Parquet (exact types; samples in g and deg/s)" if "parquet" in opts.formats
-        else "",
-        "- `csv/`: the same tables as CSV" if "csv" in opts.formats else "",
-        "- `data_dictionary.md` / `.csv` / `.json`: every column with its type and unit",
-        "- `manifest.json`: what was exported, and any session whose raw samples could not be read",
-        "- `SHA256SUMS`: check with `sha256sum -c SHA256SUMS`", "",
-        "Subjects and sessions are pseudonymous: the key is kept apart from this folder." if labeler.pseudonymous
-        else "Labels are derived from runner names and session start times.",
-        "Dates are shifted by a fixed number of days." if labeler.shift_ns else "",
-        "Gait alerts are heuristics associated with low-back-pain risk, not a diagnosis.", "",
-    ]))
+    (root / "README.md").write_text(
+        "\n".join(
+            [
+                "# StrideGuard export",
+                "",
+                "- `bids/`: Motion-BIDS dataset (validate with `bids-validator-deno bids`)"
+                if "bids" in opts.formats
+                else "",
+                "- `parquet/`: every table as Parquet (exact types; samples in g and deg/s)"
+                if "parquet" in opts.formats
+                else "",
+                "- `csv/`: the same tables as CSV" if "csv" in opts.formats else "",
+                "- `data_dictionary.md` / `.csv` / `.json`: every column with its type and unit",
+                "- `manifest.json`: what was exported, and any session whose raw samples could not be read",
+                "- `SHA256SUMS`: check with `sha256sum -c SHA256SUMS`",
+                "",
+                "Subjects and sessions are pseudonymous: the key is kept apart from this folder."
+                if labeler.pseudonymous
+                else "Labels are derived from runner names and session start times.",
+                "Dates are shifted by a fixed number of days." if labeler.shift_ns else "",
+                "Gait alerts are heuristics associated with low-back-pain risk, not a diagnosis.",
+                "",
+            ]
+        )
+    )
 
 
 def find_names(root: pathlib.Path, names: list[str]) -> list[str]:
@@ -369,8 +470,10 @@ def find_names(root: pathlib.Path, names: list[str]) -> list[str]:
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         raw = path.read_bytes()
         if path.suffix == ".parquet":
-            checks = [(parquet_text(path).encode("utf-8", "replace"), names),
-                      (raw, [n for n in names if len(n) >= MIN_BINARY_NAME])]
+            checks = [
+                (parquet_text(path).encode("utf-8", "replace"), names),
+                (raw, [n for n in names if len(n) >= MIN_BINARY_NAME]),
+            ]
         else:
             checks = [(raw, names)]
         for data, wanted in checks:
@@ -388,17 +491,28 @@ def _word_pattern(names: list[str]) -> re.Pattern[str] | None:
     names = [n for n in names if n.strip()]
     if not names:
         return None
-    return re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(re.escape(n) for n in names) + r")(?![A-Za-z0-9])",
-                      re.IGNORECASE)
+    return re.compile(
+        r"(?<![A-Za-z0-9])(?:" + "|".join(re.escape(n) for n in names) + r")(?![A-Za-z0-9])", re.IGNORECASE
+    )
 
 
 def parquet_text(path: pathlib.Path) -> str:
     """Every distinct string value, column name and metadata entry of a Parquet file, as one text."""
     pf = pq.ParquetFile(path)
-    parts = [str(pf.schema_arrow), json.dumps({k.decode(errors="replace"): v.decode(errors="replace")
-                                               for k, v in (pf.schema_arrow.metadata or {}).items()})]
-    string_columns = [f.name for f in pf.schema_arrow if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
-                      or pa.types.is_dictionary(f.type)]
+    parts = [
+        str(pf.schema_arrow),
+        json.dumps(
+            {
+                k.decode(errors="replace"): v.decode(errors="replace")
+                for k, v in (pf.schema_arrow.metadata or {}).items()
+            }
+        ),
+    ]
+    string_columns = [
+        f.name
+        for f in pf.schema_arrow
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type) or pa.types.is_dictionary(f.type)
+    ]
     if string_columns:
         table = pf.read(columns=string_columns)
         for col in table.columns:
@@ -413,4 +527,4 @@ def _version() -> str:
         return "0+unknown"
 
 
-__all__ = ["ExportOptions", "ExportResult", "ExportError", "export_sessions", "select_sessions", "find_names"]
+__all__ = ["ExportError", "ExportOptions", "ExportResult", "export_sessions", "find_names", "select_sessions"]

@@ -43,8 +43,10 @@ class ProgressBar:
         frac = self.done / self.total
         filled = int(round(frac * BAR_WIDTH))
         elapsed = time.monotonic() - self._started
-        return (f"\rexport [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {frac * 100:3.0f}% "
-                f"{self.done}/{self.total} {self.unit} {elapsed:5.1f} s  {self.label[:40]:<40}")
+        return (
+            f"\rexport [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {frac * 100:3.0f}% "
+            f"{self.done}/{self.total} {self.unit} {elapsed:5.1f} s  {self.label[:40]:<40}"
+        )
 
     def _draw(self, *, force: bool = False) -> None:
         if not self.enabled:

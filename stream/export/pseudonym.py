@@ -63,7 +63,7 @@ class Labeler:
             if self.pseudonymous:
                 label = _next_number(taken, "")
             else:
-                stamp = dt.datetime.fromtimestamp(started_t_ns / 1e9, tz=dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+                stamp = dt.datetime.fromtimestamp(started_t_ns / 1e9, tz=dt.UTC).strftime("%Y%m%dT%H%M%S")
                 label = _unique(stamp, taken)
             self.sessions[session_id] = label
             self.session_subjects[session_id] = runner
@@ -115,11 +115,16 @@ class Labeler:
             "version": KEY_VERSION,
             "date_shift_days": self.date_shift_days,
             "subjects": {label: runner for runner, label in self.subjects.items()},
-            "sessions": {f"sub-{self.subjects[self.session_subjects[s]]}/ses-{label}": {"session_id": s,
-                         "source": self.sources.get(s, "")} for s, label in self.sessions.items()},
+            "sessions": {
+                f"sub-{self.subjects[self.session_subjects[s]]}/ses-{label}": {
+                    "session_id": s,
+                    "source": self.sources.get(s, ""),
+                }
+                for s, label in self.sessions.items()
+            },
             "groups": {label: team for team, label in self.groups.items()},
             "devices": {label: device for device, label in self.devices.items()},
-            "updated_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "updated_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
 
     @classmethod
@@ -164,8 +169,10 @@ def write_key(path: pathlib.Path, labeler: Labeler) -> None:
 def check_key_outside(key_path: pathlib.Path, out_dir: pathlib.Path) -> None:
     key, out = key_path.resolve(), out_dir.resolve()
     if key == out or out in key.parents:
-        raise UsageError(f"the key file {key_path} must not be inside the export folder {out_dir}: "
-                         "put it somewhere the export will not be shared from")
+        raise UsageError(
+            f"the key file {key_path} must not be inside the export folder {out_dir}: "
+            "put it somewhere the export will not be shared from"
+        )
 
 
 def _next_number(taken: Any, prefix: str) -> str:
@@ -188,5 +195,6 @@ def _names_pattern(names: list[str]) -> re.Pattern[str] | None:
     names = sorted({n for n in names if n.strip()}, key=len, reverse=True)
     if not names:
         return None
-    return re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(re.escape(n) for n in names) + r")(?![A-Za-z0-9])",
-                      re.IGNORECASE)
+    return re.compile(
+        r"(?<![A-Za-z0-9])(?:" + "|".join(re.escape(n) for n in names) + r")(?![A-Za-z0-9])", re.IGNORECASE
+    )

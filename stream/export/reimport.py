@@ -19,8 +19,9 @@ from sensors.types import Placement, SampleBatch, SampleKind
 from stream.errors import UsageError
 
 
-def read_samples(export_dir: pathlib.Path, *, subject: str, session: str, runner: str | None = None
-                 ) -> list[SampleBatch]:
+def read_samples(
+    export_dir: pathlib.Path, *, subject: str, session: str, runner: str | None = None
+) -> list[SampleBatch]:
     """One batch per (device, kind) of `sub-XX`/`ses-YY`; `runner` names them (default: the subject label)."""
     subject, session = _prefixed("sub-", subject), _prefixed("ses-", session)
     parquet = export_dir / "parquet"
@@ -28,8 +29,9 @@ def read_samples(export_dir: pathlib.Path, *, subject: str, session: str, runner
         raise UsageError(f"{export_dir} has no parquet/samples.parquet: export with --format parquet")
     where = [("subject", "=", subject), ("session", "=", session)]
     devices = pq.read_table(parquet / "devices.parquet", filters=where).to_pylist()
-    samples = pq.read_table(parquet / "samples.parquet", filters=where,
-                            columns=["device", "kind", "t_ns", "x", "y", "z"])
+    samples = pq.read_table(
+        parquet / "samples.parquet", filters=where, columns=["device", "kind", "t_ns", "x", "y", "z"]
+    )
     if not devices:
         raise UsageError(f"no samples for {subject} {session} in {export_dir}")
     batches = []
@@ -37,15 +39,24 @@ def read_samples(export_dir: pathlib.Path, *, subject: str, session: str, runner
         mask = pc.and_(pc.equal(samples["device"], d["device"]), pc.equal(samples["kind"], d["kind"]))
         part = samples.filter(mask)
         values = np.column_stack([part[c].to_numpy() for c in ("x", "y", "z")]).astype(np.float32, copy=False)
-        batches.append(SampleBatch(runner=runner or subject, device=d["device"], placement=Placement(d["placement"]),
-                                   kind=SampleKind(d["kind"]), rate_hz=d["rate_hz"],
-                                   t_ns=part["t_ns"].to_numpy(), values=values,
-                                   meta=json.loads(d["meta_json"] or "{}")))
+        batches.append(
+            SampleBatch(
+                runner=runner or subject,
+                device=d["device"],
+                placement=Placement(d["placement"]),
+                kind=SampleKind(d["kind"]),
+                rate_hz=d["rate_hz"],
+                t_ns=part["t_ns"].to_numpy(),
+                values=values,
+                meta=json.loads(d["meta_json"] or "{}"),
+            )
+        )
     return batches
 
 
-def to_capture(export_dir: pathlib.Path, out_path: pathlib.Path, *, subject: str, session: str,
-               runner: str | None = None) -> pathlib.Path:
+def to_capture(
+    export_dir: pathlib.Path, out_path: pathlib.Path, *, subject: str, session: str, runner: str | None = None
+) -> pathlib.Path:
     """A .sgcap capture of one exported session, ready for `strideguard analyze`."""
     batches = read_samples(export_dir, subject=subject, session=session, runner=runner)
     write_batches(out_path, batches, meta={"source": "strideguard export re-import"})

@@ -79,8 +79,9 @@ def load_session_samples(row: SessionRow, *, placement: Placement = Placement.CH
     except (SensorError, OSError) as exc:
         problem = f"recording read only up to a problem: {' '.join(str(exc).split())}"
     streams = tuple(_concat(group) for group in batches.values())
-    return SessionSamples(streams=streams, heart_rate=tuple(hr), strides=tuple(strides), events=tuple(events),
-                          problem=problem)
+    return SessionSamples(
+        streams=streams, heart_rate=tuple(hr), strides=tuple(strides), events=tuple(events), problem=problem
+    )
 
 
 def _concat(group: list[SampleBatch]) -> SampleStream:
@@ -88,6 +89,12 @@ def _concat(group: list[SampleBatch]) -> SampleStream:
     meta: dict[str, str] = {}
     for b in group:
         meta.update(b.meta)
-    return SampleStream(device=first.device, placement=first.placement, kind=first.kind, rate_hz=first.rate_hz,
-                        t_ns=np.concatenate([b.t_ns for b in group]),
-                        values=np.concatenate([b.values for b in group]), meta=meta)
+    return SampleStream(
+        device=first.device,
+        placement=first.placement,
+        kind=first.kind,
+        rate_hz=first.rate_hz,
+        t_ns=np.concatenate([b.t_ns for b in group]),
+        values=np.concatenate([b.values for b in group]),
+        meta=meta,
+    )

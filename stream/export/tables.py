@@ -19,7 +19,6 @@ from stream.export.dictionary import Column, schema
 from stream.export.pseudonym import Labeler
 from stream.export.samples import SampleStream
 
-
 PATH_KEYS = frozenset({"path", "file", "filename", "source_path"})  # recorder metadata keys that hold paths
 
 
@@ -27,8 +26,9 @@ def _plain(value: Any) -> Any:
     return value.value if isinstance(value, enum.Enum) else value
 
 
-def rows_table(columns: list[Column], rows: Iterable[dict[str, Any]], *, subject: str, session: str | None,
-               labeler: Labeler) -> pa.Table:
+def rows_table(
+    columns: list[Column], rows: Iterable[dict[str, Any]], *, subject: str, session: str | None, labeler: Labeler
+) -> pa.Table:
     """A table from dict rows (result `as_row()`s, SQLite rows): shift times, scrub text, add labels."""
     data: dict[str, list[Any]] = {c.name: [] for c in columns}
     shift = labeler.shift_ns
@@ -52,22 +52,25 @@ def rows_table(columns: list[Column], rows: Iterable[dict[str, Any]], *, subject
     return pa.Table.from_pydict(data, schema=schema(columns))
 
 
-def results_table(columns: list[Column], items: Sequence[Any], *, subject: str, session: str,
-                  labeler: Labeler) -> pa.Table:
+def results_table(
+    columns: list[Column], items: Sequence[Any], *, subject: str, session: str, labeler: Labeler
+) -> pa.Table:
     """Rows of frozen dataclasses (results, readings): every field by name, enums as their values."""
     rows = ({f.name: getattr(i, f.name) for f in dataclasses.fields(i)} for i in items)
     return rows_table(columns, rows, subject=subject, session=session, labeler=labeler)
 
 
-def samples_table(columns: list[Column], stream: SampleStream, *, subject: str, session: str,
-                  labeler: Labeler) -> pa.Table:
+def samples_table(
+    columns: list[Column], stream: SampleStream, *, subject: str, session: str, labeler: Labeler
+) -> pa.Table:
     """Long format: one row per sample, x/y/z in the kind's unit, exactly the recorded float32 values."""
     n = len(stream)
     arrays = {
         "subject": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([subject])),
         "session": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([session])),
-        "device": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)),
-                                                 pa.array([labeler.device(stream.device)])),
+        "device": pa.DictionaryArray.from_arrays(
+            pa.array(np.zeros(n, np.int32)), pa.array([labeler.device(stream.device)])
+        ),
         "kind": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([stream.kind.value])),
         "t_ns": pa.array(stream.t_ns + np.int64(labeler.shift_ns), pa.int64()),
         "x": pa.array(stream.values[:, 0], pa.float32()),
@@ -84,18 +87,28 @@ def device_row(stream: SampleStream, *, tracksys: str | None, labeler: Labeler) 
     if labeler.pseudonymous:  # file paths say where (and often whose) the recording was: left out
         meta = {k: labeler.scrub(v) for k, v in meta.items() if k.lower() not in PATH_KEYS}
     return {
-        "device": stream.device, "placement": stream.placement.value, "kind": stream.kind.value,
-        "unit": stream.kind.unit, "tracksys": tracksys, "rate_hz": stream.rate_hz,
-        "effective_rate_hz": stream.effective_rate_hz, "n_samples": n,
-        "first_t_ns": int(stream.t_ns[0]) if n else None, "last_t_ns": int(stream.t_ns[-1]) if n else None,
+        "device": stream.device,
+        "placement": stream.placement.value,
+        "kind": stream.kind.value,
+        "unit": stream.kind.unit,
+        "tracksys": tracksys,
+        "rate_hz": stream.rate_hz,
+        "effective_rate_hz": stream.effective_rate_hz,
+        "n_samples": n,
+        "first_t_ns": int(stream.t_ns[0]) if n else None,
+        "last_t_ns": int(stream.t_ns[-1]) if n else None,
         "meta_json": json.dumps(meta, sort_keys=True),
     }
 
 
-def session_row(*, group: str, status: str, started_t_ns: int, ended_t_ns: int | None,
-                summary: dict[str, Any]) -> dict[str, Any]:
+def session_row(
+    *, group: str, status: str, started_t_ns: int, ended_t_ns: int | None, summary: dict[str, Any]
+) -> dict[str, Any]:
     return {
-        "group": group, "status": status, "started_t_ns": started_t_ns, "ended_t_ns": ended_t_ns,
+        "group": group,
+        "status": status,
+        "started_t_ns": started_t_ns,
+        "ended_t_ns": ended_t_ns,
         "duration_s": None if ended_t_ns is None else (ended_t_ns - started_t_ns) / 1e9,
         "summary_json": json.dumps(summary, sort_keys=True),
     }

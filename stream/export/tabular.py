@@ -48,8 +48,9 @@ class TableWriters:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 f = open(path, "wb")
                 self._csv_files[table_name] = f
-                self._csv[table_name] = pacsv.CSVWriter(f, csv_table.schema, write_options=pacsv.WriteOptions(
-                    include_header=True, quoting_style="needed"))
+                self._csv[table_name] = pacsv.CSVWriter(
+                    f, csv_table.schema, write_options=pacsv.WriteOptions(include_header=True, quoting_style="needed")
+                )
             self._csv[table_name].write_table(csv_table)
 
     def close(self) -> None:
@@ -63,7 +64,6 @@ class TableWriters:
             w.close()
         for f in self._csv_files.values():
             f.close()  # type: ignore[attr-defined]
-
 
     def close_quietly(self) -> None:
         """Release open files after a failure (their content is about to be thrown away)."""

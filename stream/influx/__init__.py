@@ -4,4 +4,4 @@
 from stream.influx.sink import InfluxSink
 from stream.influx.writers import RejectedWriteError, RetryableWriteError, V1Writer, V2Writer
 
-__all__ = ["InfluxSink", "V1Writer", "V2Writer", "RetryableWriteError", "RejectedWriteError"]
+__all__ = ["InfluxSink", "RejectedWriteError", "RetryableWriteError", "V1Writer", "V2Writer"]

@@ -40,10 +40,7 @@ MEASUREMENTS = ("steps", "windows", "alerts", "sessions")
 
 def _escape_key(text: str) -> str:
     """Measurement names, tag keys and tag values: backslash-escape comma, equals sign and space."""
-    return (
-        text.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
-        .replace("\n", "\\n")
-    )
+    return text.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ").replace("\n", "\\n")
 
 
 def _escape_measurement(text: str) -> str:
@@ -59,16 +56,20 @@ def _field_value(value: Any, kind: type | None) -> str | None:
         return "true" if value else "false"
     if kind is int or (kind is None and isinstance(value, int)):
         return f"{int(value)}i"
-    if kind is float or isinstance(value, float) or (kind is None and hasattr(value, "__float__")
-                                                     and not isinstance(value, str)):
+    if (
+        kind is float
+        or isinstance(value, float)
+        or (kind is None and hasattr(value, "__float__") and not isinstance(value, str))
+    ):
         f = float(value)
         return repr(f) if math.isfinite(f) else None
     text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{text}"'
 
 
-def point(measurement: str, tags: Mapping[str, str | None], fields: Mapping[str, tuple[Any, type | None]],
-          t_ns: int) -> str | None:
+def point(
+    measurement: str, tags: Mapping[str, str | None], fields: Mapping[str, tuple[Any, type | None]], t_ns: int
+) -> str | None:
     """One line; `fields` maps name -> (value, declared type or None). None if no field has a value."""
     tag_text = "".join(
         f",{_escape_key(k)}={_escape_key(str(v))}" for k, v in sorted(tags.items()) if v not in (None, "")
@@ -115,8 +116,14 @@ def output_lines(output: AnalyzerOutput, tags: Mapping[str, str | None]) -> list
     return [line for line in lines if line is not None]
 
 
-def session_line(tags: Mapping[str, str | None], started_t_ns: int, *, state: str,
-                 summary: Mapping[str, Any] | None = None, source: str | None = None) -> str:
+def session_line(
+    tags: Mapping[str, str | None],
+    started_t_ns: int,
+    *,
+    state: str,
+    summary: Mapping[str, Any] | None = None,
+    source: str | None = None,
+) -> str:
     """The `sessions` point: state plus the flat numeric/text entries of the summary."""
     fields: dict[str, tuple[Any, type | None]] = {"state": (state, None)}
     reserved = {"session_id", "session", "source", "state", *tags}  # a field named like a tag is ambiguous

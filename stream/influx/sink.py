@@ -34,9 +34,17 @@ class InfluxSink:
 
     name = "influxdb"
 
-    def __init__(self, *, writer: LineWriter, spool_dir: str | os.PathLike[str], batch_lines: int = 5000,
-                 flush_interval_s: float = 1.0, close_timeout_s: float = 10.0, retry_initial_s: float = 0.2,
-                 retry_max_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        *,
+        writer: LineWriter,
+        spool_dir: str | os.PathLike[str],
+        batch_lines: int = 5000,
+        flush_interval_s: float = 1.0,
+        close_timeout_s: float = 10.0,
+        retry_initial_s: float = 0.2,
+        retry_max_s: float = 5.0,
+    ) -> None:
         self.writer = writer
         self.spool = Spool(spool_dir)
         self.rejected_path = pathlib.Path(spool_dir) / "rejected.lp"
@@ -62,8 +70,12 @@ class InfluxSink:
         self._tags.setdefault(session_id, {}).update(tags)
 
     def _session_tags(self, session: SessionInfo) -> dict[str, str | None]:
-        return {"runner": session.runner, "team": session.team, "session": session.session_id,
-                **self._tags.get(session.session_id, {})}
+        return {
+            "runner": session.runner,
+            "team": session.team,
+            "session": session.session_id,
+            **self._tags.get(session.session_id, {}),
+        }
 
     # -- Sink protocol -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -72,8 +84,11 @@ class InfluxSink:
 
     async def open_session(self, session: SessionInfo) -> None:
         self._start_tasks()
-        self._buffer.append(lineproto.session_line(self._session_tags(session), session.started_t_ns,
-                                                   state="running", source=session.source))
+        self._buffer.append(
+            lineproto.session_line(
+                self._session_tags(session), session.started_t_ns, state="running", source=session.source
+            )
+        )
 
     async def write(self, session: SessionInfo, output: AnalyzerOutput) -> None:
         self._start_tasks()
@@ -82,8 +97,15 @@ class InfluxSink:
             await self.flush()
 
     async def close_session(self, session: SessionInfo, summary: dict[str, Any]) -> None:
-        self._buffer.append(lineproto.session_line(self._session_tags(session), session.started_t_ns,
-                                                   state="finished", summary=summary, source=session.source))
+        self._buffer.append(
+            lineproto.session_line(
+                self._session_tags(session),
+                session.started_t_ns,
+                state="finished",
+                summary=summary,
+                source=session.source,
+            )
+        )
         await self.flush()
         self._tags.pop(session.session_id, None)
 
@@ -94,8 +116,11 @@ class InfluxSink:
             self._spool_wakeup.set()
             await asyncio.sleep(0.05)
         if not self.spool.empty:
-            log.warning("influxdb: %d bytes stay spooled in %s; they are sent when a sink next opens it",
-                        len(self.spool), self.spool.directory)
+            log.warning(
+                "influxdb: %d bytes stay spooled in %s; they are sent when a sink next opens it",
+                len(self.spool),
+                self.spool.directory,
+            )
         for task in (self._drainer, self._ticker):
             if task is not None:
                 task.cancel()

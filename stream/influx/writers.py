@@ -40,8 +40,17 @@ class LineWriter(Protocol):
 class V1Writer:
     """InfluxDB v1 API: works against InfluxDB 1.x, 2.x and 3.x."""
 
-    def __init__(self, *, url: str, database: str, username: str | None = None, password: str | None = None,
-                 token: str | None = None, retention_policy: str | None = None, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        *,
+        url: str,
+        database: str,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        retention_policy: str | None = None,
+        timeout_s: float = 5.0,
+    ) -> None:
         params = {"db": database, "precision": "ns"}
         if retention_policy:
             params["rp"] = retention_policy
@@ -80,8 +89,7 @@ class V2Writer:
 
         self.endpoint = f"{url.rstrip('/')}/api/v2/write"
         self.bucket, self.org = bucket, org
-        self._client = InfluxDBClient(url=url, token=token, org=org, timeout=int(timeout_s * 1000),
-                                      retries=0)
+        self._client = InfluxDBClient(url=url, token=token, org=org, timeout=int(timeout_s * 1000), retries=0)
         self._api = self._client.write_api(write_options=SYNCHRONOUS)
 
     def write(self, body: bytes) -> None:
@@ -93,8 +101,7 @@ class V2Writer:
             self._api.write(bucket=self.bucket, org=self.org, record=body, write_precision=WritePrecision.NS)
         except ApiException as exc:
             cls = RejectedWriteError if exc.status == 400 else RetryableWriteError
-            raise cls(f"HTTP {exc.status}: {str(exc.body)[:300]}", sink="influxdb-v2",
-                      endpoint=self.endpoint) from exc
+            raise cls(f"HTTP {exc.status}: {str(exc.body)[:300]}", sink="influxdb-v2", endpoint=self.endpoint) from exc
         except (OSError, Urllib3Error) as exc:
             raise RetryableWriteError(f"unreachable: {exc}", sink="influxdb-v2", endpoint=self.endpoint) from exc
 

@@ -134,14 +134,18 @@ class MqttConnection:
         self._supervisor = asyncio.create_task(self._run(), name=f"mqtt-supervisor-{self.client_id}")
         connected = asyncio.ensure_future(self._connected.wait())
         refused = asyncio.ensure_future(self._refused.wait())
-        await asyncio.wait({connected, refused}, timeout=self.settings.connect_timeout_s,
-                           return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            {connected, refused}, timeout=self.settings.connect_timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
         connected.cancel()
         refused.cancel()
         if self._refused.is_set():
             await self._stop()
-            raise SinkError(f"the broker refused the connection ({self.last_error}): check the user name and "
-                            "password and the ACL", sink="mqtt", endpoint=self.settings.endpoint) from None
+            raise SinkError(
+                f"the broker refused the connection ({self.last_error}): check the user name and password and the ACL",
+                sink="mqtt",
+                endpoint=self.settings.endpoint,
+            ) from None
         if not self._connected.is_set():
             await self._stop()
             raise SinkError(
@@ -271,7 +275,9 @@ class MqttConnection:
                 return
             except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
                 self.last_error = exc
-                remaining = [m for m, info in zip(remaining, infos) if not info.is_published()] + remaining[len(infos):]
+                remaining = [m for m, info in zip(remaining, infos) if not info.is_published()] + remaining[
+                    len(infos) :
+                ]
                 await self._wait_link_change(client)
 
     async def _acknowledged(self, client: aiomqtt.Client, infos: list[paho.MQTTMessageInfo]) -> None:
@@ -287,11 +293,15 @@ class MqttConnection:
             pending[info.mid] = countdown  # type: ignore[assignment]
         disconnected = asyncio.shield(client._disconnected)  # noqa: SLF001
         try:
-            finished, _ = await asyncio.wait({done, disconnected}, timeout=self.settings.publish_timeout_s,
-                                             return_when=asyncio.FIRST_COMPLETED)
+            finished, _ = await asyncio.wait(
+                {done, disconnected}, timeout=self.settings.publish_timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
             if done not in finished:
-                raise (aiomqtt.MqttError("disconnected while publishing") if finished else
-                       TimeoutError(f"no PUBACK within {self.settings.publish_timeout_s:g} s"))
+                raise (
+                    aiomqtt.MqttError("disconnected while publishing")
+                    if finished
+                    else TimeoutError(f"no PUBACK within {self.settings.publish_timeout_s:g} s")
+                )
         finally:
             if disconnected.done() and not disconnected.cancelled():
                 disconnected.exception()  # retrieved: the supervisor reports the lost link
@@ -309,8 +319,9 @@ class MqttConnection:
         incoming, arrived = self._incoming, self._arrived
 
         def on_message(_paho: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
-            incoming.append(Received(topic=message.topic, payload=message.payload, qos=message.qos,
-                                     mid=message.mid, client=client))
+            incoming.append(
+                Received(topic=message.topic, payload=message.payload, qos=message.qos, mid=message.mid, client=client)
+            )
             arrived.set()
 
         return on_message
@@ -365,7 +376,7 @@ class _Countdown:
     """Stands in for aiomqtt's per-publish Event: its `set()` (one per PUBACK) counts down, and the
     batch's future completes at zero."""
 
-    __slots__ = ("_left", "_done")
+    __slots__ = ("_done", "_left")
 
     def __init__(self, count: int, done: asyncio.Future[None]) -> None:
         self._left = count

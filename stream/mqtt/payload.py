@@ -93,9 +93,7 @@ def encode_imu(batch: SampleBatch, *, session: str, seq: int, final: bool = Fals
         t0_ns,
         len(session_b),
     )
-    return b"".join(
-        (header, session_b, bytes((len(device_b),)), device_b, times, batch.values.astype("<f4").tobytes())
-    )
+    return b"".join((header, session_b, bytes((len(device_b),)), device_b, times, batch.values.astype("<f4").tobytes()))
 
 
 def decode_imu(payload: bytes, *, runner: str) -> ImuMessage:
@@ -107,9 +105,7 @@ def decode_imu(payload: bytes, *, runner: str) -> ImuMessage:
 
     if len(payload) < _HEADER.size:
         raise fail(f"payload of {len(payload)} bytes is shorter than the {_HEADER.size}-byte header", 0)
-    version, kind_code, placement_code, flags, rate_hz, n, seq, t0_ns, session_len = _HEADER.unpack_from(
-        payload
-    )
+    version, kind_code, placement_code, flags, rate_hz, n, seq, t0_ns, session_len = _HEADER.unpack_from(payload)
     if version != IMU_VERSION:
         raise fail(f"unsupported IMU payload version {version} (this build reads {IMU_VERSION})", 0)
     if kind_code >= len(KIND_CODES):
@@ -169,8 +165,9 @@ def decode_imu(payload: bytes, *, runner: str) -> ImuMessage:
 # -- JSON messages (metrics, steps, alerts, status) ---------------------------------------------------
 
 
-def output_messages(session: str, output: AnalyzerOutput, *, input_seq: int | None = None
-                    ) -> list[tuple[str, dict[str, Any]]]:
+def output_messages(
+    session: str, output: AnalyzerOutput, *, input_seq: int | None = None
+) -> list[tuple[str, dict[str, Any]]]:
     """The JSON messages for one analyzer output as (kind, message): one `steps` message with all
     steps of the push, one `metrics` message per window, one `alerts` message per risk event. Every
     message names its session so receivers can key and de-duplicate by (session, t_ns); a worker adds

@@ -35,16 +35,22 @@ class MqttSink:
     async def write(self, session: SessionInfo, output: AnalyzerOutput, *, input_seq: int | None = None) -> None:
         messages = output_messages(session.session_id, output, input_seq=input_seq)
         # Issued in order (tasks start in creation order), acknowledged concurrently.
-        await asyncio.gather(*(self.connection.publish(topic(session.team, session.runner, kind), dumps(message), qos=1)
-                               for kind, message in messages))
+        await asyncio.gather(
+            *(
+                self.connection.publish(topic(session.team, session.runner, kind), dumps(message), qos=1)
+                for kind, message in messages
+            )
+        )
         self.messages_published += len(messages)
 
     async def write_many(self, writes: Sequence[tuple[SessionInfo, AnalyzerOutput, int | None]]) -> None:
         """The messages of many outputs (session, output, input_seq) as one batch of publishes, in order:
         the worker's way, one call per group instead of one task per message."""
-        batch = [(topic(session.team, session.runner, kind), dumps(message))
-                 for session, output, input_seq in writes
-                 for kind, message in output_messages(session.session_id, output, input_seq=input_seq)]
+        batch = [
+            (topic(session.team, session.runner, kind), dumps(message))
+            for session, output, input_seq in writes
+            for kind, message in output_messages(session.session_id, output, input_seq=input_seq)
+        ]
         await self.connection.publish_batch(batch, qos=1)
         self.messages_published += len(batch)
 
@@ -57,5 +63,4 @@ class MqttSink:
 
     async def _status(self, session: SessionInfo, state: str, **extra: Any) -> None:
         message = {"session_id": session.session_id, "runner": session.runner, "state": state, **extra}
-        await self.connection.publish(topic(session.team, session.runner, "status"), dumps(message), qos=1,
-                                      retain=True)
+        await self.connection.publish(topic(session.team, session.runner, "status"), dumps(message), qos=1, retain=True)

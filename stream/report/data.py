@@ -98,11 +98,19 @@ def alert_spans(alerts: list[RiskEvent], *, t0_ns: int, end_ns: int) -> list[Ale
     for i, a in enumerate(alerts):
         if a.kind is not RiskEventKind.ONSET:
             continue
-        cleared = next((b for b in alerts[i + 1:] if b.kind is RiskEventKind.CLEARED and b.metric == a.metric), None)
+        cleared = next((b for b in alerts[i + 1 :] if b.kind is RiskEventKind.CLEARED and b.metric == a.metric), None)
         end = cleared.t_ns if cleared else end_ns
-        spans.append(AlertSpan(metric=a.metric, severity=a.severity.value, start_min=float(minutes(a.t_ns, t0_ns)),
-                               end_min=float(minutes(end, t0_ns)), cleared=cleared is not None, message=a.message,
-                               cue=a.cue))
+        spans.append(
+            AlertSpan(
+                metric=a.metric,
+                severity=a.severity.value,
+                start_min=float(minutes(a.t_ns, t0_ns)),
+                end_min=float(minutes(end, t0_ns)),
+                cleared=cleared is not None,
+                message=a.message,
+                cue=a.cue,
+            )
+        )
     return spans
 
 
@@ -111,9 +119,11 @@ def side_stats(steps: list[StepEvent]) -> dict[str, SideStats]:
     for side in (Side.LEFT, Side.RIGHT):
         mine = [s for s in steps if s.side is side]
         out[side.value] = SideStats(
-            side=side.value, n_steps=len(mine),
+            side=side.value,
+            n_steps=len(mine),
             step_time_s=np.array([s.step_time_s for s in mine if s.step_time_s is not None]),
-            impact_g=np.array([s.impact_g for s in mine if s.impact_g is not None]))
+            impact_g=np.array([s.impact_g for s in mine if s.impact_g is not None]),
+        )
     return out
 
 
@@ -139,27 +149,54 @@ def gather(store: SessionStore, session: str) -> ReportData:
     row = store.session(session)
     if row is None:
         raise UsageError(f"no single session matches {session!r}: see `strideguard sessions`")
-    steps, windows, alerts = store.steps(row.session_id), store.windows(row.session_id), \
-        store.risk_events(row.session_id)
+    steps, windows, alerts = (
+        store.steps(row.session_id),
+        store.windows(row.session_id),
+        store.risk_events(row.session_id),
+    )
     end_ns = max([row.ended_t_ns or row.started_t_ns] + [w.t_end_ns for w in windows])
     previous = [r for r in store.sessions(runner=row.runner) if r.started_t_ns < row.started_t_ns]
     previous = previous[-HISTORY_SESSIONS:]
     history = []
     for r in previous:
         w = store.windows(r.session_id)
-        history.append(SessionPoint(session_id=r.session_id, started_t_ns=r.started_t_ns,
-                                    duration_s=session_duration_s(r, w), means=window_means(w), is_current=False))
-    history.append(SessionPoint(session_id=row.session_id, started_t_ns=row.started_t_ns,
-                                duration_s=session_duration_s(row, windows), means=window_means(windows),
-                                is_current=True))
+        history.append(
+            SessionPoint(
+                session_id=r.session_id,
+                started_t_ns=r.started_t_ns,
+                duration_s=session_duration_s(r, w),
+                means=window_means(w),
+                is_current=False,
+            )
+        )
+    history.append(
+        SessionPoint(
+            session_id=row.session_id,
+            started_t_ns=row.started_t_ns,
+            duration_s=session_duration_s(row, windows),
+            means=window_means(windows),
+            is_current=True,
+        )
+    )
     baseline, note = baseline_for(windows, history[:-1], t0_ns=row.started_t_ns)
-    runs = [RunRecord(start_t_ns=p.started_t_ns, duration_s=p.duration_s, distance_m=None, session_id=p.session_id)
-            for p in _all_runs(store, row)]
+    runs = [
+        RunRecord(start_t_ns=p.started_t_ns, duration_s=p.duration_s, distance_m=None, session_id=p.session_id)
+        for p in _all_runs(store, row)
+    ]
     current = next((r for r in runs if r.session_id == row.session_id), None)
-    return ReportData(row=row, steps=steps, windows=windows, alerts=alerts,
-                      spans=alert_spans(alerts, t0_ns=row.started_t_ns, end_ns=end_ns), sides=side_stats(steps),
-                      baseline=baseline, baseline_note=note, history=history,
-                      load=load_report(runs, latest=current) if current else None, load_runs=runs)
+    return ReportData(
+        row=row,
+        steps=steps,
+        windows=windows,
+        alerts=alerts,
+        spans=alert_spans(alerts, t0_ns=row.started_t_ns, end_ns=end_ns),
+        sides=side_stats(steps),
+        baseline=baseline,
+        baseline_note=note,
+        history=history,
+        load=load_report(runs, latest=current) if current else None,
+        load_runs=runs,
+    )
 
 
 def _all_runs(store: SessionStore, row: SessionRow) -> list[SessionPoint]:
@@ -170,13 +207,21 @@ def _all_runs(store: SessionStore, row: SessionRow) -> list[SessionPoint]:
             dur = r.summary.get("duration_s")
             if not isinstance(dur, (int, float)):
                 dur = ((r.ended_t_ns or r.started_t_ns) - r.started_t_ns) / NS_PER_S
-            out.append(SessionPoint(session_id=r.session_id, started_t_ns=r.started_t_ns, duration_s=float(dur),
-                                    means={}, is_current=r.session_id == row.session_id))
+            out.append(
+                SessionPoint(
+                    session_id=r.session_id,
+                    started_t_ns=r.started_t_ns,
+                    duration_s=float(dur),
+                    means={},
+                    is_current=r.session_id == row.session_id,
+                )
+            )
     return out
 
 
-def baseline_for(windows: list[WindowMetrics], previous: list[SessionPoint], *, t0_ns: int
-                 ) -> tuple[dict[str, float | None], str]:
+def baseline_for(
+    windows: list[WindowMetrics], previous: list[SessionPoint], *, t0_ns: int
+) -> tuple[dict[str, float | None], str]:
     """The comparison line: the mean of the previous sessions' means when there are any, else this run's
     early windows (the risk engine's baseline period)."""
     if previous:

@@ -10,13 +10,13 @@ from stream.terminal import format_clock
 
 CAPTIONS = {
     "metrics.png": "Cadence, impact, trunk sway and forward lean per analysis window. Shaded: an alert was active "
-                   "for that metric. Dashed: the baseline.",
+    "for that metric. Dashed: the baseline.",
     "steps.png": "Every detected step: impact and step time, by the side the trunk signal assigned.",
     "symmetry.png": "Left against right. A symmetry index beyond a few percent is a vendor heuristic; no injury link "
-                    "has been shown in a large cohort (Malisoux 2024).",
+    "has been shown in a large cohort (Malisoux 2024).",
     "history.png": "This session beside the runner's previous sessions (means over running windows).",
     "training_load.png": "Run lengths. A single run more than 10 % longer than the longest of the previous 30 days "
-                         "is associated with a higher injury hazard (Frandsen 2025).",
+    "is associated with a higher injury hazard (Frandsen 2025).",
 }
 
 DIGITS = {"steps/min": 1, "g": 2, "ratio": 3, "deg": 1}  # decimals shown per unit
@@ -38,7 +38,7 @@ def _fmt(x: float | None, digits: int = 1) -> str:
 
 
 def _when(t_ns: int) -> str:
-    return dt.datetime.fromtimestamp(t_ns / 1e9, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return dt.datetime.fromtimestamp(t_ns / 1e9, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def render(data: ReportData, images: list[str]) -> str:
@@ -48,22 +48,34 @@ def render(data: ReportData, images: list[str]) -> str:
     metric_rows = "".join(
         f"<tr><td>{e(label)}</td><td class=num>{_fmt(means[name], DIGITS[unit])}</td>"
         f"<td class=num>{_fmt(data.baseline.get(name), DIGITS[unit])}</td><td>{e(unit)}</td></tr>"
-        for name, label, unit in METRICS)
+        for name, label, unit in METRICS
+    )
     alert_rows = "".join(
         f"<tr><td class=num>{s.start_min:.1f}–{s.end_min:.1f}{'' if s.cleared else ' (not cleared)'}</td>"
         f"<td>{e(s.metric)}</td><td>{e(s.severity)}</td><td>{e(s.message)}</td><td>{e(s.cue)}</td></tr>"
-        for s in data.spans)
-    alerts = (f"<table><tr><th>minutes</th><th>metric</th><th>severity</th><th>what</th><th>cue</th></tr>"
-              f"{alert_rows}</table>") if data.spans else "<p>No alerts in this session.</p>"
+        for s in data.spans
+    )
+    alerts = (
+        (
+            f"<table><tr><th>minutes</th><th>metric</th><th>severity</th><th>what</th><th>cue</th></tr>"
+            f"{alert_rows}</table>"
+        )
+        if data.spans
+        else "<p>No alerts in this session.</p>"
+    )
     load = data.load
     load_html = ""
     if load is not None and load.spike is not None:
         cls = "flag" if load.spike.flagged else ""
         ratio = "" if load.acute_chronic_ratio is None else f" ({load.acute_chronic_ratio:.2f})"
-        load_html = (f"<p class='{cls}'>{e(load.spike.message)}</p><p class=muted>Weekly change: context only, "
-                     f"{e(load.weekly_caveat)}. Acute:chronic ratio{ratio}: {e(load.acwr_caveat)}.</p>")
-    figures = "".join(f"<figure><img src='{e(name)}' alt='{e(name)}'><figcaption>{e(CAPTIONS.get(name, ''))}"
-                      f"</figcaption></figure>" for name in images)
+        load_html = (
+            f"<p class='{cls}'>{e(load.spike.message)}</p><p class=muted>Weekly change: context only, "
+            f"{e(load.weekly_caveat)}. Acute:chronic ratio{ratio}: {e(load.acwr_caveat)}.</p>"
+        )
+    figures = "".join(
+        f"<figure><img src='{e(name)}' alt='{e(name)}'><figcaption>{e(CAPTIONS.get(name, ''))}</figcaption></figure>"
+        for name in images
+    )
     n_steps = len(data.steps)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -71,7 +83,7 @@ def render(data: ReportData, images: list[str]) -> str:
 <body>
 <h1>Session report: {e(row.runner)}</h1>
 <p class=muted>{e(_when(row.started_t_ns))} · {e(format_clock(data.duration_s))} · {n_steps} steps ·
-team {e(row.team)} · session {e(row.session_id)} · {e('unfinished' if row.status == 'running' else row.status)}</p>
+team {e(row.team)} · session {e(row.session_id)} · {e("unfinished" if row.status == "running" else row.status)}</p>
 <p class=note>StrideGuard's alerts are heuristics associated with low-back-pain risk in the literature, not a diagnosis.
 Pain that shoots down a leg, numbness, tingling, leg weakness, pain at night or loss of bladder or bowel control:
 stop running and see a clinician.</p>
@@ -79,7 +91,7 @@ stop running and see a clinician.</p>
 <table><tr><th>metric</th><th>this run</th><th>baseline</th><th>unit</th></tr>{metric_rows}</table>
 <p class=muted>Baseline: {e(data.baseline_note)}. Means over running windows.</p>
 <h2>Alerts</h2>{alerts}
-<h2>Training load</h2>{load_html or '<p>No earlier runs to compare with.</p>'}
+<h2>Training load</h2>{load_html or "<p>No earlier runs to compare with.</p>"}
 <p class=muted>Run length is the session's duration (distance is not recorded without a footpod).</p>
 <h2>Figures</h2>{figures}
 </body></html>

@@ -29,16 +29,19 @@ CURRENT_COLOUR = "#e76f51"
 PAST_COLOUR = "#8ab6d6"
 LOAD_WEEKS = 8  # weeks of runs shown in the training-load chart
 
-plt.rcParams.update({"axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
-                     "grid.alpha": 0.3, "font.size": 10})
+plt.rcParams.update(
+    {"axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "font.size": 10}
+)
 
 
 def _shade_alerts(ax, data: ReportData, metrics: tuple[str, ...] | None = None, *, fatigue: bool = True) -> bool:
     """Shade where an alert for one of `metrics` (or any, or the fatigue combination) was active; overlapping
     spans are merged so they do not darken each other, and drawn beneath the data."""
-    chosen = sorted((s.start_min, s.end_min) for s in data.spans
-                    if metrics is None or (fatigue and s.metric == "fatigue")
-                    or any(s.metric.startswith(m) for m in metrics))
+    chosen = sorted(
+        (s.start_min, s.end_min)
+        for s in data.spans
+        if metrics is None or (fatigue and s.metric == "fatigue") or any(s.metric.startswith(m) for m in metrics)
+    )
     merged: list[list[float]] = []
     for start, end in chosen:
         if merged and start <= merged[-1][1]:
@@ -54,8 +57,15 @@ def _legend(ax, **kw) -> None:
     """Above the panel, right-aligned: never over the data (nothing when nothing is labelled)."""
     if not ax.get_legend_handles_labels()[0]:
         return
-    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False, borderaxespad=0.2,
-              ncol=kw.pop("ncol", 4), **kw)
+    ax.legend(
+        loc="lower right",
+        bbox_to_anchor=(1.0, 1.0),
+        fontsize=8,
+        frameon=False,
+        borderaxespad=0.2,
+        ncol=kw.pop("ncol", 4),
+        **kw,
+    )
 
 
 def _no_data(ax, text: str) -> None:
@@ -69,8 +79,12 @@ def metrics_over_time(data: ReportData) -> Figure:
     panels = (
         (("cadence_spm",), "Cadence", "steps/min", ("cadence",)),
         (("impact_g",), "Impact (peak vertical acceleration)", "g", ("impact",)),
-        (("sway_ml_ratio", "sway_ap_ratio"), "Trunk sway (RMS ratio; ML side-to-side, AP front-back)", "ratio",
-         ("sway",)),
+        (
+            ("sway_ml_ratio", "sway_ap_ratio"),
+            "Trunk sway (RMS ratio; ML side-to-side, AP front-back)",
+            "ratio",
+            ("sway",),
+        ),
         (("lean_deg",), "Forward lean", "deg", ("lean",)),
     )
     labels = {"sway_ml_ratio": "ML", "sway_ap_ratio": "AP"}
@@ -82,8 +96,9 @@ def metrics_over_time(data: ReportData) -> Figure:
             ax.plot(minutes(t, t0), v, "-", color=colour, lw=1.6, label=labels.get(name, "this run"))
             base = data.baseline.get(name)
             if finite(base):
-                ax.axhline(base, color=colour, ls="--", lw=1, alpha=0.8,
-                           label=f"baseline {labels.get(name, '')}".strip())
+                ax.axhline(
+                    base, color=colour, ls="--", lw=1, alpha=0.8, label=f"baseline {labels.get(name, '')}".strip()
+                )
         if not any(np.isfinite(series(data.windows, n)[1]).any() for n in names):
             _no_data(ax, "no analysed windows with this metric")
         ax.set_title(title, loc="left", fontweight="bold")
@@ -107,8 +122,13 @@ def steps_scatter(data: ReportData) -> Figure:
         t = minutes(np.array([s.t_ns for s in mine]), t0)
         impact = np.array([np.nan if s.impact_g is None else s.impact_g for s in mine])
         step_time = np.array([np.nan if s.step_time_s is None else s.step_time_s * 1000 for s in mine])
-        kw = {"s": 4, "alpha": 0.5, "color": SIDE_COLOURS[side.value], "label": f"{side.value} ({len(mine)})",
-              "rasterized": True}
+        kw = {
+            "s": 4,
+            "alpha": 0.5,
+            "color": SIDE_COLOURS[side.value],
+            "label": f"{side.value} ({len(mine)})",
+            "rasterized": True,
+        }
         axes[0].scatter(t, impact, **kw)
         axes[1].scatter(t, step_time, **kw)
     for ax in axes:
@@ -141,8 +161,10 @@ def symmetry(data: ReportData) -> Figure:
     grid = fig.add_gridspec(2, 2)
     ax_time, ax_impact, ax_si = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, :])
     left, right = data.sides["left"], data.sides["right"]
-    for ax, attr, title, unit, scale in ((ax_time, "step_time_s", "Step time by side", "ms", 1000.0),
-                                         (ax_impact, "impact_g", "Impact by side", "g", 1.0)):
+    for ax, attr, title, unit, scale in (
+        (ax_time, "step_time_s", "Step time by side", "ms", 1000.0),
+        (ax_impact, "impact_g", "Impact by side", "g", 1.0),
+    ):
         values = [getattr(left, attr) * scale, getattr(right, attr) * scale]
         if all(v.size for v in values):
             parts = ax.boxplot(values, patch_artist=True, showfliers=False, widths=0.5)
@@ -158,10 +180,16 @@ def symmetry(data: ReportData) -> Figure:
         ax.set_title(title, loc="left", fontweight="bold")
         ax.set_ylabel(unit)
     t0 = data.row.started_t_ns
-    _shade_alerts(ax_si, data, ("step_time_asymmetry", "impact_asymmetry", "contact_time_asymmetry", "asymmetry"),
-                  fatigue=False)
-    for i, (name, label) in enumerate((("step_time_asymmetry_pct", "step time"), ("impact_asymmetry_pct", "impact"),
-                                       ("contact_time_asymmetry_pct", "contact time"))):
+    _shade_alerts(
+        ax_si, data, ("step_time_asymmetry", "impact_asymmetry", "contact_time_asymmetry", "asymmetry"), fatigue=False
+    )
+    for i, (name, label) in enumerate(
+        (
+            ("step_time_asymmetry_pct", "step time"),
+            ("impact_asymmetry_pct", "impact"),
+            ("contact_time_asymmetry_pct", "contact time"),
+        )
+    ):
         t, v = series(data.windows, name)
         if np.isfinite(v).any():
             ax_si.plot(minutes(t, t0), v, lw=1.4, color=f"C{i}", label=label)
@@ -177,10 +205,13 @@ def symmetry(data: ReportData) -> Figure:
 def history(data: ReportData) -> Figure:
     """This session beside the runner's previous ones (session means) and the baseline."""
     fig, axes = plt.subplots(2, 2, figsize=(10, 7), constrained_layout=True)
-    panels = (("cadence_spm", "Cadence", "steps/min"), ("impact_g", "Impact", "g"),
-              ("sway_ml_ratio", "Sway mediolateral", "ratio"), ("lean_deg", "Forward lean", "deg"))
-    labels = [dt.datetime.fromtimestamp(p.started_t_ns / 1e9, tz=dt.timezone.utc).strftime("%d %b")
-              for p in data.history]
+    panels = (
+        ("cadence_spm", "Cadence", "steps/min"),
+        ("impact_g", "Impact", "g"),
+        ("sway_ml_ratio", "Sway mediolateral", "ratio"),
+        ("lean_deg", "Forward lean", "deg"),
+    )
+    labels = [dt.datetime.fromtimestamp(p.started_t_ns / 1e9, tz=dt.UTC).strftime("%d %b") for p in data.history]
     x = np.arange(len(data.history))
     for ax, (name, title, unit) in zip(axes.flat, panels):
         values = np.array([np.nan if p.means.get(name) is None else p.means[name] for p in data.history])
@@ -206,8 +237,10 @@ def history(data: ReportData) -> Figure:
         ax.set_ylabel(unit)
     handles, names = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
-    fig.suptitle(f"Session means: this session and the previous {len(data.history) - 1}; "
-                 f"baseline: {data.baseline_note}", fontsize=11)
+    fig.suptitle(
+        f"Session means: this session and the previous {len(data.history) - 1}; baseline: {data.baseline_note}",
+        fontsize=11,
+    )
     return fig
 
 
@@ -219,32 +252,41 @@ def training_load(data: ReportData) -> Figure:
     end_ns = data.row.started_t_ns + DAY_NS
     start_ns = end_ns - LOAD_WEEKS * 7 * DAY_NS
     runs = [r for r in data.load_runs if r.start_t_ns >= start_ns]
-    days = [dt.datetime.fromtimestamp(r.start_t_ns / 1e9, tz=dt.timezone.utc) for r in runs]
+    days = [dt.datetime.fromtimestamp(r.start_t_ns / 1e9, tz=dt.UTC) for r in runs]
     amounts = [amount(r, unit) for r in runs]
     colours = [CURRENT_COLOUR if r.session_id == data.row.session_id else PAST_COLOUR for r in runs]
     ax_runs.bar(days, amounts, width=0.8, color=colours)
     limit = _spike_limit_line(data, unit)
     if limit is not None:
-        ax_runs.axhline(limit, color="black", ls="--", lw=1,
-                        label=f"longest of the previous {SPIKE_WINDOW_DAYS} days + {SPIKE_LIMIT_PCT:g} %")
+        ax_runs.axhline(
+            limit,
+            color="black",
+            ls="--",
+            lw=1,
+            label=f"longest of the previous {SPIKE_WINDOW_DAYS} days + {SPIKE_LIMIT_PCT:g} %",
+        )
         _legend(ax_runs)
-    ax_runs.set_xlim(dt.datetime.fromtimestamp(start_ns / 1e9, tz=dt.timezone.utc),
-                     dt.datetime.fromtimestamp(end_ns / 1e9, tz=dt.timezone.utc))
+    ax_runs.set_xlim(
+        dt.datetime.fromtimestamp(start_ns / 1e9, tz=dt.UTC), dt.datetime.fromtimestamp(end_ns / 1e9, tz=dt.UTC)
+    )
     ax_runs.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
     ax_runs.set_title("Runs (this one in orange)", loc="left", fontweight="bold")
     ax_runs.set_ylabel(unit)
     weeks = report.weeks if report else ()
     if weeks:
-        labels = [dt.datetime.fromtimestamp(w.end_t_ns / 1e9, tz=dt.timezone.utc).strftime("to %d %b")
-                  for w in weeks]
+        labels = [dt.datetime.fromtimestamp(w.end_t_ns / 1e9, tz=dt.UTC).strftime("to %d %b") for w in weeks]
         ax_weeks.bar(labels, [w.amount for w in weeks], color=PAST_COLOUR, width=0.6)
         for i, w in enumerate(weeks):
             if w.change_pct is not None:
                 ax_weeks.annotate(f"{w.change_pct:+.0f} %", (i, w.amount), ha="center", va="bottom", fontsize=8)
     ratio = report.acute_chronic_ratio if report else None
-    ax_weeks.set_title("Weekly totals (change vs the week before; shown for context"
-                       + (f", acute:chronic {ratio:.2f}" if ratio is not None else "") + ")",
-                       loc="left", fontweight="bold")
+    ax_weeks.set_title(
+        "Weekly totals (change vs the week before; shown for context"
+        + (f", acute:chronic {ratio:.2f}" if ratio is not None else "")
+        + ")",
+        loc="left",
+        fontweight="bold",
+    )
     ax_weeks.set_ylabel(unit)
     return fig
 
@@ -271,4 +313,4 @@ def save(fig: Figure, path: pathlib.Path) -> pathlib.Path:
     return path
 
 
-__all__ = ["FIGURES", "save", "NS_PER_S"]
+__all__ = ["FIGURES", "NS_PER_S", "save"]

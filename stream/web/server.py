@@ -118,8 +118,9 @@ class WebServer:
             await self._site.start()
         except OSError as exc:
             await self._runner.cleanup()
-            raise UsageError(f"cannot serve the live pages on {self.host}:{self.port}: {exc.strerror or exc}; "
-                             "choose another --port") from exc
+            raise UsageError(
+                f"cannot serve the live pages on {self.host}:{self.port}: {exc.strerror or exc}; choose another --port"
+            ) from exc
         if self.port == 0:
             server = self._site._server  # the bound port when 0 asked the OS for a free one
             self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
@@ -178,8 +179,11 @@ class WebServer:
 
     async def _latest(self, request: web.Request) -> web.Response:
         pattern = self._prefix(request) + "/#"
-        items = [{"topic": t, "kind": _kind_of(t), "message": m} for t, m in list(self.bus.last.items())
-                 if busmod.matches(pattern, t) and _kind_of(t) in FEED_KINDS]
+        items = [
+            {"topic": t, "kind": _kind_of(t), "message": m}
+            for t, m in list(self.bus.last.items())
+            if busmod.matches(pattern, t) and _kind_of(t) in FEED_KINDS
+        ]
         return web.json_response(items)
 
     async def _snooze(self, request: web.Request) -> web.Response:
@@ -188,25 +192,29 @@ class WebServer:
         if not NAME_RE.match(name):
             return _error(400, "runner names contain no '/', '+' or '#'")
         if request.content_type != "application/json":
-            return _error(415, "send JSON: {\"metric\": name or null, \"minutes\": number}")
+            return _error(415, 'send JSON: {"metric": name or null, "minutes": number}')
         try:
             body = await request.json()
         except ValueError:
             return _error(400, "the body is not valid JSON")
         if not isinstance(body, dict):
-            return _error(400, "send a JSON object: {\"metric\": name or null, \"minutes\": number}")
+            return _error(400, 'send a JSON object: {"metric": name or null, "minutes": number}')
         metric, minutes = body.get("metric"), body.get("minutes")
         if metric is not None and metric not in SNOOZE_METRICS:
             return _error(400, f"metric must be null or one of {', '.join(SNOOZE_METRICS)}")
-        if (isinstance(minutes, bool) or not isinstance(minutes, (int, float))
-                or not (0 < minutes <= SNOOZE_MAX_MIN)):
+        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not (0 < minutes <= SNOOZE_MAX_MIN):
             return _error(400, f"minutes must be a number above 0 and at most {SNOOZE_MAX_MIN:g}")
         teams = self._live_teams(name)
         if not teams:
             return _error(404, f"no live session for runner {name!r}")
         self._request_id += 1
-        message = {"action": "snooze", "runner": name, "metric": metric, "minutes": float(minutes),
-                   "request_id": self._request_id}
+        message = {
+            "action": "snooze",
+            "runner": name,
+            "metric": metric,
+            "minutes": float(minutes),
+            "request_id": self._request_id,
+        }
         for team in teams:
             self.bus.publish(busmod.topic(team, name, "control"), message)
         return web.json_response({**message, "teams": teams}, status=202)
@@ -216,8 +224,7 @@ class WebServer:
         teams = set()
         for topic_name, message in list(self.bus.last.items()):
             parts = topic_name.split("/")
-            if (len(parts) == 5 and parts[3] == runner and parts[4] == "status"
-                    and message.get("state") == "running"):
+            if len(parts) == 5 and parts[3] == runner and parts[4] == "status" and message.get("state") == "running":
                 teams.add(parts[2])
         return sorted(teams)
 
@@ -226,8 +233,9 @@ class WebServer:
         pattern = prefix + "/#"
         feed = _Feed(self.bus, prefix, maxsize=500)
         self._feeds.add(feed)
-        resp = web.StreamResponse(headers={
-            "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        resp = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
         try:
             await resp.prepare(request)
             await resp.write(f"retry: {RETRY_MS}\n\n".encode())

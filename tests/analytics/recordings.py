@@ -41,11 +41,19 @@ def load_uci(path: pathlib.Path) -> UciRun:
     t_s = data[:, col["t_s"]]
     acc = data[:, [col["T_xacc"], col["T_yacc"], col["T_zacc"]]] / G_MPS2
     t_ns = T0_NS + np.round(t_s * 1e9).astype(np.int64)
-    batch = SampleBatch(runner=path.stem.split("_")[0], device="uci-torso", placement=Placement.CHEST,
-                        kind=SampleKind.ACC, rate_hz=UCI_RATE_HZ, t_ns=t_ns, values=acc)
+    batch = SampleBatch(
+        runner=path.stem.split("_")[0],
+        device="uci-torso",
+        placement=Placement.CHEST,
+        kind=SampleKind.ACC,
+        rate_hz=UCI_RATE_HZ,
+        t_ns=t_ns,
+        values=acc,
+    )
     right, left = leg_gyro_strides(data[:, col["RL_zgyro"]], data[:, col["LL_zgyro"]], t_s)
-    return UciRun(name=batch.runner, batch=batch, t_s=t_s, ref_steps_s=np.sort(np.concatenate((right, left))),
-                  ref_right_s=right)
+    return UciRun(
+        name=batch.runner, batch=batch, t_s=t_s, ref_steps_s=np.sort(np.concatenate((right, left))), ref_right_s=right
+    )
 
 
 def leg_gyro_strides(right: np.ndarray, left: np.ndarray, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -61,8 +69,9 @@ def leg_gyro_strides(right: np.ndarray, left: np.ndarray, t_s: np.ndarray) -> tu
         close = np.mean([b[0] - a[0] < 0.12 for a, b in zip(ev, ev[1:])])
         return alt - close
 
-    sr, sl = max(((a, b) for a in (1, -1) for b in (1, -1)),
-                 key=lambda s: alternation(peaks(s[0] * right), peaks(s[1] * left)))
+    sr, sl = max(
+        ((a, b) for a in (1, -1) for b in (1, -1)), key=lambda s: alternation(peaks(s[0] * right), peaks(s[1] * left))
+    )
     return peaks(sr * right), peaks(sl * left)
 
 
@@ -91,15 +100,22 @@ def load_alcantara(folder: pathlib.Path) -> list[AlcantaraTrial]:
         n = len(v)
         t_ns = T0_NS + np.round(np.arange(n) / ALCANTARA_RATE_HZ * 1e9).astype(np.int64)
         values = np.stack((v, np.zeros(n), ap), axis=1)
-        batch = SampleBatch(runner=f"alc{i:02d}", device="alcantara-sacrum", placement=Placement.SACRUM,
-                            kind=SampleKind.ACC, rate_hz=ALCANTARA_RATE_HZ, t_ns=t_ns, values=values)
+        batch = SampleBatch(
+            runner=f"alc{i:02d}",
+            device="alcantara-sacrum",
+            placement=Placement.SACRUM,
+            kind=SampleKind.ACC,
+            rate_hz=ALCANTARA_RATE_HZ,
+            t_ns=t_ns,
+            values=values,
+        )
         on = f > 0.05
         # vGRF noise around the 0.05 BW threshold splits a few contacts (trial 14): close flight gaps
         # shorter than MIN_FLIGHT_S and drop "contacts" that never carry body weight
         gaps = np.flatnonzero(np.diff(on.astype(int)))
         for a, b in zip(gaps, gaps[1:]):
             if on[a] and not on[a + 1] and b - a < MIN_FLIGHT_S * ALCANTARA_RATE_HZ:
-                on[a + 1:b + 1] = True
+                on[a + 1 : b + 1] = True
         edges = np.flatnonzero(np.diff(on.astype(int)))
         starts = [e + 1 for e in edges if not on[e]]
         ends = [e + 1 for e in edges if on[e]]
@@ -113,6 +129,13 @@ def load_alcantara(folder: pathlib.Path) -> list[AlcantaraTrial]:
             contacts.append(s0 / ALCANTARA_RATE_HZ)
             toe_offs.append(e0 / ALCANTARA_RATE_HZ)
             peaks.append(float(f[s0:e0].max()))
-        trials.append(AlcantaraTrial(index=i, batch=batch, contacts_s=np.array(contacts),
-                                     toe_offs_s=np.array(toe_offs), peak_vgrf_bw=np.array(peaks)))
+        trials.append(
+            AlcantaraTrial(
+                index=i,
+                batch=batch,
+                contacts_s=np.array(contacts),
+                toe_offs_s=np.array(toe_offs),
+                peak_vgrf_bw=np.array(peaks),
+            )
+        )
     return trials

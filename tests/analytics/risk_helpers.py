@@ -64,9 +64,16 @@ def episode(start_s: float, stop_s: float, **sizes: float) -> Change:
     return change
 
 
-def windows(duration_s: float, change: Change = no_change, *, noise: float = 0.0, seed: int = 0,
-            speed_mps: Callable[[float], float | None] = lambda t: None,
-            running: Callable[[float], bool] = lambda t: True, runner: str = "anna") -> list[WindowMetrics]:
+def windows(
+    duration_s: float,
+    change: Change = no_change,
+    *,
+    noise: float = 0.0,
+    seed: int = 0,
+    speed_mps: Callable[[float], float | None] = lambda t: None,
+    running: Callable[[float], bool] = lambda t: True,
+    runner: str = "anna",
+) -> list[WindowMetrics]:
     """10-s windows on a 5-s hop; each metric is the mean over the window of the scripted value
     (evaluated every 0.1 s, so a step change mid-window mixes like a mean over steps would)."""
     rng = np.random.default_rng(seed)

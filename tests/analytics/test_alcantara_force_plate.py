@@ -47,10 +47,12 @@ def test_steps_impact_and_contact_time_against_the_force_plate(alcantara_trials)
     contact = np.array([r[4].contact_time_ms - 1000 * (r[2] - r[1]) for r in found if r[4].contact_time_ms])
     contact_err = np.median(np.abs(contact))
     onset = np.array([(r[4].contact_t_ns - T0_NS) / 1e9 - r[1] for r in found if r[4].contact_t_ns])
-    print(f"alcantara: {len(seen)} contacts after {WARMUP_S} s, recall {recall:.3f} precision {precision:.3f}; "
-          f"impact |err| median {impact_err:.3f} BW (bias {np.median(impact[:, 0] - impact[:, 1]):+.3f}), "
-          f"r {r:.3f}; contact time |err| median {contact_err:.1f} ms (bias {np.median(contact):+.1f}, "
-          f"{len(contact)} steps); contact onset offset median {1000 * np.median(onset):+.1f} ms")
+    print(
+        f"alcantara: {len(seen)} contacts after {WARMUP_S} s, recall {recall:.3f} precision {precision:.3f}; "
+        f"impact |err| median {impact_err:.3f} BW (bias {np.median(impact[:, 0] - impact[:, 1]):+.3f}), "
+        f"r {r:.3f}; contact time |err| median {contact_err:.1f} ms (bias {np.median(contact):+.1f}, "
+        f"{len(contact)} steps); contact onset offset median {1000 * np.median(onset):+.1f} ms"
+    )
     assert recall >= 0.97 and precision >= 0.97
     assert impact_err <= 0.15
     assert r >= 0.7

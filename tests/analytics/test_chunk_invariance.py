@@ -68,9 +68,12 @@ def test_uci_chest_recording_is_chunk_invariant(uci_runs) -> None:
 
 @pytest.mark.parametrize("rate_hz", [25, 100, 500])
 def test_synthetic_run_with_breaks_and_noise_is_chunk_invariant(rate_hz: int) -> None:
-    cfg = SyntheticConfig(mount_rotation=random_rotation(11), standing_s=4.0,
-                          walk_breaks=(WalkBreak(at_s=20.0, duration_s=6.0),),
-                          noise_bursts=(NoiseBurst(at_s=32.0, duration_s=2.0, noise_g=0.6),))
+    cfg = SyntheticConfig(
+        mount_rotation=random_rotation(11),
+        standing_s=4.0,
+        walk_breaks=(WalkBreak(at_s=20.0, duration_s=6.0),),
+        noise_bursts=(NoiseBurst(at_s=32.0, duration_s=2.0, noise_g=0.6),),
+    )
     run = SyntheticRunner(cfg).generate(40.0, rate_hz, seed=5, placement=Placement.CHEST)
     sizes = (1, 7, 100) if rate_hz <= 100 else (7, 100)
     whole = assert_same(run.acc, sizes)

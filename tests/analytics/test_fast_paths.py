@@ -26,12 +26,17 @@ FLOATS = st.floats(min_value=-3.0, max_value=4.0, allow_nan=False, width=64)
 
 
 @settings(max_examples=300, deadline=None)
-@given(values=st.lists(FLOATS, min_size=1, max_size=120), k_frac=st.floats(0.0, 1.0), reach=st.integers(1, 60),
-       threshold=st.sampled_from([0.4, 0.0, 1.0, 2.5]), rate=st.sampled_from([25.0, 100.0, 500.0]))
+@given(
+    values=st.lists(FLOATS, min_size=1, max_size=120),
+    k_frac=st.floats(0.0, 1.0),
+    reach=st.integers(1, 60),
+    threshold=st.sampled_from([0.4, 0.0, 1.0, 2.5]),
+    rate=st.sampled_from([25.0, 100.0, 500.0]),
+)
 def test_contact_span_around_equals_contact_span(values, k_frac, reach, threshold, rate) -> None:
     v = np.asarray(values)
     k = min(len(values) - 1, int(k_frac * len(values)))
-    want = contact_span(v[max(0, k - reach):k + 1], v[k:k + reach + 1], threshold, rate)
+    want = contact_span(v[max(0, k - reach) : k + 1], v[k : k + reach + 1], threshold, rate)
     assert contact_span_around(values, k, reach, threshold, rate) == want
 
 
@@ -42,7 +47,7 @@ def test_contact_span_around_on_a_stance_pulse_matches_and_is_a_contact() -> Non
     k = int(v.argmax())
     reach = round(MAX_CONTACT_S * rate) + 1
     got = contact_span_around(v.tolist(), k, reach, 0.4, rate)
-    assert got is not None and got == contact_span(v[k - reach:k + 1], v[k:k + reach + 1], 0.4, rate)
+    assert got is not None and got == contact_span(v[k - reach : k + 1], v[k : k + reach + 1], 0.4, rate)
     assert 0.2 < got[1] - got[0] < 0.26  # the pulse is above 0.4 g for ~0.23 s
 
 
@@ -71,7 +76,7 @@ def _reference_orientation(stage_cfg: AnalyticsConfig, rate_hz: float, acc: np.n
     out = []
     i = 0
     for size in sizes:
-        chunk = acc[i:i + size]
+        chunk = acc[i : i + size]
         i += size
         got = stage.push(chunk)
         a = np.ascontiguousarray(chunk.T)
@@ -101,8 +106,9 @@ def _reference_orientation(stage_cfg: AnalyticsConfig, rate_hz: float, acc: np.n
 
 
 def _same_bits(x: np.ndarray, y: np.ndarray) -> bool:
-    return x.shape == y.shape and np.array_equal(np.asarray(x, np.float64).view(np.int64),
-                                                 np.asarray(y, np.float64).view(np.int64))
+    return x.shape == y.shape and np.array_equal(
+        np.asarray(x, np.float64).view(np.int64), np.asarray(y, np.float64).view(np.int64)
+    )
 
 
 @pytest.mark.parametrize("sizes", [[25] * 120, [1, 37, 250, 999, 713], [3000]])
@@ -110,7 +116,7 @@ def test_orientation_fast_algebra_equals_the_written_out_formulas(uci_runs, size
     run = uci_runs[0]
     rate = run.batch.rate_hz
     assert rate == 25.0  # one axis update per 25 samples: the [25] * 120 split has one axis per chunk
-    acc = np.asarray(run.batch.values[:sum(sizes)], dtype=np.float64)
+    acc = np.asarray(run.batch.values[: sum(sizes)], dtype=np.float64)
     assert acc.shape[0] == sum(sizes)
     for got, vertical, dyn_v, h1, h2, power, (c, s) in _reference_orientation(AnalyticsConfig(), rate, acc, sizes):
         assert _same_bits(got.vertical_g, vertical)
@@ -136,7 +142,7 @@ def test_history_buffer_matches_a_plain_list_for_any_chunking(sizes, capacity) -
         assert (h.start, h.end) == (start, total)
         view, base = h.rows(total - size - 5, total)
         assert base == max(start, total - size - 5)
-        assert view[:, 0].tolist() == held[base - start:] and view[:, 1].tolist() == [-v for v in held[base - start:]]
+        assert view[:, 0].tolist() == held[base - start :] and view[:, 1].tolist() == [-v for v in held[base - start :]]
         h.trim()
         drop = max(0, len(held) - capacity)
         held = held[drop:]

@@ -14,7 +14,7 @@ SPLITS = ([1] * 50, [7] * 20, [3, 100, 1, 250, 17], [1000])
 def chunks(x: np.ndarray, sizes: list[int]):
     i = 0
     for size in sizes:
-        yield x[i:i + size]
+        yield x[i : i + size]
         i += size
     if i < len(x):
         yield x[i:]

@@ -52,7 +52,9 @@ def test_the_gate_delay_is_the_band_pass_group_delay() -> None:
     for rate_hz in (25.0, 100.0, 500.0):
         delay_s = band_group_delay_s(AnalyticsConfig().step_band_hz, rate_hz)
         assert 0.08 <= delay_s <= 0.16
-        assert delay_s + AnalyticsConfig().max_refractory_s + AnalyticsConfig().step_post_s < AnalyticsConfig().latency_s
+        assert (
+            delay_s + AnalyticsConfig().max_refractory_s + AnalyticsConfig().step_post_s < AnalyticsConfig().latency_s
+        )
 
 
 def test_a_gate_failed_peak_without_a_following_step_stays_out() -> None:
@@ -84,8 +86,12 @@ def test_steps_recover_from_half_rate_after_a_slow_walk(walk_spm: float, run_spm
     a fast running step: the detector counts every other step at first. It must find the missed ones
     again: with the refractory fraction under 0.5, an interval of two steps gives a refractory period
     shorter than one step. (At 0.6 it stayed at half the cadence to the end: 187 of 284 steps.)"""
-    cfg = SyntheticConfig(cadence_spm=run_spm, contact_time_ms=210.0, walk_cadence_spm=walk_spm,
-                          walk_breaks=(WalkBreak(at_s=40.0, duration_s=30.0),))
+    cfg = SyntheticConfig(
+        cadence_spm=run_spm,
+        contact_time_ms=210.0,
+        walk_cadence_spm=walk_spm,
+        walk_breaks=(WalkBreak(at_s=40.0, duration_s=30.0),),
+    )
     run = SyntheticRunner(cfg).generate(120.0, 100.0, seed=3)
     analyzer = RunnerAnalyzer(runner=run.acc.runner)
     out = analyzer.push(run.acc) + analyzer.finish()

@@ -10,7 +10,7 @@ from analytics.footpod import overstriding_ratio, window_speed_and_stride
 from analytics.regularity import autocorrelation, regularity
 from analytics.runner import RunnerAnalyzer
 from sensors.synthetic import NoiseBurst, SyntheticConfig, SyntheticRunner, Turn, random_rotation
-from sensors.types import HeartRateReading, NS_PER_S, Placement, StrideReading
+from sensors.types import NS_PER_S, HeartRateReading, Placement, StrideReading
 
 
 def analyse(run, readings=()):
@@ -30,8 +30,11 @@ def test_vertical_oscillation_and_braking_follow_the_truth(rate_hz: int) -> None
     cfg = SyntheticConfig(standing_s=5.0, braking_g=0.5, mount_rotation=random_rotation(4))
     run = SyntheticRunner(cfg).generate(50.0, rate_hz, seed=21, placement=Placement.SACRUM)
     out = analyse(run)
-    vo = [s.vertical_oscillation_cm - truth_for(run, s).vertical_oscillation_cm
-          for s in out.steps if s.vertical_oscillation_cm is not None]
+    vo = [
+        s.vertical_oscillation_cm - truth_for(run, s).vertical_oscillation_cm
+        for s in out.steps
+        if s.vertical_oscillation_cm is not None
+    ]
     braking = [s.braking_g - truth_for(run, s).braking_g for s in out.steps if s.braking_g is not None]
     assert len(vo) >= 0.9 * len(out.steps) and len(braking) >= 0.7 * len(out.steps)
     assert abs(np.median(vo)) <= 0.5
@@ -53,9 +56,9 @@ def test_impact_asymmetry_has_the_truth_sign_and_size() -> None:
 
 def test_regularity_is_high_for_steady_running_and_drops_with_a_loose_strap() -> None:
     steady = SyntheticRunner(SyntheticConfig(standing_s=0.0)).generate(30.0, 100, seed=1)
-    noisy = SyntheticRunner(SyntheticConfig(standing_s=0.0, noise_bursts=(NoiseBurst(at_s=10.0, duration_s=10.0,
-                                                                                      noise_g=0.8),))
-                            ).generate(30.0, 100, seed=1)
+    noisy = SyntheticRunner(
+        SyntheticConfig(standing_s=0.0, noise_bursts=(NoiseBurst(at_s=10.0, duration_s=10.0, noise_g=0.8),))
+    ).generate(30.0, 100, seed=1)
     a = [w for w in analyse(steady).windows if w.t_start_ns == steady.start_t_ns + 10 * NS_PER_S][0]
     b = [w for w in analyse(noisy).windows if w.t_start_ns == noisy.start_t_ns + 10 * NS_PER_S][0]
     assert a.step_regularity > 0.85 and a.stride_regularity > 0.85
@@ -74,10 +77,14 @@ def test_autocorrelation_of_a_sine() -> None:
 def test_footpod_and_heart_rate_fill_the_windows() -> None:
     run = SyntheticRunner(SyntheticConfig(standing_s=0.0, cadence_spm=170.0)).generate(30.0, 50, seed=2)
     t0 = run.start_t_ns
-    readings = [StrideReading(runner=run.acc.runner, device="pod", t_ns=t0 + k * NS_PER_S, speed_mps=3.4,
-                              cadence_spm=170) for k in range(30)]
-    readings += [HeartRateReading(runner=run.acc.runner, device="hrm", t_ns=t0 + k * NS_PER_S, heart_rate_bpm=150)
-                 for k in range(30)]
+    readings = [
+        StrideReading(runner=run.acc.runner, device="pod", t_ns=t0 + k * NS_PER_S, speed_mps=3.4, cadence_spm=170)
+        for k in range(30)
+    ]
+    readings += [
+        HeartRateReading(runner=run.acc.runner, device="hrm", t_ns=t0 + k * NS_PER_S, heart_rate_bpm=150)
+        for k in range(30)
+    ]
     out = analyse(run, readings)
     w = out.windows[1]
     assert w.speed_mps == pytest.approx(3.4)
@@ -90,23 +97,29 @@ def test_footpod_stride_length_wins_and_overstriding_ratio() -> None:
     assert window_speed_and_stride(r, 170.0) == (3.0, 2.4)
     assert window_speed_and_stride([], 170.0) == (None, None)
     assert overstriding_ratio(stride_length_m=2.4, speed_mps=3.0, reference_cadence_spm=160.0) == pytest.approx(
-        2.4 / (3.0 * 120 / 160))
+        2.4 / (3.0 * 120 / 160)
+    )
 
 
 def test_overstriding_ratio_rises_when_cadence_drops_at_the_same_footpod_speed() -> None:
     """Same speed, 6 % lower cadence: each stride is 1/0.94 longer than at the early-run cadence."""
     from sensors.synthetic import Change
 
-    cfg = SyntheticConfig(standing_s=0.0, cadence_spm=170.0,
-                          changes=(Change(at_s=150.0, ramp_s=0.0, cadence_pct=-6.0),))
+    cfg = SyntheticConfig(
+        standing_s=0.0, cadence_spm=170.0, changes=(Change(at_s=150.0, ramp_s=0.0, cadence_pct=-6.0),)
+    )
     run = SyntheticRunner(cfg).generate(240.0, 50, seed=5)
     analyzer = RunnerAnalyzer(runner=run.acc.runner)
-    out = analyzer.push_reading(StrideReading(runner=run.acc.runner, device="pod", t_ns=run.start_t_ns,
-                                              speed_mps=3.3, cadence_spm=170))
+    out = analyzer.push_reading(
+        StrideReading(runner=run.acc.runner, device="pod", t_ns=run.start_t_ns, speed_mps=3.3, cadence_spm=170)
+    )
     for k, batch in enumerate(run.iter_batches(1.0)):
         if batch.kind.value == "acc":
-            out = out + analyzer.push_reading(StrideReading(
-                runner=run.acc.runner, device="pod", t_ns=int(batch.t_ns[0]), speed_mps=3.3, cadence_spm=170))
+            out = out + analyzer.push_reading(
+                StrideReading(
+                    runner=run.acc.runner, device="pod", t_ns=int(batch.t_ns[0]), speed_mps=3.3, cadence_spm=170
+                )
+            )
             out = out + analyzer.push(batch)
     out = out + analyzer.finish()
     ratios = {w.t_start_ns: w.overstriding_ratio for w in out.windows}
@@ -124,9 +137,11 @@ def test_sharp_turns_keep_every_step_its_side_and_the_cadence(rate_hz: int) -> N
     second) on an unknown mounting: the gravity estimate lags the bank, so for a moment the vertical
     reads low and the ML axis carries part of gravity. No step may be lost or invented, no side may
     flip, and the windows over the turns keep their cadence."""
-    turns = (Turn(at_s=15.0, duration_s=2.5, angle_deg=180.0, speed_mps=3.0),
-             Turn(at_s=30.0, duration_s=1.5, angle_deg=-90.0, speed_mps=3.0),
-             Turn(at_s=45.0, duration_s=2.5, angle_deg=-180.0, speed_mps=3.0))
+    turns = (
+        Turn(at_s=15.0, duration_s=2.5, angle_deg=180.0, speed_mps=3.0),
+        Turn(at_s=30.0, duration_s=1.5, angle_deg=-90.0, speed_mps=3.0),
+        Turn(at_s=45.0, duration_s=2.5, angle_deg=-180.0, speed_mps=3.0),
+    )
     cfg = SyntheticConfig(standing_s=5.0, contact_time_ms=210.0, turns=turns, mount_rotation=random_rotation(13))
     run = SyntheticRunner(cfg).generate(60.0, rate_hz, seed=22)
     out = analyse(run)

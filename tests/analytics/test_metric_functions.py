@@ -30,12 +30,26 @@ def test_lean_of_a_known_pitch_in_a_rotated_frame(phi_deg: float) -> None:
 def test_step_times_for_the_symmetry_index_run_between_initial_contacts() -> None:
     """Not between the step events: those are stance centres. None where a contact is unknown, at a
     bout's start (no step_time_s), across a missing step, and for the first step given."""
-    def step(index: int, t_s: float, contact_s: float | None, step_time_s: float | None = 0.35) -> StepEvent:
-        return StepEvent(runner="r", index=index, t_ns=round(t_s * 1e9), step_time_s=step_time_s,
-                         contact_t_ns=None if contact_s is None else round(contact_s * 1e9))
 
-    steps = [step(0, 0.10, 0.00, None), step(1, 0.45, 0.33), step(2, 0.80, 0.71), step(3, 1.15, None),
-             step(4, 1.50, 1.40), step(6, 2.20, 2.10), step(7, 2.55, 2.46, None), step(8, 2.90, 2.80)]
+    def step(index: int, t_s: float, contact_s: float | None, step_time_s: float | None = 0.35) -> StepEvent:
+        return StepEvent(
+            runner="r",
+            index=index,
+            t_ns=round(t_s * 1e9),
+            step_time_s=step_time_s,
+            contact_t_ns=None if contact_s is None else round(contact_s * 1e9),
+        )
+
+    steps = [
+        step(0, 0.10, 0.00, None),
+        step(1, 0.45, 0.33),
+        step(2, 0.80, 0.71),
+        step(3, 1.15, None),
+        step(4, 1.50, 1.40),
+        step(6, 2.20, 2.10),
+        step(7, 2.55, 2.46, None),
+        step(8, 2.90, 2.80),
+    ]
     assert contact_step_times_s(steps) == pytest.approx([None, 0.33, 0.38, None, None, None, None, 0.34])
     assert contact_step_times_s(steps[2:3]) == [None]
 
@@ -72,22 +86,22 @@ def test_contact_span_of_a_flight_stance_pulse() -> None:
     on, off = 0.2, 0.45  # 250 ms contact
     v = np.where((t >= on) & (t < off), 2.5 * np.sin(np.pi * (t - on) / (off - on)), 0.0)
     k = int(np.argmax(v))
-    span = contact_span(v[:k + 1], v[k:], 0.4, rate)
+    span = contact_span(v[: k + 1], v[k:], 0.4, rate)
     crossing = math.asin(0.4 / 2.5) / math.pi * (off - on)
     assert span is not None
     assert span[1] - span[0] == pytest.approx(off - on - 2 * crossing, abs=2 / rate)
     walking = 1.0 + 0.3 * np.sin(2 * np.pi * 2 * t)  # never near free fall: no contact time
     k = int(np.argmax(walking[:200]))
-    assert contact_span(walking[:k + 1], walking[k:], 0.4, rate) is None
+    assert contact_span(walking[: k + 1], walking[k:], 0.4, rate) is None
 
 
 @pytest.mark.parametrize("rate_hz", [25.0, 100.0, 500.0])
 def test_displacement_of_a_sinusoidal_bounce(rate_hz: float) -> None:
     f, amp_m = 2.8, 0.04  # 2.8 Hz, +-4 cm: 8 cm peak to peak
     t = np.arange(0, 20, 1 / rate_hz)
-    acc_g = -(2 * np.pi * f) ** 2 * amp_m * np.sin(2 * np.pi * f * t) / 9.80665 + 0.01  # plus an offset
+    acc_g = -((2 * np.pi * f) ** 2) * amp_m * np.sin(2 * np.pi * f * t) / 9.80665 + 0.01  # plus an offset
     z = DisplacementFilter(rate_hz=rate_hz, highpass_hz=0.5).push(acc_g)
-    tail = z[int(10 * rate_hz):]
+    tail = z[int(10 * rate_hz) :]
     assert (tail.max() - tail.min()) * bilinear_correction(f, rate_hz) == pytest.approx(8.0, rel=0.01)
 
 

@@ -7,7 +7,7 @@ import pytest
 from analytics.errors import AnalyticsError
 from analytics.pain import CLINICIAN, RED_FLAGS, PainEntry, advise, latest_red_flag
 
-NO_FLAGS = {k: False for k in RED_FLAGS}
+NO_FLAGS = dict.fromkeys(RED_FLAGS, False)
 
 
 def entry(before: int | None = None, after: int | None = None, t: int = 0, **flags: bool) -> PainEntry:
@@ -25,8 +25,15 @@ def test_any_red_flag_says_stop_and_see_a_clinician_without_gait_scores(flag: st
 
 @pytest.mark.parametrize(
     ("before", "after", "level"),
-    [(0, 0, "ok"), (1, 2, "rest"), (2, 2, "care"), (2, 1, "care"), (4, 3, "rest"), (None, 2, "care"),
-     (None, None, "unknown")],
+    [
+        (0, 0, "ok"),
+        (1, 2, "rest"),
+        (2, 2, "care"),
+        (2, 1, "care"),
+        (4, 3, "rest"),
+        (None, 2, "care"),
+        (None, None, "unknown"),
+    ],
 )
 def test_pain_levels_follow_the_evidence(before: int | None, after: int | None, level: str) -> None:
     assert advise(entry(before, after)).level == level

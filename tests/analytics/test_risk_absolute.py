@@ -13,7 +13,7 @@ import pytest
 from analytics.errors import ConfigError
 from analytics.results import RiskEvent, RiskEventKind, Severity, WindowMetrics
 from analytics.risk import DEFAULTS, SOURCES, RiskConfig, RiskEngine, parse_risk_config
-from tests.analytics.risk_helpers import STEADY, T0_NS, NS, t_s, windows
+from tests.analytics.risk_helpers import NS, STEADY, T0_NS, t_s, windows
 
 DEFAULT = RiskConfig.default()
 BASE_SPM = STEADY["cadence_spm"]  # 170 spm in the crafted windows
@@ -53,8 +53,12 @@ def test_floor_alerts_without_a_baseline_with_its_own_message_and_cue() -> None:
     assert ev.metric == "cadence"
     assert ev.message == "Cadence 154 spm, below 160 for 2 min"
     assert ev.cue == "shorter, quicker steps"
-    assert (ev.value, ev.baseline, ev.deviation, ev.deviation_unit) == (pytest.approx(154.0), 160.0,
-                                                                        pytest.approx(-6.0), "spm")
+    assert (ev.value, ev.baseline, ev.deviation, ev.deviation_unit) == (
+        pytest.approx(154.0),
+        160.0,
+        pytest.approx(-6.0),
+        "spm",
+    )
     assert ev.severity is Severity.WARNING  # 6 spm under the floor: ratio 1.6 < alert_factor 2
     warmup_s, sustain_s = config.warmup_s, config.rule("cadence").sustain_s
     assert warmup_s + sustain_s <= t_s(ev.t_ns) <= warmup_s + sustain_s + 5.0
@@ -64,8 +68,10 @@ def test_floor_alerts_without_a_baseline_with_its_own_message_and_cue() -> None:
 
 def test_one_cadence_episode_when_both_rules_hold_and_the_reason_names_both() -> None:
     events = run(RiskEngine(DEFAULT), windows(1100, cadence_at(lambda t: 154.0 if 600 <= t < 800 else 170.0)))
-    assert [(e.metric, e.kind) for e in events] == [("cadence", RiskEventKind.ONSET),
-                                                    ("cadence", RiskEventKind.CLEARED)]
+    assert [(e.metric, e.kind) for e in events] == [
+        ("cadence", RiskEventKind.ONSET),
+        ("cadence", RiskEventKind.CLEARED),
+    ]
     onset, cleared = events
     assert onset.message == "Cadence 154 spm, 9 % below your baseline and below 160 for 1 min"
     assert (onset.deviation_unit, onset.baseline) == ("%", pytest.approx(170.0))  # the relative numbers
@@ -94,6 +100,7 @@ def test_floor_that_fires_first_and_a_later_relative_drop_stay_one_episode() -> 
 
 def test_floor_hysteresis_holds_near_the_floor_and_clears_above_it() -> None:
     """158 spm, then 162 (above the floor but inside the hysteresis band: 160 + 0.4 x 10 spm), then 167."""
+
     def spm(t: float) -> float:
         return 158.0 if t < 400 else (162.0 if t < 600 else 167.0)
 
@@ -163,8 +170,9 @@ def test_docs_table_of_absolute_rules_matches_the_defaults() -> None:
     text = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "risk.md").read_text()
     a = DEFAULT.absolute_cadence
     row = next(line for line in text.splitlines() if line.startswith("| cadence floor (`cadence_spm`)"))
-    assert (f"| below {a.below_spm:g} spm | alert at {a.alert_below_spm:g} spm | {a.min_speed_mps:g} m/s | "
-            f"{a.cue} |") in row
+    assert (
+        f"| below {a.below_spm:g} spm | alert at {a.alert_below_spm:g} spm | {a.min_speed_mps:g} m/s | {a.cue} |"
+    ) in row
 
 
 def test_steady_runner_just_above_the_floor_raises_no_alert_in_thirty_minutes() -> None:
@@ -173,8 +181,16 @@ def test_steady_runner_just_above_the_floor_raises_no_alert_in_thirty_minutes() 
     from analytics.runner import RunnerAnalyzer
     from sensors.synthetic.presets import fatigue_run
 
-    run = fatigue_run(duration_s=1800, rate_hz=50, changes=(), noise_g=0.3, step_time_jitter_pct=5.0,
-                      impact_jitter_pct=10.0, seed=11, cadence_spm=162.0)
+    run = fatigue_run(
+        duration_s=1800,
+        rate_hz=50,
+        changes=(),
+        noise_g=0.3,
+        step_time_jitter_pct=5.0,
+        impact_jitter_pct=10.0,
+        seed=11,
+        cadence_spm=162.0,
+    )
     analyzer = RunnerAnalyzer(runner=run.acc.runner, risk=RiskEngine(DEFAULT))
     events, cadences = [], []
     for batch in run.iter_batches(10.0):

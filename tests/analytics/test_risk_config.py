@@ -35,8 +35,10 @@ def test_round_trip_through_as_dict() -> None:
 
 
 def test_runner_override_merges_over_the_top_level() -> None:
-    settings = {"risk": {"cooldown_s": 120, "metrics": {"impact": {"threshold": 20}}},
-                "runner": {"anna": {"risk": {"metrics": {"impact": {"sustain_s": 30}}}}}}
+    settings = {
+        "risk": {"cooldown_s": 120, "metrics": {"impact": {"threshold": 20}}},
+        "runner": {"anna": {"risk": {"metrics": {"impact": {"sustain_s": 30}}}}},
+    }
     anna = risk_config_for(settings, "anna")
     assert (anna.cooldown_s, anna.rule("impact").threshold, anna.rule("impact").sustain_s) == (120, 20, 30)
     assert risk_config_for(settings, "ben").rule("impact").sustain_s == 60

@@ -50,8 +50,12 @@ def test_cadence_step_change_fires_within_sustain_plus_5_s(onset_s: float) -> No
         ("impact_g", 0.20, "impact", "Impact 20 % above your baseline for 1 min"),
         ("sway_ml_ratio", 0.30, "sway_ml", "Side-to-side trunk sway 30 % above your baseline for 1 min"),
         ("lean_deg", 6.0, "lean", "Forward lean 6° more than your baseline for 1 min"),
-        ("step_time_asymmetry_pct", 7.0, "step_asymmetry",
-         "Step-time asymmetry 7 points above your baseline for 1 min"),
+        (
+            "step_time_asymmetry_pct",
+            7.0,
+            "step_asymmetry",
+            "Step-time asymmetry 7 points above your baseline for 1 min",
+        ),
     ],
 )
 def test_each_metric_names_itself_size_and_duration(field: str, size: float, metric: str, message: str) -> None:
@@ -82,8 +86,9 @@ def test_fatigue_pattern_fires_when_no_single_metric_does() -> None:
 
 
 def test_large_deviation_is_an_alert_and_asymmetry_is_capped_at_warning() -> None:
-    _, events = run(RiskEngine(DEFAULT), windows(900, step_change(600.0, cadence_spm=-0.12,
-                                                                      step_time_asymmetry_pct=15.0)))
+    _, events = run(
+        RiskEngine(DEFAULT), windows(900, step_change(600.0, cadence_spm=-0.12, step_time_asymmetry_pct=15.0))
+    )
     by_metric = {e.metric: e for e in onsets(events)}
     assert by_metric["cadence"].severity is Severity.ALERT
     assert by_metric["step_asymmetry"].severity is Severity.WARNING
@@ -141,8 +146,8 @@ def test_snooze_holds_onsets_until_it_ends(who: str | None) -> None:
     engine = RiskEngine(DEFAULT)
     engine.snooze(who, T0_NS + 900 * NS)
     change = episode(600, 750, cadence_spm=-0.08)
-    ws = windows(1300, change) [:]
-    _, first = run(engine, ws[: 190])  # up to 950 s
+    ws = windows(1300, change)[:]
+    _, first = run(engine, ws[:190])  # up to 950 s
     assert first == []
     late = windows(1300, step_change(1000.0, cadence_spm=-0.08))[190:]
     _, second = run(engine, late)

@@ -37,8 +37,15 @@ def analyse(run, engine: RiskEngine) -> tuple[list[WindowMetrics], list[RiskEven
 def test_fatigue_step_raises_cadence_sway_lean_and_fatigue_within_sustain_plus_5_s(noise: str) -> None:
     noise_g, step_jitter, impact_jitter = NOISE_LEVELS[noise]
     change = Change(at_s=ONSET_S, ramp_s=0.0, cadence_pct=-6.0, sway_pct=30.0, lean_deg=6.0)
-    run = fatigue_run(duration_s=1500, rate_hz=50, changes=(change,), noise_g=noise_g,
-                      step_time_jitter_pct=step_jitter, impact_jitter_pct=impact_jitter, seed=5)
+    run = fatigue_run(
+        duration_s=1500,
+        rate_hz=50,
+        changes=(change,),
+        noise_g=noise_g,
+        step_time_jitter_pct=step_jitter,
+        impact_jitter_pct=impact_jitter,
+        seed=5,
+    )
     config = RiskConfig.default()
     windows, events = analyse(run, RiskEngine(config))
     t0 = run.start_t_ns
@@ -61,13 +68,22 @@ def test_fatigue_step_raises_cadence_sway_lean_and_fatigue_within_sustain_plus_5
 @pytest.mark.parametrize("noise", sorted(NOISE_LEVELS))
 def test_thirty_minutes_of_steady_running_raise_no_alert(noise: str) -> None:
     noise_g, step_jitter, impact_jitter = NOISE_LEVELS[noise]
-    run = fatigue_run(duration_s=1800, rate_hz=50, changes=(), noise_g=noise_g, step_time_jitter_pct=step_jitter,
-                      impact_jitter_pct=impact_jitter, seed=11)
+    run = fatigue_run(
+        duration_s=1800,
+        rate_hz=50,
+        changes=(),
+        noise_g=noise_g,
+        step_time_jitter_pct=step_jitter,
+        impact_jitter_pct=impact_jitter,
+        seed=11,
+    )
     engine = RiskEngine(RiskConfig.default())
     windows, events = analyse(run, engine)
     hours = (run.end_t_ns - run.start_t_ns) / NS / 3600
-    print(f"noise {noise}: {len(events)} alerts in {hours:.2f} h = {len(events) / hours:.1f} false alerts per hour; "
-          f"score mean {engine.session_summary()['score_mean']}, max {engine.session_summary()['score_max']}")
+    print(
+        f"noise {noise}: {len(events)} alerts in {hours:.2f} h = {len(events) / hours:.1f} false alerts per hour; "
+        f"score mean {engine.session_summary()['score_mean']}, max {engine.session_summary()['score_max']}"
+    )
     assert events == []
     running = [w for w in windows if w.running]
     config = RiskConfig.default()

@@ -29,8 +29,15 @@ def analyse(batches) -> tuple[AnalyzerOutput, RunnerAnalyzer]:
 
 
 def relabel(batch: SampleBatch, **changes) -> SampleBatch:
-    fields = dict(runner=batch.runner, device=batch.device, placement=batch.placement, kind=batch.kind,
-                  rate_hz=batch.rate_hz, t_ns=batch.t_ns, values=batch.values)
+    fields = dict(
+        runner=batch.runner,
+        device=batch.device,
+        placement=batch.placement,
+        kind=batch.kind,
+        rate_hz=batch.rate_hz,
+        t_ns=batch.t_ns,
+        values=batch.values,
+    )
     fields.update(changes)
     return SampleBatch(**fields)
 
@@ -97,6 +104,7 @@ class RecordingRisk:
     def push_window(self, window: WindowMetrics) -> tuple[WindowMetrics, tuple[RiskEvent, ...]]:
         self.seen.append(window)
         from dataclasses import replace
+
         return replace(window, risk_score=float(len(self.seen))), ()
 
 
@@ -148,7 +156,7 @@ def test_gyro_only_input_produces_nothing(run) -> None:
 def test_a_dropout_breaks_the_bout_instead_of_making_a_long_step(run) -> None:
     n = len(run.acc)
     gap_ns = 3_000_000_000
-    later = relabel(run.acc.slice(n // 2, n), t_ns=run.acc.t_ns[n // 2:] + gap_ns)
+    later = relabel(run.acc.slice(n // 2, n), t_ns=run.acc.t_ns[n // 2 :] + gap_ns)
     out, _ = analyse([run.acc.slice(0, n // 2), later])
     times = [s.step_time_s for s in out.steps if s.step_time_s is not None]
     assert times and max(times) < 0.6

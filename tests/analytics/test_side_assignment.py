@@ -16,8 +16,9 @@ from tests.analytics.recordings import T0_NS
 STRETCH_S = 30.0  # s, side agreement is checked per stretch so a flip mid-run cannot average out
 
 
-def alternating_steps(*, alternation: tuple[float, float], offset: tuple[float, float], noise_g: float,
-                      n: int, seed: int) -> np.ndarray:
+def alternating_steps(
+    *, alternation: tuple[float, float], offset: tuple[float, float], noise_g: float, n: int, seed: int
+) -> np.ndarray:
     """(n, 2) per-step mean contact acceleration (AP, ML): a constant part, a part that alternates with
     the step (even steps +alternation), and independent noise."""
     rng = np.random.default_rng(seed)

@@ -55,8 +55,9 @@ def analyse(v: np.ndarray, rate_hz: float) -> np.ndarray:
     acc[:, 0] = sway
     acc[:, 1] = 0.5 * sway
     t_ns = T0_NS + np.round(np.arange(v.shape[0]) * NS_PER_S / rate_hz).astype(np.int64)
-    batch = SampleBatch(runner="r", device="d", placement=Placement.SACRUM, kind=SampleKind.ACC, rate_hz=rate_hz,
-                        t_ns=t_ns, values=acc)
+    batch = SampleBatch(
+        runner="r", device="d", placement=Placement.SACRUM, kind=SampleKind.ACC, rate_hz=rate_hz, t_ns=t_ns, values=acc
+    )
     analyzer = RunnerAnalyzer(runner="r")
     out = analyzer.push(batch) + analyzer.finish()
     return np.array([(s.t_ns - T0_NS) / NS_PER_S for s in out.steps])
@@ -70,8 +71,10 @@ def test_the_step_time_does_not_jump_between_the_two_stance_humps(rate_hz: float
     steps = analyse(v, rate_hz)
     offsets = np.array([steps[np.argmin(np.abs(steps - c - 0.1))] - c for c in contacts[3:-3]])
     odd, even = offsets[0::2], offsets[1::2]
-    print(f"{rate_hz:g} Hz: offsets to contact, median {1000 * np.median(offsets):.1f} ms, "
-          f"odd-even {1000 * (np.median(odd) - np.median(even)):+.1f} ms")
+    print(
+        f"{rate_hz:g} Hz: offsets to contact, median {1000 * np.median(offsets):.1f} ms, "
+        f"odd-even {1000 * (np.median(odd) - np.median(even)):+.1f} ms"
+    )
     # the centroid moves a little with the impulse's shape (~13 ms here); the maximum jumps by the
     # spacing of the humps (~55 ms at 100 and 500 Hz)
     assert abs(np.median(odd) - np.median(even)) < 0.02

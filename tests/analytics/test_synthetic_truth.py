@@ -68,8 +68,13 @@ def test_no_steps_while_standing_still_for_a_minute() -> None:
 
 
 def test_noise_burst_while_standing_invents_no_steps() -> None:
-    cfg = SyntheticConfig(standing_s=60.0, noise_bursts=(NoiseBurst(at_s=10.0, duration_s=3.0, noise_g=0.8),
-                                                         NoiseBurst(at_s=30.0, duration_s=5.0, noise_g=0.3)))
+    cfg = SyntheticConfig(
+        standing_s=60.0,
+        noise_bursts=(
+            NoiseBurst(at_s=10.0, duration_s=3.0, noise_g=0.8),
+            NoiseBurst(at_s=30.0, duration_s=5.0, noise_g=0.3),
+        ),
+    )
     for rate_hz in (25, 100, 500):
         run = SyntheticRunner(cfg).generate(50.0, rate_hz, seed=9)
         out, _ = analyse(run)

@@ -18,8 +18,9 @@ T0 = 1_700_000_000 * 1_000_000_000
 
 
 def run(day: float, km: float | None, minutes: float = 50.0) -> RunRecord:
-    return RunRecord(start_t_ns=T0 + int(day * DAY_NS), duration_s=minutes * 60,
-                     distance_m=None if km is None else km * 1000)
+    return RunRecord(
+        start_t_ns=T0 + int(day * DAY_NS), duration_s=minutes * 60, distance_m=None if km is None else km * 1000
+    )
 
 
 def test_a_run_20_percent_longer_than_the_30_day_longest_is_flagged() -> None:

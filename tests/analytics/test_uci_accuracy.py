@@ -37,9 +37,11 @@ def test_window_cadence_and_steps_match_the_leg_gyro_reference(uci_runs, index: 
     out, steps_s, errors = analyse(run)
     recall, precision, lag_s = recall_precision(steps_s, run.ref_steps_s, 0.08)
     median_err = float(np.median(np.abs(errors)))
-    print(f"{run.name}: {len(errors)} windows, cadence |err| median {median_err:.2f} p90 "
-          f"{np.percentile(np.abs(errors), 90):.2f} spm; steps {len(steps_s)}/{len(run.ref_steps_s)}, "
-          f"lag {lag_s * 1000:.0f} ms, recall {recall:.3f} precision {precision:.3f}")
+    print(
+        f"{run.name}: {len(errors)} windows, cadence |err| median {median_err:.2f} p90 "
+        f"{np.percentile(np.abs(errors), 90):.2f} spm; steps {len(steps_s)}/{len(run.ref_steps_s)}, "
+        f"lag {lag_s * 1000:.0f} ms, recall {recall:.3f} precision {precision:.3f}"
+    )
     assert len(errors) >= 55
     assert median_err <= 2.0  # issue 2 acceptance
     assert median_err <= 1.0  # issue 4 target

@@ -40,8 +40,15 @@ class StandInAnalyzer:
         steps = []
         while self._next < len(self._t_ns) and self._t_ns[self._next] <= t_ns:
             side = Side.UNKNOWN if self._sides is None else Side(self._sides[self._next])
-            steps.append(StepEvent(runner="validate", t_ns=int(self._t_ns[self._next]), index=self._next,
-                                   impact_g=self._impact_g, side=side))
+            steps.append(
+                StepEvent(
+                    runner="validate",
+                    t_ns=int(self._t_ns[self._next]),
+                    index=self._next,
+                    impact_g=self._impact_g,
+                    side=side,
+                )
+            )
             self._next += 1
         return AnalyzerOutput(steps=tuple(steps))
 
@@ -104,8 +111,14 @@ def test_force_plate_pairs_use_our_impact_per_step(shared_data) -> None:
 
 def test_generic_pair_in_the_held_out_format(uci_p1, tmp_path) -> None:
     csv_path = tmp_path / "held.csv"
-    np.savetxt(csv_path, np.column_stack([uci_p1.t_s + 100.0, uci_p1.acc_g]), delimiter=",",
-               header="t_s,ax_g,ay_g,az_g", comments="", fmt="%.6f")
+    np.savetxt(
+        csv_path,
+        np.column_stack([uci_p1.t_s + 100.0, uci_p1.acc_g]),
+        delimiter=",",
+        header="t_s,ax_g,ay_g,az_g",
+        comments="",
+        fmt="%.6f",
+    )
     ref_path = tmp_path / "held.ref.json"
     ref_path.write_text(json.dumps({"fs_hz": 25.0, "step_times_s": (uci_p1.step_ref.steps_s + 100.0).tolist()}))
     rec = load_generic(csv_path, ref_path)
@@ -115,8 +128,12 @@ def test_generic_pair_in_the_held_out_format(uci_p1, tmp_path) -> None:
 
 
 def test_missing_dataset_is_reported_not_fatal(tmp_path) -> None:
-    proc = subprocess.run([sys.executable, str(VALIDATE), "--data", str(tmp_path), "--only", "uci",
-                           "--only", "alcantara", "--no-peers"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(VALIDATE), "--data", str(tmp_path), "--only", "uci", "--only", "alcantara", "--no-peers"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Not run" in proc.stdout and "uci" in proc.stdout and "not found" in proc.stdout
 
@@ -161,14 +178,42 @@ def test_peers_run_in_their_venv(uci_p1) -> None:
 def test_generic_pair_runs_through_the_whole_harness(uci_p1, tmp_path) -> None:
     """A held-out style pair on the command line: tables come out whether or not our analytics import."""
     csv_path, ref_path = tmp_path / "held.csv", tmp_path / "held.ref.json"
-    np.savetxt(csv_path, np.column_stack([uci_p1.t_s, uci_p1.acc_g]), delimiter=",", header="t_s,ax_g,ay_g,az_g",
-               comments="", fmt="%.6f")
-    ref_path.write_text(json.dumps({"fs_hz": 25.0, "duration_s": 300.0,
-                                    "step_times_s_leg_gyro_midswing": uci_p1.step_ref.steps_s.tolist()}))
+    np.savetxt(
+        csv_path,
+        np.column_stack([uci_p1.t_s, uci_p1.acc_g]),
+        delimiter=",",
+        header="t_s,ax_g,ay_g,az_g",
+        comments="",
+        fmt="%.6f",
+    )
+    ref_path.write_text(
+        json.dumps(
+            {"fs_hz": 25.0, "duration_s": 300.0, "step_times_s_leg_gyro_midswing": uci_p1.step_ref.steps_s.tolist()}
+        )
+    )
     out_json = tmp_path / "out.json"
-    proc = subprocess.run([sys.executable, str(VALIDATE), "--only", "generic", "--csv", str(csv_path), "--ref",
-                           str(ref_path), "--placement", "chest", "--no-peers", "--repeat", "1", "--json",
-                           str(out_json)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(VALIDATE),
+            "--only",
+            "generic",
+            "--csv",
+            str(csv_path),
+            "--ref",
+            str(ref_path),
+            "--placement",
+            "chest",
+            "--no-peers",
+            "--repeat",
+            "1",
+            "--json",
+            str(out_json),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Generic pairs: steps, recall/precision" in proc.stdout
     numbers = json.loads(out_json.read_text())
@@ -179,8 +224,23 @@ def test_quick_synthetic_section_scores_the_turns(tmp_path) -> None:
     """The synthetic grid through the command line: every scenario gets its rows, and the turn scenario
     its own table, because a few seconds of turning vanish in medians over a whole run."""
     out_json = tmp_path / "out.json"
-    proc = subprocess.run([sys.executable, str(VALIDATE), "--only", "synthetic", "--quick", "--no-peers",
-                           "--repeat", "1", "--json", str(out_json)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(VALIDATE),
+            "--only",
+            "synthetic",
+            "--quick",
+            "--no-peers",
+            "--repeat",
+            "1",
+            "--json",
+            str(out_json),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Synthetic: ours in turns" in proc.stdout
     truth = json.loads(out_json.read_text())["sections"]["synthetic"]["truth"]

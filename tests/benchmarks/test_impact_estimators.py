@@ -42,12 +42,17 @@ def test_the_shipped_row_is_the_harness_impact_row(shared_data: pathlib.Path) ->
     plate = evaluate.evaluate_force_plate(recs, {r.name: run_ours(r) for r in recs}, lambda _: None)
     harness = plate["impact_vs_peak_vgrf_bw"]
     script = REPO / "benchmarks" / "impact_estimators.py"
-    out = subprocess.run([sys.executable, str(script), "--data", str(shared_data)],
-                         capture_output=True, text=True, check=True, cwd=REPO).stdout
+    out = subprocess.run(
+        [sys.executable, str(script), "--data", str(shared_data)], capture_output=True, text=True, check=True, cwd=REPO
+    ).stdout
     row = next(line for line in out.splitlines() if "(shipped)" in line).split()
     abs_err, bias, r, n = float(row[5]), float(row[6]), float(row[7]), int(row[-1])
-    assert (abs_err, bias, r, n) == (round(harness["abs_err_median"], 3), round(harness["signed_err_median"], 3),
-                                     round(harness["r"], 2), harness["n"])
+    assert (abs_err, bias, r, n) == (
+        round(harness["abs_err_median"], 3),
+        round(harness["signed_err_median"], 3),
+        round(harness["r"], 2),
+        harness["n"],
+    )
     assert "spring-mass, plate T and contact" in out
 
 
@@ -63,8 +68,14 @@ def test_leave_one_trial_out_never_sees_the_trial_it_predicts() -> None:
     for trial in range(4):
         for index in range(10):
             lp6 = float(rng.uniform(2.0, 3.0))
-            steps.append(SimpleNamespace(trial=trial, plate_index=index, peak_vgrf_bw=2 * lp6 + (trial == 3),
-                                         step=SimpleNamespace(impact_g=lp6, contact_time_ms=None, step_time_s=None)))
+            steps.append(
+                SimpleNamespace(
+                    trial=trial,
+                    plate_index=index,
+                    peak_vgrf_bw=2 * lp6 + (trial == 3),
+                    step=SimpleNamespace(impact_g=lp6, contact_time_ms=None, step_time_s=None),
+                )
+            )
     fitted = leave_one_trial_out({6.0: steps}, (6.0,), with_times=False)
     assert len(fitted) == len(steps)
     for m in steps:

@@ -94,7 +94,7 @@ def half_sine_contacts(n: int, *, period_s: float, contact_s: float, peak_bw: fl
 def test_force_plate_steps_give_contact_time_and_peak_and_drop_blips() -> None:
     rate_hz = 500.0
     f = half_sine_contacts(6, period_s=0.35, contact_s=0.24, peak_bw=2.4, rate_hz=rate_hz)
-    f[int(0.43 * rate_hz):int(0.434 * rate_hz)] = 0.06  # a 4-ms blip over the threshold in flight
+    f[int(0.43 * rate_hz) : int(0.434 * rate_hz)] = 0.06  # a 4-ms blip over the threshold in flight
     steps = force_plate_steps(f, rate_hz)
     assert len(steps) == 6
     for s in steps:
@@ -124,8 +124,12 @@ def _shared_score(shared_dir: pathlib.Path, tmp_path: pathlib.Path, ref_obj: dic
     ref_path, cand_path = tmp_path / "x.ref.json", tmp_path / "cand.json"
     ref_path.write_text(json.dumps(ref_obj))
     cand_path.write_text(json.dumps({"step_times_s": cand.tolist()}))
-    proc = subprocess.run([sys.executable, str(shared_dir / "tools" / "score_steps.py"), str(ref_path),
-                           str(cand_path), "--no-windows"], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, str(shared_dir / "tools" / "score_steps.py"), str(ref_path), str(cand_path), "--no-windows"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(proc.stdout)
 
 

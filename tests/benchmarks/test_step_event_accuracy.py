@@ -44,6 +44,8 @@ def test_every_uci_runner_reaches_the_step_target(uci) -> None:
         steps_s = run_ours(rec).step_times_s
         m = score_steps(rec.step_ref, steps_s)["matching"]
         peak = score_steps(rec.step_ref_peak, steps_s)["matching"]
-        print(f"{rec.name}: hump centre {m['recall']:.3f}/{m['precision']:.3f}, "
-              f"peak sample {peak['recall']:.3f}/{peak['precision']:.3f}")
+        print(
+            f"{rec.name}: hump centre {m['recall']:.3f}/{m['precision']:.3f}, "
+            f"peak sample {peak['recall']:.3f}/{peak['precision']:.3f}"
+        )
         assert m["recall"] >= 0.99 and m["precision"] >= 0.99, rec.name

@@ -50,7 +50,8 @@ def plate(shared_data: pathlib.Path) -> np.ndarray:
 
 def synthetic_shape(config: dict) -> np.ndarray:
     run = SyntheticRunner(SyntheticConfig(noise_g=0.0, gyro_noise_dps=0.0, standing_s=2.0, **config)).generate(
-        20.0, 500.0, seed=1)
+        20.0, 500.0, seed=1
+    )
     vertical = run.aligned_acc_g[:, 2]
     shapes = []
     for step in run.steps[1:-3]:

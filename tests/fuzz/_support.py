@@ -23,9 +23,14 @@ LONG_FACTOR = max(1, int(os.environ.get("STRIDEGUARD_FUZZ_LONG", "1") or "1"))
 def fuzz_settings(max_examples: int) -> settings:
     """Pinned (derandomized) in a normal run so CI is reproducible; random and `LONG_FACTOR` times longer
     in a long run."""
-    return settings(max_examples=max_examples * LONG_FACTOR, derandomize=LONG_FACTOR == 1, deadline=None,
-                    database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-                    print_blob=True)
+    return settings(
+        max_examples=max_examples * LONG_FACTOR,
+        derandomize=LONG_FACTOR == 1,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        print_blob=True,
+    )
 
 
 def fuzz_seed() -> int:
@@ -39,7 +44,7 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
     for _ in range(rng.randint(1, 4)):
         op = rng.randrange(7)
         if op == 0 and out:
-            del out[rng.randrange(len(out)):]
+            del out[rng.randrange(len(out)) :]
         elif op == 1 and out:
             for _ in range(rng.randint(1, 8)):
                 out[rng.randrange(len(out))] = rng.randrange(256)
@@ -50,17 +55,23 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
             out[at:at] = rng.randbytes(rng.randint(1, 32))
         elif op == 4 and out:
             at = rng.randrange(len(out))
-            del out[at:at + rng.randint(1, 32)]
+            del out[at : at + rng.randint(1, 32)]
         elif op == 5:
             out += rng.randbytes(rng.randint(1, 64))
         elif op == 6 and out:
             a = rng.randrange(len(out))
-            out[a:a] = out[a:a + rng.randint(1, 64)]
+            out[a:a] = out[a : a + rng.randint(1, 64)]
     return bytes(out)
 
 
-def mutation_fuzz(name: str, seeds: Iterable[bytes], parse: Callable[[bytes], Any], allowed: type[Exception] |
-                  tuple[type[Exception], ...], *, cases: int) -> tuple[int, int]:
+def mutation_fuzz(
+    name: str,
+    seeds: Iterable[bytes],
+    parse: Callable[[bytes], Any],
+    allowed: type[Exception] | tuple[type[Exception], ...],
+    *,
+    cases: int,
+) -> tuple[int, int]:
     """Feed `cases` mutations of the seed inputs to `parse`; anything but `allowed` fails the test with
     the seed and the input. Returns (parsed, refused) so a caller can check both paths were taken."""
     seed = fuzz_seed()
@@ -76,8 +87,10 @@ def mutation_fuzz(name: str, seeds: Iterable[bytes], parse: Callable[[bytes], An
         except allowed:
             refused += 1
         except Exception as exc:  # noqa: BLE001 - the point of a fuzz test
-            pytest.fail(f"{name} raised {type(exc).__name__}: {exc} for input {data[:200].hex()}"
-                        f"{'...' if len(data) > 200 else ''} (replay: STRIDEGUARD_FUZZ_SEED={seed})")
+            pytest.fail(
+                f"{name} raised {type(exc).__name__}: {exc} for input {data[:200].hex()}"
+                f"{'...' if len(data) > 200 else ''} (replay: STRIDEGUARD_FUZZ_SEED={seed})"
+            )
     return parsed, refused
 
 

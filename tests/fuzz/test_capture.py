@@ -19,8 +19,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensors.capture import (MAGIC, REC_EVENT, REC_NOTIFY, REC_SAMPLES, REC_STREAM, CaptureReader, CaptureWriter,
-                             ReplayStats, replay)
+from sensors.capture import (
+    MAGIC,
+    REC_EVENT,
+    REC_NOTIFY,
+    REC_SAMPLES,
+    REC_STREAM,
+    CaptureReader,
+    CaptureWriter,
+    ReplayStats,
+    replay,
+)
 from sensors.errors import CaptureError
 from sensors.types import Placement, SampleBatch, SampleKind
 from tests.fuzz._support import LONG_FACTOR, fuzz_settings, mutation_fuzz, peak_bytes
@@ -35,11 +44,18 @@ ABSURD_PEAK_BYTES = 1024 * 1024  # refusing a 4-GB claim must not cost more than
 def _valid_capture(path: pathlib.Path, vectors: dict) -> bytes:
     """A small capture with every record type, several frames, real BLE notifications."""
     with CaptureWriter(path, meta={"note": "fuzz seed"}) as writer:
-        pmd = writer.add_stream(runner="ann", device="h10", placement=Placement.CHEST, source="pmd_data",
-                                rate_hz=200.0, meta={"acc_rate_hz": "200", "gyro_rate_hz": "52"})
+        pmd = writer.add_stream(
+            runner="ann",
+            device="h10",
+            placement=Placement.CHEST,
+            source="pmd_data",
+            rate_hz=200.0,
+            meta={"acc_rate_hz": "200", "gyro_rate_hz": "52"},
+        )
         heart = writer.add_stream(runner="ann", device="h10", placement=Placement.CHEST, source="hrm")
-        samples = writer.add_stream(runner="bob", device="csv", placement=Placement.SACRUM, source="samples",
-                                    rate_hz=100.0, kind=SampleKind.ACC)
+        samples = writer.add_stream(
+            runner="bob", device="csv", placement=Placement.SACRUM, source="samples", rate_hz=100.0, kind=SampleKind.ACC
+        )
         t_ns = 1_700_000_000 * 10**9
         for i, vector in enumerate(v for v in vectors["polar_pmd"]):
             writer.write_notification(pmd, t_ns + i * 10**8, bytes.fromhex(vector["hex"]))
@@ -49,9 +65,18 @@ def _valid_capture(path: pathlib.Path, vectors: dict) -> bytes:
         writer.write_event(t_ns, "link_lost", device="h10")
         writer.flush()
         times = t_ns + np.arange(50, dtype=np.int64) * 10_000_000
-        writer.write_samples(samples, SampleBatch(runner="bob", device="csv", placement=Placement.SACRUM,
-                                                  kind=SampleKind.ACC, rate_hz=100.0, t_ns=times,
-                                                  values=np.ones((50, 3), dtype=np.float32)))
+        writer.write_samples(
+            samples,
+            SampleBatch(
+                runner="bob",
+                device="csv",
+                placement=Placement.SACRUM,
+                kind=SampleKind.ACC,
+                rate_hz=100.0,
+                t_ns=times,
+                values=np.ones((50, 3), dtype=np.float32),
+            ),
+        )
     return path.read_bytes()
 
 
@@ -118,35 +143,43 @@ def _record(draw: st.DrawFn) -> bytes:
     """One record with a plausible type and a hostile body: JSON of the wrong shape, short structs,
     references to undeclared streams, sample counts that lie, unknown decoders."""
     rtype = draw(st.sampled_from([REC_STREAM, REC_NOTIFY, REC_SAMPLES, REC_EVENT, 0, 9]))
-    json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-                               lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
-                               max_leaves=8)
-    stream = st.fixed_dictionaries({"stream_id": st.integers(-2, 70000) | st.text(max_size=3),
-                                    "runner": st.text(max_size=4), "device": st.text(max_size=4),
-                                    "source": st.sampled_from(["pmd_data", "pmd_control", "hrm", "rsc", "movesense",
-                                                               "samples", "nope"])},
-                                   optional={"placement": st.sampled_from(["chest", "foot", "moon", 3]),
-                                             "rate_hz": st.sampled_from([None, 0, -1, 100.0, "x", 1e308]),
-                                             "kind": st.sampled_from([None, "acc", "gyro", "bad"]),
-                                             "meta": st.dictionaries(st.sampled_from(["acc_rate_hz", "gyro_rate_hz",
-                                                                                      "acc_factor", "path",
-                                                                                      "reference"]),
-                                                                     st.sampled_from(["", "x", "0", "-5", "nan",
-                                                                                      "/Meas/IMU6/104", "1e400"]))})
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+        lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+        max_leaves=8,
+    )
+    stream = st.fixed_dictionaries(
+        {
+            "stream_id": st.integers(-2, 70000) | st.text(max_size=3),
+            "runner": st.text(max_size=4),
+            "device": st.text(max_size=4),
+            "source": st.sampled_from(["pmd_data", "pmd_control", "hrm", "rsc", "movesense", "samples", "nope"]),
+        },
+        optional={
+            "placement": st.sampled_from(["chest", "foot", "moon", 3]),
+            "rate_hz": st.sampled_from([None, 0, -1, 100.0, "x", 1e308]),
+            "kind": st.sampled_from([None, "acc", "gyro", "bad"]),
+            "meta": st.dictionaries(
+                st.sampled_from(["acc_rate_hz", "gyro_rate_hz", "acc_factor", "path", "reference"]),
+                st.sampled_from(["", "x", "0", "-5", "nan", "/Meas/IMU6/104", "1e400"]),
+            ),
+        },
+    )
     if rtype == REC_STREAM:
         body = json.dumps(draw(stream | json_values)).encode()
     elif rtype == REC_NOTIFY:
-        body = struct.pack("<Hq", draw(st.integers(0, 5)), draw(st.integers(-2**63, 2**63 - 1))) + \
-            draw(st.binary(max_size=64))
+        body = struct.pack("<Hq", draw(st.integers(0, 5)), draw(st.integers(-(2**63), 2**63 - 1))) + draw(
+            st.binary(max_size=64)
+        )
     elif rtype == REC_SAMPLES:
         n = draw(st.integers(0, 8))
         claimed = draw(st.sampled_from([n, n + 1, 0xFFFFFFFF]))
         body = struct.pack("<HI", draw(st.integers(0, 5)), claimed) + draw(st.binary(min_size=20 * n, max_size=20 * n))
     elif rtype == REC_EVENT:
-        body = struct.pack("<q", draw(st.integers(-2**63, 2**63 - 1))) + json.dumps(draw(json_values)).encode()
+        body = struct.pack("<q", draw(st.integers(-(2**63), 2**63 - 1))) + json.dumps(draw(json_values)).encode()
     else:
         body = draw(st.binary(max_size=16))
-    body = body[:draw(st.integers(0, len(body)))] if draw(st.integers(0, 9)) == 0 else body
+    body = body[: draw(st.integers(0, len(body)))] if draw(st.integers(0, 9)) == 0 else body
     length = draw(st.sampled_from([len(body)] * 8 + [len(body) + 1, ABSURD_LENGTH]))
     return _RECORD.pack(rtype, length) + body
 
@@ -154,8 +187,13 @@ def _record(draw: st.DrawFn) -> bytes:
 def _capture_of(raw: bytes) -> bytes:
     """A well-formed file and frame (magic, checksums, compression all right) around hostile records."""
     packed = zlib.compress(raw)
-    return (_HEADER.pack(MAGIC, 1, 2) + b"{}" + struct.pack("<I", zlib.crc32(b"{}")) +
-            _FRAME.pack(b"F", len(packed), len(raw), zlib.crc32(packed)) + packed)
+    return (
+        _HEADER.pack(MAGIC, 1, 2)
+        + b"{}"
+        + struct.pack("<I", zlib.crc32(b"{}"))
+        + _FRAME.pack(b"F", len(packed), len(raw), zlib.crc32(packed))
+        + packed
+    )
 
 
 @fuzz_settings(250)
@@ -189,10 +227,16 @@ def test_a_length_field_claiming_4_gb_is_refused_without_allocating_it(tmp_path:
     elif where == "record_body":
         data = _capture_of(_RECORD.pack(REC_NOTIFY, ABSURD_LENGTH) + b"\0" * 20)
     else:
-        stream = json.dumps({"stream_id": 0, "runner": "a", "device": "d", "source": "samples", "rate_hz": 100,
-                             "kind": "acc"}).encode()
-        data = _capture_of(_RECORD.pack(REC_STREAM, len(stream)) + stream +
-                           _RECORD.pack(REC_SAMPLES, 26) + struct.pack("<HI", 0, 0xFFFFFFFF) + bytes(20))
+        stream = json.dumps(
+            {"stream_id": 0, "runner": "a", "device": "d", "source": "samples", "rate_hz": 100, "kind": "acc"}
+        ).encode()
+        data = _capture_of(
+            _RECORD.pack(REC_STREAM, len(stream))
+            + stream
+            + _RECORD.pack(REC_SAMPLES, 26)
+            + struct.pack("<HI", 0, 0xFFFFFFFF)
+            + bytes(20)
+        )
     path = tmp_path / f"{where}.sgcap"
     path.write_bytes(data)
     with pytest.raises(CaptureError):
@@ -205,8 +249,12 @@ def test_a_large_random_file_is_refused_in_bounded_memory(tmp_path: pathlib.Path
     rng = random.Random(8)
     path = tmp_path / "noise.sgcap"
     head = b"{}"
-    path.write_bytes(_HEADER.pack(MAGIC, 1, 2) + head + struct.pack("<I", zlib.crc32(head)) +
-                     rng.randbytes(8 * 1024 * 1024 * min(LONG_FACTOR, 4)))
+    path.write_bytes(
+        _HEADER.pack(MAGIC, 1, 2)
+        + head
+        + struct.pack("<I", zlib.crc32(head))
+        + rng.randbytes(8 * 1024 * 1024 * min(LONG_FACTOR, 4))
+    )
     with pytest.raises(CaptureError):
         _read_all(path)
     assert peak_bytes(lambda: _read_all(path)) < ABSURD_PEAK_BYTES

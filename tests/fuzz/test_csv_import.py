@@ -22,8 +22,14 @@ from sensors.types import SampleBatch
 from tests.fuzz._support import fuzz_settings, mutation_fuzz, peak_bytes
 
 _SCRATCH = pathlib.Path(tempfile.mkdtemp(prefix="sg-fuzz-csv-"))
-HEADERS = ["t,ax,ay,az", "t,ax,ay,az,gx,gy,gz", "t_ms,ax_g,ay_g,az_g", "Time (s);acc_x [m/s^2];acc_y [m/s^2];acc_z [m/s^2]",
-           "t_s\tT_xacc\tT_yacc\tT_zacc\tT_xgyro\tT_ygyro\tT_zgyro", "t_ns,ax,ay,az,gx,gy,gz,extra"]
+HEADERS = [
+    "t,ax,ay,az",
+    "t,ax,ay,az,gx,gy,gz",
+    "t_ms,ax_g,ay_g,az_g",
+    "Time (s);acc_x [m/s^2];acc_y [m/s^2];acc_z [m/s^2]",
+    "t_s\tT_xacc\tT_yacc\tT_zacc\tT_xgyro\tT_ygyro\tT_zgyro",
+    "t_ns,ax,ay,az,gx,gy,gz,extra",
+]
 
 
 def _valid_csv(rows: int = 120, gyro: bool = True, seed: int = 1) -> str:
@@ -70,14 +76,51 @@ def test_random_text_imports_or_raises_import_format_error(text: str, suffix: st
 
 
 @fuzz_settings(250)
-@given(header=st.sampled_from(HEADERS), cells=st.lists(st.lists(
-    st.sampled_from(["0", "1", "-1", "0.01", "1e308", "-1e308", "nan", "inf", "-inf", "", " ", "x", "1,5", "\"2\"",
-                     "1e-320", "9223372036854775807", "1.7e19", "-0", "0x10", "1_000", "١"]) |
-    st.floats(allow_nan=True, allow_infinity=True).map(repr) | st.integers().map(str),
-    min_size=1, max_size=9), max_size=20),
-       units=st.fixed_dictionaries({}, optional={"acc_unit": st.sampled_from(["g", "m/s2", "furlong"]),
-                                                 "time_unit": st.sampled_from(["s", "ms", "ns", "years"]),
-                                                 "rate_hz": st.sampled_from([100.0, 0.0, -1.0, 1e-9, 1e12])}))
+@given(
+    header=st.sampled_from(HEADERS),
+    cells=st.lists(
+        st.lists(
+            st.sampled_from(
+                [
+                    "0",
+                    "1",
+                    "-1",
+                    "0.01",
+                    "1e308",
+                    "-1e308",
+                    "nan",
+                    "inf",
+                    "-inf",
+                    "",
+                    " ",
+                    "x",
+                    "1,5",
+                    '"2"',
+                    "1e-320",
+                    "9223372036854775807",
+                    "1.7e19",
+                    "-0",
+                    "0x10",
+                    "1_000",
+                    "١",
+                ]
+            )
+            | st.floats(allow_nan=True, allow_infinity=True).map(repr)
+            | st.integers().map(str),
+            min_size=1,
+            max_size=9,
+        ),
+        max_size=20,
+    ),
+    units=st.fixed_dictionaries(
+        {},
+        optional={
+            "acc_unit": st.sampled_from(["g", "m/s2", "furlong"]),
+            "time_unit": st.sampled_from(["s", "ms", "ns", "years"]),
+            "rate_hz": st.sampled_from([100.0, 0.0, -1.0, 1e-9, 1e12]),
+        },
+    ),
+)
 def test_random_cells_under_a_real_header_import_or_raise_import_format_error(header, cells, units) -> None:
     delimiter = ";" if ";" in header else "\t" if "\t" in header else ","
     body = "\n".join(delimiter.join(row) for row in cells)
@@ -88,7 +131,7 @@ def test_random_cells_under_a_real_header_import_or_raise_import_format_error(he
 @given(cut=st.integers(0, 10_000), gyro=st.booleans(), seed=st.integers(0, 3))
 def test_any_truncation_of_a_valid_file_imports_or_raises_import_format_error(cut: int, gyro: bool, seed: int) -> None:
     data = _valid_csv(gyro=gyro, seed=seed).encode()
-    _check(data[:cut % (len(data) + 1)])
+    _check(data[: cut % (len(data) + 1)])
 
 
 def test_seeded_mutation_fuzz_of_valid_files() -> None:
@@ -125,8 +168,9 @@ def test_a_large_random_file_imports_or_is_refused_in_bounded_memory(kind: str) 
     assert peak < PEAK_PER_FILE_BYTE * len(text)
 
 
-@pytest.mark.parametrize("times", [("1e300", "2e300", "3e300"), ("9.3e9", "9.4e9", "9.5e9"), ("1", "2", "9.3e9"),
-                                   ("-9.3e9", "1", "2")])
+@pytest.mark.parametrize(
+    "times", [("1e300", "2e300", "3e300"), ("9.3e9", "9.4e9", "9.5e9"), ("1", "2", "9.3e9"), ("-9.3e9", "1", "2")]
+)
 def test_times_beyond_int64_nanoseconds_are_named_not_wrapped(times: tuple[str, ...]) -> None:
     """A cast of 9.3e9 s to int64 ns wraps silently (found by the long fuzz run): the error names it."""
     path = _SCRATCH / "far.csv"

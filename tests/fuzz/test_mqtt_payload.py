@@ -42,17 +42,24 @@ def test_any_bytes_decode_or_raise_decode_error(data: bytes) -> None:
 
 
 @fuzz_settings(500)
-@given(version=st.sampled_from([1, 1, 1, 0, 2]), kind=st.integers(0, 3), placement=st.integers(0, 8),
-       flags=st.sampled_from([0, 1, 2, 3, 4, 0x80]),
-       rate_hz=st.sampled_from([100.0, 0.0, -1.0, float("nan"), float("inf"), 1e-300, 1e300]),
-       n=st.integers(0, 6) | st.sampled_from([2**32 - 1, wire.MAX_SAMPLES, wire.MAX_SAMPLES + 1]),
-       seq=st.integers(0, 2**64 - 1), t0_ns=st.integers(-2**63, 2**63 - 1) | st.sampled_from([2**63 - 1, -2**63]),
-       session=st.binary(max_size=20), session_len_delta=st.sampled_from([0, 0, 0, 1, -1, 65535]),
-       device=st.binary(max_size=20), body=st.binary(max_size=120),
-       delta=st.sampled_from([None, 1, 2**31 - 1, 2**62, -1, 0]))
-def test_any_header_field_values_decode_or_raise_decode_error(version, kind, placement, flags, rate_hz, n, seq, t0_ns,
-                                                              session, session_len_delta, device, body,
-                                                              delta) -> None:
+@given(
+    version=st.sampled_from([1, 1, 1, 0, 2]),
+    kind=st.integers(0, 3),
+    placement=st.integers(0, 8),
+    flags=st.sampled_from([0, 1, 2, 3, 4, 0x80]),
+    rate_hz=st.sampled_from([100.0, 0.0, -1.0, float("nan"), float("inf"), 1e-300, 1e300]),
+    n=st.integers(0, 6) | st.sampled_from([2**32 - 1, wire.MAX_SAMPLES, wire.MAX_SAMPLES + 1]),
+    seq=st.integers(0, 2**64 - 1),
+    t0_ns=st.integers(-(2**63), 2**63 - 1) | st.sampled_from([2**63 - 1, -(2**63)]),
+    session=st.binary(max_size=20),
+    session_len_delta=st.sampled_from([0, 0, 0, 1, -1, 65535]),
+    device=st.binary(max_size=20),
+    body=st.binary(max_size=120),
+    delta=st.sampled_from([None, 1, 2**31 - 1, 2**62, -1, 0]),
+)
+def test_any_header_field_values_decode_or_raise_decode_error(
+    version, kind, placement, flags, rate_hz, n, seq, t0_ns, session, session_len_delta, device, body, delta
+) -> None:
     """Body sized to what the header claims (so the decoder gets past the length check) or not."""
     session_len = max(0, min(65535, len(session) + session_len_delta))
     head = _HEADER.pack(version, kind, placement, flags, rate_hz, n, seq, t0_ns, session_len)
@@ -67,8 +74,15 @@ def test_any_header_field_values_decode_or_raise_decode_error(version, kind, pla
 
 def test_times_that_overflow_int64_are_a_decode_error() -> None:
     """A first time near the int64 limit plus positive deltas would wrap around to negative times."""
-    batch = SampleBatch(runner="ana", device="h10", placement=Placement.CHEST, kind=SampleKind.ACC, rate_hz=100.0,
-                        t_ns=np.array([0, 2**31 - 1, 2 * (2**31 - 1)]), values=np.zeros((3, 3)))
+    batch = SampleBatch(
+        runner="ana",
+        device="h10",
+        placement=Placement.CHEST,
+        kind=SampleKind.ACC,
+        rate_hz=100.0,
+        t_ns=np.array([0, 2**31 - 1, 2 * (2**31 - 1)]),
+        values=np.zeros((3, 3)),
+    )
     data = bytearray(wire.encode_imu(batch, session="s", seq=0))
     struct.pack_into("<q", data, 24, 2**63 - 2**31)
     _decode(bytes(data))
@@ -79,8 +93,15 @@ def test_seeded_mutation_fuzz_of_payloads_of_many_shapes() -> None:
     seeds = []
     for n, gap_ns in ((0, 10**7), (1, 10**7), (7, 10**7), (40, 10**7), (5, 3 * 10**9)):
         t_ns = 1_700_000_000 * 10**9 + np.arange(n, dtype=np.int64) * gap_ns
-        batch = SampleBatch(runner="ana", device="polar-h10-ABCD", placement=Placement.FOOT, kind=SampleKind.GYRO,
-                            rate_hz=104.0, t_ns=t_ns, values=rng.normal(size=(n, 3)))
+        batch = SampleBatch(
+            runner="ana",
+            device="polar-h10-ABCD",
+            placement=Placement.FOOT,
+            kind=SampleKind.GYRO,
+            rate_hz=104.0,
+            t_ns=t_ns,
+            values=rng.normal(size=(n, 3)),
+        )
         seeds.append(wire.encode_imu(batch, session="ana-20261121-abc", seq=n, final=n == 0))
     parsed, refused = mutation_fuzz("mqtt-imu", seeds, lambda d: _decode(d), (), cases=3000)
     assert parsed > 0
@@ -94,10 +115,15 @@ def test_a_sample_count_at_the_limit_is_refused_before_allocating() -> None:
 
 
 @fuzz_settings(300)
-@given(data=st.binary(max_size=200) | st.text(max_size=100).map(str.encode) |
-       st.recursive(st.none() | st.booleans() | st.floats() | st.text(max_size=5),
-                    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
-                    max_leaves=10).map(lambda v: __import__("json").dumps(v).encode()))
+@given(
+    data=st.binary(max_size=200)
+    | st.text(max_size=100).map(str.encode)
+    | st.recursive(
+        st.none() | st.booleans() | st.floats() | st.text(max_size=5),
+        lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+        max_leaves=10,
+    ).map(lambda v: __import__("json").dumps(v).encode())
+)
 def test_json_messages_load_or_raise_decode_error(data: bytes) -> None:
     try:
         message = wire.loads(data)

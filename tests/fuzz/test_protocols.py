@@ -59,23 +59,38 @@ def test_any_bytes_decode_or_raise_decode_error(name: str, payload: bytes) -> No
 def _valid_payloads(vectors: dict) -> dict[str, list[bytes]]:
     acc = np.array([[10, -20, 1000], [12, -18, 990], [300, -400, 1200]] * 4, dtype=np.int64)
     return {
-        "pmd_frame": [pmd_data.build_delta_frame(MeasurementType.ACC, 10**15, acc, frame_type=1),
-                      pmd_data.build_raw_frame(MeasurementType.ACC, 10**15, acc, frame_type=1),
-                      pmd_data.build_delta_frame(MeasurementType.GYRO, 10**15, acc, frame_type=0)],
+        "pmd_frame": [
+            pmd_data.build_delta_frame(MeasurementType.ACC, 10**15, acc, frame_type=1),
+            pmd_data.build_raw_frame(MeasurementType.ACC, 10**15, acc, frame_type=1),
+            pmd_data.build_delta_frame(MeasurementType.GYRO, 10**15, acc, frame_type=0),
+        ],
         "pmd_control": [bytes.fromhex(v["response"]) for v in vectors["polar_pmd_control"] if "response" in v],
-        "hrm": [hrm.build_hrm(hrm.HeartRateMeasurement(heart_rate_bpm=160, sensor_contact=True, energy_kj=12,
-                                                       rr_raw_1_1024s=(400, 410)))],
-        "rsc": [rsc.build_rsc(rsc.RscMeasurement(speed_mps=3.5, cadence_per_min=88, stride_length_m=1.2,
-                                                 total_distance_m=1000.0, running=True))],
-        "movesense_notification": [movesense.build_data(1, 1234, [[0.1, 0.2, 9.8]] * 4, [[1.0, 2.0, 3.0]] * 4),
-                                   movesense.build_data(2, 99, [[0.0, 0.0, 9.8]] * 8)],
+        "hrm": [
+            hrm.build_hrm(
+                hrm.HeartRateMeasurement(
+                    heart_rate_bpm=160, sensor_contact=True, energy_kj=12, rr_raw_1_1024s=(400, 410)
+                )
+            )
+        ],
+        "rsc": [
+            rsc.build_rsc(
+                rsc.RscMeasurement(
+                    speed_mps=3.5, cadence_per_min=88, stride_length_m=1.2, total_distance_m=1000.0, running=True
+                )
+            )
+        ],
+        "movesense_notification": [
+            movesense.build_data(1, 1234, [[0.1, 0.2, 9.8]] * 4, [[1.0, 2.0, 3.0]] * 4),
+            movesense.build_data(2, 99, [[0.0, 0.0, 9.8]] * 8),
+        ],
     }
 
 
 @fuzz_settings(400)
 @given(data=st.data())
-def test_structured_mutations_of_valid_payloads_decode_or_raise_decode_error(data: st.DataObject,
-                                                                            ble_vectors: dict) -> None:
+def test_structured_mutations_of_valid_payloads_decode_or_raise_decode_error(
+    data: st.DataObject, ble_vectors: dict
+) -> None:
     """Valid payloads with a few bytes overwritten, cut or extended: the decoders see headers they accept
     and bodies that lie, which random bytes rarely reach."""
     valid = _valid_payloads(ble_vectors)
@@ -83,7 +98,7 @@ def test_structured_mutations_of_valid_payloads_decode_or_raise_decode_error(dat
     payload = bytearray(data.draw(st.sampled_from(valid[name])))
     for _ in range(data.draw(st.integers(0, 4))):
         payload[data.draw(st.integers(0, len(payload) - 1))] = data.draw(st.integers(0, 255))
-    payload = payload[:data.draw(st.integers(0, len(payload)))] + data.draw(st.binary(max_size=24))
+    payload = payload[: data.draw(st.integers(0, len(payload)))] + data.draw(st.binary(max_size=24))
     _calls(PURE[name], bytes(payload))
 
 
@@ -96,6 +111,7 @@ def test_valid_payloads_of_the_structured_strategy_decode(ble_vectors: dict) -> 
 
 # -- stream decoders: whole sequences, arbitrary clocks --------------------------------------------------
 
+
 def _pmd_frames(draw: st.DrawFn) -> list[tuple[int, bytes]]:
     """A sequence of ACC delta frames whose device timestamps jump arbitrarily (resets, gaps, repeats) and
     whose host receive times wander (the radio delays, the host clock steps)."""
@@ -105,20 +121,31 @@ def _pmd_frames(draw: st.DrawFn) -> list[tuple[int, bytes]]:
     for _ in range(draw(st.integers(1, 12))):
         n = draw(st.integers(1, 40))
         counts = np.random.default_rng(draw(st.integers(0, 2**32))).integers(-30000, 30000, (n, 3))
-        device_ns = max(0, min(2**63 - 1, device_ns + draw(st.sampled_from(
-            [n * 5_000_000, n * 5_000_000, 0, -1, -10**10, 10**12, n * 4_000_000]))))
-        host_ns = max(0, host_ns + draw(st.integers(-10**9, 10**10)))
+        device_ns = max(
+            0,
+            min(
+                2**63 - 1,
+                device_ns
+                + draw(st.sampled_from([n * 5_000_000, n * 5_000_000, 0, -1, -(10**10), 10**12, n * 4_000_000])),
+            ),
+        )
+        host_ns = max(0, host_ns + draw(st.integers(-(10**9), 10**10)))
         kind = draw(st.sampled_from([MeasurementType.ACC, MeasurementType.GYRO]))
-        frames.append((host_ns, pmd_data.build_delta_frame(kind, device_ns, counts,
-                                                           frame_type=1 if kind == MeasurementType.ACC else 0)))
+        frames.append(
+            (
+                host_ns,
+                pmd_data.build_delta_frame(kind, device_ns, counts, frame_type=1 if kind == MeasurementType.ACC else 0),
+            )
+        )
     return frames
 
 
 @fuzz_settings(100)
 @given(frames=st.composite(_pmd_frames)())
 def test_pmd_stream_output_is_valid_and_strictly_time_ordered_for_any_clock(frames) -> None:
-    decoder = decoding.make_decoder("pmd_data", runner="r", device="d", placement=Placement.CHEST, rate_hz=200.0,
-                                    meta={"gyro_rate_hz": "200"})
+    decoder = decoding.make_decoder(
+        "pmd_data", runner="r", device="d", placement=Placement.CHEST, rate_hz=200.0, meta={"gyro_rate_hz": "200"}
+    )
     _check_stream(decoder, frames)
 
 
@@ -129,7 +156,7 @@ def _movesense_frames(draw: st.DrawFn) -> list[tuple[int, bytes]]:
     for _ in range(draw(st.integers(1, 12))):
         n = draw(st.integers(1, 8))
         stamp_ms = (stamp_ms + draw(st.sampled_from([77, 77, 0, -5, 10**6]))) % 2**32
-        host_ns = max(0, host_ns + draw(st.integers(-10**9, 10**10)))
+        host_ns = max(0, host_ns + draw(st.integers(-(10**9), 10**10)))
         acc = [[0.1, 0.2, 9.8]] * n
         frames.append((host_ns, movesense.build_data(1, stamp_ms, acc, [[1.0, 2.0, 3.0]] * n)))
     return frames
@@ -138,8 +165,14 @@ def _movesense_frames(draw: st.DrawFn) -> list[tuple[int, bytes]]:
 @fuzz_settings(150)
 @given(frames=st.composite(_movesense_frames)())
 def test_movesense_stream_output_is_valid_and_strictly_time_ordered_for_any_clock(frames) -> None:
-    decoder = decoding.make_decoder("movesense", runner="r", device="d", placement=Placement.CHEST, rate_hz=104.0,
-                                    meta={"path": "/Meas/IMU6/104", "reference": "1"})
+    decoder = decoding.make_decoder(
+        "movesense",
+        runner="r",
+        device="d",
+        placement=Placement.CHEST,
+        rate_hz=104.0,
+        meta={"path": "/Meas/IMU6/104", "reference": "1"},
+    )
     _check_stream(decoder, frames)
 
 
@@ -159,11 +192,19 @@ def _check_stream(decoder, frames: list[tuple[int, bytes]]) -> None:
 
 
 @fuzz_settings(200)
-@given(source=st.sampled_from(["hrm", "rsc", "pmd_control", "pmd_data", "movesense"]),
-       feeds=st.lists(st.tuples(st.integers(-2**63, 2**63 - 1), st.binary(max_size=64)), max_size=20))
+@given(
+    source=st.sampled_from(["hrm", "rsc", "pmd_control", "pmd_data", "movesense"]),
+    feeds=st.lists(st.tuples(st.integers(-(2**63), 2**63 - 1), st.binary(max_size=64)), max_size=20),
+)
 def test_stream_decoders_take_any_sequence_of_receive_times_and_bytes(source: str, feeds) -> None:
-    decoder = decoding.make_decoder(source, runner="r", device="d", placement=Placement.CHEST, rate_hz=200.0,
-                                    meta={"gyro_rate_hz": "52", "path": "/Meas/IMU6/104"})
+    decoder = decoding.make_decoder(
+        source,
+        runner="r",
+        device="d",
+        placement=Placement.CHEST,
+        rate_hz=200.0,
+        meta={"gyro_rate_hz": "52", "path": "/Meas/IMU6/104"},
+    )
     for t_ns, payload in feeds:
         try:
             for item in decoder.feed(t_ns, payload):
@@ -187,7 +228,9 @@ def test_a_large_random_payload_decodes_in_bounded_memory(name: str) -> None:
 def test_a_large_delta_frame_of_widest_blocks_decodes_in_bounded_memory() -> None:
     """The densest expansion a PMD frame allows: 32-bit deltas, 255 samples per block, blocks to 64 KiB."""
     block = bytes([32, 255]) + bytes(range(256)) * ((32 * 255 * 3 // 8) // 256) + bytes((32 * 255 * 3 // 8) % 256)
-    payload = struct.pack("<BQB", MeasurementType.ACC, 10**15, 0x81) + bytes(6) + block * (LARGE_PAYLOAD_BYTES // len(block))
+    payload = (
+        struct.pack("<BQB", MeasurementType.ACC, 10**15, 0x81) + bytes(6) + block * (LARGE_PAYLOAD_BYTES // len(block))
+    )
     frame = pmd_data.parse_frame(payload)
     assert len(frame) == 1 + 255 * (LARGE_PAYLOAD_BYTES // len(block))
     assert peak_bytes(lambda: pmd_data.parse_frame(payload)) < LARGE_PAYLOAD_PEAK_BYTES

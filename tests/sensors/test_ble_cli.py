@@ -24,8 +24,14 @@ NO_BLUEZ = {"DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/nonexistent/strideguard-test-
 
 def _cli(*args: str, timeout_s: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """The CLI in a fresh process, exactly as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "stream.cli", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout_s, env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "stream.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+    )
 
 
 def _main(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
@@ -49,8 +55,18 @@ def test_scan_without_an_adapter_says_so_in_one_line_and_fails() -> None:
 def test_record_without_an_adapter_says_so_in_one_line(tmp_path: pathlib.Path, capsys, monkeypatch) -> None:
     for key, value in NO_BLUEZ.items():
         monkeypatch.setenv(key, value)
-    code, _, err = _main(capsys, "record", "--runner", "ann", "--device", "A0:9E:1A:12:34:56:chest",
-                         "--duration", "5", "--out", str(tmp_path / "x.sgcap"))
+    code, _, err = _main(
+        capsys,
+        "record",
+        "--runner",
+        "ann",
+        "--device",
+        "A0:9E:1A:12:34:56:chest",
+        "--duration",
+        "5",
+        "--out",
+        str(tmp_path / "x.sgcap"),
+    )
     assert code != 0 and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1 and "Bluetooth adapter" in err
     assert not (tmp_path / "x.sgcap").exists()  # no empty capture left behind
@@ -58,10 +74,26 @@ def test_record_without_an_adapter_says_so_in_one_line(tmp_path: pathlib.Path, c
 
 def test_record_simulated_two_runners_writes_a_capture_that_replays(tmp_path: pathlib.Path, capsys) -> None:
     out = tmp_path / "team.sgcap"
-    code, stdout, err = _main(capsys, "record", "--simulate", "--fast", "--duration", "30",
-                              "--runner", "ann", "--device", "A0:9E:1A:00:00:01:chest",
-                              "--device", "C4:00:00:00:00:01:foot",
-                              "--runner", "bob", "--device", "A0:9E:1A:00:00:02:sacrum", "--out", str(out))
+    code, stdout, err = _main(
+        capsys,
+        "record",
+        "--simulate",
+        "--fast",
+        "--duration",
+        "30",
+        "--runner",
+        "ann",
+        "--device",
+        "A0:9E:1A:00:00:01:chest",
+        "--device",
+        "C4:00:00:00:00:01:foot",
+        "--runner",
+        "bob",
+        "--device",
+        "A0:9E:1A:00:00:02:sacrum",
+        "--out",
+        str(out),
+    )
     assert code == 0, err
     assert "ann/A0:9E:1A:00:00:01 (chest)" in stdout and "bob/A0:9E:1A:00:00:02 (sacrum)" in stdout
     items = list(replay(out))
@@ -74,8 +106,9 @@ def test_record_simulated_two_runners_writes_a_capture_that_replays(tmp_path: pa
 def test_record_usage_errors_are_one_line(capsys) -> None:
     code, _, err = _main(capsys, "record", "--device", "A0:9E:1A:00:00:01", "--runner", "ann", "--out", "x.sgcap")
     assert code == 2 and "--device must follow the --runner" in err
-    code, _, err = _main(capsys, "record", "--fast", "--runner", "ann", "--device", "A0:9E:1A:00:00:01",
-                         "--out", "x.sgcap")
+    code, _, err = _main(
+        capsys, "record", "--fast", "--runner", "ann", "--device", "A0:9E:1A:00:00:01", "--out", "x.sgcap"
+    )
     assert code == 2 and "Traceback" not in err and "--fast needs" in err
 
 

@@ -11,12 +11,17 @@ import numpy as np
 import pytest
 
 from sensors.ble import DeviceSpec, ReconnectPolicy, SimClock, collect
-from sensors.capture import CaptureEvent, ReplayStats, replay
-from sensors.capture import CaptureWriter
+from sensors.capture import CaptureEvent, CaptureWriter, ReplayStats, replay
 from sensors.protocols import pmd_control
 from sensors.protocols.pmd_control import MeasurementType, PmdStatus
-from sensors.simulated import (LinkFaults, SimulatedFootpod, SimulatedH10, SimulatedMovesense,
-                               SimulatedVeritySense, SimulatedWorld)
+from sensors.simulated import (
+    LinkFaults,
+    SimulatedFootpod,
+    SimulatedH10,
+    SimulatedMovesense,
+    SimulatedVeritySense,
+    SimulatedWorld,
+)
 from sensors.types import HeartRateReading, Placement, SampleBatch, SampleKind, StrideReading
 
 H10 = "A0:9E:1A:00:00:01"
@@ -24,8 +29,15 @@ POD = "C4:00:00:00:00:01"
 PERIOD_NS = 5_000_000  # 200 Hz
 
 
-async def _run(world: SimulatedWorld, clock: SimClock, specs: list[DeviceSpec], duration_s: float, *,
-               capture: CaptureWriter | None = None, policy: ReconnectPolicy | None = None):
+async def _run(
+    world: SimulatedWorld,
+    clock: SimClock,
+    specs: list[DeviceSpec],
+    duration_s: float,
+    *,
+    capture: CaptureWriter | None = None,
+    policy: ReconnectPolicy | None = None,
+):
     items: list = []
     stop = asyncio.Event()
 
@@ -34,9 +46,16 @@ async def _run(world: SimulatedWorld, clock: SimClock, specs: list[DeviceSpec], 
         stop.set()
 
     timer = asyncio.ensure_future(stop_later())
-    stats = await collect(specs, on_item=items.append, capture=capture, backend_client=world.client_backend,
-                          backend_scanner=world.scanner_backend, stop=stop, clock=clock,
-                          policy=policy or ReconnectPolicy(seed=7))
+    stats = await collect(
+        specs,
+        on_item=items.append,
+        capture=capture,
+        backend_client=world.client_backend,
+        backend_scanner=world.scanner_backend,
+        stop=stop,
+        clock=clock,
+        policy=policy or ReconnectPolicy(seed=7),
+    )
     timer.cancel()
     return items, stats
 
@@ -50,23 +69,27 @@ async def test_ten_simulated_minutes_at_200_hz_8_g_without_gap_and_with_correct_
     async with SimClock() as clock:
         world = SimulatedWorld(clock=clock)
         h10 = world.add(SimulatedH10(address=H10, clock_drift_ppm=60.0))
-        items, stats = await _run(world, clock, [DeviceSpec(runner="ann", address=H10, placement=Placement.CHEST)],
-                                  600.0)
+        items, stats = await _run(
+            world, clock, [DeviceSpec(runner="ann", address=H10, placement=Placement.CHEST)], 600.0
+        )
     # settings asked, ACC started at 200 Hz, 16 bit, +-8 g (no gyro: the H10 has none), stopped at the end
     start = pmd_control.build_start(MeasurementType.ACC, sample_rate_hz=200, resolution_bits=16, range_=8)
-    assert h10.control_writes == [pmd_control.build_get_settings(MeasurementType.ACC), start,
-                                  pmd_control.build_stop(MeasurementType.ACC)]
+    assert h10.control_writes == [
+        pmd_control.build_get_settings(MeasurementType.ACC),
+        start,
+        pmd_control.build_stop(MeasurementType.ACC),
+    ]
     t, values = _acc(items)
     truth_t = np.concatenate([host for m, host, _ in h10.sent])
     truth_v = np.concatenate([v for m, _, v in h10.sent])
     assert len(t) >= 600 * 200 - 2 * 36
     assert 0 <= len(truth_t) - len(t) <= 36  # every sample the device took, but a frame still in the air
-    truth_t, truth_v = truth_t[:len(t)], truth_v[:len(t)]
+    truth_t, truth_v = truth_t[: len(t)], truth_v[: len(t)]
     steps = np.diff(t)
     assert steps.min() > 0 and steps.max() < 1.5 * PERIOD_NS, "a gap or a reversal in the samples"
     error_ms = (t - truth_t) / 1e6
-    settled = error_ms[len(error_ms) // 10:]  # after the first minute the drift estimate has settled
-    assert 0 < settled.min() and settled.max() < 15, "host timestamps off: bias is the fastest radio delay"
+    settled = error_ms[len(error_ms) // 10 :]  # after the first minute the drift estimate has settled
+    assert settled.min() > 0 and settled.max() < 15, "host timestamps off: bias is the fastest radio delay"
     assert np.ptp(settled) < 6
     np.testing.assert_allclose(values, truth_v, atol=1e-6)
     assert stats.decode_errors == {} and stats.links_lost == {}
@@ -74,7 +97,9 @@ async def test_ten_simulated_minutes_at_200_hz_8_g_without_gap_and_with_correct_
     assert len(readings) >= 590 and readings[0].heart_rate_bpm == 150
 
 
-async def test_forced_disconnect_reconnects_within_the_backoff_records_the_gap_and_resumes(tmp_path: pathlib.Path) -> None:
+async def test_forced_disconnect_reconnects_within_the_backoff_records_the_gap_and_resumes(
+    tmp_path: pathlib.Path,
+) -> None:
     policy = ReconnectPolicy(seed=3)
     faults = LinkFaults(drop_link_at_s=(60.0,), down_for_s=3.0)
     path = tmp_path / "drop.sgcap"
@@ -82,8 +107,14 @@ async def test_forced_disconnect_reconnects_within_the_backoff_records_the_gap_a
         world = SimulatedWorld(clock=clock)
         h10 = world.add(SimulatedH10(address=H10, faults=faults))
         with CaptureWriter(path) as capture:
-            items, stats = await _run(world, clock, [DeviceSpec(runner="ann", address=H10, placement="chest")],
-                                      150.0, capture=capture, policy=policy)
+            items, stats = await _run(
+                world,
+                clock,
+                [DeviceSpec(runner="ann", address=H10, placement="chest")],
+                150.0,
+                capture=capture,
+                policy=policy,
+            )
     assert h10.drops == 1 and stats.links_lost == {f"ann/{H10}": 1} and stats.connects[f"ann/{H10}"] == 2
     # the bound: the device is back after down_for_s; we notice at the next backoff step plus a scan
     delays, elapsed = policy.delays(), 0.0
@@ -106,7 +137,8 @@ async def test_forced_disconnect_reconnects_within_the_backoff_records_the_gap_a
 
 
 async def test_garbage_and_truncated_notifications_are_counted_logged_once_per_kind_and_never_stop_it(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     faults = LinkFaults(garbage_every_n=40, truncate_every_n=55, corrupt_every_n=70, seed=11)
     caplog.set_level(logging.WARNING, logger="sensors.ble.collector")
     async with SimClock() as clock:
@@ -135,11 +167,14 @@ async def test_a_recorded_capture_replays_to_identical_decoded_items(tmp_path: p
         world.add(SimulatedFootpod(address=POD))
         world.add(SimulatedVeritySense(address="A0:9E:1A:00:00:02"))
         world.add(SimulatedMovesense(address="0C:8C:DC:00:00:01"))
-        specs = [DeviceSpec(runner="ann", address=H10, placement=Placement.CHEST),
-                 DeviceSpec(runner="ann", address=POD, placement=Placement.FOOT),
-                 DeviceSpec(runner="bob", address="A0:9E:1A:00:00:02", placement=Placement.SACRUM),
-                 DeviceSpec(runner="bob", address="0C:8C:DC:00:00:01", placement=Placement.SHANK,
-                            movesense_path="/Meas/IMU6/52")]
+        specs = [
+            DeviceSpec(runner="ann", address=H10, placement=Placement.CHEST),
+            DeviceSpec(runner="ann", address=POD, placement=Placement.FOOT),
+            DeviceSpec(runner="bob", address="A0:9E:1A:00:00:02", placement=Placement.SACRUM),
+            DeviceSpec(
+                runner="bob", address="0C:8C:DC:00:00:01", placement=Placement.SHANK, movesense_path="/Meas/IMU6/52"
+            ),
+        ]
         with CaptureWriter(path, meta={"test": "replay"}) as capture:
             live, stats = await _run(world, clock, specs, 45.0, capture=capture)
     replay_stats = ReplayStats()
@@ -151,8 +186,9 @@ async def test_a_recorded_capture_replays_to_identical_decoded_items(tmp_path: p
     assert ("bob", "0C:8C:DC:00:00:01", SampleKind.GYRO) in kinds
     assert any(isinstance(i, StrideReading) and i.runner == "ann" for i in live)
     assert sum(replay_stats.decode_errors.values()) == sum(stats.decode_errors.values()) > 0
-    verity = [i for i in live if isinstance(i, SampleBatch) and i.device == "A0:9E:1A:00:00:02"
-              and i.kind is SampleKind.ACC]
+    verity = [
+        i for i in live if isinstance(i, SampleBatch) and i.device == "A0:9E:1A:00:00:02" and i.kind is SampleKind.ACC
+    ]
     assert abs(np.concatenate([b.values[:, 2] for b in verity]).mean() - 1.0) < 0.1  # factor applied: g
 
 

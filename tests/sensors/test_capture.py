@@ -12,29 +12,52 @@ import time
 import numpy as np
 import pytest
 
-from sensors.capture import (CaptureEvent, CaptureReader, CaptureWriter, Notification, RecordedSamples, StreamInfo,
-                             replay, write_batches)
+from sensors.capture import (
+    CaptureEvent,
+    CaptureReader,
+    CaptureWriter,
+    Notification,
+    RecordedSamples,
+    StreamInfo,
+    replay,
+    write_batches,
+)
 from sensors.errors import CaptureError
 from sensors.types import Placement, SampleBatch, SampleKind
 
 T0_NS = 1_700_000_000_000_000_000
 
 
-def make_batch(n: int, *, rate_hz: float = 100.0, runner: str = "anna", kind: str = "acc", seed: int = 0) -> SampleBatch:
+def make_batch(
+    n: int, *, rate_hz: float = 100.0, runner: str = "anna", kind: str = "acc", seed: int = 0
+) -> SampleBatch:
     rng = np.random.default_rng(seed)
     t_ns = T0_NS + (np.arange(n) * (1e9 / rate_hz)).astype(np.int64)
-    return SampleBatch(runner=runner, device="sim-h10", placement=Placement.CHEST, kind=SampleKind(kind),
-                       rate_hz=rate_hz, t_ns=t_ns, values=rng.normal(size=(n, 3)).astype(np.float32))
+    return SampleBatch(
+        runner=runner,
+        device="sim-h10",
+        placement=Placement.CHEST,
+        kind=SampleKind(kind),
+        rate_hz=rate_hz,
+        t_ns=t_ns,
+        values=rng.normal(size=(n, 3)).astype(np.float32),
+    )
 
 
 def test_round_trip_keeps_samples_notifications_events_and_metadata(tmp_path):
     path = tmp_path / "run.sgcap"
     batch = make_batch(500)
     with CaptureWriter(path, meta={"attribution": "test"}) as w:
-        sid = w.add_stream(runner="anna", device="sim-h10", placement="chest", source="samples", rate_hz=100.0,
-                           kind="acc")
-        raw = w.add_stream(runner="anna", device="h10-raw", placement="chest", source="pmd_data",
-                           characteristic="fb005c82-02e7-f387-1cad-8acd2d8df0c8")
+        sid = w.add_stream(
+            runner="anna", device="sim-h10", placement="chest", source="samples", rate_hz=100.0, kind="acc"
+        )
+        raw = w.add_stream(
+            runner="anna",
+            device="h10-raw",
+            placement="chest",
+            source="pmd_data",
+            characteristic="fb005c82-02e7-f387-1cad-8acd2d8df0c8",
+        )
         w.write_samples(sid, batch.slice(0, 200))
         w.write_notification(raw, T0_NS + 5, b"\x02\x00\xff")
         w.write_event(T0_NS + 6, "link_lost", device="h10-raw")

@@ -13,8 +13,15 @@ from bleak.exc import BleakError
 from sensors.ble import SimClock
 from sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc, uuids
 from sensors.protocols.pmd_control import ControlOp, MeasurementType, PmdStatus
-from sensors.simulated import (LinkFaults, SimulatedAlertBand, SimulatedFootpod, SimulatedH10,
-                               SimulatedHeartRateStrap, SimulatedMovesense, SimulatedWorld)
+from sensors.simulated import (
+    LinkFaults,
+    SimulatedAlertBand,
+    SimulatedFootpod,
+    SimulatedH10,
+    SimulatedHeartRateStrap,
+    SimulatedMovesense,
+    SimulatedWorld,
+)
 
 H10 = "A0:9E:1A:00:00:01"
 
@@ -48,8 +55,9 @@ async def test_h10_control_point_and_acc_frames_through_bleak() -> None:
             # MTU not negotiated yet: the H10 refuses, as the real one does
             assert pmd_control.parse_response(control_notes[-1]).status == PmdStatus.INVALID_MTU
             await client._backend.request_mtu(232)
-            await client.write_gatt_char(uuids.PMD_CONTROL_POINT, pmd_control.build_get_settings(MeasurementType.ACC),
-                                         response=True)
+            await client.write_gatt_char(
+                uuids.PMD_CONTROL_POINT, pmd_control.build_get_settings(MeasurementType.ACC), response=True
+            )
             await client.write_gatt_char(uuids.PMD_CONTROL_POINT, start, response=True)
             await clock.sleep(2.0)
         settings, started = (pmd_control.parse_response(p) for p in control_notes[1:3])
@@ -91,8 +99,12 @@ async def test_faults_truncate_corrupt_reorder_and_add_garbage_deterministically
     async def run(seed: int) -> list[bytes]:
         async with SimClock() as clock:
             world = SimulatedWorld(clock=clock)
-            pod = world.add(SimulatedFootpod(address="C4:00:00:00:00:01", faults=LinkFaults(
-                truncate_every_n=3, garbage_every_n=5, reorder_every_n=7, seed=seed)))
+            pod = world.add(
+                SimulatedFootpod(
+                    address="C4:00:00:00:00:01",
+                    faults=LinkFaults(truncate_every_n=3, garbage_every_n=5, reorder_every_n=7, seed=seed),
+                )
+            )
             got: list[bytes] = []
             async with BleakClient(pod.address, backend=world.client_backend) as client:
                 await client.start_notify(uuids.RSC_MEASUREMENT, lambda _c, d: got.append(bytes(d)))
@@ -107,7 +119,7 @@ async def test_faults_truncate_corrupt_reorder_and_add_garbage_deterministically
             good.append(rsc.parse_rsc(payload))
         except Exception:  # noqa: BLE001 - counting what the faults broke
             continue
-    assert 30 < len(first) and len(good) < len(first)
+    assert len(first) > 30 and len(good) < len(first)
     distances = [m.total_distance_m for m in good]
     assert distances != sorted(distances)  # reordered
 

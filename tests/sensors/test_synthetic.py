@@ -293,8 +293,9 @@ def test_gyro_and_accelerometer_agree_on_the_trunk_rotation() -> None:
     assert np.allclose(omega[5:-5], omega_numeric[5:-5], atol=1e-5)
 
 
-STILL_TRUNK = dict(lean_deg=0.0, pitch_oscillation_deg=0.0, roll_oscillation_deg=0.0, yaw_oscillation_deg=0.0,
-                   sway_g=0.0, **QUIET)
+STILL_TRUNK = dict(
+    lean_deg=0.0, pitch_oscillation_deg=0.0, roll_oscillation_deg=0.0, yaw_oscillation_deg=0.0, sway_g=0.0, **QUIET
+)
 
 
 @pytest.mark.parametrize("angle_deg", [180.0, -90.0])
@@ -304,8 +305,9 @@ def test_a_turn_rotates_the_gyro_by_its_angle_around_the_true_vertical(angle_deg
     is positive)."""
     from scipy.spatial.transform import Rotation
 
-    run = generate(30.0, 500.0, standing_s=5.0, turns=(Turn(at_s=15.0, duration_s=2.0, angle_deg=angle_deg),),
-                   **STILL_TRUNK)
+    run = generate(
+        30.0, 500.0, standing_s=5.0, turns=(Turn(at_s=15.0, duration_s=2.0, angle_deg=angle_deg),), **STILL_TRUNK
+    )
     trunk = Rotation.identity()
     most_bank_deg = 0.0
     for step in Rotation.from_rotvec(np.radians(run.gyro.values) / 500.0):

@@ -79,8 +79,11 @@ def _delivered_expected(pipeline: Pipeline) -> int:
 
 async def _run(items: list[Any], sink: Any, *, speed: float | None) -> tuple[Pipeline, TimedChannel, float]:
     channel = TimedChannel()
-    pipeline = Pipeline(analyzer_factory=analyzer_factory(read_config_text(None)),
-                        sinks=[AlertDispatcher([channel]), sink], keep_outputs=True)
+    pipeline = Pipeline(
+        analyzer_factory=analyzer_factory(read_config_text(None)),
+        sinks=[AlertDispatcher([channel]), sink],
+        keep_outputs=True,
+    )
     wall0 = time.monotonic()
     async for item in sources.paced(items, speed=speed):
         await pipeline.push(item)
@@ -92,8 +95,9 @@ async def _run(items: list[Any], sink: Any, *, speed: float | None) -> tuple[Pip
 def _alert_latencies_s(channel: TimedChannel, items: list[Any], wall0: float) -> list[float]:
     """Wall time from when the data that raised each alert was due (paced replay) to its delivery."""
     t0_ns = sources.time_span(items)[0]
-    return [received - (wall0 + (alert.event.t_ns - t0_ns) / 1e9 / REPLAY_SPEED)
-            for alert, received in channel.received]
+    return [
+        received - (wall0 + (alert.event.t_ns - t0_ns) / 1e9 / REPLAY_SPEED) for alert, received in channel.received
+    ]
 
 
 def _stored(db: pathlib.Path, pipeline: Pipeline) -> tuple[int, int, int]:
@@ -111,13 +115,16 @@ def _counts(output: AnalyzerOutput) -> tuple[int, int, int]:
 
 @pytest.mark.slow
 async def test_alerts_keep_their_latency_behind_a_2_s_store_and_the_store_gets_everything(
-        items: list[Any], tmp_path: pathlib.Path) -> None:
+    items: list[Any], tmp_path: pathlib.Path
+) -> None:
     slow = SlowStoreSink(SessionStore(tmp_path / "slow.db"), delay_s=SLOW_WRITE_S)
     buffered = BufferedSink(slow, overflow=Overflow.WAIT)
     pipeline, channel, wall0 = await _run(items, buffered, speed=REPLAY_SPEED)
     latencies = _alert_latencies_s(channel, items, wall0)
-    print(f"alert latencies behind a {SLOW_WRITE_S}-s store: {[f'{x * 1e3:.0f} ms' for x in latencies]}; "
-          f"store calls {slow.calls}, buffer {buffered.stats}")
+    print(
+        f"alert latencies behind a {SLOW_WRITE_S}-s store: {[f'{x * 1e3:.0f} ms' for x in latencies]}; "
+        f"store calls {slow.calls}, buffer {buffered.stats}"
+    )
     expected = pipeline.outputs("alex")
     assert len(channel.received) == _delivered_expected(pipeline) >= 3
     # no alert waited behind a store call (any wait would be >= SLOW_WRITE_S); the usual latency is one
@@ -130,14 +137,14 @@ async def test_alerts_keep_their_latency_behind_a_2_s_store_and_the_store_gets_e
 
 @pytest.mark.parametrize("overflow", [Overflow.WAIT, Overflow.DROP_OLDEST])
 async def test_memory_stays_bounded_and_the_loss_is_exactly_what_the_policy_counts(
-        items: list[Any], tmp_path: pathlib.Path, overflow: Overflow) -> None:
+    items: list[Any], tmp_path: pathlib.Path, overflow: Overflow
+) -> None:
     """As fast as possible into a small buffer in front of a slow store: the buffer never exceeds its
     bound, traced memory stays under a fixed bound, and the store holds everything (WAIT) or everything
     but exactly the counted drops (DROP_OLDEST)."""
     bound = 300
     slow = SlowStoreSink(SessionStore(tmp_path / "m.db"), delay_s=0.05)
-    buffered = BufferedSink(slow, overflow=overflow, max_pending_items=bound, coalesce_items=100,
-                            drain_timeout_s=60.0)
+    buffered = BufferedSink(slow, overflow=overflow, max_pending_items=bound, coalesce_items=100, drain_timeout_s=60.0)
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
@@ -193,6 +200,7 @@ async def test_open_pipeline_buffers_the_store_and_slow_capable_extra_sinks(tmp_
 
 # -- the buffer's own rules, on a sink that keeps what it is given ---------------------------------------
 
+
 class ListSink:
     """An in-memory sink (like the bus): keeps every call it gets, optionally slowly."""
 
@@ -226,7 +234,9 @@ def _session(runner: str) -> SessionInfo:
 def _steps(runner: str, first: int, n: int) -> AnalyzerOutput:
     from analytics.results import StepEvent
 
-    return AnalyzerOutput(steps=tuple(StepEvent(runner=runner, t_ns=10**9 * i, index=i) for i in range(first, first + n)))
+    return AnalyzerOutput(
+        steps=tuple(StepEvent(runner=runner, t_ns=10**9 * i, index=i) for i in range(first, first + n))
+    )
 
 
 async def test_interleaved_sessions_keep_their_order_and_are_merged_per_session() -> None:
@@ -251,8 +261,9 @@ async def test_interleaved_sessions_keep_their_order_and_are_merged_per_session(
 
 async def test_drop_oldest_never_drops_session_calls_and_counts_what_close_abandons() -> None:
     inner = ListSink(delay_s=0.2)
-    sink = BufferedSink(inner, overflow=Overflow.DROP_OLDEST, max_pending_items=20, coalesce_items=5,
-                        drain_timeout_s=0.05)
+    sink = BufferedSink(
+        inner, overflow=Overflow.DROP_OLDEST, max_pending_items=20, coalesce_items=5, drain_timeout_s=0.05
+    )
     a = _session("a")
     await sink.open_session(a)
     for i in range(0, 200, 5):

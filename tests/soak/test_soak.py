@@ -24,9 +24,18 @@ from collections.abc import AsyncIterator
 import pytest
 
 from stream.mqtt.topics import partition_of
-from tests.stream.test_e2e_live import (RUNNERS, Observer, Rig, assert_influx_equals_embedded,  # noqa: F401
-                                        assert_mqtt_steps_complete_and_ordered, expected_counts, influx_counts,
-                                        rig, start_all, wait_until)
+from tests.stream.test_e2e_live import (  # noqa: F401
+    RUNNERS,
+    Observer,
+    Rig,
+    assert_influx_equals_embedded,
+    assert_mqtt_steps_complete_and_ordered,
+    expected_counts,
+    influx_counts,
+    rig,
+    start_all,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -37,14 +46,18 @@ ALARM_GRACE_S = 30.0  # the SIGALRM backstop fires this much after the asyncio d
 
 
 @contextlib.asynccontextmanager
-async def phase(name: str, rig: Rig | None, timeout_s: float = PHASE_TIMEOUT_S,
-                alarm_grace_s: float = ALARM_GRACE_S) -> AsyncIterator[None]:
+async def phase(
+    name: str, rig: Rig | None, timeout_s: float = PHASE_TIMEOUT_S, alarm_grace_s: float = ALARM_GRACE_S
+) -> AsyncIterator[None]:
     """Run one soak phase under a hard deadline that fails the test with a clear message, never hangs."""
     logs = (lambda: rig.logs()) if rig is not None else (lambda: "")
 
     def on_alarm(signum: int, frame: object) -> None:
-        pytest.fail(f"soak phase {name!r} still running {timeout_s + alarm_grace_s:g} s after it started, with "
-                    f"the event loop blocked\n{logs()}", pytrace=False)
+        pytest.fail(
+            f"soak phase {name!r} still running {timeout_s + alarm_grace_s:g} s after it started, with "
+            f"the event loop blocked\n{logs()}",
+            pytrace=False,
+        )
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, timeout_s + alarm_grace_s)
@@ -142,8 +155,10 @@ async def test_soak_30_minutes_with_faults_ends_in_exact_counts(rig: Rig) -> Non
     async with phase("stop the workers", rig):
         rig.stop()
     logs = rig.workers[0].log() + rig.workers[1].log()
-    print(f"soak: {SOAK_DATA_S / 60:g} min x {len(RUNNERS)} runners in {time.monotonic() - started:.0f} s wall; "
-          f"InfluxDB {counts} == expected; MQTT step messages delivered twice: {duplicates}; faults: {faults.done}")
+    print(
+        f"soak: {SOAK_DATA_S / 60:g} min x {len(RUNNERS)} runners in {time.monotonic() - started:.0f} s wall; "
+        f"InfluxDB {counts} == expected; MQTT step messages delivered twice: {duplicates}; faults: {faults.done}"
+    )
     assert len(faults.done) == 9
     # No gap in any session's input sequence, as the workers count it at their clean stop.
     assert logs.count("gaps=") >= 2 and logs.count("gaps=") == logs.count("gaps=0,"), rig.logs()

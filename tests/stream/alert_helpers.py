@@ -19,13 +19,31 @@ T0_NS = 1_700_000_000 * NS
 SESSION = SessionInfo(session_id="anna-1", runner="anna", team="club", source="test", started_t_ns=T0_NS)
 
 
-def event(metric: str = "cadence", *, at_s: float = 600.0, kind: RiskEventKind = RiskEventKind.ONSET,
-          severity: Severity = Severity.WARNING, onset_s: float | None = None, runner: str = "anna") -> RiskEvent:
+def event(
+    metric: str = "cadence",
+    *,
+    at_s: float = 600.0,
+    kind: RiskEventKind = RiskEventKind.ONSET,
+    severity: Severity = Severity.WARNING,
+    onset_s: float | None = None,
+    runner: str = "anna",
+) -> RiskEvent:
     onset = at_s - 60.0 if onset_s is None else onset_s
-    return RiskEvent(runner=runner, t_ns=T0_NS + int(at_s * NS), kind=kind, metric=metric, severity=severity,
-                     value=160.0, baseline=171.0, deviation=-6.4, deviation_unit="%", duration_s=at_s - onset,
-                     message=f"{metric.capitalize()} 6 % below your baseline for 1 min",
-                     cue="shorter, quicker steps", onset_t_ns=T0_NS + int(onset * NS))
+    return RiskEvent(
+        runner=runner,
+        t_ns=T0_NS + int(at_s * NS),
+        kind=kind,
+        metric=metric,
+        severity=severity,
+        value=160.0,
+        baseline=171.0,
+        deviation=-6.4,
+        deviation_unit="%",
+        duration_s=at_s - onset,
+        message=f"{metric.capitalize()} 6 % below your baseline for 1 min",
+        cue="shorter, quicker steps",
+        onset_t_ns=T0_NS + int(onset * NS),
+    )
 
 
 @dataclass

@@ -36,8 +36,9 @@ def closed_port() -> int:
 async def test_terminal_line_names_runner_severity_message_and_cue() -> None:
     out = io.StringIO()
     d = AlertDispatcher([TerminalChannel(out=out)])
-    await d.write(SESSION, AnalyzerOutput(risk_events=(event(), event(kind=RiskEventKind.CLEARED, at_s=700,
-                                                                       onset_s=540))))
+    await d.write(
+        SESSION, AnalyzerOutput(risk_events=(event(), event(kind=RiskEventKind.CLEARED, at_s=700, onset_s=540)))
+    )
     await d.close()
     lines = out.getvalue().splitlines()
     assert lines == [
@@ -95,7 +96,12 @@ async def test_webhook_json_reaches_a_local_receiver() -> None:
         body = rec.json()
     assert body["schema"] == 1
     assert (body["runner"], body["team"], body["metric"], body["severity"], body["kind"]) == (
-        "anna", "club", "cadence", "alert", "onset")
+        "anna",
+        "club",
+        "cadence",
+        "alert",
+        "onset",
+    )
     assert body["cue"] == "shorter, quicker steps"
     assert "not a diagnosis" in body["disclaimer"]
     assert d.stats["webhook"].delivered == 1
@@ -107,8 +113,7 @@ async def test_webhook_ntfy_style_sends_text_and_headers() -> None:
         await ch.send(Alert(session=SESSION, event=event(severity=Severity.ALERT)))
         await ch.aclose()
         post = rec.delivered()[0]
-    assert post["body"].decode() == (
-        "anna: ALERT Cadence 6 % below your baseline for 1 min — shorter, quicker steps")
+    assert post["body"].decode() == ("anna: ALERT Cadence 6 % below your baseline for 1 min — shorter, quicker steps")
     assert post["headers"]["Title"] == "StrideGuard anna: cadence (alert)"
     assert post["headers"]["Priority"] == "5"
 

@@ -35,9 +35,16 @@ async def test_an_alert_writes_high_then_none_to_alert_level() -> None:
 async def test_the_link_is_kept_between_alerts_and_cleared_events_do_not_buzz() -> None:
     world, band = world_with_band()
     d = AlertDispatcher([HapticChannel(address=BAND, buzz_s=0.01, backend=world.client_backend)])
-    await d.write(SESSION, AnalyzerOutput(risk_events=(
-        event("cadence", at_s=600), event("cadence", at_s=700, onset_s=540, kind=RiskEventKind.CLEARED),
-        event("lean", at_s=720))))
+    await d.write(
+        SESSION,
+        AnalyzerOutput(
+            risk_events=(
+                event("cadence", at_s=600),
+                event("cadence", at_s=700, onset_s=540, kind=RiskEventKind.CLEARED),
+                event("lean", at_s=720),
+            )
+        ),
+    )
     await d.close()
     assert [level for _, level in band.alerts] == [AlertLevel.HIGH, AlertLevel.NONE] * 2
     assert band.connections == 1
@@ -60,8 +67,12 @@ async def test_a_dropped_link_is_remade_on_the_next_alert() -> None:
 async def test_a_missing_band_never_blocks_the_other_channels() -> None:
     world = SimulatedWorld(clock=RealClock())  # no band in range
     out = io.StringIO()
-    d = AlertDispatcher([HapticChannel(address=BAND, buzz_s=0.01, connect_timeout_s=1.0,
-                                       backend=world.client_backend), TerminalChannel(out=out)])
+    d = AlertDispatcher(
+        [
+            HapticChannel(address=BAND, buzz_s=0.01, connect_timeout_s=1.0, backend=world.client_backend),
+            TerminalChannel(out=out),
+        ]
+    )
     await d.write(SESSION, AnalyzerOutput(risk_events=(event(),)))
     await d.close()
     assert d.stats["haptic"].failed == 1
@@ -73,8 +84,9 @@ async def test_runners_buzz_their_own_band() -> None:
     world = SimulatedWorld(clock=RealClock())
     anna = world.add(SimulatedAlertBand(address="AA:00:00:00:00:01"))
     ben = world.add(SimulatedAlertBand(address="BB:00:00:00:00:02"))
-    channel = HapticChannel(addresses={"anna": anna.address, "ben": ben.address}, buzz_s=0.01,
-                            backend=world.client_backend)
+    channel = HapticChannel(
+        addresses={"anna": anna.address, "ben": ben.address}, buzz_s=0.01, backend=world.client_backend
+    )
     d = AlertDispatcher([channel])
     await d.write(SESSION, AnalyzerOutput(risk_events=(event(runner="ben"),)))
     await d.close()

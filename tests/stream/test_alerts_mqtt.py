@@ -38,14 +38,19 @@ async def test_alerts_arrive_as_json_on_the_notify_topic(mosquitto: MosquittoSer
     listener = asyncio.create_task(receive(mosquitto, "strideguard/v1/mqtt-alerts/+/notify", 2, ready))
     await ready.wait()
     d = AlertDispatcher([MqttChannel(settings=MqttSettings.from_url(mosquitto.url))])
-    await d.write(session, AnalyzerOutput(risk_events=(
-        event(), event(at_s=700, onset_s=540, kind=RiskEventKind.CLEARED))))
+    await d.write(
+        session, AnalyzerOutput(risk_events=(event(), event(at_s=700, onset_s=540, kind=RiskEventKind.CLEARED)))
+    )
     got = await listener
     await d.close()
     assert [t for t, _ in got] == ["strideguard/v1/mqtt-alerts/anna/notify"] * 2
     first, second = (p for _, p in got)
     assert (first["kind"], first["metric"], first["cue"], first["schema"]) == (
-        "onset", "cadence", "shorter, quicker steps", 1)
+        "onset",
+        "cadence",
+        "shorter, quicker steps",
+        1,
+    )
     assert first["text"].startswith("anna: WARNING Cadence 6 % below your baseline")
     assert second["kind"] == "cleared"
 
@@ -67,6 +72,6 @@ async def test_a_broker_that_is_away_fails_only_its_channel(mosquitto_private: M
     channel = MqttChannel(settings=settings)
     d2 = AlertDispatcher([channel])
     await d2.write(SESSION, AnalyzerOutput(risk_events=(event("lean"),)))
-    (topic, payload), = await listener
+    ((topic, payload),) = await listener
     await d2.close()
     assert payload["metric"] == "lean"

@@ -23,8 +23,9 @@ def strideguard(*args: str, env_db: pathlib.Path | None = None, timeout: float =
     if env_db is not None:
         env["STRIDEGUARD_DB"] = str(env_db)
     env["XDG_CONFIG_HOME"] = str(env_db.parent if env_db else REPO / ".no-config")
-    return subprocess.run([sys.executable, "-m", "stream.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "stream.cli", *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env
+    )
 
 
 @pytest.fixture(scope="module")
@@ -96,11 +97,14 @@ def test_truncated_capture_is_one_line_exit_2_and_keeps_what_was_read(tmp_path):
         assert con.execute("SELECT status FROM sessions").fetchone() == ("running",)  # shown as unfinished
 
 
-@pytest.mark.parametrize("name, content, words", [
-    ("missing.csv", "t_s,ax_g,ay_g\n0,0,0\n0.01,0,0\n", "column"),
-    ("units.csv", "t_s,ax_g,ay_g,az_g\n" + "".join(f"{i / 100},0.1,0.2,9.81\n" for i in range(200)), "m/s"),
-    ("notes.docx", "PK\x03\x04 not a recording", "unknown file type"),
-])
+@pytest.mark.parametrize(
+    "name, content, words",
+    [
+        ("missing.csv", "t_s,ax_g,ay_g\n0,0,0\n0.01,0,0\n", "column"),
+        ("units.csv", "t_s,ax_g,ay_g,az_g\n" + "".join(f"{i / 100},0.1,0.2,9.81\n" for i in range(200)), "m/s"),
+        ("notes.docx", "PK\x03\x04 not a recording", "unknown file type"),
+    ],
+)
 def test_bad_input_files_end_in_one_clear_line(tmp_path, name, content, words):
     path = tmp_path / name
     path.write_text(content)

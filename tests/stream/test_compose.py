@@ -13,8 +13,8 @@ import subprocess
 import aiomqtt
 import pytest
 
-from stream.mqtt.connection import MqttConnection, MqttSettings
 from stream.errors import SinkError
+from stream.mqtt.connection import MqttConnection, MqttSettings
 from tests.fixtures_services import REPO_ROOT, MosquittoService
 
 DEPLOY = REPO_ROOT / "deploy" / "mosquitto"
@@ -25,15 +25,27 @@ def compose_config() -> dict:
     """`docker-compose config` (validates offline, resolves defaults and paths) as a dict."""
     binary = shutil.which("docker-compose")
     if binary is None:
-        pytest.fail("docker-compose not found: install the Debian package 'docker-compose' (scripts/install.sh test)",
-                    pytrace=False)
-    done = subprocess.run([binary, "-f", str(REPO_ROOT / "docker-compose.yml"), "config"],
-                          capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+        pytest.fail(
+            "docker-compose not found: install the Debian package 'docker-compose' (scripts/install.sh test)",
+            pytrace=False,
+        )
+    done = subprocess.run(
+        [binary, "-f", str(REPO_ROOT / "docker-compose.yml"), "config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO_ROOT,
+    )
     assert done.returncode == 0, done.stderr
     # YAML -> JSON with the interpreter docker-compose itself runs on (Debian python3-yaml is its dependency),
     # so the project needs no YAML library of its own.
-    as_json = subprocess.run(["/usr/bin/python3", "-c", "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)"],
-                             input=done.stdout, capture_output=True, text=True, timeout=30)
+    as_json = subprocess.run(
+        ["/usr/bin/python3", "-c", "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)"],
+        input=done.stdout,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert as_json.returncode == 0, as_json.stderr
     return json.loads(as_json.stdout)
 
@@ -54,7 +66,10 @@ def test_compose_file_validates_and_wires_the_team_demo() -> None:
     influx_env = services["influxdb"]["environment"]
     assert influx_env["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
     assert influx_env["DOCKER_INFLUXDB_INIT_BUCKET"] == services["worker-0"]["environment"]["STRIDEGUARD_INFLUX_BUCKET"]
-    assert influx_env["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"] == services["worker-0"]["environment"]["STRIDEGUARD_INFLUX_TOKEN"]
+    assert (
+        influx_env["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"]
+        == services["worker-0"]["environment"]["STRIDEGUARD_INFLUX_TOKEN"]
+    )
     mounts = volumes(services["mosquitto"])
     assert mounts["/mosquitto/config/acl"] == str(DEPLOY / "acl")
     assert mounts["/mosquitto/config/passwd"] == str(DEPLOY / "passwd")
@@ -107,12 +122,18 @@ async def test_a_runner_reads_only_its_own_topics(secured_broker: MosquittoServi
     runner-1's. Delivery is in order, so when runner-1's own message arrives, runner-2's would already
     have arrived had the ACL let it through: no waiting on a timeout."""
     received: list[str] = []
-    async with aiomqtt.Client(secured_broker.host, secured_broker.port, username="runner-1",
-                              password="runner-1-demo", identifier="runner-1-phone") as spy:
+    async with aiomqtt.Client(
+        secured_broker.host,
+        secured_broker.port,
+        username="runner-1",
+        password="runner-1-demo",
+        identifier="runner-1-phone",
+    ) as spy:
         for pattern in ("strideguard/v1/#", "strideguard/v1/club/runner-2/metrics", "strideguard/v1/club/+/metrics"):
             await spy.subscribe(pattern, qos=1)
-        async with aiomqtt.Client(secured_broker.host, secured_broker.port, username="worker",
-                                  password="worker-demo", identifier="worker-x") as worker:
+        async with aiomqtt.Client(
+            secured_broker.host, secured_broker.port, username="worker", password="worker-demo", identifier="worker-x"
+        ) as worker:
             await worker.publish("strideguard/v1/club/runner-2/metrics", json.dumps({"cadence_spm": 170}), qos=1)
             await worker.publish("strideguard/v1/club/runner-1/metrics", json.dumps({"cadence_spm": 165}), qos=1)
         async with asyncio.timeout(10):
@@ -128,17 +149,29 @@ async def test_a_runner_cannot_publish_for_another_runner_and_coaches_cannot_pub
     secured_broker: MosquittoService,
 ) -> None:
     received: list[str] = []
-    async with aiomqtt.Client(secured_broker.host, secured_broker.port, username="worker", password="worker-demo",
-                              identifier="worker-reader") as reader:
+    async with aiomqtt.Client(
+        secured_broker.host, secured_broker.port, username="worker", password="worker-demo", identifier="worker-reader"
+    ) as reader:
         await reader.subscribe("strideguard/v1/+/+/imu/#", qos=1)
-        async with aiomqtt.Client(secured_broker.host, secured_broker.port, username="runner-1",
-                                  password="runner-1-demo", identifier="runner-1-forger") as forger:
+        async with aiomqtt.Client(
+            secured_broker.host,
+            secured_broker.port,
+            username="runner-1",
+            password="runner-1-demo",
+            identifier="runner-1-forger",
+        ) as forger:
             await forger.publish("strideguard/v1/club/runner-2/imu/3", b"forged", qos=1)
-        async with aiomqtt.Client(secured_broker.host, secured_broker.port, username="coach", password="coach-demo",
-                                  identifier="coach-x") as coach:
+        async with aiomqtt.Client(
+            secured_broker.host, secured_broker.port, username="coach", password="coach-demo", identifier="coach-x"
+        ) as coach:
             await coach.publish("strideguard/v1/club/runner-2/imu/3", b"coach", qos=1)
-        async with aiomqtt.Client(secured_broker.host, secured_broker.port, username="runner-1",
-                                  password="runner-1-demo", identifier="runner-1-own") as own:
+        async with aiomqtt.Client(
+            secured_broker.host,
+            secured_broker.port,
+            username="runner-1",
+            password="runner-1-demo",
+            identifier="runner-1-own",
+        ) as own:
             await own.publish("strideguard/v1/club/runner-1/imu/7", b"own", qos=1)
         async with asyncio.timeout(10):
             async for message in reader.messages:

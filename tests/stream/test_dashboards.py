@@ -70,7 +70,7 @@ def test_dashboards_are_structurally_sound() -> None:
         for p in dash["panels"]:
             assert p["type"] in {"timeseries", "stat", "table", "bargauge"}, (name, p["title"])
             g = p["gridPos"]
-            assert 0 <= g["x"] and g["x"] + g["w"] <= 24 and g["h"] > 0, (name, p["title"])
+            assert g["x"] >= 0 and g["x"] + g["w"] <= 24 and g["h"] > 0, (name, p["title"])
             assert p["datasource"]["uid"] == DATASOURCE_UID
             refs = [t["refId"] for t in p["targets"]]
             assert refs and len(set(refs)) == len(refs)
@@ -90,7 +90,7 @@ def test_provisioning_points_at_the_dashboards_and_the_datasource_uid() -> None:
     assert f"uid: {DATASOURCE_UID}" in ds and "type: influxdb" in ds and "dbName:" in ds
     provider = (DASHBOARDS / "provisioning" / "dashboards" / "strideguard.yaml").read_text()
     assert "path: /var/lib/grafana/dashboards" in provider
-    compose = (REPO_ROOT / "docker-compose.yml")
+    compose = REPO_ROOT / "docker-compose.yml"
     if compose.exists():
         text = compose.read_text()
         assert "./dashboards/json:/var/lib/grafana/dashboards" in text
@@ -98,7 +98,9 @@ def test_provisioning_points_at_the_dashboards_and_the_datasource_uid() -> None:
 
 
 @pytest.fixture(scope="module")
-def filled(influxdb: InfluxDBService, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str], tuple[int, int]]:
+def filled(
+    influxdb: InfluxDBService, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, dict[str, str], tuple[int, int]]:
     """Two runners' sessions (with a fatigue change so alerts fire) written through the InfluxDB sink."""
     import asyncio
 
@@ -110,9 +112,15 @@ def filled(influxdb: InfluxDBService, tmp_path_factory: pytest.TempPathFactory) 
         for i, runner in enumerate(RUNNERS):
             change = Change(at_s=45, ramp_s=5, cadence_pct=-8, impact_pct=25, sway_pct=40)
             run = SyntheticRunner(SyntheticConfig(cadence_spm=162 + 5 * i, changes=(change,))).generate(
-                100, 100, seed=10 + i, runner=runner)
-            session = SessionInfo(session_id=f"{runner}-review", runner=runner, team=TEAM, source="test",
-                                  started_t_ns=int(run.acc.t_ns[0]))
+                100, 100, seed=10 + i, runner=runner
+            )
+            session = SessionInfo(
+                session_id=f"{runner}-review",
+                runner=runner,
+                team=TEAM,
+                source="test",
+                started_t_ns=int(run.acc.t_ns[0]),
+            )
             sessions[runner] = session.session_id
             span[0], span[1] = int(run.acc.t_ns[0]), int(run.acc.t_ns[-1])
             sink.tag_session(session.session_id, device="synthetic-imu", placement="chest")
@@ -135,9 +143,13 @@ def filled(influxdb: InfluxDBService, tmp_path_factory: pytest.TempPathFactory) 
 
 def substitute(query: str, *, runner: str, session: str, span: tuple[int, int]) -> str:
     """What Grafana does with its macros and variables before sending the query."""
-    return (query.replace("$timeFilter", f"time >= {span[0]} AND time <= {span[1]}")
-            .replace("$__interval", "10s").replace("$team", TEAM).replace("$runner", runner)
-            .replace("$session", session))
+    return (
+        query.replace("$timeFilter", f"time >= {span[0]} AND time <= {span[1]}")
+        .replace("$__interval", "10s")
+        .replace("$team", TEAM)
+        .replace("$runner", runner)
+        .replace("$session", session)
+    )
 
 
 @pytest.mark.services

@@ -64,7 +64,8 @@ def make_inputs(directory: pathlib.Path, duration_s: float) -> Inputs:
     for i, runner in enumerate(RUNNERS):
         change = Change(at_s=50, ramp_s=5, cadence_pct=-8, sway_pct=40, impact_pct=25)
         run = SyntheticRunner(SyntheticConfig(cadence_spm=160 + 4 * i, changes=(change,))).generate(
-            duration_s, 100, seed=i, runner=runner, device=f"imu-{runner}")
+            duration_s, 100, seed=i, runner=runner, device=f"imu-{runner}"
+        )
         path = directory / f"{runner}.sgcap"
         capture.write_batches(path, [run.acc, run.gyro])
         files[runner] = path
@@ -86,8 +87,13 @@ class Role:
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "stream.cli", *self.args], cwd=REPO_ROOT,
-                                         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "stream.cli", *self.args],
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
 
     def signal(self, sig: int, timeout_s: float = 30) -> int | None:
         if self.proc is None or self.proc.poll() is not None:
@@ -98,8 +104,10 @@ class Role:
         except subprocess.TimeoutExpired:
             self.proc.kill()  # never leave a stuck process behind for the rest of the run
             self.proc.wait(timeout=timeout_s)
-            raise AssertionError(f"`strideguard {self.args[0]}` did not exit within {timeout_s:g} s of signal "
-                                 f"{sig}; killed it. Log tail:\n{self.log()[-3000:]}") from None
+            raise AssertionError(
+                f"`strideguard {self.args[0]}` did not exit within {timeout_s:g} s of signal "
+                f"{sig}; killed it. Log tail:\n{self.log()[-3000:]}"
+            ) from None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -117,10 +125,28 @@ class Rig:
     collector: Role | None = None
 
     def worker(self, index: int, count: int = 2) -> Role:
-        role = Role(["worker", "--broker", f"mqtt://{self.broker.host}:{self.broker.port}", "--team", self.team,
-                     "--index", str(index), "--count", str(count), "--state-dir", str(self.tmp / f"worker{index}"),
-                     "--influx-url", self.influx.url, "--influx-db", self.database, "--config", str(self.inputs.config)],
-                    self.tmp / f"worker{index}.log")
+        role = Role(
+            [
+                "worker",
+                "--broker",
+                f"mqtt://{self.broker.host}:{self.broker.port}",
+                "--team",
+                self.team,
+                "--index",
+                str(index),
+                "--count",
+                str(count),
+                "--state-dir",
+                str(self.tmp / f"worker{index}"),
+                "--influx-url",
+                self.influx.url,
+                "--influx-db",
+                self.database,
+                "--config",
+                str(self.inputs.config),
+            ],
+            self.tmp / f"worker{index}.log",
+        )
         role.start()
         return role
 
@@ -129,8 +155,19 @@ class Rig:
 
     def start_collector(self, *, speed: float) -> None:
         files = [str(self.inputs.files[r]) for r in RUNNERS]
-        self.collector = Role(["collect", "--broker", f"mqtt://{self.broker.host}:{self.broker.port}", "--team",
-                               self.team, "--speed", str(speed), *files], self.tmp / "collector.log")
+        self.collector = Role(
+            [
+                "collect",
+                "--broker",
+                f"mqtt://{self.broker.host}:{self.broker.port}",
+                "--team",
+                self.team,
+                "--speed",
+                str(speed),
+                *files,
+            ],
+            self.tmp / "collector.log",
+        )
         self.collector.start()
 
     def stop(self) -> None:
@@ -142,17 +179,28 @@ class Rig:
         return "\n".join(f"--- {r.log_path.name}\n{r.log()[-3000:]}" for r in [self.collector, *self.workers] if r)
 
     def influx_rows(self, measurement: str, fields: str) -> list[dict]:
-        return self.influx.series_rows(f"SELECT {fields} FROM {measurement} GROUP BY * ORDER BY time",
-                                       database=self.database)
+        return self.influx.series_rows(
+            f"SELECT {fields} FROM {measurement} GROUP BY * ORDER BY time", database=self.database
+        )
 
 
 @pytest.fixture
-def rig(request: pytest.FixtureRequest, mosquitto_private: MosquittoService, influxdb_private: InfluxDBService,
-        tmp_path: pathlib.Path) -> Iterator[Rig]:
+def rig(
+    request: pytest.FixtureRequest,
+    mosquitto_private: MosquittoService,
+    influxdb_private: InfluxDBService,
+    tmp_path: pathlib.Path,
+) -> Iterator[Rig]:
     duration_s = getattr(request, "param", 80.0)  # baseline 10-40 s, change at 50 s, alerts near 60 s
     database = influxdb_private.create_database("live")
-    r = Rig(broker=mosquitto_private, influx=influxdb_private, team="club", database=database, tmp=tmp_path,
-            inputs=make_inputs(tmp_path, duration_s))
+    r = Rig(
+        broker=mosquitto_private,
+        influx=influxdb_private,
+        team="club",
+        database=database,
+        tmp=tmp_path,
+        inputs=make_inputs(tmp_path, duration_s),
+    )
     try:
         yield r
     finally:
@@ -172,9 +220,15 @@ class Observer:
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
-        conn = MqttConnection(settings=self.settings, client_id=f"observer-{self.team}",
-                              subscriptions=[f"strideguard/v1/{self.team}/+/steps", f"strideguard/v1/{self.team}/+/status",
-                                             "strideguard/v1/_services/+/status"])
+        conn = MqttConnection(
+            settings=self.settings,
+            client_id=f"observer-{self.team}",
+            subscriptions=[
+                f"strideguard/v1/{self.team}/+/steps",
+                f"strideguard/v1/{self.team}/+/status",
+                "strideguard/v1/_services/+/status",
+            ],
+        )
         async with conn:
             self.ready.set()
             async for m in conn.messages():
@@ -216,8 +270,11 @@ async def wait_until(predicate, timeout_s: float, what: str, rig: Rig) -> None:
 
 def expected_counts(rig: Rig) -> dict[str, int]:
     out = rig.inputs.expected.values()
-    return {"steps": sum(len(o.steps) for o in out), "windows": sum(len(o.windows) for o in out),
-            "alerts": sum(len(o.risk_events) for o in out)}
+    return {
+        "steps": sum(len(o.steps) for o in out),
+        "windows": sum(len(o.windows) for o in out),
+        "alerts": sum(len(o.risk_events) for o in out),
+    }
 
 
 def influx_counts(rig: Rig) -> dict[str, int]:
@@ -237,17 +294,31 @@ def assert_influx_equals_embedded(rig: Rig, sessions: dict[str, str]) -> None:
         q = f"WHERE session = '{sid}' ORDER BY time"
         steps = rig.influx.series_rows(f"SELECT index, impact_g, step_time_s FROM steps {q}", database=rig.database)
         assert [(r["time"], r["index"], r["impact_g"], r["step_time_s"]) for r in steps] == [
-            (s.t_ns, s.index, s.impact_g, s.step_time_s) for s in exp.steps]
+            (s.t_ns, s.index, s.impact_g, s.step_time_s) for s in exp.steps
+        ]
         windows = rig.influx.series_rows(
             f"SELECT t_start_ns, n_steps, cadence_spm, impact_g, sway_ml_ratio, risk_score FROM windows {q}",
-            database=rig.database)
-        assert [(r["time"], r["t_start_ns"], r["n_steps"], r["cadence_spm"], r["impact_g"], r["sway_ml_ratio"],
-                 r["risk_score"]) for r in windows] == [
+            database=rig.database,
+        )
+        assert [
+            (
+                r["time"],
+                r["t_start_ns"],
+                r["n_steps"],
+                r["cadence_spm"],
+                r["impact_g"],
+                r["sway_ml_ratio"],
+                r["risk_score"],
+            )
+            for r in windows
+        ] == [
             (w.t_end_ns, w.t_start_ns, w.n_steps, w.cadence_spm, w.impact_g, w.sway_ml_ratio, w.risk_score)
-            for w in exp.windows]
+            for w in exp.windows
+        ]
         alerts = rig.influx.series_rows(f"SELECT value, deviation, metric, kind FROM alerts {q}", database=rig.database)
         assert sorted((r["time"], r["metric"], r["kind"], r["value"], r["deviation"]) for r in alerts) == sorted(
-            (e.t_ns, e.metric, e.kind.value, e.value, e.deviation) for e in exp.risk_events)
+            (e.t_ns, e.metric, e.kind.value, e.value, e.deviation) for e in exp.risk_events
+        )
         assert len(exp.risk_events) >= 2, "the fatigue change must raise alerts, or this test proves little"
 
 
@@ -318,7 +389,9 @@ async def run_with_faults(rig: Rig, *, broker_down_s: float, influx_down_s: floa
 
 def _stat(logs: str, name: str) -> int:
     """The largest value of `name=<int>` in the workers' stop lines."""
-    return max(int(part.split("=")[1].strip(",) ")) for part in logs.replace(",", " ").split() if part.startswith(f"{name}="))
+    return max(
+        int(part.split("=")[1].strip(",) ")) for part in logs.replace(",", " ").split() if part.startswith(f"{name}=")
+    )
 
 
 async def test_faults_short_outages_lose_and_duplicate_nothing(rig: Rig) -> None:

@@ -47,8 +47,11 @@ def world() -> World:
 def export(world: World, out: pathlib.Path, **kw) -> object:
     store = world.store()
     try:
-        return export_sessions(store, select_sessions(store, team="riverside"),
-                               ExportOptions(out_dir=out, authors=AUTHORS, license_id="CC-BY-4.0", **kw))
+        return export_sessions(
+            store,
+            select_sessions(store, team="riverside"),
+            ExportOptions(out_dir=out, authors=AUTHORS, license_id="CC-BY-4.0", **kw),
+        )
     finally:
         store.close()
 
@@ -66,14 +69,23 @@ def pseudo_export(world, tmp_path_factory):
 
 
 def validate(bids_root: pathlib.Path) -> dict:
-    proc = subprocess.run([str(VALIDATOR), "--format", "json", "--max-rows", "-1", str(bids_root)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(VALIDATOR), "--format", "json", "--max-rows", "-1", str(bids_root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return json.loads(proc.stdout)
 
 
 # ---- the data dictionary ---------------------------------------------------------------------------------
-TABLE_TYPES = {StepEvent: "steps", WindowMetrics: "windows", RiskEvent: "alerts", HeartRateReading: "heart_rate",
-               StrideReading: "footpod"}
+TABLE_TYPES = {
+    StepEvent: "steps",
+    WindowMetrics: "windows",
+    RiskEvent: "alerts",
+    HeartRateReading: "heart_rate",
+    StrideReading: "footpod",
+}
 
 
 @pytest.mark.parametrize("cls", list(TABLE_TYPES))
@@ -113,8 +125,10 @@ def test_official_bids_validator_reports_no_errors_and_no_warnings(which, reques
     issues = report["issues"]["issues"]
     errors = [i for i in issues if i["severity"] == "error"]
     warnings = [i for i in issues if i["severity"] == "warning"]
-    print(f"{which}: {len(errors)} errors, {len(warnings)} warnings:",
-          sorted({(i['code'], i.get('subCode', '')) for i in warnings}))
+    print(
+        f"{which}: {len(errors)} errors, {len(warnings)} warnings:",
+        sorted({(i["code"], i.get("subCode", "")) for i in warnings}),
+    )
     assert errors == []
     assert warnings == []
     assert report["summary"]["subjects"] and len(report["summary"]["subjects"]) == len(RUNNERS)
@@ -130,8 +144,14 @@ def test_bids_layout_channels_and_events(plain_export, world):
     stem = str(motion[0]).removesuffix("_motion.tsv")
     channels = list(csv.DictReader(open(stem + "_channels.tsv"), delimiter="\t"))
     assert [(c["type"], c["component"], c["units"]) for c in channels] == [
-        ("ACCEL", "x", "m/s^2"), ("ACCEL", "y", "m/s^2"), ("ACCEL", "z", "m/s^2"),
-        ("GYRO", "x", "deg/s"), ("GYRO", "y", "deg/s"), ("GYRO", "z", "deg/s"), ("LATENCY", "n/a", "s")]
+        ("ACCEL", "x", "m/s^2"),
+        ("ACCEL", "y", "m/s^2"),
+        ("ACCEL", "z", "m/s^2"),
+        ("GYRO", "x", "deg/s"),
+        ("GYRO", "y", "deg/s"),
+        ("GYRO", "z", "deg/s"),
+        ("LATENCY", "n/a", "s"),
+    ]
     data = np.loadtxt(stem + "_motion.tsv", delimiter="\t")
     assert data.shape == (len(acc), 7)
     np.testing.assert_allclose(data[:, :3], acc.values * 9.80665, rtol=1e-6)
@@ -181,8 +201,13 @@ def test_exported_session_re_analyses_to_the_same_metrics(plain_export, world, t
     session_id = world.sessions[1]
     row = store.session(session_id)
     info = next(s for s in plain_export.sessions if s["session_id"] == session_id)
-    capture = to_capture(plain_export.out_dir, tmp_path / "again.sgcap", subject=info["subject"],
-                         session=info["session"], runner=row.runner)
+    capture = to_capture(
+        plain_export.out_dir,
+        tmp_path / "again.sgcap",
+        subject=info["subject"],
+        session=info["session"],
+        runner=row.runner,
+    )
     result = asyncio.run(run_file(RunOptions(path=capture, db_path=tmp_path / "again.db", live_view=False)))
     [summary] = result.summaries.values()
     again = SessionStore(tmp_path / "again.db")
@@ -191,8 +216,9 @@ def test_exported_session_re_analyses_to_the_same_metrics(plain_export, world, t
     assert again.steps(new_id) == store.steps(session_id)
     assert again.windows(new_id) == store.windows(session_id)
     assert again.risk_events(new_id) == store.risk_events(session_id)
-    assert {k: v for k, v in summary.items() if k != "session_id"} == \
-        {k: v for k, v in row.summary.items() if k != "session_id"}
+    assert {k: v for k, v in summary.items() if k != "session_id"} == {
+        k: v for k, v in row.summary.items() if k != "session_id"
+    }
     store.close()
     again.close()
 
@@ -202,8 +228,10 @@ def test_csv_holds_the_same_table_as_parquet(plain_export, table):
     parquet = pq.read_table(plain_export.out_dir / "parquet" / f"{table}.parquet")
     lists = {f.name for f in parquet.schema if pa.types.is_list(f.type)}  # in CSV: numbers joined with ';'
     types = {f.name: pa.string() if f.name in lists else f.type for f in parquet.schema}
-    from_csv = pacsv.read_csv(plain_export.out_dir / "csv" / f"{table}.csv",
-                              convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False))
+    from_csv = pacsv.read_csv(
+        plain_export.out_dir / "csv" / f"{table}.csv",
+        convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False),
+    )
     assert from_csv.num_rows == parquet.num_rows > 0
     assert from_csv.column_names == parquet.column_names
     for name in parquet.column_names:
@@ -252,7 +280,9 @@ def test_a_reused_key_keeps_labels_and_shift(pseudo_export, world, tmp_path):
     out = tmp_path / "again"
     store = world.store()
     rows = select_sessions(store, runner="bartholomew")
-    result = export_sessions(store, rows, ExportOptions(out_dir=out, pseudonymise=True, key_path=pseudo_export.key_path))
+    result = export_sessions(
+        store, rows, ExportOptions(out_dir=out, pseudonymise=True, key_path=pseudo_export.key_path)
+    )
     store.close()
     key = json.loads(pseudo_export.key_path.read_text())
     assert key["subjects"]["02"] == "bartholomew" and result.sessions[0]["subject"] == "sub-02"
@@ -262,8 +292,11 @@ def test_a_reused_key_keeps_labels_and_shift(pseudo_export, world, tmp_path):
 def test_a_key_inside_the_export_folder_is_refused(world, tmp_path):
     store = world.store()
     with pytest.raises(UsageError, match="must not be inside"):
-        export_sessions(store, select_sessions(store, runner="annabelle"),
-                        ExportOptions(out_dir=tmp_path / "x", pseudonymise=True, key_path=tmp_path / "x" / "key.json"))
+        export_sessions(
+            store,
+            select_sessions(store, runner="annabelle"),
+            ExportOptions(out_dir=tmp_path / "x", pseudonymise=True, key_path=tmp_path / "x" / "key.json"),
+        )
     store.close()
     assert not (tmp_path / "x").exists()
 
@@ -300,13 +333,32 @@ def test_a_missing_recording_still_exports_results_and_says_so(world, tmp_path):
 
 def test_cli_exports_and_errors_are_one_line(world, tmp_path, capsys):
     out = tmp_path / "cli"
-    code = main(["export", "--runner", "annabelle", "-o", str(out), "--db", str(world.db), "--format", "parquet,csv",
-                 "--no-progress"])
+    code = main(
+        [
+            "export",
+            "--runner",
+            "annabelle",
+            "-o",
+            str(out),
+            "--db",
+            str(world.db),
+            "--format",
+            "parquet,csv",
+            "--no-progress",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0 and "exported 2 session(s)" in printed
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "SHA256SUMS", "csv", "data_dictionary.csv",
-                                                     "data_dictionary.json", "data_dictionary.md", "manifest.json",
-                                                     "parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "README.md",
+        "SHA256SUMS",
+        "csv",
+        "data_dictionary.csv",
+        "data_dictionary.json",
+        "data_dictionary.md",
+        "manifest.json",
+        "parquet",
+    ]
     assert main(["export", "--runner", "annabelle", "-o", str(out), "--db", str(world.db)]) == 2
     err = capsys.readouterr().err
     assert "already exists" in err and len(err.strip().splitlines()) == 1
@@ -319,16 +371,19 @@ def test_cli_exports_and_errors_are_one_line(world, tmp_path, capsys):
 def test_progress_bar_draws_on_the_given_stream(world, tmp_path):
     stream = io.StringIO()
     store = world.store()
-    export_sessions(store, select_sessions(store, team="riverside"),
-                    ExportOptions(out_dir=tmp_path / "p", formats=("parquet",), progress=True, progress_stream=stream))
+    export_sessions(
+        store,
+        select_sessions(store, team="riverside"),
+        ExportOptions(out_dir=tmp_path / "p", formats=("parquet",), progress=True, progress_stream=stream),
+    )
     store.close()
     text = stream.getvalue()
     assert "3/3 sessions" in text and "100%" in text and text.endswith("\n")
 
 
 def test_the_pain_log_is_exported_per_runner_and_scrubbed(world, tmp_path):
-    from stream import painlog
     from analytics.pain import PainEntry
+    from stream import painlog
 
     db = tmp_path / "store.db"
     with sqlite3.connect(world.db) as src, sqlite3.connect(db) as dst:
@@ -336,13 +391,28 @@ def test_the_pain_log_is_exported_per_runner_and_scrubbed(world, tmp_path):
     store = SessionStore(db)
     first = store.session(world.sessions[0])
     with painlog.PainLog(db) as log:
-        log.add(PainEntry(runner="annabelle", t_ns=first.started_t_ns + 3_600 * 10**9, pain_before=1, pain_after=2,
-                          session_id=first.session_id, note="Annabelle says the left side felt tight"))
-        log.add(PainEntry(runner="annabelle", t_ns=first.started_t_ns - 300 * NS_PER_DAY, pain_after=5,
-                          note="long before the exported sessions"))
+        log.add(
+            PainEntry(
+                runner="annabelle",
+                t_ns=first.started_t_ns + 3_600 * 10**9,
+                pain_before=1,
+                pain_after=2,
+                session_id=first.session_id,
+                note="Annabelle says the left side felt tight",
+            )
+        )
+        log.add(
+            PainEntry(
+                runner="annabelle",
+                t_ns=first.started_t_ns - 300 * NS_PER_DAY,
+                pain_after=5,
+                note="long before the exported sessions",
+            )
+        )
         log.add(PainEntry(runner="bartholomew", t_ns=first.started_t_ns, pain_after=3))
-    result = export_sessions(store, select_sessions(store, runner="annabelle"),
-                             ExportOptions(out_dir=tmp_path / "x", pseudonymise=True))
+    result = export_sessions(
+        store, select_sessions(store, runner="annabelle"), ExportOptions(out_dir=tmp_path / "x", pseudonymise=True)
+    )
     store.close()
     [row] = pq.read_table(result.out_dir / "parquet" / "pain_log.parquet").to_pylist()
     assert (row["subject"], row["session"], row["pain_before"], row["pain_after"]) == ("sub-01", "ses-01", 1, 2)
@@ -361,31 +431,59 @@ def test_several_devices_and_a_csv_recording_make_valid_bids(tmp_path):
 
     t0 = 1_763_700_000_000_000_000
     chest = SyntheticRunner().generate(40, 100, seed=1, runner="carlotta", device="chest-strap", start_t_ns=t0)
-    foot = SyntheticRunner().generate(40, 200, seed=2, runner="carlotta", device="foot-pod",
-                                      placement=Placement.FOOT, start_t_ns=t0 + 3_000_000)
-    gyro = SampleBatch(runner="carlotta", device="chest-strap", placement=Placement.CHEST, kind=SampleKind.GYRO,
-                       rate_hz=52.0, t_ns=t0 + np.arange(52 * 40) * (10**9 // 52),
-                       values=np.ones((52 * 40, 3), np.float32))
+    foot = SyntheticRunner().generate(
+        40, 200, seed=2, runner="carlotta", device="foot-pod", placement=Placement.FOOT, start_t_ns=t0 + 3_000_000
+    )
+    gyro = SampleBatch(
+        runner="carlotta",
+        device="chest-strap",
+        placement=Placement.CHEST,
+        kind=SampleKind.GYRO,
+        rate_hz=52.0,
+        t_ns=t0 + np.arange(52 * 40) * (10**9 // 52),
+        values=np.ones((52 * 40, 3), np.float32),
+    )
     write_batches(tmp_path / "c.sgcap", [chest.acc, gyro, foot.acc, foot.gyro])
     asyncio.run(run_file(RunOptions(path=tmp_path / "c.sgcap", db_path=tmp_path / "s.db", live_view=False)))
     acc = SyntheticRunner().generate(40, 50, seed=3, start_t_ns=t0).acc
-    lines = ["t_s,ax_g,ay_g,az_g"] + [f"{(t - acc.t_ns[0]) / 1e9:.4f},{v[0]:.5f},{v[1]:.5f},{v[2]:.5f}"
-                                       for t, v in zip(acc.t_ns, acc.values)]
+    lines = ["t_s,ax_g,ay_g,az_g"] + [
+        f"{(t - acc.t_ns[0]) / 1e9:.4f},{v[0]:.5f},{v[1]:.5f},{v[2]:.5f}" for t, v in zip(acc.t_ns, acc.values)
+    ]
     (tmp_path / "dorothea.csv").write_text("\n".join(lines) + "\n")
-    asyncio.run(run_file(RunOptions(path=tmp_path / "dorothea.csv", runner="dorothea", placement=Placement.SACRUM,
-                                    db_path=tmp_path / "s.db", live_view=False)))
+    asyncio.run(
+        run_file(
+            RunOptions(
+                path=tmp_path / "dorothea.csv",
+                runner="dorothea",
+                placement=Placement.SACRUM,
+                db_path=tmp_path / "s.db",
+                live_view=False,
+            )
+        )
+    )
     store = SessionStore(tmp_path / "s.db")
-    result = export_sessions(store, store.sessions(), ExportOptions(
-        out_dir=tmp_path / "out", authors=AUTHORS, csv_placement=Placement.SACRUM, pseudonymise=True))
+    result = export_sessions(
+        store,
+        store.sessions(),
+        ExportOptions(out_dir=tmp_path / "out", authors=AUTHORS, csv_placement=Placement.SACRUM, pseudonymise=True),
+    )
     store.close()
     assert result.problems == []
     systems = sorted(p.name.split("tracksys-")[1] for p in (result.out_dir / "bids").rglob("*_motion.tsv"))
-    assert systems == ["imuChestAcc_motion.tsv", "imuChestGyro_motion.tsv", "imuFoot_motion.tsv",
-                       "imuSacrum_motion.tsv"]
+    assert systems == [
+        "imuChestAcc_motion.tsv",
+        "imuChestGyro_motion.tsv",
+        "imuFoot_motion.tsv",
+        "imuSacrum_motion.tsv",
+    ]
     devices = pq.read_table(result.out_dir / "parquet" / "devices.parquet").to_pylist()
     assert sorted((d["placement"], d["kind"], d["n_samples"]) for d in devices) == [
-        ("chest", "acc", 4000), ("chest", "gyro", 2080), ("foot", "acc", 8000), ("foot", "gyro", 8000),
-        ("sacrum", "acc", 2000)]
+        ("chest", "acc", 4000),
+        ("chest", "gyro", 2080),
+        ("foot", "acc", 8000),
+        ("foot", "gyro", 8000),
+        ("sacrum", "acc", 2000),
+    ]
     assert all("dorothea.csv" not in d["meta_json"] for d in devices)  # paths left out when pseudonymised
     issues = validate(result.out_dir / "bids")["issues"]["issues"]
     assert [i["code"] for i in issues] == []
@@ -399,8 +497,9 @@ def test_a_name_that_slips_through_stops_the_export_and_leaves_nothing(world, tm
     monkeypatch.setattr(Labeler, "scrub", lambda self, text: text)
     store = world.store()
     with pytest.raises(UsageError, match="pseudonymisation check failed: 'Annabelle' in"):
-        export_sessions(store, select_sessions(store, runner="annabelle"),
-                        ExportOptions(out_dir=tmp_path / "x", pseudonymise=True))
+        export_sessions(
+            store, select_sessions(store, runner="annabelle"), ExportOptions(out_dir=tmp_path / "x", pseudonymise=True)
+        )
     store.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no export, no partial folder, no key
 

@@ -42,19 +42,48 @@ HR_BPM = 150  # heart rate in the recorded Heart Rate Measurement notifications
 HR_RR_RAW = 410  # RR interval in 1/1024 s (about 400 ms)
 
 
-def record(path: pathlib.Path, *, runner: str, cadence_spm: float, seed: int, start_t_ns: int,
-           duration_s: float = 90.0, rate_hz: float = 100.0, heart_rate: bool = False) -> list[SampleBatch]:
+def record(
+    path: pathlib.Path,
+    *,
+    runner: str,
+    cadence_spm: float,
+    seed: int,
+    start_t_ns: int,
+    duration_s: float = 90.0,
+    rate_hz: float = 100.0,
+    heart_rate: bool = False,
+) -> list[SampleBatch]:
     """A synthetic run as a capture; with `heart_rate`, a chest strap's 0x2A37 notifications once a second
     (flags 0x16: contact supported and detected, RR present) as raw bytes, decoded on replay."""
     run = SyntheticRunner(SyntheticConfig(cadence_spm=cadence_spm)).generate(
-        duration_s, rate_hz, seed=seed, runner=runner, device=f"{runner}-strap", placement=Placement.CHEST,
-        start_t_ns=start_t_ns)
+        duration_s,
+        rate_hz,
+        seed=seed,
+        runner=runner,
+        device=f"{runner}-strap",
+        placement=Placement.CHEST,
+        start_t_ns=start_t_ns,
+    )
     batches = [run.acc, run.gyro]
     with CaptureWriter(path) as writer:
-        ids = {b.kind: writer.add_stream(runner=runner, device=b.device, placement=b.placement,
-                                         source=SAMPLES_SOURCE, rate_hz=b.rate_hz, kind=b.kind) for b in batches}
-        hr = writer.add_stream(runner=runner, device=f"{runner}-hr", placement=Placement.CHEST, source="hrm",
-                               characteristic="2a37") if heart_rate else None
+        ids = {
+            b.kind: writer.add_stream(
+                runner=runner,
+                device=b.device,
+                placement=b.placement,
+                source=SAMPLES_SOURCE,
+                rate_hz=b.rate_hz,
+                kind=b.kind,
+            )
+            for b in batches
+        }
+        hr = (
+            writer.add_stream(
+                runner=runner, device=f"{runner}-hr", placement=Placement.CHEST, source="hrm", characteristic="2a37"
+            )
+            if heart_rate
+            else None
+        )
         step = int(rate_hz)
         for i in range(0, len(run.acc), step):
             for b in batches:
@@ -79,22 +108,51 @@ def build_world(root: pathlib.Path, *, duration_s: float = 90.0) -> World:
         for k, cadence in enumerate(cadences):
             seed += 1
             path = root / f"{runner}-{k}.sgcap"
-            batches = record(path, runner=runner, cadence_spm=cadence, seed=seed,
-                             start_t_ns=T0_NS + seed * 3 * DAY_NS, duration_s=duration_s,
-                             heart_rate=runner == "bartholomew")
+            batches = record(
+                path,
+                runner=runner,
+                cadence_spm=cadence,
+                seed=seed,
+                start_t_ns=T0_NS + seed * 3 * DAY_NS,
+                duration_s=duration_s,
+                heart_rate=runner == "bartholomew",
+            )
             session_id = analyse(path, world.db, team=team)
             world.batches[session_id] = batches
             world.sessions.append(session_id)
     first = world.sessions[0]
     store = world.store()
     t0 = int(world.batches[first][0].t_ns[0])
-    onset = RiskEvent(runner="annabelle", t_ns=t0 + 40 * 10**9, kind=RiskEventKind.ONSET, metric="cadence",
-                      severity=Severity.WARNING, value=158.0, baseline=168.0, deviation=-6.0, deviation_unit="%",
-                      duration_s=120.0, message="Annabelle: cadence 6 % below your baseline for 2 min",
-                      cue="shorter, quicker steps", onset_t_ns=t0 + 20 * 10**9)
-    cleared = RiskEvent(runner="annabelle", t_ns=t0 + 70 * 10**9, kind=RiskEventKind.CLEARED, metric="cadence",
-                        severity=Severity.INFO, value=167.0, baseline=168.0, deviation=-0.6, deviation_unit="%",
-                        duration_s=0.0, message="cadence back in your range", cue="", onset_t_ns=t0 + 20 * 10**9)
+    onset = RiskEvent(
+        runner="annabelle",
+        t_ns=t0 + 40 * 10**9,
+        kind=RiskEventKind.ONSET,
+        metric="cadence",
+        severity=Severity.WARNING,
+        value=158.0,
+        baseline=168.0,
+        deviation=-6.0,
+        deviation_unit="%",
+        duration_s=120.0,
+        message="Annabelle: cadence 6 % below your baseline for 2 min",
+        cue="shorter, quicker steps",
+        onset_t_ns=t0 + 20 * 10**9,
+    )
+    cleared = RiskEvent(
+        runner="annabelle",
+        t_ns=t0 + 70 * 10**9,
+        kind=RiskEventKind.CLEARED,
+        metric="cadence",
+        severity=Severity.INFO,
+        value=167.0,
+        baseline=168.0,
+        deviation=-0.6,
+        deviation_unit="%",
+        duration_s=0.0,
+        message="cadence back in your range",
+        cue="",
+        onset_t_ns=t0 + 20 * 10**9,
+    )
     store.write(first, AnalyzerOutput(risk_events=(onset, cleared)))
     store.close()
     return world

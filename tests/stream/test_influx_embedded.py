@@ -20,20 +20,32 @@ from tests.fixtures_services import InfluxDBService, MosquittoService
 pytestmark = pytest.mark.services
 
 
-async def test_embedded_pipeline_writes_influx_and_mqtt(influxdb: InfluxDBService, mosquitto: MosquittoService,
-                                                        tmp_path: pathlib.Path) -> None:
+async def test_embedded_pipeline_writes_influx_and_mqtt(
+    influxdb: InfluxDBService, mosquitto: MosquittoService, tmp_path: pathlib.Path
+) -> None:
     run = SyntheticRunner(SyntheticConfig(cadence_spm=168)).generate(60, 100, seed=7, runner="eve")
     path = tmp_path / "eve.sgcap"
     capture.write_batches(path, [run.acc])
     db = influxdb.create_database("embedded")
     settings = MqttSettings(host=mosquitto.host, port=mosquitto.port)
     windows_seen: list = []
-    async with MqttConnection(settings=settings, client_id="embedded-observer",
-                              subscriptions=["strideguard/v1/solo/eve/metrics"]) as observer, \
-            MqttConnection(settings=settings, client_id="embedded-publisher") as publisher:
+    async with (
+        MqttConnection(
+            settings=settings, client_id="embedded-observer", subscriptions=["strideguard/v1/solo/eve/metrics"]
+        ) as observer,
+        MqttConnection(settings=settings, client_id="embedded-publisher") as publisher,
+    ):
         influx = InfluxSink(writer=V1Writer(url=influxdb.url, database=db), spool_dir=tmp_path / "spool")
-        result = await run_file(RunOptions(path=path, store=False, live_view=False, keep_outputs=True, team="solo",
-                                           extra_sinks=[influx, MqttSink(publisher)]))
+        result = await run_file(
+            RunOptions(
+                path=path,
+                store=False,
+                live_view=False,
+                keep_outputs=True,
+                team="solo",
+                extra_sinks=[influx, MqttSink(publisher)],
+            )
+        )
         expected = result.pipeline.outputs("eve")
         messages = observer.messages()
         while len(windows_seen) < len(expected.windows):

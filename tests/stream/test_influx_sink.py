@@ -27,19 +27,48 @@ def session(runner: str = "ana b", sid: str = "s,1") -> SessionInfo:
 def output(k: int, n_steps: int = 3) -> AnalyzerOutput:
     base = T0 + k * 10**10
     steps = tuple(
-        StepEvent(runner="ana b", t_ns=base + i * 10**8, index=k * n_steps + i, side=Side.LEFT if i % 2 else Side.RIGHT,
-                  impact_g=2.0 + i / 10, step_time_s=0.36 if i else None)
+        StepEvent(
+            runner="ana b",
+            t_ns=base + i * 10**8,
+            index=k * n_steps + i,
+            side=Side.LEFT if i % 2 else Side.RIGHT,
+            impact_g=2.0 + i / 10,
+            step_time_s=0.36 if i else None,
+        )
         for i in range(n_steps)
     )
-    window = WindowMetrics(runner="ana b", t_start_ns=base, t_end_ns=base + 5 * 10**9, n_steps=n_steps, running=True,
-                           cadence_spm=170.0 + k, impact_g=2.1, sway_ml_ratio=0.5, lean_deg=None)
-    event = RiskEvent(runner="ana b", t_ns=base + 1, kind=RiskEventKind.ONSET, metric="cadence_spm",
-                      severity=Severity.WARNING, value=160.0, baseline=170.0, deviation=-5.9, deviation_unit="%",
-                      duration_s=30.0, message='cadence "dropped", 6 %', cue="quicker steps", onset_t_ns=base - 1)
+    window = WindowMetrics(
+        runner="ana b",
+        t_start_ns=base,
+        t_end_ns=base + 5 * 10**9,
+        n_steps=n_steps,
+        running=True,
+        cadence_spm=170.0 + k,
+        impact_g=2.1,
+        sway_ml_ratio=0.5,
+        lean_deg=None,
+    )
+    event = RiskEvent(
+        runner="ana b",
+        t_ns=base + 1,
+        kind=RiskEventKind.ONSET,
+        metric="cadence_spm",
+        severity=Severity.WARNING,
+        value=160.0,
+        baseline=170.0,
+        deviation=-5.9,
+        deviation_unit="%",
+        duration_s=30.0,
+        message='cadence "dropped", 6 %',
+        cue="quicker steps",
+        onset_t_ns=base - 1,
+    )
     return AnalyzerOutput(steps=steps, windows=(window,), risk_events=(event,))
 
 
-async def test_v1_points_read_back_with_tags_types_and_escaping(influxdb: InfluxDBService, tmp_path: pathlib.Path) -> None:
+async def test_v1_points_read_back_with_tags_types_and_escaping(
+    influxdb: InfluxDBService, tmp_path: pathlib.Path
+) -> None:
     db = influxdb.create_database("influx_v1_roundtrip")
     sink = InfluxSink(writer=V1Writer(url=influxdb.url, database=db), spool_dir=tmp_path)
     s = session()
@@ -50,18 +79,29 @@ async def test_v1_points_read_back_with_tags_types_and_escaping(influxdb: Influx
     await sink.close_session(s, {"steps": 9, "mean_cadence_spm": 171.0, "note": "ok"})
     await sink.close()
 
-    steps = influxdb.series_rows('SELECT * FROM steps ORDER BY time', database=db)
+    steps = influxdb.series_rows("SELECT * FROM steps ORDER BY time", database=db)
     assert [r["index"] for r in steps] == list(range(9))
     assert steps[0] | {"time": 0} == {
-        "time": 0, "index": 0, "impact_g": 2.0, "step_time_s": None, "runner": "ana b", "team": "club=1",
-        "session": "s,1", "device": "H10 A", "placement": "chest", "side": "right",
+        "time": 0,
+        "index": 0,
+        "impact_g": 2.0,
+        "step_time_s": None,
+        "runner": "ana b",
+        "team": "club=1",
+        "session": "s,1",
+        "device": "H10 A",
+        "placement": "chest",
+        "side": "right",
     }
-    windows = influxdb.series_rows('SELECT cadence_spm, n_steps, running FROM windows', database=db)
-    assert [(w["cadence_spm"], w["n_steps"], w["running"]) for w in windows] == [(170.0, 3, True), (171.0, 3, True),
-                                                                               (172.0, 3, True)]
-    alerts = influxdb.series_rows('SELECT message, metric, kind FROM alerts', database=db)
+    windows = influxdb.series_rows("SELECT cadence_spm, n_steps, running FROM windows", database=db)
+    assert [(w["cadence_spm"], w["n_steps"], w["running"]) for w in windows] == [
+        (170.0, 3, True),
+        (171.0, 3, True),
+        (172.0, 3, True),
+    ]
+    alerts = influxdb.series_rows("SELECT message, metric, kind FROM alerts", database=db)
     assert alerts[0]["message"] == 'cadence "dropped", 6 %' and len(alerts) == 3
-    sessions = influxdb.series_rows('SELECT * FROM sessions', database=db)
+    sessions = influxdb.series_rows("SELECT * FROM sessions", database=db)
     assert len(sessions) == 1 and sessions[0]["state"] == "finished" and sessions[0]["steps"] == 9.0
     assert sink.lines_written == 9 + 3 + 3 + 2
 
@@ -83,8 +123,13 @@ async def test_database_down_spools_in_order_and_flushes_when_it_returns(
     influxdb_private: InfluxDBService, tmp_path: pathlib.Path
 ) -> None:
     db = influxdb_private.create_database("spooled")
-    sink = InfluxSink(writer=V1Writer(url=influxdb_private.url, database=db), spool_dir=tmp_path / "spool",
-                      batch_lines=4, retry_initial_s=0.05, retry_max_s=0.2)
+    sink = InfluxSink(
+        writer=V1Writer(url=influxdb_private.url, database=db),
+        spool_dir=tmp_path / "spool",
+        batch_lines=4,
+        retry_initial_s=0.05,
+        retry_max_s=0.2,
+    )
     s = session()
     await sink.open_session(s)
     await sink.write(s, output(0))

@@ -11,9 +11,9 @@ import pytest
 from analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind, Severity, Side, StepEvent, WindowMetrics
 from sensors.errors import DecodeError
 from sensors.types import Placement, SampleBatch, SampleKind
+from stream.bus import matches
 from stream.mqtt import payload as wire
 from stream.mqtt.topics import imu_topic, parse_topic, partition_of, worker_partitions, worker_subscriptions
-from stream.bus import matches
 
 
 def batch(n: int = 50, *, t0_ns: int = 1_700_000_000_000_000_000, step_ns: int = 10_000_000, **kw) -> SampleBatch:
@@ -103,11 +103,23 @@ def test_fuzzed_payloads_decode_or_raise_decode_error_only() -> None:
 
 def test_output_messages_round_trip_through_json() -> None:
     step = StepEvent(runner="ana", t_ns=5, index=0, side=Side.LEFT, impact_g=2.5, step_time_s=None)
-    window = WindowMetrics(runner="ana", t_start_ns=0, t_end_ns=10, n_steps=3, running=True, cadence_spm=np.float64(171.0))
+    window = WindowMetrics(
+        runner="ana", t_start_ns=0, t_end_ns=10, n_steps=3, running=True, cadence_spm=np.float64(171.0)
+    )
     event = RiskEvent(
-        runner="ana", t_ns=9, kind=RiskEventKind.ONSET, metric="cadence_spm", severity=Severity.WARNING,
-        value=160.0, baseline=170.0, deviation=-5.9, deviation_unit="%", duration_s=30.0,
-        message="cadence dropped", cue="quicker steps", onset_t_ns=1,
+        runner="ana",
+        t_ns=9,
+        kind=RiskEventKind.ONSET,
+        metric="cadence_spm",
+        severity=Severity.WARNING,
+        value=160.0,
+        baseline=170.0,
+        deviation=-5.9,
+        deviation_unit="%",
+        duration_s=30.0,
+        message="cadence dropped",
+        cue="quicker steps",
+        onset_t_ns=1,
     )
     out = wire.output_messages("ana-1", AnalyzerOutput(steps=(step,), windows=(window,), risk_events=(event,)))
     decoded = {kind: wire.loads(wire.dumps(m)) for kind, m in out}

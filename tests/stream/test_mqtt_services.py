@@ -5,9 +5,9 @@ from __future__ import annotations
 import urllib.request
 
 import aiomqtt
+import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-import pytest
 
 from tests.fixtures_services import InfluxDBService, MosquittoService, VictoriaMetricsService
 

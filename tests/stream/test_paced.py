@@ -23,8 +23,17 @@ def batches(start_s: float, n: int, *, runner: str) -> list[SampleBatch]:
     out = []
     for i in range(n):
         t_ns = T0_NS + int((start_s + 0.5 * i) * 1e9) + np.arange(50, dtype=np.int64) * 10_000_000
-        out.append(SampleBatch(runner=runner, device="d", placement=Placement.CHEST, kind=SampleKind.ACC,
-                               rate_hz=100.0, t_ns=t_ns, values=np.zeros((50, 3), np.float32)))
+        out.append(
+            SampleBatch(
+                runner=runner,
+                device="d",
+                placement=Placement.CHEST,
+                kind=SampleKind.ACC,
+                rate_hz=100.0,
+                t_ns=t_ns,
+                values=np.zeros((50, 3), np.float32),
+            )
+        )
     return out
 
 

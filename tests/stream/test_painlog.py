@@ -20,8 +20,15 @@ T0 = 1_700_000_000 * 1_000_000_000
 def test_entries_round_trip_in_the_stores_file(tmp_path: pathlib.Path) -> None:
     db = tmp_path / "strideguard.db"
     store = SessionStore(db)  # the session store and the pain log share one file
-    e1 = PainEntry(runner="anna", t_ns=2, pain_before=1, pain_after=2, red_flags={k: False for k in RED_FLAGS},
-                   session_id="s1", note="hilly")
+    e1 = PainEntry(
+        runner="anna",
+        t_ns=2,
+        pain_before=1,
+        pain_after=2,
+        red_flags=dict.fromkeys(RED_FLAGS, False),
+        session_id="s1",
+        note="hilly",
+    )
     e2 = PainEntry(runner="ben", t_ns=1, pain_after=0)
     e3 = PainEntry(runner="anna", t_ns=3, red_flags={"numbness": True})
     with PainLog(db) as log:
@@ -37,8 +44,10 @@ def test_entries_round_trip_in_the_stores_file(tmp_path: pathlib.Path) -> None:
 
 def test_pain_log_command_red_flag_says_stop(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = str(tmp_path / "s.db")
-    assert main(["pain", "--db", db, "log", "--runner", "anna", "--before", "1", "--after", "1",
-                 "--flag", "leg_weakness"]) == 0
+    assert (
+        main(["pain", "--db", db, "log", "--runner", "anna", "--before", "1", "--after", "1", "--flag", "leg_weakness"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert out.startswith("Stop running and see a clinician.")
     assert "risk" not in out.lower() and "score" not in out.replace("no gait metric", "").lower()
@@ -58,16 +67,16 @@ def test_pain_log_command_red_flag_says_stop(tmp_path: pathlib.Path, capsys: pyt
         (["log", "--runner", "anna", "--after", "2", "--flag", "tingling", "--no-red-flags"], "contradict"),
     ],
 )
-def test_pain_log_mistakes_end_in_one_line(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str],
-                                           argv: list[str], needle: str) -> None:
+def test_pain_log_mistakes_end_in_one_line(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
     assert main(["pain", "--db", str(tmp_path / "s.db"), *argv]) == 2
     err = capsys.readouterr().err
     assert needle in err
     assert len(err.strip().splitlines()) == 1
 
 
-def test_pain_outside_0_to_10_is_an_argument_error(tmp_path: pathlib.Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_pain_outside_0_to_10_is_an_argument_error(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["pain", "--db", str(tmp_path / "s.db"), "log", "--runner", "anna", "--after", "11"])
     assert info.value.code == 2
@@ -82,8 +91,9 @@ def _session(store: SessionStore, runner: str, day: float, minutes: float) -> No
     store.close_session(info.session_id, ended_t_ns=start + int(minutes * 60e9), summary={"duration_s": minutes * 60})
 
 
-def test_load_command_flags_a_spike_and_shows_the_caveats(tmp_path: pathlib.Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_load_command_flags_a_spike_and_shows_the_caveats(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "s.db"
     store = SessionStore(db)
     for day, minutes in ((0, 40), (5, 50), (12, 45), (20, 60)):
@@ -103,8 +113,9 @@ def test_load_command_flags_a_spike_and_shows_the_caveats(tmp_path: pathlib.Path
     assert "stop running and see a clinician" in capsys.readouterr().out
 
 
-def test_config_command_prints_valid_toml_with_sources_and_overrides(tmp_path: pathlib.Path,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_command_prints_valid_toml_with_sources_and_overrides(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import tomllib
 
     from analytics.risk import RiskConfig

@@ -109,24 +109,44 @@ MIN = 60 * 10**9
 
 
 def alert(kind: RiskEventKind, metric: str, t_min: float) -> RiskEvent:
-    return RiskEvent(runner="r", t_ns=T0 + int(t_min * MIN), kind=kind, metric=metric, severity=Severity.WARNING,
-                     value=1.0, baseline=1.0, deviation=0.0, deviation_unit="%", duration_s=60.0, message="m",
-                     cue="c", onset_t_ns=T0)
+    return RiskEvent(
+        runner="r",
+        t_ns=T0 + int(t_min * MIN),
+        kind=kind,
+        metric=metric,
+        severity=Severity.WARNING,
+        value=1.0,
+        baseline=1.0,
+        deviation=0.0,
+        deviation_unit="%",
+        duration_s=60.0,
+        message="m",
+        cue="c",
+        onset_t_ns=T0,
+    )
 
 
 def test_alert_spans_pair_each_onset_with_its_own_metric_clearing():
-    events = [alert(RiskEventKind.ONSET, "cadence", 5), alert(RiskEventKind.ONSET, "lean", 6),
-              alert(RiskEventKind.CLEARED, "lean", 8), alert(RiskEventKind.CLEARED, "cadence", 12)]
+    events = [
+        alert(RiskEventKind.ONSET, "cadence", 5),
+        alert(RiskEventKind.ONSET, "lean", 6),
+        alert(RiskEventKind.CLEARED, "lean", 8),
+        alert(RiskEventKind.CLEARED, "cadence", 12),
+    ]
     spans = alert_spans(events, t0_ns=T0, end_ns=T0 + 30 * MIN)
     assert [(s.metric, s.start_min, s.end_min, s.cleared) for s in spans] == [
-        ("cadence", 5.0, 12.0, True), ("lean", 6.0, 8.0, True)]
+        ("cadence", 5.0, 12.0, True),
+        ("lean", 6.0, 8.0, True),
+    ]
     [open_span] = alert_spans(events[:1], t0_ns=T0, end_ns=T0 + 30 * MIN)
     assert (open_span.end_min, open_span.cleared) == (30.0, False)
 
 
 def test_side_stats_split_steps_by_side():
-    steps = [StepEvent(runner="r", t_ns=T0 + i, index=i, side=side, impact_g=2.0 + i, step_time_s=0.3)
-             for i, side in enumerate([Side.LEFT, Side.RIGHT, Side.LEFT, Side.UNKNOWN])]
+    steps = [
+        StepEvent(runner="r", t_ns=T0 + i, index=i, side=side, impact_g=2.0 + i, step_time_s=0.3)
+        for i, side in enumerate([Side.LEFT, Side.RIGHT, Side.LEFT, Side.UNKNOWN])
+    ]
     stats = side_stats(steps)
     assert stats["left"].n_steps == 2 and stats["right"].n_steps == 1
     assert stats["left"].impact_g.tolist() == [2.0, 4.0]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from analytics.results import (AnalyzerOutput, RiskEvent, RiskEventKind, Severity, Side, StepEvent,
-                               WindowMetrics)
+from analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind, Severity, Side, StepEvent, WindowMetrics
 from stream.session import SessionInfo, new_session_id
 from stream.store import SessionStore
 
@@ -13,21 +12,50 @@ T0 = 1_700_000_000_000_000_000
 
 
 def sample_output(runner: str = "anna") -> AnalyzerOutput:
-    steps = tuple(StepEvent(runner=runner, t_ns=T0 + i * 350_000_000, index=i, side=Side.LEFT if i % 2 else Side.RIGHT,
-                            impact_g=2.5 + 0.01 * i, step_time_s=None if i == 0 else 0.35) for i in range(5))
-    window = WindowMetrics(runner=runner, t_start_ns=T0, t_end_ns=T0 + 10**10, n_steps=5, running=True,
-                           cadence_spm=171.4, impact_g=2.52, lean_deg=None)
-    alert = RiskEvent(runner=runner, t_ns=T0 + 10**10, kind=RiskEventKind.ONSET, metric="cadence",
-                      severity=Severity.WARNING, value=160.0, baseline=171.0, deviation=-6.4, deviation_unit="%",
-                      duration_s=120.0, message="Cadence 6 % below your baseline for 2 min",
-                      cue="shorter, quicker steps", onset_t_ns=T0)
+    steps = tuple(
+        StepEvent(
+            runner=runner,
+            t_ns=T0 + i * 350_000_000,
+            index=i,
+            side=Side.LEFT if i % 2 else Side.RIGHT,
+            impact_g=2.5 + 0.01 * i,
+            step_time_s=None if i == 0 else 0.35,
+        )
+        for i in range(5)
+    )
+    window = WindowMetrics(
+        runner=runner,
+        t_start_ns=T0,
+        t_end_ns=T0 + 10**10,
+        n_steps=5,
+        running=True,
+        cadence_spm=171.4,
+        impact_g=2.52,
+        lean_deg=None,
+    )
+    alert = RiskEvent(
+        runner=runner,
+        t_ns=T0 + 10**10,
+        kind=RiskEventKind.ONSET,
+        metric="cadence",
+        severity=Severity.WARNING,
+        value=160.0,
+        baseline=171.0,
+        deviation=-6.4,
+        deviation_unit="%",
+        duration_s=120.0,
+        message="Cadence 6 % below your baseline for 2 min",
+        cue="shorter, quicker steps",
+        onset_t_ns=T0,
+    )
     return AnalyzerOutput(steps=steps, windows=(window,), risk_events=(alert,))
 
 
 def test_results_round_trip_as_equal_objects(tmp_path):
     store = SessionStore(tmp_path / "s.db")
-    info = SessionInfo(session_id=new_session_id("anna", T0), runner="anna", team="club", source="test",
-                       started_t_ns=T0)
+    info = SessionInfo(
+        session_id=new_session_id("anna", T0), runner="anna", team="club", source="test", started_t_ns=T0
+    )
     store.open_session(info)
     out = sample_output()
     store.write(info.session_id, out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+
 import aiohttp
 import pytest
 
@@ -12,9 +13,19 @@ from stream.errors import UsageError
 from stream.web import WebServer
 from stream.web.server import sse_event
 
-METRICS = {"session_id": "s1", "runner": "anna", "t_start_ns": 0, "t_end_ns": 10, "n_steps": 28,
-           "running": True, "cadence_spm": 171.4, "impact_g": 2.4, "sway_ml_ratio": 0.41, "lean_deg": 7.9,
-           "risk_score": 12.0}
+METRICS = {
+    "session_id": "s1",
+    "runner": "anna",
+    "t_start_ns": 0,
+    "t_end_ns": 10,
+    "n_steps": 28,
+    "running": True,
+    "cadence_spm": 171.4,
+    "impact_g": 2.4,
+    "sway_ml_ratio": 0.41,
+    "lean_deg": 7.9,
+    "risk_score": 12.0,
+}
 
 
 async def read_events(resp: aiohttp.ClientResponse, n: int, timeout_s: float = 5.0) -> list[tuple[str, dict]]:
@@ -40,27 +51,25 @@ async def read_events(resp: aiohttp.ClientResponse, n: int, timeout_s: float = 5
 async def test_feed_replays_the_last_message_then_streams_new_ones(server: WebServer) -> None:
     bus = server.bus
     bus.publish(busmod.topic("t", "anna", "metrics"), METRICS)
-    async with aiohttp.ClientSession() as http:
-        async with http.get(server.url + "events?runner=anna") as resp:
-            assert resp.headers["Content-Type"].startswith("text/event-stream")
-            (kind, data), = await read_events(resp, 1)
-            assert (kind, data["message"], data["replay"]) == ("metrics", METRICS, True)
-            alert = {"runner": "anna", "kind": "onset", "metric": "cadence", "message": "m", "cue": "c"}
-            bus.publish(busmod.topic("t", "anna", "alerts"), alert)
-            (kind, data), = await read_events(resp, 1)
-            assert (kind, data["message"], data["replay"]) == ("alerts", alert, False)
+    async with aiohttp.ClientSession() as http, http.get(server.url + "events?runner=anna") as resp:
+        assert resp.headers["Content-Type"].startswith("text/event-stream")
+        ((kind, data),) = await read_events(resp, 1)
+        assert (kind, data["message"], data["replay"]) == ("metrics", METRICS, True)
+        alert = {"runner": "anna", "kind": "onset", "metric": "cadence", "message": "m", "cue": "c"}
+        bus.publish(busmod.topic("t", "anna", "alerts"), alert)
+        ((kind, data),) = await read_events(resp, 1)
+        assert (kind, data["message"], data["replay"]) == ("alerts", alert, False)
 
 
 async def test_a_runner_feed_carries_only_that_runner_and_no_steps(server: WebServer) -> None:
     bus = server.bus
-    async with aiohttp.ClientSession() as http:
-        async with http.get(server.url + "events?runner=anna") as resp:
-            await asyncio.sleep(0.05)  # the subscription exists once the response has started
-            bus.publish(busmod.topic("t", "ben", "metrics"), {**METRICS, "runner": "ben"})
-            bus.publish(busmod.topic("t", "anna", "steps"), {"t_ns": 1})
-            bus.publish(busmod.topic("t", "anna", "status"), {"runner": "anna", "state": "running"})
-            (kind, data), = await read_events(resp, 1)
-            assert (kind, data["message"]["runner"]) == ("status", "anna")
+    async with aiohttp.ClientSession() as http, http.get(server.url + "events?runner=anna") as resp:
+        await asyncio.sleep(0.05)  # the subscription exists once the response has started
+        bus.publish(busmod.topic("t", "ben", "metrics"), {**METRICS, "runner": "ben"})
+        bus.publish(busmod.topic("t", "anna", "steps"), {"t_ns": 1})
+        bus.publish(busmod.topic("t", "anna", "status"), {"runner": "anna", "state": "running"})
+        ((kind, data),) = await read_events(resp, 1)
+        assert (kind, data["message"]["runner"]) == ("status", "anna")
 
 
 async def test_team_feed_sees_every_runner_and_latest_is_json(server: WebServer) -> None:
@@ -77,8 +86,12 @@ async def test_team_feed_sees_every_runner_and_latest_is_json(server: WebServer)
 
 async def test_pages_and_static_files_are_served_and_names_checked(server: WebServer) -> None:
     async with aiohttp.ClientSession() as http:
-        for path, needle in (("", "Team"), ("runner/anna", "live.js"),
-                             ("static/live.js", "navigator.vibrate"), ("static/style.css", ".banner")):
+        for path, needle in (
+            ("", "Team"),
+            ("runner/anna", "live.js"),
+            ("static/live.js", "navigator.vibrate"),
+            ("static/style.css", ".banner"),
+        ):
             async with http.get(server.url + path) as resp:
                 assert resp.status == 200, path
                 assert needle in await resp.text()
@@ -89,13 +102,12 @@ async def test_pages_and_static_files_are_served_and_names_checked(server: WebSe
 
 
 async def test_stop_ends_open_feeds_promptly(server: WebServer) -> None:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(server.url + "events?runner=anna") as resp:
-            await asyncio.sleep(0.05)
-            async with asyncio.timeout(5):
-                await server.stop()
-                rest = await resp.content.read()
-            assert b"event:" not in rest
+    async with aiohttp.ClientSession() as http, http.get(server.url + "events?runner=anna") as resp:
+        await asyncio.sleep(0.05)
+        async with asyncio.timeout(5):
+            await server.stop()
+            rest = await resp.content.read()
+        assert b"event:" not in rest
 
 
 async def test_a_busy_port_is_one_clear_error(server: WebServer) -> None:

@@ -25,8 +25,16 @@ from stream.web import WebServer
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 RECORD_VIBRATE = """
 window.__vibrations = [];
 navigator.vibrate = function (pattern) { window.__vibrations.push(pattern); return true; };
@@ -34,15 +42,38 @@ navigator.vibrate = function (pattern) { window.__vibrations.push(pattern); retu
 
 
 def metrics(runner: str, cadence_spm: float, risk: float | None) -> dict:
-    return {"session_id": "s1", "runner": runner, "t_start_ns": 0, "t_end_ns": 10, "n_steps": 28,
-            "running": True, "cadence_spm": cadence_spm, "impact_g": 2.43, "sway_ml_ratio": 0.41,
-            "lean_deg": 7.9, "risk_score": risk}
+    return {
+        "session_id": "s1",
+        "runner": runner,
+        "t_start_ns": 0,
+        "t_end_ns": 10,
+        "n_steps": 28,
+        "running": True,
+        "cadence_spm": cadence_spm,
+        "impact_g": 2.43,
+        "sway_ml_ratio": 0.41,
+        "lean_deg": 7.9,
+        "risk_score": risk,
+    }
 
 
-ALERT = {"session_id": "s1", "runner": "anna", "t_ns": 100, "kind": "onset", "metric": "cadence",
-         "severity": "warning", "value": 160.0, "baseline": 171.0, "deviation": -6.4, "deviation_unit": "%",
-         "duration_s": 60.0, "message": "Cadence 6 % below your baseline for 1 min",
-         "cue": "shorter, quicker steps", "onset_t_ns": 40, "delivered": True}
+ALERT = {
+    "session_id": "s1",
+    "runner": "anna",
+    "t_ns": 100,
+    "kind": "onset",
+    "metric": "cadence",
+    "severity": "warning",
+    "value": 160.0,
+    "baseline": 171.0,
+    "deviation": -6.4,
+    "deviation_unit": "%",
+    "duration_s": 60.0,
+    "message": "Cadence 6 % below your baseline for 1 min",
+    "cue": "shorter, quicker steps",
+    "onset_t_ns": 40,
+    "delivered": True,
+}
 
 
 @pytest.fixture
@@ -80,13 +111,13 @@ async def test_runner_page_numbers_banner_vibration_and_recovery(browser) -> Non
         assert await page.text_content("#banner-cue") == ALERT["cue"]
         assert await page.evaluate("window.__vibrations") == [[300, 120, 300]]
         assert await page.evaluate("StrideGuard.state.spoken") == [
-            "Cadence 6 % below your baseline for 1 min. shorter, quicker steps"]
+            "Cadence 6 % below your baseline for 1 min. shorter, quicker steps"
+        ]
 
         # the server goes away and comes back on the same port: the page reconnects by itself
         port = server.port
         await server.stop()
-        await page.wait_for_function("document.getElementById('conn').dataset.state === 'reconnecting'",
-                                     timeout=10_000)
+        await page.wait_for_function("document.getElementById('conn').dataset.state === 'reconnecting'", timeout=10_000)
         server = WebServer(bus, host="127.0.0.1", port=port)
         await server.start()
         await page.wait_for_function("document.getElementById('conn').dataset.state === 'live'", timeout=15_000)
@@ -113,13 +144,13 @@ async def test_team_page_lists_runners_by_risk(browser) -> None:
             bus.publish(busmod.topic("t", runner, "metrics"), metrics(runner, 170.0, risk))
         page = await browser.new_page()
         await page.goto(server.url)
-        await page.wait_for_function("document.querySelectorAll('#runners tbody tr').length === 3",
-                                     timeout=10_000)
+        await page.wait_for_function("document.querySelectorAll('#runners tbody tr').length === 3", timeout=10_000)
         order = await page.eval_on_selector_all("#runners tbody tr", "rows => rows.map(r => r.dataset.runner)")
         assert order == ["ben", "cara", "anna"]
         bus.publish(busmod.topic("t", "anna", "metrics"), metrics("anna", 160.0, 90.0))
         await page.wait_for_function(
-            "document.querySelector('#runners tbody tr').dataset.runner === 'anna'", timeout=10_000)
+            "document.querySelector('#runners tbody tr').dataset.runner === 'anna'", timeout=10_000
+        )
         assert await page.get_attribute("#runners tbody tr >> nth=0", "data-level") == "alert"
         await page.close()
 
@@ -138,11 +169,16 @@ sustain_s = 15
 [risk.fatigue]
 enabled = false
 """)
-    run = fatigue_run(duration_s=130, rate_hz=25, seed=3, runner="anna",
-                      changes=(Change(at_s=80, ramp_s=0, cadence_pct=-10.0),))
+    run = fatigue_run(
+        duration_s=130, rate_hz=25, seed=3, runner="anna", changes=(Change(at_s=80, ramp_s=0, cadence_pct=-10.0),)
+    )
     bus = busmod.Bus()
-    pipeline = Pipeline(analyzer_factory=lambda r: RunnerAnalyzer(runner=r, risk=RiskEngine(risk)),
-                        sinks=[AlertDispatcher([PageChannel(bus)]), BusSink(bus)], team="t", source="synthetic")
+    pipeline = Pipeline(
+        analyzer_factory=lambda r: RunnerAnalyzer(runner=r, risk=RiskEngine(risk)),
+        sinks=[AlertDispatcher([PageChannel(bus)]), BusSink(bus)],
+        team="t",
+        source="synthetic",
+    )
     async with WebServer(bus, host="127.0.0.1", port=0) as server:
         page = await browser.new_page()
         await page.add_init_script(RECORD_VIBRATE)

@@ -35,8 +35,9 @@ async def test_snooze_buttons_are_big_at_the_bottom_and_show_the_answer_on_data_
 
         # no live session yet: the page says why
         await page.click("#snooze-all")
-        await page.wait_for_function("document.getElementById('snooze-status').textContent.includes('failed')",
-                                     timeout=10_000)
+        await page.wait_for_function(
+            "document.getElementById('snooze-status').textContent.includes('failed')", timeout=10_000
+        )
         assert await page.text_content("#snooze-status") == "Snooze failed: no live session for runner 'anna'"
 
         bus.publish(busmod.topic("t", "anna", "status"), {"runner": "anna", "state": "running"})
@@ -48,26 +49,49 @@ async def test_snooze_buttons_are_big_at_the_bottom_and_show_the_answer_on_data_
         assert (message["action"], message["metric"], message["minutes"]) == ("snooze", None, 10.0)
 
         # the pipeline's answer (data time), then windows further on: the page counts down in data time
-        bus.publish(busmod.topic("t", "anna", "control"), {
-            "action": "snoozed", "runner": "anna", "metric": None, "minutes": 10.0, "request_id": 1,
-            "from_t_ns": T_NS, "until_t_ns": T_NS + 600 * NS})
+        bus.publish(
+            busmod.topic("t", "anna", "control"),
+            {
+                "action": "snoozed",
+                "runner": "anna",
+                "metric": None,
+                "minutes": 10.0,
+                "request_id": 1,
+                "from_t_ns": T_NS,
+                "until_t_ns": T_NS + 600 * NS,
+            },
+        )
         await page.wait_for_function(
-            "document.getElementById('snooze-status').textContent === 'Snoozed all alerts: 10 min left'",
-            timeout=10_000)
+            "document.getElementById('snooze-status').textContent === 'Snoozed all alerts: 10 min left'", timeout=10_000
+        )
         for at_s, text in ((299, "Snoozed all alerts: 6 min left"), (601, "")):
-            bus.publish(busmod.topic("t", "anna", "metrics"), {
-                "runner": "anna", "t_start_ns": T_NS + (at_s - 10) * NS, "t_end_ns": T_NS + at_s * NS,
-                "running": True, "cadence_spm": 170.0, "risk_score": 3.0})
+            bus.publish(
+                busmod.topic("t", "anna", "metrics"),
+                {
+                    "runner": "anna",
+                    "t_start_ns": T_NS + (at_s - 10) * NS,
+                    "t_end_ns": T_NS + at_s * NS,
+                    "running": True,
+                    "cadence_spm": 170.0,
+                    "risk_score": 3.0,
+                },
+            )
             await page.wait_for_function(
-                f"document.getElementById('snooze-status').textContent === {text!r}", timeout=10_000)
+                f"document.getElementById('snooze-status').textContent === {text!r}", timeout=10_000
+            )
         await page.close()
 
 
 def alerting_pipeline() -> tuple[busmod.Bus, Pipeline]:
     """A bus and a pipeline whose alerts go to the runner page's channel and whose outputs go on the bus."""
     bus = busmod.Bus()
-    return bus, Pipeline(analyzer_factory=analyzer, sinks=[AlertDispatcher([PageChannel(bus)]), BusSink(bus)],
-                         team="t", source="synthetic", keep_outputs=True)
+    return bus, Pipeline(
+        analyzer_factory=analyzer,
+        sinks=[AlertDispatcher([PageChannel(bus)]), BusSink(bus)],
+        team="t",
+        source="synthetic",
+        keep_outputs=True,
+    )
 
 
 async def test_snooze_this_metric_on_the_banner_during_a_replayed_run(browser) -> None:  # noqa: F811
@@ -98,15 +122,18 @@ async def test_snooze_this_metric_on_the_banner_during_a_replayed_run(browser) -
         (reply,) = pipeline.control_replies
         assert (reply["action"], reply["metric"]) == ("snoozed", "cadence")
         until_s = (reply["until_t_ns"] - t0) / NS
-        assert 70 < (reply["from_t_ns"] - t0) / NS < 90 and until_s == pytest.approx((reply["from_t_ns"] - t0) / NS + 600)
+        assert 70 < (reply["from_t_ns"] - t0) / NS < 90 and until_s == pytest.approx(
+            (reply["from_t_ns"] - t0) / NS + 600
+        )
 
         onsets = onsets_s(list(pipeline.outputs(RUNNER).risk_events), t0)
         assert [m for m, _ in onsets] == ["cadence", "lean", "cadence"]
         assert onsets[0][1] < 80 and 150 < onsets[1][1] <= 170 and until_s < onsets[2][1] <= 720
 
         # the page felt exactly those three alerts, and the snooze is over on data time
-        await page.wait_for_function("StrideGuard.state.alerts.filter(a => a.kind === 'onset').length === 3",
-                                     timeout=10_000)
+        await page.wait_for_function(
+            "StrideGuard.state.alerts.filter(a => a.kind === 'onset').length === 3", timeout=10_000
+        )
         felt = await page.evaluate("StrideGuard.state.alerts.filter(a => a.kind === 'onset').map(a => a.metric)")
         assert felt == ["cadence", "lean", "cadence"]
         assert await page.evaluate("window.__vibrations.length") == 3

@@ -29,8 +29,13 @@ async def test_snooze_publishes_a_control_message_for_the_live_session(server: W
     assert reply["teams"] == ["club"]
     topic_name, message = control.get_nowait()
     assert topic_name == busmod.topic("club", "anna", "control")
-    assert message == {"action": "snooze", "runner": "anna", "metric": "cadence", "minutes": 10.0,
-                       "request_id": reply["request_id"]}
+    assert message == {
+        "action": "snooze",
+        "runner": "anna",
+        "metric": "cadence",
+        "minutes": 10.0,
+        "request_id": reply["request_id"],
+    }
     assert control.get_nowait() is None  # ben is not touched
     status, reply = await post(server, "anna", {"metric": None, "minutes": 2.5})
     assert (status, control.get_nowait()[1]["metric"]) == (202, None)
@@ -64,18 +69,27 @@ async def test_no_live_session_is_a_404_and_a_form_post_is_refused(server: WebSe
     server.bus.publish(busmod.topic("club", "anna", "status"), RUNNING)
     status, reply = await post(server, "anna", "metric=cadence&minutes=10", json_body=False)
     assert status == 415 and "send JSON" in reply["error"]
-    async with aiohttp.ClientSession() as http:
-        async with http.post(server.url + "api/runner/anna/snooze", data=b"{not json",
-                             headers={"Content-Type": "application/json"}) as resp:
-            assert resp.status == 400 and "not valid JSON" in (await resp.json())["error"]
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            server.url + "api/runner/anna/snooze", data=b"{not json", headers={"Content-Type": "application/json"}
+        ) as resp,
+    ):
+        assert resp.status == 400 and "not valid JSON" in (await resp.json())["error"]
 
 
 async def test_the_runner_feed_carries_the_pipelines_answer(server: WebServer) -> None:
-    answer = {"action": "snoozed", "runner": "anna", "metric": "cadence", "minutes": 10.0, "request_id": 1,
-              "from_t_ns": 100, "until_t_ns": 600 * 10**9 + 100}
-    async with aiohttp.ClientSession() as http:
-        async with http.get(server.url + "events?runner=anna") as resp:
-            server.bus.publish(busmod.topic("club", "ben", "control"), {**answer, "runner": "ben"})
-            server.bus.publish(busmod.topic("club", "anna", "control"), answer)
-            (kind, data), = await read_events(resp, 1)
-            assert (kind, data["message"]) == ("control", answer)
+    answer = {
+        "action": "snoozed",
+        "runner": "anna",
+        "metric": "cadence",
+        "minutes": 10.0,
+        "request_id": 1,
+        "from_t_ns": 100,
+        "until_t_ns": 600 * 10**9 + 100,
+    }
+    async with aiohttp.ClientSession() as http, http.get(server.url + "events?runner=anna") as resp:
+        server.bus.publish(busmod.topic("club", "ben", "control"), {**answer, "runner": "ben"})
+        server.bus.publish(busmod.topic("club", "anna", "control"), answer)
+        ((kind, data),) = await read_events(resp, 1)
+        assert (kind, data["message"]) == ("control", answer)

@@ -13,8 +13,7 @@ from analytics.results import AnalyzerOutput
 from sensors.synthetic import SyntheticConfig, SyntheticRunner
 from sensors.types import SampleBatch
 from stream.app import analyzer_factory
-from stream.collector import split_batches
-from stream.collector import Collector
+from stream.collector import Collector, split_batches
 from stream.influx import InfluxSink, V1Writer
 from stream.mqtt.connection import MqttConnection, MqttSettings
 from stream.mqtt.journal import segments
@@ -39,11 +38,18 @@ def embedded(runner: str, batches: list[SampleBatch]) -> AnalyzerOutput:
     return out + analyzer.finish()
 
 
-async def collect_outputs(settings: MqttSettings, team: str, ready: asyncio.Event, done: asyncio.Event,
-                          into: dict[str, list[dict]]) -> None:
-    conn = MqttConnection(settings=settings, client_id=f"observer-{team}",
-                          subscriptions=[f"strideguard/v1/{team}/+/steps", f"strideguard/v1/{team}/+/metrics",
-                                         f"strideguard/v1/{team}/+/status"])
+async def collect_outputs(
+    settings: MqttSettings, team: str, ready: asyncio.Event, done: asyncio.Event, into: dict[str, list[dict]]
+) -> None:
+    conn = MqttConnection(
+        settings=settings,
+        client_id=f"observer-{team}",
+        subscriptions=[
+            f"strideguard/v1/{team}/+/steps",
+            f"strideguard/v1/{team}/+/metrics",
+            f"strideguard/v1/{team}/+/status",
+        ],
+    )
     async with conn:
         ready.set()
         async for m in conn.messages():
@@ -63,9 +69,12 @@ async def test_two_runners_through_mqtt_match_the_embedded_analysis(
     ready, done, stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
     observer = asyncio.create_task(collect_outputs(settings, team, ready, done, seen))
     await ready.wait()
-    worker = Worker(settings=settings, options=WorkerOptions(state_dir=tmp_path / "w", team=team),
-                    analyzer_factory=analyzer_factory(""),
-                    sinks=[InfluxSink(writer=V1Writer(url=influxdb.url, database=db), spool_dir=tmp_path / "spool")])
+    worker = Worker(
+        settings=settings,
+        options=WorkerOptions(state_dir=tmp_path / "w", team=team),
+        analyzer_factory=analyzer_factory(""),
+        sinks=[InfluxSink(writer=V1Writer(url=influxdb.url, database=db), spool_dir=tmp_path / "spool")],
+    )
     worker_task = asyncio.create_task(worker.run(stop))
     await asyncio.wait_for(worker.ready.wait(), 10)  # subscribed: the broker now keeps its messages
     async with Collector(settings=settings, team=team) as collector:
@@ -95,8 +104,12 @@ async def test_duplicates_and_bad_payloads_are_dropped_and_gaps_counted(
     team = "dups"
     settings = MqttSettings(host=mosquitto.host, port=mosquitto.port)
     batches = run_batches("cid", 3, duration_s=10)
-    worker = Worker(settings=settings, options=WorkerOptions(state_dir=tmp_path, team=team),
-                    analyzer_factory=analyzer_factory(""), publish_outputs=False)
+    worker = Worker(
+        settings=settings,
+        options=WorkerOptions(state_dir=tmp_path, team=team),
+        analyzer_factory=analyzer_factory(""),
+        publish_outputs=False,
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     topic = imu_topic(team, "cid")
@@ -111,5 +124,10 @@ async def test_duplicates_and_bad_payloads_are_dropped_and_gaps_counted(
             await asyncio.sleep(0.05)
     stop.set()
     await task
-    assert (worker.stats.messages, worker.stats.duplicates, worker.stats.gaps, worker.stats.bad_payloads) == (7, 2, 2, 1)
+    assert (worker.stats.messages, worker.stats.duplicates, worker.stats.gaps, worker.stats.bad_payloads) == (
+        7,
+        2,
+        2,
+        1,
+    )
     assert list(worker.sessions) == ["cid-1"]  # no final marker yet: the session stays open

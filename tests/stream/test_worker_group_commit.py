@@ -52,10 +52,14 @@ def test_segments_rotate_and_a_finished_sessions_segments_are_deleted(tmp_path: 
     assert segments(tmp_path) == [] and len(list(tmp_path.glob("*.done"))) == 7
 
 
-async def _observe(settings: MqttSettings, team: str, steps: dict[str, list], finished: set[str],
-                   ready: asyncio.Event) -> None:
-    async with MqttConnection(settings=settings, client_id=f"observer-{team}",
-                              subscriptions=[f"strideguard/v1/{team}/+/steps", f"strideguard/v1/{team}/+/status"]) as c:
+async def _observe(
+    settings: MqttSettings, team: str, steps: dict[str, list], finished: set[str], ready: asyncio.Event
+) -> None:
+    async with MqttConnection(
+        settings=settings,
+        client_id=f"observer-{team}",
+        subscriptions=[f"strideguard/v1/{team}/+/steps", f"strideguard/v1/{team}/+/status"],
+    ) as c:
         ready.set()
         async for m in c.messages():
             message = loads(m.payload)
@@ -70,8 +74,10 @@ async def _publish_all(settings: MqttSettings, team: str, runs: dict[str, list])
         for seq in range(max(len(b) for b in runs.values())):
             for runner, batches in runs.items():  # interleaved: a group holds many sessions
                 if seq < len(batches):
-                    await pub.publish(imu_topic(team, runner), encode_imu(
-                        batches[seq], session=f"{runner}-1", seq=seq, final=seq == len(batches) - 1))
+                    await pub.publish(
+                        imu_topic(team, runner),
+                        encode_imu(batches[seq], session=f"{runner}-1", seq=seq, final=seq == len(batches) - 1),
+                    )
 
 
 async def _wait_for(predicate, timeout_s: float, what: str) -> None:
@@ -118,16 +124,33 @@ async def test_many_runners_in_one_group_equal_the_embedded_analysis_in_order(
 
 
 @pytest.mark.services
-async def test_a_killed_worker_loses_nothing_it_acknowledged(mosquitto: MosquittoService, tmp_path: pathlib.Path) -> None:
+async def test_a_killed_worker_loses_nothing_it_acknowledged(
+    mosquitto: MosquittoService, tmp_path: pathlib.Path
+) -> None:
     team = "killed"
     settings = MqttSettings(host=mosquitto.host, port=mosquitto.port)
     runs = {r: run_batches(r, i, duration_s=30) for i, r in enumerate(RUNNERS)}
-    command = [sys.executable, "-m", "stream.cli", "worker", "--broker", f"mqtt://{mosquitto.host}:{mosquitto.port}",
-               "--team", team, "--state-dir", str(tmp_path / "state")]
+    command = [
+        sys.executable,
+        "-m",
+        "stream.cli",
+        "worker",
+        "--broker",
+        f"mqtt://{mosquitto.host}:{mosquitto.port}",
+        "--team",
+        team,
+        "--state-dir",
+        str(tmp_path / "state"),
+    ]
 
     def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        return subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
 
     steps: dict[str, list] = {}
     finished: set[str] = set()
@@ -136,8 +159,9 @@ async def test_a_killed_worker_loses_nothing_it_acknowledged(mosquitto: Mosquitt
     await ready.wait()
     worker = start()
     try:
-        async with MqttConnection(settings=settings, client_id="killed-status",
-                                  subscriptions=["strideguard/v1/_services/+/status"]) as status:
+        async with MqttConnection(
+            settings=settings, client_id="killed-status", subscriptions=["strideguard/v1/_services/+/status"]
+        ) as status:
             async for m in status.messages():  # wait until it has subscribed
                 if f"worker-{team}-0of1" in m.topic and loads(m.payload)["state"] == "online":
                     break

@@ -58,8 +58,11 @@ async def test_a_restarted_worker_rebuilds_from_its_journal_and_publishes_nothin
     finished = asyncio.Event()
 
     async def observe(ready: asyncio.Event) -> None:
-        async with MqttConnection(settings=settings, client_id="restart-observer",
-                                  subscriptions=[f"strideguard/v1/{team}/+/steps", f"strideguard/v1/{team}/+/status"]) as c:
+        async with MqttConnection(
+            settings=settings,
+            client_id="restart-observer",
+            subscriptions=[f"strideguard/v1/{team}/+/steps", f"strideguard/v1/{team}/+/status"],
+        ) as c:
             ready.set()
             async for m in c.messages():
                 message = loads(m.payload)
@@ -71,8 +74,13 @@ async def test_a_restarted_worker_rebuilds_from_its_journal_and_publishes_nothin
     ready = asyncio.Event()
     observer = asyncio.create_task(observe(ready))
     await ready.wait()
-    first, first_sink, stop = Worker(settings=settings, options=options, analyzer_factory=analyzer_factory(""),
-                                     sinks=[s := CollectingSink()]), s, asyncio.Event()
+    first, first_sink, stop = (
+        Worker(
+            settings=settings, options=options, analyzer_factory=analyzer_factory(""), sinks=[s := CollectingSink()]
+        ),
+        s,
+        asyncio.Event(),
+    )
     task = asyncio.create_task(first.run(stop))
     await first.ready.wait()
     async with MqttConnection(settings=settings, client_id="restart-publisher") as pub:
@@ -85,8 +93,9 @@ async def test_a_restarted_worker_rebuilds_from_its_journal_and_publishes_nothin
         assert segments(tmp_path / "journal"), "an unfinished session keeps its journal"
         # The worker is away: the broker queues the rest for its persistent session.
         for seq, batch in enumerate(batches[half:], start=half):
-            await pub.publish(imu_topic(team, runner), encode_imu(batch, session=sid, seq=seq,
-                                                                  final=seq == len(batches) - 1))
+            await pub.publish(
+                imu_topic(team, runner), encode_imu(batch, session=sid, seq=seq, final=seq == len(batches) - 1)
+            )
     second_sink, stop = CollectingSink(), asyncio.Event()
     second = Worker(settings=settings, options=options, analyzer_factory=analyzer_factory(""), sinks=[second_sink])
     task = asyncio.create_task(second.run(stop))
@@ -111,9 +120,13 @@ async def test_a_session_whose_collector_went_silent_is_finished_and_closed(
     settings = MqttSettings(host=mosquitto.host, port=mosquitto.port)
     batches = run_batches(runner, 5, duration_s=30)[:40]  # 20 s, and never a final message
     sink, stop = CollectingSink(), asyncio.Event()
-    worker = Worker(settings=settings, options=WorkerOptions(state_dir=tmp_path, team=team, idle_close_s=0.5,
-                                                             housekeeping_s=0.1),
-                    analyzer_factory=analyzer_factory(""), sinks=[sink], publish_outputs=False)
+    worker = Worker(
+        settings=settings,
+        options=WorkerOptions(state_dir=tmp_path, team=team, idle_close_s=0.5, housekeeping_s=0.1),
+        analyzer_factory=analyzer_factory(""),
+        sinks=[sink],
+        publish_outputs=False,
+    )
     task = asyncio.create_task(worker.run(stop))
     await worker.ready.wait()
     async with MqttConnection(settings=settings, client_id="silent-publisher") as pub:
@@ -145,8 +158,10 @@ def test_journal_reads_back_records_and_stops_at_a_torn_tail(tmp_path: pathlib.P
     ]
     reopened = Journal(tmp_path)  # a new segment: nothing is ever appended behind a torn tail
     assert reopened.path != journal.path
-    assert list(reopened.replay()) == [("s/1 with odd chars", "strideguard/v1/t/r/imu/3", b"\x01\x02payload"),
-                                       ("s/1 with odd chars", "strideguard/v1/t/r/imu/3", b"second")]
+    assert list(reopened.replay()) == [
+        ("s/1 with odd chars", "strideguard/v1/t/r/imu/3", b"\x01\x02payload"),
+        ("s/1 with odd chars", "strideguard/v1/t/r/imu/3", b"second"),
+    ]
     assert reopened.recovered.watermarks == {"s/1 with odd chars": {"steps": 5}}
     reopened.finish("s/1 with odd chars")
     assert "/" not in next(tmp_path.glob("*.done")).name

@@ -25,14 +25,22 @@ def _frames(n_frames: int, *, per_frame: int = 36, start_sample: int = 0):
     for f in range(n_frames):
         idx = np.arange(start_sample + f * per_frame, start_sample + (f + 1) * per_frame)
         counts = np.stack([idx % 1000, -(idx % 500), np.full_like(idx, 1000)], axis=1)
-        yield int(DEVICE0_NS + idx[-1] * PERIOD_NS), pmd_data.build_raw_frame(MeasurementType.ACC,
-                                                                              int(DEVICE0_NS + idx[-1] * PERIOD_NS),
-                                                                              counts)
+        yield (
+            int(DEVICE0_NS + idx[-1] * PERIOD_NS),
+            pmd_data.build_raw_frame(MeasurementType.ACC, int(DEVICE0_NS + idx[-1] * PERIOD_NS), counts),
+        )
 
 
 def _pmd_decoder(**kw):
-    return decoding.make_decoder("pmd_data", runner="ann", device="h10", placement=Placement.CHEST,
-                                 rate_hz=RATE_HZ, meta=kw.pop("meta", {}), **kw)
+    return decoding.make_decoder(
+        "pmd_data",
+        runner="ann",
+        device="h10",
+        placement=Placement.CHEST,
+        rate_hz=RATE_HZ,
+        meta=kw.pop("meta", {}),
+        **kw,
+    )
 
 
 def test_pmd_frames_become_continuous_acc_batches_in_g() -> None:
@@ -68,16 +76,25 @@ def test_a_timestamp_jump_restarts_the_sample_spreading_instead_of_stretching_it
 def test_factor_reaches_the_data_decoder_through_the_session_or_the_stream_meta() -> None:
     counts = np.array([[1000, -2000, 4096]] * 4)
     frame = pmd_data.build_delta_frame(MeasurementType.ACC, DEVICE0_NS, counts, frame_type=0)
-    start = pmd_control.build_response(ControlOp.START, MeasurementType.ACC, 0,
-                                       pmd_control.encode_settings(PmdSettings(factor=(0.000244,))))
+    start = pmd_control.build_response(
+        ControlOp.START, MeasurementType.ACC, 0, pmd_control.encode_settings(PmdSettings(factor=(0.000244,)))
+    )
     context = decoding.DecoderContext()
-    control = decoding.make_decoder("pmd_control", runner="ann", device="vs", placement="chest", rate_hz=None,
-                                    meta={}, context=context)
+    control = decoding.make_decoder(
+        "pmd_control", runner="ann", device="vs", placement="chest", rate_hz=None, meta={}, context=context
+    )
     assert control.feed(HOST0_NS, start) == []
-    live = decoding.make_decoder("pmd_data", runner="ann", device="vs", placement="chest", rate_hz=52, meta={},
-                                 context=context).feed(HOST0_NS, frame)[0]
-    replayed = decoding.make_decoder("pmd_data", runner="ann", device="vs", placement="chest", rate_hz=52,
-                                     meta={"acc_factor": repr(float(np.float32(0.000244)))}).feed(HOST0_NS, frame)[0]
+    live = decoding.make_decoder(
+        "pmd_data", runner="ann", device="vs", placement="chest", rate_hz=52, meta={}, context=context
+    ).feed(HOST0_NS, frame)[0]
+    replayed = decoding.make_decoder(
+        "pmd_data",
+        runner="ann",
+        device="vs",
+        placement="chest",
+        rate_hz=52,
+        meta={"acc_factor": repr(float(np.float32(0.000244)))},
+    ).feed(HOST0_NS, frame)[0]
     assert live == replayed
     np.testing.assert_allclose(live.values[0], counts[0] * np.float32(0.000244), rtol=1e-6)
     assert context.session("ann", "vs").starts == 1
@@ -92,22 +109,42 @@ def test_gyro_frames_on_the_same_characteristic_become_gyro_batches() -> None:
 
 
 def test_hrm_and_rsc_become_readings() -> None:
-    (hr,) = decoding.make_decoder("hrm", runner="ann", device="h10", placement="chest", rate_hz=None,
-                                  meta={}).feed(5, hrm.build_hrm(hrm.HeartRateMeasurement(
-                                      heart_rate_bpm=150, sensor_contact=True, energy_kj=None, rr_raw_1_1024s=(410,))))
-    assert hr == HeartRateReading(runner="ann", device="h10", t_ns=5, heart_rate_bpm=150,
-                                  rr_intervals_ms=(410 * 1000 / 1024,), sensor_contact=True)
-    (stride,) = decoding.make_decoder("rsc", runner="ann", device="pod", placement="foot", rate_hz=None,
-                                      meta={}).feed(7, rsc.build_rsc(rsc.RscMeasurement(
-                                          speed_mps=3.5, cadence_per_min=172, stride_length_m=1.2,
-                                          total_distance_m=None, running=True)))
-    assert stride == StrideReading(runner="ann", device="pod", t_ns=7, speed_mps=3.5, cadence_spm=172,
-                                   stride_length_m=1.2, is_running=True)
+    (hr,) = decoding.make_decoder("hrm", runner="ann", device="h10", placement="chest", rate_hz=None, meta={}).feed(
+        5,
+        hrm.build_hrm(
+            hrm.HeartRateMeasurement(heart_rate_bpm=150, sensor_contact=True, energy_kj=None, rr_raw_1_1024s=(410,))
+        ),
+    )
+    assert hr == HeartRateReading(
+        runner="ann",
+        device="h10",
+        t_ns=5,
+        heart_rate_bpm=150,
+        rr_intervals_ms=(410 * 1000 / 1024,),
+        sensor_contact=True,
+    )
+    (stride,) = decoding.make_decoder("rsc", runner="ann", device="pod", placement="foot", rate_hz=None, meta={}).feed(
+        7,
+        rsc.build_rsc(
+            rsc.RscMeasurement(
+                speed_mps=3.5, cadence_per_min=172, stride_length_m=1.2, total_distance_m=None, running=True
+            )
+        ),
+    )
+    assert stride == StrideReading(
+        runner="ann", device="pod", t_ns=7, speed_mps=3.5, cadence_spm=172, stride_length_m=1.2, is_running=True
+    )
 
 
 def test_movesense_imu6_gives_acc_in_g_and_gyro() -> None:
-    decoder = decoding.make_decoder("movesense", runner="ann", device="ms", placement="sacrum", rate_hz=None,
-                                    meta={"path": "/Meas/IMU6/104", "reference": "3"})
+    decoder = decoding.make_decoder(
+        "movesense",
+        runner="ann",
+        device="ms",
+        placement="sacrum",
+        rate_hz=None,
+        meta={"path": "/Meas/IMU6/104", "reference": "3"},
+    )
     acc = np.tile([0.0, 0.0, 9.80665], (8, 1))
     out = decoder.feed(HOST0_NS, movesense.build_data(3, 1000, acc, np.ones((8, 3))))
     assert [b.kind for b in out] == [SampleKind.ACC, SampleKind.GYRO]

@@ -29,7 +29,7 @@ def _mutations(rng: random.Random, seeds: list[bytes]):
         base = bytearray(rng.choice(seeds))
         op = rng.randrange(6)
         if op == 0 and base:
-            del base[rng.randrange(len(base)):]  # truncate
+            del base[rng.randrange(len(base)) :]  # truncate
         elif op == 1 and base:
             for _ in range(rng.randint(1, 4)):
                 base[rng.randrange(len(base))] = rng.randrange(256)  # corrupt bytes
@@ -58,13 +58,15 @@ def _sig_seeds(vectors: dict, prefix: str) -> list[bytes]:
 
 
 _SUBS = {1: movesense.Subscription.from_path("/Meas/IMU6/104"), 2: movesense.Subscription.from_path("/Meas/Acc/52")}
-_MOVESENSE_SEEDS = [movesense.build_data(1, 1234, [[0.1, 0.2, 9.8]] * 4, [[1.0, 2.0, 3.0]] * 4),
-                    movesense.build_data(2, 99, [[0.0, 0.0, 9.8]] * 8), movesense.build_command_result(1, 200)]
+_MOVESENSE_SEEDS = [
+    movesense.build_data(1, 1234, [[0.1, 0.2, 9.8]] * 4, [[1.0, 2.0, 3.0]] * 4),
+    movesense.build_data(2, 99, [[0.0, 0.0, 9.8]] * 8),
+    movesense.build_command_result(1, 200),
+]
 
 
 def _stateful(source: str, **meta: str) -> Callable[[bytes], object]:
-    decoder = decoding.make_decoder(source, runner="r", device="d", placement=Placement.CHEST, rate_hz=200.0,
-                                    meta=meta)
+    decoder = decoding.make_decoder(source, runner="r", device="d", placement=Placement.CHEST, rate_hz=200.0, meta=meta)
     clock = iter(range(10**9, 10**18, 5_000_000))
     return lambda payload: decoder.feed(next(clock), payload)
 
@@ -72,8 +74,10 @@ def _stateful(source: str, **meta: str) -> Callable[[bytes], object]:
 DECODERS: dict[str, tuple[Callable[[dict], list[bytes]], Callable[[], Callable[[bytes], object]]]] = {
     "pmd_frame": (_pmd_data_seeds, lambda: pmd_data.parse_frame),
     "pmd_control": (_control_seeds, lambda: pmd_control.PmdControlDecoder().feed),
-    "pmd_settings": (lambda v: [bytes.fromhex(x["settings_hex"]) for x in v["polar_pmd_control"] if "settings_hex" in x],
-                     lambda: pmd_control.parse_settings),
+    "pmd_settings": (
+        lambda v: [bytes.fromhex(x["settings_hex"]) for x in v["polar_pmd_control"] if "settings_hex" in x],
+        lambda: pmd_control.parse_settings,
+    ),
     "hrm": (lambda v: _sig_seeds(v, "hrm"), lambda: hrm.parse_hrm),
     "rsc": (lambda v: _sig_seeds(v, "rsc"), lambda: rsc.parse_rsc),
     "movesense": (lambda v: _MOVESENSE_SEEDS, lambda: lambda p: movesense.parse_notification(p, _SUBS)),
@@ -102,6 +106,5 @@ def test_nothing_but_decode_error_escapes(name: str, ble_vectors: dict) -> None:
         except DecodeError:
             errors += 1
         except Exception as exc:  # noqa: BLE001 - the point of the test
-            pytest.fail(f"{name} raised {type(exc).__name__}: {exc} for {payload.hex()} "
-                        f"(STRIDEGUARD_FUZZ_SEED={seed})")
+            pytest.fail(f"{name} raised {type(exc).__name__}: {exc} for {payload.hex()} (STRIDEGUARD_FUZZ_SEED={seed})")
     assert errors > 0, "the mutations never produced an error: the fuzzer is not exercising the decoder"

@@ -24,8 +24,9 @@ def _counts(bits: int, max_rows: int = 60):
 @given(counts=_counts(16), block=st.integers(1, 40))
 def test_delta_frames_round_trip(counts: np.ndarray, block: int) -> None:
     for measurement, frame_type in ((MeasurementType.ACC, 0), (MeasurementType.ACC, 1), (MeasurementType.GYRO, 0)):
-        payload = pmd_data.build_delta_frame(measurement, 123_456_789, counts, frame_type=frame_type,
-                                             block_samples=block)
+        payload = pmd_data.build_delta_frame(
+            measurement, 123_456_789, counts, frame_type=frame_type, block_samples=block
+        )
         frame = pmd_data.parse_frame(payload)
         assert frame.compressed and frame.frame_type == frame_type and frame.measurement_type == measurement
         np.testing.assert_array_equal(frame.counts, counts)
@@ -49,22 +50,27 @@ def test_delta_frame_split_anywhere_is_an_error_never_a_shorter_frame() -> None:
         except DecodeError:
             continue
         # a cut exactly at a block boundary is a valid shorter frame; it must then be a prefix
-        np.testing.assert_array_equal(frame.counts, counts[:len(frame)])
+        np.testing.assert_array_equal(frame.counts, counts[: len(frame)])
 
 
 @FAST
-@given(rates=st.lists(st.integers(1, 65535), min_size=1, max_size=5),
-       ranges=st.lists(st.integers(0, 65535), max_size=4), channels=st.lists(st.integers(0, 255), max_size=2),
-       factor=st.lists(st.floats(0.0009765625, 1024.0, width=32), max_size=1))
+@given(
+    rates=st.lists(st.integers(1, 65535), min_size=1, max_size=5),
+    ranges=st.lists(st.integers(0, 65535), max_size=4),
+    channels=st.lists(st.integers(0, 255), max_size=2),
+    factor=st.lists(st.floats(0.0009765625, 1024.0, width=32), max_size=1),
+)
 def test_settings_round_trip(rates, ranges, channels, factor) -> None:
-    s = pmd_control.PmdSettings(sample_rate_hz=tuple(rates), range=tuple(ranges), channels=tuple(channels),
-                                factor=tuple(factor))
+    s = pmd_control.PmdSettings(
+        sample_rate_hz=tuple(rates), range=tuple(ranges), channels=tuple(channels), factor=tuple(factor)
+    )
     assert pmd_control.parse_settings(pmd_control.encode_settings(s)) == s
 
 
 def test_multi_packet_response_fed_whole_or_split_gives_the_same_event() -> None:
-    settings_bytes = pmd_control.encode_settings(pmd_control.PmdSettings(
-        sample_rate_hz=(25, 50, 100, 200), resolution_bits=(16,), range=(2, 4, 8)))
+    settings_bytes = pmd_control.encode_settings(
+        pmd_control.PmdSettings(sample_rate_hz=(25, 50, 100, 200), resolution_bits=(16,), range=(2, 4, 8))
+    )
     whole = pmd_control.build_response(pmd_control.ControlOp.GET_SETTINGS, 2, 0, settings_bytes)
     expected = pmd_control.PmdControlDecoder().feed(whole)
     for cut in range(1, len(settings_bytes)):
@@ -84,27 +90,40 @@ def test_multi_packet_response_fed_whole_or_split_gives_the_same_event() -> None
 def test_unsolicited_stop_and_error_status() -> None:
     decoder = pmd_control.PmdControlDecoder()
     assert decoder.feed(bytes([0x01, 2, 5])) == [pmd_control.MeasurementStopped(measurement_types=(2, 5))]
-    (response,) = decoder.feed(pmd_control.build_response(pmd_control.ControlOp.START, 2,
-                                                          pmd_control.PmdStatus.INVALID_SAMPLE_RATE))
+    (response,) = decoder.feed(
+        pmd_control.build_response(pmd_control.ControlOp.START, 2, pmd_control.PmdStatus.INVALID_SAMPLE_RATE)
+    )
     assert not response.ok and response.status_name == "invalid_sample_rate" and response.settings is None
 
 
 @FAST
-@given(speed=st.integers(0, 65535), cadence=st.integers(0, 255), stride=st.none() | st.integers(0, 65535),
-       distance=st.none() | st.integers(0, 2**32 - 1), running=st.booleans())
+@given(
+    speed=st.integers(0, 65535),
+    cadence=st.integers(0, 255),
+    stride=st.none() | st.integers(0, 65535),
+    distance=st.none() | st.integers(0, 2**32 - 1),
+    running=st.booleans(),
+)
 def test_rsc_round_trip(speed, cadence, stride, distance, running) -> None:
-    m = rsc.RscMeasurement(speed_mps=speed / 256, cadence_per_min=cadence,
-                           stride_length_m=None if stride is None else stride / 100,
-                           total_distance_m=None if distance is None else distance / 10, running=running)
+    m = rsc.RscMeasurement(
+        speed_mps=speed / 256,
+        cadence_per_min=cadence,
+        stride_length_m=None if stride is None else stride / 100,
+        total_distance_m=None if distance is None else distance / 10,
+        running=running,
+    )
     assert rsc.parse_rsc(rsc.build_rsc(m)) == m
 
 
 @FAST
-@given(hr=st.integers(0, 65535), contact=st.none() | st.booleans(), energy=st.none() | st.integers(0, 65535),
-       rr=st.lists(st.integers(0, 65535), max_size=9))
+@given(
+    hr=st.integers(0, 65535),
+    contact=st.none() | st.booleans(),
+    energy=st.none() | st.integers(0, 65535),
+    rr=st.lists(st.integers(0, 65535), max_size=9),
+)
 def test_hrm_round_trip(hr, contact, energy, rr) -> None:
-    m = hrm.HeartRateMeasurement(heart_rate_bpm=hr, sensor_contact=contact, energy_kj=energy,
-                                 rr_raw_1_1024s=tuple(rr))
+    m = hrm.HeartRateMeasurement(heart_rate_bpm=hr, sensor_contact=contact, energy_kj=energy, rr_raw_1_1024s=tuple(rr))
     assert hrm.parse_hrm(hrm.build_hrm(m)) == m
 
 
@@ -118,8 +137,11 @@ def test_hrm_odd_rr_bytes_and_trailing_bytes_are_errors() -> None:
 def test_movesense_subscribe_and_data() -> None:
     sub = movesense.Subscription.from_path("/Meas/IMU6/104")
     assert movesense.build_subscribe(7, sub) == b"\x01\x07Meas/IMU6/104"
-    assert movesense.parse_request(movesense.build_subscribe(7, sub)) == (movesense.GspCommand.SUBSCRIBE, 7,
-                                                                          "Meas/IMU6/104")
+    assert movesense.parse_request(movesense.build_subscribe(7, sub)) == (
+        movesense.GspCommand.SUBSCRIBE,
+        7,
+        "Meas/IMU6/104",
+    )
     acc = np.arange(24, dtype=np.float32).reshape(8, 3)
     gyro = -acc
     event = movesense.parse_notification(movesense.build_data(7, 4242, acc, gyro), {7: sub})
@@ -142,8 +164,7 @@ def test_alert_level_payloads() -> None:
 
 
 @FAST
-@given(n=st.integers(1, 80), rate=st.sampled_from([25, 50, 52, 100, 104, 200, 416]),
-       start=st.integers(10**15, 10**18))
+@given(n=st.integers(1, 80), rate=st.sampled_from([25, 50, 52, 100, 104, 200, 416]), start=st.integers(10**15, 10**18))
 def test_timestamps_first_and_later_frames(n: int, rate: int, start: int) -> None:
     first = pmd_time.sample_timestamps_ns(None, start, n, rate)
     assert first[-1] == start and np.all(np.diff(first) > 0)

@@ -87,8 +87,13 @@ def test_every_control_point_vector(ble_vectors: dict) -> None:
             settings = response.settings
             if "factor_float32" in exp:
                 assert response.factor == pytest.approx(exp["factor_float32"], rel=1e-6)
-        for key, field in (("sample_rate_hz", "sample_rate_hz"), ("resolution_bits", "resolution_bits"),
-                           ("range_g", "range"), ("range", "range"), ("channels", "channels")):
+        for key, field in (
+            ("sample_rate_hz", "sample_rate_hz"),
+            ("resolution_bits", "resolution_bits"),
+            ("range_g", "range"),
+            ("range", "range"),
+            ("channels", "channels"),
+        ):
             if key in exp:
                 assert list(getattr(settings, field)) == exp[key], (vec["name"], key)
 
@@ -107,9 +112,13 @@ def test_control_point_requests_are_built_byte_exact(ble_vectors: dict) -> None:
         else:
             order = tuple(pmd_control.SettingType(write[i]) for i in _setting_offsets(write[2:], 2))
             built = pmd_control.build_start(
-                measurement, sample_rate_hz=selected.sample_rate_hz[0], resolution_bits=selected.resolution_bits[0],
+                measurement,
+                sample_rate_hz=selected.sample_rate_hz[0],
+                resolution_bits=selected.resolution_bits[0],
                 range_=selected.range[0] if selected.range else None,
-                channels=selected.channels[0] if selected.channels else None, order=order)
+                channels=selected.channels[0] if selected.channels else None,
+                order=order,
+            )
         assert built == write, vec["name"]
 
 
