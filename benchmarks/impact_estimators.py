@@ -1,6 +1,6 @@
 """Per-step estimators of peak vertical ground reaction force at the sacrum, against the force plate.
 
-    .venv/bin/python benchmarks/impact_estimators.py [--data ../shared/data]
+    .venv/bin/python benchmarks/impact_estimators.py [--data DIR]
 
 Not a test: prints one table, so the choice of `StepEvent.impact_g` (docs/validation.md, "Impact at
 the sacrum") can be re-checked. Our steps on the 16 Alcantara trials are matched to plate contacts as
@@ -42,6 +42,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from analytics.config import AnalyticsConfig  # noqa: E402
 from analytics.results import StepEvent  # noqa: E402
 from analytics.runner import RunnerAnalyzer  # noqa: E402
+from benchmarks.validation import bundled_data  # noqa: E402
 from benchmarks.validation.datasets import ALCANTARA_FOLDER, Recording, load_alcantara  # noqa: E402
 from benchmarks.validation.ours import EPOCH_NS, batches  # noqa: E402
 from benchmarks.validation.references import IMPACT_PEAK_MIN_BW, IMPACT_PEAK_PROMINENCE_BW  # noqa: E402
@@ -197,11 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data",
         type=pathlib.Path,
-        default=pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data",
-        help="folder holding alcantara_sacral_grf/ (default ../shared/data)",
+        default=None,
+        help="folder holding alcantara_sacral_grf/ (default: the repository's data/, unpacked to .cache/data)",
     )
     args = parser.parse_args(argv)
-    folder = args.data / ALCANTARA_FOLDER
+    folder = (args.data if args.data is not None else bundled_data.unpack()) / ALCANTARA_FOLDER
     if not folder.is_dir():
         print(f"error: {folder} not found; pass --data with the folder that holds {ALCANTARA_FOLDER}/", file=sys.stderr)
         return 2

@@ -2,15 +2,15 @@
 """Validate StrideGuard's streaming analytics against independent references, beside mobgap and
 scikit-digital-health (skdh), and print one table per metric.
 
-Datasets (from --data, default ../shared/data; a missing one is reported, not fatal):
+Datasets (from --data, default the repository's data/; a missing one is reported, not fatal):
   uci        4 treadmill runners, chest IMU at 25 Hz; reference = leg-unit gyro swing peaks (timed at
-             the hump centre; also scored at the peak's highest sample, as shared/tools does)
+             the hump centre; also scored at the peak's highest sample, as the independent reference script does)
   alcantara  16 sacral trials at 500 Hz; reference = force-plate contacts, contact time, peak vGRF,
              loading rate
   synthetic  sensors.synthetic runs with known truth: 25/100/500 Hz, rotated mountings, a noisy strap,
              asymmetry, cadences 150-190, a walk break, track bends and sharp turns, 60 s standing
   generic    any --csv CSV --ref REF.ref.json pair (t_s, ax_g, ay_g, az_g[, gx_dps, ...] + a step or
-             left-stride reference, the held-out format of shared/tools/reference.py)
+             left-stride reference, the held-out format of the independent reference.py)
   speed      a 100 Hz chest recording analysed as fast as possible, against mobgap's step detection
 
 Methods: "ours" (analytics.runner.RunnerAnalyzer, replayed in 1-s chunks), "mobgap" (IcdIonescu +
@@ -42,7 +42,7 @@ if str(REPO) not in sys.path:  # run as a script: make the project and benchmark
 
 import numpy as np  # noqa: E402
 
-from benchmarks.validation import evaluate, synthetic  # noqa: E402
+from benchmarks.validation import bundled_data, evaluate, synthetic  # noqa: E402
 from benchmarks.validation.datasets import Recording, discover, load_generic  # noqa: E402
 from benchmarks.validation.ours import OurResult, analytics_available, run_ours  # noqa: E402
 from benchmarks.validation.peers import DEFAULT_VENV, PEERS, peers_python, run_peer_batch  # noqa: E402
@@ -77,8 +77,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="validate.py", description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    default_data = pathlib.Path(os.environ.get("STRIDEGUARD_SHARED", REPO.parent / "shared")) / "data"
-    p.add_argument("--data", type=pathlib.Path, default=default_data, help=f"data folder (default {default_data})")
+    p.add_argument(
+        "--data",
+        type=pathlib.Path,
+        default=None,
+        help="data folder with the published layout (default: the repository's data/, unpacked to .cache/data)",
+    )
     p.add_argument("--only", action="append", choices=SECTIONS, help="run only these sections (repeatable)")
     p.add_argument("--csv", action="append", default=[], type=pathlib.Path, help="generic recording (with --ref)")
     p.add_argument("--ref", action="append", default=[], type=pathlib.Path, help="its *.ref.json (same order)")
@@ -234,7 +238,7 @@ class Harness:
                     f"{label}: cadence per 10-s window, count-based (steps in window x 6), median |error| (spm)",
                     ["recording", *methods],
                     rows,
-                    ["the shared scorer's count metric: one step off = 6 spm"],
+                    ["the independent scorer's count metric: one step off = 6 spm"],
                 )
             )
         rows = [[n] + [cell(n, m, "interval_abs_err_ms_median", "{:.1f}") for m in methods] for n in names]
@@ -362,7 +366,7 @@ class Harness:
         )
 
     def peak_reference_tables(self, recs: list[Recording], per_rec: dict, peak_ref: dict) -> None:
-        """The UCI steps against the swing peak's highest sample (the shared reference script's timing),
+        """The UCI steps against the swing peak's highest sample (the independent reference script's timing),
         and how steady each reference timing is."""
         if not peak_ref:
             return
@@ -391,7 +395,7 @@ class Harness:
         )
         self.tables.append(
             render(
-                "UCI chest 25 Hz vs leg-gyro swing PEAK (highest sample, as shared/tools/reference.py): steps, "
+                "UCI chest 25 Hz vs leg-gyro swing PEAK (highest sample, as the independent reference.py): steps, "
                 "recall/precision (lag ms removed)",
                 ["recording", *methods],
                 rows,
@@ -873,7 +877,7 @@ class Harness:
             if peak and "error" not in peak:
                 rows.append(
                     [
-                        "  same vs the swing peak's highest sample (shared/tools timing)",
+                        "  same vs the swing peak's highest sample (the independent reference's timing)",
                         recall_precision(peak["recall_worst"], peak["precision_worst"], "{:.4f}"),
                         verdict(peak["recall_worst"] >= 0.99 and peak["precision_worst"] >= 0.99),
                     ]
@@ -938,7 +942,11 @@ class Harness:
         only = set(self.args.only or SECTIONS)
         if self.args.csv and not self.args.only:
             only.add("generic")
-        found, missing = ({}, {}) if not (only & {"uci", "alcantara", "speed"}) else discover(self.args.data)
+        found, missing = (
+            ({}, {})
+            if not (only & {"uci", "alcantara", "speed"})
+            else discover(self.args.data if self.args.data is not None else bundled_data.unpack())
+        )
         self.results["missing"].update(missing)
         for key, why in missing.items():
             progress(f"dataset {key} missing: {why}")

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Build the bundled sample captures in sensors/samples/ (committed; rerun only to change them).
 
-    python scripts/make_samples.py [SHARED_DATA_DIR]
+    python scripts/make_samples.py [DATA_DIR]
 
 - fatigue_run.sgcap: the synthetic fatigue preset (27 min, chest, 50 Hz; from minute 20 cadence -6 %,
   sway +30 %, lean +6 deg), runner "alex".
 - uci_treadmill_p1.sgcap: 5 min of real treadmill running, torso unit of person 1 from the UCI Daily and
-  Sports Activities data set (CC BY 4.0), read from ../shared/data by default.
+  Sports Activities data set (CC BY 4.0), from the repository's data/ by default.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import datetime as dt
 import pathlib
 import sys
 
+from benchmarks.validation import bundled_data
 from sensors.capture import write_batches
 from sensors.imports import read_any
 from sensors.synthetic.presets import fatigue_run
@@ -30,7 +31,7 @@ START_T_NS = int(dt.datetime(2026, 11, 20, 7, 0, tzinfo=dt.UTC).timestamp() * 1e
 
 
 def main() -> None:
-    shared = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else REPO.parent / "shared" / "data"
+    data = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else bundled_data.unpack()
     OUT.mkdir(parents=True, exist_ok=True)
     for name in ("fatigue_run.sgcap", "uci_treadmill_p1.sgcap"):
         (OUT / name).unlink(missing_ok=True)
@@ -46,7 +47,7 @@ def main() -> None:
         },
     )
 
-    uci = shared / "uci_dsa_treadmill_running" / "p1_a12_running_8kmh_25Hz.csv"
+    uci = data / "uci_dsa_treadmill_running" / "p1_a12_running_8kmh_25Hz.csv"
     batches = list(read_any(uci, runner="uci-p1", start_t_ns=START_T_NS, batch_s=1e9))
     write_batches(
         OUT / "uci_treadmill_p1.sgcap",

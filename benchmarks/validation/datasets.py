@@ -1,4 +1,4 @@
-"""Recordings with references, read from `../shared/data` (or any folder with the same layout).
+"""Recordings with references, read from the repository's `data/` (or any folder with the same layout).
 
 Every loader returns `Recording`s in one shape: time in s from the recording start, acceleration in g
 (gravity included) and, where there is one, angular rate in deg/s, plus the axes a peer needs (which
@@ -73,7 +73,7 @@ def _read_columns(path: pathlib.Path) -> dict[str, np.ndarray]:
 
 def load_uci(folder: pathlib.Path) -> list[Recording]:
     """The four UCI treadmill runners: torso unit (x vertical, m/s^2, rad/s), leg-gyro step reference
-    (swing-hump centres; `step_ref_peak` holds the same steps at the highest sample, as shared/tools)."""
+    (swing-hump centres; `step_ref_peak` holds the same steps at the highest sample, as the independent reference script)."""
     out = []
     for path in sorted(folder.glob("p*_a12_*.csv")):
         col = _read_columns(path)

@@ -64,7 +64,7 @@ def alternative_reference_scores(
     recs: list[Recording], ours: dict[str, OurResult | str], peers: dict[tuple[str, str, str], PeerResult]
 ) -> dict[str, dict]:
     """Per recording and method: matching against `step_ref_peak` (UCI: the swing peak's highest
-    sample, as shared/tools/reference.py times it), for the recordings that have one."""
+    sample, as the independent reference.py times it), for the recordings that have one."""
     out: dict[str, dict] = {}
     for rec in recs:
         if rec.step_ref_peak is None:

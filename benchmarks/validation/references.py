@@ -3,7 +3,7 @@
 UCI (chest running): the leg units' sagittal gyro (RL_zgyro, LL_zgyro) peaks once per stride of that
 leg, at mid-swing; both legs merged give one reference time per step, offset from foot contact by a
 roughly constant lag (the scorer removes it). Each leg's sign is chosen so that the two legs alternate.
-The peaks are those of `shared/tools/reference.py`; the harness times each one at the centre of its
+The peaks are those of the independent `reference.py`; the harness times each one at the centre of its
 swing hump (the midpoint of the half-maximum crossings, `hump_centres_s`) rather than at its highest
 sample: many swing humps have two near-equal tops, and the highest sample jumps between them.
 
@@ -35,7 +35,7 @@ def leg_gyro_steps_s(
     """Right and left swing-peak times (s) from the two legs' sagittal angular rate (any unit).
 
     With `hump_centre`, the same peaks are timed at the centre of their swing hump (`hump_centres_s`);
-    without, at their highest sample, as `shared/tools/reference.py` does.
+    without, at their highest sample, as the independent `reference.py` does.
     """
 
     def peaks(g: np.ndarray) -> np.ndarray:
@@ -125,7 +125,7 @@ class ForcePlateStep:
 def force_plate_steps(vgrf_bw: np.ndarray, rate_hz: float) -> list[ForcePlateStep]:
     """Complete contacts (both edges inside the trial) from vertical GRF in body weights.
 
-    Unlike `shared/tools/reference.py`, blips shorter than 50 ms or below 0.5 BW are dropped: one trial
+    Unlike the independent `reference.py`, blips shorter than 50 ms or below 0.5 BW are dropped: one trial
     has a 2-6 ms crossing of the 0.05 BW threshold just before most contacts (plate noise), which would
     otherwise double its step count.
     """

@@ -1,7 +1,7 @@
 """Scoring a step detector against a step or stride reference.
 
-Same definitions as the project's held-out scorer (`shared/tools/score_steps.py`; a test checks that
-both give the same numbers), reimplemented so the harness has no run-time dependency on shared/:
+Same definitions as the project's independent scorer (`score_steps.py`, kept outside the repository; a test checks that
+both give the same numbers), reimplemented so the harness has no run-time dependency on it:
 
 * lag: a detector may report any consistent per-step event (impact peak, initial contact, ...), so a
   constant lag to the reference is estimated (circular pre-alignment with the median reference step
@@ -153,7 +153,7 @@ class StepReference:
 
     @classmethod
     def from_json(cls, obj: dict) -> StepReference:
-        """Read a `*.ref.json` (the format `shared/tools/reference.py` writes for held-out data)."""
+        """Read a `*.ref.json` (the format the independent `reference.py` writes for held-out data)."""
         rate_hz = float(obj.get("fs_hz", 100.0))
         steps = obj.get("step_times_s_leg_gyro_midswing", obj.get("step_times_s"))
         strides = obj.get("left_stride_times_s_ankle", obj.get("left_stride_times_s"))

@@ -10,12 +10,12 @@ from tests.analytics.recordings import AlcantaraTrial, UciRun, load_alcantara, l
 
 
 @pytest.fixture(scope="session")
-def uci_runs(shared_data: pathlib.Path) -> list[UciRun]:
-    paths = sorted((shared_data / "uci_dsa_treadmill_running").glob("p*_a12_*.csv"))
+def uci_runs(real_data: pathlib.Path) -> list[UciRun]:
+    paths = sorted((real_data / "uci_dsa_treadmill_running").glob("p*_a12_*.csv"))
     assert len(paths) == 4, "expected the four UCI runners"
     return [load_uci(p) for p in paths]
 
 
 @pytest.fixture(scope="session")
-def alcantara_trials(shared_data: pathlib.Path) -> list[AlcantaraTrial]:
-    return load_alcantara(shared_data / "alcantara_sacral_grf")
+def alcantara_trials(real_data: pathlib.Path) -> list[AlcantaraTrial]:
+    return load_alcantara(real_data / "alcantara_sacral_grf")

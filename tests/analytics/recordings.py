@@ -1,7 +1,7 @@
-"""Real recordings from ../shared/data as SampleBatches, and their independent references.
+"""Real recordings from the repository's data/ as SampleBatches, and their independent references.
 
 The UCI reference re-implements the few lines of the data README (leg-gyro mid-swing peaks, one per
-stride of each leg) instead of importing shared/tools: tests must not depend on that folder's code.
+stride of each leg) instead of importing the maintainers' reference script: tests depend on nothing outside the repository.
 """
 
 from __future__ import annotations

@@ -60,8 +60,8 @@ class StandInAnalyzer:
 
 
 @pytest.fixture(scope="module")
-def uci_p1(shared_data):
-    return load_uci(shared_data / "uci_dsa_treadmill_running")[0]
+def uci_p1(real_data):
+    return load_uci(real_data / "uci_dsa_treadmill_running")[0]
 
 
 def test_stand_in_steps_come_back_with_their_lag_and_score_perfectly(uci_p1) -> None:
@@ -96,8 +96,8 @@ def test_stand_in_that_drops_steps_is_scored_down(uci_p1) -> None:
     assert scores["step_count_err_pct"] == pytest.approx(-5.0, abs=0.3)
 
 
-def test_force_plate_pairs_use_our_impact_per_step(shared_data) -> None:
-    found, missing = discover(shared_data)
+def test_force_plate_pairs_use_our_impact_per_step(real_data) -> None:
+    found, missing = discover(real_data)
     assert "alcantara" in found, missing
     trial = found["alcantara"][2]
     contacts = np.array([s.contact_s for s in trial.force_plate])
@@ -251,13 +251,13 @@ def test_quick_synthetic_section_scores_the_turns(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_step_time_symmetry_follows_the_force_plate(shared_data) -> None:
+def test_step_time_symmetry_follows_the_force_plate(real_data) -> None:
     """Per Alcantara trial, our step-time symmetry index against the plate's (sides by the plate's
     alternation). Between initial contacts it reads 0.69 of the plate's index (r 0.73); between the
     stance-centre step events it read 0.37, because the centres even out the left/right difference."""
     from benchmarks.validation.datasets import load_alcantara
 
-    recs = load_alcantara(shared_data / "alcantara_sacral_grf")
+    recs = load_alcantara(real_data / "alcantara_sacral_grf")
     plate = evaluate.evaluate_force_plate(recs, {r.name: run_ours(r) for r in recs}, lambda _: None)
     step_time = plate["symmetry"]["step_time"]
     assert step_time["n_trials"] == 16

@@ -32,18 +32,18 @@ def test_active_peak_is_the_maximum_after_the_impact_transient(transient_bw: flo
     assert active_peak_bw(force) == pytest.approx(active_bw, abs=0.01)
 
 
-def test_the_shipped_row_is_the_harness_impact_row(shared_data: pathlib.Path) -> None:
+def test_the_shipped_row_is_the_harness_impact_row(real_data: pathlib.Path) -> None:
     """Same matching and the same shipped analytics: the script's 6-Hz row repeats the harness's numbers."""
     from benchmarks.validation import evaluate
     from benchmarks.validation.datasets import load_alcantara
     from benchmarks.validation.ours import run_ours
 
-    recs = load_alcantara(shared_data / "alcantara_sacral_grf")
+    recs = load_alcantara(real_data / "alcantara_sacral_grf")
     plate = evaluate.evaluate_force_plate(recs, {r.name: run_ours(r) for r in recs}, lambda _: None)
     harness = plate["impact_vs_peak_vgrf_bw"]
     script = REPO / "benchmarks" / "impact_estimators.py"
     out = subprocess.run(
-        [sys.executable, str(script), "--data", str(shared_data)], capture_output=True, text=True, check=True, cwd=REPO
+        [sys.executable, str(script), "--data", str(real_data)], capture_output=True, text=True, check=True, cwd=REPO
     ).stdout
     row = next(line for line in out.splitlines() if "(shipped)" in line).split()
     abs_err, bias, r, n = float(row[5]), float(row[6]), float(row[7]), int(row[-1])

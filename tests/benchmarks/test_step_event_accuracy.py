@@ -18,13 +18,13 @@ from benchmarks.validation.scoring import score_steps
 
 
 @pytest.fixture(scope="module")
-def alcantara(shared_data):
-    return load_alcantara(shared_data / "alcantara_sacral_grf")
+def alcantara(real_data):
+    return load_alcantara(real_data / "alcantara_sacral_grf")
 
 
 @pytest.fixture(scope="module")
-def uci(shared_data):
-    return load_uci(shared_data / "uci_dsa_treadmill_running")
+def uci(real_data):
+    return load_uci(real_data / "uci_dsa_treadmill_running")
 
 
 def test_every_alcantara_trial_matches_every_plate_contact(alcantara) -> None:

@@ -41,8 +41,8 @@ def plate_shapes(vgrf_bw: np.ndarray, rate_hz: float) -> list[tuple[float, float
 
 
 @pytest.fixture(scope="module")
-def plate(shared_data: pathlib.Path) -> np.ndarray:
-    rows = np.loadtxt(shared_data / "alcantara_sacral_grf" / "vgrf_trials.csv", delimiter=",", ndmin=2)
+def plate(real_data: pathlib.Path) -> np.ndarray:
+    rows = np.loadtxt(real_data / "alcantara_sacral_grf" / "vgrf_trials.csv", delimiter=",", ndmin=2)
     shapes = [s for row in rows for s in plate_shapes(row, 500.0)]
     assert len(shapes) > 200  # 16 trials of 5 s
     return np.median(np.array(shapes), axis=0)

@@ -226,7 +226,7 @@ def test_files_that_are_not_csv_data(tmp_path: pathlib.Path, content: bytes, mes
     assert message in one_line_error(info, path, line)
 
 
-def test_detect_format(tmp_path: pathlib.Path, shared_data: pathlib.Path) -> None:
+def test_detect_format(tmp_path: pathlib.Path, real_data: pathlib.Path) -> None:
     generic = tmp_path / "a.txt"
     generic.write_text("timestamp_ms,accX,accY,accZ\n0,0,0,1\n")
     no_suffix = tmp_path / "recording"
@@ -237,7 +237,7 @@ def test_detect_format(tmp_path: pathlib.Path, shared_data: pathlib.Path) -> Non
     renamed = tmp_path / "capture.bin"
     capture.write_batches(renamed, [SyntheticRunner().generate(2.0, 25.0, seed=1).acc])
     assert detect_format(renamed) == "sgcap"
-    assert detect_format(shared_data / UCI_DIR / "p1_a12_running_8kmh_25Hz.csv") == "uci_dsa"
+    assert detect_format(real_data / UCI_DIR / "p1_a12_running_8kmh_25Hz.csv") == "uci_dsa"
     assert detect_format(generic) == "generic_csv"
     assert detect_format(no_suffix) == "generic_csv"
     assert detect_format(incomplete) == "generic_csv"  # the reader then names the missing column
@@ -267,8 +267,8 @@ def test_missing_file_is_an_os_error_naming_it(tmp_path: pathlib.Path) -> None:
     assert info.value.filename == str(tmp_path / "nope.csv")
 
 
-def test_uci_torso_unit_from_the_real_recording(shared_data: pathlib.Path) -> None:
-    path = shared_data / UCI_DIR / "p1_a12_running_8kmh_25Hz.csv"
+def test_uci_torso_unit_from_the_real_recording(real_data: pathlib.Path) -> None:
+    path = real_data / UCI_DIR / "p1_a12_running_8kmh_25Hz.csv"
     result = read_uci_dsa(path)
     acc, gyro = result.acc, result.gyro
     assert result.complete and result.rows_read == 7500 == len(acc) == len(gyro)  # 60 x 5 s at 25 Hz
@@ -282,8 +282,8 @@ def test_uci_torso_unit_from_the_real_recording(shared_data: pathlib.Path) -> No
     assert mean_g[0] == pytest.approx(0.97, abs=0.05) and abs(mean_g[1]) < 0.3  # torso x is vertical
 
 
-def test_uci_leg_unit_and_unknown_unit(shared_data: pathlib.Path) -> None:
-    path = shared_data / UCI_DIR / "p2_a12_running_8kmh_25Hz.csv"
+def test_uci_leg_unit_and_unknown_unit(real_data: pathlib.Path) -> None:
+    path = real_data / UCI_DIR / "p2_a12_running_8kmh_25Hz.csv"
     leg = read_uci_dsa(path, unit="RL", runner="runner-2", start_t_ns=NS_PER_S)
     assert (leg.acc.placement, leg.acc.runner, leg.acc.t_ns[0]) == (Placement.SHANK, "runner-2", NS_PER_S)
     with pytest.raises(ImportFormatError, match="unknown sensor unit 'X'"):
@@ -338,10 +338,10 @@ def test_read_any_yields_time_ordered_chunks_then_raises_the_damage(tmp_path: pa
     assert {b.runner for b in batches} == {"bob"} and batches[0].meta["inferred_units"] == "time s, acceleration g"
 
 
-def test_read_any_interleaves_acc_and_gyro_of_a_uci_file(shared_data: pathlib.Path) -> None:
+def test_read_any_interleaves_acc_and_gyro_of_a_uci_file(real_data: pathlib.Path) -> None:
     from sensors.imports import read_any
 
-    batches = list(read_any(shared_data / UCI_DIR / "p3_a12_running_8kmh_25Hz.csv", batch_s=10.0))
+    batches = list(read_any(real_data / UCI_DIR / "p3_a12_running_8kmh_25Hz.csv", batch_s=10.0))
     assert [b.kind for b in batches[:4]] == [SampleKind.ACC, SampleKind.GYRO] * 2
     assert len(batches) == 2 * 30 and {b.runner for b in batches} == {"p3"}
     starts = [int(b.t_ns[0]) for b in batches[::2]]

@@ -360,14 +360,14 @@ def trunk_rms_g(acc_g: np.ndarray, rate_hz: float) -> tuple[float, float, float]
     return float(vertical.std()), float(rms[order[1]]), float(rms[order[0]])
 
 
-def test_chest_strap_preset_has_the_horizontal_accelerations_of_the_real_torso_units(shared_data) -> None:
+def test_chest_strap_preset_has_the_horizontal_accelerations_of_the_real_torso_units(real_data) -> None:
     from sensors.imports import read_uci_dsa
     from sensors.synthetic import chest_strap_config
 
     real = np.array(
         [
             trunk_rms_g(read_uci_dsa(path).acc.values.astype(np.float64), 25.0)
-            for path in sorted((shared_data / "uci_dsa_treadmill_running").glob("p*_a12_*.csv"))
+            for path in sorted((real_data / "uci_dsa_treadmill_running").glob("p*_a12_*.csv"))
         ]
     )
     config = chest_strap_config(standing_s=0.0, cadence_spm=160.0)

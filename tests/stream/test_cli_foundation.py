@@ -56,8 +56,8 @@ def test_sessions_lists_the_stored_demo(demo_run):
     assert rows[0]["runner"] == "alex" and rows[0]["summary"]["n_steps"] > 4000
 
 
-def test_analyze_json_gives_summary_and_step_times_on_the_recordings_clock(shared_data, tmp_path):
-    csv = shared_data / "uci_dsa_treadmill_running" / "p1_a12_running_8kmh_25Hz.csv"
+def test_analyze_json_gives_summary_and_step_times_on_the_recordings_clock(real_data, tmp_path):
+    csv = real_data / "uci_dsa_treadmill_running" / "p1_a12_running_8kmh_25Hz.csv"
     proc = strideguard("analyze", str(csv), "--json", "--no-store", env_db=tmp_path / "s.db")
     assert proc.returncode == 0, proc.stderr
     [(runner, result)] = json.loads(proc.stdout)["runners"].items()
@@ -67,8 +67,8 @@ def test_analyze_json_gives_summary_and_step_times_on_the_recordings_clock(share
     assert len(steps) > 700
 
 
-def test_start_dates_a_relative_csv_session_instead_of_1970(shared_data, tmp_path):
-    csv = shared_data / "uci_dsa_treadmill_running" / "p1_a12_running_8kmh_25Hz.csv"
+def test_start_dates_a_relative_csv_session_instead_of_1970(real_data, tmp_path):
+    csv = real_data / "uci_dsa_treadmill_running" / "p1_a12_running_8kmh_25Hz.csv"
     db = tmp_path / "s.db"
     proc = strideguard("analyze", str(csv), "--json", "--start", "2026-11-20T07:30:00+00:00", env_db=db)
     assert proc.returncode == 0, proc.stderr

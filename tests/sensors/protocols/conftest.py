@@ -1,4 +1,4 @@
-"""Fixtures for the protocol tests: the shared BLE vectors, read from ../shared/data at test time."""
+"""Fixtures for the protocol tests: the bundled BLE vectors (data/ble_vectors.json)."""
 
 from __future__ import annotations
 
@@ -9,5 +9,5 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def ble_vectors(shared_data: pathlib.Path) -> dict:
-    return json.loads((shared_data / "ble_vectors.json").read_text())
+def ble_vectors(real_data: pathlib.Path) -> dict:
+    return json.loads((real_data / "ble_vectors.json").read_text())

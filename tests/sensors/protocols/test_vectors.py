@@ -1,4 +1,4 @@
-"""Every vector in ../shared/data/ble_vectors.json decodes exactly as its independent decode says.
+"""Every vector in data/ble_vectors.json decodes exactly as its independent decode says.
 
 The expected values are read from the file, never copied here, so a vector added upstream is tested too.
 """
