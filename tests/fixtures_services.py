@@ -93,11 +93,8 @@ class ServiceProcess:
         """Start (or restart) on the same port and data directory; wait until it answers."""
         if self.running:
             return
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it; closed below
-        try:
+        with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(list(self.command()), stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
-        finally:
-            log.close()
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

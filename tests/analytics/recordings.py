@@ -1,12 +1,14 @@
 """Real recordings from the repository's data/ as SampleBatches, and their independent references.
 
 The UCI reference re-implements the few lines of the data README (leg-gyro mid-swing peaks, one per
-stride of each leg) instead of importing the maintainers' reference script: tests depend on nothing outside the repository.
+stride of each leg) instead of importing the maintainers' reference script:
+tests depend on nothing outside the repository.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import pathlib
 from dataclasses import dataclass
 
@@ -63,10 +65,10 @@ def leg_gyro_strides(right: np.ndarray, left: np.ndarray, t_s: np.ndarray) -> tu
         pk, _ = find_peaks(g, distance=int(0.5 * UCI_RATE_HZ), prominence=0.5 * np.std(g))
         return t_s[pk]
 
-    def alternation(r: np.ndarray, l: np.ndarray) -> float:
-        ev = sorted([(x, 0) for x in r] + [(x, 1) for x in l])
-        alt = np.mean([a[1] != b[1] for a, b in zip(ev, ev[1:])])
-        close = np.mean([b[0] - a[0] < 0.12 for a, b in zip(ev, ev[1:])])
+    def alternation(r: np.ndarray, left: np.ndarray) -> float:
+        ev = sorted([(x, 0) for x in r] + [(x, 1) for x in left])
+        alt = np.mean([a[1] != b[1] for a, b in itertools.pairwise(ev)])
+        close = np.mean([b[0] - a[0] < 0.12 for a, b in itertools.pairwise(ev)])
         return alt - close
 
     sr, sl = max(
@@ -113,7 +115,7 @@ def load_alcantara(folder: pathlib.Path) -> list[AlcantaraTrial]:
         # vGRF noise around the 0.05 BW threshold splits a few contacts (trial 14): close flight gaps
         # shorter than MIN_FLIGHT_S and drop "contacts" that never carry body weight
         gaps = np.flatnonzero(np.diff(on.astype(int)))
-        for a, b in zip(gaps, gaps[1:]):
+        for a, b in itertools.pairwise(gaps):
             if on[a] and not on[a + 1] and b - a < MIN_FLIGHT_S * ALCANTARA_RATE_HZ:
                 on[a + 1 : b + 1] = True
         edges = np.flatnonzero(np.diff(on.astype(int)))

@@ -6,6 +6,7 @@ Chunks of 1, 7 and 100 samples, the whole recording, and random splits with a pr
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 
@@ -22,7 +23,7 @@ def analyse(batch: SampleBatch, cuts: list[int]) -> tuple[AnalyzerOutput, dict]:
     analyzer = RunnerAnalyzer(runner=batch.runner)
     out = AnalyzerOutput()
     bounds = [0, *cuts, len(batch)]
-    for a, b in zip(bounds, bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         if b > a:
             out = out + analyzer.push(batch.slice(a, b))
     return out + analyzer.finish(), analyzer.summary

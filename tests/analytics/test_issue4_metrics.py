@@ -59,8 +59,8 @@ def test_regularity_is_high_for_steady_running_and_drops_with_a_loose_strap() ->
     noisy = SyntheticRunner(
         SyntheticConfig(standing_s=0.0, noise_bursts=(NoiseBurst(at_s=10.0, duration_s=10.0, noise_g=0.8),))
     ).generate(30.0, 100, seed=1)
-    a = [w for w in analyse(steady).windows if w.t_start_ns == steady.start_t_ns + 10 * NS_PER_S][0]
-    b = [w for w in analyse(noisy).windows if w.t_start_ns == noisy.start_t_ns + 10 * NS_PER_S][0]
+    a = next(w for w in analyse(steady).windows if w.t_start_ns == steady.start_t_ns + 10 * NS_PER_S)
+    b = next(w for w in analyse(noisy).windows if w.t_start_ns == noisy.start_t_ns + 10 * NS_PER_S)
     assert a.step_regularity > 0.85 and a.stride_regularity > 0.85
     assert b.step_regularity is None or b.step_regularity < a.step_regularity - 0.2
 
@@ -113,7 +113,7 @@ def test_overstriding_ratio_rises_when_cadence_drops_at_the_same_footpod_speed()
     out = analyzer.push_reading(
         StrideReading(runner=run.acc.runner, device="pod", t_ns=run.start_t_ns, speed_mps=3.3, cadence_spm=170)
     )
-    for k, batch in enumerate(run.iter_batches(1.0)):
+    for batch in run.iter_batches(1.0):
         if batch.kind.value == "acc":
             out = out + analyzer.push_reading(
                 StrideReading(

@@ -211,7 +211,7 @@ def test_speed_aware_baseline_follows_a_slower_pace() -> None:
     ws = windows(1000, change, speed_mps=speed)
     _, events = run(RiskEngine(DEFAULT), ws)
     assert onsets(events) == []
-    blind = [w for w in ws]
+    blind = list(ws)
     blind = [WindowMetrics(**{**w.as_row(), "speed_mps": None}) for w in blind]
     _, events_blind = run(RiskEngine(DEFAULT), blind)
     assert [e.metric for e in onsets(events_blind)] == ["cadence"]

@@ -29,15 +29,15 @@ def analyse(batches) -> tuple[AnalyzerOutput, RunnerAnalyzer]:
 
 
 def relabel(batch: SampleBatch, **changes) -> SampleBatch:
-    fields = dict(
-        runner=batch.runner,
-        device=batch.device,
-        placement=batch.placement,
-        kind=batch.kind,
-        rate_hz=batch.rate_hz,
-        t_ns=batch.t_ns,
-        values=batch.values,
-    )
+    fields = {
+        "runner": batch.runner,
+        "device": batch.device,
+        "placement": batch.placement,
+        "kind": batch.kind,
+        "rate_hz": batch.rate_hz,
+        "t_ns": batch.t_ns,
+        "values": batch.values,
+    }
     fields.update(changes)
     return SampleBatch(**fields)
 
@@ -54,7 +54,7 @@ def test_uses_the_first_trunk_acc_stream_and_ignores_the_rest(run) -> None:
 
 def test_errors_carry_what_went_wrong(run) -> None:
     analyzer = RunnerAnalyzer(runner="bob")
-    with pytest.raises(AnalyticsError, match="'ann'.*'bob'"):
+    with pytest.raises(AnalyticsError, match=r"'ann'.*'bob'"):
         analyzer.push(run.acc)
     analyzer = RunnerAnalyzer(runner="ann")
     analyzer.push(run.acc.slice(0, 100))
@@ -127,7 +127,7 @@ def test_loose_strap_while_running_adds_no_steps() -> None:
 def test_config_validates_with_the_key_named() -> None:
     with pytest.raises(ConfigError, match="hop_s"):
         AnalyticsConfig(hop_s=-1.0)
-    with pytest.raises(ConfigError, match="window_s.*multiple"):
+    with pytest.raises(ConfigError, match=r"window_s.*multiple"):
         AnalyticsConfig(window_s=10.0, hop_s=3.0)
     with pytest.raises(ConfigError, match="latency_s"):
         AnalyticsConfig(latency_s=0.2)

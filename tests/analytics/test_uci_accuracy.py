@@ -34,7 +34,7 @@ def analyse(run):
 @pytest.mark.parametrize("index", range(4))
 def test_window_cadence_and_steps_match_the_leg_gyro_reference(uci_runs, index: int) -> None:
     run = uci_runs[index]
-    out, steps_s, errors = analyse(run)
+    _out, steps_s, errors = analyse(run)
     recall, precision, lag_s = recall_precision(steps_s, run.ref_steps_s, 0.08)
     median_err = float(np.median(np.abs(errors)))
     print(

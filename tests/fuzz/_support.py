@@ -8,6 +8,7 @@ A mutation loop prints its seed; STRIDEGUARD_FUZZ_SEED=<seed> replays it exactly
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import tracemalloc
@@ -86,7 +87,7 @@ def mutation_fuzz(
             parsed += 1
         except allowed:
             refused += 1
-        except Exception as exc:  # noqa: BLE001 - the point of a fuzz test
+        except Exception as exc:
             pytest.fail(
                 f"{name} raised {type(exc).__name__}: {exc} for input {data[:200].hex()}"
                 f"{'...' if len(data) > 200 else ''} (replay: STRIDEGUARD_FUZZ_SEED={seed})"
@@ -100,10 +101,8 @@ def peak_bytes(call: Callable[[], Any]) -> int:
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
-        try:
+        with contextlib.suppress(Exception):
             call()
-        except Exception:  # noqa: BLE001 - measuring, not judging, here
-            pass
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

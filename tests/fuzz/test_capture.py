@@ -209,7 +209,7 @@ def test_seeded_mutation_fuzz_of_a_valid_capture(tmp_path: pathlib.Path, valid: 
         path.write_bytes(data)
         _read_all(path)
 
-    parsed, refused = mutation_fuzz("capture", [valid], parse, CaptureError, cases=300)
+    _parsed, refused = mutation_fuzz("capture", [valid], parse, CaptureError, cases=300)
     assert refused > 0
 
 

@@ -7,6 +7,7 @@ increasing times). A large file of noise is refused in memory proportional to th
 
 from __future__ import annotations
 
+import itertools
 import pathlib
 import random
 import tempfile
@@ -48,7 +49,7 @@ def _read(path: pathlib.Path, **kwargs) -> int:
         assert isinstance(batch, SampleBatch) and batch.runner == "ann"
         assert np.all(np.isfinite(batch.values))
         times = [int(t) for t in batch.t_ns]
-        assert all(b > a for a, b in zip(times, times[1:]))
+        assert all(b > a for a, b in itertools.pairwise(times))
         n += len(batch)
     return n
 

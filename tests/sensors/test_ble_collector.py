@@ -246,7 +246,7 @@ async def test_a_device_that_keeps_refusing_the_settings_ends_the_recording_with
     async with SimClock() as clock:
         world = SimulatedWorld(clock=clock)
         world.add(SimulatedH10(address=H10, refuse_start_with=PmdStatus.DEVICE_IN_CHARGER))
-        with pytest.raises(DeviceError, match="gave up after 5 refusals.*device_in_charger"):
+        with pytest.raises(DeviceError, match=r"gave up after 5 refusals.*device_in_charger"):
             await _run(world, clock, [DeviceSpec(runner="ann", address=H10)], 600.0)
 
 

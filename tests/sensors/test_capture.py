@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -123,9 +124,9 @@ def test_truncated_file_replays_every_complete_frame_then_says_where(tmp_path, c
 
 def test_flipped_byte_is_caught_by_the_checksum(tmp_path):
     path, ends = frames_file(tmp_path)
-    data = bytearray(open(path, "rb").read())
+    data = bytearray(pathlib.Path(path).read_bytes())
     data[ends[1] + 30] ^= 0xFF  # inside frame 2's compressed body
-    open(path, "wb").write(bytes(data))
+    pathlib.Path(path).write_bytes(bytes(data))
     got = []
     with pytest.raises(CaptureError, match="checksum") as info:
         got.extend(replay(path))

@@ -93,7 +93,7 @@ def test_missing_columns_are_named(tmp_path: pathlib.Path) -> None:
 def test_incomplete_gyro_columns_are_named(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "gyro.csv"
     path.write_text("t,ax,ay,az,gx,gy\n0,0,0,1,0,0\n")
-    with pytest.raises(ImportFormatError, match="missing column.*gz"):
+    with pytest.raises(ImportFormatError, match=r"missing column.*gz"):
         read(path, acc_unit="g", time_unit="s", gyro_unit="deg/s")
 
 
@@ -293,7 +293,7 @@ def test_uci_leg_unit_and_unknown_unit(real_data: pathlib.Path) -> None:
 def test_uci_file_missing_a_column(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "p9_cut.csv"
     path.write_text("t_s,T_xacc,T_yacc,T_zacc,T_xgyro,T_ygyro\n0,9.8,0,0,0,0\n")
-    with pytest.raises(ImportFormatError, match="missing column.*T_zgyro"):
+    with pytest.raises(ImportFormatError, match=r"missing column.*T_zgyro"):
         read_uci_dsa(path)
 
 

@@ -24,7 +24,7 @@ from sensors.synthetic import (
 )
 from sensors.types import NS_PER_S, Placement, SampleKind
 
-QUIET = dict(noise_g=0.0, gyro_noise_dps=0.0)
+QUIET = {"noise_g": 0.0, "gyro_noise_dps": 0.0}
 
 
 def generate(duration_s: float = 60.0, rate_hz: float = 100.0, seed: int = 7, **config: object):

@@ -180,7 +180,7 @@ class FailingOnce(StoreSink):
 
 async def test_a_failing_sink_call_stays_in_its_task_and_is_counted(items: list[Any], tmp_path: pathlib.Path) -> None:
     buffered = BufferedSink(FailingOnce(SessionStore(tmp_path / "f.db")), overflow=Overflow.WAIT)
-    pipeline, channel, _ = await _run(items[:200], buffered, speed=None)
+    _pipeline, _channel, _ = await _run(items[:200], buffered, speed=None)
     assert buffered.stats.failed_calls == 1 and buffered.stats.calls_delivered > 0
 
 

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from stream.mqtt.topics import partition_of
-from tests.stream.test_e2e_live import (  # noqa: F401
+from tests.stream.test_e2e_live import (
     RUNNERS,
     Observer,
     Rig,
@@ -32,7 +32,6 @@ from tests.stream.test_e2e_live import (  # noqa: F401
     assert_mqtt_steps_complete_and_ordered,
     expected_counts,
     influx_counts,
-    rig,
     start_all,
     wait_until,
 )
@@ -165,12 +164,12 @@ async def test_soak_30_minutes_with_faults_ends_in_exact_counts(rig: Rig) -> Non
 
 
 async def test_a_phase_that_waits_too_long_fails_with_its_name() -> None:
-    with pytest.raises(pytest.fail.Exception, match="phase 'stuck await' did not finish within 0.2 s"):
+    with pytest.raises(pytest.fail.Exception, match=r"phase 'stuck await' did not finish within 0\.2 s"):
         async with phase("stuck await", None, timeout_s=0.2):
             await asyncio.Event().wait()
 
 
 async def test_a_phase_that_blocks_the_event_loop_fails_instead_of_hanging() -> None:
-    with pytest.raises(pytest.fail.Exception, match="phase 'blocked loop' still running 0.3 s .* loop blocked"):
+    with pytest.raises(pytest.fail.Exception, match=r"phase 'blocked loop' still running 0\.3 s .* loop blocked"):
         async with phase("blocked loop", None, timeout_s=0.1, alarm_grace_s=0.2):
-            time.sleep(30)  # a synchronous call that never returns in time: only the SIGALRM backstop ends it
+            time.sleep(30)  # noqa: ASYNC251  a blocking call on purpose: only the SIGALRM backstop may end it

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 
 from stream import bus as busmod
 from stream.web import WebServer
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -16,3 +31,15 @@ async def server():
     await srv.start()
     yield srv
     await srv.stop()
+
+
+@pytest.fixture
+async def browser():
+    if not (os.access(CHROMIUM, os.X_OK) or shutil.which("chromium")):
+        pytest.fail("chromium not found: install the Debian package 'chromium' (scripts/install.sh does)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        await b.close()

@@ -83,7 +83,7 @@ async def test_page_channel_publishes_on_the_runners_alert_topic() -> None:
     d = AlertDispatcher([PageChannel(bus)])
     await d.write(SESSION, AnalyzerOutput(risk_events=(event(),)))
     await d.close()
-    topic_name, message = sub.get_nowait()
+    _topic_name, message = sub.get_nowait()
     assert message["delivered"] is True
     assert (message["metric"], message["kind"], message["session_id"]) == ("cadence", "onset", "anna-1")
 

@@ -72,6 +72,6 @@ async def test_a_broker_that_is_away_fails_only_its_channel(mosquitto_private: M
     channel = MqttChannel(settings=settings)
     d2 = AlertDispatcher([channel])
     await d2.write(SESSION, AnalyzerOutput(risk_events=(event("lean"),)))
-    ((topic, payload),) = await listener
+    ((_topic, payload),) = await listener
     await d2.close()
     assert payload["metric"] == "lean"

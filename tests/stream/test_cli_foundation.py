@@ -60,7 +60,7 @@ def test_analyze_json_gives_summary_and_step_times_on_the_recordings_clock(real_
     csv = real_data / "uci_dsa_treadmill_running" / "p1_a12_running_8kmh_25Hz.csv"
     proc = strideguard("analyze", str(csv), "--json", "--no-store", env_db=tmp_path / "s.db")
     assert proc.returncode == 0, proc.stderr
-    [(runner, result)] = json.loads(proc.stdout)["runners"].items()
+    [(_runner, result)] = json.loads(proc.stdout)["runners"].items()
     steps = result["step_times_s"]
     assert 0 <= steps[0] < 5 and 295 < steps[-1] <= 300  # the CSV's own t_s clock
     assert 150 < result["summary"]["cadence_spm"] < 180

@@ -142,7 +142,7 @@ def test_bids_layout_channels_and_events(plain_export, world):
     first = world.sessions[0]
     acc, gyro = world.batches[first]
     stem = str(motion[0]).removesuffix("_motion.tsv")
-    channels = list(csv.DictReader(open(stem + "_channels.tsv"), delimiter="\t"))
+    channels = list(csv.DictReader(pathlib.Path(stem + "_channels.tsv").read_text().splitlines(), delimiter="\t"))
     assert [(c["type"], c["component"], c["units"]) for c in channels] == [
         ("ACCEL", "x", "m/s^2"),
         ("ACCEL", "y", "m/s^2"),
@@ -159,7 +159,7 @@ def test_bids_layout_channels_and_events(plain_export, world):
     np.testing.assert_allclose(data[:, 6], (acc.t_ns - acc.t_ns[0]) / 1e9, atol=1e-9)
     sidecar = json.loads(pathlib.Path(stem + "_motion.json").read_text())
     assert sidecar["SamplingFrequency"] == 100.0 and sidecar["ACCELChannelCount"] == 3
-    events = list(csv.DictReader(open(stem + "_events.tsv"), delimiter="\t"))
+    events = list(csv.DictReader(pathlib.Path(stem + "_events.tsv").read_text().splitlines(), delimiter="\t"))
     store = world.store()
     assert sum(e["trial_type"] == "step" for e in events) == len(store.steps(first))
     [onset] = [e for e in events if e["trial_type"] == "alert_onset"]

@@ -18,15 +18,15 @@ from stream.mqtt.topics import imu_topic, parse_topic, partition_of, worker_part
 
 def batch(n: int = 50, *, t0_ns: int = 1_700_000_000_000_000_000, step_ns: int = 10_000_000, **kw) -> SampleBatch:
     rng = np.random.default_rng(n)
-    fields = dict(
-        runner="ana",
-        device="H10-A1B2",
-        placement=Placement.CHEST,
-        kind=SampleKind.ACC,
-        rate_hz=100.0,
-        t_ns=t0_ns + np.arange(n, dtype=np.int64) * step_ns + rng.integers(0, 1000, n),
-        values=rng.normal(size=(n, 3)).astype(np.float32),
-    )
+    fields = {
+        "runner": "ana",
+        "device": "H10-A1B2",
+        "placement": Placement.CHEST,
+        "kind": SampleKind.ACC,
+        "rate_hz": 100.0,
+        "t_ns": t0_ns + np.arange(n, dtype=np.int64) * step_ns + rng.integers(0, 1000, n),
+        "values": rng.normal(size=(n, 3)).astype(np.float32),
+    }
     fields.update(kw)
     return SampleBatch(**fields)
 

@@ -18,7 +18,7 @@ async def test_mosquitto_delivers_and_keeps_a_persistent_session_across_restart(
     mosquitto_private: MosquittoService,
 ) -> None:
     broker = mosquitto_private
-    kw = dict(hostname=broker.host, port=broker.port, protocol=aiomqtt.ProtocolVersion.V5)
+    kw = {"hostname": broker.host, "port": broker.port, "protocol": aiomqtt.ProtocolVersion.V5}
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 3600
     async with aiomqtt.Client(identifier="fixture-sub", clean_start=False, properties=props, **kw) as sub:

@@ -8,8 +8,6 @@ is stopped and started again on the same port.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 
 import pytest
 
@@ -24,17 +22,6 @@ from stream.web import WebServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 RECORD_VIBRATE = """
 window.__vibrations = [];
 navigator.vibrate = function (pattern) { window.__vibrations.push(pattern); return true; };
@@ -74,18 +61,6 @@ ALERT = {
     "onset_t_ns": 40,
     "delivered": True,
 }
-
-
-@pytest.fixture
-async def browser():
-    if not (os.access(CHROMIUM, os.X_OK) or shutil.which("chromium")):
-        pytest.fail("chromium not found: install the Debian package 'chromium' (scripts/install.sh does)")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
 
 
 async def test_runner_page_numbers_banner_vibration_and_recovery(browser) -> None:

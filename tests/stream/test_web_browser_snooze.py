@@ -14,7 +14,7 @@ from stream.alerts import AlertDispatcher, PageChannel
 from stream.pipeline import BusSink, Pipeline
 from stream.web import WebServer
 from tests.stream.snooze_helpers import NS, RUNNER, analyzer, onsets_s, snooze_run
-from tests.stream.test_web_browser import RECORD_VIBRATE, browser  # noqa: F401  (the Chromium fixture)
+from tests.stream.test_web_browser import RECORD_VIBRATE
 
 pytestmark = pytest.mark.browser
 
@@ -22,7 +22,7 @@ PHONE = {"width": 390, "height": 844}
 T_NS = 1_767_250_800_000_000_000
 
 
-async def test_snooze_buttons_are_big_at_the_bottom_and_show_the_answer_on_data_time(browser) -> None:  # noqa: F811
+async def test_snooze_buttons_are_big_at_the_bottom_and_show_the_answer_on_data_time(browser) -> None:
     bus = busmod.Bus()
     async with WebServer(bus, host="127.0.0.1", port=0) as server:
         page = await browser.new_page(viewport=PHONE)
@@ -94,7 +94,7 @@ def alerting_pipeline() -> tuple[busmod.Bus, Pipeline]:
     )
 
 
-async def test_snooze_this_metric_on_the_banner_during_a_replayed_run(browser) -> None:  # noqa: F811
+async def test_snooze_this_metric_on_the_banner_during_a_replayed_run(browser) -> None:
     """Cadence drops at 60, 150 and 700 s, lean rises at 150 s. The runner taps "Snooze cadence 10 min"
     on the first cadence banner: the 150-s cadence drop stays silent, the lean alert still comes, and
     the 700-s drop alerts again once the 10 minutes of run time are over."""
@@ -143,7 +143,7 @@ async def test_snooze_this_metric_on_the_banner_during_a_replayed_run(browser) -
 
 
 @pytest.mark.slow
-async def test_the_same_tap_at_60x_gives_the_same_alerts(browser) -> None:  # noqa: F811
+async def test_the_same_tap_at_60x_gives_the_same_alerts(browser) -> None:
     """Data time, not wall clock: the run paced at 60x real time (13 s) with the tap at 85 s of data time
     gives the alerts of the as-fast-as-possible replay above (a wall-clock snooze of 10 min would hold the
     last cadence drop too)."""

@@ -12,16 +12,19 @@ from tests.stream.test_web import METRICS, read_events
 
 async def test_an_alert_survives_a_flood_of_metrics_and_steps() -> None:
     bus = busmod.Bus()
-    async with WebServer(bus, host="127.0.0.1", port=0) as server, aiohttp.ClientSession() as http:
-        async with http.get(server.url + "events?runner=anna") as resp:
-            await read_events(resp, 0)
-            (feed,) = server._feeds
-            alert = {"runner": "anna", "kind": "onset", "metric": "cadence", "message": "m", "cue": "c"}
-            bus.publish(busmod.topic("t", "anna", "alerts"), alert)
-            for i in range(2000):  # no await in between: the page cannot keep up
-                bus.publish(busmod.topic("t", "anna", "steps"), {"t_ns": i})
-                bus.publish(busmod.topic("t", "anna", "metrics"), {**METRICS, "t_end_ns": i})
-            assert sum(sub.dropped for sub in feed.subs) > 0  # the metrics mailbox overflowed
-            events = await read_events(resp, 3)
-            assert (events[0][0], events[0][1]["message"]) == ("alerts", alert)  # alerts go first
-            assert [k for k, _ in events[1:]] == ["metrics", "metrics"]  # and no steps
+    async with (
+        WebServer(bus, host="127.0.0.1", port=0) as server,
+        aiohttp.ClientSession() as http,
+        http.get(server.url + "events?runner=anna") as resp,
+    ):
+        await read_events(resp, 0)
+        (feed,) = server._feeds
+        alert = {"runner": "anna", "kind": "onset", "metric": "cadence", "message": "m", "cue": "c"}
+        bus.publish(busmod.topic("t", "anna", "alerts"), alert)
+        for i in range(2000):  # no await in between: the page cannot keep up
+            bus.publish(busmod.topic("t", "anna", "steps"), {"t_ns": i})
+            bus.publish(busmod.topic("t", "anna", "metrics"), {**METRICS, "t_end_ns": i})
+        assert sum(sub.dropped for sub in feed.subs) > 0  # the metrics mailbox overflowed
+        events = await read_events(resp, 3)
+        assert (events[0][0], events[0][1]["message"]) == ("alerts", alert)  # alerts go first
+        assert [k for k, _ in events[1:]] == ["metrics", "metrics"]  # and no steps
