@@ -198,6 +198,7 @@ def _capture_of(raw: bytes) -> bytes:
 
 @fuzz_settings(250)
 @given(records=st.lists(st.composite(_record)(), min_size=1, max_size=8))
+@pytest.mark.slow
 def test_hostile_records_in_a_well_formed_frame_raise_capture_error_only(records) -> None:
     _check(_SCRATCH / "hostile.sgcap", _capture_of(b"".join(records)))
 

@@ -142,6 +142,7 @@ def test_not_a_capture_or_a_newer_version_is_one_clear_error(tmp_path, content):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_killed_recorder_loses_at_most_the_last_second(tmp_path):
     """A recorder killed with SIGKILL keeps everything but the frame it had not flushed yet."""
     path = tmp_path / "killed.sgcap"

@@ -136,6 +136,7 @@ async def test_alerts_keep_their_latency_behind_a_2_s_store_and_the_store_gets_e
 
 
 @pytest.mark.parametrize("overflow", [Overflow.WAIT, Overflow.DROP_OLDEST])
+@pytest.mark.slow
 async def test_memory_stays_bounded_and_the_loss_is_exactly_what_the_policy_counts(
     items: list[Any], tmp_path: pathlib.Path, overflow: Overflow
 ) -> None:

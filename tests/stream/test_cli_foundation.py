@@ -34,6 +34,7 @@ def demo_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, pathlib.Pat
     return strideguard("demo", "--speed", "0", "--no-web", env_db=db), db
 
 
+@pytest.mark.slow
 def test_demo_shows_progress_alerts_and_stores_the_session(demo_run):
     proc, db = demo_run
     assert proc.returncode == 0, proc.stderr
@@ -56,6 +57,7 @@ def test_sessions_lists_the_stored_demo(demo_run):
     assert rows[0]["runner"] == "alex" and rows[0]["summary"]["n_steps"] > 4000
 
 
+@pytest.mark.slow
 def test_analyze_json_gives_summary_and_step_times_on_the_recordings_clock(real_data, tmp_path):
     csv = real_data / "uci_dsa_treadmill_running" / "p1_a12_running_8kmh_25Hz.csv"
     proc = strideguard("analyze", str(csv), "--json", "--no-store", env_db=tmp_path / "s.db")
@@ -67,6 +69,7 @@ def test_analyze_json_gives_summary_and_step_times_on_the_recordings_clock(real_
     assert len(steps) > 700
 
 
+@pytest.mark.slow
 def test_start_dates_a_relative_csv_session_instead_of_1970(real_data, tmp_path):
     csv = real_data / "uci_dsa_treadmill_running" / "p1_a12_running_8kmh_25Hz.csv"
     db = tmp_path / "s.db"
@@ -81,6 +84,7 @@ def test_start_dates_a_relative_csv_session_instead_of_1970(real_data, tmp_path)
     assert bad.returncode == 2 and "not an ISO 8601 date-time" in bad.stderr
 
 
+@pytest.mark.slow
 def test_truncated_capture_is_one_line_exit_2_and_keeps_what_was_read(tmp_path):
     run = fatigue_run(duration_s=300, rate_hz=50.0, runner="kim")
     path = tmp_path / "kim.sgcap"
@@ -105,6 +109,7 @@ def test_truncated_capture_is_one_line_exit_2_and_keeps_what_was_read(tmp_path):
         ("notes.docx", "PK\x03\x04 not a recording", "unknown file type"),
     ],
 )
+@pytest.mark.slow
 def test_bad_input_files_end_in_one_clear_line(tmp_path, name, content, words):
     path = tmp_path / name
     path.write_text(content)
@@ -125,6 +130,7 @@ def test_every_command_has_help_with_examples():
         assert "example" in text.lower(), f"`strideguard {name} --help` shows no examples"
 
 
+@pytest.mark.slow
 def test_a_second_session_starts_from_the_previous_sessions_baseline(tmp_path):
     """Baselines come from the run and from the runner's previous sessions in the store."""
     db = tmp_path / "s.db"

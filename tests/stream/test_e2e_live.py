@@ -333,6 +333,7 @@ def assert_mqtt_steps_complete_and_ordered(rig: Rig, observer: Observer) -> int:
     return duplicates
 
 
+@pytest.mark.slow
 async def test_three_runners_two_worker_processes_equal_the_embedded_pipeline(rig: Rig) -> None:
     async with Observer(rig.broker, rig.team) as observer:
         await start_all(rig, observer, speed=0)
@@ -394,6 +395,7 @@ def _stat(logs: str, name: str) -> int:
     )
 
 
+@pytest.mark.slow
 async def test_faults_short_outages_lose_and_duplicate_nothing(rig: Rig) -> None:
     await run_with_faults(rig, broker_down_s=2.0, influx_down_s=4.0, speed=8)
 

@@ -49,6 +49,7 @@ def shaded_fraction(png: pathlib.Path) -> float:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.slow
 def test_every_figure_has_its_size_and_real_content(reports, name):
     for result in reports.values():
         path = result.index.parent / name
@@ -94,6 +95,7 @@ def test_the_page_links_every_figure_and_tells_what_happened(reports, world):
     assert "mean of the previous 1 session(s)" in second and "No alerts in this session." in second
 
 
+@pytest.mark.slow
 def test_cli_writes_the_report_and_errors_in_one_line(world, tmp_path, capsys):
     assert main(["report", world.sessions[2][:15], "--db", str(world.db), "-o", str(tmp_path / "r")]) == 0
     assert "5 figures" in capsys.readouterr().out
@@ -162,6 +164,7 @@ def test_baseline_is_the_previous_sessions_mean_else_the_early_run(world):
     assert 160 < first.baseline["cadence_spm"] < 176
 
 
+@pytest.mark.slow
 def test_a_session_without_results_still_renders(tmp_path):
     from stream.session import SessionInfo
     from stream.store import SessionStore

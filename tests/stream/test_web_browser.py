@@ -63,6 +63,7 @@ ALERT = {
 }
 
 
+@pytest.mark.slow
 async def test_runner_page_numbers_banner_vibration_and_recovery(browser) -> None:
     bus = busmod.Bus()
     server = WebServer(bus, host="127.0.0.1", port=0)
@@ -130,6 +131,7 @@ async def test_team_page_lists_runners_by_risk(browser) -> None:
         await page.close()
 
 
+@pytest.mark.slow
 async def test_runner_page_follows_a_replayed_run_through_the_pipeline(browser) -> None:
     """A synthetic run replayed through the real pipeline (analyzer, risk engine, bus, alert dispatcher):
     the page shows the live cadence, then the banner and one vibration per alert when the step change at

@@ -22,6 +22,7 @@ PHONE = {"width": 390, "height": 844}
 T_NS = 1_767_250_800_000_000_000
 
 
+@pytest.mark.slow
 async def test_snooze_buttons_are_big_at_the_bottom_and_show_the_answer_on_data_time(browser) -> None:
     bus = busmod.Bus()
     async with WebServer(bus, host="127.0.0.1", port=0) as server:
@@ -94,6 +95,7 @@ def alerting_pipeline() -> tuple[busmod.Bus, Pipeline]:
     )
 
 
+@pytest.mark.slow
 async def test_snooze_this_metric_on_the_banner_during_a_replayed_run(browser) -> None:
     """Cadence drops at 60, 150 and 700 s, lean rises at 150 s. The runner taps "Snooze cadence 10 min"
     on the first cadence banner: the 150-s cadence drop stays silent, the lean alert still comes, and

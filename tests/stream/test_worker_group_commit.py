@@ -89,6 +89,7 @@ async def _wait_for(predicate, timeout_s: float, what: str) -> None:
 
 
 @pytest.mark.services
+@pytest.mark.slow
 async def test_many_runners_in_one_group_equal_the_embedded_analysis_in_order(
     mosquitto: MosquittoService, tmp_path: pathlib.Path
 ) -> None:
@@ -124,6 +125,7 @@ async def test_many_runners_in_one_group_equal_the_embedded_analysis_in_order(
 
 
 @pytest.mark.services
+@pytest.mark.slow
 async def test_a_killed_worker_loses_nothing_it_acknowledged(
     mosquitto: MosquittoService, tmp_path: pathlib.Path
 ) -> None:
