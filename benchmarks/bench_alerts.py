@@ -12,7 +12,7 @@ All channels run together through one AlertDispatcher, as in a live session. Ale
 time with a gap (`--gap-ms`), as they would in a run. Prints a table of p50 / p99 / max in ms; the
 target is p99 <= 500 ms.
 
-    .venv/bin/python benchmarks/bench_alerts.py [--alerts 200] [--gap-ms 20] [--no-mqtt]
+    .venv/bin/python -m benchmarks.bench_alerts [--alerts 200] [--gap-ms 20] [--no-mqtt]
 """
 
 from __future__ import annotations
@@ -27,20 +27,16 @@ import sys
 import tempfile
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+import aiohttp
+import numpy as np
+from aiohttp import web
 
-import aiohttp  # noqa: E402
-import numpy as np  # noqa: E402
-from aiohttp import web  # noqa: E402
-
-from analytics.results import AnalyzerOutput, RiskEventKind, WindowMetrics  # noqa: E402
-from analytics.risk import Baseline, MetricBaseline, RiskConfig, RiskEngine  # noqa: E402
-from sensors.ble.clock import RealClock  # noqa: E402
-from sensors.simulated import SimulatedAlertBand, SimulatedWorld  # noqa: E402
-from stream import bus as busmod  # noqa: E402
-from stream.alerts import (  # noqa: E402
+from analytics.results import AnalyzerOutput, RiskEventKind, WindowMetrics
+from analytics.risk import Baseline, MetricBaseline, RiskConfig, RiskEngine
+from sensors.ble.clock import RealClock
+from sensors.simulated import SimulatedAlertBand, SimulatedWorld
+from stream import bus as busmod
+from stream.alerts import (
     AlertDispatcher,
     DispatchPolicy,
     HapticChannel,
@@ -49,9 +45,9 @@ from stream.alerts import (  # noqa: E402
     TerminalChannel,
     WebhookChannel,
 )
-from stream.mqtt.connection import MqttSettings  # noqa: E402
-from stream.session import SessionInfo  # noqa: E402
-from stream.web import WebServer  # noqa: E402
+from stream.mqtt.connection import MqttSettings
+from stream.session import SessionInfo
+from stream.web import WebServer
 
 NS = 1_000_000_000
 BAND = "C4:7C:8D:6A:12:34"

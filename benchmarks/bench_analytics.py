@@ -1,6 +1,6 @@
 """Throughput, latency and memory of the streaming analytics (not a test: prints a table).
 
-    .venv/bin/python benchmarks/bench_analytics.py [--minutes 60] [--rate 100] [--runners 1000]
+    .venv/bin/python -m benchmarks.bench_analytics [--minutes 60] [--rate 100] [--runners 1000]
 
 1. One runner, a 1-hour synthetic chest recording at 100 Hz analysed as fast as possible, pushed as one
    batch and as 1-s batches: seconds, samples/s, x real time, peak traced memory (tracemalloc).
@@ -12,18 +12,15 @@
 from __future__ import annotations
 
 import argparse
-import pathlib
 import sys
 import time
 import tracemalloc
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from analytics.runner import RunnerAnalyzer  # noqa: E402
-from sensors.synthetic import SyntheticConfig, SyntheticRunner  # noqa: E402
-from sensors.types import Placement, SampleBatch  # noqa: E402
+from analytics.runner import RunnerAnalyzer
+from sensors.synthetic import SyntheticConfig, SyntheticRunner
+from sensors.types import Placement, SampleBatch
 
 
 def recording(minutes: float, rate_hz: float, runner: str = "bench") -> SampleBatch:

@@ -2,7 +2,7 @@
 """`strideguard analyze` on a 1-hour 100 Hz synthetic chest recording: wall seconds and peak memory of
 the whole command as a user runs it (process start, reading the capture, analysis, SQLite store).
 
-    .venv/bin/python benchmarks/bench_analyze_cli.py [--minutes 60] [--rate 100] [--repeat 3]
+    .venv/bin/python -m benchmarks.bench_analyze_cli [--minutes 60] [--rate 100] [--repeat 3]
 
 Not a test: prints a table. Peak memory is the child's max RSS (resource.getrusage), which includes the
 Python interpreter, numpy and scipy (about 100 MB before any data is read).

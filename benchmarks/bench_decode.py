@@ -1,6 +1,6 @@
 """Decode cost per BLE notification: Polar PMD frames (raw and delta-compressed) and the SIG
 characteristics, as the parser alone and through the full stream decoder (timestamps, clock mapping,
-units, SampleBatch). Prints a table; run with `python benchmarks/bench_decode.py`.
+units, SampleBatch). Prints a table; run with `.venv/bin/python -m benchmarks.bench_decode`.
 
 Why it matters: a collector with several runners at 200 Hz decodes ~6 PMD frames/s per sensor; the
 budget is generous, but replaying an hour of a team as fast as possible is decode-bound.

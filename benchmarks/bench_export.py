@@ -1,6 +1,6 @@
 """Export speed for a 1-hour 100 Hz chest session (acc + gyro: 720,000 samples), and the report.
 
-    .venv/bin/python benchmarks/bench_export.py [--minutes 60] [--repeat 3]
+    .venv/bin/python -m benchmarks.bench_export [--minutes 60] [--repeat 3]
 
 A synthetic run is recorded as a capture and analysed into a fresh store (not timed), then each export
 variant is timed end to end (reading the recording back, writing, checksumming), best of --repeat.
@@ -13,18 +13,15 @@ import argparse
 import asyncio
 import pathlib
 import shutil
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from sensors.capture import write_batches  # noqa: E402
-from sensors.synthetic import SyntheticConfig, SyntheticRunner  # noqa: E402
-from stream.app import RunOptions, run_file  # noqa: E402
-from stream.export import ExportOptions, export_sessions, select_sessions  # noqa: E402
-from stream.export.reimport import read_samples  # noqa: E402
-from stream.store import SessionStore  # noqa: E402
+from sensors.capture import write_batches
+from sensors.synthetic import SyntheticConfig, SyntheticRunner
+from stream.app import RunOptions, run_file
+from stream.export import ExportOptions, export_sessions, select_sessions
+from stream.export.reimport import read_samples
+from stream.store import SessionStore
 
 VARIANTS = (
     ("bids", ("bids",), False),

@@ -5,11 +5,11 @@ how many 100 Hz runners one worker keeps up with, and the latency from the colle
 IMU message to the arrival (at a subscriber) of a step or metric message it produced (`input_seq`),
 p50 / p99, with the runners paced in real time.
 
-    .venv/bin/python benchmarks/bench_mqtt.py                 # the default table (about 2 minutes)
-    .venv/bin/python benchmarks/bench_mqtt.py --quick         # smaller, for a smoke run
-    .venv/bin/python benchmarks/bench_mqtt.py --realtime 100,200,300 --seconds 40 --no-throughput
+    .venv/bin/python -m benchmarks.bench_mqtt                 # the default table (about 2 minutes)
+    .venv/bin/python -m benchmarks.bench_mqtt --quick         # smaller, for a smoke run
+    .venv/bin/python -m benchmarks.bench_mqtt --realtime 100,200,300 --seconds 40 --no-throughput
         # the latency target: N runners in real time against ONE worker
-    .venv/bin/python benchmarks/bench_mqtt.py --realtime 200 --profile /tmp/w.prof --no-throughput
+    .venv/bin/python -m benchmarks.bench_mqtt --realtime 200 --profile /tmp/w.prof --no-throughput
         # the same with the worker under cProfile, summarised by where its time goes
 
 A step comes out once the analyzer has seen the samples after it, a window once the stream has passed its
@@ -31,16 +31,14 @@ import sys
 import tempfile
 import time
 
+from sensors.types import SampleBatch
+from stream.collector import Collector
+from stream.commands.collect import synthetic_team
+from stream.mqtt.connection import MqttConnection, MqttSettings
+from stream.mqtt.payload import loads
+from tests.fixtures_services import MosquittoService
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from sensors.types import SampleBatch  # noqa: E402
-from stream.collector import Collector  # noqa: E402
-from stream.commands.collect import synthetic_team  # noqa: E402
-from stream.mqtt.connection import MqttConnection, MqttSettings  # noqa: E402
-from stream.mqtt.payload import loads  # noqa: E402
-from tests.fixtures_services import MosquittoService  # noqa: E402
-
 RATE_HZ = 100.0
 
 
@@ -296,8 +294,7 @@ async def main(args: argparse.Namespace) -> None:
         "bench CPU: this process's (collector + timing subscriber), which also delays the timestamps it takes."
     )
     if PROFILE is not None and PROFILE.exists():
-        sys.path.insert(0, str(REPO / "benchmarks"))
-        from bench_scale import summarise_profile
+        from benchmarks.bench_scale import summarise_profile  # here: bench_scale imports this module
 
         print()
         print("\n".join(summarise_profile(PROFILE)))

@@ -1,8 +1,8 @@
 """The issue-8 scale targets beside measurements, in one table (not a test: prints; run on an idle machine).
 
-    .venv/bin/python benchmarks/bench_scale.py            # the full table (about 4 minutes)
-    .venv/bin/python benchmarks/bench_scale.py --quick    # smaller runs, for a smoke check (about 1 minute)
-    .venv/bin/python benchmarks/bench_scale.py --profile-only   # just the MQTT worker profile
+    .venv/bin/python -m benchmarks.bench_scale            # the full table (about 4 minutes)
+    .venv/bin/python -m benchmarks.bench_scale --quick    # smaller runs, for a smoke check (about 1 minute)
+    .venv/bin/python -m benchmarks.bench_scale --profile-only   # just the MQTT worker profile
 
 Reuses benchmarks/bench_analytics.py (in-process analytics: 1 h offline, N runners pushing 1-s batches)
 and benchmarks/bench_mqtt.py (collector -> real Mosquitto -> worker processes -> MQTT outputs), and adds:
@@ -26,16 +26,12 @@ import sys
 import tempfile
 import time
 
+from benchmarks import bench_analytics, bench_mqtt
+from sensors import capture
+from stream.app import RunOptions, run_file
+from tests.fixtures_services import MosquittoService
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-import bench_analytics  # noqa: E402
-import bench_mqtt  # noqa: E402
-
-from sensors import capture  # noqa: E402
-from stream.app import RunOptions, run_file  # noqa: E402
-from tests.fixtures_services import MosquittoService  # noqa: E402
 
 TARGETS = {
     "runners_one_core": 1000,  # concurrent runners at 100 Hz, all metrics, one core

@@ -1,6 +1,6 @@
 """Per-step estimators of peak vertical ground reaction force at the sacrum, against the force plate.
 
-    .venv/bin/python benchmarks/impact_estimators.py [--data DIR]
+    .venv/bin/python -m benchmarks.impact_estimators [--data DIR]
 
 Not a test: prints one table, so the choice of `StepEvent.impact_g` (docs/validation.md, "Impact at
 the sacrum") can be re-checked. Our steps on the 16 Alcantara trials are matched to plate contacts as
@@ -37,18 +37,16 @@ from collections.abc import Callable
 import numpy as np
 from scipy.signal import find_peaks
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from analytics.config import AnalyticsConfig  # noqa: E402
-from analytics.results import StepEvent  # noqa: E402
-from analytics.runner import RunnerAnalyzer  # noqa: E402
-from benchmarks.validation import bundled_data  # noqa: E402
-from benchmarks.validation.datasets import ALCANTARA_FOLDER, Recording, load_alcantara  # noqa: E402
-from benchmarks.validation.ours import EPOCH_NS, batches  # noqa: E402
-from benchmarks.validation.references import IMPACT_PEAK_MIN_BW, IMPACT_PEAK_PROMINENCE_BW  # noqa: E402
-from benchmarks.validation.scoring import match_pairs_with_lag, paired_stats, tolerance_s  # noqa: E402
-from benchmarks.validation.tables import render  # noqa: E402
-from sensors.types import NS_PER_S  # noqa: E402
+from analytics.config import AnalyticsConfig
+from analytics.results import StepEvent
+from analytics.runner import RunnerAnalyzer
+from benchmarks.validation import bundled_data
+from benchmarks.validation.datasets import ALCANTARA_FOLDER, Recording, load_alcantara
+from benchmarks.validation.ours import EPOCH_NS, batches
+from benchmarks.validation.references import IMPACT_PEAK_MIN_BW, IMPACT_PEAK_PROMINENCE_BW
+from benchmarks.validation.scoring import match_pairs_with_lag, paired_stats, tolerance_s
+from benchmarks.validation.tables import render
+from sensors.types import NS_PER_S
 
 LOWPASS_CUTOFFS_HZ = (4.0, 6.0, 8.0, 10.0, 15.0)
 HALF_SINE_PEAK_PER_MEAN = math.pi / 2  # peak / mean of a half-sine pulse

@@ -32,21 +32,22 @@ import sys
 import time
 
 # Before numpy loads: every method is timed on one core (threaded BLAS/FFT on a busy machine made the
-# peers' times vary tenfold).
-for _key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(_key, "1")
+# peers' times vary tenfold). One statement per variable: os.environ changes may precede imports (E402),
+# and `python -m benchmarks.validate` runs only the import-free benchmarks/__init__.py before this.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+
+import numpy as np
+
+from benchmarks.validation import bundled_data, evaluate, synthetic
+from benchmarks.validation.datasets import Recording, discover, load_generic
+from benchmarks.validation.ours import OurResult, analytics_available, run_ours
+from benchmarks.validation.peers import DEFAULT_VENV, PEERS, peers_python, run_peer_batch
+from benchmarks.validation.tables import fmt, render
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # run as a script: make the project and benchmarks importable
-    sys.path.insert(0, str(REPO))
-
-import numpy as np  # noqa: E402
-
-from benchmarks.validation import bundled_data, evaluate, synthetic  # noqa: E402
-from benchmarks.validation.datasets import Recording, discover, load_generic  # noqa: E402
-from benchmarks.validation.ours import OurResult, analytics_available, run_ours  # noqa: E402
-from benchmarks.validation.peers import DEFAULT_VENV, PEERS, peers_python, run_peer_batch  # noqa: E402
-from benchmarks.validation.tables import fmt, render  # noqa: E402
 
 SECTIONS = ("uci", "alcantara", "synthetic", "generic", "speed")
 SPEED_RATE_HZ = 100.0  # Hz, the target's chest recording rate
@@ -65,17 +66,20 @@ TARGETS = {
 EPILOG = """\
 examples:
   ./scripts/peers_venv.sh                         # once: mobgap + skdh in .venv-peers
-  .venv/bin/python benchmarks/validate.py         # everything, tables on stdout, progress on stderr
-  .venv/bin/python benchmarks/validate.py --only uci --only alcantara --json out.json
-  .venv/bin/python benchmarks/validate.py --quick --no-peers
-  .venv/bin/python benchmarks/validate.py --csv heldout/adept_hip.csv --ref heldout/adept_hip.ref.json \\
+  .venv/bin/python -m benchmarks.validate         # everything, tables on stdout, progress on stderr
+  .venv/bin/python -m benchmarks.validate --only uci --only alcantara --json out.json
+  .venv/bin/python -m benchmarks.validate --quick --no-peers
+  .venv/bin/python -m benchmarks.validate --csv heldout/adept_hip.csv --ref heldout/adept_hip.ref.json \\
       --placement sacrum --only generic
 """
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="validate.py", description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m benchmarks.validate",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--data",

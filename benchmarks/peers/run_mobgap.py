@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """mobgap (Mobilise-D) on one CSV: IcdIonescu initial contacts + CadFromIc cadence per second.
 
-Run with .venv-peers/bin/python (scripts/peers_venv.sh). Body frame as mobgap wants it: `acc_is` is the
-vertical axis in m/s^2 with +g upright (the sign IcdIonescu's negative-peak search assumes); mobgap
-resamples to 40 Hz itself, so any input rate is passed as is.
+Run from the repository root with `.venv-peers/bin/python -m benchmarks.peers.run_mobgap`
+(scripts/peers_venv.sh). Body frame as mobgap wants it: `acc_is` is the vertical axis in m/s^2 with +g
+upright (the sign IcdIonescu's negative-peak search assumes); mobgap resamples to 40 Hz itself, so any
+input rate is passed as is.
 
 Presets (every parameter changed from mobgap 1.2's defaults is listed; docs/validation.md says why):
   default  IcdIonescu() and CadFromIc() exactly as shipped (tuned for walking).
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-import _peer_io as io_
+from benchmarks.peers import _peer_io as io_
 
 PRESETS = {"default": "IcdIonescu() as shipped", "running": "IcdIonescu(cwt_width=6.0)"}
 CWT_WIDTH = {"default": 9.0, "running": 6.0}

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """scikit-digital-health (skdh) on one CSV: GaitLumbar initial contacts (and its gait endpoints).
 
-Run with .venv-peers/bin/python (scripts/peers_venv.sh). GaitLumbar takes acceleration in g and unix
-seconds; the CSV's t_s is shifted to an arbitrary epoch (2023-11-14) and back. The whole recording is
-declared gait (gait_pred=True): skdh's own gait classifier is trained on walking and is not what is
-compared here.
+Run from the repository root with `.venv-peers/bin/python -m benchmarks.peers.run_skdh`
+(scripts/peers_venv.sh). GaitLumbar takes acceleration in g and unix seconds; the CSV's t_s is shifted
+to an arbitrary epoch (2023-11-14) and back. The whole recording is declared gait (gait_pred=True):
+skdh's own gait classifier is trained on walking and is not what is compared here.
 
 Presets (every parameter changed from skdh 0.17's defaults is listed; docs/validation.md says why):
   default  GaitLumbar(day_window=None, min_bout_time=4.0): AP-CWT events as shipped; only the day
@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import sys
 
-import _peer_io as io_
 import numpy as np
+
+from benchmarks.peers import _peer_io as io_
 
 EPOCH_S = 1_700_000_000.0  # arbitrary unix time for t_s = 0
 PRESETS = {

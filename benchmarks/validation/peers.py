@@ -20,9 +20,9 @@ import numpy as np
 from benchmarks.validation.datasets import Recording
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-PEERS_DIR = REPO / "benchmarks" / "peers"
 DEFAULT_VENV = REPO / ".venv-peers"
-PEERS = {"mobgap": "run_mobgap.py", "skdh": "run_skdh.py"}
+# run as modules from the repository root (the peers' venv has no StrideGuard installed)
+PEERS = {"mobgap": "benchmarks.peers.run_mobgap", "skdh": "benchmarks.peers.run_skdh"}
 TIMEOUT_S = 600  # per peer call
 ONE_CORE_ENV = dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"), "1")
 
@@ -91,10 +91,12 @@ def run_peer_batch(
                     }
                 )
         (tmp / "jobs.json").write_text(json.dumps(jobs))
-        cmd = [str(python), str(PEERS_DIR / PEERS[peer]), "--batch", str(tmp / "jobs.json")]
+        cmd = [str(python), "-m", PEERS[peer], "--batch", str(tmp / "jobs.json")]
         try:
             env = {**os.environ, **ONE_CORE_ENV}
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, check=False, env=env)
+            proc = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=TIMEOUT_S, check=False, env=env, cwd=REPO
+            )
             crash = None if proc.returncode in (0, 1) else _last_line(proc.stderr, proc.returncode)
         except subprocess.TimeoutExpired:
             crash = f"timed out after {TIMEOUT_S} s"

@@ -24,7 +24,7 @@ from benchmarks.validation.peers import run_peer_batch
 from sensors.types import NS_PER_S
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-VALIDATE = REPO / "benchmarks" / "validate.py"
+VALIDATE = ["-m", "benchmarks.validate"]  # run from REPO, as documented
 
 
 class StandInAnalyzer:
@@ -129,17 +129,18 @@ def test_generic_pair_in_the_held_out_format(uci_p1, tmp_path) -> None:
 
 def test_missing_dataset_is_reported_not_fatal(tmp_path) -> None:
     proc = subprocess.run(
-        [sys.executable, str(VALIDATE), "--data", str(tmp_path), "--only", "uci", "--only", "alcantara", "--no-peers"],
+        [sys.executable, *VALIDATE, "--data", str(tmp_path), "--only", "uci", "--only", "alcantara", "--no-peers"],
         capture_output=True,
         text=True,
         timeout=120,
+        cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr
     assert "Not run" in proc.stdout and "uci" in proc.stdout and "not found" in proc.stdout
 
 
 def test_help_teaches() -> None:
-    proc = subprocess.run([sys.executable, str(VALIDATE), "--help"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, *VALIDATE, "--help"], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert proc.returncode == 0
     assert "examples:" in proc.stdout and "peers_venv.sh" in proc.stdout and "--ref" in proc.stdout
 
@@ -195,7 +196,7 @@ def test_generic_pair_runs_through_the_whole_harness(uci_p1, tmp_path) -> None:
     proc = subprocess.run(
         [
             sys.executable,
-            str(VALIDATE),
+            *VALIDATE,
             "--only",
             "generic",
             "--csv",
@@ -213,6 +214,7 @@ def test_generic_pair_runs_through_the_whole_harness(uci_p1, tmp_path) -> None:
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr
     assert "Generic pairs: steps, recall/precision" in proc.stdout
@@ -227,7 +229,7 @@ def test_quick_synthetic_section_scores_the_turns(tmp_path) -> None:
     proc = subprocess.run(
         [
             sys.executable,
-            str(VALIDATE),
+            *VALIDATE,
             "--only",
             "synthetic",
             "--quick",
@@ -240,6 +242,7 @@ def test_quick_synthetic_section_scores_the_turns(tmp_path) -> None:
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr
     assert "Synthetic: ours in turns" in proc.stdout

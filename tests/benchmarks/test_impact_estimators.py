@@ -41,9 +41,12 @@ def test_the_shipped_row_is_the_harness_impact_row(real_data: pathlib.Path) -> N
     recs = load_alcantara(real_data / "alcantara_sacral_grf")
     plate = evaluate.evaluate_force_plate(recs, {r.name: run_ours(r) for r in recs}, lambda _: None)
     harness = plate["impact_vs_peak_vgrf_bw"]
-    script = REPO / "benchmarks" / "impact_estimators.py"
     out = subprocess.run(
-        [sys.executable, str(script), "--data", str(real_data)], capture_output=True, text=True, check=True, cwd=REPO
+        [sys.executable, "-m", "benchmarks.impact_estimators", "--data", str(real_data)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
     ).stdout
     row = next(line for line in out.splitlines() if "(shipped)" in line).split()
     abs_err, bias, r, n = float(row[5]), float(row[6]), float(row[7]), int(row[-1])
