@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import logging
 import random
 import socket
@@ -52,17 +53,18 @@ class MqttSettings:
 
     @classmethod
     def from_url(cls, url: str, **overrides: object) -> MqttSettings:
-        """`mqtt://[user:password@]host[:port]` (credentials URL-encoded)."""
+        """`mqtt://[user:password@]host[:port]` (credentials URL-encoded); keyword `overrides` replace
+        what the URL says (`--username`/`--password` win over credentials in the URL)."""
         parsed = urllib.parse.urlsplit(url if "://" in url else f"mqtt://{url}")
         if parsed.scheme != "mqtt" or not parsed.hostname:
             raise ValueError(f"broker URL must look like mqtt://host:1883, got {url!r}")
-        return cls(
+        settings = cls(
             host=parsed.hostname,
             port=parsed.port or 1883,
             username=urllib.parse.unquote(parsed.username) if parsed.username else None,
             password=urllib.parse.unquote(parsed.password) if parsed.password else None,
-            **overrides,  # type: ignore[arg-type]
         )
+        return dataclasses.replace(settings, **overrides)
 
     @property
     def endpoint(self) -> str:
