@@ -190,6 +190,12 @@ class SessionStore:
     def risk_events(self, session_id: str) -> list[RiskEvent]:
         return self._read("risk_events", session_id, "t_ns")
 
+    def alert_counts(self) -> dict[str, int]:
+        """Stored risk events (onsets and clearances, the export's `n_alerts`) per session id; a session
+        without any is absent. Counted from the rows, so unfinished sessions and older stores are right too."""
+        rows = self._db.execute("SELECT session_id, COUNT(*) FROM risk_events GROUP BY session_id").fetchall()
+        return {session_id: int(n) for session_id, n in rows}
+
     def _read(self, table: str, session_id: str, order: str) -> list[Any]:
         cls = RESULT_TABLES[table]
         hints = typing.get_type_hints(cls)

@@ -41,8 +41,17 @@ def run(args: argparse.Namespace) -> int:
         return 0
     store = SessionStore(path)
     rows = store.sessions(runner=args.runner, team=args.team)
+    alerts = store.alert_counts()  # from the stored events: the summary has no alert count
     if args.json:
-        print(json.dumps([{**dataclasses.asdict(r), "status": status(r.status)} for r in rows], indent=1))
+        print(
+            json.dumps(
+                [
+                    {**dataclasses.asdict(r), "status": status(r.status), "n_alerts": alerts.get(r.session_id, 0)}
+                    for r in rows
+                ],
+                indent=1,
+            )
+        )
         return 0
     if not rows:
         print("no sessions match")
@@ -58,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         cadence = f"{s['cadence_spm']:.1f}" if isinstance(s.get("cadence_spm"), (int, float)) else "-"
         print(
             f"{r.session_id:<36} {r.runner:<10} {start:<17} {length:>8} {s.get('n_steps', '-'):>6} "
-            f"{cadence:>8} {s.get('n_alerts', '-'):>6}  {status(r.status)}"
+            f"{cadence:>8} {alerts.get(r.session_id, 0):>6}  {status(r.status)}"
         )
     return 0
 
