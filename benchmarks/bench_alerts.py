@@ -26,6 +26,7 @@ import pathlib
 import sys
 import tempfile
 import time
+from typing import TextIO, cast
 
 import aiohttp
 import numpy as np
@@ -38,6 +39,7 @@ from sensors.simulated import SimulatedAlertBand, SimulatedWorld
 from stream import bus as busmod
 from stream.alerts import (
     AlertDispatcher,
+    Channel,
     DispatchPolicy,
     HapticChannel,
     MqttChannel,
@@ -57,7 +59,7 @@ TARGET_P99_MS = 500.0
 class _Timestamped:
     """A text stream that notes when each alert line was written."""
 
-    def __init__(self, sink, marks: dict[str, float]) -> None:
+    def __init__(self, sink: TextIO, marks: dict[str, float]) -> None:
         self.sink, self.marks = sink, marks
 
     def write(self, text: str) -> int:
@@ -69,6 +71,20 @@ class _Timestamped:
 
     def flush(self) -> None:
         self.sink.flush()
+
+
+class _TimedBand(SimulatedAlertBand):
+    """The simulated band, noting when each 0x02 (high alert) write arrives, as `received["haptic"]["#k"]`
+    for the k-th alert it has logged before it."""
+
+    def __init__(self, *, address: str, received: dict[str, dict[str, float]]) -> None:
+        super().__init__(address=address)
+        self.received = received
+
+    def on_write(self, char_uuid: str, payload: bytes) -> None:
+        if payload == b"\x02":
+            self.received["haptic"][f"#{len(self.alerts)}"] = time.perf_counter()
+        super().on_write(char_uuid, payload)
 
 
 def confirming_sequence(runner: str, config: RiskConfig) -> list[WindowMetrics]:
@@ -89,7 +105,7 @@ def confirming_sequence(runner: str, config: RiskConfig) -> list[WindowMetrics]:
 PRIOR = Baseline(metrics={"cadence": MetricBaseline(value=170.0, sd=0.5, n_windows=30)}, source="prior")
 
 
-async def run(n_alerts: int, gap_ms: float, use_mqtt: bool) -> dict[str, list[float]]:
+async def run(n_alerts: int, gap_ms: float, use_mqtt: bool, terminal_sink: TextIO) -> dict[str, list[float]]:
     received: dict[str, dict[str, float]] = {k: {} for k in ("terminal", "page", "haptic", "mqtt", "webhook")}
     stack = contextlib.AsyncExitStack()
     async with stack:
@@ -106,7 +122,7 @@ async def run(n_alerts: int, gap_ms: float, use_mqtt: bool) -> dict[str, list[fl
         site = web.TCPSite(runner_app, "127.0.0.1", 0)
         await site.start()
         stack.push_async_callback(runner_app.cleanup)
-        hook_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/hook"
+        hook_url = f"http://127.0.0.1:{runner_app.addresses[0][1]}/hook"
 
         # live pages + an SSE client
         bus = busmod.Bus()
@@ -128,18 +144,11 @@ async def run(n_alerts: int, gap_ms: float, use_mqtt: bool) -> dict[str, list[fl
 
         # simulated band
         world = SimulatedWorld(clock=RealClock())
-        band = world.add(SimulatedAlertBand(address=BAND))
-        original = band.on_write
+        world.add(_TimedBand(address=BAND, received=received))
 
-        def on_write(char_uuid: str, payload: bytes) -> None:
-            if payload == b"\x02":
-                received["haptic"][f"#{sum(1 for _ in band.alerts)}"] = time.perf_counter()
-            original(char_uuid, payload)
-
-        band.on_write = on_write  # type: ignore[method-assign]
-
-        channels = [
-            TerminalChannel(out=_Timestamped(open(os.devnull, "w"), received["terminal"])),
+        channels: list[Channel] = [
+            # TerminalChannel only calls write() and flush(), which _Timestamped provides
+            TerminalChannel(out=cast(TextIO, _Timestamped(terminal_sink, received["terminal"]))),
             PageChannel(bus),
             HapticChannel(address=BAND, buzz_s=0.002, backend=world.client_backend),
             WebhookChannel(url=hook_url),
@@ -163,6 +172,8 @@ async def run(n_alerts: int, gap_ms: float, use_mqtt: bool) -> dict[str, list[fl
                     received["mqtt"].setdefault(body["runner"], time.perf_counter())
 
             mqtt_task = asyncio.create_task(read_mqtt())
+        else:
+            mqtt_task = None
         dispatcher = AlertDispatcher(channels, policy=DispatchPolicy(burst=10**6, refill_s=1.0))
         config = RiskConfig.default()
         started: dict[str, float] = {}
@@ -189,7 +200,7 @@ async def run(n_alerts: int, gap_ms: float, use_mqtt: bool) -> dict[str, list[fl
         received["haptic"] = haptic
         await dispatcher.close()
         sse_task.cancel()
-        if use_mqtt:
+        if mqtt_task is not None:
             mqtt_task.cancel()
     latencies: dict[str, list[float]] = {}
     for channel, marks in received.items():
@@ -206,7 +217,8 @@ def main() -> int:
     p.add_argument("--gap-ms", type=float, default=20.0)
     p.add_argument("--no-mqtt", action="store_true", help="skip the MQTT channel (no mosquitto binary)")
     args = p.parse_args()
-    lat = asyncio.run(run(args.alerts, args.gap_ms, not args.no_mqtt))
+    with open(os.devnull, "w") as terminal_sink:
+        lat = asyncio.run(run(args.alerts, args.gap_ms, not args.no_mqtt, terminal_sink))
     expected = int(lat.pop("_expected")[0])
     print(f"alert latency, sustained condition met -> delivered ({expected} alerts, {args.gap_ms:g} ms apart)")
     print(

@@ -27,7 +27,7 @@ DEVICE0_NS = 800_000_000_000_000_000
 
 def _walk(n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return np.cumsum(rng.integers(-40, 41, size=(n, 3)), axis=0) + [0, 0, 1000]
+    return np.cumsum(rng.integers(-40, 41, size=(n, 3)), axis=0) + np.array([0, 0, 1000])
 
 
 def _frames(kind: str, n_frames: int) -> tuple[list[bytes], int]:
@@ -57,18 +57,19 @@ def _time_per_call(run: Callable[[], int]) -> float:
 
 
 def main() -> int:
-    rows = []
+    rows: list[tuple[str, str, str, int, float, float]] = []  # payload, stage, bytes, samples, us, samples/s
     n_frames = 2000
     for kind in ("raw type 1 (H10)", "delta type 0 (Verity)", "delta type 1"):
         frames, per_frame = _frames(kind, n_frames)
-        size = sum(map(len, frames)) / len(frames)
+        mean_bytes = sum(map(len, frames)) / len(frames)
 
-        def parse_only() -> int:
+        # each iteration's frames bound as defaults (the closures run within the iteration anyway)
+        def parse_only(frames: list[bytes] = frames) -> int:
             for payload in frames:
                 pmd_data.parse_frame(payload)
             return len(frames)
 
-        def full_decoder() -> int:
+        def full_decoder(kind: str = kind, frames: list[bytes] = frames, per_frame: int = per_frame) -> int:
             decoder = decoding.make_decoder(
                 "pmd_data",
                 runner="r",
@@ -81,9 +82,9 @@ def main() -> int:
                 decoder.feed(HOST0_NS + i * per_frame * 5_000_000 + 10_000_000, payload)
             return len(frames)
 
-        for stage, run in (("parse_frame", parse_only), ("stream decoder", full_decoder)):
-            seconds = _time_per_call(run)
-            rows.append((f"PMD {kind}", stage, f"{size:.0f}", per_frame, seconds * 1e6, per_frame / seconds))
+        for stage, stage_fn in (("parse_frame", parse_only), ("stream decoder", full_decoder)):
+            seconds = _time_per_call(stage_fn)
+            rows.append((f"PMD {kind}", stage, f"{mean_bytes:.0f}", per_frame, seconds * 1e6, per_frame / seconds))
 
     hr_payload = hrm.build_hrm(
         hrm.HeartRateMeasurement(heart_rate_bpm=150, sensor_contact=True, energy_kj=None, rr_raw_1_1024s=(410, 412))
@@ -96,7 +97,7 @@ def main() -> int:
     for name, source, payload in (("HRM 0x2A37", "hrm", hr_payload), ("RSC 0x2A53", "rsc", rsc_payload)):
         decoder = decoding.make_decoder(source, runner="r", device="d", placement="chest", rate_hz=None, meta={})
 
-        def run(decoder=decoder, payload=payload) -> int:
+        def run(decoder: decoding.StreamDecoder = decoder, payload: bytes = payload) -> int:
             for i in range(20000):
                 decoder.feed(i, payload)
             return 20000

@@ -30,6 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from typing import NotRequired, TypedDict
 
 from sensors.types import SampleBatch
 from stream.collector import Collector
@@ -40,6 +42,17 @@ from tests.fixtures_services import MosquittoService
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 RATE_HZ = 100.0
+
+
+class Scenario(TypedDict):
+    """The keyword arguments of one `scenario` row."""
+
+    name: str
+    runners: int
+    workers: int
+    duration_s: float
+    speed: float | None
+    chunk_s: NotRequired[float]
 
 
 class Outputs:
@@ -103,6 +116,10 @@ def start_worker(broker: MosquittoService, team: str, index: int, count: int, st
     )
 
 
+# how a scenario starts worker `index` of `count` (bench_scale passes one that profiles the worker)
+StartWorker = Callable[[MosquittoService, str, int, int, pathlib.Path], subprocess.Popen]
+
+
 def staggered(runs: dict[str, list[SampleBatch]], chunk_s: float = 0.5) -> dict[str, list[SampleBatch]]:
     """Real runners do not send their batches at the same instant: spread the starts over one batch
     interval (the synthetic team shares one start time, which would make every batch a burst)."""
@@ -134,13 +151,14 @@ async def scenario(
     duration_s: float,
     speed: float | None,
     chunk_s: float = 0.5,
+    start: StartWorker = start_worker,
 ) -> dict[str, object]:
     team = f"bench{abs(hash((name, runners, workers))) % 10**6}"
     settings = MqttSettings(host=broker.host, port=broker.port)
     observer = Outputs(settings, team)
     observer_task = asyncio.create_task(observer.run())
     await observer.ready.wait()
-    procs = [start_worker(broker, team, i, workers, state / team) for i in range(workers)]
+    procs = [start(broker, team, i, workers, state / team) for i in range(workers)]
     status = MqttConnection(
         settings=settings, client_id=f"bench-status-{team}", subscriptions=["strideguard/v1/_services/+/status"]
     )
@@ -162,7 +180,7 @@ async def scenario(
         stats = await collector.replay(runs, speed=speed, chunk_s=chunk_s, common_clock=not SYNC_STARTS)
     publish_s = time.perf_counter() - t0
     sessions = {s.session_id for s in stats.values()}
-    while not sessions <= observer.finished:
+    while not sessions <= observer.finished:  # noqa: ASYNC110 - the 20-ms poll is part of the measured total_s
         await asyncio.sleep(0.02)
     total_s = time.perf_counter() - t0
     for p in procs:
@@ -216,40 +234,40 @@ def _children_cpu_s() -> float:
 
 async def main(args: argparse.Namespace) -> None:
     quick = args.quick
-    plan = []
+    plan: list[Scenario] = []
     if not args.no_throughput:
         plan += [
-            dict(name="throughput", runners=8, workers=1, duration_s=60 if quick else 300, speed=None),
-            dict(name="throughput", runners=8, workers=2, duration_s=60 if quick else 300, speed=None),
+            {"name": "throughput", "runners": 8, "workers": 1, "duration_s": 60 if quick else 300, "speed": None},
+            {"name": "throughput", "runners": 8, "workers": 2, "duration_s": 60 if quick else 300, "speed": None},
         ]
     if args.realtime:
         plan += [
-            dict(
-                name="latency, real time",
-                runners=n,
-                workers=1,
-                duration_s=args.seconds,
-                speed=1.0,
-                chunk_s=args.chunk_s,
-            )
+            {
+                "name": "latency, real time",
+                "runners": n,
+                "workers": 1,
+                "duration_s": args.seconds,
+                "speed": 1.0,
+                "chunk_s": args.chunk_s,
+            }
             for n in args.realtime
         ]
     else:
         plan += [
-            dict(
-                name="latency, real time",
-                runners=20 if quick else 50,
-                workers=1,
-                duration_s=20 if quick else 40,
-                speed=1.0,
-            ),
-            dict(
-                name="latency, real time",
-                runners=20 if quick else 50,
-                workers=2,
-                duration_s=20 if quick else 40,
-                speed=1.0,
-            ),
+            {
+                "name": "latency, real time",
+                "runners": 20 if quick else 50,
+                "workers": 1,
+                "duration_s": 20 if quick else 40,
+                "speed": 1.0,
+            },
+            {
+                "name": "latency, real time",
+                "runners": 20 if quick else 50,
+                "workers": 2,
+                "duration_s": 20 if quick else 40,
+                "speed": 1.0,
+            },
         ]
     with tempfile.TemporaryDirectory() as tmp:
         broker = MosquittoService(workdir=pathlib.Path(tmp) / "mosquitto")

@@ -153,7 +153,7 @@ class Harness:
                 continue
             try:
                 out[rec.name] = run_ours(rec, chunk_s=self.args.chunk_s, repeat=self.args.repeat)
-            except Exception as exc:  # noqa: BLE001 - one failing recording is a result, not a crash
+            except Exception as exc:  # one failing recording is a result, not a crash
                 out[rec.name] = f"{type(exc).__name__}: {exc}"
             progress(f"ours on {rec.name}")
         return out
@@ -697,7 +697,8 @@ class Harness:
                     rows,
                     [
                         "impact err = signed median against the vertical force peak (the sensor feels the banked "
-                        "resultant, 1/cos(bank) of it); window columns: median |error| against the truth over the window"
+                        "resultant, 1/cos(bank) of it); window columns: median |error| against the truth over the "
+                        "window"
                     ],
                 )
             )

@@ -73,7 +73,8 @@ def _read_columns(path: pathlib.Path) -> dict[str, np.ndarray]:
 
 def load_uci(folder: pathlib.Path) -> list[Recording]:
     """The four UCI treadmill runners: torso unit (x vertical, m/s^2, rad/s), leg-gyro step reference
-    (swing-hump centres; `step_ref_peak` holds the same steps at the highest sample, as the independent reference script)."""
+    (swing-hump centres; `step_ref_peak` holds the same steps at the highest sample, as the independent
+    reference script)."""
     out = []
     for path in sorted(folder.glob("p*_a12_*.csv")):
         col = _read_columns(path)

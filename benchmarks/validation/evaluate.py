@@ -233,6 +233,16 @@ def evaluate_steps_dataset(
     return out
 
 
+def _median_of(rows: list[dict], key: str) -> float | None:
+    vals = [r[key] for r in rows if r.get(key) is not None]
+    return float(np.median(vals)) if vals else None
+
+
+def _worst_of(rows: list[dict], key: str) -> float | None:
+    vals = [r[key] for r in rows if r.get(key) is not None]
+    return float(min(vals)) if vals else None
+
+
 def pooled(per_rec: dict[str, dict]) -> dict[str, dict]:
     """Per method over all recordings: median of the per-recording medians, worst recall/precision,
     pooled recall/precision, total wall time and real-time factor."""
@@ -244,30 +254,21 @@ def pooled(per_rec: dict[str, dict]) -> dict[str, dict]:
         if not rows:
             out[m] = {"error": errors[0] if errors else "no result"}
             continue
-
-        def med(key: str) -> float | None:
-            vals = [r[key] for r in rows if r.get(key) is not None]
-            return float(np.median(vals)) if vals else None
-
-        def worst(key: str) -> float | None:
-            vals = [r[key] for r in rows if r.get(key) is not None]
-            return float(min(vals)) if vals else None
-
         n_ref = sum(r["n_ref_steps"] for r in rows)
         secs = [r["seconds"] for r in rows if r.get("seconds")]
         out[m] = {
             "n_recordings": len(rows),
             "n_failed": len(errors),
-            "cadence_interval_mae_spm": med("cadence_interval_mae_spm"),
-            "cadence_count_mae_spm": med("cadence_count_mae_spm"),
-            "own_window_cadence_mae_spm": med("own_window_cadence_mae_spm"),
-            "step_count_err_pct": med("step_count_err_pct"),
-            "lag_ms": med("lag_ms"),
-            "recall_median": med("recall"),
-            "recall_worst": worst("recall"),
-            "precision_median": med("precision"),
-            "precision_worst": worst("precision"),
-            "interval_abs_err_ms_median": med("interval_abs_err_ms_median"),
+            "cadence_interval_mae_spm": _median_of(rows, "cadence_interval_mae_spm"),
+            "cadence_count_mae_spm": _median_of(rows, "cadence_count_mae_spm"),
+            "own_window_cadence_mae_spm": _median_of(rows, "own_window_cadence_mae_spm"),
+            "step_count_err_pct": _median_of(rows, "step_count_err_pct"),
+            "lag_ms": _median_of(rows, "lag_ms"),
+            "recall_median": _median_of(rows, "recall"),
+            "recall_worst": _worst_of(rows, "recall"),
+            "precision_median": _median_of(rows, "precision"),
+            "precision_worst": _worst_of(rows, "precision"),
+            "interval_abs_err_ms_median": _median_of(rows, "interval_abs_err_ms_median"),
             "n_ref_steps": n_ref,
             "seconds_total": float(sum(secs)) if secs else None,
         }

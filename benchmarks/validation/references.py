@@ -13,6 +13,7 @@ this gives contact and toe-off times, contact time, peak vGRF (BW) and the loadi
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,10 +43,10 @@ def leg_gyro_steps_s(
         pk, _ = find_peaks(g, distance=int(LEG_PEAK_MIN_INTERVAL_S * rate_hz), prominence=0.5 * np.std(g))
         return t_s[pk]
 
-    def alternation(r: np.ndarray, l: np.ndarray) -> float:
-        ev = sorted([(x, 0) for x in r] + [(x, 1) for x in l])
-        alt = np.mean([a[1] != b[1] for a, b in zip(ev, ev[1:])])
-        close = np.mean([b[0] - a[0] < NEAR_DUPLICATE_S for a, b in zip(ev, ev[1:])])
+    def alternation(right_s: np.ndarray, left_s: np.ndarray) -> float:
+        ev = sorted([(x, 0) for x in right_s] + [(x, 1) for x in left_s])
+        alt = np.mean([a[1] != b[1] for a, b in itertools.pairwise(ev)])
+        close = np.mean([b[0] - a[0] < NEAR_DUPLICATE_S for a, b in itertools.pairwise(ev)])
         return float(alt - close)
 
     signs = [(sr, sl) for sr in (1, -1) for sl in (1, -1)]
