@@ -48,7 +48,8 @@ DecodedItem = SampleBatch | HeartRateReading | StrideReading
 CONTINUITY_TOLERANCE = 0.5
 # A frame older than its predecessor by more than this is a device clock reset (reboot), not reordering.
 CLOCK_RESET_NS = 2 * NS_PER_S  # ns
-_PMD_KINDS = {MeasurementType.ACC: SampleKind.ACC, MeasurementType.GYRO: SampleKind.GYRO}
+# keyed by int: a frame's measurement type is the raw byte, looked up before it is known to be ACC or GYRO
+_PMD_KINDS: dict[int, SampleKind] = {MeasurementType.ACC: SampleKind.ACC, MeasurementType.GYRO: SampleKind.GYRO}
 
 
 class StreamDecoder(Protocol):
@@ -119,17 +120,17 @@ class PmdDataDecoder:
         self.runner, self.device, self.placement = runner, device, Placement(placement)
         self.meta = dict(meta)
         self.session = session
-        self.rates_hz = {
+        self.rates_hz: dict[int, float | None] = {
             MeasurementType.ACC: _float_or(meta.get("acc_rate_hz"), rate_hz),
             MeasurementType.GYRO: _float_or(meta.get("gyro_rate_hz"), None),
         }
-        self.meta_factors = {
+        self.meta_factors: dict[int, float | None] = {
             MeasurementType.ACC: _float_or(meta.get("acc_factor"), None),
             MeasurementType.GYRO: _float_or(meta.get("gyro_factor"), None),
         }
         self.mapper = DeviceClockMapper()  # one device clock for all its measurements
         self._previous_ts: dict[int, int] = {}
-        self._monotonic = {kind: _Monotonic() for kind in _PMD_KINDS}
+        self._monotonic: dict[int, _Monotonic] = {kind: _Monotonic() for kind in _PMD_KINDS}
         self.discontinuities_ = 0
 
     def feed(self, t_ns: int, payload: bytes) -> list[DecodedItem]:

@@ -232,7 +232,7 @@ def parse_request(payload: bytes) -> tuple[ControlOp, int, PmdSettings]:
 
 
 def build_response(
-    op: ControlOp, measurement: int, status: PmdStatus | int, parameters: bytes = b"", *, more: bool = False
+    op: ControlOp | int, measurement: int, status: PmdStatus | int, parameters: bytes = b"", *, more: bool = False
 ) -> bytes:
     """One response packet as a device sends it (used by the simulated H10 and tests)."""
     return bytes((RESPONSE_CODE, op, measurement, status, int(more))) + parameters

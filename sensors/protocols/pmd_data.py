@@ -172,10 +172,7 @@ def milli_g_like_polar_sdk(frame: PmdFrame, *, factor: float = 1.0) -> np.ndarra
     counts = frame.counts
     if not frame.compressed:
         return counts.copy()
-    if frame.frame_type == 0:
-        scale = np.float32(factor) * np.float32(1000)
-    else:
-        scale = np.float32(factor)
+    scale = np.float32(factor) * np.float32(1000) if frame.frame_type == 0 else np.float32(factor)
     return np.trunc(counts.astype(np.float32) * scale).astype(np.int64)
 
 

@@ -20,6 +20,7 @@ from collections import deque
 from fractions import Fraction
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sensors.errors import DecodeError
 
@@ -41,31 +42,44 @@ def sample_timestamps_ns(
         raise DecodeError("frame carries no samples", protocol=PROTOCOL)
     if frame_ts_ns > MAX_TIMESTAMP_NS:
         raise DecodeError(f"timestamp {frame_ts_ns} ns does not fit int64 nanoseconds", protocol=PROTOCOL)
-    has_previous = bool(previous_frame_ts_ns) and previous_frame_ts_ns < frame_ts_ns
-    if has_previous:
-        delta_ns = (frame_ts_ns - previous_frame_ts_ns) / n_samples
-        start_ns = previous_frame_ts_ns + delta_ns
-    else:
-        if not sample_rate_hz or sample_rate_hz <= 0 or not math.isfinite(sample_rate_hz):
-            raise DecodeError("first frame of a stream needs the sample rate", protocol=PROTOCOL)
-        delta_ns = NS_PER_S / sample_rate_hz
-        start_ns = frame_ts_ns - delta_ns * (n_samples - 1)
-        if start_ns <= 0:
-            raise DecodeError(f"first sample time {start_ns:.0f} ns would be negative", protocol=PROTOCOL)
-    if frame_ts_ns < delta_ns * n_samples:
-        raise DecodeError("sample timestamps would be negative", protocol=PROTOCOL)
+    if previous_frame_ts_ns and previous_frame_ts_ns < frame_ts_ns:
+        return _timestamps_after(previous_frame_ts_ns, frame_ts_ns, n_samples)
+    return _timestamps_first(frame_ts_ns, n_samples, sample_rate_hz)
+
+
+# Exact rational arithmetic with half-to-even rounding: the SDK's Double math gives the same values
+# wherever a double is exact, and does not lose ~100 ns to float precision at 2020s timestamps.
+def _timestamps_after(previous_frame_ts_ns: int, frame_ts_ns: int, n_samples: int) -> NDArray[np.int64]:
+    """A later frame: (ts - previous ts) / n apart, ending at the frame timestamp."""
+    delta_ns = (frame_ts_ns - previous_frame_ts_ns) / n_samples
+    _check_not_negative(frame_ts_ns, delta_ns, n_samples)
     out = np.empty(n_samples, dtype=np.int64)
-    # Exact rational arithmetic with half-to-even rounding: the SDK's Double math gives the same values
-    # wherever a double is exact, and does not lose ~100 ns to float precision at 2020s timestamps.
-    if has_previous:
-        span = frame_ts_ns - previous_frame_ts_ns
-        out[:-1] = previous_frame_ts_ns + _spread(span, np.arange(1, n_samples, dtype=np.int64), n_samples)
-    else:
-        rate = Fraction(sample_rate_hz).limit_denominator(1_000_000)
-        steps_back = np.arange(n_samples - 1, 0, -1, dtype=np.int64)
-        out[:-1] = frame_ts_ns - _spread(NS_PER_S * rate.denominator, steps_back, rate.numerator)
+    span = frame_ts_ns - previous_frame_ts_ns
+    out[:-1] = previous_frame_ts_ns + _spread(span, np.arange(1, n_samples, dtype=np.int64), n_samples)
     out[-1] = frame_ts_ns
     return out
+
+
+def _timestamps_first(frame_ts_ns: int, n_samples: int, sample_rate_hz: float | None) -> NDArray[np.int64]:
+    """The first frame of a stream: 1e9 / fs apart, ending at the frame timestamp."""
+    if not sample_rate_hz or sample_rate_hz <= 0 or not math.isfinite(sample_rate_hz):
+        raise DecodeError("first frame of a stream needs the sample rate", protocol=PROTOCOL)
+    delta_ns = NS_PER_S / sample_rate_hz
+    start_ns = frame_ts_ns - delta_ns * (n_samples - 1)
+    if start_ns <= 0:
+        raise DecodeError(f"first sample time {start_ns:.0f} ns would be negative", protocol=PROTOCOL)
+    _check_not_negative(frame_ts_ns, delta_ns, n_samples)
+    out = np.empty(n_samples, dtype=np.int64)
+    rate = Fraction(sample_rate_hz).limit_denominator(1_000_000)
+    steps_back = np.arange(n_samples - 1, 0, -1, dtype=np.int64)
+    out[:-1] = frame_ts_ns - _spread(NS_PER_S * rate.denominator, steps_back, rate.numerator)
+    out[-1] = frame_ts_ns
+    return out
+
+
+def _check_not_negative(frame_ts_ns: int, delta_ns: float, n_samples: int) -> None:
+    if frame_ts_ns < delta_ns * n_samples:
+        raise DecodeError("sample timestamps would be negative", protocol=PROTOCOL)
 
 
 def _spread(total: int, k: np.ndarray, parts: int) -> np.ndarray:
@@ -149,25 +163,27 @@ class DeviceClockMapper:
                 self.resyncs_ += 1
                 self._reset()
         history_changed = False
-        if self._window_start is None:
+        window_min = self._window_min  # set together with `_window_start`
+        if self._window_start is None or window_min is None:
             self._window_start = device_ns
-            self._window_min = (device_ns, offset_ns)
+            window_min = self._window_min = (device_ns, offset_ns)
             self._history.clear()
         elif device_ns - self._window_start >= self.window_s * NS_PER_S:
-            self._history.append(self._window_min)
+            self._history.append(window_min)
             self._window_start = device_ns
-            self._window_min = (device_ns, offset_ns)
+            window_min = self._window_min = (device_ns, offset_ns)
             history_changed = True
-        elif offset_ns < self._window_min[1]:
-            self._window_min = (device_ns, offset_ns)
+        elif offset_ns < window_min[1]:
+            window_min = self._window_min = (device_ns, offset_ns)
         if history_changed or len(self._history) < 2:  # the line only moves when a window completes
-            self._fit()
+            self._fit(window_min)
 
-    def _fit(self) -> None:
+    def _fit(self, window_min: tuple[int, int]) -> None:
+        """Refit the offset line; `window_min` is the current window's smallest (device_ns, offset_ns)."""
         points = list(self._history)
         if len(points) < 2:
             # too short to tell drift from jitter: the smallest offset so far
-            best = min(points + [self._window_min], key=lambda p: p[1])
+            best = min([*points, window_min], key=lambda p: p[1])
             self._ref_device_ns, self._offset0_ns, self._slope = best[0], best[1], 0.0
             return
         # completed windows only: a window that has just begun holds few deliveries and a poor minimum
@@ -178,11 +194,11 @@ class DeviceClockMapper:
         var = float(((x - x_mean) ** 2).sum())
         slope = float(((x - x_mean) * (y - y_mean)).sum() / var) if var > 0 else 0.0
         self._ref_device_ns = ref
-        self._offset0_ns = int(round(y_mean - slope * x_mean))
+        self._offset0_ns = round(float(y_mean - slope * x_mean))
         self._slope = slope
 
     def _offset_at(self, device_ns: int) -> int:
-        return self._offset0_ns + int(round(self._slope * (device_ns - self._ref_device_ns)))
+        return self._offset0_ns + round(float(self._slope * (device_ns - self._ref_device_ns)))
 
     def map_frame(self, device_ns: np.ndarray) -> np.ndarray:
         """Host ns for the samples of the next frame, slewing instead of jumping.
