@@ -66,7 +66,7 @@ def read_generic_csv(
     wanted = ("t", *ACC_COLUMNS, *(GYRO_COLUMNS if has_gyro else ()))
     table = read_columns(path, text, {name: columns[name] for name in wanted})
     try:
-        inferred = _infer_missing(path, units, table.rows, has_gyro)
+        found, inferred = _infer_missing(path, units, table.rows, has_gyro)
     except ImportFormatError:
         if table.error is None:
             raise
@@ -86,29 +86,37 @@ def read_generic_csv(
     return build_result(
         table,
         source,
-        time_unit=units["time"],
-        acc_unit=units["acceleration"],
-        gyro_unit=units.get("angular rate"),
+        time_unit=found["time"],
+        acc_unit=found["acceleration"],
+        gyro_unit=found.get("angular rate"),
         rate_hz=rate_hz,
         has_gyro=has_gyro,
         strict=strict,
     )
 
 
-def _infer_missing(path: str, units: dict[str, str | None], rows: np.ndarray, has_gyro: bool) -> list[str]:
-    """Fill in the units declared nowhere (in place); the list says which were inferred."""
+def _infer_missing(
+    path: str, units: dict[str, str | None], rows: np.ndarray, has_gyro: bool
+) -> tuple[dict[str, str], list[str]]:
+    """Every unit, those declared nowhere inferred from the data; the list says which were inferred."""
     inferred = []
-    if units["time"] is None:
-        units["time"] = infer_time_unit(path, rows[:, 0])
-        inferred.append(f"time {units['time']}")
-    if units["acceleration"] is None:
-        units["acceleration"] = infer_acc_unit(path, rows[:, 1:4])
-        inferred.append(f"acceleration {units['acceleration']}")
-    if has_gyro and units["angular rate"] is None:
-        acc_g = rows[:, 1:4] * ACC_UNITS_TO_G[units["acceleration"]]
-        units["angular rate"] = infer_gyro_unit(path, rows[:, 4:7], acc_g)
-        inferred.append(f"angular rate {units['angular rate']}")
-    return inferred
+    time_unit = units["time"]
+    if time_unit is None:
+        time_unit = infer_time_unit(path, rows[:, 0])
+        inferred.append(f"time {time_unit}")
+    acc_unit = units["acceleration"]
+    if acc_unit is None:
+        acc_unit = infer_acc_unit(path, rows[:, 1:4])
+        inferred.append(f"acceleration {acc_unit}")
+    found = {"time": time_unit, "acceleration": acc_unit}
+    if has_gyro:
+        gyro_unit = units["angular rate"]
+        if gyro_unit is None:
+            acc_g = rows[:, 1:4] * ACC_UNITS_TO_G[acc_unit]
+            gyro_unit = infer_gyro_unit(path, rows[:, 4:7], acc_g)
+            inferred.append(f"angular rate {gyro_unit}")
+        found["angular rate"] = gyro_unit
+    return found, inferred
 
 
 def looks_like_generic_csv(header: list[str]) -> bool:

@@ -58,7 +58,7 @@ def build_result(
     acc_g = rows[:, 1:4] * ACC_UNITS_TO_G[acc_unit]
     gyro_dps = rows[:, 4:7] * GYRO_UNITS_TO_DPS[gyro_unit] if has_gyro and gyro_unit else None
     _check_acc_unit(path, acc_g, acc_unit)
-    if gyro_dps is not None:
+    if gyro_dps is not None and gyro_unit is not None:  # both or neither
         _check_gyro_unit(path, acc_g, gyro_dps, gyro_unit)
 
     # Row checks: the first row that breaks physics ends the readable part (unless a parse error is earlier).

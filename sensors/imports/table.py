@@ -97,7 +97,7 @@ def _read_slowly(
             )
             break
         row = []
-        for name, index in zip(names, indices):
+        for index in indices:  # as long as `names`: both come from one mapping
             cell = cells[index].strip().strip('"')
             try:
                 value = float(cell)
