@@ -219,7 +219,11 @@ def as_rotation(matrix: object) -> Matrix3:
         raise SyntheticConfigError(f"must be a 3x3 matrix, got shape {m.shape}", field="mount_rotation")
     if not np.allclose(m @ m.T, np.eye(3), atol=1e-6) or not np.isclose(np.linalg.det(m), 1.0, atol=1e-6):
         raise SyntheticConfigError("must be a proper rotation (orthonormal, det +1)", field="mount_rotation")
-    return tuple(tuple(float(v) for v in row) for row in m)  # type: ignore[return-value]
+    return (_row(m[0]), _row(m[1]), _row(m[2]))
+
+
+def _row(v: np.ndarray) -> tuple[float, float, float]:
+    return (float(v[0]), float(v[1]), float(v[2]))
 
 
 def rotation_from_euler_deg(*, roll_deg: float = 0.0, pitch_deg: float = 0.0, yaw_deg: float = 0.0) -> Matrix3:

@@ -98,7 +98,7 @@ class SyntheticRunner:
         steps = _step_events(cfg, grid_s, is_walk_grid, step_rng)
         lean_grid_deg = _lean_trajectory(cfg, grid_s, is_walk_grid)
 
-        n = int(math.floor(duration_s * rate_hz))
+        n = math.floor(duration_s * rate_hz)
         t_s = np.arange(n) / rate_hz
         lean_deg = np.interp(t_s, grid_s, lean_grid_deg)
         lean_rate_dps = np.interp(t_s, grid_s, np.gradient(lean_grid_deg, GRID_S))
@@ -115,9 +115,21 @@ class SyntheticRunner:
 
         t_ns = start_t_ns + np.round(t_s * NS_PER_S).astype(np.int64)
         meta = {"source": "synthetic", "seed": str(seed), "frame": "mount_rotation @ trunk(x fwd, y left, z up)"}
-        common = dict(runner=runner, device=device, placement=placement, rate_hz=float(rate_hz), t_ns=t_ns)
-        acc = SampleBatch(kind=SampleKind.ACC, values=acc_g, meta=dict(meta), **common)
-        gyro = SampleBatch(kind=SampleKind.GYRO, values=gyro_dps, meta=dict(meta), **common)
+
+        def batch(kind: SampleKind, values: np.ndarray) -> SampleBatch:
+            return SampleBatch(
+                runner=runner,
+                device=device,
+                placement=placement,
+                kind=kind,
+                rate_hz=float(rate_hz),
+                t_ns=t_ns,
+                values=values,
+                meta=dict(meta),
+            )
+
+        acc = batch(SampleKind.ACC, acc_g)
+        gyro = batch(SampleKind.GYRO, gyro_dps)
         step_arrays, truth_steps = _truth_steps(steps, duration_s, start_t_ns)
 
         def span_ns(at_s: float, duration_s: float) -> tuple[int, int]:
@@ -172,7 +184,7 @@ def _step_events(cfg: SyntheticConfig, grid_s: np.ndarray, is_walk: np.ndarray, 
     freq_hz = np.where(moving, cadence / 60.0, 0.0)
     phase = np.concatenate(([0.0], np.cumsum((freq_hz[1:] + freq_hz[:-1]) * (GRID_S / 2.0))))
     first = int(np.searchsorted(grid_s, cfg.standing_s))
-    n_steps = int(math.floor(phase[-1] - phase[first])) + 1 if first < grid_s.size else 0
+    n_steps = math.floor(phase[-1] - phase[first]) + 1 if first < grid_s.size else 0
     if n_steps < 3:
         empty, none = np.zeros(0), np.zeros(0, dtype=bool)
         return _Steps(

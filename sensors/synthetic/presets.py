@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sensors.synthetic.config import Change, SyntheticConfig
 from sensors.synthetic.generator import SyntheticRunner
 from sensors.synthetic.truth import SyntheticRun
@@ -12,10 +14,10 @@ FATIGUE_RAMP_S = 30.0  # s to reach the full change
 FATIGUE_RUN_DURATION_S = 1620.0  # s: 27 minutes, 7 of them fatigued
 
 
-def fatigue_config(**overrides: object) -> SyntheticConfig:
+def fatigue_config(**overrides: Any) -> SyntheticConfig:
     """10 s standing, steady running at 170 spm, and from minute 20 (30-s ramp): cadence -6 %, ML sway
     +30 %, forward lean +6 degrees. Keyword overrides replace any other config field."""
-    fields: dict[str, object] = {
+    fields: dict[str, Any] = {
         "cadence_spm": 170.0,
         "standing_s": 10.0,
         "changes": (
@@ -23,16 +25,16 @@ def fatigue_config(**overrides: object) -> SyntheticConfig:
         ),
     }
     fields.update(overrides)
-    return SyntheticConfig(**fields)  # type: ignore[arg-type]
+    return SyntheticConfig(**fields)
 
 
-def chest_strap_config(**overrides: object) -> SyntheticConfig:
+def chest_strap_config(**overrides: Any) -> SyntheticConfig:
     """Horizontal trunk accelerations as large as real chest data: the defaults are gentle (AP and ML
     RMS about 0.22 g), the UCI treadmill torso units show 0.3-1.0 g. Use it to check that an analysis
     holds up when braking (peak 0.8 g) and sway (0.4 g) are strong. Keyword overrides as above."""
-    fields: dict[str, object] = {"impact_g": 3.0, "braking_g": 0.8, "sway_g": 0.4}
+    fields: dict[str, Any] = {"impact_g": 3.0, "braking_g": 0.8, "sway_g": 0.4}
     fields.update(overrides)
-    return SyntheticConfig(**fields)  # type: ignore[arg-type]
+    return SyntheticConfig(**fields)
 
 
 def fatigue_run(
@@ -42,7 +44,7 @@ def fatigue_run(
     seed: int = 20,
     runner: str = "synthetic-fatigue",
     placement: Placement = Placement.CHEST,
-    **overrides: object,
+    **overrides: Any,
 ) -> SyntheticRun:
     """The fatigue preset recorded for `duration_s` (default 27 min) at `rate_hz`."""
     return SyntheticRunner(fatigue_config(**overrides)).generate(
