@@ -126,7 +126,7 @@ class CaptureWriter:
         durable: bool = False,
     ) -> None:
         self.path = os.fspath(path)
-        self._file: BinaryIO = open(self.path, "xb")  # never overwrite a recording
+        self._file: BinaryIO = open(self.path, "xb")  # noqa: SIM115  # never overwrite a recording; the writer owns the file until close()
         self._flush_interval_s = flush_interval_s
         self._durable = durable
         self._buffer = bytearray()
@@ -435,7 +435,8 @@ def write_batches(
                     kind=batch.kind,
                     meta=dict(batch.meta),
                 )
-        step = max(1, int(round(batch_s * max(b.rate_hz for b in batches)))) if batches else 1
+        # float(): numpy 1.x rounds its floats to floats (a rate may be one)
+        step = max(1, round(float(batch_s * max(b.rate_hz for b in batches)))) if batches else 1
         # interleave streams chunk by chunk in time order so a replay is a plausible live order
         chunks = [(b.t_ns[i], n, b.slice(i, i + step)) for n, b in enumerate(batches) for i in range(0, len(b), step)]
         for _, _, chunk in sorted(chunks, key=lambda c: (c[0], c[1])):

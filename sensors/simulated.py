@@ -21,9 +21,10 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+from bleak.assigned_numbers import CharacteristicPropertyName
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient, NotifyCallback
 from bleak.backends.device import BLEDevice
@@ -45,6 +46,8 @@ STANDARD_GRAVITY_MPS2 = 9.80665  # m/s^2 per g
 # A sample source maps sample times (float64 seconds since the stream started) to (n, 3) values in the
 # kind's unit (g for acceleration, deg/s for angular rate).
 SampleSource = Callable[[np.ndarray], np.ndarray]
+# A GATT table: {service uuid: {characteristic uuid: properties}}.
+GattTable = dict[str, dict[str, list[CharacteristicPropertyName]]]
 
 
 def sine_acc(*, cadence_spm: float = 170.0, amplitude_g: float = 1.2) -> SampleSource:
@@ -116,7 +119,7 @@ class SimulatedPeripheral:
     `on_write`, `on_subscribe`, `on_read`, `on_link_up`, `on_link_down`.
     """
 
-    services: dict[str, dict[str, list[str]]] = {}
+    services: ClassVar[GattTable] = {}
 
     def __init__(
         self,
@@ -314,7 +317,7 @@ class SimulatedPmdDevice(SimulatedPeripheral):
     2000-01-01; frames carry the device timestamp of their last sample, as the real ones do.
     """
 
-    services = {
+    services: ClassVar[GattTable] = {
         uuids.PMD_SERVICE: {uuids.PMD_CONTROL_POINT: ["read", "write", "indicate"], uuids.PMD_DATA: ["notify"]},
         uuids.HR_SERVICE: {uuids.HR_MEASUREMENT: ["notify"]},
     }
@@ -478,7 +481,7 @@ class SimulatedPmdDevice(SimulatedPeripheral):
         # the device samples on its own clock grid; a frame leaves once its last sample is taken
         while self.running.get(stream.measurement) is stream and self.link is not None:
             last = stream.next_sample + stream.samples_per_frame - 1
-            last_device_ns = start_device_ns + int(round(last * period_ns))
+            last_device_ns = start_device_ns + round(float(last * period_ns))  # float(): numpy 1.x rounds to float
             due_host_ns = int(self.host_ns_of_device(np.array([last_device_ns]))[0])
             if due_host_ns > self.clock.now_ns():
                 await self.clock.sleep((due_host_ns - self.clock.now_ns()) / NS_PER_S)
@@ -519,12 +522,12 @@ def heart_rate_payload(heart_rate_bpm: int) -> bytes:
     )
 
 
-def SimulatedH10(*, address: str, **kwargs: Any) -> SimulatedPmdDevice:  # noqa: N802 - reads as a device
+def SimulatedH10(*, address: str, **kwargs: Any) -> SimulatedPmdDevice:  # named like a class: reads as a device
     """A Polar H10: ACC 25-200 Hz, +-2/4/8 g, raw type-1 frames, no gyro, HR service."""
     return SimulatedPmdDevice(address=address, **kwargs)
 
 
-def SimulatedVeritySense(*, address: str, **kwargs: Any) -> SimulatedPmdDevice:  # noqa: N802
+def SimulatedVeritySense(*, address: str, **kwargs: Any) -> SimulatedPmdDevice:
     """A Verity-Sense-like PMD sensor: 52 Hz ACC in delta frames with a factor, and a gyro."""
     kwargs.setdefault("name", "Polar Sense B5D4C3E2")
     kwargs.setdefault("acc_rates_hz", (52,))
@@ -538,7 +541,7 @@ def SimulatedVeritySense(*, address: str, **kwargs: Any) -> SimulatedPmdDevice: 
 class SimulatedFootpod(SimulatedPeripheral):
     """An RSC footpod: one 0x2A53 notification per second."""
 
-    services = {uuids.RSC_SERVICE: {uuids.RSC_MEASUREMENT: ["notify"]}}
+    services: ClassVar[GattTable] = {uuids.RSC_SERVICE: {uuids.RSC_MEASUREMENT: ["notify"]}}
 
     def __init__(
         self,
@@ -584,7 +587,7 @@ class SimulatedFootpod(SimulatedPeripheral):
 class SimulatedHeartRateStrap(SimulatedPeripheral):
     """A plain HR strap: 0x2A37 with RR intervals once a second."""
 
-    services = {uuids.HR_SERVICE: {uuids.HR_MEASUREMENT: ["notify"]}}
+    services: ClassVar[GattTable] = {uuids.HR_SERVICE: {uuids.HR_MEASUREMENT: ["notify"]}}
 
     def __init__(
         self,
@@ -611,7 +614,9 @@ class SimulatedHeartRateStrap(SimulatedPeripheral):
 class SimulatedMovesense(SimulatedPeripheral):
     """A Movesense running gatt_sensordata_app: answers GSP subscribe with IMU6/Acc data."""
 
-    services = {uuids.MOVESENSE_SERVICE: {uuids.MOVESENSE_WRITE: ["write"], uuids.MOVESENSE_NOTIFY: ["notify"]}}
+    services: ClassVar[GattTable] = {
+        uuids.MOVESENSE_SERVICE: {uuids.MOVESENSE_WRITE: ["write"], uuids.MOVESENSE_NOTIFY: ["notify"]}
+    }
 
     def __init__(
         self,
@@ -664,7 +669,8 @@ class SimulatedMovesense(SimulatedPeripheral):
             t_s = (k + np.arange(n)) / subscription.rate_hz
             acc = self.acc_source(t_s) * STANDARD_GRAVITY_MPS2
             gyro = self.gyro_source(t_s) if subscription.resource is movesense.MovesenseResource.IMU6 else None
-            timestamp_ms = (start_ns // 1_000_000 + int(round(k * 1000 / subscription.rate_hz))) % 2**32
+            # float(): numpy 1.x rounds to float
+            timestamp_ms = (start_ns // 1_000_000 + round(float(k * 1000 / subscription.rate_hz))) % 2**32
             self.notify(uuids.MOVESENSE_NOTIFY, movesense.build_data(reference, timestamp_ms, acc, gyro))
             k += n
 
@@ -673,7 +679,7 @@ class SimulatedAlertBand(SimulatedPeripheral):
     """A band with the Immediate Alert service. `alerts` is the public log of (host t_ns, AlertLevel) of
     every valid write; `bad_writes` keeps what did not parse."""
 
-    services = {uuids.IMMEDIATE_ALERT_SERVICE: {uuids.ALERT_LEVEL: ["write-without-response"]}}
+    services: ClassVar[GattTable] = {uuids.IMMEDIATE_ALERT_SERVICE: {uuids.ALERT_LEVEL: ["write-without-response"]}}
 
     def __init__(self, *, address: str, name: str = "StrideGuard Band", faults: LinkFaults | None = None) -> None:
         super().__init__(
@@ -718,6 +724,13 @@ class SimulatedWorld:
         for scanner in list(self._scanners):
             scanner.advertise(peripheral)
 
+    def start_scanning(self, scanner: SimulatedBleakScanner) -> None:
+        """`scanner` hears every announcement from now on."""
+        self._scanners.add(scanner)
+
+    def stop_scanning(self, scanner: SimulatedBleakScanner) -> None:
+        self._scanners.discard(scanner)
+
 
 class SimulatedBleakScanner(BaseBleakScanner):
     """bleak scanner backend that 'hears' the advertising peripherals of its world."""
@@ -735,12 +748,12 @@ class SimulatedBleakScanner(BaseBleakScanner):
 
     async def start(self) -> None:
         self.seen_devices = {}
-        self.world._scanners.add(self)
+        self.world.start_scanning(self)
         for peripheral in list(self.world.peripherals.values()):
             self.advertise(peripheral)
 
     async def stop(self) -> None:
-        self.world._scanners.discard(self)
+        self.world.stop_scanning(self)
 
     def advertise(self, peripheral: SimulatedPeripheral) -> None:
         if not peripheral.advertising or peripheral.link is not None:

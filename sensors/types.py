@@ -93,7 +93,7 @@ class SampleBatch:
             and np.array_equal(self.values, other.values)
         )
 
-    __hash__ = None  # type: ignore[assignment]  # arrays are not hashable
+    __hash__ = None  # type: ignore[assignment]  # None is how Python marks a class unhashable (arrays are not hashable)
 
     @property
     def stream_key(self) -> tuple[str, str, str]:

@@ -7,6 +7,7 @@ code runs live (`RealClock`) and as fast as possible against simulated devices (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import time
@@ -56,7 +57,8 @@ class SimClock:
         return self._now_ns
 
     async def sleep(self, seconds: float) -> None:
-        await self.sleep_until_ns(self._now_ns + max(0, int(round(seconds * NS_PER_S))))
+        # float(): numpy 1.x rounds its floats to floats
+        await self.sleep_until_ns(self._now_ns + max(0, round(float(seconds * NS_PER_S))))
 
     async def sleep_until_ns(self, wake_ns: int) -> None:
         self._ensure_driver()
@@ -96,10 +98,8 @@ class SimClock:
     async def aclose(self) -> None:
         if self._driver is not None:
             self._driver.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._driver
-            except asyncio.CancelledError:
-                pass
             self._driver = None
         for _, _, future in self._sleepers:
             future.cancel()

@@ -117,6 +117,26 @@ def _scanner_kwargs(backend: type[BaseBleakScanner] | None) -> dict[str, Any]:
     return {} if backend is None else {"backend": backend}
 
 
+def _client_kwargs(backend: type[BaseBleakClient] | None) -> dict[str, Any]:
+    return {} if backend is None else {"backend": backend}
+
+
+def _listener(
+    address: str,
+) -> tuple[asyncio.Event, list[tuple[BLEDevice, AdvertisementData]], Callable[[BLEDevice, AdvertisementData], None]]:
+    """A fresh (event, sightings, detection callback) for one scan: the callback records the first
+    advertisement of `address` (upper case) and sets the event."""
+    found = asyncio.Event()
+    hit: list[tuple[BLEDevice, AdvertisementData]] = []
+
+    def heard(device: BLEDevice, adv: AdvertisementData) -> None:
+        if device.address.upper() == address and not found.is_set():
+            hit.append((device, adv))
+            found.set()
+
+    return found, hit, heard
+
+
 def adapter_error(exc: BaseException) -> DeviceError | None:
     """A DeviceError if `exc` means there is no usable Bluetooth adapter (or no BlueZ / D-Bus)."""
     text = str(exc)
@@ -168,12 +188,12 @@ async def ensure_mtu(client: BleakClient, needed: int = PMD_MTU) -> int:
     read with its backend's `_acquire_mtu`), Android asks for 517; a backend with `request_mtu` (the
     simulated one) is asked directly.
     """
-    backend = getattr(client, "_backend", None)
+    backend: Any = getattr(client, "_backend", None)  # the platform backend: no common type to name
     try:
         if hasattr(backend, "request_mtu"):
             await backend.request_mtu(needed)
         elif hasattr(backend, "_acquire_mtu"):
-            await backend._acquire_mtu()
+            await backend._acquire_mtu()  # noqa: SLF001  # BlueZ's MTU: bleak has no public way to read it
     except (BleakError, OSError, AttributeError) as exc:
         log.warning("%s: could not negotiate the MTU: %s", client.address, exc)
     return client.mtu_size
@@ -265,7 +285,7 @@ class _DeviceSession:
                     self.key,
                     disconnected_callback=self._on_disconnect,
                     max_attempts=2,
-                    **({} if shared.backend_client is None else {"backend": shared.backend_client}),
+                    **_client_kwargs(shared.backend_client),
                 )
                 self.lost.clear()
                 self.client = client
@@ -314,14 +334,7 @@ class _DeviceSession:
         address = self.spec.address.upper()
         announced = False
         while not shared.stop.is_set():
-            found = asyncio.Event()
-            hit: list[tuple[BLEDevice, AdvertisementData]] = []
-
-            def heard(device: BLEDevice, adv: AdvertisementData) -> None:
-                if device.address.upper() == address and not found.is_set():
-                    hit.append((device, adv))
-                    found.set()
-
+            found, hit, heard = _listener(address)
             try:
                 async with BleakScanner(heard, **_scanner_kwargs(shared.backend_scanner)):
                     await wait_for_event(found, shared.clock, shared.policy.scan_window_s)
