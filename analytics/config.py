@@ -125,5 +125,5 @@ class AnalyticsConfig:
         for key in values:
             if key not in known:
                 raise ConfigError(f"unknown setting (known: {', '.join(sorted(known))})", key=key)
-        clean = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        clean: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
         return cls(**clean)

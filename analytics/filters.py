@@ -9,6 +9,7 @@ No stage looks ahead; `History` keeps a bounded tail of past samples for the spa
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.signal import butter, group_delay, sos2tf, sosfilt, sosfilt_zi
 
 NYQUIST_MARGIN = 0.45  # highest usable cutoff as a fraction of the sampling rate
@@ -66,9 +67,13 @@ class SosFilter:
 
     def seed(self, value: np.ndarray | float) -> None:
         """Set the state as if `value` (one per channel) had been the input forever."""
+        self._zi = self._steady_state(value)
+
+    def _steady_state(self, value: np.ndarray | float) -> NDArray[np.float64]:
+        """The (channels, sections, 2) state for input `value` held forever."""
         value = np.atleast_1d(np.asarray(value, dtype=np.float64))
         base = sosfilt_zi(self._sos)  # (sections, 2) for a unit step
-        self._zi = np.ascontiguousarray(base[None, :, :] * value[:, None, None])
+        return np.ascontiguousarray(base[None, :, :] * value[:, None, None])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         one_d = x.ndim == 1
@@ -85,7 +90,7 @@ class SosFilter:
             return work
         if self._zi is None:
             if self._steady_start:
-                self.seed(work[:, 0])
+                self._zi = self._steady_state(work[:, 0])
             else:
                 self._zi = np.zeros((work.shape[0], self._sos.shape[0], 2))
         if _sosfilt_in_place is not None:

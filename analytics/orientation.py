@@ -1,7 +1,8 @@
 """Sensor frame -> vertical, anteroposterior (AP) and mediolateral (ML) for any mounting rotation.
 
-Gravity is the expanding mean of the first `gravity_warmup_s`, then a causal low-pass of the raw acceleration; the vertical acceleration (gravity included, in g)
-is the projection on its direction. The horizontal plane is spanned per sample by `e1` (a fixed sensor
+Gravity is the expanding mean of the first `gravity_warmup_s`, then a causal low-pass of the raw
+acceleration; the vertical acceleration (gravity included, in g) is the projection on its direction.
+The horizontal plane is spanned per sample by `e1` (a fixed sensor
 axis with gravity projected out) and `e2 = up x e1`. Within that plane the AP axis is the direction of
 largest energy in the step band (the trunk surges forward and back once per step, while it sways side to
 side once per stride, at half that frequency): the 2x2 covariance of the band-passed horizontal
@@ -21,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from analytics.config import AnalyticsConfig
 from analytics.filters import RunningSum, SosFilter, butter_sos, one_pole_sos
@@ -67,7 +69,8 @@ class OrientationStage:
         self._axis_known = False
         self._axes: deque[np.ndarray] = deque(maxlen=AXIS_HISTORY)
         self._axis_starts: deque[int] = deque(maxlen=AXIS_HISTORY)  # first sample of each axis in `_axes`
-        self._last: tuple | None = None  # covariance and basis at the last sample seen
+        # covariance and basis (cov, e1, e2) at the last sample seen
+        self._last: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None = None
 
     @property
     def axis_known(self) -> bool:
@@ -129,7 +132,8 @@ class OrientationStage:
         np.multiply(b0, b1, out=cov[2])
         cov = self._cov.filter_rows(cov)
 
-        ap = ml = None
+        ap: NDArray[np.float64] | None = None
+        ml: NDArray[np.float64] | None = None
         start = 0
         while start < n:
             absolute = self._index + start
@@ -146,14 +150,14 @@ class OrientationStage:
                 ap += s * h2
                 ml -= s * h1
                 break
-            if ap is None:
+            if ap is None or ml is None:  # both or neither
                 ap, ml = np.empty(n), np.empty(n)
             ap[start:stop] = c * h1[start:stop] + s * h2[start:stop]
             ml[start:stop] = c * h2[start:stop] - s * h1[start:stop]
             start = stop
         if n:
             self._last = (cov[:, -1].copy(), e1[:, -1].copy(), e2[:, -1].copy())
-        else:
+        if ap is None or ml is None:  # an empty chunk (the loop sets both for any other)
             ap, ml = np.empty(0), np.empty(0)
         self._index += n
         return OrientedChunk(

@@ -102,7 +102,7 @@ def spike_check(
     longest = max(amount(r, unit) for r in earlier)
     change = (this - longest) / longest * 100.0 if longest > 0 else None
     flagged = change is not None and change > limit_pct
-    if flagged:
+    if flagged and change is not None:  # flagged implies a change; the check narrows its type
         hazard = "about 2.3x" if change > 100 else ("about 1.6x" if change <= 30 else "higher")
         message = (
             f"This run ({this:.1f} {unit}) was {change:.0f} % longer than your longest in the previous "
