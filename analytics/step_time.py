@@ -96,7 +96,8 @@ def step_event_time_ns(
     position = stance_centroid(vertical_lp_g, k, max_samples)
     if position is None:
         position = parabolic_peak(vertical_lp_g, k)
-    return int(round(time_at(t_ns, position) - delay_ns))
+    # float(): time_at gives a numpy float when the centroid is one, and numpy 1.x rounds those to floats
+    return round(float(time_at(t_ns, position) - delay_ns))
 
 
 __all__ = ["lowpass_delay_s", "parabolic_peak", "stance_centroid", "step_event_time_ns", "time_at"]

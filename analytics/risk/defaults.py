@@ -173,8 +173,8 @@ SOURCES: dict[str, str] = {
     "+5-10 % step rate lowers joint loading (Heiderscheit 2011 Med Sci Sports Exerc)",
     "absolute.cadence.alert_below_spm": "severity steps up 10 spm under the floor; " + _ENGINEERING,
     "absolute.cadence.min_speed_mps": "'at running speed' (EVIDENCE.md): with a footpod, slower windows are "
-    "not judged (2.8 m/s, about 10 km/h: below it 150-160 spm is a common easy-pace cadence); without speed, every running window is; "
-    + _ENGINEERING,
+    "not judged (2.8 m/s, about 10 km/h: below it 150-160 spm is a common easy-pace cadence); "
+    "without speed, every running window is; " + _ENGINEERING,
     "absolute.cadence.cue": "Heiderscheit 2011; Willy 2016 Scand J Med Sci Sports; Anderson 2022",
     "absolute": "tibial peak acceleration above 8 g (Davis 2016 Br J Sports Med; Van den Berghe 2021 Sci "
     "Rep) is NOT available: it needs a shank or foot IMU, which the analytics do not process yet "

@@ -146,7 +146,7 @@ def _window_deviation(
 
 def format_duration(duration_s: float) -> str:
     """'45 s', '2 min', '2 min 30 s' (rounded to 5 s: the window hop)."""
-    total = int(round(duration_s / 5.0)) * 5
+    total = round(float(duration_s / 5.0)) * 5  # float(): numpy 1.x rounds its floats to floats
     if total < 60:
         return f"{total} s"
     minutes, seconds = divmod(total, 60)
@@ -354,6 +354,8 @@ class RiskEngine:
         floor_ratio = cadence_floor_ratio(floor, window, self.config.alert_factor)
         if relative is None and floor_ratio is None:
             return None
+        # either rule gives a ratio only for a window with a cadence (the relative rule reads cadence_spm)
+        assert window.cadence_spm is not None
         w = CadenceWindow(
             cadence_spm=float(window.cadence_spm), relative=relative, floor_ratio=floor_ratio, below_spm=floor.below_spm
         )
@@ -393,11 +395,12 @@ class RiskEngine:
             return message, cue, rule.unit, w.relative.expected, w.relative.deviation
         return message, cue, "spm", floor.below_spm, w.cadence_spm - floor.below_spm
 
-    def _push_fatigue(self, window: WindowMetrics, deviations: dict[str, Any]) -> list[RiskEvent]:
+    def _push_fatigue(self, window: WindowMetrics, deviations: dict[str, Deviation | None]) -> list[RiskEvent]:
         f = self.config.fatigue
         if not f.enabled:
             return []
-        available = [(name, deviations.get(name)) for name in f.signs if deviations.get(name) is not None]
+        signs = [(name, deviations.get(name)) for name in f.signs]
+        available = [(name, d) for name, d in signs if d is not None]
         if len(available) < f.min_signs:
             return []
         drifting = [(name, d) for name, d in available if d.ratio >= f.sign_fraction]
