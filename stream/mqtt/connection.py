@@ -17,7 +17,6 @@ import dataclasses
 import logging
 import random
 import socket
-import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -52,7 +51,7 @@ class MqttSettings:
     reconnect_max_s: float = 3.0
 
     @classmethod
-    def from_url(cls, url: str, **overrides: object) -> MqttSettings:
+    def from_url(cls, url: str, **overrides: Any) -> MqttSettings:
         """`mqtt://[user:password@]host[:port]` (credentials URL-encoded); keyword `overrides` replace
         what the URL says (`--username`/`--password` win over credentials in the URL)."""
         parsed = urllib.parse.urlsplit(url if "://" in url else f"mqtt://{url}")
@@ -120,6 +119,7 @@ class MqttConnection:
         self.connections = 0  # how many times a connection was established
         self.last_error: Exception | None = None
         self._client: aiomqtt.Client | None = None
+        self._link_changed = asyncio.Event()  # set, then replaced, whenever `_client` changes
         self._connected = asyncio.Event()
         self._refused = asyncio.Event()
         # Received messages wait here in arrival order; `_arrived` is set when there is something to take.
@@ -190,7 +190,7 @@ class MqttConnection:
         client.pending_calls_threshold = 100_000  # many concurrent QoS 1 publishes are normal here
         if self.manual_ack:
             # aiomqtt does not expose it; paho acknowledges a QoS 1 message only on `ack()` then.
-            client._client.manual_ack_set(True)  # noqa: SLF001
+            client._client.manual_ack_set(True)  # noqa: SLF001  aiomqtt has no manual-ack option (redesign: issue 14)
         return client
 
     async def _run(self) -> None:
@@ -200,7 +200,7 @@ class MqttConnection:
             # Messages go straight from paho's callback into our queue (set before connecting: a persistent
             # session's queued messages follow the CONNACK at once); aiomqtt's own iterator costs a task,
             # an asyncio.wait and a Message object per message.
-            client._client.on_message = self._receiver(client)  # noqa: SLF001
+            client._client.on_message = self._receiver(client)  # noqa: SLF001  aiomqtt has no public per-group receive (redesign: issue 14)
             try:
                 async with client:
                     _disable_nagle(client)
@@ -208,7 +208,7 @@ class MqttConnection:
                         await client.subscribe(pattern, qos=1)
                     if self.online:
                         await client.publish(*self.online, qos=1, retain=True)
-                    self._client = client
+                    self._set_client(client)
                     self.connections += 1
                     self._connected.set()
                     delays = backoff_delays_s(self.settings.reconnect_initial_s, self.settings.reconnect_max_s)
@@ -228,7 +228,7 @@ class MqttConnection:
                 log.info("mqtt %s: connection lost: %s", self.client_id, exc)
             finally:
                 self._connected.clear()
-                self._client = None
+                self._set_client(None)
                 _consume_disconnect_error(client)
             if not self._closing:
                 await asyncio.sleep(next(delays))
@@ -264,7 +264,7 @@ class MqttConnection:
             client = self._client
             if client is None:
                 continue
-            paho_client = client._client  # noqa: SLF001
+            paho_client = client._client  # noqa: SLF001  aiomqtt has no batched publish (redesign: issue 14)
             infos: list[paho.MQTTMessageInfo] = []
             try:
                 for topic, payload in remaining:
@@ -290,10 +290,10 @@ class MqttConnection:
             return
         done = asyncio.get_running_loop().create_future()
         countdown = _Countdown(len(waiting), done)
-        pending = client._pending_publishes  # noqa: SLF001 - aiomqtt calls .set() on each PUBACK's entry
+        pending = client._pending_publishes  # noqa: SLF001  aiomqtt sets each PUBACK's entry, no public hook (redesign: issue 14)
         for info in waiting:
-            pending[info.mid] = countdown  # type: ignore[assignment]
-        disconnected = asyncio.shield(client._disconnected)  # noqa: SLF001
+            pending[info.mid] = countdown
+        disconnected = asyncio.shield(client._disconnected)  # noqa: SLF001  aiomqtt has no public lost-link future (redesign: issue 14)
         try:
             finished, _ = await asyncio.wait(
                 {done, disconnected}, timeout=self.settings.publish_timeout_s, return_when=asyncio.FIRST_COMPLETED
@@ -312,17 +312,32 @@ class MqttConnection:
                 if pending.get(info.mid) is countdown:
                     del pending[info.mid]
 
+    def _set_client(self, client: aiomqtt.Client | None) -> None:
+        self._client = client
+        self._link_changed.set()  # wakes every `_wait_link_change`; later ones wait for the next change
+        self._link_changed = asyncio.Event()
+
     async def _wait_link_change(self, client: aiomqtt.Client) -> None:
-        deadline = time.monotonic() + self.settings.publish_timeout_s + self.settings.keepalive_s * 2
-        while self._client is client and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        """Return once the current connection is no longer `client`, or after a keepalive-based deadline."""
+        if self._client is not client:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                self._link_changed.wait(), self.settings.publish_timeout_s + self.settings.keepalive_s * 2
+            )
 
     def _receiver(self, client: aiomqtt.Client) -> Callable[[paho.Client, Any, paho.MQTTMessage], None]:
         incoming, arrived = self._incoming, self._arrived
 
         def on_message(_paho: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
             incoming.append(
-                Received(topic=message.topic, payload=message.payload, qos=message.qos, mid=message.mid, client=client)
+                Received(
+                    topic=message.topic,
+                    payload=bytes(message.payload),  # received payloads are bytes already: no copy
+                    qos=message.qos,
+                    mid=message.mid,
+                    client=client,
+                )
             )
             arrived.set()
 
@@ -369,18 +384,18 @@ class MqttConnection:
         current, and one left unacknowledged holds a slot of the broker's in-flight window for good
         (Mosquitto's max_inflight_messages is 20): once the window is full, nothing more is delivered."""
         if self.manual_ack and message.qos > 0:
-            client = message.client._client  # noqa: SLF001
+            client = message.client._client  # noqa: SLF001  aiomqtt has no public ack of a message (redesign: issue 14)
             if client.is_connected():
                 client.ack(message.mid, message.qos)
 
 
-class _Countdown:
-    """Stands in for aiomqtt's per-publish Event: its `set()` (one per PUBACK) counts down, and the
-    batch's future completes at zero."""
-
-    __slots__ = ("_done", "_left")
+class _Countdown(asyncio.Event):
+    """Stands in for aiomqtt's per-publish Event (so it can sit in aiomqtt's table of them): its `set()`
+    (one per PUBACK, the only method aiomqtt calls on it) counts down, and the batch's future completes
+    at zero."""
 
     def __init__(self, count: int, done: asyncio.Future[None]) -> None:
+        super().__init__()
         self._left = count
         self._done = done
 
@@ -392,12 +407,12 @@ class _Countdown:
 
 async def _until_disconnected(client: aiomqtt.Client) -> None:
     """Wait until aiomqtt sees the link go; raise MqttError like its message iterator does then."""
-    disconnected = client._disconnected  # noqa: SLF001
+    disconnected = client._disconnected  # noqa: SLF001  aiomqtt has no public lost-link future (redesign: issue 14)
     try:
         await asyncio.shield(disconnected)  # shielded: cancelling us must not cancel aiomqtt's future
     except aiomqtt.MqttError:
         raise
-    except Exception as exc:  # noqa: BLE001 - aiomqtt sets whatever paho's socket callbacks raised
+    except Exception as exc:  # aiomqtt sets whatever paho's socket callbacks raised
         raise aiomqtt.MqttError(f"disconnected: {exc!r}") from exc
     raise aiomqtt.MqttError("disconnected")
 
@@ -413,7 +428,7 @@ def _consume_disconnect_error(client: aiomqtt.Client) -> None:
 def _disable_nagle(client: aiomqtt.Client) -> None:
     """Send small messages at once: paho leaves Nagle's algorithm on, which with delayed ACKs holds a
     PUBACK or a small publish back by up to ~40 ms per hop."""
-    sock = client._client.socket()  # noqa: SLF001
+    sock = client._client.socket()  # noqa: SLF001  aiomqtt does not expose the socket (redesign: issue 14)
     if sock is not None and hasattr(sock, "setsockopt"):
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
