@@ -31,10 +31,15 @@ import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO, Literal
 
 _RECORD = struct.Struct("<IIB")
 _U16 = struct.Struct("<H")
 SEGMENT_BYTES = 64 * 1024 * 1024  # a new segment after this many bytes, so finished data can be deleted
+
+# What `read_records` yields: ("message", session, (topic, payload)) or ("watermark", session, watermark)
+MessageRecord = tuple[Literal["message"], str, tuple[str, bytes]]
+WatermarkRecord = tuple[Literal["watermark"], str, dict[str, int]]
 
 
 def _safe_name(session_id: str) -> str:
@@ -79,10 +84,10 @@ class Journal:
         self._size = 0
 
     # -- writing ---------------------------------------------------------------------------------
-    def _open_segment(self):  # noqa: ANN202 - a binary file object
+    def _open_segment(self) -> BinaryIO:
         self.path = self.directory / f"{self._number:08d}.wal"
         self._segment_sessions.setdefault(self.path, set())
-        return open(self.path, "ab")  # noqa: SIM115 - closed by close() or at rotation
+        return open(self.path, "ab")  # closed by close() or at rotation
 
     def _append(self, session_id: str, kind: bytes, body: bytes) -> None:
         record = _RECORD.pack(len(body), zlib.crc32(kind + body), kind[0]) + body
@@ -159,9 +164,10 @@ class Journal:
         """(session, topic, payload) of every journaled message of an unfinished session, in the order
         they were accepted (the recovered segments only: call before appending)."""
         for path in self.recovered.segments:
-            for kind, session_id, record in read_records(path):
-                if kind == "message" and session_id in self.recovered.messages:
-                    yield session_id, *record
+            for record in read_records(path):
+                if record[0] == "message" and record[1] in self.recovered.messages:
+                    topic, payload = record[2]
+                    yield record[1], topic, payload
 
 
 def is_finished(directory: pathlib.Path, session_id: str) -> bool:
@@ -174,23 +180,24 @@ def _recover(directory: pathlib.Path) -> Recovered:
     finished: dict[str, bool] = {}
     for path in segments(directory):
         sessions = recovered.segments.setdefault(path, set())
-        for kind, session_id, record in read_records(path):
+        for record in read_records(path):
+            session_id = record[1]
             if session_id not in finished:
                 finished[session_id] = is_finished(directory, session_id)
             sessions.add(session_id)
             if finished[session_id]:
                 continue
-            if kind == "message":
+            if record[0] == "message":
                 recovered.messages[session_id] = recovered.messages.get(session_id, 0) + 1
             else:
-                recovered.watermarks[session_id] = record
+                recovered.watermarks[session_id] = record[2]
         if not sessions - {s for s, done in finished.items() if done}:
             path.unlink()  # everything in it is finished (or it is empty): nothing to keep
             del recovered.segments[path]
     return recovered
 
 
-def read_records(path: pathlib.Path) -> Iterator[tuple[str, str, object]]:
+def read_records(path: pathlib.Path) -> Iterator[MessageRecord | WatermarkRecord]:
     """("message", session, (topic, payload)) and ("watermark", session, dict) records up to the first
     damaged one (a torn tail)."""
     data = path.read_bytes()
