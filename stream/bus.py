@@ -49,7 +49,9 @@ class Subscription:
         self.dropped = 0
         self.closed = False
 
-    def _offer(self, topic_name: str, message: dict[str, Any]) -> None:
+    def offer(self, topic_name: str, message: dict[str, Any]) -> None:
+        """Put a message in the mailbox (the bus does, for every topic the pattern matches); a full
+        mailbox drops its oldest message and counts it in `dropped`."""
         if len(self._queue) == self._queue.maxlen:
             self.dropped += 1
         self._queue.append((topic_name, message))
@@ -75,7 +77,7 @@ class Subscription:
     def close(self) -> None:
         self.closed = True
         self._ready.set()
-        self._bus._subscriptions.discard(self)
+        self._bus.unsubscribe(self)
 
 
 class Bus:
@@ -89,7 +91,7 @@ class Bus:
         self.last[topic_name] = message
         for sub in list(self._subscriptions):
             if matches(sub.pattern, topic_name):
-                sub._offer(topic_name, message)
+                sub.offer(topic_name, message)
 
     def wants(self, topic_name: str) -> bool:
         """Whether a subscription would receive a message on this topic (if not, only `last` keeps it)."""
@@ -99,6 +101,10 @@ class Bus:
         sub = Subscription(self, pattern, maxsize)
         self._subscriptions.add(sub)
         return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        """Stop delivering to `sub` (its `close()` does this)."""
+        self._subscriptions.discard(sub)
 
     def close(self) -> None:
         for sub in list(self._subscriptions):

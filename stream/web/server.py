@@ -4,8 +4,8 @@ Server-Sent Events rather than WebSockets: one-way is all the pages need, the br
 reconnects by itself (the page adds its own backoff when the browser gives up), and it passes proxies.
 A page subscribes to the bus with bounded mailboxes, one per kind it shows, so a phone on a bad link can
 never hold back the analytics (the bus drops that page's oldest messages instead) and a flood of metrics
-(or of steps, which a page never subscribes to) can never push an alert out of its mailbox. Late joiners first get the last message
-of every topic they match, so a freshly opened page shows numbers at once.
+(or of steps, which a page never subscribes to) can never push an alert out of its mailbox. Late joiners
+first get the last message of every topic they match, so a freshly opened page shows numbers at once.
 
 The runner page can snooze alerts: `POST /api/runner/<name>/snooze` with JSON `{"metric": name | null,
 "minutes": m}` publishes a control message on the bus for every team where that runner has a live
@@ -121,9 +121,8 @@ class WebServer:
             raise UsageError(
                 f"cannot serve the live pages on {self.host}:{self.port}: {exc.strerror or exc}; choose another --port"
             ) from exc
-        if self.port == 0:
-            server = self._site._server  # the bound port when 0 asked the OS for a free one
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        if self.port == 0:  # the bound port when 0 asked the OS for a free one
+            self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
         for feed in list(self._feeds):
