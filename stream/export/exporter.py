@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, TextIO
+from typing import Any, TextIO, TypedDict
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -161,8 +161,10 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
             group = labeler.group(row.team)
             bar.set_label(f"sub-{subject} ses-{session}: reading")
             samples = load_session_samples(row, placement=opts.csv_placement)
-            for device in [s.device for s in samples.streams] + [
-                r.device for r in (*samples.heart_rate, *samples.strides)
+            for device in [
+                *(s.device for s in samples.streams),
+                *(r.device for r in samples.heart_rate),
+                *(r.device for r in samples.strides),
             ]:
                 labeler.device(device)
             if samples.problem:
@@ -279,6 +281,14 @@ def _write_bids_session(
     return [s.label for s in systems]
 
 
+class _TableLabels(TypedDict):
+    """The keywords every table builder takes: who and which session the rows are of, and how to label."""
+
+    subject: str
+    session: str
+    labeler: Labeler
+
+
 def _write_session_tables(
     writers: TableWriters,
     tables: dict[str, list[Column]],
@@ -292,7 +302,7 @@ def _write_session_tables(
     alerts: list,
     labeler: Labeler,
 ) -> None:
-    kw = {"subject": f"sub-{subject}", "session": f"ses-{session}", "labeler": labeler}
+    kw: _TableLabels = {"subject": f"sub-{subject}", "session": f"ses-{session}", "labeler": labeler}
     summary = dict(row.summary)
     writers.write(
         "sessions",

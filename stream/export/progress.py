@@ -41,7 +41,7 @@ class ProgressBar:
 
     def render(self) -> str:
         frac = self.done / self.total
-        filled = int(round(frac * BAR_WIDTH))
+        filled = round(frac * BAR_WIDTH)
         elapsed = time.monotonic() - self._started
         return (
             f"\rexport [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {frac * 100:3.0f}% "

@@ -34,6 +34,7 @@ def rows_table(
     shift = labeler.shift_ns
     for row in rows:
         for c in columns:
+            v: Any  # a cell: text, number, list or None, by column
             if c.name == "subject":
                 v = subject
             elif c.name == "session":

@@ -7,7 +7,9 @@ round-trip form.
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,7 +32,7 @@ class TableWriters:
         self.csv = csv
         self._pq: dict[str, pq.ParquetWriter] = {}
         self._csv: dict[str, pacsv.CSVWriter] = {}
-        self._csv_files: dict[str, object] = {}
+        self._csv_files: dict[str, BinaryIO] = {}
 
     def write(self, table_name: str, table: pa.Table) -> None:
         sch = schema(self.tables[table_name])
@@ -46,7 +48,7 @@ class TableWriters:
             if table_name not in self._csv:
                 path = self.root / "csv" / f"{table_name}.csv"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                f = open(path, "wb")
+                f = open(path, "wb")  # noqa: SIM115  outlives this call: the CSV writer's sink, closed by close()
                 self._csv_files[table_name] = f
                 self._csv[table_name] = pacsv.CSVWriter(
                     f, csv_table.schema, write_options=pacsv.WriteOptions(include_header=True, quoting_style="needed")
@@ -63,15 +65,13 @@ class TableWriters:
         for w in self._csv.values():
             w.close()
         for f in self._csv_files.values():
-            f.close()  # type: ignore[attr-defined]
+            f.close()
 
     def close_quietly(self) -> None:
         """Release open files after a failure (their content is about to be thrown away)."""
         for closer in [*self._pq.values(), *self._csv.values(), *self._csv_files.values()]:
-            try:
-                closer.close()  # type: ignore[attr-defined]
-            except Exception:  # noqa: BLE001  the export already failed; keep the first error
-                pass
+            with contextlib.suppress(Exception):  # the export already failed; keep the first error
+                closer.close()
         self._pq.clear()
         self._csv.clear()
         self._csv_files.clear()
