@@ -54,7 +54,7 @@ def main() -> None:
         store = SessionStore(db)
         rows = select_sessions(store, session=session_id)
         n_samples = 0
-        table = []
+        table: list[tuple[str, float, float, float]] = []  # variant, best s, MB, samples/s
         for label, formats, pseudo in VARIANTS:
             best, size = float("inf"), 0
             for i in range(args.repeat):

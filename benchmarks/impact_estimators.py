@@ -135,6 +135,11 @@ def mean_over_contact(m: MatchedStep) -> float | None:
     return HALF_SINE_PEAK_PER_MEAN * float(vertical.mean()) if vertical.size else None
 
 
+def fitted_estimate(fitted: dict[tuple[int, int], float]) -> Callable[[MatchedStep], float | None]:
+    """A `row` estimator reading the held-out fit of each matched step (None where there is none)."""
+    return lambda m: fitted.get((m.trial, m.plate_index))
+
+
 def leave_one_trial_out(
     by_cutoff: dict[float, list[MatchedStep]], cutoffs_hz: tuple[float, ...], with_times: bool
 ) -> dict[tuple[int, int], float]:
@@ -228,9 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         fitted = leave_one_trial_out(by_cutoff, cutoffs_hz, with_times)
         name = "+".join(f"{hz:g}" for hz in cutoffs_hz) + (" Hz, T, Tc" if with_times else " Hz")
-        rows.append(
-            row(f"fit on other trials: {name}", matched, lambda m, fitted=fitted: fitted.get((m.trial, m.plate_index)))
-        )
+        rows.append(row(f"fit on other trials: {name}", matched, fitted_estimate(fitted)))
     print(
         render(
             "Alcantara sacrum: per-step estimators of peak vGRF (BW), matched steps",

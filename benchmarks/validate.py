@@ -44,7 +44,7 @@ import numpy as np
 from benchmarks.validation import bundled_data, evaluate, synthetic
 from benchmarks.validation.datasets import Recording, discover, load_generic
 from benchmarks.validation.ours import OurResult, analytics_available, run_ours
-from benchmarks.validation.peers import DEFAULT_VENV, PEERS, peers_python, run_peer_batch
+from benchmarks.validation.peers import DEFAULT_VENV, PEERS, PeerResult, peers_python, run_peer_batch
 from benchmarks.validation.tables import fmt, render
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -160,10 +160,10 @@ class Harness:
 
     def run_peers_all(
         self, recs: list[Recording], presets: tuple[str, ...] | None = None
-    ) -> dict[tuple[str, str, str], object]:
+    ) -> dict[tuple[str, str, str], PeerResult]:
         if self.args.no_peers or self.peer_python is None or not recs:
             return {}
-        out = {}
+        out: dict[tuple[str, str, str], PeerResult] = {}
         for peer in PEERS:
             t0 = time.perf_counter()
             res = run_peer_batch(peer, recs, presets or self.presets, python=self.peer_python, repeat=self.args.repeat)
@@ -551,9 +551,11 @@ class Harness:
         ours = self.run_ours_all(recs)
         peers = self.run_peers_all(recs, presets=("running",))
         per_rec = evaluate.evaluate_steps_dataset(recs, ours, peers, progress)
-        truth = {
-            r.name: synthetic.truth_scores(r, ours[r.name]) for r in recs if isinstance(ours.get(r.name), OurResult)
-        }
+        truth = {}
+        for r in recs:
+            o = ours.get(r.name)
+            if isinstance(o, OurResult):
+                truth[r.name] = synthetic.truth_scores(r, o)
         self.results["sections"]["synthetic"] = {
             "per_recording": per_rec,
             "pooled": evaluate.pooled(per_rec),

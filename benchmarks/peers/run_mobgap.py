@@ -25,7 +25,7 @@ CWT_WIDTH = {"default": 9.0, "running": 6.0}
 
 def main(argv: list[str] | None = None) -> int:
     a = io_.parser(__doc__, PRESETS).parse_args(argv)
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped]  # no type information shipped; pandas-stubs is not a dependency
     from mobgap import __version__
     from mobgap.cadence import CadFromIc
     from mobgap.initial_contacts import IcdIonescu

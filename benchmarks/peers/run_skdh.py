@@ -32,8 +32,8 @@ PRESETS = {
 }
 
 
-def params(preset: str) -> dict:
-    p = {"day_window": None, "min_bout_time": 4.0}
+def params(preset: str) -> dict[str, float | str | None]:
+    p: dict[str, float | str | None] = {"day_window": None, "min_bout_time": 4.0}
     if preset == "running":
         p.update(gait_event_method="v cwt")
     return p

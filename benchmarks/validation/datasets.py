@@ -12,6 +12,7 @@ import csv
 import json
 import pathlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from benchmarks.validation.references import (
     stride_jitter_ms,
 )
 from benchmarks.validation.scoring import StepReference
+
+if TYPE_CHECKING:  # the harness imports sensors.synthetic only when it runs the synthetic section
+    from sensors.synthetic import SyntheticRun
 
 G_MS2 = 9.80665  # m/s^2 per g
 RAD_TO_DEG = 180.0 / np.pi
@@ -54,13 +58,25 @@ class Recording:
     step_ref: StepReference | None = None
     step_ref_peak: StepReference | None = None  # UCI: the same steps at the swing peak's highest sample
     force_plate: list[ForcePlateStep] | None = None
-    truth: object | None = None  # sensors.synthetic SyntheticRun for synthetic recordings
+    truth: SyntheticRun | None = None  # for synthetic recordings
     ref_sides: np.ndarray | None = None  # per reference step: which leg's gyro peak ("left"/"right")
     info: dict = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float:
         return float(len(self.t_s) / self.rate_hz)
+
+    def require_step_ref(self) -> StepReference:
+        """`step_ref`, for the scores that cannot do without one."""
+        if self.step_ref is None:
+            raise ValueError(f"{self.name} has no step reference")
+        return self.step_ref
+
+    def require_truth(self) -> SyntheticRun:
+        """`truth`, for the scores against the synthetic run."""
+        if self.truth is None:
+            raise ValueError(f"{self.name} has no synthetic truth")
+        return self.truth
 
 
 def _read_columns(path: pathlib.Path) -> dict[str, np.ndarray]:

@@ -111,16 +111,17 @@ def step_scores(rec: Recording, cand_s: np.ndarray | None, seconds: float | None
     """Window cadence, step count, lag, recall/precision, interval error and speed for one method."""
     if cand_s is None:
         return {"error": "no output"}
-    s = score_steps(rec.step_ref, cand_s)
+    ref = rec.require_step_ref()
+    s = score_steps(ref, cand_s)
     m = s["matching"]
     lag_s = m["lag_ms"] / 1000.0
-    ints = interval_errors_ms(np.asarray(cand_s), rec.step_ref.steps_s, lag_s, tolerance_s(rec.step_ref.rate_hz))
+    ints = interval_errors_ms(np.asarray(cand_s), ref.steps_s, lag_s, tolerance_s(ref.rate_hz))
     count_err = s["running"].get("step_count_err_pct")
     if count_err is None and m["n_ref_steps"]:  # no 10-s windows (short trials): count inside the ref region
         count_err = round(100.0 * (m["n_cand_steps_in_region"] - m["n_ref_steps"]) / m["n_ref_steps"], 2)
     return {
         "n_steps": s["n_cand_steps"],
-        "n_ref_steps": len(rec.step_ref.steps_s),
+        "n_ref_steps": len(ref.steps_s),
         "cadence_interval_mae_spm": s["running_interval_cadence"].get("abs_err_spm_median"),
         "cadence_interval_p90_spm": s["running_interval_cadence"].get("abs_err_spm_p90"),
         "cadence_count_mae_spm": s["running"].get("abs_err_spm_median"),
@@ -146,9 +147,10 @@ def peer_cadence_windows(rec: Recording, res: PeerResult) -> float | None:
         return None
     cad = np.array([np.nan if x is None else x for x in per_sec], dtype=float)
     centres_s = np.asarray(centres, dtype=float)
+    step_ref = rec.require_step_ref()
     errs = []
-    for t0, cls in rec.step_ref.windows:
-        ref = interval_cadence_spm(rec.step_ref.steps_s, t0, t0 + 10.0) if cls == "running" else None
+    for t0, cls in step_ref.windows:
+        ref = interval_cadence_spm(step_ref.steps_s, t0, t0 + 10.0) if cls == "running" else None
         sel = cad[(centres_s >= t0) & (centres_s < t0 + 10.0)]
         if ref is not None and sel.size and np.isfinite(sel).any():
             errs.append(float(np.nanmean(sel)) - ref)
@@ -167,7 +169,8 @@ def side_agreement(rec: Recording, ours: OurResult) -> dict:
         return {}
     order = np.argsort(ours.step_times_s)
     cand = ours.step_times_s[order]
-    _, pairs = match_pairs_with_lag(cand, rec.step_ref.steps_s, tolerance_s(rec.step_ref.rate_hz))
+    step_ref = rec.require_step_ref()
+    _, pairs = match_pairs_with_lag(cand, step_ref.steps_s, tolerance_s(step_ref.rate_hz))
     sided = [(ours.side[order[i]], rec.ref_sides[j]) for i, j in pairs if ours.side[order[i]] in ("left", "right")]
     if not sided:
         return {"side_agreement": None, "side_known": 0.0 if pairs else None}
@@ -183,14 +186,15 @@ def side_agreement(rec: Recording, ours: OurResult) -> dict:
 def own_window_cadence(rec: Recording, ours: OurResult) -> dict:
     """Our analytics' own per-window cadence output against the reference's interval cadence on the
     same window span (the analytics choose their window grid)."""
+    steps_s = rec.require_step_ref().steps_s
     errs = []
     for w in ours.windows:
         if w.cadence_spm is None:
             continue
         t0 = (w.t_start_ns - EPOCH_NS) / NS_PER_S
         t1 = (w.t_end_ns - EPOCH_NS) / NS_PER_S
-        ref = interval_cadence_spm(rec.step_ref.steps_s, t0, t1)
-        if ref is not None and rec.step_ref.steps_s[0] <= t0 and t1 <= rec.step_ref.steps_s[-1]:
+        ref = interval_cadence_spm(steps_s, t0, t1)
+        if ref is not None and steps_s[0] <= t0 and t1 <= steps_s[-1]:
             errs.append(w.cadence_spm - ref)
     e = np.abs(np.asarray(errs, dtype=float))
     return {"n_windows": len(e), "own_window_cadence_mae_spm": float(np.median(e)) if len(e) else None}
@@ -282,7 +286,7 @@ def evaluate_force_plate(recs: list[Recording], ours: dict[str, OurResult | str]
     the stance centre, not the contact); contact-time and initial-contact errors use the matched pairs.
     """
     pairs_ct, pairs_imp, pairs_lr, ic_err_ms = [], [], [], []
-    per_trial = {}
+    per_trial: dict[str, dict] = {}
     for rec in recs:
         o = ours.get(rec.name)
         if not isinstance(o, OurResult) or not rec.force_plate:

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import importlib
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from benchmarks.validation.datasets import Recording
 from sensors.types import NS_PER_S, Placement, SampleBatch, SampleKind
+
+if TYPE_CHECKING:  # analytics is imported when it runs, so a broken import is reported, not fatal
+    from analytics.results import AnalyzerOutput, StepEvent, WindowMetrics
 
 EPOCH_NS = 1_700_000_000 * NS_PER_S  # replayed recordings start here (any fixed host time works)
 
@@ -30,7 +35,7 @@ class OurResult:
     side: np.ndarray  # "left", "right" or "unknown" per step
     braking_g: np.ndarray  # NaN where absent
     vertical_oscillation_cm: np.ndarray  # NaN where absent
-    windows: list = field(default_factory=list)  # analytics.results.WindowMetrics
+    windows: list[WindowMetrics] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -62,32 +67,48 @@ def batches(rec: Recording, *, runner: str, chunk_s: float) -> list[SampleBatch]
     ]
 
 
-def run_ours(rec: Recording, *, chunk_s: float = 1.0, analyzer_factory=None, repeat: int = 1) -> OurResult:
+class Analyzer(Protocol):
+    """What the harness needs of an analyzer: analytics.runner.RunnerAnalyzer, or a test's stand-in."""
+
+    def push(self, batch: SampleBatch) -> AnalyzerOutput: ...
+
+    def finish(self) -> AnalyzerOutput: ...
+
+
+AnalyzerFactory = Callable[[str], Analyzer]  # runner name -> a fresh analyzer
+
+
+def _runner_analyzer(runner: str) -> Analyzer:
+    from analytics.runner import RunnerAnalyzer
+
+    return RunnerAnalyzer(runner=runner)
+
+
+def run_ours(
+    rec: Recording, *, chunk_s: float = 1.0, analyzer_factory: AnalyzerFactory | None = None, repeat: int = 1
+) -> OurResult:
     """Analyse one recording; `analyzer_factory(runner)` defaults to analytics.runner.RunnerAnalyzer.
 
     With `repeat` > 1 the analysis runs that many times on fresh analyzers and the fastest wall time is
     kept (this machine is shared: the minimum is the least disturbed measurement); outputs are those of
     the last run (they are identical: the analytics are deterministic).
     """
-    best = None
-    for _ in range(max(repeat, 1)):
-        result = _run_once(rec, chunk_s=chunk_s, analyzer_factory=analyzer_factory)
-        best = result.seconds if best is None else min(best, result.seconds)
+    make = _runner_analyzer if analyzer_factory is None else analyzer_factory
+    result = _run_once(rec, chunk_s=chunk_s, analyzer_factory=make)
+    best = result.seconds
+    for _ in range(repeat - 1):
+        result = _run_once(rec, chunk_s=chunk_s, analyzer_factory=make)
+        best = min(best, result.seconds)
     result.seconds = best
     return result
 
 
-def _run_once(rec: Recording, *, chunk_s: float, analyzer_factory) -> OurResult:
-    if analyzer_factory is None:
-        from analytics.runner import RunnerAnalyzer
-
-        def analyzer_factory(runner: str):
-            return RunnerAnalyzer(runner=runner)
-
+def _run_once(rec: Recording, *, chunk_s: float, analyzer_factory: AnalyzerFactory) -> OurResult:
     runner = "validate"
     chunks = batches(rec, runner=runner, chunk_s=chunk_s)  # built before the clock starts
     analyzer = analyzer_factory(runner)
-    steps, windows = [], []
+    steps: list[StepEvent] = []
+    windows: list[WindowMetrics] = []
     t0 = time.perf_counter()
     for b in chunks:
         out = analyzer.push(b)
@@ -99,7 +120,7 @@ def _run_once(rec: Recording, *, chunk_s: float, analyzer_factory) -> OurResult:
     windows.extend(out.windows)
     steps.sort(key=lambda s: s.t_ns)
 
-    def arr(values) -> np.ndarray:
+    def arr(values: Iterable[float | None]) -> np.ndarray:
         return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
 
     return OurResult(

@@ -14,6 +14,7 @@ import pathlib
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -74,7 +75,7 @@ def run_peer_batch(
         return out
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = pathlib.Path(tmp_name)
-        jobs = []
+        jobs: list[dict[str, Any]] = []  # the JSON the peer script reads
         for k, rec in enumerate(recs):
             csv_path = tmp / f"{k:03d}.csv"
             write_csv(rec, csv_path)

@@ -28,6 +28,8 @@ STANDING_GAP_S = 3.0  # no reference event for this long = standing
 STANDING_MARGIN_S = 1.0  # each standing gap is shrunk by this at both ends
 WINDOW_S = 10.0  # cadence window length
 
+Values = Sequence[float] | np.ndarray  # times (s) or per-step values: a list or a 1-D array
+
 
 def tolerance_s(ref_rate_hz: float) -> float:
     """Matching tolerance: two samples at 25 Hz (80 ms), else 50 ms."""
@@ -58,7 +60,7 @@ def estimate_lag_s(cand: np.ndarray, ref: np.ndarray) -> float:
 
 def match_one_to_one(cand: np.ndarray, ref: np.ndarray, tol_s: float) -> list[tuple[int, int]]:
     """Pairs (i_cand, j_ref) with |cand - ref| <= tol, closest pairs first, each index used once."""
-    pairs = []
+    pairs: list[tuple[float, int, int]] = []  # (distance, i_cand, j_ref)
     for i, c in enumerate(cand):
         lo, hi = np.searchsorted(ref, c - tol_s), np.searchsorted(ref, c + tol_s, side="right")
         pairs.extend((abs(c - ref[j]), i, j) for j in range(lo, hi))
@@ -99,7 +101,7 @@ class StepReference:
 
     @classmethod
     def from_steps(
-        cls, steps_s: Sequence[float], *, rate_hz: float, duration_s: float, window_t0s_s: Sequence[float] | None = None
+        cls, steps_s: Values, *, rate_hz: float, duration_s: float, window_t0s_s: Values | None = None
     ) -> StepReference:
         """One reference time per step (either foot); the whole recording counts as running."""
         steps = np.sort(np.asarray(steps_s, dtype=float))
@@ -118,9 +120,7 @@ class StepReference:
         )
 
     @classmethod
-    def from_left_strides(
-        cls, left_s: Sequence[float], *, rate_hz: float, duration_s: float | None = None
-    ) -> StepReference:
+    def from_left_strides(cls, left_s: Values, *, rate_hz: float, duration_s: float | None = None) -> StepReference:
         """One reference time per left-foot strike (an ankle sensor); implies the steps between."""
         left = np.sort(np.asarray(left_s, dtype=float))
         if len(left) < 2:
@@ -183,7 +183,7 @@ def _classify(
 
 
 # ----------------------------------------------------------------------------- scores
-def abs_err_stats(err: Sequence[float]) -> dict:
+def abs_err_stats(err: Values) -> dict:
     """Median, p90 and mean absolute error and mean signed error (spm) over windows."""
     e = np.asarray(err, dtype=float)
     if len(e) == 0:
@@ -256,7 +256,7 @@ def _match_stats(ref: StepReference, cand_corr: np.ndarray, tol_s: float) -> dic
     }
 
 
-def score_steps(ref: StepReference, cand_s: Sequence[float], *, tol_s: float | None = None) -> dict:
+def score_steps(ref: StepReference, cand_s: Values, *, tol_s: float | None = None) -> dict:
     """All step scores of one candidate (times in s on the recording's clock) against a reference."""
     cand = np.sort(np.asarray(cand_s, dtype=float))
     tol_s = tolerance_s(ref.rate_hz) if tol_s is None else tol_s
@@ -327,7 +327,7 @@ def score_steps(ref: StepReference, cand_s: Sequence[float], *, tol_s: float | N
 
 
 # ----------------------------------------------------------------------------- paired per-step values
-def paired_stats(estimate: Sequence[float], reference: Sequence[float]) -> dict:
+def paired_stats(estimate: Values, reference: Values) -> dict:
     """Median absolute and signed error, Pearson r, n, for paired per-step values."""
     e = np.asarray(estimate, dtype=float)
     r = np.asarray(reference, dtype=float)
@@ -344,9 +344,7 @@ def paired_stats(estimate: Sequence[float], reference: Sequence[float]) -> dict:
     }
 
 
-def match_pairs_with_lag(
-    cand_s: Sequence[float], ref_s: Sequence[float], tol_s: float
-) -> tuple[float, list[tuple[int, int]]]:
+def match_pairs_with_lag(cand_s: Values, ref_s: Values, tol_s: float) -> tuple[float, list[tuple[int, int]]]:
     """Lag (s) and one-to-one pairs (i_cand, j_ref) after removing it, for per-step comparisons."""
     cand = np.asarray(cand_s, dtype=float)
     ref = np.asarray(ref_s, dtype=float)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,10 @@ from benchmarks.validation.datasets import Recording
 from benchmarks.validation.ours import EPOCH_NS, OurResult
 from benchmarks.validation.scoring import StepReference, match_pairs_with_lag, paired_stats, tolerance_s
 from sensors.types import NS_PER_S
+
+if TYPE_CHECKING:  # imported where used: sensors.synthetic by generate(), analytics by run_ours()
+    from analytics.results import WindowMetrics
+    from sensors.synthetic import WindowTruth
 
 RUN_S = 150.0  # s of running per scenario (after the standing start)
 STANDING_TEST_S = 70.0  # s standing before the run in the standing scenario (60 s scored + margins)
@@ -199,7 +204,7 @@ def generate(sc: Scenario) -> Recording:
 
 def truth_scores(rec: Recording, ours: OurResult) -> dict:
     """Every metric against the synthetic truth, plus false steps while standing."""
-    run = rec.truth
+    run = rec.require_truth()
     sa = run.step_arrays
     contacts_s = (sa.t_ns - run.start_t_ns) / NS_PER_S  # all of them: per-step values index into sa
     order = np.argsort(ours.step_times_s)
@@ -241,9 +246,9 @@ def truth_scores(rec: Recording, ours: OurResult) -> dict:
         if not truth.running or truth.disturbed:
             continue
         for m in WINDOW_METRICS:
-            est, ref = getattr(w, m, None), getattr(truth, m, None)
-            if est is not None and ref is not None:
-                per_metric[m].append((float(est), float(ref)))
+            w_est, w_ref = getattr(w, m, None), getattr(truth, m, None)
+            if w_est is not None and w_ref is not None:
+                per_metric[m].append((float(w_est), float(w_ref)))
     for m, pairs_m in per_metric.items():
         a = np.asarray(pairs_m, dtype=float).reshape(-1, 2)
         out[f"window_{m}"] = paired_stats(a[:, 0], a[:, 1]) if len(a) else {"n": 0}
@@ -262,13 +267,13 @@ def turn_scores(
     ours: OurResult,
     order: np.ndarray,
     pairs: list[tuple[int, int]],
-    window_truths: list[tuple[object, object]],
+    window_truths: list[tuple[WindowMetrics, WindowTruth]],
 ) -> dict:
     """The steps whose true contact lies in a turn (its span widened by TURN_MARGIN_S for the bank's
     build-up) and the windows that overlap one: a turn is a few seconds of a 150-s run, so the medians
     over the whole run would hide what it does. `window_truths`: each of our windows with the truth over
     its span (truth time base)."""
-    run = rec.truth
+    run = rec.require_truth()
     sa = run.step_arrays
     margin_ns = round(TURN_MARGIN_S * NS_PER_S)
     spans = [(a - margin_ns, b + margin_ns) for a, b in run.turn_spans_ns]
@@ -276,9 +281,9 @@ def turn_scores(
     for a, b in spans:
         in_turn |= (sa.t_ns >= a) & (sa.t_ns < b)
     in_turn &= sa.t_ns < run.end_t_ns - round(END_MARGIN_S * NS_PER_S)
-    ours_of = {j: order[i] for i, j in pairs}
+    ours_of = {j: int(order[i]) for i, j in pairs}  # true step index -> our step index
     turn_steps = np.flatnonzero(in_turn)
-    matched = [j for j in turn_steps if j in ours_of]
+    matched = [j for j in turn_steps.tolist() if j in ours_of]
     sided = [
         (ours.side[ours_of[j]] == "left") == bool(sa.is_left[j])
         for j in matched
