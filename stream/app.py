@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import pathlib
 import tomllib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,13 +112,16 @@ async def open_pipeline(opts: RunOptions, *, source: str) -> AsyncIterator[LiveP
     if opts.live_view:
         sinks.append(TerminalView(progress=progress))
     sinks.append(BusSink(bus))
-    parts = LiveParts(pipeline=None, bus=bus, progress=progress)  # type: ignore[arg-type]
     if store is not None:
-        parts.db_path = store.path
         sinks.append(buffered(StoreSink(store)))
     sinks += [buffered(sink) for sink in opts.extra_sinks]  # a slow database must not stall the analytics
-    parts.pipeline = Pipeline(
-        analyzer_factory=factory, sinks=sinks, team=opts.team, source=source, keep_outputs=opts.keep_outputs
+    parts = LiveParts(
+        pipeline=Pipeline(
+            analyzer_factory=factory, sinks=sinks, team=opts.team, source=source, keep_outputs=opts.keep_outputs
+        ),
+        bus=bus,
+        progress=progress,
+        db_path=store.path if store is not None else None,
     )
     server = None
     if opts.web:
@@ -143,7 +146,7 @@ async def run_file(opts: RunOptions, *, on_start: Any = None) -> RunResult:
     is already in the store when the error propagates (sessions are left `running` = unfinished)."""
     assert opts.path is not None
     stats = ReplayStats()
-    items = sources.rechunked(
+    items: Iterable[Any] = sources.rechunked(
         sources.read_file(
             opts.path, runner=opts.runner, placement=opts.placement, stats=stats, start_t_ns=opts.start_t_ns
         ),

@@ -235,7 +235,8 @@ class BufferedSink:
         """One call on the wrapped sink; its failure is counted and logged once per streak, not raised."""
         try:
             if call.method == "write":
-                await self.inner.write(call.session, call.output)  # type: ignore[arg-type]
+                assert call.output is not None  # write calls are queued with their output
+                await self.inner.write(call.session, call.output)
             elif call.method == "open_session":
                 await self.inner.open_session(call.session)
             else:

@@ -136,7 +136,7 @@ def split_batches(items: Iterable[object], chunk_s: float) -> Iterator[object]:
     are. The analytics do not depend on chunking, so this changes no result."""
     for item in items:
         if isinstance(item, SampleBatch) and len(item) and (item.t_ns[-1] - item.t_ns[0]) / 1e9 > chunk_s:
-            step = max(1, int(round(chunk_s * item.rate_hz)))
+            step = max(1, round(float(chunk_s * item.rate_hz)))  # float(): an int under numpy 1.x too
             for i in range(0, len(item), step):
                 yield item.slice(i, i + step)
         else:

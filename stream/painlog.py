@@ -44,12 +44,15 @@ class PainLog:
                 entry.note,
             ),
         )
-        return int(cur.lastrowid)
+        if cur.lastrowid is None:  # set by every successful INSERT
+            raise sqlite3.Error("the pain log insert reported no row id")
+        return cur.lastrowid
 
     def entries(self, *, runner: str | None = None, since_t_ns: int | None = None) -> list[PainEntry]:
         """Entries oldest first, optionally of one runner and from a time on."""
         sql = "SELECT runner, t_ns, session_id, pain_before, pain_after, red_flags_json, note FROM pain_log"
-        where, args = [], []
+        where: list[str] = []
+        args: list[str | int] = []
         if runner is not None:
             where.append("runner=?")
             args.append(runner)

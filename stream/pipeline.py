@@ -115,7 +115,7 @@ class Pipeline:
             state = self.runners.get(item.runner)
             push_reading = getattr(state.analyzer, "push_reading", None) if state else None
             output = push_reading(item) if push_reading else None
-            if output:
+            if output and state is not None:  # an output implies the runner's state
                 await self._emit(state, output)
             return output or AnalyzerOutput()
         state = self.runners.get(item.runner)

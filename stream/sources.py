@@ -30,9 +30,10 @@ class Progress:
 
     @property
     def fraction(self) -> float | None:
-        if None in (self.start_t_ns, self.end_t_ns, self.now_t_ns) or self.end_t_ns == self.start_t_ns:
+        start, end, now = self.start_t_ns, self.end_t_ns, self.now_t_ns
+        if start is None or end is None or now is None or end == start:
             return None
-        return min(1.0, max(0.0, (self.now_t_ns - self.start_t_ns) / (self.end_t_ns - self.start_t_ns)))
+        return min(1.0, max(0.0, (now - start) / (end - start)))
 
     @property
     def elapsed_s(self) -> float:
@@ -85,7 +86,7 @@ def rechunked(items: Iterable, chunk_s: float) -> Iterator:
         if (item.t_ns[-1] - item.t_ns[0]) / 1e9 > chunk_s:
             if item.stream_key in pending:
                 yield from release(item.stream_key)
-            step = max(1, int(round(chunk_s * item.rate_hz)))
+            step = max(1, round(float(chunk_s * item.rate_hz)))  # float(): an int under numpy 1.x too
             for i in range(0, len(item), step):
                 yield item.slice(i, i + step)
             continue

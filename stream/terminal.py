@@ -104,9 +104,9 @@ class TerminalView:
 
     def _progress_text(self) -> str:
         p = self.progress
-        if p is None or p.fraction is None:
-            return ""
-        done = int(round(p.fraction * BAR_WIDTH))
+        if p is None or p.fraction is None or p.start_t_ns is None or p.end_t_ns is None:
+            return ""  # (a fraction implies both ends)
+        done = round(p.fraction * BAR_WIDTH)
         total_s = (p.end_t_ns - p.start_t_ns) / 1e9
         return (
             f"[{'#' * done}{'-' * (BAR_WIDTH - done)}] {p.fraction:4.0%} {format_clock(p.elapsed_s)}/"

@@ -8,6 +8,7 @@ import json
 import pathlib
 import sys
 import time
+from typing import Any
 
 from sensors.errors import CaptureError, ImportFormatError
 from sensors.types import Placement
@@ -61,10 +62,11 @@ def run(args: argparse.Namespace) -> int:
         kept = " (what was read before it is kept in the store)" if opts.store else ""
         raise type(exc)(f"{exc.args[0]}{kept}", **_error_fields(exc)) from None
     seconds = time.perf_counter() - started
-    report = {"file": str(args.file), "seconds": round(seconds, 3), "runners": {}}
+    runners: dict[str, dict[str, Any]] = {}
+    report: dict[str, Any] = {"file": str(args.file), "seconds": round(seconds, 3), "runners": runners}
     for runner, summary in result.summaries.items():
         out = result.pipeline.outputs(runner)
-        report["runners"][runner] = {
+        runners[runner] = {
             "summary": summary,
             "step_times_s": [s.t_ns / 1e9 for s in out.steps],
             "alerts": [e.as_row() for e in out.risk_events],

@@ -101,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
             f"{args.runner}: a red flag is in the pain log ({', '.join(flagged.flags_raised)}): stop running and "
             "see a clinician. Training load is not a reason to run through it."
         )
-    print(("FLAG  " if report.spike.flagged else "") + report.spike.message)
+    if report.spike is not None:  # always there: the report is of at least one run
+        print(("FLAG  " if report.spike.flagged else "") + report.spike.message)
     print(f"weekly totals ({report.unit}), 7-day blocks up to the latest run; {report.weekly_caveat}:")
     for w in report.weeks:
         end = dt.datetime.fromtimestamp(w.end_t_ns / 1e9, tz=dt.UTC).strftime("%Y-%m-%d")

@@ -14,8 +14,9 @@ import contextlib
 import pathlib
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sensors.ble import CollectorStats, DeviceSpec, RealClock, SimClock, collect
 from sensors.capture import CaptureWriter
@@ -48,17 +49,29 @@ class RecordOptions:
 
 
 class _RunnerAction(argparse.Action):
-    def __call__(self, parser, namespace, value, option_string=None):  # type: ignore[override]
-        namespace.current_runner = value
-        namespace.runners = [*(namespace.runners or []), value]
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        namespace.current_runner = values
+        namespace.runners = [*(namespace.runners or []), values]
 
 
 class _DeviceAction(argparse.Action):
-    def __call__(self, parser, namespace, value, option_string=None):  # type: ignore[override]
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
         runner = getattr(namespace, "current_runner", None)
         if runner is None:
             parser.error("--device must follow the --runner it belongs to")
-        namespace.devices = [*(namespace.devices or []), (runner, value)]
+        namespace.devices = [*(namespace.devices or []), (runner, values)]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -195,10 +208,11 @@ async def record(opts: RecordOptions, *, on_item: Callable[[DecodedItem], None] 
                 )
             backends = {"backend_client": world.client_backend, "backend_scanner": world.scanner_backend}
         capture = stack.enter_context(CaptureWriter(opts.out, meta=meta))
-        if opts.duration_s:
+        duration_s = opts.duration_s
+        if duration_s:
 
             async def stop_later() -> None:
-                await clock.sleep(opts.duration_s)
+                await clock.sleep(duration_s)
                 stop.set()
 
             timer = asyncio.ensure_future(stop_later())
@@ -228,7 +242,7 @@ def summary(opts: RecordOptions, stats: CollectorStats, counts: dict[str, int]) 
         lines.append(
             f"  {key} ({spec.placement.value}): {counts.get(key, 0)} samples/readings, "
             f"{stats.notifications.get(key, 0)} notifications, {errors} undecodable, "
-            f"{len(gaps)} gap(s){' totalling %.1f s' % sum(gaps) if gaps else ''}"
+            f"{len(gaps)} gap(s){f' totalling {sum(gaps):.1f} s' if gaps else ''}"
         )
     return "\n".join(lines)
 

@@ -7,9 +7,14 @@ import asyncio
 import os
 import pathlib
 import signal
+from typing import TYPE_CHECKING
 
 from stream.commands.collect import add_broker_options, broker_settings
 from stream.errors import UsageError
+
+if TYPE_CHECKING:  # at run time imported in influx_sink: only a worker writing to InfluxDB needs them
+    from stream.influx import InfluxSink
+    from stream.influx.writers import LineWriter
 
 STOP_GRACE_S = 15.0  # after SIGTERM/Ctrl-C, how long a clean stop may take
 
@@ -89,11 +94,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def influx_sink(args: argparse.Namespace, spool_dir: pathlib.Path):  # noqa: ANN201 - InfluxSink | None
+def influx_sink(args: argparse.Namespace, spool_dir: pathlib.Path) -> InfluxSink | None:
     from stream.influx import InfluxSink, V1Writer, V2Writer
 
     if not args.influx_url:
         return None
+    writer: LineWriter
     if args.influx_bucket:
         if not (args.influx_org and args.influx_token):
             raise UsageError(

@@ -98,7 +98,12 @@ class V2Writer:
         from urllib3.exceptions import HTTPError as Urllib3Error
 
         try:
-            self._api.write(bucket=self.bucket, org=self.org, record=body, write_precision=WritePrecision.NS)
+            self._api.write(
+                bucket=self.bucket,
+                org=self.org,
+                record=body,
+                write_precision=WritePrecision.NS,  # type: ignore[arg-type]  # library annotates the class; NS is a str
+            )
         except ApiException as exc:
             cls = RejectedWriteError if exc.status == 400 else RetryableWriteError
             raise cls(f"HTTP {exc.status}: {str(exc.body)[:300]}", sink="influxdb-v2", endpoint=self.endpoint) from exc

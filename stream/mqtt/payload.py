@@ -30,13 +30,16 @@ from __future__ import annotations
 import json
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from analytics.results import AnalyzerOutput, RiskEvent, StepEvent, WindowMetrics
 from sensors.errors import DecodeError
 from sensors.types import Placement, SampleBatch, SampleKind
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance  # the type checker's protocol of dataclasses (no run-time module)
 
 IMU_VERSION = 1
 PROTOCOL = "strideguard-imu"
@@ -141,9 +144,12 @@ def decode_imu(payload: bytes, *, runner: str) -> ImuMessage:
     pos += n_deltas * delta_size
     if n_deltas and int(deltas.min()) <= 0:
         raise fail("sample times must be strictly increasing", pos - n_deltas * delta_size)
-    if n_deltas and t0_ns + int(deltas.max()) * n_deltas > _INT64_MAX:  # cheap bound first, exact sum if needed
-        if t0_ns + sum(int(d) for d in deltas) > _INT64_MAX:
-            raise fail("sample times run past the int64 nanosecond range", 24)
+    if (
+        n_deltas
+        and t0_ns + int(deltas.max()) * n_deltas > _INT64_MAX  # cheap bound first, exact sum if needed
+        and t0_ns + sum(int(d) for d in deltas) > _INT64_MAX
+    ):
+        raise fail("sample times run past the int64 nanosecond range", 24)
     values = np.frombuffer(payload, dtype="<f4", count=n * 3, offset=pos).reshape(n, 3)
     t_ns = np.empty(n, dtype=np.int64)
     if n:
@@ -218,8 +224,8 @@ def risk_event_from_message(message: dict[str, Any]) -> RiskEvent:
     return RiskEvent(**_typed(RiskEvent, _fields_only(RiskEvent, message)))
 
 
-def _fields_only(cls: type, message: dict[str, Any]) -> dict[str, Any]:
-    names = set(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+def _fields_only(cls: type[DataclassInstance], message: dict[str, Any]) -> dict[str, Any]:
+    names = set(cls.__dataclass_fields__)
     return {k: v for k, v in message.items() if k in names}
 
 

@@ -227,7 +227,7 @@ def baseline_for(
     if previous:
         out: dict[str, float | None] = {}
         for name, _, _ in METRICS:
-            values = [p.means[name] for p in previous if p.means.get(name) is not None]
+            values = [v for p in previous if (v := p.means.get(name)) is not None]
             out[name] = float(np.mean(values)) if values else None
         return out, f"mean of the previous {len(previous)} session(s)"
     period_s = parse_risk_config("").baseline_s

@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import datetime as dt
 import pathlib
+from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.dates as mdates  # noqa: E402  (the backend must be chosen first)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+# imported after matplotlib.use(): the backend must be chosen first
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-from analytics.results import Side  # noqa: E402
-from analytics.training_load import DAY_NS, SPIKE_LIMIT_PCT, SPIKE_WINDOW_DAYS, amount  # noqa: E402
-from stream.report.data import NS_PER_S, ReportData, finite, minutes, series  # noqa: E402
+from analytics.results import Side
+from analytics.training_load import DAY_NS, SPIKE_LIMIT_PCT, SPIKE_WINDOW_DAYS, amount
+from stream.report.data import NS_PER_S, ReportData, finite, minutes, series
 
 DPI = 100  # dots per inch: figure sizes below are in inches, so 10 in = 1000 px
 SIDE_COLOURS = {"left": "#1f77b4", "right": "#d62728", "unknown": "#999999"}
@@ -34,7 +38,7 @@ plt.rcParams.update(
 )
 
 
-def _shade_alerts(ax, data: ReportData, metrics: tuple[str, ...] | None = None, *, fatigue: bool = True) -> bool:
+def _shade_alerts(ax: Axes, data: ReportData, metrics: tuple[str, ...] | None = None, *, fatigue: bool = True) -> bool:
     """Shade where an alert for one of `metrics` (or any, or the fatigue combination) was active; overlapping
     spans are merged so they do not darken each other, and drawn beneath the data."""
     chosen = sorted(
@@ -53,7 +57,7 @@ def _shade_alerts(ax, data: ReportData, metrics: tuple[str, ...] | None = None, 
     return bool(merged)
 
 
-def _legend(ax, **kw) -> None:
+def _legend(ax: Axes, **kw: Any) -> None:
     """Above the panel, right-aligned: never over the data (nothing when nothing is labelled)."""
     if not ax.get_legend_handles_labels()[0]:
         return
@@ -68,7 +72,7 @@ def _legend(ax, **kw) -> None:
     )
 
 
-def _no_data(ax, text: str) -> None:
+def _no_data(ax: Axes, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#777777")
 
 
@@ -146,7 +150,7 @@ def steps_scatter(data: ReportData) -> Figure:
     return fig
 
 
-def _robust_ylim(ax, values: list) -> None:
+def _robust_ylim(ax: Axes, values: Sequence[float | None]) -> None:
     """Clip the axis to the 0.5-99.5 % range so one glitch does not flatten the cloud."""
     v = np.array([x for x in values if x is not None], dtype=float)
     if v.size > 10:
