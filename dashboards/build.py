@@ -194,7 +194,8 @@ def runner_live() -> dict[str, Any]:
             "Alerts",
             [
                 target(
-                    f'SELECT "severity", "metric", "kind", "message", "cue" FROM "alerts" WHERE {where} ORDER BY time DESC',
+                    f'SELECT "severity", "metric", "kind", "message", "cue" FROM "alerts" WHERE {where} '
+                    "ORDER BY time DESC",
                     fmt="table",
                 )
             ],
@@ -251,14 +252,15 @@ def coach_team() -> dict[str, Any]:
             },
         ),
     ]
-    for i, (field, title, unit, dec) in enumerate(METRICS[:3] + [METRICS[6]]):
+    for i, (field, title, unit, dec) in enumerate([*METRICS[:3], METRICS[6]]):
         panels.append(
             panel(
                 "timeseries",
                 f"{title} — every runner",
                 [
                     target(
-                        f'SELECT mean("{field}") FROM "windows" WHERE {where} GROUP BY time($__interval), "runner" fill(none)',
+                        f'SELECT mean("{field}") FROM "windows" WHERE {where} '
+                        'GROUP BY time($__interval), "runner" fill(none)',
                         alias="$tag_runner",
                     )
                 ],
@@ -276,8 +278,8 @@ def coach_team() -> dict[str, Any]:
             "Recent alerts",
             [
                 target(
-                    f'SELECT "runner", "severity", "metric", "message", "cue" FROM "alerts" WHERE {where} AND "kind" = \'onset\' '
-                    "ORDER BY time DESC LIMIT 50",
+                    f'SELECT "runner", "severity", "metric", "message", "cue" FROM "alerts" WHERE {where} '
+                    "AND \"kind\" = 'onset' ORDER BY time DESC LIMIT 50",
                     fmt="table",
                 )
             ],
@@ -309,8 +311,8 @@ def session_review() -> dict[str, Any]:
             "Session summary",
             [
                 target(
-                    f'SELECT "state", "duration_s", "n_steps", "mean_cadence_spm", "mean_impact_g", "mean_sway_ml_ratio", '
-                    f'"mean_lean_deg" FROM "sessions" WHERE {where}',
+                    'SELECT "state", "duration_s", "n_steps", "mean_cadence_spm", "mean_impact_g", '
+                    f'"mean_sway_ml_ratio", "mean_lean_deg" FROM "sessions" WHERE {where}',
                     fmt="table",
                 )
             ],
@@ -345,7 +347,8 @@ def session_review() -> dict[str, Any]:
             "Step time",
             [
                 target(
-                    f'SELECT mean("step_time_s") FROM "steps" WHERE {where} GROUP BY time($__interval), "side" fill(none)',
+                    f'SELECT mean("step_time_s") FROM "steps" WHERE {where} '
+                    'GROUP BY time($__interval), "side" fill(none)',
                     alias="$tag_side",
                 )
             ],
@@ -363,8 +366,8 @@ def session_review() -> dict[str, Any]:
             "Alerts in this session",
             [
                 target(
-                    f'SELECT "severity", "metric", "kind", "value", "baseline", "deviation", "deviation_unit", "message" '
-                    f'FROM "alerts" WHERE {where} ORDER BY time',
+                    'SELECT "severity", "metric", "kind", "value", "baseline", "deviation", "deviation_unit", '
+                    f'"message" FROM "alerts" WHERE {where} ORDER BY time',
                     fmt="table",
                 )
             ],

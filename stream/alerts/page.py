@@ -3,7 +3,8 @@ them up to show the banner, vibrate the phone and speak the cue.
 
 It publishes to `strideguard/v1/<team>/<runner>/alerts` in the same shape as the pipeline's BusSink
 (the RiskEvent row plus `session_id`), marked `"delivered": true`; the page de-duplicates by episode,
-and the page shows and feels only these delivered events (the BusSink publishes every raw risk event on the same topic for dashboards).
+and the page shows and feels only these delivered events (the BusSink publishes every raw risk event on
+the same topic for dashboards).
 """
 
 from __future__ import annotations
