@@ -3,7 +3,7 @@
 # They live in their own venv because they pin numpy/scipy versions other than StrideGuard's.
 #   ./scripts/peers_venv.sh            # idempotent: installs only when the pinned versions are missing
 #   PEERS_PYTHON=python3.11 ./scripts/peers_venv.sh
-# Then: .venv/bin/python benchmarks/validate.py   (finds .venv-peers/bin/python by itself)
+# Then: .venv/bin/python -m benchmarks.validate   (finds .venv-peers/bin/python by itself)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
