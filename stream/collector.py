@@ -17,7 +17,6 @@ import time
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-import aiomqtt
 import numpy as np
 
 from sensors.types import SampleBatch
@@ -51,7 +50,7 @@ class Collector:
         self.connection = MqttConnection(
             settings=settings,
             client_id=f"strideguard-collector-{team}-{collector_id}",
-            will=aiomqtt.Will(status, dumps({"state": "offline", "clean": False}), qos=1, retain=True),
+            will=(status, dumps({"state": "offline", "clean": False})),
             online=(status, dumps({"state": "online", "team": team})),
             offline=(status, dumps({"state": "offline", "clean": True})),
         )

@@ -37,8 +37,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiomqtt
-
 from analytics.results import AnalyzerOutput
 from sensors.errors import DecodeError
 from stream.mqtt.connection import MqttConnection, MqttSettings, Received
@@ -144,7 +142,7 @@ class Worker:
             settings=self.settings,
             client_id=self.options.client_id,
             subscriptions=worker_subscriptions(self.options.team, self.options.index, self.options.count),
-            will=aiomqtt.Will(status, dumps({"state": "offline", "clean": False}), qos=1, retain=True),
+            will=(status, dumps({"state": "offline", "clean": False})),
             online=(
                 status,
                 dumps(

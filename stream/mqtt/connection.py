@@ -93,9 +93,9 @@ class MqttConnection:
     """`async with MqttConnection(settings=..., client_id=...) as conn:` then `await conn.publish(...)`
     and `async for message in conn.messages(): ...; conn.ack(message)`.
 
-    `will` is published by the broker if this process dies without disconnecting; `online` is
-    published on every (re)connection and `offline` on a clean close, so a retained status topic
-    always tells the truth.
+    `will` (topic, payload) is published by the broker, retained at QoS 1, if this process dies without
+    disconnecting; `online` is published on every (re)connection and `offline` on a clean close, so a
+    retained status topic always tells the truth.
     """
 
     def __init__(
@@ -104,7 +104,7 @@ class MqttConnection:
         settings: MqttSettings,
         client_id: str,
         subscriptions: Sequence[str] = (),
-        will: aiomqtt.Will | None = None,
+        will: tuple[str, bytes] | None = None,
         online: tuple[str, bytes] | None = None,
         offline: tuple[str, bytes] | None = None,
         manual_ack: bool = False,
@@ -183,7 +183,7 @@ class MqttConnection:
             protocol=aiomqtt.ProtocolVersion.V5,
             clean_start=False,
             properties=props,
-            will=self.will,
+            will=None if self.will is None else aiomqtt.Will(*self.will, qos=1, retain=True),
             keepalive=self.settings.keepalive_s,
             timeout=self.settings.publish_timeout_s,
         )
