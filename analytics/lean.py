@@ -3,13 +3,14 @@
 The reference is the posture while standing still at the start of the session when there is at least
 `standing_reference_min_s` of it, else the mean gravity direction of the first running window. Lean is
 positive forward: with `up` the reference gravity direction and `forward` the AP axis pointing forward
-(decided from braking, see `runner`), projected perpendicular to `up`, a trunk pitched forward by phi
+(decided from braking, see `step_metrics`), projected perpendicular to `up`, a trunk pitched forward by phi
 reads gravity as cos(phi) up - sin(phi) forward in the sensor frame, so phi = atan2(-g.forward, g.up).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,13 +18,30 @@ from analytics.config import AnalyticsConfig
 from analytics.filters import RunningSum, SosFilter, one_pole_sos
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StandingReferenceParams:
+    """What `StandingReference` needs of the configuration."""
+
+    still_threshold_g: float  # g, dynamic RMS below this counts as standing still
+    still_time_constant_s: float  # s, smoothing of the dynamic power
+    min_standing_s: float  # s, standing at the start at least this long sets the reference posture
+
+    @classmethod
+    def from_config(cls, config: AnalyticsConfig) -> StandingReferenceParams:
+        return cls(
+            still_threshold_g=config.still_threshold_g,
+            still_time_constant_s=config.still_time_constant_s,
+            min_standing_s=config.standing_reference_min_s,
+        )
+
+
 class StandingReference:
     """Accumulates the mean acceleration while the session starts standing still."""
 
-    def __init__(self, *, rate_hz: float, config: AnalyticsConfig):
-        self._power = SosFilter(one_pole_sos(config.still_time_constant_s, rate_hz))
-        self._threshold_g2 = config.still_threshold_g**2
-        self._min_samples = config.standing_reference_min_s * rate_hz
+    def __init__(self, *, rate_hz: float, params: StandingReferenceParams):
+        self._power = SosFilter(one_pole_sos(params.still_time_constant_s, rate_hz))
+        self._threshold_g2 = params.still_threshold_g**2
+        self._min_samples = params.min_standing_s * rate_hz
         self._sum = RunningSum(3)
         self._count = 0
         self.closed_at: int | None = None  # sample index where the initial standing ended (movement)

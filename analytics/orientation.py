@@ -8,7 +8,7 @@ largest energy in the step band (the trunk surges forward and back once per step
 side once per stride, at half that frequency): the 2x2 covariance of the band-passed horizontal
 acceleration is smoothed over tens of seconds and its principal axis is re-read on a fixed sample grid
 (`orientation_update_s`), so the result does not depend on chunking. The axis keeps its sign from one
-update to the next; which end is *forward* is decided later from braking (see `runner`).
+update to the next; which end is *forward* is decided later from braking (see `step_metrics`).
 
 Outputs use the unsigned convention: `ap_g` along the axis `u`, `ml_g` along `up x u`. With forward =
 s * u (s = +1 or -1), AP forward = s * ap_g and ML to the left = s * ml_g (a right-handed sensor frame).
@@ -20,6 +20,7 @@ import bisect
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,6 +31,33 @@ from analytics.filters import RunningSum, SosFilter, butter_sos, one_pole_sos
 MIN_AXIS_ENERGY_G2 = 0.02**2  # g^2, below this horizontal step-band energy the AP axis is not updated
 MIN_GRAVITY_G = 1e-6  # g, floor of the gravity magnitude (a stream that starts in free fall)
 AXIS_HISTORY = 64  # AP axis updates kept for look-ups by sample index
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrientationParams:
+    """What `OrientationStage` needs of the configuration (see `AnalyticsConfig` for the meanings)."""
+
+    gravity_cutoff_hz: float  # Hz, 2nd-order low-pass that estimates gravity
+    gravity_warmup_s: float  # s, expanding mean of gravity before the low-pass takes over
+    ap_band_hz: tuple[float, float]  # Hz, band whose horizontal energy marks the AP axis
+    covariance_time_constant_s: float  # s, smoothing of the horizontal step-band covariance
+    axis_update_s: float  # s, grid on which the AP axis is re-read from that covariance
+
+    @classmethod
+    def from_config(cls, config: AnalyticsConfig) -> OrientationParams:
+        return cls(
+            gravity_cutoff_hz=config.gravity_cutoff_hz,
+            gravity_warmup_s=config.gravity_warmup_s,
+            ap_band_hz=config.ap_band_hz,
+            covariance_time_constant_s=config.orientation_time_constant_s,
+            axis_update_s=config.orientation_update_s,
+        )
+
+
+class AxisLookup(Protocol):
+    """The AP axis in force at a sample, as `OrientationStage.axis_at` gives it (what later stages need)."""
+
+    def axis_at(self, index: int) -> np.ndarray | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +84,13 @@ def _dot_rows(x: np.ndarray, y: np.ndarray, prod: np.ndarray, out: np.ndarray | 
 class OrientationStage:
     """Causal, chunk-invariant orientation of one trunk accelerometer stream."""
 
-    def __init__(self, *, rate_hz: float, config: AnalyticsConfig):
-        self._gravity = SosFilter(butter_sos(2, config.gravity_cutoff_hz, "lowpass", rate_hz))
-        self._warmup_samples = max(1, round(config.gravity_warmup_s * rate_hz))
+    def __init__(self, *, rate_hz: float, params: OrientationParams):
+        self._gravity = SosFilter(butter_sos(2, params.gravity_cutoff_hz, "lowpass", rate_hz))
+        self._warmup_samples = max(1, round(params.gravity_warmup_s * rate_hz))
         self._warmup_sum = RunningSum(3)
-        self._ap_band = SosFilter(butter_sos(2, config.ap_band_hz, "bandpass", rate_hz))
-        self._cov = SosFilter(one_pole_sos(config.orientation_time_constant_s, rate_hz))
-        self._update_every = max(1, round(config.orientation_update_s * rate_hz))
+        self._ap_band = SosFilter(butter_sos(2, params.ap_band_hz, "bandpass", rate_hz))
+        self._cov = SosFilter(one_pole_sos(params.covariance_time_constant_s, rate_hz))
+        self._update_every = max(1, round(params.axis_update_s * rate_hz))
         self._index = 0  # absolute index of the next sample
         self._ref_axis: int | None = None  # the sensor axis least aligned with gravity at the start
         self._cos, self._sin = 1.0, 0.0

@@ -31,6 +31,37 @@ INTERVAL_MEMORY = 5  # step intervals in the running median of the current step 
 ONSET_HEIGHT_FRACTION = 0.5  # a bout's recovered first step is at least this x the next step's band-pass peak
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepDetectorParams:
+    """What `StepDetector` needs of the configuration (see `AnalyticsConfig` for the meanings)."""
+
+    band_hz: tuple[float, float]  # Hz, band-pass of the vertical acceleration before peak picking
+    threshold_rms_factor: float  # a peak must exceed this x the running RMS of the band-passed signal
+    threshold_floor_g: float  # g, absolute floor of the threshold
+    rms_time_constant_s: float  # s, running RMS for the adaptive threshold
+    gait_band_fraction_min: float  # share of vertical dynamic power in the step band for gait
+    gait_quality_time_constant_s: float  # s, smoothing of that share
+    refractory_fraction: float  # refractory period = this x the current step interval
+    min_step_interval_s: float  # s, refractory at the start of a bout
+    max_refractory_s: float  # s, upper bound of the refractory period
+    max_step_interval_s: float  # s, a longer gap starts a new bout
+
+    @classmethod
+    def from_config(cls, config: AnalyticsConfig) -> StepDetectorParams:
+        return cls(
+            band_hz=config.step_band_hz,
+            threshold_rms_factor=config.step_threshold_rms_factor,
+            threshold_floor_g=config.step_threshold_floor_g,
+            rms_time_constant_s=config.step_rms_time_constant_s,
+            gait_band_fraction_min=config.gait_band_fraction_min,
+            gait_quality_time_constant_s=config.gait_quality_time_constant_s,
+            refractory_fraction=config.refractory_fraction,
+            min_step_interval_s=config.min_step_interval_s,
+            max_refractory_s=config.max_refractory_s,
+            max_step_interval_s=config.max_step_interval_s,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class StepPeak:
     """A confirmed step: band-pass peak sample and the step interval estimate when it was confirmed."""
@@ -56,12 +87,12 @@ def band_group_delay_s(band_hz: tuple[float, float], rate_hz: float) -> float:
 class StepDetector:
     """Finds steps in a stream of vertical dynamic acceleration (g)."""
 
-    def __init__(self, *, rate_hz: float, config: AnalyticsConfig):
+    def __init__(self, *, rate_hz: float, params: StepDetectorParams):
         self._rate_hz = rate_hz
-        self._cfg = config
-        self._band = SosFilter(butter_sos(2, config.step_band_hz, "bandpass", rate_hz))
-        self._rms = SosFilter(one_pole_sos(config.step_rms_time_constant_s, rate_hz))
-        self._gait = SosFilter(one_pole_sos(config.gait_quality_time_constant_s, rate_hz))
+        self._params = params
+        self._band = SosFilter(butter_sos(2, params.band_hz, "bandpass", rate_hz))
+        self._rms = SosFilter(one_pole_sos(params.rms_time_constant_s, rate_hz))
+        self._gait = SosFilter(one_pole_sos(params.gait_quality_time_constant_s, rate_hz))
         self._index = 0
         self._tail = np.empty((0, 3))  # last (y, threshold, gate) rows whose peaks are not decided yet
         self._pending: tuple[int, float] | None = None
@@ -69,13 +100,13 @@ class StepDetector:
         self._last_step: int | None = None
         self._intervals: deque[int] = deque(maxlen=INTERVAL_MEMORY)
         self._interval_median: float | None = None
-        self._min_samples = config.min_step_interval_s * rate_hz
-        self._max_samples = config.max_step_interval_s * rate_hz
-        self._max_refractory = config.max_refractory_s * rate_hz
-        self._gate_delay = round(band_group_delay_s(config.step_band_hz, rate_hz) * rate_hz)
+        self._min_samples = params.min_step_interval_s * rate_hz
+        self._max_samples = params.max_step_interval_s * rate_hz
+        self._max_refractory = params.max_refractory_s * rate_hz
+        self._gate_delay = round(band_group_delay_s(params.band_hz, rate_hz) * rate_hz)
         self._after = max(1, self._gate_delay)
         # four time constants of the band's low edge: the band-pass has forgotten its zero initial state
-        self._settle_samples = 4.0 / (2.0 * math.pi * config.step_band_hz[0]) * rate_hz
+        self._settle_samples = 4.0 / (2.0 * math.pi * params.band_hz[0]) * rate_hz
 
     @property
     def interval_samples(self) -> float | None:
@@ -87,7 +118,7 @@ class StepDetector:
         est = self.interval_samples
         if est is None:
             return self._min_samples
-        return min(self._max_refractory, max(self._min_samples, self._cfg.refractory_fraction * est))
+        return min(self._max_refractory, max(self._min_samples, self._params.refractory_fraction * est))
 
     def push(self, dyn_vertical_g: np.ndarray) -> list[StepPeak]:
         """Feed one chunk; return the steps confirmed by it, in order."""
@@ -102,8 +133,9 @@ class StepDetector:
         power[0] = y2
         np.multiply(x, x, out=power[1])
         band_power, total_power = self._gait.filter_rows(power)
-        gate = band_power >= self._cfg.gait_band_fraction_min * total_power
-        thr = np.maximum(self._cfg.step_threshold_floor_g, self._cfg.step_threshold_rms_factor * rms)
+        p = self._params
+        gate = band_power >= p.gait_band_fraction_min * total_power
+        thr = np.maximum(p.threshold_floor_g, p.threshold_rms_factor * rms)
         tail = self._tail.shape[0]
         rows = np.empty((tail + n, 3))
         rows[:tail] = self._tail

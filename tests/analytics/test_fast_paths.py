@@ -19,7 +19,7 @@ from analytics.braking import braking_peak_g
 from analytics.config import AnalyticsConfig
 from analytics.contact import MAX_CONTACT_S, contact_span, contact_span_around
 from analytics.filters import History
-from analytics.orientation import OrientationStage, _dot_rows
+from analytics.orientation import OrientationParams, OrientationStage, _dot_rows
 from analytics.step_time import time_at
 
 FLOATS = st.floats(min_value=-3.0, max_value=4.0, allow_nan=False, width=64)
@@ -72,7 +72,7 @@ def test_dot_rows_adds_the_products_in_written_order(n: int) -> None:
 def _reference_orientation(stage_cfg: AnalyticsConfig, rate_hz: float, acc: np.ndarray, sizes: list[int]):
     """The orientation maths written term by term (as before the speed work): vertical, AP and ML per chunk,
     using the stage's own gravity estimate and axis updates, so only the per-sample algebra is compared."""
-    stage = OrientationStage(rate_hz=rate_hz, config=stage_cfg)
+    stage = OrientationStage(rate_hz=rate_hz, params=OrientationParams.from_config(stage_cfg))
     out = []
     i = 0
     for size in sizes:

@@ -11,7 +11,7 @@ import pytest
 
 from analytics.config import AnalyticsConfig
 from analytics.runner import RunnerAnalyzer
-from analytics.steps import StepDetector, band_group_delay_s
+from analytics.steps import StepDetector, StepDetectorParams, band_group_delay_s
 from sensors.synthetic import SyntheticConfig, SyntheticRunner, WalkBreak, fatigue_run
 from tests.analytics.recordings import T0_NS
 from tests.analytics.scoring import recall_precision
@@ -60,7 +60,7 @@ def test_the_gate_delay_is_the_band_pass_group_delay() -> None:
 def test_a_gate_failed_peak_without_a_following_step_stays_out() -> None:
     """One isolated jolt after standing (a bump, not a bout) is not recovered as a step."""
     rate_hz = 100.0
-    detector = StepDetector(rate_hz=rate_hz, config=AnalyticsConfig())
+    detector = StepDetector(rate_hz=rate_hz, params=StepDetectorParams.from_config(AnalyticsConfig()))
     rng = np.random.default_rng(3)
     signal = rng.normal(0.0, 0.005, int(20 * rate_hz))
     signal[1000:1005] += np.array([0.3, 0.9, 1.2, 0.9, 0.3])
