@@ -103,8 +103,8 @@ class WindowReadings:
 
 class WindowLean:
     """Lean of each window against the reference posture: standing still at the start of the session
-    when there is enough of it (`StandingReference`), else the mean gravity of the first running window.
-    Every decision it uses was made by data before the window's end, so
+    when there is enough of it (`StandingReference`), else the mean gravity of the first running window
+    whose gravity has a direction. Every decision it uses was made by data before the window's end, so
     the answer does not depend on how far the stream had got when the window was emitted."""
 
     def __init__(self, *, rate_hz: float, params: StandingReferenceParams):
@@ -126,20 +126,23 @@ class WindowLean:
     ) -> float | None:
         """Lean of the window ending at `end_ns` (last sample `last_sample`) with mean gravity `gravity`
         and the AP axis `axis` in force at its last sample; None while a reference or the forward
-        direction is missing."""
+        direction is missing, and for a window whose mean gravity is zero (it has no direction)."""
         standing_end = self._standing.closed_at
         if gravity is None or standing_end is None or standing_end > last_sample:
             return None
+        direction = unit(gravity)
+        if direction is None:
+            return None  # a zero mean gravity has no direction: no lean, and no reference from it
         if self._up is None:
             if self._standing.up is not None:
                 self._up = self._standing.up
             elif running:
-                self._up = unit(gravity)
+                self._up = direction
             else:
                 return None
         if axis is None or forward is None or forward.decided_t_ns >= end_ns:
             return None
-        return lean_deg(gravity=gravity, up=self._up, forward_axis=forward.sign * axis)  # type: ignore[arg-type]  # None when unit() met a zero mean gravity: lean_deg's TypeError is kept, not fixed here
+        return lean_deg(gravity=gravity, up=self._up, forward_axis=forward.sign * axis)
 
 
 class WindowAssembly:
