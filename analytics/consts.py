@@ -1,8 +1,11 @@
-"""Physical and numerical constants the analytics share, each with its unit."""
+"""The unit constants the analytics use, by the names they import them under.
+
+Each is defined once, with its unit, in `sensors.units` (the leaf module every package may import);
+this module only re-exports them so analytics code keeps one place to import from.
+"""
 
 from __future__ import annotations
 
-STANDARD_GRAVITY_MPS2 = 9.80665  # m/s^2 per g
-NS_PER_S = 1_000_000_000  # ns per s
-CM_PER_M = 100.0  # cm per m
-MS_PER_S = 1000.0  # ms per s
+from sensors.units import CM_PER_M, MS_PER_S, NS_PER_DAY, NS_PER_S, STANDARD_GRAVITY_MPS2
+
+__all__ = ["CM_PER_M", "MS_PER_S", "NS_PER_DAY", "NS_PER_S", "STANDARD_GRAVITY_MPS2"]

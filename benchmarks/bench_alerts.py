@@ -36,6 +36,7 @@ from analytics.results import AnalyzerOutput, RiskEventKind, WindowMetrics
 from analytics.risk import Baseline, MetricBaseline, RiskConfig, RiskEngine
 from sensors.ble.clock import RealClock
 from sensors.simulated import SimulatedAlertBand, SimulatedWorld
+from sensors.units import NS_PER_S
 from stream import bus as busmod
 from stream.alerts import (
     AlertDispatcher,
@@ -51,7 +52,6 @@ from stream.mqtt.connection import MqttSettings
 from stream.session import SessionInfo
 from stream.web import WebServer
 
-NS = 1_000_000_000
 BAND = "C4:7C:8D:6A:12:34"
 TARGET_P99_MS = 500.0
 
@@ -89,14 +89,19 @@ class _TimedBand(SimulatedAlertBand):
 
 def confirming_sequence(runner: str, config: RiskConfig) -> list[WindowMetrics]:
     """Windows past the warm-up whose last one confirms a cadence episode (with a prior baseline)."""
-    t0 = 1_700_000_000 * NS
+    t0 = 1_700_000_000 * NS_PER_S
     out = []
     for k in range(int((config.warmup_s + config.rule("cadence").sustain_s) / 5) + 4):
-        start = t0 + k * 5 * NS
+        start = t0 + k * 5 * NS_PER_S
         cadence = 170.0 if k * 5 < config.warmup_s + 5 else 158.0
         out.append(
             WindowMetrics(
-                runner=runner, t_start_ns=start, t_end_ns=start + 10 * NS, n_steps=28, running=True, cadence_spm=cadence
+                runner=runner,
+                t_start_ns=start,
+                t_end_ns=start + 10 * NS_PER_S,
+                n_steps=28,
+                running=True,
+                cadence_spm=cadence,
             )
         )
     return out

@@ -38,8 +38,9 @@ import numpy as np
 from sensors.errors import DecodeError
 from sensors.protocols import hrm, movesense, pmd_control, pmd_data, rsc
 from sensors.protocols.pmd_control import MeasurementStopped, MeasurementType, PmdControlResponse, PmdSettings
-from sensors.protocols.pmd_time import NS_PER_S, DeviceClockMapper, sample_timestamps_ns
+from sensors.protocols.pmd_time import DeviceClockMapper, sample_timestamps_ns
 from sensors.types import HeartRateReading, Placement, SampleBatch, SampleKind, StrideReading
+from sensors.units import NS_PER_S, STANDARD_GRAVITY_MPS2
 
 DecodedItem = SampleBatch | HeartRateReading | StrideReading
 
@@ -261,7 +262,7 @@ class MovesenseDecoder:
         device_ts = first_ns + np.round(np.arange(n) * (NS_PER_S / rate_hz)).astype(np.int64)
         self.mapper.observe(int(device_ts[-1]), t_ns)
         host = self.mapper.map_frame(device_ts)
-        out: list[DecodedItem] = [self._batch(SampleKind.ACC, host, event.acc_mps2 / movesense.STANDARD_GRAVITY_MPS2)]
+        out: list[DecodedItem] = [self._batch(SampleKind.ACC, host, event.acc_mps2 / STANDARD_GRAVITY_MPS2)]
         if event.gyro_dps is not None:
             out.append(self._batch(SampleKind.GYRO, host, event.gyro_dps))
         return out

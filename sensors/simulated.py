@@ -32,16 +32,16 @@ from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakError
 
-from sensors.ble.clock import NS_PER_S, Clock
+from sensors.ble.clock import Clock
 from sensors.errors import DecodeError
 from sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc, uuids
 from sensors.protocols.pmd_control import ControlOp, MeasurementType, PmdSettings, PmdStatus
+from sensors.units import NS_PER_S, STANDARD_GRAVITY_MPS2
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MTU = 23  # bytes, the ATT minimum before negotiation
 PMD_MIN_MTU = 232  # bytes the H10 needs to fit a 200 Hz ACC frame
-STANDARD_GRAVITY_MPS2 = 9.80665  # m/s^2 per g
 
 # A sample source maps sample times (float64 seconds since the stream started) to (n, 3) values in the
 # kind's unit (g for acceleration, deg/s for angular rate).

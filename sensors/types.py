@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-NS_PER_S = 1_000_000_000  # ns per second
+from sensors.units import NS_PER_S as NS_PER_S  # re-exported: many modules take it from here
 
 
 class Placement(str, enum.Enum):

@@ -1,5 +1,6 @@
 """The design's import rule, enforced: sensors and analytics never import stream, and never each other
-except for the shared sample types (`sensors.types`)."""
+except for the shared modules: the sample types (`sensors.types`) and the unit constants (`sensors.units`).
+Both are leaves, so allowing them lets nothing else of `sensors` into `analytics`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import ast
 import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-ALLOWED_FROM_SENSORS_IN_ANALYTICS = {"sensors.types"}
+SHARED_MODULES = {"sensors.types", "sensors.units"}
+ALLOWED_FROM_SENSORS_IN_ANALYTICS = SHARED_MODULES
 
 
 def imported_modules(path: pathlib.Path) -> set[str]:
@@ -43,3 +45,44 @@ def test_analytics_does_no_io() -> None:
     """Analytics stays pure: no asyncio, sockets, files or subprocesses."""
     io_modules = ("asyncio", "socket", "subprocess", "sqlite3", "aiomqtt", "bleak", "urllib", "http")
     assert violations("analytics", io_modules) == []
+
+
+def test_the_shared_modules_are_leaves() -> None:
+    """What analytics may import from sensors imports nothing of the project but the other shared module."""
+    for name in sorted(SHARED_MODULES):
+        path = ROOT / (name.replace(".", "/") + ".py")
+        project = {m for m in imported_modules(path) if m.split(".")[0] in ("sensors", "analytics", "stream")}
+        assert project <= SHARED_MODULES - {name}, f"{name} imports {sorted(project)}"
+    assert imported_modules(ROOT / "sensors" / "units.py") <= {"math"}  # no numpy: the peer runners import it
+
+
+# Owned by other changes in flight: each still defines a unit constant of its own. Remove an entry when
+# its module imports the constant from sensors.units (the test fails only on a NEW duplicate).
+KNOWN_DUPLICATES = {"stream/engine.py: NS_PER_MIN", "stream/alerts/dispatcher.py: NS_PER_S"}
+
+
+def unit_constant_definitions() -> set[str]:
+    """Module-level assignments, outside sensors/units.py, of a name sensors.units defines or of the
+    value of standard gravity or of ns per second under another name."""
+    units = ast.parse((ROOT / "sensors" / "units.py").read_text())
+    names = {
+        t.id for node in units.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)
+    }
+    found = set()
+    for package in ("sensors", "analytics", "stream", "dashboards", "benchmarks"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path == ROOT / "sensors" / "units.py":
+                continue
+            for node in ast.parse(path.read_text(), filename=str(path)).body:
+                if not isinstance(node, ast.Assign | ast.AnnAssign):
+                    continue
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                literal = isinstance(node.value, ast.Constant) and node.value.value in (9.80665, 1_000_000_000)
+                for target in targets:
+                    if isinstance(target, ast.Name) and (target.id in names or literal):
+                        found.add(f"{path.relative_to(ROOT)}: {target.id}")
+    return found
+
+
+def test_unit_constants_are_defined_once_in_sensors_units() -> None:
+    assert unit_constant_definitions() <= KNOWN_DUPLICATES

@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from analytics.consts import NS_PER_S
 from analytics.results import Severity
 
-NS_PER_S = 1_000_000_000  # ns per second
 SEVERITY_ORDER = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ALERT: 2}
 
 

@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-G_MS2 = 9.80665  # m/s^2 per g
 T = TypeVar("T")
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import sys
 
 from benchmarks.peers import _peer_io as io_
+from sensors.units import STANDARD_GRAVITY_MPS2  # a leaf module: importable without StrideGuard's dependencies
 
 PRESETS = {"default": "IcdIonescu() as shipped", "running": "IcdIonescu(cwt_width=6.0)"}
 CWT_WIDTH = {"default": 9.0, "running": 6.0}
@@ -40,9 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         ml = next(i for i in others if i != ap)
         data = pd.DataFrame(
             {
-                "acc_is": sign * acc_g[:, v] * io_.G_MS2,
-                "acc_ml": acc_g[:, ml] * io_.G_MS2,
-                "acc_pa": acc_g[:, ap] * io_.G_MS2,
+                "acc_is": sign * acc_g[:, v] * STANDARD_GRAVITY_MPS2,
+                "acc_ml": acc_g[:, ml] * STANDARD_GRAVITY_MPS2,
+                "acc_pa": acc_g[:, ap] * STANDARD_GRAVITY_MPS2,
             }
         )
         detector = IcdIonescu(cwt_width=CWT_WIDTH[preset])

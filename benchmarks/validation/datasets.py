@@ -24,12 +24,10 @@ from benchmarks.validation.references import (
     stride_jitter_ms,
 )
 from benchmarks.validation.scoring import StepReference
+from sensors.units import DEG_PER_RAD, STANDARD_GRAVITY_MPS2
 
 if TYPE_CHECKING:  # the harness imports sensors.synthetic only when it runs the synthetic section
     from sensors.synthetic import SyntheticRun
-
-G_MS2 = 9.80665  # m/s^2 per g
-RAD_TO_DEG = 180.0 / np.pi
 
 UCI_FOLDER = "uci_dsa_treadmill_running"
 UCI_RATE_HZ = 25.0  # Hz, Xsens MTx in the UCI Daily and Sports Activities set
@@ -101,8 +99,8 @@ def load_uci(folder: pathlib.Path) -> list[Recording]:
         t0s = np.arange(0.0, t[-1] - 10.0, 10.0)  # the reference's own 10-s grid
         right_peak, left_peak = leg_gyro_steps_s(t, col["RL_zgyro"], col["LL_zgyro"], UCI_RATE_HZ)
         peak_steps = np.sort(np.r_[right_peak, left_peak])
-        acc = np.stack([col["T_xacc"], col["T_yacc"], col["T_zacc"]], axis=1) / G_MS2
-        gyro = np.stack([col["T_xgyro"], col["T_ygyro"], col["T_zgyro"]], axis=1) * RAD_TO_DEG
+        acc = np.stack([col["T_xacc"], col["T_yacc"], col["T_zacc"]], axis=1) / STANDARD_GRAVITY_MPS2
+        gyro = np.stack([col["T_xgyro"], col["T_ygyro"], col["T_zgyro"]], axis=1) * DEG_PER_RAD
         out.append(
             Recording(
                 name=f"uci_{path.stem.split('_')[0]}",

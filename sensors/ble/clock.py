@@ -13,7 +13,7 @@ import itertools
 import time
 from typing import Protocol
 
-NS_PER_S = 1_000_000_000  # ns per second
+from sensors.units import NS_PER_S
 
 
 class Clock(Protocol):

@@ -24,7 +24,7 @@ from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
-from sensors.ble.clock import NS_PER_S, Clock, RealClock, wait_for_event
+from sensors.ble.clock import Clock, RealClock, wait_for_event
 from sensors.ble.recognize import DeviceKind, DeviceProfile, recognise
 from sensors.decoding import DecodedItem, DecoderContext, StreamDecoder, make_decoder
 from sensors.errors import DecodeError, DeviceError
@@ -41,6 +41,7 @@ from sensors.protocols.pmd_control import (
     parse_features,
 )
 from sensors.types import Placement
+from sensors.units import NS_PER_S
 
 log = logging.getLogger(__name__)
 

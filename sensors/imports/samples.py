@@ -16,13 +16,14 @@ from sensors.imports.result import ImportResult
 from sensors.imports.table import Table
 from sensors.imports.units import ACC_UNITS_TO_G, GYRO_UNITS_TO_DPS, TIME_UNITS_TO_NS
 from sensors.types import Placement, SampleBatch, SampleKind
+from sensors.units import NS_PER_S
 
 MAX_ACC_G = 50.0  # g: no running-trunk sensor reads more; a row above it is broken or mis-scaled
 PLAUSIBLE_MEDIAN_ACC_G = (0.5, 3.0)  # g: a worn sensor with gravity has a median |acc| about 1 g
 MAX_GYRO_DPS = 3000.0  # deg/s: above the range of body-worn gyroscopes (2000 deg/s is the usual max)
 MIN_RATE_HZ, MAX_RATE_HZ = 1.0, 2000.0  # Hz: sample rates an import accepts
 RATE_TOLERANCE = 0.10  # a declared rate may differ from the timestamps' rate by 10 %
-EPOCH_MIN_NS = 100_000_000 * 1_000_000_000  # ns: times after 1973 are taken as Unix epoch times
+EPOCH_MIN_NS = 100_000_000 * NS_PER_S  # ns: times after 1973 are taken as Unix epoch times
 T_NS_LIMIT = 2**63 - 2**10  # ns: int64 nanoseconds end in the year 2262 (margin for rounding)
 
 

@@ -6,11 +6,9 @@ time in integer ns. Everything else is converted here, once.
 
 from __future__ import annotations
 
-import math
 import re
 
-STANDARD_GRAVITY_MPS2 = 9.80665  # m/s^2 per g
-DEG_PER_RAD = 180.0 / math.pi  # deg per rad
+from sensors.units import DEG_PER_RAD, STANDARD_GRAVITY_MPS2
 
 ACC_UNITS_TO_G = {"g": 1.0, "m/s2": 1.0 / STANDARD_GRAVITY_MPS2}
 GYRO_UNITS_TO_DPS = {"deg/s": 1.0, "rad/s": DEG_PER_RAD}

@@ -24,7 +24,6 @@ import numpy as np
 from sensors.protocols._reader import ByteReader
 
 PROTOCOL = "movesense"
-STANDARD_GRAVITY_MPS2 = 9.80665  # m/s^2 per g
 KIND_COMMAND_RESULT = 1
 KIND_DATA = 2
 KIND_DATA_PART2 = 3  # second half of an IMU9 packet at high rates; not subscribed by StrideGuard

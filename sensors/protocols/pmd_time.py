@@ -23,9 +23,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sensors.errors import DecodeError
+from sensors.units import NS_PER_S
 
 PROTOCOL = "pmd-time"
-NS_PER_S = 1_000_000_000  # ns per second
 POLAR_EPOCH_UNIX_NS = 946_684_800 * NS_PER_S  # 2000-01-01T00:00Z in Unix ns
 MAX_TIMESTAMP_NS = 2**63 - 1  # ns; a u64 device timestamp above this cannot be an int64 sample time
 

@@ -23,9 +23,9 @@ from scipy.special import betaln
 
 from sensors.synthetic.config import MAX_RATE_HZ, MIN_RATE_HZ, SyntheticConfig, SyntheticConfigError
 from sensors.synthetic.truth import StepArrays, SyntheticRun, TruthStep
-from sensors.types import NS_PER_S, Placement, SampleBatch, SampleKind
+from sensors.types import Placement, SampleBatch, SampleKind
+from sensors.units import NS_PER_S, STANDARD_GRAVITY_MPS2
 
-STANDARD_GRAVITY_MPS2 = 9.80665  # m/s^2 per g
 GRID_S = 0.002  # s, resolution of the rate-independent step-event grid
 MARGIN_S = 3.0  # s, steps generated past the end so the last samples have a next contact
 PEAK_AT_CONTACT_FRACTION = 0.35  # where in contact the vertical pulse peaks (impact-shaped: early)

@@ -28,6 +28,7 @@ import pyarrow.csv as pacsv
 
 from analytics.results import RiskEvent, RiskEventKind, StepEvent
 from sensors.types import Placement, SampleKind
+from sensors.units import STANDARD_GRAVITY_MPS2
 from stream.export.dictionary import DESCRIPTIONS, unit_of
 from stream.export.pseudonym import bids_label
 from stream.export.samples import SampleStream
@@ -40,7 +41,6 @@ HED_TRIAL_TYPES = {
     "alert_cleared": "Sensory-event, Cue",
 }
 TASK = "run"
-STANDARD_GRAVITY_MPS2 = 9.80665  # m/s^2 per g
 CHANNEL_TYPES = {SampleKind.ACC: "ACCEL", SampleKind.GYRO: "GYRO"}
 ALL_CHANNEL_TYPES = ("ACCEL", "ANGACCEL", "GYRO", "JNTANG", "LATENCY", "MAGN", "MISC", "ORNT", "POS", "VEL")
 BIDS_UNITS = {SampleKind.ACC: "m/s^2", SampleKind.GYRO: "deg/s"}

@@ -18,9 +18,9 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from sensors.units import NS_PER_DAY
 from stream.errors import UsageError
 
-NS_PER_DAY = 86_400 * 1_000_000_000  # ns per day
 KEY_VERSION = 1
 RANDOM_SHIFT_DAYS = (365, 3650)  # a random shift goes back between one and ten years
 

@@ -15,10 +15,10 @@ import numpy as np
 from analytics.results import RiskEvent, RiskEventKind, Side, StepEvent, WindowMetrics
 from analytics.risk.config import parse_risk_config
 from analytics.training_load import LoadReport, RunRecord, load_report
+from sensors.units import NS_PER_MIN, NS_PER_S
 from stream.errors import UsageError
 from stream.store import SessionRow, SessionStore
 
-NS_PER_S = 1_000_000_000  # ns per second
 HISTORY_SESSIONS = 10  # previous sessions of the runner shown beside this one
 # The metrics drawn over time: (window field, label, unit). Sway has two fields, drawn in one panel.
 METRICS: tuple[tuple[str, str, str], ...] = (
@@ -82,7 +82,7 @@ class ReportData:
 
 
 def minutes(t_ns: np.ndarray | int, t0_ns: int) -> Any:
-    return (np.asarray(t_ns, dtype=np.int64) - t0_ns) / (60 * NS_PER_S)
+    return (np.asarray(t_ns, dtype=np.int64) - t0_ns) / NS_PER_MIN
 
 
 def series(windows: list[WindowMetrics], name: str) -> tuple[np.ndarray, np.ndarray]:
