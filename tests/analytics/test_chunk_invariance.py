@@ -2,13 +2,12 @@
 
 Chunks of 1, 7 and 100 samples, the whole recording, and random splits with a printed, pinnable seed
 (set STRIDEGUARD_SPLIT_SEED to replay a failure). Whole objects are compared, not selected fields.
+The same contract for every streaming stage on its own: test_stage_contract.py.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
-import random
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from analytics.results import AnalyzerOutput
 from analytics.runner import RunnerAnalyzer
 from sensors.synthetic import NoiseBurst, SyntheticConfig, SyntheticRunner, WalkBreak, random_rotation
 from sensors.types import Placement, SampleBatch
+from tests.analytics.splits import fixed_cuts, random_cuts, split_seed
 
 
 def analyse(batch: SampleBatch, cuts: list[int]) -> tuple[AnalyzerOutput, dict]:
@@ -27,25 +27,6 @@ def analyse(batch: SampleBatch, cuts: list[int]) -> tuple[AnalyzerOutput, dict]:
         if b > a:
             out = out + analyzer.push(batch.slice(a, b))
     return out + analyzer.finish(), analyzer.summary
-
-
-def fixed_cuts(n: int, size: int) -> list[int]:
-    return list(range(size, n, size))
-
-
-def random_cuts(n: int, seed: int) -> list[int]:
-    rng = random.Random(seed)
-    cuts, i = [], 0
-    while i < n:
-        i += rng.choice((1, 2, 3, rng.randint(1, 50), rng.randint(1, 2000)))
-        cuts.append(i)
-    return [c for c in cuts if c < n]
-
-
-def split_seed() -> int:
-    seed = int(os.environ.get("STRIDEGUARD_SPLIT_SEED", random.SystemRandom().randrange(2**31)))
-    print(f"random split seed: {seed} (replay with STRIDEGUARD_SPLIT_SEED={seed})")
-    return seed
 
 
 def assert_same(batch: SampleBatch, sizes: tuple[int, ...]) -> AnalyzerOutput:
