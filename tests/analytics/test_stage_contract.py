@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from analytics.config import AnalyticsConfig
+from analytics.consts import NS_PER_S
 from analytics.filters import RunningSum, SosFilter, butter_sos, one_pole_sos
 from analytics.impact import ImpactFilter, ImpactFilterParams
 from analytics.lean import StandingReference, StandingReferenceParams
@@ -43,7 +44,6 @@ from sensors.types import HeartRateReading, Placement, SampleBatch, StrideReadin
 from tests.analytics.splits import fixed_cuts, random_cuts, split_seed
 
 CONFIG = AnalyticsConfig()
-NS_PER_S = 1_000_000_000
 
 Outputs = dict[str, Any]  # output kind -> list of events, or an (n, ...) array of per-sample values
 
