@@ -40,7 +40,7 @@ def prepare(root: pathlib.Path, minutes: float) -> tuple[pathlib.Path, str]:
     write_batches(capture, [run.acc, run.gyro])
     result = asyncio.run(run_file(RunOptions(path=capture, db_path=root / "store.db", live_view=False)))
     [summary] = result.summaries.values()
-    return root / "store.db", summary["session_id"]
+    return root / "store.db", summary.session_id
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from stream import sources
 from stream.alerts.settings import build_dispatcher
 from stream.backpressure import buffered
 from stream.config_file import read_config_text
+from stream.engine import SessionSummary
 from stream.pipeline import BusSink, Pipeline, Sink, StoreSink
 from stream.store import SessionStore, default_db_path
 from stream.terminal import TerminalView
@@ -46,7 +47,7 @@ def analyzer_factory(config_text: str, *, store: SessionStore | None = None) -> 
 def prior_baseline(store: SessionStore, runner: str) -> Baseline | None:
     """The risk baseline stored with the runner's most recent completed session, if any."""
     for row in reversed(store.sessions(runner=runner)):
-        stored = (row.summary.get("risk") or {}).get("baseline")
+        stored = SessionSummary.from_dict(row.summary).baseline
         if row.status == "completed" and stored:
             return Baseline.from_dict({**stored, "source": "prior"})
     return None
@@ -77,7 +78,7 @@ class RunOptions:
 @dataclass(slots=True)
 class RunResult:
     pipeline: Pipeline
-    summaries: dict[str, dict[str, Any]]
+    summaries: dict[str, SessionSummary]
     stats: ReplayStats
     db_path: pathlib.Path | None
 

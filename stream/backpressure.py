@@ -32,11 +32,10 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
 
 from analytics.results import AnalyzerOutput
+from stream.engine import SessionSummary, Sink, TaggingSink
 from stream.errors import UsageError
-from stream.pipeline import Sink
 from stream.session import SessionInfo
 
 log = logging.getLogger(__name__)
@@ -78,7 +77,7 @@ class _Call:
     method: str  # "open_session" | "write" | "close_session"
     session: SessionInfo
     output: AnalyzerOutput | None = None
-    summary: dict[str, Any] | None = None
+    summary: SessionSummary | None = None
 
     @property
     def size(self) -> int:
@@ -143,8 +142,13 @@ class BufferedSink:
             return
         await self._put(_Call("write", session, output=output))
 
-    async def close_session(self, session: SessionInfo, summary: dict[str, Any]) -> None:
+    async def close_session(self, session: SessionInfo, summary: SessionSummary) -> None:
         await self._put(_Call("close_session", session, summary=summary))
+
+    def tag_session(self, session_id: str, **tags: str | None) -> None:
+        """Tags reach the wrapped sink at once (they label data still queued for it)."""
+        if isinstance(self.inner, TaggingSink):
+            self.inner.tag_session(session_id, **tags)
 
     async def flush(self, timeout_s: float | None = None) -> bool:
         """Wait until every queued call reached the wrapped sink; False if `timeout_s` ran out first."""
@@ -240,7 +244,8 @@ class BufferedSink:
             elif call.method == "open_session":
                 await self.inner.open_session(call.session)
             else:
-                await self.inner.close_session(call.session, call.summary or {})
+                assert call.summary is not None  # close calls are queued with their summary
+                await self.inner.close_session(call.session, call.summary)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a sink's failure stays in its task; the pipeline runs on
@@ -267,4 +272,6 @@ POLICIES: dict[str, Overflow] = {
 def buffered(sink: Sink) -> Sink:
     """`sink` wrapped per POLICIES, or itself when it needs no buffer."""
     overflow = POLICIES.get(sink.name)
-    return sink if overflow is None or isinstance(sink, BufferedSink) else BufferedSink(sink, overflow=overflow)
+    if overflow is None or isinstance(sink, BufferedSink):
+        return sink
+    return BufferedSink(sink, overflow=overflow)

@@ -1,5 +1,6 @@
-"""The collector: sample batches of a team's runners (replayed files, synthetic runs, or live BLE fed
-through the same call) -> the binary IMU payload on each runner's partitioned MQTT topic.
+"""The collector: a team's runners' input (replayed files, synthetic runs, or live BLE fed through the same
+call) -> each runner's partitioned MQTT topic: sample batches as binary IMU payloads, heart-rate and
+footpod readings and runner controls as in-band JSON at the position they came (`stream.mqtt.inband`).
 
 Each runner is one session with its own sequence numbers; batches of one runner are published one
 after the other, each acknowledged by the broker (QoS 1) before the next, so a runner's order is the
@@ -19,9 +20,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sensors.types import SampleBatch
+from sensors.types import HeartRateReading, SampleBatch, StrideReading
 from stream import sources
+from stream.engine import RunnerControl
 from stream.mqtt.connection import MqttConnection, MqttSettings
+from stream.mqtt.inband import encode_control, encode_reading
 from stream.mqtt.payload import dumps, encode_imu
 from stream.mqtt.topics import imu_topic, service_status_topic
 from stream.session import new_session_id
@@ -99,16 +102,25 @@ class Collector:
         seq = 0
         last: SampleBatch | None = None
         async for item in batches:
-            if not isinstance(item, SampleBatch) or not len(item):
-                continue  # heart-rate / footpod readings and capture events are not sent (yet)
-            if item.runner != runner:
-                item = _renamed(item, runner)
-            if not stats.session_id:
-                stats.session_id = new_session_id(runner, int(item.t_ns[0]))
-            await self._publish(topic, encode_imu(item, session=stats.session_id, seq=seq), stats, seq)
-            stats.samples += len(item)
+            payload: bytes
+            if isinstance(item, SampleBatch) and len(item):
+                if item.runner != runner:
+                    item = _renamed(item, runner)
+                if not stats.session_id:
+                    stats.session_id = new_session_id(runner, int(item.t_ns[0]))
+                payload = encode_imu(item, session=stats.session_id, seq=seq)
+                stats.samples += len(item)
+                last = item
+            elif not stats.session_id:
+                continue  # a session starts with samples: readings or controls before them have no session
+            elif isinstance(item, HeartRateReading | StrideReading):
+                payload = encode_reading(item, session=stats.session_id, seq=seq)
+            elif isinstance(item, RunnerControl):
+                payload = encode_control(item.message, session=stats.session_id, seq=seq)
+            else:
+                continue  # capture events (link lost/restored) stay local
+            await self._publish(topic, payload, stats, seq)
             seq += 1
-            last = item
         if last is not None:
             end = SampleBatch(
                 runner=runner,

@@ -7,9 +7,10 @@ printed every `every_s` seconds of recording time so the output stays readable.
 from __future__ import annotations
 
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
 from analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind, WindowMetrics
+from stream.engine import SessionSummary
 from stream.session import SessionInfo
 from stream.sources import Progress
 
@@ -89,14 +90,11 @@ class TerminalView:
             self._latest[session.runner] = output.windows[-1]
             self._status(output.windows[-1].t_end_ns)
 
-    async def close_session(self, session: SessionInfo, summary: dict[str, Any]) -> None:
+    async def close_session(self, session: SessionInfo, summary: SessionSummary) -> None:
         self._clear()
-        self._print(
-            f"{session.runner}: finished — "
-            + ", ".join(
-                f"{k} {v}" for k, v in summary.items() if k in ("duration_s", "n_steps", "cadence_spm", "n_alerts")
-            )
-        )
+        shown = {"duration_s": summary.duration_s, "n_steps": summary.n_steps, "cadence_spm": summary.cadence_spm}
+        dropped = f"; dropped {summary.dropped}" if summary.dropped else ""
+        self._print(f"{session.runner}: finished — " + ", ".join(f"{k} {v}" for k, v in shown.items()) + dropped)
 
     async def close(self) -> None:
         self._clear()

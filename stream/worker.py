@@ -39,12 +39,22 @@ from typing import Any
 
 from analytics.results import AnalyzerOutput
 from sensors.errors import DecodeError
+from stream.bus import topic
+from stream.engine import Analyzer, Session, SessionEngine, SessionSummary, Sink
 from stream.mqtt.connection import MqttConnection, MqttSettings, Received
+from stream.mqtt.inband import ControlMessage, InputMessage, ReadingMessage, decode_input
 from stream.mqtt.journal import Journal, is_finished
-from stream.mqtt.payload import ImuMessage, decode_imu, dumps
+from stream.mqtt.payload import ImuMessage, dumps, loads
 from stream.mqtt.sink import MqttSink
-from stream.mqtt.topics import parse_topic, service_status_topic, worker_partitions, worker_subscriptions
-from stream.pipeline import Analyzer, Sink
+from stream.mqtt.topics import (
+    TopicParts,
+    control_subscription,
+    parse_topic,
+    partition_of,
+    service_status_topic,
+    worker_partitions,
+    worker_subscriptions,
+)
 from stream.session import SessionInfo
 
 log = logging.getLogger(__name__)
@@ -84,13 +94,15 @@ class WorkerOptions:
 
 
 @dataclass(slots=True)
-class _Session:
-    info: SessionInfo
-    analyzer: Analyzer
+class _Wire:
+    """What the transport knows of one collector session: whose it is, and how far its input got."""
+
+    team: str
+    runner: str
     last_seq: int = -1
+    input_seq: int = -1  # sequence number of the message being analysed (tags MQTT outputs)
     watermark: dict[str, int] = field(default_factory=dict)  # kind -> last t_ns published on MQTT
     last_seen_s: float = field(default_factory=time.monotonic)  # when its last message arrived
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -99,6 +111,8 @@ class WorkerStats:
     duplicates: int = 0
     gaps: int = 0  # messages missing from a sequence (lost upstream)
     bad_payloads: int = 0
+    foreign: int = 0  # messages naming a session of another runner or team (refused, never analysed)
+    controls: int = 0  # runner controls applied or refused (a reply was published)
     sessions_rebuilt: int = 0
     sessions_finished: int = 0
     sessions_idle_closed: int = 0  # finished because their collector went silent (no final message)
@@ -108,7 +122,13 @@ class WorkerStats:
 
 
 class Worker:
-    """`await Worker(settings=..., options=..., analyzer_factory=..., sinks=[...]).run(stop_event)`."""
+    """`await Worker(settings=..., options=..., analyzer_factory=..., sinks=[...]).run(stop_event)`.
+
+    An adapter around `stream.engine.SessionEngine`: sessions are keyed by the collector's session id and
+    belong to the team and runner of the topic that opened them; the worker adds the journal, the
+    de-duplication by sequence number, and is itself the engine's last sink: the MQTT outbox."""
+
+    name = "mqtt-outbox"
 
     def __init__(
         self,
@@ -121,19 +141,24 @@ class Worker:
     ) -> None:
         self.settings = settings
         self.options = options
-        self.analyzer_factory = analyzer_factory
-        self.sinks = list(sinks)
         self.publish_outputs = publish_outputs
         self.stats = WorkerStats()
-        self.sessions: dict[str, _Session] = {}
+        self.wires: dict[str, _Wire] = {}  # collector session id -> its transport state
+        self.engine = SessionEngine(analyzer_factory=analyzer_factory, sinks=[*sinks, self])
         self.journal_dir = options.state_dir / "journal"
         self.journal: Journal | None = None
         self._mqtt_sink: MqttSink | None = None
+        self._conn: MqttConnection | None = None
         # MQTT outputs of the current group: (session, output, input_seq, the session's watermark after it)
-        self._outbox: list[tuple[_Session, AnalyzerOutput, int, dict[str, int]]] = []
+        self._outbox: list[tuple[SessionInfo, AnalyzerOutput, int, str, dict[str, int]]] = []
         self._delivery: asyncio.Task[None] | None = None  # publishes the outbox while groups go on
         self._fsync_thread: concurrent.futures.ThreadPoolExecutor | None = None  # journal fsyncs, off the loop
         self.ready = asyncio.Event()  # set once subscribed and rebuilt: collectors may start publishing
+
+    @property
+    def sessions(self) -> dict[str, Session]:
+        """The open sessions by collector session id."""
+        return self.engine.sessions
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
@@ -141,7 +166,10 @@ class Worker:
         conn = MqttConnection(
             settings=self.settings,
             client_id=self.options.client_id,
-            subscriptions=worker_subscriptions(self.options.team, self.options.index, self.options.count),
+            subscriptions=[
+                *worker_subscriptions(self.options.team, self.options.index, self.options.count),
+                control_subscription(self.options.team),
+            ],
             will=(status, dumps({"state": "offline", "clean": False})),
             online=(
                 status,
@@ -155,11 +183,9 @@ class Worker:
         self.journal = Journal(self.journal_dir)
         self._fsync_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal-fsync")
         async with conn:
+            self._conn = conn
             self._mqtt_sink = MqttSink(conn) if self.publish_outputs else None
-            for sink in self.sinks:
-                start = getattr(sink, "start", None)
-                if start is not None:
-                    await start()
+            await self.engine.start()
             await self._rebuild()
             self.ready.set()
             stop_wait = asyncio.ensure_future(stop.wait())
@@ -184,8 +210,7 @@ class Worker:
                     self._delivery.cancel()
                 self._fsync_thread.shutdown(wait=True)
                 self.journal.close()
-                for sink in self.sinks:
-                    await sink.close()
+                await self.engine.close()
 
     # -- receiving -----------------------------------------------------------------------------
     async def _next_group(self, conn: MqttConnection) -> list[Received]:
@@ -204,33 +229,68 @@ class Worker:
             group += more
         return group
 
+    def _accept(self, message: Received) -> tuple[str, InputMessage] | None:
+        """The session key and decoded message of one received message, or None (dropped, counted)."""
+        assert self.journal is not None
+        try:
+            parts = parse_topic(message.topic)
+            if parts.kind == "control":
+                return self._accept_control(parts, message.payload)
+            decoded = decode_input(message.payload, runner=parts.runner)
+        except (ValueError, DecodeError) as exc:
+            self.stats.bad_payloads += 1
+            log.warning("dropping a bad message on %s: %s", message.topic, " ".join(str(exc).split())[:200])
+            return None
+        wire = self.wires.get(decoded.session)
+        if wire is not None and (wire.team, wire.runner) != (parts.team, parts.runner):
+            self.stats.foreign += 1  # another runner's session id: never lets one runner touch another's data
+            log.warning("dropping a message on %s for a session of another runner", message.topic)
+            return None
+        if wire is None and is_finished(self.journal_dir, decoded.session):
+            self.stats.duplicates += 1  # a redelivery after the session was closed
+            return None
+        if wire is not None and decoded.seq <= wire.last_seq:
+            self.stats.duplicates += 1
+            return None
+        if wire is None and not isinstance(decoded, ImuMessage):
+            self.stats.bad_payloads += 1  # a session starts with samples (they give it its start time)
+            log.warning("dropping a %s message of session %s before its first samples", message.topic, decoded.session)
+            return None
+        self.journal.append_message(decoded.session, message.topic, message.payload)
+        return decoded.session, decoded
+
+    def _accept_control(self, parts: TopicParts, payload: bytes) -> tuple[str, InputMessage] | None:
+        """A control from the runner's phone on `.../<runner>/control`: for the runner's open session on
+        this worker; replies (also on that topic) and other workers' runners are ignored."""
+        assert self.journal is not None
+        if partition_of(parts.team, parts.runner) not in worker_partitions(self.options.index, self.options.count):
+            return None
+        control = loads(payload)
+        if control.get("action") != "snooze":
+            return None  # a reply, or nothing for the engine
+        key = next(
+            (k for k, w in self.wires.items() if (w.team, w.runner) == (parts.team, parts.runner)),
+            None,
+        )
+        if key is None:
+            self.stats.bad_payloads += 1
+            log.warning("dropping a control for %s/%s: no open session", parts.team, parts.runner)
+            return None
+        self.journal.append_message(key, topic(parts.team, parts.runner, "control"), payload)
+        return key, ControlMessage(session=key, seq=-1, control=control)
+
     async def _handle_group(self, conn: MqttConnection, group: list[Received]) -> None:
         """Journal the group under one fsync, acknowledge it, analyse it, write and publish its outputs."""
         assert self.journal is not None
-        accepted: list[tuple[_Session, ImuMessage]] = []
+        accepted: list[tuple[str, InputMessage, TopicParts]] = []
         for message in group:
             self.stats.messages += 1
-            try:
+            taken = self._accept(message)
+            if taken is not None:
+                key, decoded = taken
                 parts = parse_topic(message.topic)
-                imu = decode_imu(message.payload, runner=parts.runner)
-            except (ValueError, DecodeError) as exc:
-                self.stats.bad_payloads += 1
-                log.warning("dropping a bad message on %s: %s", message.topic, exc)
-                continue
-            session = self.sessions.get(imu.session)
-            if session is None and is_finished(self.journal_dir, imu.session):
-                self.stats.duplicates += 1  # a redelivery after the session was closed
-                continue
-            if session is None:
-                session = await self._open(parts.team, imu)
-            if imu.seq <= session.last_seq:
-                self.stats.duplicates += 1
-                continue
-            self._note_gap(session, imu.seq)
-            self.journal.append_message(imu.session, message.topic, message.payload)
-            session.last_seq = imu.seq
-            session.last_seen_s = time.monotonic()
-            accepted.append((session, imu))
+                await self._note_input(key, decoded, parts)
+                accepted.append((key, decoded, parts))
         # Group commit: one fsync makes the whole group durable. It runs on a thread while the group is
         # analysed (the disk wait overlaps the CPU work); the group is acknowledged only once it returned.
         fd = self.journal.write_out()
@@ -238,8 +298,8 @@ class Worker:
             asyncio.get_running_loop().run_in_executor(self._fsync_thread, os.fsync, fd) if fd is not None else None
         )
         try:
-            for session, imu in accepted:
-                await self._analyse(session, imu)
+            for key, decoded, _ in accepted:
+                await self._analyse(key, decoded)
         finally:
             if durable is not None:
                 await durable
@@ -249,52 +309,55 @@ class Worker:
         self.journal.rotate_if_full()
         await self._publish_outbox()
 
-    def _note_gap(self, session: _Session, seq: int) -> None:
-        if seq != session.last_seq + 1:
-            missing = seq - session.last_seq - 1
+    async def _note_input(self, key: str, decoded: InputMessage, parts: TopicParts) -> None:
+        """Open the session on its first samples; sequence bookkeeping for every in-band message."""
+        wire = self.wires.get(key)
+        if wire is None:
+            assert isinstance(decoded, ImuMessage)  # _accept lets only samples open a session
+            wire = self.wires[key] = _Wire(team=parts.team, runner=parts.runner)
+            batch = decoded.batch
+            info = SessionInfo(
+                session_id=key,
+                runner=parts.runner,
+                team=parts.team,
+                source="mqtt",
+                started_t_ns=int(batch.t_ns[0]) if len(batch) else 0,
+            )
+            await self.engine.open(key, info, device=batch.device, placement=batch.placement.value)
+        if decoded.seq >= 0:  # in-band; a control from the control topic has no place in the sequence
+            self._note_gap(key, wire, decoded.seq)
+            wire.last_seq = decoded.seq
+        wire.last_seen_s = time.monotonic()
+
+    def _note_gap(self, key: str, wire: _Wire, seq: int) -> None:
+        if seq != wire.last_seq + 1:
+            missing = seq - wire.last_seq - 1
             self.stats.gaps += missing
-            log.warning("session %s: %d IMU message(s) missing before seq %d", session.info.session_id, missing, seq)
-
-    async def _open(self, team: str, imu: ImuMessage) -> _Session:
-        batch = imu.batch
-        started = int(batch.t_ns[0]) if len(batch) else 0
-        info = SessionInfo(session_id=imu.session, runner=batch.runner, team=team, source="mqtt", started_t_ns=started)
-        session = _Session(
-            info=info,
-            analyzer=self.analyzer_factory(batch.runner),
-            tags={"device": batch.device, "placement": batch.placement.value},
-        )
-        self.sessions[imu.session] = session
-        for sink in self._all_sinks():
-            tag = getattr(sink, "tag_session", None)
-            if tag is not None:
-                tag(imu.session, **session.tags)
-            await sink.open_session(info)
-        return session
-
-    def _all_sinks(self) -> list[Any]:
-        return [*self.sinks, *([self._mqtt_sink] if self._mqtt_sink else [])]
+            log.warning("session %s: %d input message(s) missing before seq %d", key, missing, seq)
 
     # -- analysing and emitting ----------------------------------------------------------------
-    async def _analyse(self, session: _Session, imu: ImuMessage) -> None:
-        output = session.analyzer.push(imu.batch) if len(imu.batch) else AnalyzerOutput()
-        if imu.final:
-            output = output + session.analyzer.finish()
-        await self._emit(session, output, imu.seq)
-        if imu.final:
-            await self._close(session)
-
-    async def _emit(self, session: _Session, output: AnalyzerOutput, input_seq: int) -> None:
-        if not output:
+    async def _analyse(self, key: str, decoded: InputMessage) -> None:
+        wire = self.wires.get(key)
+        if wire is None or key not in self.engine.sessions:
+            return  # finished earlier in this group
+        if isinstance(decoded, ControlMessage):
+            await self._control(key, wire, decoded.control)
             return
-        for sink in self.sinks:
-            await sink.write(session.info, output)
-        if self._mqtt_sink is not None:
-            fresh = _after_watermark(output, session.watermark)
-            if fresh:
-                session.watermark = _watermark(fresh, session.watermark)
-                self._outbox.append((session, fresh, input_seq, session.watermark))
-        self.stats.latest_output_s = time.time()
+        wire.input_seq = decoded.seq
+        if isinstance(decoded, ReadingMessage):
+            await self.engine.push(key, decoded.reading)
+            return
+        if len(decoded.batch):
+            await self.engine.push(key, decoded.batch)
+        if decoded.final:
+            await self._finish(key)
+
+    async def _control(self, key: str, wire: _Wire, control: dict[str, Any]) -> None:
+        reply = self.engine.control(key, control)
+        self.stats.controls += 1
+        log.info("control for %s: %s", wire.runner, reply)
+        if self._conn is not None:
+            await self._conn.publish(topic(wire.team, wire.runner, "control"), dumps(reply.as_dict()), qos=1)
 
     async def _publish_outbox(self) -> None:
         """Hand the group's MQTT outputs to the delivery task (started if idle), so the next group is
@@ -319,11 +382,11 @@ class Worker:
         sink = self._mqtt_sink
         while self._outbox:
             outbox, self._outbox = self._outbox, []
-            await sink.write_many([(s.info, out, seq) for s, out, seq, _ in outbox])
-            reached = {s.info.session_id: (s, mark) for s, _, _, mark in outbox}
-            for session_id, (session, mark) in reached.items():
-                if self.sessions.get(session_id) is session:  # a finished session's journal is done with
-                    self.journal.append_watermark(session_id, mark)
+            await sink.write_many([(info, out, seq) for info, out, seq, _, _ in outbox])
+            reached = {key: mark for _, _, _, key, mark in outbox}
+            for key, mark in reached.items():
+                if key in self.wires:  # a finished session's journal is done with
+                    self.journal.append_watermark(key, mark)
 
     async def _delivered(self) -> None:
         """Wait until every output so far is acknowledged by the broker."""
@@ -336,43 +399,66 @@ class Worker:
         message, so their last windows and summary are written and memory is freed. Messages of such a
         session that arrive later are treated as duplicates: `idle_close_s` is long for that reason."""
         now = time.monotonic()
-        for session in [s for s in self.sessions.values() if now - s.last_seen_s >= self.options.idle_close_s]:
-            log.warning(
-                "session %s: no message for %.0f s, closing it", session.info.session_id, now - session.last_seen_s
-            )
-            await self._emit(session, session.analyzer.finish(), session.last_seq)
-            await self._close(session)
+        for key in [k for k, w in self.wires.items() if now - w.last_seen_s >= self.options.idle_close_s]:
+            log.warning("session %s: no message for %.0f s, closing it", key, now - self.wires[key].last_seen_s)
+            await self._finish(key)
             self.stats.sessions_idle_closed += 1
 
-    async def _close(self, session: _Session) -> None:
+    async def _finish(self, key: str) -> None:
         assert self.journal is not None
-        await self._delivered()  # the outputs go out before the session's "finished" status
-        summary = {"session_id": session.info.session_id, **session.analyzer.summary}
-        for sink in self._all_sinks():
-            await sink.close_session(session.info, summary)
-        del self.sessions[session.info.session_id]
-        self.journal.finish(session.info.session_id)
+        await self.engine.finish(key)  # the outbox sink delivers before publishing "finished"
+        del self.wires[key]
+        self.journal.finish(key)
         self.stats.sessions_finished += 1
+
+    # -- the engine's MQTT sink ------------------------------------------------------------------
+    # Outputs past the session's watermark go to the outbox with the input sequence number that produced
+    # them; status messages go straight to the MQTT sink, "finished" only after everything before it.
+    async def open_session(self, session: SessionInfo) -> None:
+        if self._mqtt_sink is not None:
+            await self._mqtt_sink.open_session(session)
+
+    async def write(self, session: SessionInfo, output: AnalyzerOutput) -> None:
+        self.stats.latest_output_s = time.time()
+        if self._mqtt_sink is None:
+            return
+        key = self.engine.key_of(session.session_id)
+        wire = self.wires[key]
+        fresh = _after_watermark(output, wire.watermark)
+        if fresh:
+            wire.watermark = _watermark(fresh, wire.watermark)
+            self._outbox.append((session, fresh, wire.input_seq, key, wire.watermark))
+
+    async def close_session(self, session: SessionInfo, summary: SessionSummary) -> None:
+        await self._delivered()
+        if self._mqtt_sink is not None:
+            await self._mqtt_sink.close_session(session, summary)
+
+    async def close(self) -> None:
+        return None  # the connection closes with `run`
 
     # -- restart -------------------------------------------------------------------------------
     async def _rebuild(self) -> None:
         """Re-analyse every unfinished session from the journal (see the module docstring)."""
         assert self.journal is not None
         recovered = self.journal.recovered
-        for session_id, topic_name, payload in self.journal.replay():
+        for key, topic_name, payload in self.journal.replay():
             parts = parse_topic(topic_name)
-            imu = decode_imu(payload, runner=parts.runner)
-            session = self.sessions.get(session_id)
-            if session is None:
-                session = await self._open(parts.team, imu)
-                session.watermark = dict(recovered.watermarks.get(session_id, {}))
-                self.stats.sessions_rebuilt += 1
-                log.info("rebuilding session %s from %d journaled messages", session_id, recovered.messages[session_id])
-            if imu.seq <= session.last_seq:
+            if parts.kind == "control":
+                if key in self.wires:
+                    await self._control(key, self.wires[key], loads(payload))
                 continue
-            self._note_gap(session, imu.seq)
-            session.last_seq = imu.seq
-            await self._analyse(session, imu)
+            decoded = decode_input(payload, runner=parts.runner)
+            if key not in self.wires:
+                await self._note_input(key, decoded, parts)
+                self.wires[key].watermark = dict(recovered.watermarks.get(key, {}))
+                self.stats.sessions_rebuilt += 1
+                log.info("rebuilding session %s from %d journaled messages", key, recovered.messages[key])
+            elif decoded.seq <= self.wires[key].last_seq:
+                continue
+            else:
+                await self._note_input(key, decoded, parts)
+            await self._analyse(key, decoded)
         await self._delivered()
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind
 from stream.alerts.base import Alert, Channel
+from stream.engine import SessionSummary
 from stream.session import SessionInfo
 
 log = logging.getLogger(__name__)
@@ -171,7 +172,7 @@ class AlertDispatcher:
         for event in output.risk_events:
             self.dispatch(session, event)
 
-    async def close_session(self, session: SessionInfo, summary: dict[str, Any]) -> None:
+    async def close_session(self, session: SessionInfo, summary: SessionSummary) -> None:
         return None
 
     async def flush(self, timeout_s: float | None = None) -> bool:

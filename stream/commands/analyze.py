@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     for runner, summary in result.summaries.items():
         out = result.pipeline.outputs(runner)
         runners[runner] = {
-            "summary": summary,
+            "summary": summary.as_dict(),
             "step_times_s": [s.t_ns / 1e9 for s in out.steps],
             "alerts": [e.as_row() for e in out.risk_events],
         }

@@ -18,9 +18,9 @@ import os
 import pathlib
 import random
 import time
-from typing import Any
 
 from analytics.results import AnalyzerOutput
+from stream.engine import SessionSummary
 from stream.influx import lineproto
 from stream.influx.spool import Spool
 from stream.influx.writers import LineWriter, RejectedWriteError, RetryableWriteError
@@ -96,13 +96,13 @@ class InfluxSink:
         if len(self._buffer) >= self.batch_lines:
             await self.flush()
 
-    async def close_session(self, session: SessionInfo, summary: dict[str, Any]) -> None:
+    async def close_session(self, session: SessionInfo, summary: SessionSummary) -> None:
         self._buffer.append(
             lineproto.session_line(
                 self._session_tags(session),
                 session.started_t_ns,
                 state="finished",
-                summary=summary,
+                summary=summary.as_dict(),
                 source=session.source,
             )
         )

@@ -15,6 +15,7 @@ from typing import Any
 
 from analytics.results import AnalyzerOutput
 from stream.bus import topic
+from stream.engine import SessionSummary
 from stream.mqtt.connection import MqttConnection
 from stream.mqtt.payload import dumps, output_messages
 from stream.session import SessionInfo
@@ -54,9 +55,9 @@ class MqttSink:
         await self.connection.publish_batch(batch, qos=1)
         self.messages_published += len(batch)
 
-    async def close_session(self, session: SessionInfo, summary: dict[str, Any]) -> None:
+    async def close_session(self, session: SessionInfo, summary: SessionSummary) -> None:
         if self.publish_status:
-            await self._status(session, "finished", summary=summary)
+            await self._status(session, "finished", summary=summary.as_dict())
 
     async def close(self) -> None:
         return None  # the connection belongs to whoever opened it

@@ -52,6 +52,11 @@ def worker_subscriptions(team: str, worker_index: int, n_workers: int) -> list[s
     return [f"{TOPIC_ROOT}/{team}/+/imu/{p}" for p in worker_partitions(worker_index, n_workers)]
 
 
+def control_subscription(team: str) -> str:
+    """The topic filter of runners' controls (e.g. a snooze from the phone): `<root>/<team>/+/control`."""
+    return f"{TOPIC_ROOT}/{team}/+/control"
+
+
 def service_status_topic(name: str) -> str:
     """The retained online/offline status (and last will) topic of a collector or worker process."""
     return topic(SERVICES_TEAM, name, "status")

@@ -31,8 +31,8 @@ from aiohttp import web
 
 from analytics.risk import FATIGUE, METRIC_FIELDS
 from stream import bus as busmod
+from stream.engine import SNOOZE_MAX_MIN
 from stream.errors import UsageError
-from stream.pipeline import SNOOZE_MAX_MIN
 
 log = logging.getLogger(__name__)
 

@@ -26,6 +26,7 @@ from stream.alerts.terminal import TerminalChannel
 from stream.app import RunOptions, analyzer_factory, open_pipeline
 from stream.backpressure import BufferedSink, Overflow
 from stream.config_file import read_config_text
+from stream.engine import SessionSummary
 from stream.pipeline import Pipeline, StoreSink
 from stream.session import SessionInfo
 from stream.store import SessionStore
@@ -33,6 +34,12 @@ from stream.store import SessionStore
 FATIGUE_RUN = pathlib.Path(__file__).resolve().parents[2] / "sensors" / "samples" / "fatigue_run.sgcap"
 SLOW_WRITE_S = 2.0  # s per call of the slow store: a database far slower than the 1-s chunks arrive
 REPLAY_SPEED = 400.0  # x real time: 27 min of running in about 4 s
+
+
+def summary_of(session: SessionInfo) -> SessionSummary:
+    return SessionSummary(
+        session_id=session.session_id, runner=session.runner, duration_s=0.0, n_samples=0, n_steps=0, n_windows=0
+    )
 
 
 class SlowStoreSink(StoreSink):
@@ -103,7 +110,7 @@ def _alert_latencies_s(channel: TimedChannel, items: list[Any], wall0: float) ->
 def _stored(db: pathlib.Path, pipeline: Pipeline) -> tuple[int, int, int]:
     store = SessionStore(db)
     try:
-        session_id = pipeline.runners["alex"].session.session_id
+        session_id = pipeline.summaries["alex"].session_id
         return len(store.steps(session_id)), len(store.windows(session_id)), len(store.risk_events(session_id))
     finally:
         store.close()
@@ -250,8 +257,8 @@ async def test_interleaved_sessions_keep_their_order_and_are_merged_per_session(
         await sink.write(a, _steps("a", i, 5))
     for i in range(0, 100, 5):
         await sink.write(b, _steps("b", i, 5))
-    await sink.close_session(a, {})
-    await sink.close_session(b, {})
+    await sink.close_session(a, summary_of(a))
+    await sink.close_session(b, summary_of(b))
     await sink.close()
     assert inner.steps == {"a-s": list(range(100)), "b-s": list(range(100))}
     methods = [m for m, _, _ in inner.calls]
@@ -269,7 +276,7 @@ async def test_drop_oldest_never_drops_session_calls_and_counts_what_close_aband
     await sink.open_session(a)
     for i in range(0, 200, 5):
         await sink.write(a, _steps("a", i, 5))
-    await sink.close_session(a, {})
+    await sink.close_session(a, summary_of(a))
     assert sink.stats.peak_pending_items <= 20
     await sink.close()
     stats = sink.stats

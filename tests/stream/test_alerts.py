@@ -22,6 +22,7 @@ from stream.alerts import (
 )
 from stream.alerts.base import Alert
 from stream.alerts.webhook import backoff_s
+from stream.engine import SessionSummary
 from tests.stream.alert_helpers import SESSION, event, receiver
 
 FAST_RETRY = {"backoff_initial_s": 0.01, "backoff_max_s": 0.05, "attempt_timeout_s": 1.0}
@@ -214,5 +215,8 @@ async def test_dispatcher_is_a_pipeline_sink() -> None:
     d = AlertDispatcher([TerminalChannel(out=io.StringIO())])
     assert isinstance(d, Sink)
     await d.open_session(SESSION)
-    await d.close_session(SESSION, {})
+    await d.close_session(
+        SESSION,
+        SessionSummary(session_id="s", runner="anna", duration_s=0.0, n_samples=0, n_steps=0, n_windows=0),
+    )
     await asyncio.wait_for(d.close(), 5)

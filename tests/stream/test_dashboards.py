@@ -12,6 +12,7 @@ from analytics.results import AnalyzerOutput
 from sensors.synthetic import Change, SyntheticConfig, SyntheticRunner
 from stream.app import analyzer_factory
 from stream.collector import split_batches
+from stream.engine import SessionSummary
 from stream.influx import InfluxSink, V1Writer
 from stream.session import SessionInfo
 from tests.fixtures_services import REPO_ROOT, InfluxDBService
@@ -134,7 +135,9 @@ def filled(
             out = analyzer.finish()
             await sink.write(session, out)
             assert (total + out).risk_events, "the fatigue change must raise alerts for the alert panels"
-            await sink.close_session(session, {"session_id": session.session_id, **analyzer.summary})
+            await sink.close_session(
+                session, SessionSummary.from_analyzer(session.session_id, analyzer.summary, dropped={})
+            )
         await sink.close()
 
     asyncio.run(fill())

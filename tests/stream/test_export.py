@@ -211,12 +211,12 @@ def test_exported_session_re_analyses_to_the_same_metrics(plain_export, world, t
     result = asyncio.run(run_file(RunOptions(path=capture, db_path=tmp_path / "again.db", live_view=False)))
     [summary] = result.summaries.values()
     again = SessionStore(tmp_path / "again.db")
-    new_id = summary["session_id"]
+    new_id = summary.session_id
     assert len(store.steps(session_id)) > 100
     assert again.steps(new_id) == store.steps(session_id)
     assert again.windows(new_id) == store.windows(session_id)
     assert again.risk_events(new_id) == store.risk_events(session_id)
-    assert {k: v for k, v in summary.items() if k != "session_id"} == {
+    assert {k: v for k, v in summary.as_dict().items() if k != "session_id"} == {
         k: v for k, v in row.summary.items() if k != "session_id"
     }
     store.close()

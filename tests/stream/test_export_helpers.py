@@ -97,7 +97,7 @@ def record(
 def analyse(path: pathlib.Path, db: pathlib.Path, *, team: str) -> str:
     result = asyncio.run(run_file(RunOptions(path=path, db_path=db, live_view=False, team=team)))
     [summary] = result.summaries.values()
-    return summary["session_id"]
+    return summary.session_id
 
 
 def build_world(root: pathlib.Path, *, duration_s: float = 90.0) -> World:

@@ -9,6 +9,7 @@ import pathlib
 import pytest
 
 from analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind, Severity, Side, StepEvent, WindowMetrics
+from stream.engine import SessionSummary
 from stream.influx import InfluxSink, V1Writer, V2Writer
 from stream.influx.lineproto import output_lines
 from stream.influx.spool import Spool
@@ -76,7 +77,10 @@ async def test_v1_points_read_back_with_tags_types_and_escaping(
     await sink.open_session(s)
     for k in range(3):
         await sink.write(s, output(k))
-    await sink.close_session(s, {"steps": 9, "mean_cadence_spm": 171.0, "note": "ok"})
+    await sink.close_session(
+        s,
+        SessionSummary(session_id=s.session_id, runner=s.runner, duration_s=3.0, n_samples=300, n_steps=9, n_windows=0),
+    )
     await sink.close()
 
     steps = influxdb.series_rows("SELECT * FROM steps ORDER BY time", database=db)
@@ -102,7 +106,7 @@ async def test_v1_points_read_back_with_tags_types_and_escaping(
     alerts = influxdb.series_rows("SELECT message, metric, kind FROM alerts", database=db)
     assert alerts[0]["message"] == 'cadence "dropped", 6 %' and len(alerts) == 3
     sessions = influxdb.series_rows("SELECT * FROM sessions", database=db)
-    assert len(sessions) == 1 and sessions[0]["state"] == "finished" and sessions[0]["steps"] == 9.0
+    assert len(sessions) == 1 and sessions[0]["state"] == "finished" and sessions[0]["n_steps"] == 9.0
     assert sink.lines_written == 9 + 3 + 3 + 2
 
 

@@ -39,7 +39,7 @@ def store_with_two_runs(tmp_path_factory: pytest.TempPathFactory) -> Store:
             opts = RunOptions(path=SAMPLES / name, db_path=db, live_view=False, keep_outputs=True)
             result = asyncio.run(run_file(opts))
             for runner, summary in result.summaries.items():
-                expected[summary["session_id"]] = len(result.pipeline.outputs(runner).risk_events)
+                expected[summary.session_id] = len(result.pipeline.outputs(runner).risk_events)
     return db, expected
 
 
