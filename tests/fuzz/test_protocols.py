@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from sensors import decoding
 from sensors.errors import DecodeError
-from sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc
+from sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc, strideguard_imu
 from sensors.protocols.pmd_control import MAX_RESPONSE_BYTES, MeasurementType
 from sensors.types import HeartRateReading, Placement, SampleBatch, StrideReading
 from tests.fuzz._support import fuzz_settings, peak_bytes
@@ -39,6 +39,7 @@ PURE: dict[str, Callable[[bytes], object]] = {
     "movesense_notification": lambda p: movesense.parse_notification(p, _SUBS),
     "movesense_request": movesense.parse_request,
     "alert_level": alert_level.parse_alert_level,
+    "strideguard_imu": lambda p: strideguard_imu.decode_imu(p, runner="r"),
 }
 
 
