@@ -16,7 +16,7 @@ import pytest
 from sensors import decoding
 from sensors.errors import DecodeError
 from sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc, strideguard_imu
-from sensors.types import Placement, SampleBatch
+from sensors.types import NO_META, Placement, SampleBatch, StreamMeta
 
 CASES_PER_DECODER = 1500
 
@@ -84,7 +84,7 @@ _IMU_SEEDS = [
 ]
 
 
-def _stateful(source: str, **meta: str) -> Callable[[bytes], object]:
+def _stateful(source: str, meta: StreamMeta = NO_META) -> Callable[[bytes], object]:
     decoder = decoding.make_decoder(source, runner="r", device="d", placement=Placement.CHEST, rate_hz=200.0, meta=meta)
     clock = iter(range(10**9, 10**18, 5_000_000))
     return lambda payload: decoder.feed(next(clock), payload)
@@ -102,11 +102,14 @@ DECODERS: dict[str, tuple[Callable[[dict], list[bytes]], Callable[[], Callable[[
     "movesense": (lambda v: _MOVESENSE_SEEDS, lambda: lambda p: movesense.parse_notification(p, _SUBS)),
     "alert_level": (lambda v: [b"\x00", b"\x01", b"\x02"], lambda: alert_level.parse_alert_level),
     "strideguard_imu": (lambda v: _IMU_SEEDS, lambda: lambda p: strideguard_imu.decode_imu(p, runner="r")),
-    "stream_pmd_data": (_pmd_data_seeds, lambda: _stateful("pmd_data", gyro_rate_hz="52")),
+    "stream_pmd_data": (_pmd_data_seeds, lambda: _stateful("pmd_data", StreamMeta(gyro_rate_hz=52.0))),
     "stream_pmd_control": (_control_seeds, lambda: _stateful("pmd_control")),
     "stream_hrm": (lambda v: _sig_seeds(v, "hrm"), lambda: _stateful("hrm")),
     "stream_rsc": (lambda v: _sig_seeds(v, "rsc"), lambda: _stateful("rsc")),
-    "stream_movesense": (lambda v: _MOVESENSE_SEEDS[:2], lambda: _stateful("movesense", path="/Meas/IMU6/104")),
+    "stream_movesense": (
+        lambda v: _MOVESENSE_SEEDS[:2],
+        lambda: _stateful("movesense", StreamMeta(movesense_path="/Meas/IMU6/104")),
+    ),
 }
 
 
