@@ -131,9 +131,9 @@ def decode_imu(payload: bytes, *, runner: str) -> ImuMessage:
     device = _utf8(reader, reader.take(device_len, "device id"), device_at)
 
     times_at = reader.offset
-    delta_dtype = "<i8" if flags & FLAG_INT64_TIMES else "<i4"
+    delta_dtype, delta_bytes = ("<i8", 8) if flags & FLAG_INT64_TIMES else ("<i4", 4)
     n_deltas = max(n - 1, 0)
-    expected = times_at + n_deltas * np.dtype(delta_dtype).itemsize + n * VALUE_BYTES
+    expected = times_at + n_deltas * delta_bytes + n * VALUE_BYTES
     if len(reader.payload) != expected:  # checked before any array of n is made: n may lie
         raise reader.fail(f"payload is {len(reader.payload)} bytes, {n} samples need {expected}")
     deltas = reader.array(delta_dtype, n_deltas, "sample times")
