@@ -28,7 +28,7 @@ import pyarrow.csv as pacsv
 
 from analytics.results import RiskEvent, RiskEventKind, StepEvent
 from sensors.types import Placement, SampleKind, StreamMeta
-from sensors.units import STANDARD_GRAVITY_MPS2
+from sensors.units import NS_PER_S, STANDARD_GRAVITY_MPS2
 from stream.export.dictionary import DESCRIPTIONS, unit_of
 from stream.export.pseudonym import bids_label
 from stream.export.samples import SampleStream
@@ -370,8 +370,8 @@ def readme(*, pseudonymous: bool, dates_shifted: bool) -> str:
 
 
 def iso_time(t_ns: int) -> str:
-    stamp = dt.datetime.fromtimestamp(t_ns // 1_000_000_000, tz=dt.UTC).replace(tzinfo=None)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S") + f".{(t_ns % 1_000_000_000) // 1000:06d}"
+    stamp = dt.datetime.fromtimestamp(t_ns // NS_PER_S, tz=dt.UTC).replace(tzinfo=None)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S") + f".{(t_ns % NS_PER_S) // 1000:06d}"
 
 
 def write_tsv(path: pathlib.Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
