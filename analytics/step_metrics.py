@@ -160,7 +160,7 @@ class StepMetricsStage:
         # in HistoryChannel order; time since the first sample: int64 ns, converted to float64 as it is written
         self._history.extend_columns(t_ns - self._t0_ns, impact, oriented.ap_g, oriented.ml_g, contact, displacement)
         self._pending.extend(peaks)
-        steps = self._finalize(final=False)
+        steps = self._finalize_steps(final=False)
         self._history.trim()
         return steps
 
@@ -168,9 +168,9 @@ class StepMetricsStage:
         """End of stream: the last peaks (`StepDetector.flush`) and every pending one become steps with
         the data there is."""
         self._pending.extend(peaks)
-        return self._finalize(final=True)
+        return self._finalize_steps(final=True)
 
-    def _finalize(self, *, final: bool) -> list[StepEvent]:
+    def _finalize_steps(self, *, final: bool) -> list[StepEvent]:
         out: list[StepEvent] = []
         last_index = self._history.end - 1
         pending = self._pending

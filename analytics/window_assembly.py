@@ -198,7 +198,7 @@ class WindowAssembly:
         for block in self._block_sums.push(t_ns, sums, first_index):
             self._blocks[block.index] = block
         self._steps.extend(steps)
-        windows = self._emit(stream_t_ns=int(t_ns[-1]), forward=forward)
+        windows = self._emit_windows(stream_t_ns=int(t_ns[-1]), forward=forward)
         self._vertical.trim()
         return windows
 
@@ -210,9 +210,9 @@ class WindowAssembly:
         self._steps.extend(steps)
         for block in self._block_sums.flush(end_ns=end_ns):
             self._blocks[block.index] = block
-        return self._emit(stream_t_ns=None, forward=forward)
+        return self._emit_windows(stream_t_ns=None, forward=forward)
 
-    def _emit(self, *, stream_t_ns: int | None, forward: ForwardDirection | None) -> list[WindowMetrics]:
+    def _emit_windows(self, *, stream_t_ns: int | None, forward: ForwardDirection | None) -> list[WindowMetrics]:
         k = self._blocks_per_window
         windows: list[WindowMetrics] = []
         if self._next_window + k - 1 not in self._blocks:

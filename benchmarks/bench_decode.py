@@ -18,7 +18,7 @@ import numpy as np
 from sensors import decoding
 from sensors.protocols import hrm, pmd_data, rsc
 from sensors.protocols.pmd_control import MeasurementType
-from sensors.types import Placement
+from sensors.types import Placement, StreamMeta
 
 REPEATS = 5
 HOST0_NS = 1_767_225_600_000_000_000
@@ -76,7 +76,7 @@ def main() -> int:
                 device="d",
                 placement=Placement.CHEST,
                 rate_hz=200,
-                meta={"acc_factor": "0.000244"} if "type 0" in kind else {},
+                meta=StreamMeta(acc_factor=0.000244) if "type 0" in kind else StreamMeta(),
             )
             for i, payload in enumerate(frames):
                 decoder.feed(HOST0_NS + i * per_frame * 5_000_000 + 10_000_000, payload)
@@ -95,7 +95,7 @@ def main() -> int:
         )
     )
     for name, source, payload in (("HRM 0x2A37", "hrm", hr_payload), ("RSC 0x2A53", "rsc", rsc_payload)):
-        decoder = decoding.make_decoder(source, runner="r", device="d", placement="chest", rate_hz=None, meta={})
+        decoder = decoding.make_decoder(source, runner="r", device="d", placement="chest", rate_hz=None)
 
         def run(decoder: decoding.StreamDecoder = decoder, payload: bytes = payload) -> int:
             for i in range(20000):

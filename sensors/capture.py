@@ -7,9 +7,14 @@ Layout (all integers little-endian)::
     frame* : b"F" | u32 compressed_len | u32 raw_len | u32 crc32(compressed) | zlib(records)
     record : u8 type | u32 body_len | body
         STREAM  JSON {stream_id, runner, device, placement, source, characteristic, rate_hz, kind, meta}
+                (meta: the stream's StreamMeta as an object of strings, StreamMeta.to_strings)
         NOTIFY  u16 stream_id | i64 t_ns | raw notification bytes (exactly as received)
         SAMPLES u16 stream_id | u32 n | i64 t_ns[n] | f32 values[n*3]   (decoded samples: imports, synthetic)
         EVENT   i64 t_ns | JSON {kind, ...}                              (link lost/restored, gaps, notes)
+
+Version 1 throughout: the typed `StreamMeta` is converted to and from the strings every version-1
+capture holds at this boundary (`StreamInfo.to_json` / `from_json`), under the same keys and number
+formats, so old captures read as they always did and older readers accept new ones.
 
 Why this shape: frames are independently compressed and checksummed and written with one `write` and
 a flush, at least once a second, so a killed recorder loses at most the last second and a damaged file
@@ -32,7 +37,7 @@ from typing import Any, BinaryIO, NoReturn
 import numpy as np
 
 from sensors.errors import CaptureError, DecodeError
-from sensors.types import HeartRateReading, Placement, SampleBatch, SampleKind, StrideReading
+from sensors.types import NO_META, HeartRateReading, Placement, SampleBatch, SampleKind, StreamMeta, StrideReading
 
 MAGIC = b"SGCAP\x00"
 VERSION = 1
@@ -64,26 +69,31 @@ class StreamInfo:
     characteristic: str | None = None
     rate_hz: float | None = None
     kind: SampleKind | None = None
-    meta: dict[str, str] = field(default_factory=dict)
+    meta: StreamMeta = NO_META
 
     def to_json(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["placement"] = self.placement.value
         d["kind"] = self.kind.value if self.kind else None
+        d["meta"] = self.meta.to_strings()
         return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> StreamInfo:
+        """Raises ValueError (and the like) for a declaration of the wrong shape, a meta number included."""
+        source = str(d["source"])
         return cls(
             stream_id=int(d["stream_id"]),
             runner=str(d["runner"]),
             device=str(d["device"]),
             placement=Placement(d.get("placement", "unknown")),
-            source=str(d["source"]),
+            source=source,
             characteristic=d.get("characteristic"),
             rate_hz=None if d.get("rate_hz") is None else float(d["rate_hz"]),
             kind=None if d.get("kind") is None else SampleKind(d["kind"]),
-            meta={str(k): str(v) for k, v in (d.get("meta") or {}).items()},
+            meta=StreamMeta.from_strings(
+                {str(k): str(v) for k, v in (d.get("meta") or {}).items()}, movesense=source == "movesense"
+            ),
         )
 
 
@@ -156,7 +166,7 @@ class CaptureWriter:
         characteristic: str | None = None,
         rate_hz: float | None = None,
         kind: SampleKind | str | None = None,
-        meta: dict[str, str] | None = None,
+        meta: StreamMeta = NO_META,
     ) -> int:
         """Declare a stream and return its id for the write calls."""
         stream_id = len(self._streams)
@@ -169,7 +179,7 @@ class CaptureWriter:
             characteristic=characteristic,
             rate_hz=rate_hz,
             kind=None if kind is None else SampleKind(kind),
-            meta=dict(meta or {}),
+            meta=meta,
         )
         self._streams[stream_id] = info
         self._append(REC_STREAM, json.dumps(info.to_json(), sort_keys=True).encode())
@@ -433,7 +443,7 @@ def write_batches(
                     source=SAMPLES_SOURCE,
                     rate_hz=batch.rate_hz,
                     kind=batch.kind,
-                    meta=dict(batch.meta),
+                    meta=batch.meta,
                 )
         # float(): numpy 1.x rounds its floats to floats (a rate may be one)
         step = max(1, round(float(batch_s * max(b.rate_hz for b in batches)))) if batches else 1

@@ -17,12 +17,12 @@ Sources:
 
 How control reaches data: decoders of one device share a `PmdSession`, found in a `DecoderContext`
 (pass the same context to every `make_decoder` call of one recording or replay). Without a context each
-decoder gets a private session, and the data decoder takes the factor and sample rates from the stream
-`meta` (keys below), which the recorder writes when it declares the stream, so a replay decodes the
-same either way.
+decoder gets a private session, and the data decoder takes the factor and sample rates from the stream's
+`StreamMeta`, which the recorder writes when it declares the stream, so a replay decodes the same either
+way.
 
-Stream meta keys (all strings): "acc_rate_hz", "gyro_rate_hz", "acc_factor", "gyro_factor" for
-pmd_data; "path" (e.g. "/Meas/IMU6/104") and "reference" for movesense.
+What the decoders read of the `StreamMeta`: acc_rate_hz, gyro_rate_hz, acc_factor, gyro_factor for
+pmd_data; movesense_path (e.g. "/Meas/IMU6/104") and movesense_reference for movesense.
 
 Corrupt payloads raise `DecodeError`; the caller counts them and carries on.
 """
@@ -39,7 +39,7 @@ from sensors.errors import DecodeError
 from sensors.protocols import hrm, movesense, pmd_control, pmd_data, rsc
 from sensors.protocols.pmd_control import MeasurementStopped, MeasurementType, PmdControlResponse, PmdSettings
 from sensors.protocols.pmd_time import DeviceClockMapper, sample_timestamps_ns
-from sensors.types import HeartRateReading, Placement, SampleBatch, SampleKind, StrideReading
+from sensors.types import NO_META, HeartRateReading, Placement, SampleBatch, SampleKind, StreamMeta, StrideReading
 from sensors.units import NS_PER_S, STANDARD_GRAVITY_MPS2
 
 DecodedItem = SampleBatch | HeartRateReading | StrideReading
@@ -115,19 +115,19 @@ class PmdDataDecoder:
         device: str,
         placement: Placement,
         rate_hz: float | None,
-        meta: dict[str, str],
+        meta: StreamMeta,
         session: PmdSession,
     ) -> None:
         self.runner, self.device, self.placement = runner, device, Placement(placement)
-        self.meta = dict(meta)
+        self.meta = meta
         self.session = session
         self.rates_hz: dict[int, float | None] = {
-            MeasurementType.ACC: _float_or(meta.get("acc_rate_hz"), rate_hz),
-            MeasurementType.GYRO: _float_or(meta.get("gyro_rate_hz"), None),
+            MeasurementType.ACC: rate_hz if meta.acc_rate_hz is None else meta.acc_rate_hz,
+            MeasurementType.GYRO: meta.gyro_rate_hz,
         }
         self.meta_factors: dict[int, float | None] = {
-            MeasurementType.ACC: _float_or(meta.get("acc_factor"), None),
-            MeasurementType.GYRO: _float_or(meta.get("gyro_factor"), None),
+            MeasurementType.ACC: meta.acc_factor,
+            MeasurementType.GYRO: meta.gyro_factor,
         }
         self.mapper = DeviceClockMapper()  # one device clock for all its measurements
         self._previous_ts: dict[int, int] = {}
@@ -243,12 +243,13 @@ class MovesenseDecoder:
     """GSP data of one subscription -> ACC (g) and, for IMU6, GYRO (deg/s) batches on the host clock."""
 
     def __init__(
-        self, *, runner: str, device: str, placement: Placement, rate_hz: float | None, meta: dict[str, str]
+        self, *, runner: str, device: str, placement: Placement, rate_hz: float | None, meta: StreamMeta
     ) -> None:
         self.runner, self.device, self.placement = runner, device, Placement(placement)
-        self.meta = dict(meta)
-        self.subscription = movesense.Subscription.from_path(meta.get("path", f"/Meas/IMU6/{int(rate_hz or 104)}"))
-        self.reference = int(meta.get("reference", "1"))
+        self.meta = meta
+        path = f"/Meas/IMU6/{int(rate_hz or 104)}" if meta.movesense_path is None else meta.movesense_path
+        self.subscription = movesense.Subscription.from_path(path)
+        self.reference = 1 if meta.movesense_reference is None else meta.movesense_reference
         self.mapper = DeviceClockMapper()
         self._monotonic = {SampleKind.ACC: _Monotonic(), SampleKind.GYRO: _Monotonic()}
 
@@ -290,12 +291,11 @@ def make_decoder(
     device: str,
     placement: Placement | str,
     rate_hz: float | None,
-    meta: dict[str, str],
+    meta: StreamMeta = NO_META,
     context: DecoderContext | None = None,
 ) -> StreamDecoder:
     """A fresh stateful decoder for one declared stream. Unknown sources raise KeyError."""
     placement = Placement(placement)
-    meta = dict(meta or {})
 
     def session() -> PmdSession:
         return context.session(runner, device) if context is not None else PmdSession()
@@ -314,9 +314,3 @@ def make_decoder(
     if source not in factories:
         raise KeyError(f"unknown decoder source {source!r}; known: {', '.join(SOURCES)}")
     return factories[source]()
-
-
-def _float_or(text: str | None, default: float | None) -> float | None:
-    if text is None or text == "":
-        return default
-    return float(text)

@@ -14,7 +14,7 @@ import logging
 import random
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bleak import BleakClient, BleakScanner
@@ -40,7 +40,7 @@ from sensors.protocols.pmd_control import (
     build_stop,
     parse_features,
 )
-from sensors.types import Placement
+from sensors.types import NO_META, Placement, StreamMeta
 from sensors.units import NS_PER_S
 
 log = logging.getLogger(__name__)
@@ -262,7 +262,7 @@ class _DeviceSession:
         self.kind = spec.kind
         self.decoders: dict[str, StreamDecoder] = {}
         self.stream_ids: dict[str, int] = {}
-        self.stream_meta: dict[str, dict[str, str]] = {}
+        self.stream_meta: dict[str, StreamMeta] = {}
         self.lost = asyncio.Event()
         self.control: _PmdControl | None = None
         self.client: BleakClient | None = None
@@ -381,7 +381,7 @@ class _DeviceSession:
                 "movesense",
                 uuids.MOVESENSE_NOTIFY,
                 rate_hz=float(subscription.rate_hz),
-                meta={"path": subscription.path, "reference": "1"},
+                meta=StreamMeta(movesense_path=subscription.path, movesense_reference=1),
             )
             await self._subscribe(client, "movesense", uuids.MOVESENSE_NOTIFY)
             await client.write_gatt_char(
@@ -406,14 +406,10 @@ class _DeviceSession:
         acc_rate_hz, acc_range, acc_factor = await self._start(
             control, MeasurementType.ACC, self.spec.acc_rate_hz, self.spec.acc_range_g
         )
-        meta = {"acc_rate_hz": str(acc_rate_hz), "acc_range_g": str(acc_range), "acc_factor": repr(acc_factor)}
+        meta = StreamMeta(acc_rate_hz=float(acc_rate_hz), acc_range_g=acc_range, acc_factor=acc_factor)
         if self.spec.gyro and MeasurementType.GYRO in features:
             gyro_rate_hz, gyro_range, gyro_factor = await self._start(control, MeasurementType.GYRO, acc_rate_hz, None)
-            meta |= {
-                "gyro_rate_hz": str(gyro_rate_hz),
-                "gyro_range_dps": str(gyro_range),
-                "gyro_factor": repr(gyro_factor),
-            }
+            meta = replace(meta, gyro_rate_hz=float(gyro_rate_hz), gyro_range_dps=gyro_range, gyro_factor=gyro_factor)
         self._declare("pmd_data", uuids.PMD_DATA, rate_hz=float(acc_rate_hz), meta=meta)
         await self._subscribe(client, "pmd_data", uuids.PMD_DATA)
 
@@ -463,10 +459,9 @@ class _DeviceSession:
 
     # -- streams, capture and decoding ----------------------------------------------------------------
     def _declare(
-        self, source: str, characteristic: str, *, rate_hz: float | None = None, meta: dict[str, str] | None = None
+        self, source: str, characteristic: str, *, rate_hz: float | None = None, meta: StreamMeta = NO_META
     ) -> None:
         """Declare the stream (once, or again if its meta changed) and make its decoder."""
-        meta = dict(meta or {})
         if source in self.decoders and self.stream_meta.get(source) == meta:
             return
         spec = self.spec

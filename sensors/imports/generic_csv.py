@@ -16,7 +16,7 @@ from sensors.imports.result import ImportResult
 from sensors.imports.samples import Source, build_result
 from sensors.imports.table import read_columns, read_text, split_header
 from sensors.imports.units import ACC_UNITS_TO_G, GYRO_UNITS_TO_DPS, TIME_UNITS_TO_NS, normalise_unit, parse_column
-from sensors.types import Placement
+from sensors.types import Placement, StreamMeta
 
 FORMAT = "generic_csv"
 ACC_COLUMNS = ("ax", "ay", "az")
@@ -46,7 +46,7 @@ def read_generic_csv(
     With `strict` a damaged row raises ImportFormatError; without, the rows before it are returned with
     the error in `ImportResult.error`. A file-wide problem (missing column, impossible unit) always
     raises. With `infer_units`, a unit declared nowhere is inferred from the data when it is unambiguous
-    (see `sensors.imports.infer`) and named in the batches' meta["inferred_units"]; otherwise it is an error.
+    (see `sensors.imports.infer`) and named in the batches' meta.inferred_units; otherwise it is an error.
     """
     path = os.fspath(path)
     text = read_text(path)
@@ -81,7 +81,7 @@ def read_generic_csv(
         device=device or os.path.splitext(os.path.basename(path))[0],
         placement=Placement(placement),
         start_t_ns=start_t_ns,
-        meta={"inferred_units": ", ".join(inferred)} if inferred else {},
+        meta=StreamMeta(inferred_units=", ".join(inferred) if inferred else None),
     )
     return build_result(
         table,

@@ -7,7 +7,7 @@ Checks on single rows end the readable part at that row (see `ImportResult`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from sensors.errors import ImportFormatError
 from sensors.imports.result import ImportResult
 from sensors.imports.table import Table
 from sensors.imports.units import ACC_UNITS_TO_G, GYRO_UNITS_TO_DPS, TIME_UNITS_TO_NS
-from sensors.types import Placement, SampleBatch, SampleKind
+from sensors.types import NO_META, Placement, SampleBatch, SampleKind, StreamMeta
 from sensors.units import NS_PER_S
 
 MAX_ACC_G = 50.0  # g: no running-trunk sensor reads more; a row above it is broken or mis-scaled
@@ -37,7 +37,7 @@ class Source:
     device: str
     placement: Placement
     start_t_ns: int = 0
-    meta: dict[str, str] = field(default_factory=dict)
+    meta: StreamMeta = NO_META  # what the format knows; the origin and path are added
 
 
 def build_result(
@@ -96,7 +96,7 @@ def build_result(
         return ImportResult(path=path, format=source.format, acc=None, gyro=None, rows_read=0, error=error)
     if t_ns.size and t_ns[0] < EPOCH_MIN_NS:
         t_ns = t_ns + source.start_t_ns
-    meta = {"source": source.format, "path": path, **source.meta}
+    meta = replace(source.meta, origin=source.format, import_path=path)
 
     def batch(kind: SampleKind, values: np.ndarray | None) -> SampleBatch | None:
         if values is None or t_ns.size == 0:

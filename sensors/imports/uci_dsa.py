@@ -14,7 +14,7 @@ from sensors.errors import ImportFormatError
 from sensors.imports.result import ImportResult
 from sensors.imports.samples import Source, build_result
 from sensors.imports.table import read_columns, read_text, split_header
-from sensors.types import Placement
+from sensors.types import Placement, StreamMeta
 
 FORMAT = "uci_dsa"
 RATE_HZ = 25.0  # Hz, the dataset's sampling rate
@@ -67,7 +67,7 @@ def read_uci_dsa(
         device=f"xsens-mtx-{unit}",
         placement=UNITS[unit],
         start_t_ns=start_t_ns,
-        meta={"attribution": ATTRIBUTION, "unit": unit},
+        meta=StreamMeta(attribution=ATTRIBUTION, sensor_unit=unit),
     )
     return build_result(
         table, source, time_unit="s", acc_unit="m/s2", gyro_unit="rad/s", rate_hz=RATE_HZ, has_gyro=True, strict=strict

@@ -6,6 +6,7 @@ pmd_time     per-sample PMD timestamps and the device -> host clock mapper (drif
 hrm          Heart Rate Measurement 0x2A37        rsc    Running Speed and Cadence 0x2A53
 movesense    Movesense GATT SensorData protocol   alert_level  Alert Level 0x2A06 writes
 uuids        the GATT UUIDs
+strideguard_imu  StrideGuard's own binary IMU payload (a sample batch on MQTT): encoder and decoder
 
 Each module raises only `sensors.errors.DecodeError` for bad input; `sensors.decoding` turns these into
 stream decoders.

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import struct
 
+import numpy as np
+
 from sensors.errors import DecodeError
 
 U8 = struct.Struct("<B")
@@ -65,6 +67,16 @@ class ByteReader:
 
     def f32(self, what: str) -> float:
         return self.unpack(F32, what)[0]
+
+    def array(self, dtype: str, count: int, what: str) -> np.ndarray:
+        """`count` values of the explicit-endian `dtype` (e.g. "<i4") as a read-only view of the payload
+        (no copy: a batch of samples is read where it lies)."""
+        n_bytes = np.dtype(dtype).itemsize * count
+        if count < 0 or self.remaining < n_bytes:
+            raise self.fail(f"truncated {what}: need {n_bytes} bytes, {self.remaining} left")
+        values = np.frombuffer(self.payload, dtype=dtype, count=count, offset=self.offset)
+        self.offset += n_bytes
+        return values
 
     def rest(self) -> bytes:
         data = self.payload[self.offset :]

@@ -23,7 +23,7 @@ from scipy.special import betaln
 
 from sensors.synthetic.config import MAX_RATE_HZ, MIN_RATE_HZ, SyntheticConfig, SyntheticConfigError
 from sensors.synthetic.truth import StepArrays, SyntheticRun, TruthStep
-from sensors.types import Placement, SampleBatch, SampleKind
+from sensors.types import Placement, SampleBatch, SampleKind, StreamMeta
 from sensors.units import NS_PER_S, STANDARD_GRAVITY_MPS2
 
 GRID_S = 0.002  # s, resolution of the rate-independent step-event grid
@@ -114,7 +114,9 @@ class SyntheticRunner:
         _add_noise_bursts(cfg, t_s, acc_g, gyro_dps, signal_rng)
 
         t_ns = start_t_ns + np.round(t_s * NS_PER_S).astype(np.int64)
-        meta = {"source": "synthetic", "seed": str(seed), "frame": "mount_rotation @ trunk(x fwd, y left, z up)"}
+        meta = StreamMeta(
+            origin="synthetic", synthetic_seed=seed, coordinate_frame="mount_rotation @ trunk(x fwd, y left, z up)"
+        )
 
         def batch(kind: SampleKind, values: np.ndarray) -> SampleBatch:
             return SampleBatch(
@@ -125,7 +127,7 @@ class SyntheticRunner:
                 rate_hz=float(rate_hz),
                 t_ns=t_ns,
                 values=values,
-                meta=dict(meta),
+                meta=meta,
             )
 
         acc = batch(SampleKind.ACC, acc_g)

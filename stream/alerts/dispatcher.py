@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind
+from sensors.units import NS_PER_S
 from stream.alerts.base import Alert, Channel
 from stream.engine import SessionSummary
 from stream.session import SessionInfo
 
 log = logging.getLogger(__name__)
-NS_PER_S = 1_000_000_000  # ns per second
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import pathlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +27,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from analytics.results import RiskEvent, RiskEventKind, StepEvent
-from sensors.types import Placement, SampleKind
-from sensors.units import STANDARD_GRAVITY_MPS2
+from sensors.types import Placement, SampleKind, StreamMeta
+from sensors.units import NS_PER_S, STANDARD_GRAVITY_MPS2
 from stream.export.dictionary import DESCRIPTIONS, unit_of
 from stream.export.pseudonym import bids_label
 from stream.export.samples import SampleStream
@@ -98,11 +98,12 @@ def entity_prefix(subject: str, session: str) -> str:
     return f"sub-{subject}_ses-{session}_task-{TASK}"
 
 
-def _meta(system: TrackingSystem, key: str) -> str:
+def _meta(system: TrackingSystem, fact: Callable[[StreamMeta], str | None]) -> str:
     """A device fact from the recording's stream metadata, "n/a" when the recorder did not know it."""
     for stream in system.streams:
-        if stream.meta.get(key):
-            return str(stream.meta[key])
+        value = fact(stream.meta)
+        if value:
+            return value
     return "n/a"
 
 
@@ -151,9 +152,9 @@ def write_tracking_system(
         "SoftwareFilters": "n/a",
         "MissingValues": "n/a",
         "DeviceSerialNumber": system.device_label,
-        "Manufacturer": _meta(system, "manufacturer"),
-        "ManufacturersModelName": _meta(system, "model"),
-        "SoftwareVersions": _meta(system, "firmware"),
+        "Manufacturer": _meta(system, lambda m: m.manufacturer),
+        "ManufacturersModelName": _meta(system, lambda m: m.model),
+        "SoftwareVersions": _meta(system, lambda m: m.firmware),
         "Instructions": "Run as usual with the sensor strapped on.",
         **institution,
         **{f"{ctype}ChannelCount": counts.get(ctype, 0) for ctype in ALL_CHANNEL_TYPES},
@@ -369,8 +370,8 @@ def readme(*, pseudonymous: bool, dates_shifted: bool) -> str:
 
 
 def iso_time(t_ns: int) -> str:
-    stamp = dt.datetime.fromtimestamp(t_ns // 1_000_000_000, tz=dt.UTC).replace(tzinfo=None)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S") + f".{(t_ns % 1_000_000_000) // 1000:06d}"
+    stamp = dt.datetime.fromtimestamp(t_ns // NS_PER_S, tz=dt.UTC).replace(tzinfo=None)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S") + f".{(t_ns % NS_PER_S) // 1000:06d}"
 
 
 def write_tsv(path: pathlib.Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sensors.capture import write_batches
-from sensors.types import Placement, SampleBatch, SampleKind
+from sensors.types import Placement, SampleBatch, SampleKind, StreamMeta
 from stream.errors import UsageError
 
 
@@ -48,7 +48,7 @@ def read_samples(
                 rate_hz=d["rate_hz"],
                 t_ns=part["t_ns"].to_numpy(),
                 values=values,
-                meta=json.loads(d["meta_json"] or "{}"),
+                meta=_meta(d["meta_json"]),
             )
         )
     return batches
@@ -61,6 +61,13 @@ def to_capture(
     batches = read_samples(export_dir, subject=subject, session=session, runner=runner)
     write_batches(out_path, batches, meta={"source": "strideguard export re-import"})
     return out_path
+
+
+def _meta(meta_json: str | None) -> StreamMeta:
+    """The devices table's text form back to a StreamMeta. Lenient: a pseudonymised export may have
+    rewritten a value, which is then kept as text rather than refusing the whole re-import."""
+    strings = json.loads(meta_json or "{}")
+    return StreamMeta.from_strings({str(k): str(v) for k, v in strings.items()}, lenient=True)
 
 
 def _prefixed(prefix: str, label: str) -> str:

@@ -9,13 +9,13 @@ not fatal: the session's results can still be exported.
 from __future__ import annotations
 
 import pathlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from sensors.capture import CaptureEvent
 from sensors.errors import SensorError
-from sensors.types import HeartRateReading, Placement, SampleBatch, SampleKind, StrideReading
+from sensors.types import NO_META, HeartRateReading, Placement, SampleBatch, SampleKind, StreamMeta, StrideReading
 from stream import sources
 from stream.store import SessionRow
 
@@ -30,7 +30,7 @@ class SampleStream:
     rate_hz: float
     t_ns: np.ndarray
     values: np.ndarray
-    meta: dict[str, str] = field(default_factory=dict)
+    meta: StreamMeta = NO_META
 
     def __len__(self) -> int:
         return int(self.t_ns.shape[0])
@@ -86,9 +86,10 @@ def load_session_samples(row: SessionRow, *, placement: Placement = Placement.CH
 
 def _concat(group: list[SampleBatch]) -> SampleStream:
     first = group[0]
-    meta: dict[str, str] = {}
-    for b in group:
-        meta.update(b.meta)
+    meta = last = first.meta
+    for b in group[1:]:  # a later batch's values win; a stream's batches share one meta, applied once
+        if b.meta is not last:
+            meta, last = meta.updated(b.meta), b.meta
     return SampleStream(
         device=first.device,
         placement=first.placement,

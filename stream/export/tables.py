@@ -84,7 +84,7 @@ def samples_table(
 
 def device_row(stream: SampleStream, *, tracksys: str | None, labeler: Labeler) -> dict[str, Any]:
     n = len(stream)
-    meta = dict(stream.meta)
+    meta = stream.meta.to_strings()  # the text form captures hold: the same keys, old exports and new
     if labeler.pseudonymous:  # file paths say where (and often whose) the recording was: left out
         meta = {k: labeler.scrub(v) for k, v in meta.items() if k.lower() not in PATH_KEYS}
     return {

@@ -31,7 +31,7 @@ from sensors.capture import (
     replay,
 )
 from sensors.errors import CaptureError
-from sensors.types import Placement, SampleBatch, SampleKind
+from sensors.types import Placement, SampleBatch, SampleKind, StreamMeta
 from tests.fuzz._support import LONG_FACTOR, fuzz_settings, mutation_fuzz, peak_bytes
 
 _HEADER = struct.Struct("<6sHI")
@@ -50,7 +50,7 @@ def _valid_capture(path: pathlib.Path, vectors: dict) -> bytes:
             placement=Placement.CHEST,
             source="pmd_data",
             rate_hz=200.0,
-            meta={"acc_rate_hz": "200", "gyro_rate_hz": "52"},
+            meta=StreamMeta(acc_rate_hz=200.0, gyro_rate_hz=52.0),
         )
         heart = writer.add_stream(runner="ann", device="h10", placement=Placement.CHEST, source="hrm")
         samples = writer.add_stream(

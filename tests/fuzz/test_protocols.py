@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 
 from sensors import decoding
 from sensors.errors import DecodeError
-from sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc
+from sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc, strideguard_imu
 from sensors.protocols.pmd_control import MAX_RESPONSE_BYTES, MeasurementType
-from sensors.types import HeartRateReading, Placement, SampleBatch, StrideReading
+from sensors.types import HeartRateReading, Placement, SampleBatch, StreamMeta, StrideReading
 from tests.fuzz._support import fuzz_settings, peak_bytes
 
 _SUBS = {1: movesense.Subscription.from_path("/Meas/IMU6/104"), 2: movesense.Subscription.from_path("/Meas/Acc/52")}
@@ -39,6 +39,7 @@ PURE: dict[str, Callable[[bytes], object]] = {
     "movesense_notification": lambda p: movesense.parse_notification(p, _SUBS),
     "movesense_request": movesense.parse_request,
     "alert_level": alert_level.parse_alert_level,
+    "strideguard_imu": lambda p: strideguard_imu.decode_imu(p, runner="r"),
 }
 
 
@@ -144,7 +145,12 @@ def _pmd_frames(draw: st.DrawFn) -> list[tuple[int, bytes]]:
 @given(frames=st.composite(_pmd_frames)())
 def test_pmd_stream_output_is_valid_and_strictly_time_ordered_for_any_clock(frames) -> None:
     decoder = decoding.make_decoder(
-        "pmd_data", runner="r", device="d", placement=Placement.CHEST, rate_hz=200.0, meta={"gyro_rate_hz": "200"}
+        "pmd_data",
+        runner="r",
+        device="d",
+        placement=Placement.CHEST,
+        rate_hz=200.0,
+        meta=StreamMeta(gyro_rate_hz=200.0),
     )
     _check_stream(decoder, frames)
 
@@ -171,7 +177,7 @@ def test_movesense_stream_output_is_valid_and_strictly_time_ordered_for_any_cloc
         device="d",
         placement=Placement.CHEST,
         rate_hz=104.0,
-        meta={"path": "/Meas/IMU6/104", "reference": "1"},
+        meta=StreamMeta(movesense_path="/Meas/IMU6/104", movesense_reference=1),
     )
     _check_stream(decoder, frames)
 
@@ -203,7 +209,7 @@ def test_stream_decoders_take_any_sequence_of_receive_times_and_bytes(source: st
         device="d",
         placement=Placement.CHEST,
         rate_hz=200.0,
-        meta={"gyro_rate_hz": "52", "path": "/Meas/IMU6/104"},
+        meta=StreamMeta(gyro_rate_hz=52.0, movesense_path="/Meas/IMU6/104"),
     )
     for t_ns, payload in feeds:
         try:

@@ -273,7 +273,7 @@ def test_uci_torso_unit_from_the_real_recording(real_data: pathlib.Path) -> None
     acc, gyro = result.acc, result.gyro
     assert result.complete and result.rows_read == 7500 == len(acc) == len(gyro)  # 60 x 5 s at 25 Hz
     assert (acc.runner, acc.device, acc.placement, acc.rate_hz) == ("p1", "xsens-mtx-T", Placement.CHEST, 25.0)
-    assert "Altun" in acc.meta["attribution"]
+    assert "Altun" in acc.meta.attribution
     assert np.diff(acc.t_ns).min() == np.diff(acc.t_ns).max() == 40_000_000
     first = np.loadtxt(path, delimiter=",", skiprows=1, max_rows=1)
     assert np.allclose(acc.values[0], first[1:4] / G_MPS2, rtol=1e-6)
@@ -303,7 +303,7 @@ def test_units_declared_nowhere_are_inferred_when_the_data_is_clear(tmp_path: pa
     with pytest.raises(ImportFormatError, match="time unit is not declared"):
         read(path)
     result = read(path, infer_units=True)
-    assert result.acc.meta["inferred_units"] == "time ms, acceleration m/s2, angular rate rad/s"
+    assert result.acc.meta.inferred_units == "time ms, acceleration m/s2, angular rate rad/s"
     assert np.allclose(result.acc.values, run.acc.values, atol=1e-5)
     assert np.allclose(result.gyro.values, run.gyro.values, atol=1e-3)
     assert result.acc.rate_hz == pytest.approx(50.0)
@@ -313,7 +313,7 @@ def test_inferred_deg_s_and_declared_units_are_not_overridden(tmp_path: pathlib.
     rows = np.column_stack((relative_s(run), run.acc.values, run.gyro.values))
     path = write_csv(tmp_path / "degs.csv", "t_s,ax,ay,az,gx,gy,gz", rows)
     result = read(path, infer_units=True)
-    assert result.gyro.meta["inferred_units"] == "acceleration g, angular rate deg/s"
+    assert result.gyro.meta.inferred_units == "acceleration g, angular rate deg/s"
     assert np.allclose(result.gyro.values, run.gyro.values, atol=1e-3)
 
 
@@ -335,7 +335,7 @@ def test_read_any_yields_time_ordered_chunks_then_raises_the_damage(tmp_path: pa
             batches.append(batch)
     assert info.value.line == 262 and "the 260 rows before it are readable" in str(info.value)
     assert [len(b) for b in batches] == [100, 100, 60]  # everything before the damage was delivered first
-    assert {b.runner for b in batches} == {"bob"} and batches[0].meta["inferred_units"] == "time s, acceleration g"
+    assert {b.runner for b in batches} == {"bob"} and batches[0].meta.inferred_units == "time s, acceleration g"
 
 
 def test_read_any_interleaves_acc_and_gyro_of_a_uci_file(real_data: pathlib.Path) -> None:

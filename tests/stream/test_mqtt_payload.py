@@ -1,104 +1,58 @@
-"""The binary IMU payload round-trips exactly, and every malformed payload is a DecodeError."""
+"""stream.mqtt.payload: the IMU payload it re-exports, the JSON messages, and the topics.
+
+The IMU payload's own tests (literal bytes, every malformation at its offset, seeded fuzz) are in
+tests/sensors/protocols/test_strideguard_imu.py, next to its decoder.
+"""
 
 from __future__ import annotations
-
-import os
-import random
 
 import numpy as np
 import pytest
 
 from analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind, Severity, Side, StepEvent, WindowMetrics
 from sensors.errors import DecodeError
+from sensors.protocols import strideguard_imu
 from sensors.types import Placement, SampleBatch, SampleKind
 from stream.bus import matches
 from stream.mqtt import payload as wire
 from stream.mqtt.topics import imu_topic, parse_topic, partition_of, worker_partitions, worker_subscriptions
 
-
-def batch(n: int = 50, *, t0_ns: int = 1_700_000_000_000_000_000, step_ns: int = 10_000_000, **kw) -> SampleBatch:
-    rng = np.random.default_rng(n)
-    fields = {
-        "runner": "ana",
-        "device": "H10-A1B2",
-        "placement": Placement.CHEST,
-        "kind": SampleKind.ACC,
-        "rate_hz": 100.0,
-        "t_ns": t0_ns + np.arange(n, dtype=np.int64) * step_ns + rng.integers(0, 1000, n),
-        "values": rng.normal(size=(n, 3)).astype(np.float32),
-    }
-    fields.update(kw)
-    return SampleBatch(**fields)
-
-
-@pytest.mark.parametrize("n", [0, 1, 2, 50, 500])
-def test_round_trip_is_exact(n: int) -> None:
-    b = batch(n)
-    data = wire.encode_imu(b, session="ana-1", seq=7, final=n == 0)
-    msg = wire.decode_imu(data, runner="ana")
-    assert msg == wire.ImuMessage(session="ana-1", seq=7, final=n == 0, batch=b)
-
-
-def test_size_is_header_ids_deltas_and_values() -> None:
-    data = wire.encode_imu(batch(50), session="s", seq=0)
-    assert len(data) == 34 + 1 + 1 + len("H10-A1B2") + 49 * 4 + 50 * 12
-
-
-def test_gaps_over_two_seconds_use_int64_times() -> None:
-    b = batch(3, step_ns=5_000_000_000, kind=SampleKind.GYRO, placement=Placement.SACRUM)
-    data = wire.encode_imu(b, session="s", seq=1)
-    assert data[3] & wire.FLAG_INT64_TIMES
-    assert wire.decode_imu(data, runner="ana").batch == b
-
-
-@pytest.mark.parametrize(
-    ("mutate", "message"),
-    [
-        (lambda d: d[:10], "shorter than the 34-byte header"),
-        (lambda d: bytes([2]) + d[1:], "unsupported IMU payload version 2"),
-        (lambda d: d[:1] + bytes([9]) + d[2:], "unknown sample kind code 9"),
-        (lambda d: d[:2] + bytes([99]) + d[3:], "unknown placement code 99"),
-        (lambda d: d[:3] + bytes([0x80]) + d[4:], "unknown flag bits 0x80"),
-        (lambda d: d[:-1], "samples need"),
-        (lambda d: d + b"\0", "samples need"),
-    ],
+REEXPORTED = (
+    "FLAG_FINAL",
+    "FLAG_INT64_TIMES",
+    "IMU_VERSION",
+    "KIND_CODES",
+    "MAX_SAMPLES",
+    "PLACEMENT_CODES",
+    "PROTOCOL",
+    "ImuMessage",
+    "decode_imu",
+    "encode_imu",
 )
-def test_malformed_payloads_raise_decode_error_with_offset(mutate, message: str) -> None:
-    data = mutate(wire.encode_imu(batch(5), session="s", seq=0))
-    with pytest.raises(DecodeError, match=message) as info:
-        wire.decode_imu(data, runner="ana")
-    assert info.value.protocol == "strideguard-imu"
-    assert info.value.offset is not None
 
 
-def test_times_past_the_int64_range_are_a_decode_error() -> None:
-    data = bytearray(wire.encode_imu(batch(3, t0_ns=0, step_ns=2**31 - 1000), session="s", seq=0))
-    data[24:32] = (2**63 - 2**31).to_bytes(8, "little", signed=True)  # t0 near the limit: the deltas would wrap
-    with pytest.raises(DecodeError, match="int64"):
-        wire.decode_imu(bytes(data), runner="ana")
+def test_the_imu_payload_names_the_collector_and_worker_import_are_the_protocol_modules() -> None:
+    for name in REEXPORTED:
+        assert getattr(wire, name) is getattr(strideguard_imu, name), name
+    assert set(REEXPORTED) <= set(wire.__all__)
 
 
-def test_every_truncation_is_a_decode_error() -> None:
-    data = wire.encode_imu(batch(4), session="sess", seq=3)
-    for cut in range(len(data)):
-        with pytest.raises(DecodeError):
-            wire.decode_imu(data[:cut], runner="ana")
-
-
-def test_fuzzed_payloads_decode_or_raise_decode_error_only() -> None:
-    seed = int(os.environ.get("STRIDEGUARD_FUZZ_SEED", random.randrange(2**32)))
-    print(f"fuzz seed {seed} (set STRIDEGUARD_FUZZ_SEED to replay)")
-    rng = random.Random(seed)
-    good = wire.encode_imu(batch(6), session="sess", seq=3)
-    for _ in range(2000):
-        data = bytearray(good)
-        for _ in range(rng.randint(1, 4)):
-            data[rng.randrange(len(data))] = rng.randrange(256)
-        try:
-            msg = wire.decode_imu(bytes(data), runner="ana")
-        except DecodeError:
-            continue
-        assert len(msg.batch) == 6 and np.all(np.diff(msg.batch.t_ns) > 0)
+def test_a_batch_round_trips_through_the_reexported_names() -> None:
+    rng = np.random.default_rng(5)
+    batch = SampleBatch(
+        runner="ana",
+        device="H10-A1B2",
+        placement=Placement.CHEST,
+        kind=SampleKind.ACC,
+        rate_hz=100.0,
+        t_ns=1_700_000_000_000_000_000 + np.arange(50, dtype=np.int64) * 10_000_000,
+        values=rng.normal(size=(50, 3)),
+    )
+    data = wire.encode_imu(batch, session="ana-1", seq=7)
+    assert wire.decode_imu(data, runner="ana") == wire.ImuMessage(session="ana-1", seq=7, final=False, batch=batch)
+    with pytest.raises(DecodeError) as info:
+        wire.decode_imu(data[:-1], runner="ana")
+    assert info.value.protocol == wire.PROTOCOL == "strideguard-imu"
 
 
 def test_output_messages_round_trip_through_json() -> None:

@@ -12,7 +12,7 @@ from sensors.errors import DecodeError
 from sensors.protocols import hrm, movesense, pmd_control, pmd_data, rsc
 from sensors.protocols.pmd_control import ControlOp, MeasurementType, PmdSettings
 from sensors.protocols.pmd_time import DeviceClockMapper
-from sensors.types import HeartRateReading, Placement, SampleBatch, SampleKind, StrideReading
+from sensors.types import NO_META, HeartRateReading, Placement, SampleBatch, SampleKind, StreamMeta, StrideReading
 
 RATE_HZ = 200
 PERIOD_NS = 5_000_000
@@ -38,7 +38,7 @@ def _pmd_decoder(**kw):
         device="h10",
         placement=Placement.CHEST,
         rate_hz=RATE_HZ,
-        meta=kw.pop("meta", {}),
+        meta=kw.pop("meta", NO_META),
         **kw,
     )
 
@@ -81,11 +81,11 @@ def test_factor_reaches_the_data_decoder_through_the_session_or_the_stream_meta(
     )
     context = decoding.DecoderContext()
     control = decoding.make_decoder(
-        "pmd_control", runner="ann", device="vs", placement="chest", rate_hz=None, meta={}, context=context
+        "pmd_control", runner="ann", device="vs", placement="chest", rate_hz=None, context=context
     )
     assert control.feed(HOST0_NS, start) == []
     live = decoding.make_decoder(
-        "pmd_data", runner="ann", device="vs", placement="chest", rate_hz=52, meta={}, context=context
+        "pmd_data", runner="ann", device="vs", placement="chest", rate_hz=52, context=context
     ).feed(HOST0_NS, frame)[0]
     replayed = decoding.make_decoder(
         "pmd_data",
@@ -93,7 +93,7 @@ def test_factor_reaches_the_data_decoder_through_the_session_or_the_stream_meta(
         device="vs",
         placement="chest",
         rate_hz=52,
-        meta={"acc_factor": repr(float(np.float32(0.000244)))},
+        meta=StreamMeta(acc_factor=float(np.float32(0.000244))),
     ).feed(HOST0_NS, frame)[0]
     assert live == replayed
     np.testing.assert_allclose(live.values[0], counts[0] * np.float32(0.000244), rtol=1e-6)
@@ -101,7 +101,7 @@ def test_factor_reaches_the_data_decoder_through_the_session_or_the_stream_meta(
 
 
 def test_gyro_frames_on_the_same_characteristic_become_gyro_batches() -> None:
-    decoder = _pmd_decoder(meta={"gyro_rate_hz": "52", "gyro_factor": "0.5"})
+    decoder = _pmd_decoder(meta=StreamMeta(gyro_rate_hz=52.0, gyro_factor=0.5))
     counts = np.array([[10, 20, 30], [12, 22, 32]])
     (batch,) = decoder.feed(HOST0_NS, pmd_data.build_delta_frame(MeasurementType.GYRO, DEVICE0_NS, counts))
     assert batch.kind is SampleKind.GYRO and batch.rate_hz == 52
@@ -109,7 +109,7 @@ def test_gyro_frames_on_the_same_characteristic_become_gyro_batches() -> None:
 
 
 def test_hrm_and_rsc_become_readings() -> None:
-    (hr,) = decoding.make_decoder("hrm", runner="ann", device="h10", placement="chest", rate_hz=None, meta={}).feed(
+    (hr,) = decoding.make_decoder("hrm", runner="ann", device="h10", placement="chest", rate_hz=None).feed(
         5,
         hrm.build_hrm(
             hrm.HeartRateMeasurement(heart_rate_bpm=150, sensor_contact=True, energy_kj=None, rr_raw_1_1024s=(410,))
@@ -123,7 +123,7 @@ def test_hrm_and_rsc_become_readings() -> None:
         rr_intervals_ms=(410 * 1000 / 1024,),
         sensor_contact=True,
     )
-    (stride,) = decoding.make_decoder("rsc", runner="ann", device="pod", placement="foot", rate_hz=None, meta={}).feed(
+    (stride,) = decoding.make_decoder("rsc", runner="ann", device="pod", placement="foot", rate_hz=None).feed(
         7,
         rsc.build_rsc(
             rsc.RscMeasurement(
@@ -143,7 +143,7 @@ def test_movesense_imu6_gives_acc_in_g_and_gyro() -> None:
         device="ms",
         placement="sacrum",
         rate_hz=None,
-        meta={"path": "/Meas/IMU6/104", "reference": "3"},
+        meta=StreamMeta(movesense_path="/Meas/IMU6/104", movesense_reference=3),
     )
     acc = np.tile([0.0, 0.0, 9.80665], (8, 1))
     out = decoder.feed(HOST0_NS, movesense.build_data(3, 1000, acc, np.ones((8, 3))))
@@ -155,7 +155,7 @@ def test_movesense_imu6_gives_acc_in_g_and_gyro() -> None:
 
 def test_unknown_source_and_corrupt_payloads() -> None:
     with pytest.raises(KeyError):
-        decoding.make_decoder("nope", runner="a", device="d", placement="chest", rate_hz=None, meta={})
+        decoding.make_decoder("nope", runner="a", device="d", placement="chest", rate_hz=None)
     decoder = _pmd_decoder()
     with pytest.raises(DecodeError):
         decoder.feed(HOST0_NS, b"\x02\x00")

@@ -10,12 +10,13 @@ import os
 import random
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 
 from sensors import decoding
 from sensors.errors import DecodeError
-from sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc
-from sensors.types import Placement
+from sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc, strideguard_imu
+from sensors.types import NO_META, Placement, SampleBatch, StreamMeta
 
 CASES_PER_DECODER = 1500
 
@@ -64,8 +65,26 @@ _MOVESENSE_SEEDS = [
     movesense.build_command_result(1, 200),
 ]
 
+_IMU_SEEDS = [
+    strideguard_imu.encode_imu(
+        SampleBatch(
+            runner="r",
+            device="h10",
+            placement=Placement.CHEST,
+            kind="acc",
+            rate_hz=100.0,
+            t_ns=[10**18 + k * gap for k in range(n)],
+            values=np.tile([0.1, 0.2, 1.0], (n, 1)),
+        ),
+        session="r-1",
+        seq=n,
+        final=n == 0,
+    )
+    for n, gap in ((0, 1), (1, 1), (6, 10_000_000), (3, 3 * 10**9))
+]
 
-def _stateful(source: str, **meta: str) -> Callable[[bytes], object]:
+
+def _stateful(source: str, meta: StreamMeta = NO_META) -> Callable[[bytes], object]:
     decoder = decoding.make_decoder(source, runner="r", device="d", placement=Placement.CHEST, rate_hz=200.0, meta=meta)
     clock = iter(range(10**9, 10**18, 5_000_000))
     return lambda payload: decoder.feed(next(clock), payload)
@@ -82,11 +101,15 @@ DECODERS: dict[str, tuple[Callable[[dict], list[bytes]], Callable[[], Callable[[
     "rsc": (lambda v: _sig_seeds(v, "rsc"), lambda: rsc.parse_rsc),
     "movesense": (lambda v: _MOVESENSE_SEEDS, lambda: lambda p: movesense.parse_notification(p, _SUBS)),
     "alert_level": (lambda v: [b"\x00", b"\x01", b"\x02"], lambda: alert_level.parse_alert_level),
-    "stream_pmd_data": (_pmd_data_seeds, lambda: _stateful("pmd_data", gyro_rate_hz="52")),
+    "strideguard_imu": (lambda v: _IMU_SEEDS, lambda: lambda p: strideguard_imu.decode_imu(p, runner="r")),
+    "stream_pmd_data": (_pmd_data_seeds, lambda: _stateful("pmd_data", StreamMeta(gyro_rate_hz=52.0))),
     "stream_pmd_control": (_control_seeds, lambda: _stateful("pmd_control")),
     "stream_hrm": (lambda v: _sig_seeds(v, "hrm"), lambda: _stateful("hrm")),
     "stream_rsc": (lambda v: _sig_seeds(v, "rsc"), lambda: _stateful("rsc")),
-    "stream_movesense": (lambda v: _MOVESENSE_SEEDS[:2], lambda: _stateful("movesense", path="/Meas/IMU6/104")),
+    "stream_movesense": (
+        lambda v: _MOVESENSE_SEEDS[:2],
+        lambda: _stateful("movesense", StreamMeta(movesense_path="/Meas/IMU6/104")),
+    ),
 }
 
 
