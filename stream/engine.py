@@ -31,12 +31,13 @@ import numpy as np
 
 from analytics.errors import AnalyticsError
 from analytics.results import AnalyzerOutput
-from sensors.types import NS_PER_S, HeartRateReading, SampleBatch, StrideReading
+from sensors.types import HeartRateReading, SampleBatch, StrideReading
+from sensors.units import NS_PER_MIN, NS_PER_S
 from stream.session import SessionInfo
 
 log = logging.getLogger(__name__)
 
-NS_PER_MIN = 60 * NS_PER_S  # ns per minute
+
 SNOOZE_MAX_MIN = 240.0  # the longest snooze a control message may ask for, in minutes
 MIN_RATE_HZ = 1.0  # Hz: no body-worn IMU samples slower
 MAX_RATE_HZ = 10_000.0  # Hz: nor faster

@@ -56,9 +56,8 @@ def test_the_shared_modules_are_leaves() -> None:
     assert imported_modules(ROOT / "sensors" / "units.py") <= {"math"}  # no numpy: the peer runners import it
 
 
-# Owned by other changes in flight: each still defines a unit constant of its own. Remove an entry when
-# its module imports the constant from sensors.units (the test fails only on a NEW duplicate).
-KNOWN_DUPLICATES = {"stream/pipeline.py: NS_PER_MIN", "stream/engine.py: NS_PER_MIN"}
+# Modules that still define a unit constant of their own (none: the test fails on any duplicate).
+KNOWN_DUPLICATES: set[str] = set()
 
 
 def unit_constant_definitions() -> set[str]:
