@@ -181,6 +181,28 @@ async def test_a_runner_cannot_publish_for_another_runner_and_coaches_cannot_pub
     assert received == ["own"]
 
 
+@pytest.mark.services
+async def test_a_runner_sends_controls_only_for_itself_and_the_worker_reads_them(
+    secured_broker: MosquittoService,
+) -> None:
+    """The phone's snooze goes to `.../<runner>/control`: runner-1 may publish there for itself only, the
+    worker reads every runner's controls (and may answer there)."""
+    async with MqttConnection(
+        settings=settings(secured_broker, "worker", "worker-demo"),
+        client_id="worker-controls",
+        subscriptions=["strideguard/v1/+/+/control"],
+    ) as reader:
+        async with MqttConnection(
+            settings=settings(secured_broker, "runner-1", "runner-1-demo"), client_id="r1"
+        ) as pub:
+            await pub.publish("strideguard/v1/club/runner-2/control", b"forged", qos=1)
+            await pub.publish("strideguard/v1/club/runner-1/control", b"own", qos=1)
+        async with asyncio.timeout(10):
+            async for message in reader.messages():
+                assert message.payload == b"own"  # the forged one, published first, never arrives
+                break
+
+
 def test_deploy_files_are_what_compose_mounts() -> None:
     users = {line.split(":", 1)[0] for line in (DEPLOY / "passwd").read_text().splitlines() if line}
     assert users == {"collector", "worker", "coach", "runner-1", "runner-2"}
