@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import pathlib
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +24,10 @@ from sensors.capture import CaptureWriter
 from sensors.decoding import DecodedItem
 from sensors.types import Placement, SampleBatch
 from stream.commands._common import add_store_options
+from stream.commands.collect import broker_settings
 from stream.errors import UsageError
 from stream.live import add_live_options
+from stream.mqtt.connection import MqttSettings
 
 EXAMPLES = """\
 examples:
@@ -33,6 +36,9 @@ examples:
                      --runner bob --device A0:9E:1A:65:43:21:sacrum --out team.sgcap --duration 3600
   strideguard record --simulate --fast --duration 600 --runner ann \\
                      --device A0:9E:1A:00:00:01:chest --device C4:00:00:00:00:01:foot --out try.sgcap
+  strideguard record --runner ann --device A0:9E:1A:12:34:56:chest --out ann.sgcap \\
+                     --broker mqtt://club-server:1883 --team club --no-analysis
+        record locally and send the run live to the club's workers (the coach's dashboards)
 
 Each --device belongs to the --runner before it; PLACEMENT is one of chest, sacrum, foot, shank, wrist,
 arm (default unknown). Stop with Ctrl-C: the capture is closed cleanly and replays with
@@ -108,6 +114,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fast", action="store_true", help="with --simulate: run as fast as possible (needs --duration)")
     p.add_argument("--team", default="default", help="team name for the pages and the store (default: default)")
     p.add_argument("--no-analysis", action="store_true", help="only record: no live analysis, alerts or store")
+    p.add_argument(
+        "--broker",
+        metavar="URL",
+        help="also send the recording, live, to the team set-up at mqtt://host:port (its workers analyse it "
+        "for the coach; combine with --no-analysis to analyse only there)",
+    )
+    p.add_argument("--username", default=os.environ.get("STRIDEGUARD_MQTT_USERNAME"), help="broker user, with --broker")
+    p.add_argument(
+        "--password",
+        default=os.environ.get("STRIDEGUARD_MQTT_PASSWORD"),
+        help="broker password, with --broker (prefer $STRIDEGUARD_MQTT_PASSWORD)",
+    )
     p.add_argument("--config", type=pathlib.Path, metavar="TOML", help="risk thresholds and alert channels")
     add_store_options(p)
     add_live_options(p, web_default=False)
@@ -144,9 +162,53 @@ def run(args: argparse.Namespace) -> int:
         key = f"{item.runner}/{item.device}"
         counts[key] = counts.get(key, 0) + (len(item) if isinstance(item, SampleBatch) else 1)
 
-    stats = asyncio.run(record_with_analysis(opts, args, on_item=count))
+    settings = broker_settings(args) if args.broker else None
+
+    async def main() -> CollectorStats:
+        if settings is None:
+            return await record_with_analysis(opts, args, on_item=count)
+        async with published(settings, team=args.team) as send:
+
+            def count_and_send(item: DecodedItem) -> None:
+                count(item)
+                send(item)
+
+            return await record_with_analysis(opts, args, on_item=count_and_send)
+
+    stats = asyncio.run(main())
     print(summary(opts, stats, counts))
     return 0
+
+
+@contextlib.asynccontextmanager
+async def published(settings: MqttSettings, *, team: str) -> AsyncIterator[Callable[[DecodedItem], None]]:
+    """A callable that sends each decoded item to the team set-up as it arrives: one collector session per
+    runner (samples, heart-rate and footpod readings, in order), ended with the final marker when the
+    recording stops. The recorder never waits for the broker: items queue while it is away."""
+    from stream.collector import Collector
+
+    queues: dict[str, asyncio.Queue[DecodedItem | None]] = {}
+    sessions: list[asyncio.Task[object]] = []
+
+    async def items(queue: asyncio.Queue[DecodedItem | None]) -> AsyncIterator[DecodedItem]:
+        while (item := await queue.get()) is not None:
+            yield item
+
+    async with Collector(settings=settings, team=team, collector_id=f"record-{os.getpid()}") as collector:
+
+        def send(item: DecodedItem) -> None:
+            queue = queues.get(item.runner)
+            if queue is None:
+                queue = queues[item.runner] = asyncio.Queue()
+                sessions.append(asyncio.create_task(collector.publish_session(item.runner, items(queue))))
+            queue.put_nowait(item)
+
+        try:
+            yield send
+        finally:
+            for queue in queues.values():
+                queue.put_nowait(None)
+            await asyncio.gather(*sessions)
 
 
 async def record_with_analysis(
