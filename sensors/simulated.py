@@ -700,8 +700,11 @@ class SimulatedAlertBand(SimulatedPeripheral):
 class SimulatedWorld:
     """The radio neighbourhood: peripherals by address, and the bleak backends that reach them."""
 
-    def __init__(self, *, clock: Clock) -> None:
+    def __init__(self, *, clock: Clock, connect_mtu: int = 247) -> None:
+        """`connect_mtu`: the ATT MTU every link gets at connection, as BlueZ and CoreBluetooth exchange it
+        by themselves (capped at the simulated radio's 247); DEFAULT_MTU models a stack that does not."""
         self.clock = clock
+        self.connect_mtu = max(DEFAULT_MTU, min(connect_mtu, 247))
         self.peripherals: dict[str, SimulatedPeripheral] = {}
         self._scanners: set[SimulatedBleakScanner] = set()
         world = self
@@ -805,7 +808,9 @@ class SimulatedBleakClient(BaseBleakClient):
         await self.world.clock.sleep(0.05)  # connection set-up and service discovery take a moment
         if not peripheral.advertising:
             raise BleakError(f"Device with address {self.address} was not found.")
-        self._link = _Link(peripheral=peripheral, disconnected=self._on_unsolicited_disconnect)
+        self._link = _Link(
+            peripheral=peripheral, disconnected=self._on_unsolicited_disconnect, mtu=self.world.connect_mtu
+        )
         self.services = peripheral.gatt()
         peripheral.attach(self._link)
 

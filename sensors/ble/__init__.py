@@ -8,7 +8,6 @@ from sensors.ble.collector import (
     ScanResult,
     adapter_error,
     collect,
-    ensure_mtu,
     scan,
 )
 from sensors.ble.recognize import DeviceKind, DeviceProfile, recognise
@@ -25,7 +24,6 @@ __all__ = [
     "SimClock",
     "adapter_error",
     "collect",
-    "ensure_mtu",
     "recognise",
     "scan",
 ]

@@ -182,24 +182,6 @@ async def scan(
     return sorted(results, key=lambda r: -r.rssi_dbm)
 
 
-async def ensure_mtu(client: BleakClient, needed: int = PMD_MTU) -> int:
-    """Ask for an ATT MTU of `needed` where the backend allows it; return what we got.
-
-    bleak has no public MTU request: BlueZ and CoreBluetooth negotiate by themselves (BlueZ's value is
-    read with its backend's `_acquire_mtu`), Android asks for 517; a backend with `request_mtu` (the
-    simulated one) is asked directly.
-    """
-    backend: Any = getattr(client, "_backend", None)  # the platform backend: no common type to name
-    try:
-        if hasattr(backend, "request_mtu"):
-            await backend.request_mtu(needed)
-        elif hasattr(backend, "_acquire_mtu"):
-            await backend._acquire_mtu()  # noqa: SLF001  # BlueZ's MTU: bleak has no public way to read it
-    except (BleakError, OSError, AttributeError) as exc:
-        log.warning("%s: could not negotiate the MTU: %s", client.address, exc)
-    return client.mtu_size
-
-
 class _LogOnce:
     """Counts decode errors and logs the first of each kind (device, protocol, message shape)."""
 
@@ -391,9 +373,10 @@ class _DeviceSession:
             raise DeviceError(f"nothing to record from a {kind} device", device=self.spec.address)
 
     async def _configure_pmd(self, client: BleakClient) -> None:
-        mtu = await ensure_mtu(client, PMD_MTU)
-        if mtu < PMD_MTU:
-            log.warning("%s: ATT MTU is %d, PMD needs %d; the device may refuse to stream", self.key, mtu, PMD_MTU)
+        # bleak has no public MTU request: BlueZ, CoreBluetooth and Android exchange the ATT MTU by
+        # themselves at connection. A stack that did not makes the device refuse to start (INVALID_MTU),
+        # which `_PmdControl` reports with the device's own words.
+        log.debug("%s: ATT MTU %d as bleak reports it (PMD needs %d)", self.key, client.mtu_size, PMD_MTU)
         self.control = control = _PmdControl(client, self.shared.clock, self._on_measurement_stopped)
         self.started = []
         self._declare("pmd_control", uuids.PMD_CONTROL_POINT)
@@ -627,6 +610,5 @@ __all__ = [
     "ScanResult",
     "adapter_error",
     "collect",
-    "ensure_mtu",
     "scan",
 ]

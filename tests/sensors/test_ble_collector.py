@@ -276,3 +276,14 @@ async def test_reordered_and_delayed_frames_never_bend_the_timeline() -> None:
     assert np.all(regular | skipped_frame), steps_ms[~(regular | skipped_frame)]
     reorders = stats.decode_errors[f"ann/{H10}/pmd-data"]
     assert reorders == skipped_frame.sum() > 0
+
+
+async def test_a_stack_that_does_not_exchange_the_mtu_ends_in_the_devices_own_refusal() -> None:
+    """bleak has no public MTU request: the H10's INVALID_MTU answer is what the user is told."""
+    from sensors.errors import DeviceError
+
+    async with SimClock() as clock:
+        world = SimulatedWorld(clock=clock, connect_mtu=23)
+        world.add(SimulatedH10(address=H10))
+        with pytest.raises(DeviceError, match=r"gave up after 5 refusals.*invalid_mtu"):
+            await _run(world, clock, [DeviceSpec(runner="ann", address=H10)], 600.0)

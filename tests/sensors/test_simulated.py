@@ -14,6 +14,7 @@ from sensors.ble import SimClock
 from sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc, uuids
 from sensors.protocols.pmd_control import ControlOp, MeasurementType, PmdStatus
 from sensors.simulated import (
+    DEFAULT_MTU,
     LinkFaults,
     SimulatedAlertBand,
     SimulatedFootpod,
@@ -40,7 +41,7 @@ async def test_scanner_hears_advertising_devices_with_name_services_and_rssi() -
 
 async def test_h10_control_point_and_acc_frames_through_bleak() -> None:
     async with SimClock() as clock:
-        world = SimulatedWorld(clock=clock)
+        world = SimulatedWorld(clock=clock, connect_mtu=DEFAULT_MTU)  # a stack that does not exchange the MTU
         h10 = world.add(SimulatedH10(address=H10))
         control_notes: list[bytes] = []
         frames: list[bytes] = []
