@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -47,6 +47,13 @@ class RiskStage(Protocol):
     """What the analyzer calls for each window (implemented in `analytics.risk`)."""
 
     def push_window(self, window: WindowMetrics) -> tuple[WindowMetrics, tuple[RiskEvent, ...]]: ...
+
+
+@runtime_checkable
+class SummarisingRiskStage(RiskStage, Protocol):
+    """A risk stage that adds its session statistics and final baseline to the session summary."""
+
+    def session_summary(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,14 +167,14 @@ class RunnerAnalyzer:
         return self._risk
 
     @property
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """Session summary (JSON-able): duration, steps, cadence, and window means of the metrics."""
         t = self._totals
         duration = 0.0
         if self._t0_ns is not None:
             assert self._last_t_ns is not None  # both are set by the first batch
             duration = (self._last_t_ns - self._t0_ns) / NS_PER_S + 1.0 / self._rate_hz
-        out = {
+        out: dict[str, Any] = {
             "runner": self.runner,
             "device": self._stream[0] if self._stream else None,
             "placement": self._stream[1] if self._stream else None,
@@ -183,9 +190,8 @@ class RunnerAnalyzer:
         }
         for name, (total, count) in sorted(t.window_means.items()):
             out[f"mean_{name}"] = round(total / count, 4) if count else None
-        session_risk = getattr(self._risk, "session_summary", None)
-        if session_risk is not None:
-            out["risk"] = session_risk()  # score statistics and the baseline the next session starts from
+        if isinstance(self._risk, SummarisingRiskStage):
+            out["risk"] = self._risk.session_summary()  # score statistics, the baseline the next session starts from
         return out
 
     # ------------------------------------------------------------------ routing
