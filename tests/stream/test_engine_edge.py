@@ -6,51 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analytics.results import AnalyzerOutput
 from sensors.types import HeartRateReading, SampleBatch, SampleKind, StrideReading
 from stream.engine import EdgeLimits, SessionEngine, SessionSummary
 from stream.session import SessionInfo
+from tests.stream.engine_helpers import Recorder, batch_like
 from tests.stream.snooze_helpers import RUNNER, analyzer, snooze_run
 
 RUN = snooze_run(duration_s=120.0)
 BATCHES = list(RUN.iter_batches(1.0))
 ACC = [b for b in BATCHES if b.kind is SampleKind.ACC]
 T0 = RUN.start_t_ns
-
-
-class Recorder:
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.outputs = AnalyzerOutput()
-        self.sessions: list[SessionInfo] = []
-        self.summaries: list[SessionSummary] = []
-
-    async def open_session(self, session: SessionInfo) -> None:
-        self.sessions.append(session)
-
-    async def write(self, session: SessionInfo, output: AnalyzerOutput) -> None:
-        self.outputs = self.outputs + output
-
-    async def close_session(self, session: SessionInfo, summary: SessionSummary) -> None:
-        self.summaries.append(summary)
-
-    async def close(self) -> None:
-        return None
-
-
-def batch_like(batch: SampleBatch, **changes: object) -> SampleBatch:
-    fields: dict[str, object] = {
-        "runner": batch.runner,
-        "device": batch.device,
-        "placement": batch.placement,
-        "kind": batch.kind,
-        "rate_hz": batch.rate_hz,
-        "t_ns": batch.t_ns,
-        "values": batch.values,
-    }
-    fields.update(changes)
-    return SampleBatch(**fields)  # type: ignore[arg-type]
 
 
 async def run(items: list[object], limits: EdgeLimits | None = None) -> tuple[Recorder, SessionEngine]:

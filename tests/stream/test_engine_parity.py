@@ -10,15 +10,14 @@ from collections.abc import AsyncIterator, Iterable
 
 import pytest
 
-from analytics.results import AnalyzerOutput
 from sensors.types import HeartRateReading, SampleBatch, StrideReading
 from stream.collector import Collector
-from stream.engine import RunnerControl, SessionSummary
+from stream.engine import RunnerControl
 from stream.mqtt.connection import MqttSettings
 from stream.pipeline import Pipeline
-from stream.session import SessionInfo
 from stream.worker import Worker, WorkerOptions
 from tests.fixtures_services import MosquittoService
+from tests.stream.engine_helpers import Recorder
 from tests.stream.snooze_helpers import NS, RUNNER, analyzer, onsets_s, snooze_run
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -53,30 +52,6 @@ def run_items() -> list[Item]:
             )
         )
     return items
-
-
-class Recorder:
-    """A sink that keeps what it was given."""
-
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.outputs = AnalyzerOutput()
-        self.summaries: list[SessionSummary] = []
-        self.closed = asyncio.Event()
-
-    async def open_session(self, session: SessionInfo) -> None:
-        return None
-
-    async def write(self, session: SessionInfo, output: AnalyzerOutput) -> None:
-        self.outputs = self.outputs + output
-
-    async def close_session(self, session: SessionInfo, summary: SessionSummary) -> None:
-        self.summaries.append(summary)
-        self.closed.set()
-
-    async def close(self) -> None:
-        return None
 
 
 async def embedded(items: Iterable[Item]) -> tuple[Recorder, Pipeline]:

@@ -15,7 +15,7 @@ from stream.mqtt.connection import MqttSettings
 from stream.pipeline import Pipeline
 from stream.worker import Worker, WorkerOptions
 from tests.fixtures_services import MosquittoService
-from tests.stream.test_engine_parity import Recorder
+from tests.stream.engine_helpers import Recorder
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 

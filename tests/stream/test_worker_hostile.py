@@ -11,54 +11,18 @@ import pathlib
 import numpy as np
 import pytest
 
-from analytics.results import AnalyzerOutput
-from sensors.types import SampleBatch
 from stream.app import analyzer_factory
-from stream.engine import SessionSummary
 from stream.mqtt.connection import MqttConnection, MqttSettings
 from stream.mqtt.payload import encode_imu
 from stream.mqtt.topics import imu_topic
-from stream.session import SessionInfo
 from stream.worker import Worker, WorkerOptions
 from tests.fixtures_services import MosquittoService
+from tests.stream.engine_helpers import Recorder, batch_like
 from tests.stream.test_worker import embedded, run_batches
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 TEAM = "hostile"
-
-
-class Recorder:
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.outputs: dict[str, AnalyzerOutput] = {}
-        self.summaries: dict[str, SessionSummary] = {}
-
-    async def open_session(self, session: SessionInfo) -> None:
-        return None
-
-    async def write(self, session: SessionInfo, output: AnalyzerOutput) -> None:
-        self.outputs[session.runner] = self.outputs.get(session.runner, AnalyzerOutput()) + output
-
-    async def close_session(self, session: SessionInfo, summary: SessionSummary) -> None:
-        self.summaries[session.runner] = summary
-
-    async def close(self) -> None:
-        return None
-
-
-def with_(batch: SampleBatch, **changes: object) -> SampleBatch:
-    fields: dict[str, object] = {
-        "runner": batch.runner,
-        "device": batch.device,
-        "placement": batch.placement,
-        "kind": batch.kind,
-        "rate_hz": batch.rate_hz,
-        "t_ns": batch.t_ns,
-        "values": batch.values,
-    }
-    return SampleBatch(**(fields | changes))  # type: ignore[arg-type]
 
 
 async def wait_for(condition: object, what: str, timeout_s: float = 20.0) -> None:
@@ -81,9 +45,9 @@ async def test_hostile_messages_are_dropped_counted_and_survive_a_restart(
         (0, bad[0]),
         (1, bad[1]),
         (2, bad[0]),  # time goes back
-        (3, with_(bad[3], values=nan)),  # half the samples NaN
-        (4, with_(bad[4], rate_hz=bad[4].rate_hz * 4)),  # the rate changes
-        (5, with_(bad[5], rate_hz=1e7)),  # an absurd rate
+        (3, batch_like(bad[3], values=nan)),  # half the samples NaN
+        (4, batch_like(bad[4], rate_hz=bad[4].rate_hz * 4)),  # the rate changes
+        (5, batch_like(bad[5], rate_hz=1e7)),  # an absurd rate
         (6, bad[6]),
     ]
     async with MqttConnection(settings=settings, client_id="poisoner") as pub:  # retained before any worker
@@ -109,7 +73,7 @@ async def test_hostile_messages_are_dropped_counted_and_survive_a_restart(
         for seq, batch in hostile:
             await pub.publish(imu_topic(TEAM, "eve"), encode_imu(batch, session="eve-1", seq=seq))
         # eve tries to finish ana's session from her own topic
-        end = with_(bad[0], t_ns=np.empty(0, np.int64), values=np.empty((0, 3), np.float32))
+        end = batch_like(bad[0], t_ns=np.empty(0, np.int64), values=np.empty((0, 3), np.float32))
         await pub.publish(imu_topic(TEAM, "eve"), encode_imu(end, session="ana-1", seq=99, final=True))
         await wait_for(lambda: worker.stats.messages >= 10 + len(hostile) + 2, "the first messages")
     stop.set()
@@ -126,20 +90,20 @@ async def test_hostile_messages_are_dropped_counted_and_survive_a_restart(
     async with MqttConnection(settings=settings, client_id="runners") as pub:
         for seq, batch in enumerate(good[10:], start=10):
             await pub.publish(imu_topic(TEAM, "ana"), encode_imu(batch, session="ana-1", seq=seq))
-        last = with_(good[-1], t_ns=np.empty(0, np.int64), values=np.empty((0, 3), np.float32))
+        last = batch_like(good[-1], t_ns=np.empty(0, np.int64), values=np.empty((0, 3), np.float32))
         await pub.publish(imu_topic(TEAM, "ana"), encode_imu(last, session="ana-1", seq=len(good), final=True))
         await pub.publish(imu_topic(TEAM, "eve"), encode_imu(end, session="eve-1", seq=7, final=True))
-        await wait_for(lambda: set(recorder.summaries) == {"ana", "eve"}, "both sessions to finish")
+        await wait_for(lambda: {x.runner for x in recorder.summaries} == {"ana", "eve"}, "both sessions to finish")
     stop.set()
     await asyncio.wait_for(task, 30)
 
     expected = embedded("ana", good)
     # the rebuild wrote the first part again (sinks are idempotent by time); the last copy is complete
-    ana = recorder.outputs["ana"]
+    ana = recorder.by_runner["ana"]
     assert list(ana.steps)[-len(expected.steps) :] == list(expected.steps)
-    assert recorder.summaries["ana"].dropped == {}
+    assert recorder.summary_of("ana").dropped == {}
     n = len(bad[0])
-    assert recorder.summaries["eve"].dropped == {
+    assert recorder.summary_of("eve").dropped == {
         "samples not after the previous one (time went back)": n,
         "samples not finite or out of range": int(np.isnan(nan).any(axis=1).sum()),
         "samples after the device changed its rate": n,
