@@ -6,6 +6,13 @@ expiry of days, so the broker keeps subscriptions and queues QoS 1 messages whil
 fixed client id per role (a worker's id names its partitions) so a restarted process finds its session.
 With `manual_ack=True` a received message is acknowledged only when the receiver calls `ack()` (after it
 has made the message durable), so a process killed in between gets it again from the broker.
+
+Transport: paho-mqtt 2.x through its public API only, driven by this asyncio loop the way paho documents
+for an external event loop (its examples/loop_asyncio.py): `loop_read()` when the socket is readable,
+`loop_write()` when paho has queued bytes (it says so through `on_socket_register_write`), `loop_misc()`
+every second for keepalive. The blocking TCP connect runs on a thread. Every connection is a new paho
+client (`_Link`), so paho never re-sends anything on its own: which message is issued again after a
+reconnect is decided here, from the PUBACKs seen (`on_publish`, by message id).
 """
 
 from __future__ import annotations
@@ -14,25 +21,31 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import functools
 import logging
 import random
 import socket
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-import aiomqtt
 import paho.mqtt.client as paho
-from aiomqtt.exceptions import MqttConnectError
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from stream.errors import SinkError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SESSION_EXPIRY_S = 7 * 24 * 3600  # broker keeps an absent client's queue for a week
+MISC_INTERVAL_S = 1.0  # how often paho's keepalive bookkeeping (PINGREQ, a missing PINGRESP) runs
+READS_PER_EVENT = 64  # packets taken per readable event at most (paho's loop_read takes about one)
+CLOSE_GRACE_S = 2.0  # how long a clean close waits for the DISCONNECT to go out
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,15 +91,23 @@ def backoff_delays_s(initial_s: float, max_s: float) -> Iterator[float]:
         ceiling = min(max_s, ceiling * 2)
 
 
+class LinkLost(Exception):
+    """The connection went (or never came up) before an operation on it completed."""
+
+
+class ConnectRefused(LinkLost):
+    """The broker answered CONNECT with a refusal (bad user name or password, not authorised)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Received:
-    """A received message and the connection it came on (needed to acknowledge it)."""
+    """A received message and the connection it came on (it is acknowledged through that one)."""
 
     topic: str
     payload: bytes
     qos: int
     mid: int
-    client: aiomqtt.Client
+    client: _Link
 
 
 class MqttConnection:
@@ -118,8 +139,9 @@ class MqttConnection:
         self.manual_ack = manual_ack
         self.connections = 0  # how many times a connection was established
         self.last_error: Exception | None = None
-        self._client: aiomqtt.Client | None = None
-        self._link_changed = asyncio.Event()  # set, then replaced, whenever `_client` changes
+        self._link: _Link | None = None  # the established connection
+        self._attempt: _Link | None = None  # the connection being made or in use (the supervisor's)
+        self._link_changed = asyncio.Event()  # set, then replaced, whenever `_link` changes
         self._connected = asyncio.Event()
         self._refused = asyncio.Event()
         # Received messages wait here in arrival order; `_arrived` is set when there is something to take.
@@ -159,61 +181,55 @@ class MqttConnection:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self.offline and self._client is not None:
-            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
-                await self._client.publish(*self.offline, qos=1, retain=True, timeout=2)
+        link = self._link
+        if self.offline and link is not None and link.up:
+            acks = _Acks()
+            with contextlib.suppress(LinkLost, OSError, TimeoutError):
+                link.issue([self.offline], qos=1, retain=True, acks=acks)
+                await link.wait(acks.done, 2.0)
+            link.forget(acks)
         await self._stop()
 
     async def _stop(self) -> None:
         self._closing = True
+        link = self._attempt  # also one still subscribing: a clean close tells the broker to drop the will
+        if link is not None:
+            await link.disconnect(CLOSE_GRACE_S)
         if self._supervisor is not None:
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
 
-    def _make_client(self) -> aiomqtt.Client:
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.settings.session_expiry_s
-        client = aiomqtt.Client(
-            hostname=self.settings.host,
-            port=self.settings.port,
-            username=self.settings.username,
-            password=self.settings.password,
-            identifier=self.client_id,
-            protocol=aiomqtt.ProtocolVersion.V5,
-            clean_start=False,
-            properties=props,
-            will=None if self.will is None else aiomqtt.Will(*self.will, qos=1, retain=True),
-            keepalive=self.settings.keepalive_s,
-            timeout=self.settings.publish_timeout_s,
-        )
-        client.pending_calls_threshold = 100_000  # many concurrent QoS 1 publishes are normal here
-        if self.manual_ack:
-            # aiomqtt does not expose it; paho acknowledges a QoS 1 message only on `ack()` then.
-            client._client.manual_ack_set(True)  # noqa: SLF001  aiomqtt has no manual-ack option (redesign: issue 14)
-        return client
-
     async def _run(self) -> None:
         delays = backoff_delays_s(self.settings.reconnect_initial_s, self.settings.reconnect_max_s)
         while not self._closing:
-            client = self._make_client()
-            # Messages go straight from paho's callback into our queue (set before connecting: a persistent
-            # session's queued messages follow the CONNACK at once); aiomqtt's own iterator costs a task,
-            # an asyncio.wait and a Message object per message.
-            client._client.on_message = self._receiver(client)  # noqa: SLF001  aiomqtt has no public per-group receive (redesign: issue 14)
+            # Received messages go straight from paho's callback into our queue (a persistent session's
+            # queued messages follow the CONNACK at once, before the link is published as current).
+            self._attempt = link = _Link(
+                settings=self.settings,
+                client_id=self.client_id,
+                will=self.will,
+                manual_ack=self.manual_ack,
+                incoming=self._incoming,
+                arrived=self._arrived,
+            )
             try:
-                async with client:
-                    _disable_nagle(client)
-                    for pattern in self.subscriptions:
-                        await client.subscribe(pattern, qos=1)
-                    if self.online:
-                        await client.publish(*self.online, qos=1, retain=True)
-                    self._set_client(client)
-                    self.connections += 1
-                    self._connected.set()
-                    delays = backoff_delays_s(self.settings.reconnect_initial_s, self.settings.reconnect_max_s)
-                    await _until_disconnected(client)
-            except MqttConnectError as exc:
+                await link.open(self.settings.connect_timeout_s)
+                await link.subscribe(self.subscriptions, self.settings.publish_timeout_s)
+                if self.online:
+                    acks = _Acks()
+                    link.issue([self.online], qos=1, retain=True, acks=acks)
+                    await link.wait(acks.done, self.settings.publish_timeout_s)
+                    link.forget(acks)
+                self._set_link(link)
+                self.connections += 1
+                self._connected.set()
+                delays = backoff_delays_s(self.settings.reconnect_initial_s, self.settings.reconnect_max_s)
+                await link.lost.wait()
+                if not self._closing:
+                    self.last_error = link.error
+                    log.info("mqtt %s: connection lost: %s", self.client_id, link.error)
+            except ConnectRefused as exc:
                 # A CONNACK refusal (bad credentials, not authorised) will not fix itself before the
                 # first connection: fail fast. Later (a broker restarting) it is retried like any loss.
                 self.last_error = exc
@@ -221,15 +237,15 @@ class MqttConnection:
                     self._refused.set()
                     return
                 log.warning("mqtt %s: connection refused: %s", self.client_id, exc)
-            except (aiomqtt.MqttError, OSError) as exc:
-                # OSError: paho registers the socket with the loop from its callbacks, and a socket the
-                # broker just closed can raise EBADF there; that is a lost link like any other.
-                self.last_error = exc
-                log.info("mqtt %s: connection lost: %s", self.client_id, exc)
+            except (LinkLost, OSError, TimeoutError) as exc:
+                # OSError: the TCP connect failed (refused, unreachable, name not found).
+                if not self._closing:
+                    self.last_error = exc
+                    log.info("mqtt %s: cannot connect: %s", self.client_id, str(exc) or type(exc).__name__)
             finally:
                 self._connected.clear()
-                self._set_client(None)
-                _consume_disconnect_error(client)
+                self._set_link(None)
+                link.close()
             if not self._closing:
                 await asyncio.sleep(next(delays))
 
@@ -239,109 +255,49 @@ class MqttConnection:
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
         """Publish and, for QoS 1, return only once the broker has acknowledged; across reconnects
         the publish is retried (so the receiver may see it twice: payloads carry keys to de-duplicate)."""
-        while True:
-            await self._connected.wait()
-            client = self._client
-            if client is None:
-                continue
-            try:
-                await client.publish(topic, payload, qos=qos, retain=retain)
-                return
-            except (aiomqtt.MqttError, OSError) as exc:
-                self.last_error = exc
-                # The supervisor notices the dead link; wait for it to reconnect, then retry.
-                await self._wait_link_change(client)
+        await self._deliver([(topic, payload)], qos=qos, retain=retain)
 
     async def publish_batch(self, messages: Sequence[tuple[str, bytes]], *, qos: int = 1) -> None:
         """Publish many messages, issued in order, and return once the broker has acknowledged all.
 
-        Cheaper than one `publish` each (no task, event and timeout per message: one waiter for the
+        Cheaper than one `publish` each (no task, future and timer per message: one waiter for the
         batch). Across a reconnect the unacknowledged rest is issued again, still in order, so a batch
         is never overtaken by its own later messages (receivers may see a message twice)."""
-        remaining = list(messages)
+        await self._deliver(list(messages), qos=qos, retain=False)
+
+    async def _deliver(self, messages: list[tuple[str, bytes]], *, qos: int, retain: bool) -> None:
+        remaining = messages
         while remaining:
             await self._connected.wait()
-            client = self._client
-            if client is None:
+            link = self._link
+            if link is None:
                 continue
-            paho_client = client._client  # noqa: SLF001  aiomqtt has no batched publish (redesign: issue 14)
-            infos: list[paho.MQTTMessageInfo] = []
+            acks = _Acks()
             try:
-                for topic, payload in remaining:
-                    info = paho_client.publish(topic, payload, qos)
-                    if info.rc != paho.MQTT_ERR_SUCCESS:
-                        raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
-                    infos.append(info)
-                if qos > 0:
-                    await self._acknowledged(client, infos)
+                link.issue(remaining, qos=qos, retain=retain, acks=acks)
+                await link.wait(acks.done, self.settings.publish_timeout_s)
                 return
-            except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
+            except (LinkLost, OSError, TimeoutError) as exc:
                 self.last_error = exc
-                remaining = [m for m, info in zip(remaining, infos) if not info.is_published()] + remaining[
-                    len(infos) :
-                ]
-                await self._wait_link_change(client)
+                remaining = acks.unacknowledged(remaining)
+                # The supervisor notices the dead link; wait for it to reconnect, then retry.
+                await self._wait_link_change(link)
+            finally:
+                link.forget(acks)
 
-    async def _acknowledged(self, client: aiomqtt.Client, infos: list[paho.MQTTMessageInfo]) -> None:
-        """Wait for the PUBACKs of `infos` (through aiomqtt's own on_publish bookkeeping); TimeoutError
-        after `publish_timeout_s`, MqttError if the link goes first."""
-        waiting = [info for info in infos if not info.is_published()]
-        if not waiting:
-            return
-        done = asyncio.get_running_loop().create_future()
-        countdown = _Countdown(len(waiting), done)
-        pending = client._pending_publishes  # noqa: SLF001  aiomqtt sets each PUBACK's entry, no public hook (redesign: issue 14)
-        for info in waiting:
-            pending[info.mid] = countdown
-        disconnected = asyncio.shield(client._disconnected)  # noqa: SLF001  aiomqtt has no public lost-link future (redesign: issue 14)
-        try:
-            finished, _ = await asyncio.wait(
-                {done, disconnected}, timeout=self.settings.publish_timeout_s, return_when=asyncio.FIRST_COMPLETED
-            )
-            if done not in finished:
-                raise (
-                    aiomqtt.MqttError("disconnected while publishing")
-                    if finished
-                    else TimeoutError(f"no PUBACK within {self.settings.publish_timeout_s:g} s")
-                )
-        finally:
-            if disconnected.done() and not disconnected.cancelled():
-                disconnected.exception()  # retrieved: the supervisor reports the lost link
-            disconnected.cancel()
-            for info in waiting:
-                if pending.get(info.mid) is countdown:
-                    del pending[info.mid]
-
-    def _set_client(self, client: aiomqtt.Client | None) -> None:
-        self._client = client
+    def _set_link(self, link: _Link | None) -> None:
+        self._link = link
         self._link_changed.set()  # wakes every `_wait_link_change`; later ones wait for the next change
         self._link_changed = asyncio.Event()
 
-    async def _wait_link_change(self, client: aiomqtt.Client) -> None:
-        """Return once the current connection is no longer `client`, or after a keepalive-based deadline."""
-        if self._client is not client:
+    async def _wait_link_change(self, link: _Link) -> None:
+        """Return once the current connection is no longer `link`, or after a keepalive-based deadline."""
+        if self._link is not link:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(
                 self._link_changed.wait(), self.settings.publish_timeout_s + self.settings.keepalive_s * 2
             )
-
-    def _receiver(self, client: aiomqtt.Client) -> Callable[[paho.Client, Any, paho.MQTTMessage], None]:
-        incoming, arrived = self._incoming, self._arrived
-
-        def on_message(_paho: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
-            incoming.append(
-                Received(
-                    topic=message.topic,
-                    payload=bytes(message.payload),  # received payloads are bytes already: no copy
-                    qos=message.qos,
-                    mid=message.mid,
-                    client=client,
-                )
-            )
-            arrived.set()
-
-        return on_message
 
     async def messages(self) -> AsyncIterator[Received]:
         """Received messages in arrival order, across reconnects."""
@@ -379,56 +335,371 @@ class MqttConnection:
         """Acknowledge a QoS 1 message received with `manual_ack=True` (no-op otherwise). A message
         whose connection has gone is not acknowledged: the broker redelivers it.
 
-        "Gone" is asked of the message's own client, not compared with the current one: a persistent
-        session's queued messages arrive right after the CONNACK, before the connection is published as
-        current, and one left unacknowledged holds a slot of the broker's in-flight window for good
-        (Mosquitto's max_inflight_messages is 20): once the window is full, nothing more is delivered."""
+        "Gone" is asked of the message's own connection, not compared with the current one: a
+        persistent session's queued messages arrive right after the CONNACK, before the connection is
+        published as current, and one left unacknowledged holds a slot of the broker's in-flight window
+        for good (Mosquitto's max_inflight_messages is 20): once the window is full, nothing more is
+        delivered."""
         if self.manual_ack and message.qos > 0:
-            client = message.client._client  # noqa: SLF001  aiomqtt has no public ack of a message (redesign: issue 14)
-            if client.is_connected():
-                client.ack(message.mid, message.qos)
+            message.client.ack(message.mid, message.qos)
 
 
-class _Countdown(asyncio.Event):
-    """Stands in for aiomqtt's per-publish Event (so it can sit in aiomqtt's table of them): its `set()`
-    (one per PUBACK, the only method aiomqtt calls on it) counts down, and the batch's future completes
-    at zero."""
+class _Acks:
+    """The PUBACKs one publish call waits for: `done` completes when every message id it issued has
+    been acknowledged (paho's `on_publish`; for QoS 0, when the message was written)."""
 
-    def __init__(self, count: int, done: asyncio.Future[None]) -> None:
-        super().__init__()
-        self._left = count
-        self._done = done
+    __slots__ = ("done", "mids", "pending")
 
-    def set(self) -> None:
-        self._left -= 1
-        if self._left == 0 and not self._done.done():
-            self._done.set_result(None)
+    def __init__(self) -> None:
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.mids: list[int] = []  # in issue order
+        self.pending: set[int] = set()
 
+    def acknowledged(self, mid: int) -> None:
+        self.pending.discard(mid)
+        if not self.pending and not self.done.done():
+            self.done.set_result(None)
 
-async def _until_disconnected(client: aiomqtt.Client) -> None:
-    """Wait until aiomqtt sees the link go; raise MqttError like its message iterator does then."""
-    disconnected = client._disconnected  # noqa: SLF001  aiomqtt has no public lost-link future (redesign: issue 14)
-    try:
-        await asyncio.shield(disconnected)  # shielded: cancelling us must not cancel aiomqtt's future
-    except aiomqtt.MqttError:
-        raise
-    except Exception as exc:  # aiomqtt sets whatever paho's socket callbacks raised
-        raise aiomqtt.MqttError(f"disconnected: {exc!r}") from exc
-    raise aiomqtt.MqttError("disconnected")
+    def unacknowledged(self, messages: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+        """`messages` (those this waiter issued first) without the acknowledged ones, in order."""
+        issued = len(self.mids)
+        return [m for m, mid in zip(messages, self.mids) if mid in self.pending] + messages[issued:]
 
 
-def _consume_disconnect_error(client: aiomqtt.Client) -> None:
-    """aiomqtt keeps the reason of a lost link in a future nobody awaits once we reconnect with a new
-    client; read it so asyncio does not report "Future exception was never retrieved" at exit."""
-    future = getattr(client, "_disconnected", None)
-    if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
+def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
+    """Fail `future` if it is still open; marked retrieved, so an abandoned one is not reported."""
+    if not future.done():
+        future.set_exception(exc)
         future.exception()
 
 
-def _disable_nagle(client: aiomqtt.Client) -> None:
+class _Link:
+    """One network connection: a paho client of its own, its socket driven by the running loop.
+
+    Everything paho does after the connect happens on the loop's thread, in these callbacks: the
+    socket's reader calls `loop_read`, a write paho queues schedules `loop_write` (and a writer while
+    the socket's buffer is full), a timer calls `loop_misc`. `lost` is set once, when the connection
+    goes (paho's `on_disconnect` or its socket closing), and fails everything still waiting on it."""
+
+    def __init__(
+        self,
+        *,
+        settings: MqttSettings,
+        client_id: str,
+        will: tuple[str, bytes] | None,
+        manual_ack: bool,
+        incoming: collections.deque[Received],
+        arrived: asyncio.Event,
+    ) -> None:
+        self.settings = settings
+        self.client_id = client_id
+        self.loop = asyncio.get_running_loop()
+        self.up = False  # CONNACK accepted and not lost since
+        self.closed = False
+        self.lost = asyncio.Event()
+        self.error: LinkLost | None = None
+        self.sock: paho.SocketLike | None = None
+        self._acks: dict[int, _Acks] = {}  # message id -> the publish call waiting for its PUBACK
+        self._subacks: dict[int, asyncio.Future[list[ReasonCode]]] = {}
+        self._waiting: set[asyncio.Future[Any]] = set()  # failed when the link goes
+        self._connack: asyncio.Future[None] = self.loop.create_future()
+        self._connecting: asyncio.Future[MQTTErrorCode] | None = None  # paho's connect, on a thread
+        self._attached = False  # the socket is registered with the loop
+        self._misc: asyncio.TimerHandle | None = None
+        self._progress = 0  # packets handled (messages, acknowledgements): reading goes on while it grows
+        self._refused_publishes = 0
+        client = paho.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=paho.MQTTv5,
+            manual_ack=manual_ack,
+        )
+        if settings.username is not None:
+            client.username_pw_set(settings.username, settings.password)
+        if will is not None:
+            client.will_set(will[0], will[1], qos=1, retain=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._receiver(incoming, arrived)
+        self.client = client
+
+    # -- opening and closing --------------------------------------------------------------------
+    async def open(self, timeout_s: float) -> None:
+        """TCP connect and CONNECT on a thread (paho's connect blocks), then take the socket over and
+        wait for the CONNACK. Raises ConnectRefused, LinkLost, OSError or TimeoutError."""
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.settings.session_expiry_s
+        s = self.settings
+        connect = functools.partial(
+            self.client.connect, s.host, s.port, s.keepalive_s, clean_start=False, properties=props
+        )
+        # Shielded: a timeout or cancellation abandons the thread, not stops it; `close()` then closes
+        # the socket it opens once it is done.
+        self._connecting = connecting = self.loop.run_in_executor(None, connect)
+        rc = await asyncio.wait_for(asyncio.shield(connecting), timeout_s)
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            raise LinkLost(f"connect: {paho.error_string(rc)}")
+        self._attach()
+        await self.wait(self._connack, timeout_s)
+
+    def _attach(self) -> None:
+        """Register the connected socket with the loop; from here paho runs on the loop's thread."""
+        sock = self.client.socket()
+        if sock is None or self.closed:
+            raise LinkLost("the socket closed while connecting")
+        self.sock = sock
+        self._attached = True
+        _disable_nagle(sock)
+        client = self.client
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_register_write
+        client.on_socket_unregister_write = self._on_unregister_write
+        self.loop.add_reader(sock, self._readable)
+        if client.want_write():  # the CONNECT did not fit the socket's buffer (paho wrote it on the thread)
+            self.loop.add_writer(sock, self._flush)
+        self._misc = self.loop.call_later(MISC_INTERVAL_S, self._keepalive)
+
+    async def disconnect(self, timeout_s: float) -> None:
+        """Close cleanly (DISCONNECT: the broker drops the will), waiting up to `timeout_s` for it to go
+        out; then close whatever is left."""
+        if self.up and not self.lost.is_set():
+            self.client.disconnect()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.lost.wait(), timeout_s)
+        self.close()
+
+    def close(self) -> None:
+        """Drop the connection now (idempotent): unregister the socket from the loop and close it."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._misc is not None:
+            self._misc.cancel()
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            client = self.client
+            client.on_socket_close = None
+            client.on_socket_register_write = None
+            client.on_socket_unregister_write = None
+            self.loop.remove_reader(sock)
+            self.loop.remove_writer(sock)
+            sock.close()
+        elif not self._attached:
+            connecting = self._connecting
+            if connecting is None or connecting.done():
+                self._drop_unattached()
+            else:  # the connect thread is still at work: close what it opens when it is done
+                connecting.add_done_callback(lambda _: self._drop_unattached())
+        self._down(LinkLost("closed"))
+
+    def _drop_unattached(self) -> None:
+        """Close a socket paho opened on the connect thread that was never attached to the loop: with no
+        loop registered, paho writes the DISCONNECT itself and closes the socket."""
+        if self._attached or self.client.socket() is None:
+            return
+        with contextlib.suppress(Exception):
+            self.client.disconnect()
+        sock = self.client.socket()
+        if sock is not None:
+            sock.close()
+
+    def _down(self, exc: LinkLost) -> None:
+        if self.lost.is_set():
+            return
+        self.up = False
+        self.error = exc
+        self.lost.set()
+        # A fresh exception for each waiter: one instance raised in many tasks collects their tracebacks.
+        _fail(self._connack, exc)
+        for future in [*self._waiting, *{id(a): a.done for a in self._acks.values()}.values(), *self._subacks.values()]:
+            _fail(future, LinkLost(str(exc)))
+
+    # -- operations -----------------------------------------------------------------------------
+    async def wait(self, future: asyncio.Future[_T], timeout_s: float) -> _T:
+        """`await future`, failed with LinkLost if the link goes first, TimeoutError after `timeout_s`."""
+        if self.error is not None:
+            _fail(future, LinkLost(str(self.error)))
+        self._waiting.add(future)
+        timer = self.loop.call_later(
+            timeout_s, _fail, future, TimeoutError(f"no answer from the broker within {timeout_s:g} s")
+        )
+        try:
+            return await future
+        finally:
+            timer.cancel()
+            self._waiting.discard(future)
+
+    async def subscribe(self, patterns: Sequence[str], timeout_s: float) -> None:
+        """Subscribe to every pattern at QoS 1 in one SUBSCRIBE and wait for the SUBACK."""
+        if not patterns:
+            return
+        rc, mid = self.client.subscribe([(pattern, 1) for pattern in patterns])
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
+            raise LinkLost(f"subscribe: {paho.error_string(rc)}")
+        suback: asyncio.Future[list[ReasonCode]] = self.loop.create_future()
+        self._subacks[mid] = suback
+        try:
+            codes = await self.wait(suback, timeout_s)
+        finally:
+            self._subacks.pop(mid, None)
+        refused = [f"{p}: {c}" for p, c in zip(patterns, codes) if c.is_failure]
+        if refused:
+            log.warning("mqtt %s: subscriptions refused: %s", self.client_id, "; ".join(refused))
+
+    def issue(self, messages: Sequence[tuple[str, bytes]], *, qos: int, retain: bool, acks: _Acks) -> None:
+        """Hand `messages` to paho in order, each tracked in `acks` by its message id (paho sends up to
+        its in-flight limit and the rest as PUBACKs free slots). Raises LinkLost if the link is down."""
+        if not self.up:
+            raise LinkLost(str(self.error or "not connected"))
+        publish, tracked = self.client.publish, self._acks
+        for topic, payload in messages:
+            info = publish(topic, payload, qos, retain)
+            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                raise LinkLost(f"publish: {paho.error_string(info.rc)}")
+            acks.mids.append(info.mid)
+            acks.pending.add(info.mid)
+            tracked[info.mid] = acks
+
+    def forget(self, acks: _Acks) -> None:
+        """Stop tracking the PUBACKs of a publish call that has ended (acknowledged, failed, cancelled)."""
+        tracked = self._acks
+        for mid in acks.pending:
+            if tracked.get(mid) is acks:
+                del tracked[mid]
+
+    def ack(self, mid: int, qos: int) -> None:
+        """Acknowledge a received message, if this connection is still up (else the broker redelivers)."""
+        if self.up:
+            self.client.ack(mid, qos)
+
+    # -- paho's callbacks (on the loop's thread) ------------------------------------------------
+    def _receiver(self, incoming: collections.deque[Received], arrived: asyncio.Event) -> paho.CallbackOnMessage:
+        def on_message(_client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
+            self._progress += 1
+            incoming.append(
+                Received(
+                    topic=message.topic,
+                    payload=bytes(message.payload),  # received payloads are bytes already: no copy
+                    qos=message.qos,
+                    mid=message.mid,
+                    client=self,
+                )
+            )
+            arrived.set()
+
+        return on_message
+
+    def _on_connect(
+        self,
+        _client: paho.Client,
+        _userdata: Any,
+        _flags: paho.ConnectFlags,
+        reason_code: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        self._progress += 1
+        if reason_code.is_failure:
+            _fail(self._connack, ConnectRefused(f"{reason_code} (reason code {reason_code.value})"))
+        elif not self._connack.done():
+            self.up = True
+            self._connack.set_result(None)
+
+    def _on_disconnect(
+        self,
+        _client: paho.Client,
+        _userdata: Any,
+        flags: paho.DisconnectFlags,
+        reason_code: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        what = "the broker disconnected" if flags.is_disconnect_packet_from_server else "the link broke"
+        self._down(LinkLost(f"{what} ({reason_code})"))
+
+    def _on_publish(
+        self, _client: paho.Client, _userdata: Any, mid: int, reason_code: ReasonCode, _properties: Properties
+    ) -> None:
+        self._progress += 1
+        acks = self._acks.pop(mid, None)
+        if acks is not None:
+            acks.acknowledged(mid)
+        if reason_code.is_failure:
+            # Acknowledged all the same (a retry would meet the same answer); said once per connection.
+            self._refused_publishes += 1
+            if self._refused_publishes == 1:
+                log.warning("mqtt %s: the broker refused a publish: %s", self.client_id, reason_code)
+
+    def _on_subscribe(
+        self,
+        _client: paho.Client,
+        _userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:
+        self._progress += 1
+        suback = self._subacks.get(mid)
+        if suback is not None and not suback.done():
+            suback.set_result(reason_codes)
+
+    def _on_socket_close(self, _client: paho.Client, _userdata: Any, sock: paho.SocketLike) -> None:
+        """paho closes its socket (the link broke, or the DISCONNECT went out): leave the loop."""
+        self.loop.remove_reader(sock)
+        self.loop.remove_writer(sock)
+        self.sock = None
+        if self._misc is not None:
+            self._misc.cancel()
+        # paho calls on_disconnect next, with the reason; this is the fallback should it not.
+        self.loop.call_soon(self._down, LinkLost("socket closed"))
+
+    def _on_register_write(self, _client: paho.Client, _userdata: Any, _sock: paho.SocketLike) -> None:
+        # paho queued bytes: write them on this loop turn's end, all at once (a batch of publishes or
+        # acknowledgements goes out together); a writer is added only if the socket's buffer fills.
+        self.loop.call_soon(self._flush)
+
+    def _on_unregister_write(self, _client: paho.Client, _userdata: Any, sock: paho.SocketLike) -> None:
+        self.loop.remove_writer(sock)
+
+    # -- driving paho ---------------------------------------------------------------------------
+    def _readable(self) -> None:
+        client = self.client
+        try:
+            for _ in range(READS_PER_EVENT):
+                before = self._progress
+                if client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS or self._progress == before:
+                    break  # nothing more buffered (or the link went: paho reported it)
+        except Exception as exc:  # a socket error paho did not handle: the link is gone
+            self._broken(exc)
+
+    def _flush(self) -> None:
+        sock = self.sock
+        if sock is None:
+            return
+        try:
+            self.client.loop_write()
+            if self.client.want_write() and self.sock is sock:
+                self.loop.add_writer(sock, self._flush)  # the socket's buffer is full: wait until it drains
+        except Exception as exc:
+            self._broken(exc)
+
+    def _keepalive(self) -> None:
+        try:
+            rc = self.client.loop_misc()
+        except Exception as exc:
+            self._broken(exc)
+            return
+        if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and not self.closed:
+            self._misc = self.loop.call_later(MISC_INTERVAL_S, self._keepalive)
+
+    def _broken(self, exc: Exception) -> None:
+        self._down(LinkLost(f"{type(exc).__name__}: {exc}"))
+        self.close()
+
+
+def _disable_nagle(sock: paho.SocketLike) -> None:
     """Send small messages at once: paho leaves Nagle's algorithm on, which with delayed ACKs holds a
     PUBACK or a small publish back by up to ~40 ms per hop."""
-    sock = client._client.socket()  # noqa: SLF001  aiomqtt does not expose the socket (redesign: issue 14)
-    if sock is not None and hasattr(sock, "setsockopt"):
+    if isinstance(sock, socket.socket):
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
