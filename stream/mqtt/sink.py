@@ -9,7 +9,6 @@ analyzer worker.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,12 +34,10 @@ class MqttSink:
 
     async def write(self, session: SessionInfo, output: AnalyzerOutput, *, input_seq: int | None = None) -> None:
         messages = output_messages(session.session_id, output, input_seq=input_seq)
-        # Issued in order (tasks start in creation order), acknowledged concurrently.
-        await asyncio.gather(
-            *(
-                self.connection.publish(topic(session.team, session.runner, kind), dumps(message), qos=1)
-                for kind, message in messages
-            )
+        # One batch: issued in order, acknowledged together, and after a reconnect the unacknowledged
+        # rest goes again in order (no task per message).
+        await self.connection.publish_batch(
+            [(topic(session.team, session.runner, kind), dumps(message)) for kind, message in messages], qos=1
         )
         self.messages_published += len(messages)
 
