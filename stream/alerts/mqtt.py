@@ -2,20 +2,23 @@
 
 The topic defaults to `strideguard/v1/<team>/<runner>/notify`: the pipeline's MQTT sink already puts
 every raw risk event on `.../alerts`; `notify` carries only what passed the dispatcher's de-duplication
-and rate limit, in a shape meant for a notification. One aiomqtt connection, made on first use and
-re-made (on the next alert) after it drops; the dispatcher isolates a broker that is away.
+and rate limit, in a shape meant for a notification. One `MqttConnection` (stream.mqtt), made on first
+use; it reconnects by itself after the broker goes away. A send waits at most `publish_timeout_s` for
+the broker (reconnecting meanwhile) and then fails the channel's send, so the dispatcher isolates a
+broker that is away. The connection's session ends when it closes (expiry 0, a client id of its own):
+alerts are not queued for a channel that is gone.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
+import dataclasses
 import json
-
-import aiomqtt
+import uuid
 
 from stream.alerts.base import Alert
 from stream.errors import SinkError
-from stream.mqtt.connection import MqttSettings
+from stream.mqtt.connection import MqttConnection, MqttSettings
 
 DEFAULT_TOPIC = "strideguard/v1/{team}/{runner}/notify"
 
@@ -31,49 +34,35 @@ class MqttChannel:
         self.topic = topic
         self.qos = qos
         self.retain = retain
-        self._client: aiomqtt.Client | None = None
-        self._stack: contextlib.AsyncExitStack | None = None
+        self._connection: MqttConnection | None = None
 
     def topic_for(self, alert: Alert) -> str:
         return self.topic.format(team=alert.session.team, runner=alert.session.runner)
 
-    async def _connect(self) -> aiomqtt.Client:
-        if self._client is not None:
-            return self._client
-        s = self.settings
-        stack = contextlib.AsyncExitStack()
-        client = aiomqtt.Client(
-            hostname=s.host,
-            port=s.port,
-            username=s.username,
-            password=s.password,
-            keepalive=s.keepalive_s,
-            timeout=s.connect_timeout_s,
-        )
-        try:
-            await stack.enter_async_context(client)
-        except aiomqtt.MqttError as exc:
-            await stack.aclose()
-            raise SinkError(f"broker not reachable: {exc}", sink=self.name, endpoint=s.endpoint) from exc
-        self._client, self._stack = client, stack
-        return client
+    async def _connect(self) -> MqttConnection:
+        """The channel's connection, made on first use; SinkError (from MqttConnection) if the broker
+        cannot be reached within `connect_timeout_s` or refuses the credentials."""
+        if self._connection is None:
+            connection = MqttConnection(
+                settings=dataclasses.replace(self.settings, session_expiry_s=0),
+                client_id=f"strideguard-alerts-{uuid.uuid4().hex[:12]}",
+            )
+            await connection.__aenter__()
+            self._connection = connection
+        return self._connection
 
     async def send(self, alert: Alert) -> None:
-        client = await self._connect()
+        connection = await self._connect()
         try:
-            await client.publish(
-                self.topic_for(alert),
-                json.dumps(alert.payload()).encode(),
-                qos=self.qos,
-                retain=self.retain,
-                timeout=self.settings.publish_timeout_s,
-            )
-        except aiomqtt.MqttError as exc:
-            await self.aclose()
-            raise SinkError(f"publish failed: {exc}", sink=self.name, endpoint=self.settings.endpoint) from exc
+            async with asyncio.timeout(self.settings.publish_timeout_s):
+                await connection.publish(
+                    self.topic_for(alert), json.dumps(alert.payload()).encode(), qos=self.qos, retain=self.retain
+                )
+        except TimeoutError as exc:
+            reason = connection.last_error or f"no acknowledgement within {self.settings.publish_timeout_s:g} s"
+            raise SinkError(f"publish failed: {reason}", sink=self.name, endpoint=self.settings.endpoint) from exc
 
     async def aclose(self) -> None:
-        stack, self._client, self._stack = self._stack, None, None
-        if stack is not None:
-            with contextlib.suppress(Exception):
-                await stack.aclose()
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.__aexit__(None, None, None)
