@@ -216,7 +216,7 @@ class Worker:
     async def _next_group(self, conn: MqttConnection) -> list[Received]:
         """Everything the socket has delivered, as one group (one fsync): a lone message waits up to
         `group_linger_s` for company, then a burst is taken over a few loop turns as long as each brings
-        more (paho reads about one packet per readable event)."""
+        more (the transport reads a burst of packets per readable event, not always all that arrived)."""
         group = conn.drain(MAX_GROUP)
         if group and len(group) < LINGER_BELOW and self.options.group_linger_s > 0:
             await asyncio.sleep(self.options.group_linger_s)
