@@ -1,15 +1,18 @@
 """Risk settings: validated, frozen, built from a dict (parsed TOML) over the defaults.
 
-No file I/O here: `stream` reads the file; `parse_risk_config` accepts TOML text so that tests and the
-shell share one code path. Per-runner overrides live under `[runner."NAME".risk]` and are merged over
-the top-level `[risk]` table. Every bad value raises `ConfigError` naming the dotted key.
+No file I/O and no TOML parsing on the app's path: `stream.settings` reads and parses the file once and
+passes the document in (`risk_settings`: the top-level config and every runner's, all checked at once).
+`parse_risk_config` takes TOML text for tests. Per-runner overrides live under `[runner."NAME".risk]` and
+are merged over the top-level `[risk]` table. Every bad value raises `ConfigError` naming the dotted key.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import tomllib
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -153,6 +156,29 @@ def risk_config_for(settings: Mapping[str, Any], runner: str | None = None) -> R
     return RiskConfig.from_dict(base)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RiskSettings:
+    """The risk config of every runner of a settings document: `default` for runners without a
+    `[runner."NAME".risk]` table, `runners` for those with one (read-only)."""
+
+    default: RiskConfig
+    runners: Mapping[str, RiskConfig] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
+
+    def for_runner(self, runner: str | None) -> RiskConfig:
+        return self.runners.get(runner, self.default) if runner is not None else self.default
+
+
+def risk_settings(settings: Mapping[str, Any]) -> RiskSettings:
+    """Every runner's risk config from a whole settings document, each override checked now (before any
+    data is read), each exactly as `risk_config_for(settings, runner)` builds it."""
+    default = risk_config_for(settings)
+    names = settings.get("runner", {})
+    if not isinstance(names, Mapping):
+        raise ConfigError("must be a table of runner names", key="runner")
+    runners = {str(name): risk_config_for(settings, str(name)) for name in names}
+    return RiskSettings(default=default, runners=types.MappingProxyType(runners))
+
+
 def _has_path(table: Mapping[str, Any], path: list[str]) -> bool:
     for part in path:
         if not isinstance(table, Mapping) or part not in table:
@@ -162,7 +188,8 @@ def _has_path(table: Mapping[str, Any], path: list[str]) -> bool:
 
 
 def parse_risk_config(text: str, runner: str | None = None) -> RiskConfig:
-    """Parse TOML text (a whole settings file) into one runner's RiskConfig."""
+    """Parse TOML text (a whole settings file) into one runner's RiskConfig: for tests and the shell; the
+    app parses the user's file once, in `stream.settings`, and calls `risk_settings`."""
     try:
         settings = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
