@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import pathlib
-import tomllib
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from analytics.risk import Baseline, RiskEngine
-from analytics.risk.config import parse_risk_config
 from analytics.runner import RunnerAnalyzer
 from sensors.capture import ReplayStats
 from sensors.types import Placement
@@ -22,24 +20,25 @@ from stream import bus as busmod
 from stream import sources
 from stream.alerts.settings import build_dispatcher
 from stream.backpressure import buffered
-from stream.config_file import read_config_text
 from stream.engine import SessionSummary
 from stream.pipeline import BusSink, Pipeline, Sink, StoreSink
+from stream.settings import Settings, load_settings, parse_settings
 from stream.store import SessionStore, default_db_path
 from stream.terminal import TerminalView
 
 
-def analyzer_factory(config_text: str, *, store: SessionStore | None = None) -> Callable[[str], RunnerAnalyzer]:
+def analyzer_factory(settings: Settings | str, *, store: SessionStore | None = None) -> Callable[[str], RunnerAnalyzer]:
     """One RunnerAnalyzer per runner, with that runner's risk overrides applied and, when a store is
     given, the baseline of the runner's latest completed session as the prior (so a new run is judged
-    against the runner's own history from its first minutes, before its own baseline is ready)."""
-    parse_risk_config(config_text)  # fail early, before any data is read, on a bad config
+    against the runner's own history from its first minutes, before its own baseline is ready).
+
+    `settings`: from `stream.settings.load_settings`, or TOML text (tests; "" = the defaults), parsed and
+    checked here, before any data is read."""
+    risk = (parse_settings(settings) if isinstance(settings, str) else settings).risk
 
     def make(runner: str) -> RunnerAnalyzer:
         prior = prior_baseline(store, runner) if store is not None else None
-        return RunnerAnalyzer(
-            runner=runner, risk=RiskEngine(parse_risk_config(config_text, runner=runner), prior_baseline=prior)
-        )
+        return RunnerAnalyzer(runner=runner, risk=RiskEngine(risk.for_runner(runner), prior_baseline=prior))
 
     return make
 
@@ -100,14 +99,15 @@ async def open_pipeline(opts: RunOptions, *, source: str) -> AsyncIterator[LiveP
     channels), started before the first item and stopped after the last. Sink order: alerts first, then
     the terminal, the bus (pages), the store, then any extra sinks; the store and slow-capable extra sinks
     are wrapped in `stream.backpressure.BufferedSink` (see its loss policies)."""
-    config_text = read_config_text(opts.config_path)
+    settings = load_settings(opts.config_path)  # a bad file stops here, before a store is opened
     store = SessionStore(opts.db_path or default_db_path()) if opts.store else None
-    factory = analyzer_factory(config_text, store=store)
-    settings = tomllib.loads(config_text)
+    factory = analyzer_factory(settings, store=store)
     bus = busmod.Bus()
     progress = sources.Progress()
     sinks: list[Sink] = []
-    dispatcher = build_dispatcher(settings, bus=bus if opts.web else None, terminal=False if opts.live_view else None)
+    dispatcher = build_dispatcher(
+        settings.alerts, bus=bus if opts.web else None, terminal=False if opts.live_view else None
+    )
     if dispatcher is not None:
         sinks.append(dispatcher)
     if opts.live_view:

@@ -15,7 +15,9 @@ def default_config_path() -> pathlib.Path:
 
 
 def read_config_text(path: str | os.PathLike[str] | None) -> str:
-    """The user's TOML (empty: all defaults). A named file must exist; the default one may not."""
+    """The user's TOML (empty: all defaults). A named file must exist; the default one may not.
+
+    The app reads settings through `stream.settings.load_settings` (read and parsed once, validated)."""
     if path is not None:
         return pathlib.Path(path).read_text()
     default = default_config_path()

@@ -18,12 +18,15 @@ url = "https://ntfy.sh/my-team-alerts"
 style = "ntfy"                    # or "json"
 ```
 Unknown keys and bad values raise ConfigError naming the dotted key, before any data is read.
+`AlertSettings.from_settings` validates the table of a parsed settings document (see `stream.settings`,
+which parses the file once) into frozen dataclasses; `build_dispatcher` builds the channels from them.
 """
 
 from __future__ import annotations
 
-import copy
+import types
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Any, TextIO
 
 from analytics.errors import ConfigError
@@ -69,13 +72,17 @@ ALERT_NOTES: dict[str, str] = {
 
 
 def alert_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The effective `[alerts]` table (defaults merged), with per-runner haptic addresses collected."""
+    """The effective `[alerts]` table (defaults merged), validated, with per-runner haptic addresses
+    collected under `haptic.addresses`."""
     table = settings.get("alerts", {})
     if not isinstance(table, Mapping):
         raise ConfigError("must be a table", key="alerts")
     merged = merge(ALERT_DEFAULTS, table, prefix="alerts")
     addresses = {}
-    for runner, over in dict(settings.get("runner", {})).items():
+    runners = settings.get("runner", {})
+    if not isinstance(runners, Mapping):
+        raise ConfigError("must be a table of runner names", key="runner")
+    for runner, over in runners.items():
         haptic = over.get("alerts", {}).get("haptic", {}) if isinstance(over, Mapping) else {}
         if not isinstance(haptic, Mapping):
             raise ConfigError("must be a table", key=f"runner.{runner}.alerts.haptic")
@@ -84,6 +91,88 @@ def alert_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     merged["haptic"]["addresses"] = addresses
     _validate(merged)
     return merged
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TerminalAlerts:
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PageAlerts:
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HapticAlerts:
+    enabled: bool
+    address: str  # "" = none: only the runners in `addresses` get a band
+    buzz_s: float
+    connect_timeout_s: float
+    addresses: Mapping[str, str]  # runner -> address, from [runner."NAME".alerts.haptic]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MqttAlerts:
+    enabled: bool
+    url: str
+    topic: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookAlerts:
+    enabled: bool
+    url: str
+    style: str
+    max_attempts: float  # a whole number is meant; the dispatcher takes int()
+    attempt_timeout_s: float
+    send_cleared: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertSettings:
+    """The validated `[alerts]` table. Numbers keep the type they were written with (int or float), so
+    `strideguard config` prints them back as given."""
+
+    burst: float
+    refill_s: float
+    queue_size: float
+    timeout_s: float
+    terminal: TerminalAlerts
+    page: PageAlerts
+    haptic: HapticAlerts
+    mqtt: MqttAlerts
+    webhook: WebhookAlerts
+
+    @classmethod
+    def default(cls) -> AlertSettings:
+        return cls.from_settings({})
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> AlertSettings:
+        """From a whole parsed settings document (its `alerts` table and the per-runner haptic addresses)."""
+        a = alert_settings(settings)
+        h = dict(a["haptic"])
+        h["addresses"] = types.MappingProxyType(h["addresses"])
+        return cls(
+            **{k: a[k] for k in ("burst", "refill_s", "queue_size", "timeout_s")},
+            terminal=TerminalAlerts(**a["terminal"]),
+            page=PageAlerts(**a["page"]),
+            haptic=HapticAlerts(**h),
+            mqtt=MqttAlerts(**a["mqtt"]),
+            webhook=WebhookAlerts(**a["webhook"]),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The effective table for `strideguard config`, in the order of ALERT_DEFAULTS, without the
+        collected per-runner addresses (they are printed under no key of `[alerts]`)."""
+        out: dict[str, Any] = {}
+        for key in ALERT_DEFAULTS:
+            value = getattr(self, key)
+            if isinstance(value, (TerminalAlerts, PageAlerts, HapticAlerts, MqttAlerts, WebhookAlerts)):
+                value = {f.name: getattr(value, f.name) for f in fields(value) if f.name != "addresses"}
+            out[key] = value
+        return out
 
 
 def _number(d: Mapping[str, Any], key: str, where: str, *, positive: bool = True) -> float:
@@ -113,16 +202,17 @@ def _validate(a: dict[str, Any]) -> None:
     h = a["haptic"]
     _number(h, "buzz_s", "alerts.haptic")
     _number(h, "connect_timeout_s", "alerts.haptic")
-    if h["enabled"] and not (_text(h, "address", "alerts.haptic") or h["addresses"]):
+    if not _text(h, "address", "alerts.haptic") and h["enabled"] and not h["addresses"]:
         raise ConfigError("set the band's BLE address (or per-runner addresses)", key="alerts.haptic.address")
     m = a["mqtt"]
+    url, topic = _text(m, "url", "alerts.mqtt"), _text(m, "topic", "alerts.mqtt")
     if m["enabled"]:
         try:
-            MqttSettings.from_url(_text(m, "url", "alerts.mqtt"))
+            MqttSettings.from_url(url)
         except ValueError as exc:
             raise ConfigError(str(exc), key="alerts.mqtt.url") from exc
         try:
-            _text(m, "topic", "alerts.mqtt").format(team="t", runner="r")
+            topic.format(team="t", runner="r")
         except (KeyError, IndexError, ValueError) as exc:
             raise ConfigError("may use only {team} and {runner}", key="alerts.mqtt.topic") from exc
     w = a["webhook"]
@@ -131,12 +221,12 @@ def _validate(a: dict[str, Any]) -> None:
     _number(w, "max_attempts", "alerts.webhook")
     _number(w, "attempt_timeout_s", "alerts.webhook")
     _flag(w, "send_cleared", "alerts.webhook")
-    if w["enabled"] and not _text(w, "url", "alerts.webhook").startswith(("http://", "https://")):
+    if not _text(w, "url", "alerts.webhook").startswith(("http://", "https://")) and w["enabled"]:
         raise ConfigError(f"must start with http:// or https://, got {w['url']!r}", key="alerts.webhook.url")
 
 
 def build_dispatcher(
-    settings: Mapping[str, Any],
+    alerts: AlertSettings,
     *,
     bus: busmod.Bus | None = None,
     out: TextIO | None = None,
@@ -148,47 +238,42 @@ def build_dispatcher(
     `bus`: the page channel needs it (no bus, no page channel). `terminal` overrides the setting
     (commands without a live view turn it on).
     """
-    a = alert_settings(settings)
     channels: list[Channel] = []
-    if a["terminal"]["enabled"] if terminal is None else terminal:
+    if alerts.terminal.enabled if terminal is None else terminal:
         channels.append(TerminalChannel(out=out))
-    if a["page"]["enabled"] and bus is not None:
+    if alerts.page.enabled and bus is not None:
         channels.append(PageChannel(bus))
-    h = a["haptic"]
-    if h["enabled"]:
+    h = alerts.haptic
+    if h.enabled:
         channels.append(
             HapticChannel(
-                address=h["address"] or None,
-                addresses=h["addresses"],
-                buzz_s=h["buzz_s"],
-                connect_timeout_s=h["connect_timeout_s"],
+                address=h.address or None,
+                addresses=dict(h.addresses),
+                buzz_s=h.buzz_s,
+                connect_timeout_s=h.connect_timeout_s,
                 backend=ble_backend,
             )
         )
-    m = a["mqtt"]
-    if m["enabled"]:
-        channels.append(MqttChannel(settings=MqttSettings.from_url(m["url"]), topic=m["topic"]))
-    w = a["webhook"]
-    if w["enabled"]:
+    m = alerts.mqtt
+    if m.enabled:
+        channels.append(MqttChannel(settings=MqttSettings.from_url(m.url), topic=m.topic))
+    w = alerts.webhook
+    if w.enabled:
         channels.append(
             WebhookChannel(
-                url=w["url"],
-                style=w["style"],
-                max_attempts=int(w["max_attempts"]),
-                attempt_timeout_s=w["attempt_timeout_s"],
-                send_cleared=w["send_cleared"],
+                url=w.url,
+                style=w.style,
+                max_attempts=int(w.max_attempts),
+                attempt_timeout_s=w.attempt_timeout_s,
+                send_cleared=w.send_cleared,
             )
         )
     if not channels:
         return None
     policy = DispatchPolicy(
-        burst=int(a["burst"]), refill_s=a["refill_s"], queue_size=int(a["queue_size"]), timeout_s=a["timeout_s"]
+        burst=int(alerts.burst),
+        refill_s=alerts.refill_s,
+        queue_size=int(alerts.queue_size),
+        timeout_s=alerts.timeout_s,
     )
     return AlertDispatcher(channels, policy=policy)
-
-
-def effective_alerts(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """For `strideguard config`: the effective table without the collected per-runner addresses."""
-    a = copy.deepcopy(alert_settings(settings))
-    a["haptic"].pop("addresses", None)
-    return a

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import tomllib
 from typing import Any
 
-from analytics.errors import ConfigError
-from analytics.risk import SOURCES, risk_config_for
-from stream.alerts.settings import ALERT_NOTES, effective_alerts
-from stream.config_file import default_config_path, read_config_text
+from analytics.risk import SOURCES
+from stream.alerts.settings import ALERT_NOTES
+from stream.config_file import default_config_path
+from stream.settings import load_settings
 
 EXAMPLES = """\
 examples:
@@ -56,14 +55,10 @@ def run(args: argparse.Namespace) -> int:
     if args.path:
         print(default_config_path())
         return 0
-    text = read_config_text(args.config)
-    try:
-        settings = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}") from exc
-    risk = risk_config_for(settings, args.runner).as_dict()
-    alerts = effective_alerts(settings)
-    where = args.config or (default_config_path() if text else None)
+    settings = load_settings(args.config)
+    risk = settings.risk.for_runner(args.runner).as_dict()
+    alerts = settings.alerts.as_dict()
+    where = settings.source_path
     print(
         f"# effective settings{' for ' + args.runner if args.runner else ''}; "
         f"{'from ' + str(where) + ' over the defaults' if where else 'all defaults (no settings file)'}"

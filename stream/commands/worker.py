@@ -114,7 +114,8 @@ def influx_sink(args: argparse.Namespace, spool_dir: pathlib.Path) -> InfluxSink
 
 
 def run(args: argparse.Namespace) -> int:
-    from stream.app import analyzer_factory, read_config_text
+    from stream.app import analyzer_factory
+    from stream.settings import load_settings
     from stream.worker import Worker, WorkerOptions
 
     if args.state_dir is None:
@@ -131,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     settings = broker_settings(args)
-    factory = analyzer_factory(read_config_text(args.config))
+    factory = analyzer_factory(load_settings(args.config))
     sink = influx_sink(args, args.state_dir / "influx-spool")
 
     async def main() -> None:

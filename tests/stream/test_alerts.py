@@ -21,6 +21,7 @@ from stream.alerts import (
     build_dispatcher,
 )
 from stream.alerts.base import Alert
+from stream.alerts.settings import AlertSettings
 from stream.alerts.webhook import backoff_s
 from stream.engine import SessionSummary
 from tests.stream.alert_helpers import SESSION, event, receiver
@@ -167,9 +168,9 @@ def test_backoff_is_jittered_and_capped() -> None:
 
 
 def test_settings_build_the_configured_channels() -> None:
-    import tomllib
+    from stream.settings import parse_settings
 
-    settings = tomllib.loads("""
+    settings = parse_settings("""
 [alerts]
 burst = 2
 [alerts.terminal]
@@ -183,12 +184,12 @@ enabled = true
 [runner."anna".alerts.haptic]
 address = "C4:7C:8D:6A:12:34"
 """)
-    d = build_dispatcher(settings, bus=busmod.Bus())
+    d = build_dispatcher(settings.alerts, bus=busmod.Bus())
     assert [lane.channel.name for lane in d.lanes] == ["terminal", "page", "haptic", "webhook"]
     assert d.policy.burst == 2
     assert d.lanes[2].channel.address_for("anna") == "C4:7C:8D:6A:12:34"
     assert d.lanes[2].channel.address_for("ben") is None
-    assert build_dispatcher({}, bus=None) is None
+    assert build_dispatcher(AlertSettings.default(), bus=None) is None
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,105 @@
+"""The user's settings: the TOML file read once, parsed once, validated into frozen dataclasses.
+
+```
+Settings
+├── source_path: Path | None      the file read (None: no file, all defaults)
+├── risk: RiskSettings            analytics.risk.config
+│   ├── default: RiskConfig       [risk] over the defaults
+│   └── runners: {name: RiskConfig}   [runner."NAME".risk] over [risk], one per runner table
+└── alerts: AlertSettings         stream.alerts.settings: [alerts] and [runner."NAME".alerts.haptic]
+    └── terminal, page, haptic, mqtt, webhook
+```
+
+Every command that reads settings goes through `load_settings` (the analyzers, the alert channels,
+`strideguard config`, the worker). Every error is one line naming the file and the dotted key
+(`config.toml: risk.metrics.cadence.treshold: unknown setting ...`), raised before any data is read;
+every runner's overrides are checked then, not when the runner first shows up.
+
+Validation stays in the hand-written validators beside the types they build (`risk_settings` in
+analytics, which must not import `stream`; `AlertSettings.from_settings` here): the settings are partial
+tables deep-merged over documented defaults and then per runner over `[risk]`, with errors worded for
+users ("must be > 0, got -5") at dotted paths through tables keyed by metric and runner names, which a
+schema library would validate only after the same merge and report less precisely.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from analytics.errors import ConfigError
+from analytics.risk.config import RiskSettings, risk_settings
+from stream.alerts.settings import AlertSettings
+from stream.config_file import default_config_path
+from stream.errors import UsageError
+
+__all__ = ["Settings", "SettingsError", "load_settings", "parse_settings"]
+
+
+class SettingsError(ConfigError):
+    """A bad settings file: `str()` names the file, then the dotted key (`key` as in ConfigError)."""
+
+    def __init__(self, message: str, *, path: pathlib.Path, key: str | None = None) -> None:
+        super().__init__(message, key=key)
+        self.path = path
+
+    def __str__(self) -> str:
+        return f"{self.path}: {super().__str__()}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything the settings file says, validated (see the module doc for the tree)."""
+
+    risk: RiskSettings
+    alerts: AlertSettings
+    source_path: pathlib.Path | None = None
+
+    @classmethod
+    def default(cls) -> Settings:
+        return settings_from_document({})
+
+
+def load_settings(path: str | os.PathLike[str] | None) -> Settings:
+    """The settings of `path`, or of the default file ($STRIDEGUARD_CONFIG or
+    ~/.config/strideguard/config.toml) when it exists, else the defaults. A named file must exist."""
+    named = path is not None
+    file = pathlib.Path(path) if path is not None else default_config_path()
+    if not named and not file.exists():
+        return Settings.default()
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read the settings file {file}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"not UTF-8 text (byte {exc.start})", path=file) from None
+    # an empty default file is no settings file (so `strideguard config` says "all defaults")
+    return parse_settings(text, source_path=file if named or text else None)
+
+
+def parse_settings(text: str, *, source_path: pathlib.Path | None = None) -> Settings:
+    """Settings from TOML text; errors name `source_path` when given."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = f"not valid TOML: {exc}"
+        raise (ConfigError(message) if source_path is None else SettingsError(message, path=source_path)) from None
+    return settings_from_document(document, source_path=source_path)
+
+
+def settings_from_document(document: Mapping[str, Any], *, source_path: pathlib.Path | None = None) -> Settings:
+    """Settings from an already parsed TOML document; errors name `source_path` when given."""
+    try:
+        return Settings(
+            risk=risk_settings(document), alerts=AlertSettings.from_settings(document), source_path=source_path
+        )
+    except ConfigError as exc:
+        if source_path is None:
+            raise
+        raise SettingsError(exc.args[0], path=source_path, key=exc.key) from exc
