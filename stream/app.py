@@ -100,8 +100,11 @@ async def open_pipeline(opts: RunOptions, *, source: str) -> AsyncIterator[LiveP
     the terminal, the bus (pages), the store, then any extra sinks; the store and slow-capable extra sinks
     are wrapped in `stream.backpressure.BufferedSink` (see its loss policies)."""
     settings = load_settings(opts.config_path)  # a bad file stops here, before a store is opened
-    store = SessionStore(opts.db_path or default_db_path()) if opts.store else None
-    factory = analyzer_factory(settings, store=store)
+    db_path = (opts.db_path or default_db_path()) if opts.store else None
+    # the store sink writes on its own thread through its own connection; the analyzers read the runners'
+    # prior baselines on the loop through this one (WAL: readers never wait for the writer)
+    history = SessionStore(db_path) if db_path is not None else None
+    factory = analyzer_factory(settings, store=history)
     bus = busmod.Bus()
     progress = sources.Progress()
     sinks: list[Sink] = []
@@ -113,8 +116,8 @@ async def open_pipeline(opts: RunOptions, *, source: str) -> AsyncIterator[LiveP
     if opts.live_view:
         sinks.append(TerminalView(progress=progress))
     sinks.append(BusSink(bus))
-    if store is not None:
-        sinks.append(buffered(StoreSink(store)))
+    if db_path is not None:
+        sinks.append(buffered(StoreSink(SessionStore(db_path))))
     sinks += [buffered(sink) for sink in opts.extra_sinks]  # a slow database must not stall the analytics
     parts = LiveParts(
         pipeline=Pipeline(
@@ -122,7 +125,7 @@ async def open_pipeline(opts: RunOptions, *, source: str) -> AsyncIterator[LiveP
         ),
         bus=bus,
         progress=progress,
-        db_path=store.path if store is not None else None,
+        db_path=history.path if history is not None else None,
     )
     server = None
     if opts.web:
@@ -140,6 +143,8 @@ async def open_pipeline(opts: RunOptions, *, source: str) -> AsyncIterator[LiveP
             if server is not None:
                 await server.stop()
             bus.close()
+            if history is not None:
+                history.close()
 
 
 async def run_file(opts: RunOptions, *, on_start: Any = None) -> RunResult:

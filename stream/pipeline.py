@@ -9,9 +9,11 @@ MQTT worker is the other adapter around the same engine.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import logging
 from collections.abc import AsyncIterable, Callable
-from typing import Any
+from typing import Any, ParamSpec
 
 from analytics.results import AnalyzerOutput
 from sensors.capture import CaptureEvent
@@ -22,6 +24,7 @@ from stream.session import SessionInfo, new_session_id
 from stream.store import SessionStore
 
 log = logging.getLogger(__name__)
+_P = ParamSpec("_P")
 
 __all__ = ["Analyzer", "BusSink", "Pipeline", "SessionInfo", "Sink", "StoreSink"]
 
@@ -143,30 +146,48 @@ async def run_source(pipeline: Pipeline, items: AsyncIterable[Any]) -> dict[str,
 
 
 class StoreSink:
-    """Writes each output to SQLite as it comes, so a crash keeps what was analysed."""
+    """Writes each output to SQLite as it comes, so a crash keeps what was analysed.
+
+    Every call on the store runs on the sink's own thread, one at a time and in the order made: a slow
+    disk holds that thread, never the event loop (pages, alerts, the analysis). From here on the store
+    belongs to that thread (its connection allows it: `check_same_thread=False`); read the same file on
+    the loop through another `SessionStore`. A call whose awaiting coroutine is cancelled still
+    completes if the thread had started it, and is skipped if not.
+    """
 
     name = "sqlite"
 
     def __init__(self, store: SessionStore) -> None:
         self.store = store
         self._last_t_ns: dict[str, int] = {}
+        # one worker (started at the first call): the store's calls never overlap and keep their order
+        self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="strideguard-sqlite")
+
+    async def _on_thread(self, call: Callable[_P, None], *args: _P.args, **kwargs: _P.kwargs) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, functools.partial(call, *args, **kwargs))
 
     async def open_session(self, session: SessionInfo) -> None:
-        self.store.open_session(session)
+        await self._on_thread(self.store.open_session, session)
 
     async def write(self, session: SessionInfo, output: AnalyzerOutput) -> None:
-        self.store.write(session.session_id, output)
         ends = [w.t_end_ns for w in output.windows] + [s.t_ns for s in output.steps]
-        if ends:
+        if ends:  # noted now: a close_session made next, even before this write lands, ends the session here
             self._last_t_ns[session.session_id] = max(ends)
+        await self._on_thread(self.store.write, session.session_id, output)
 
     async def close_session(self, session: SessionInfo, summary: SessionSummary) -> None:
-        self.store.close_session(
-            session.session_id, ended_t_ns=self._last_t_ns.get(session.session_id), summary=summary.as_dict()
+        await self._on_thread(
+            self.store.close_session,
+            session.session_id,
+            ended_t_ns=self._last_t_ns.get(session.session_id),
+            summary=summary.as_dict(),
         )
 
     async def close(self) -> None:
-        self.store.close()
+        try:
+            await self._on_thread(self.store.close)  # after every call queued before it
+        finally:
+            self._thread.shutdown(wait=False)  # the worker is idle: it ends by itself
 
 
 class BusSink:
