@@ -21,6 +21,7 @@ segment), so a month between two rows of a CSV is two sessions, not a month of e
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -242,7 +243,8 @@ class Edge:
                 return None
             batch = _rows(batch, keep)
         self._streams[key] = (rate, int(batch.t_ns[-1]))
-        self.last_t_ns = max(self.last_t_ns or -(2**63), int(batch.t_ns[-1]))
+        end_t_ns = int(batch.t_ns[-1])
+        self.last_t_ns = end_t_ns if self.last_t_ns is None else max(self.last_t_ns, end_t_ns)
         return batch
 
     def admit_reading(self, reading: Reading) -> Reading | None:
@@ -261,6 +263,17 @@ class Edge:
             self.drop("readings out of range")
             return None
         return reading
+
+
+def _split_at_gaps(batch: SampleBatch, max_gap_ns: int) -> list[SampleBatch]:
+    """The batch cut where consecutive samples are more than `max_gap_ns` apart (usually: itself)."""
+    if len(batch) < 2:
+        return [batch]
+    cuts = (np.flatnonzero(np.diff(batch.t_ns) > max_gap_ns) + 1).tolist()
+    if not cuts:
+        return [batch]
+    bounds = [0, *cuts, len(batch)]
+    return [batch.slice(a, b) for a, b in itertools.pairwise(bounds)]
 
 
 def _rows(batch: SampleBatch, keep: np.ndarray) -> SampleBatch:
@@ -372,12 +385,14 @@ class SessionEngine:
         """One item for the session under `key`, through the trust boundary; returns what it produced."""
         session = self.sessions[key]
         if isinstance(item, SampleBatch):
-            if session.edge.is_gap(item):
-                session = await self._next_segment(key, session, int(item.t_ns[0]))
-            batch = session.edge.admit_batch(item)
-            if batch is None:
-                return AnalyzerOutput()
-            return await self._analysed(session, session.analyzer.push, batch)
+            output = AnalyzerOutput()
+            for piece in _split_at_gaps(item, round(self.limits.max_gap_s * NS_PER_S)):
+                if session.edge.is_gap(piece):
+                    session = await self._next_segment(key, session, int(piece.t_ns[0]))
+                batch = session.edge.admit_batch(piece)
+                if batch is not None:
+                    output = output + await self._analysed(session, session.analyzer.push, batch)
+            return output
         reading = session.edge.admit_reading(item)
         if reading is None:
             return AnalyzerOutput()
@@ -463,7 +478,8 @@ class SessionEngine:
 
     async def _next_segment(self, key: str, session: Session, started_t_ns: int) -> Session:
         """End `session` at a gap longer than `max_gap_s` and open its next segment under the same key."""
-        gap_s = (started_t_ns - (session.edge.last_t_ns or started_t_ns)) / NS_PER_S
+        last_t_ns = session.edge.last_t_ns if session.edge.last_t_ns is not None else started_t_ns
+        gap_s = (started_t_ns - last_t_ns) / NS_PER_S
         log.warning("session %s: %.0f s without data; continuing as a new session", session.info.session_id, gap_s)
         await self.finish(key)
         segment = session.segment + 1

@@ -66,8 +66,10 @@ def run(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {"file": str(args.file), "seconds": round(seconds, 3), "runners": runners}
     for runner, summary in result.summaries.items():
         out = result.pipeline.outputs(runner)
+        segments = [s.as_dict() for s in result.pipeline.engine.summaries.values() if s.runner == runner]
         runners[runner] = {
             "summary": summary.as_dict(),
+            **({"segments": segments} if len(segments) > 1 else {}),  # a long gap split the run into sessions
             "step_times_s": [s.t_ns / 1e9 for s in out.steps],
             "alerts": [e.as_row() for e in out.risk_events],
         }

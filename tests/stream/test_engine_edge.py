@@ -136,3 +136,18 @@ async def test_the_summary_round_trips_through_its_stored_form() -> None:
     (summary,) = got.summaries
     assert SessionSummary.from_dict(summary.as_dict()) == summary
     assert summary.baseline is None or "metrics" in summary.baseline
+
+
+async def test_a_gap_inside_one_batch_splits_it_too() -> None:
+    """A CSV read in one piece: the month between two rows must not become a month of empty windows."""
+    month_ns = 30 * 24 * 3600 * 10**9
+    first, later = ACC[:60], ACC[60:]
+    whole = batch_like(
+        first[0],
+        t_ns=np.concatenate([b.t_ns for b in first] + [b.t_ns + month_ns for b in later]),
+        values=np.concatenate([b.values for b in ACC]),
+    )
+    got, engine = await run([whole])
+    assert [s.session_id for s in got.sessions] == ["s1", "s1~2"]
+    assert sum(s.n_samples for s in got.summaries) == len(whole)
+    assert sum(s.n_windows for s in got.summaries) < 2 * len(ACC) / 5
