@@ -148,6 +148,7 @@ async def test_a_gap_inside_one_batch_splits_it_too() -> None:
         values=np.concatenate([b.values for b in ACC]),
     )
     got, engine = await run([whole])
+    assert engine.dropped == {}
     assert [s.session_id for s in got.sessions] == ["s1", "s1~2"]
     assert sum(s.n_samples for s in got.summaries) == len(whole)
     assert sum(s.n_windows for s in got.summaries) < 2 * len(ACC) / 5
