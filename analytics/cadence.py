@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from analytics.results import StepEvent
+from strideguard.analytics.results import StepEvent
 
 
 def mean_step_interval_s(steps: Iterable[StepEvent]) -> tuple[float, int] | None:

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from analytics.errors import ConfigError
+from strideguard.analytics.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,6 +6,6 @@ this module only re-exports them so analytics code keeps one place to import fro
 
 from __future__ import annotations
 
-from sensors.units import CM_PER_M, MS_PER_S, NS_PER_DAY, NS_PER_S, STANDARD_GRAVITY_MPS2
+from strideguard.sensors.units import CM_PER_M, MS_PER_S, NS_PER_DAY, NS_PER_S, STANDARD_GRAVITY_MPS2
 
 __all__ = ["CM_PER_M", "MS_PER_S", "NS_PER_DAY", "NS_PER_S", "STANDARD_GRAVITY_MPS2"]

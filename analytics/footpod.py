@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sensors.types import StrideReading
+from strideguard.sensors.types import StrideReading
 
 
 def window_speed_and_stride(

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics.config import AnalyticsConfig
-from analytics.filters import SosFilter, butter_sos
+from strideguard.analytics.config import AnalyticsConfig
+from strideguard.analytics.filters import SosFilter, butter_sos
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

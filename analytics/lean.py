@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics.config import AnalyticsConfig
-from analytics.filters import RunningSum, SosFilter, one_pole_sos
+from strideguard.analytics.config import AnalyticsConfig
+from strideguard.analytics.filters import RunningSum, SosFilter, one_pole_sos
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

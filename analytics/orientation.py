@@ -25,8 +25,8 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from analytics.config import AnalyticsConfig
-from analytics.filters import RunningSum, SosFilter, butter_sos, one_pole_sos
+from strideguard.analytics.config import AnalyticsConfig
+from strideguard.analytics.filters import RunningSum, SosFilter, butter_sos, one_pole_sos
 
 MIN_AXIS_ENERGY_G2 = 0.02**2  # g^2, below this horizontal step-band energy the AP axis is not updated
 MIN_GRAVITY_G = 1e-6  # g, floor of the gravity magnitude (a stream that starts in free fall)

@@ -15,8 +15,8 @@ import math
 import numpy as np
 from scipy.signal import bilinear, tf2sos
 
-from analytics.consts import CM_PER_M, STANDARD_GRAVITY_MPS2
-from analytics.filters import SosFilter, clamp_cutoff_hz
+from strideguard.analytics.consts import CM_PER_M, STANDARD_GRAVITY_MPS2
+from strideguard.analytics.filters import SosFilter, clamp_cutoff_hz
 
 
 class DisplacementFilter:

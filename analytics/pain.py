@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from analytics.errors import AnalyticsError
+from strideguard.analytics.errors import AnalyticsError
 
 # key: the question as the runner reads it
 RED_FLAGS: dict[str, str] = {

@@ -29,16 +29,16 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from analytics.config import AnalyticsConfig
-from analytics.consts import NS_PER_S
-from analytics.errors import AnalyticsError
-from analytics.orientation import OrientationParams, OrientationStage
-from analytics.results import AnalyzerOutput, RiskEvent, StepEvent, WindowMetrics
-from analytics.step_metrics import StepMetricsParams, StepMetricsStage
-from analytics.steps import StepDetector, StepDetectorParams
-from analytics.summary import SessionTotals
-from analytics.window_assembly import WindowAssembly, WindowAssemblyParams, WindowReadings
-from sensors.types import HeartRateReading, SampleBatch, SampleKind, StrideReading
+from strideguard.analytics.config import AnalyticsConfig
+from strideguard.analytics.consts import NS_PER_S
+from strideguard.analytics.errors import AnalyticsError
+from strideguard.analytics.orientation import OrientationParams, OrientationStage
+from strideguard.analytics.results import AnalyzerOutput, RiskEvent, StepEvent, WindowMetrics
+from strideguard.analytics.step_metrics import StepMetricsParams, StepMetricsStage
+from strideguard.analytics.steps import StepDetector, StepDetectorParams
+from strideguard.analytics.summary import SessionTotals
+from strideguard.analytics.window_assembly import WindowAssembly, WindowAssemblyParams, WindowReadings
+from strideguard.sensors.types import HeartRateReading, SampleBatch, SampleKind, StrideReading
 
 MAX_PIECE_S = 10.0  # s, long batches are analysed in pieces of this length so look-back buffers stay bounded
 

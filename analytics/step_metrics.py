@@ -30,18 +30,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics.braking import braking_peak_g
-from analytics.config import AnalyticsConfig
-from analytics.consts import MS_PER_S, NS_PER_S
-from analytics.contact import MAX_CONTACT_S, contact_span_around
-from analytics.filters import History, SosFilter, butter_sos
-from analytics.impact import ImpactFilter, ImpactFilterParams
-from analytics.orientation import AxisLookup, OrientedChunk
-from analytics.oscillation import DisplacementFilter, bilinear_correction
-from analytics.results import Side, StepEvent
-from analytics.step_time import lowpass_delay_s, step_event_time_ns
-from analytics.steps import StepPeak
-from analytics.symmetry import AlternationAxis, SideAssigner
+from strideguard.analytics.braking import braking_peak_g
+from strideguard.analytics.config import AnalyticsConfig
+from strideguard.analytics.consts import MS_PER_S, NS_PER_S
+from strideguard.analytics.contact import MAX_CONTACT_S, contact_span_around
+from strideguard.analytics.filters import History, SosFilter, butter_sos
+from strideguard.analytics.impact import ImpactFilter, ImpactFilterParams
+from strideguard.analytics.orientation import AxisLookup, OrientedChunk
+from strideguard.analytics.oscillation import DisplacementFilter, bilinear_correction
+from strideguard.analytics.results import Side, StepEvent
+from strideguard.analytics.step_time import lowpass_delay_s, step_event_time_ns
+from strideguard.analytics.steps import StepPeak
+from strideguard.analytics.symmetry import AlternationAxis, SideAssigner
 
 HISTORY_S = 3.0  # s of per-sample history kept for per-step look-backs (>= max step interval + margins)
 DEFAULT_STEP_INTERVAL_S = 0.45  # s, assumed interval before a bout has one

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from analytics.filters import butter_sos, group_delay_s
+from strideguard.analytics.filters import butter_sos, group_delay_s
 
 UP_G = 1.0  # g: the vertical acceleration of a body at rest; the stance impulse is the part above it
 DELAY_PROBE_HZ = 0.5  # Hz: the group delay is read near DC, where a smooth stance pulse has its energy

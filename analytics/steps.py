@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics.config import AnalyticsConfig
-from analytics.filters import NYQUIST_MARGIN, SosFilter, butter_sos, group_delay_s, one_pole_sos
+from strideguard.analytics.config import AnalyticsConfig
+from strideguard.analytics.filters import NYQUIST_MARGIN, SosFilter, butter_sos, group_delay_s, one_pole_sos
 
 INTERVAL_MEMORY = 5  # step intervals in the running median of the current step interval
 ONSET_HEIGHT_FRACTION = 0.5  # a bout's recovered first step is at least this x the next step's band-pass peak

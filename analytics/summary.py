@@ -3,7 +3,7 @@ summary costs nothing per sample and is the same for any chunking."""
 
 from __future__ import annotations
 
-from analytics.results import StepEvent, WindowMetrics
+from strideguard.analytics.results import StepEvent, WindowMetrics
 
 
 class SessionTotals:

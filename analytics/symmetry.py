@@ -21,8 +21,8 @@ import math
 from collections import deque
 from collections.abc import Sequence
 
-from analytics.consts import NS_PER_S
-from analytics.results import Side, StepEvent
+from strideguard.analytics.consts import NS_PER_S
+from strideguard.analytics.results import Side, StepEvent
 
 VOTE_DECAY = 0.8  # weight kept by the phase vote per step
 MIN_VOTE = 0.5  # |vote| needed before a side is given (else UNKNOWN)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from analytics.consts import NS_PER_DAY
+from strideguard.analytics.consts import NS_PER_DAY
 
 DAY_NS = NS_PER_DAY  # ns per day, under the name the report and its tests import
 

@@ -19,20 +19,20 @@ from operator import attrgetter
 
 import numpy as np
 
-from analytics.cadence import cadence_spm
-from analytics.config import AnalyticsConfig
-from analytics.consts import NS_PER_S
-from analytics.filters import History
-from analytics.footpod import overstriding_ratio, window_speed_and_stride
-from analytics.lean import StandingReference, StandingReferenceParams, lean_deg, unit
-from analytics.orientation import AxisLookup, OrientedChunk
-from analytics.regularity import regularity
-from analytics.results import Side, StepEvent, WindowMetrics
-from analytics.step_metrics import ForwardDirection
-from analytics.sway import sway_ratios
-from analytics.symmetry import contact_step_times_s, symmetry_index_pct
-from analytics.windows import Block, BlockSums, combine
-from sensors.types import HeartRateReading, StrideReading
+from strideguard.analytics.cadence import cadence_spm
+from strideguard.analytics.config import AnalyticsConfig
+from strideguard.analytics.consts import NS_PER_S
+from strideguard.analytics.filters import History
+from strideguard.analytics.footpod import overstriding_ratio, window_speed_and_stride
+from strideguard.analytics.lean import StandingReference, StandingReferenceParams, lean_deg, unit
+from strideguard.analytics.orientation import AxisLookup, OrientedChunk
+from strideguard.analytics.regularity import regularity
+from strideguard.analytics.results import Side, StepEvent, WindowMetrics
+from strideguard.analytics.step_metrics import ForwardDirection
+from strideguard.analytics.sway import sway_ratios
+from strideguard.analytics.symmetry import contact_step_times_s, symmetry_index_pct
+from strideguard.analytics.windows import Block, BlockSums, combine
+from strideguard.sensors.types import HeartRateReading, StrideReading
 
 READINGS_KEPT = 512  # footpod / heart-rate readings buffered for windows not yet emitted
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics.filters import RunningSum
+from strideguard.analytics.filters import RunningSum
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,13 +32,13 @@ import aiohttp
 import numpy as np
 from aiohttp import web
 
-from analytics.results import AnalyzerOutput, RiskEventKind, WindowMetrics
-from analytics.risk import Baseline, MetricBaseline, RiskConfig, RiskEngine
-from sensors.ble.clock import RealClock
-from sensors.simulated import SimulatedAlertBand, SimulatedWorld
-from sensors.units import NS_PER_S
-from stream import bus as busmod
-from stream.alerts import (
+from strideguard.analytics.results import AnalyzerOutput, RiskEventKind, WindowMetrics
+from strideguard.analytics.risk import Baseline, MetricBaseline, RiskConfig, RiskEngine
+from strideguard.sensors.ble.clock import RealClock
+from strideguard.sensors.simulated import SimulatedAlertBand, SimulatedWorld
+from strideguard.sensors.units import NS_PER_S
+from strideguard.stream import bus as busmod
+from strideguard.stream.alerts import (
     AlertDispatcher,
     Channel,
     DispatchPolicy,
@@ -48,9 +48,9 @@ from stream.alerts import (
     TerminalChannel,
     WebhookChannel,
 )
-from stream.mqtt.connection import MqttSettings
-from stream.session import SessionInfo
-from stream.web import WebServer
+from strideguard.stream.mqtt.connection import MqttSettings
+from strideguard.stream.session import SessionInfo
+from strideguard.stream.web import WebServer
 
 BAND = "C4:7C:8D:6A:12:34"
 TARGET_P99_MS = 500.0

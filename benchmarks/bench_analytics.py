@@ -18,9 +18,9 @@ import tracemalloc
 
 import numpy as np
 
-from analytics.runner import RunnerAnalyzer
-from sensors.synthetic import SyntheticConfig, SyntheticRunner
-from sensors.types import Placement, SampleBatch
+from strideguard.analytics.runner import RunnerAnalyzer
+from strideguard.sensors.synthetic import SyntheticConfig, SyntheticRunner
+from strideguard.sensors.types import Placement, SampleBatch
 
 
 def recording(minutes: float, rate_hz: float, runner: str = "bench") -> SampleBatch:

@@ -19,8 +19,8 @@ import sys
 import tempfile
 import time
 
-from sensors.capture import write_batches
-from sensors.synthetic.presets import fatigue_run
+from strideguard.sensors.capture import write_batches
+from strideguard.sensors.synthetic.presets import fatigue_run
 
 
 def main() -> None:
@@ -42,7 +42,7 @@ def main() -> None:
         rows = []
         for i in range(args.repeat):
             for store in (True, False):
-                cmd = [sys.executable, "-m", "stream.cli", "analyze", str(path)]
+                cmd = [sys.executable, "-m", "strideguard.stream.cli", "analyze", str(path)]
                 cmd += ["--db", str(pathlib.Path(tmp) / f"s{i}.db")] if store else ["--no-store"]
                 before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
                 t = time.perf_counter()

@@ -15,10 +15,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sensors import decoding
-from sensors.protocols import hrm, pmd_data, rsc
-from sensors.protocols.pmd_control import MeasurementType
-from sensors.types import Placement, StreamMeta
+from strideguard.sensors import decoding
+from strideguard.sensors.protocols import hrm, pmd_data, rsc
+from strideguard.sensors.protocols.pmd_control import MeasurementType
+from strideguard.sensors.types import Placement, StreamMeta
 
 REPEATS = 5
 HOST0_NS = 1_767_225_600_000_000_000

@@ -16,12 +16,12 @@ import shutil
 import tempfile
 import time
 
-from sensors.capture import write_batches
-from sensors.synthetic import SyntheticConfig, SyntheticRunner
-from stream.app import RunOptions, run_file
-from stream.export import ExportOptions, export_sessions, select_sessions
-from stream.export.reimport import read_samples
-from stream.store import SessionStore
+from strideguard.sensors.capture import write_batches
+from strideguard.sensors.synthetic import SyntheticConfig, SyntheticRunner
+from strideguard.stream.app import RunOptions, run_file
+from strideguard.stream.export import ExportOptions, export_sessions, select_sessions
+from strideguard.stream.export.reimport import read_samples
+from strideguard.stream.store import SessionStore
 
 VARIANTS = (
     ("bids", ("bids",), False),
@@ -82,7 +82,7 @@ def main() -> None:
         started = time.perf_counter()
         batches = read_samples(parquet_out, subject="sub-benchmark", session=result_session_label(parquet_out))
         reimport_s = time.perf_counter() - started
-        from stream.report import write_report
+        from strideguard.stream.report import write_report
 
         started = time.perf_counter()
         write_report(store, session_id, root / "report")

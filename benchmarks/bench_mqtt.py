@@ -33,11 +33,11 @@ import time
 from collections.abc import Callable
 from typing import NotRequired, TypedDict
 
-from sensors.types import SampleBatch
-from stream.collector import Collector
-from stream.commands.collect import synthetic_team
-from stream.mqtt.connection import MqttConnection, MqttSettings
-from stream.mqtt.payload import loads
+from strideguard.sensors.types import SampleBatch
+from strideguard.stream.collector import Collector
+from strideguard.stream.commands.collect import synthetic_team
+from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings
+from strideguard.stream.mqtt.payload import loads
 from tests.fixtures_services import MosquittoService
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -95,7 +95,7 @@ def start_worker(broker: MosquittoService, team: str, index: int, count: int, st
             sys.executable,
             *profile,
             "-m",
-            "stream.cli",
+            "strideguard.stream.cli",
             "worker",
             "--broker",
             f"mqtt://{broker.host}:{broker.port}",

@@ -28,8 +28,8 @@ import time
 from typing import TypedDict
 
 from benchmarks import bench_analytics, bench_mqtt
-from sensors import capture
-from stream.app import RunOptions, run_file
+from strideguard.sensors import capture
+from strideguard.stream.app import RunOptions, run_file
 from tests.fixtures_services import MosquittoService
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -126,7 +126,7 @@ def profiled_worker(profile_path: pathlib.Path) -> bench_mqtt.StartWorker:
                 "-o",
                 str(profile_path),
                 "-m",
-                "stream.cli",
+                "strideguard.stream.cli",
                 "worker",
                 "--broker",
                 f"mqtt://{broker.host}:{broker.port}",

@@ -37,16 +37,16 @@ from collections.abc import Callable
 import numpy as np
 from scipy.signal import find_peaks
 
-from analytics.config import AnalyticsConfig
-from analytics.results import StepEvent
-from analytics.runner import RunnerAnalyzer
 from benchmarks.validation import bundled_data
 from benchmarks.validation.datasets import ALCANTARA_FOLDER, Recording, load_alcantara
 from benchmarks.validation.ours import EPOCH_NS, batches
 from benchmarks.validation.references import IMPACT_PEAK_MIN_BW, IMPACT_PEAK_PROMINENCE_BW
 from benchmarks.validation.scoring import match_pairs_with_lag, paired_stats, tolerance_s
 from benchmarks.validation.tables import render
-from sensors.types import NS_PER_S
+from strideguard.analytics.config import AnalyticsConfig
+from strideguard.analytics.results import StepEvent
+from strideguard.analytics.runner import RunnerAnalyzer
+from strideguard.sensors.types import NS_PER_S
 
 LOWPASS_CUTOFFS_HZ = (4.0, 6.0, 8.0, 10.0, 15.0)
 HALF_SINE_PEAK_PER_MEAN = math.pi / 2  # peak / mean of a half-sine pulse

@@ -749,7 +749,7 @@ class Harness:
 
         recs = []
         if synthetic.synthetic_available() is None:
-            from sensors.synthetic import SyntheticConfig, SyntheticRunner
+            from strideguard.sensors.synthetic import SyntheticConfig, SyntheticRunner
 
             duration_s = 300.0 if self.args.quick else 1800.0
             run = SyntheticRunner(SyntheticConfig()).generate(duration_s, SPEED_RATE_HZ, seed=42)

@@ -16,9 +16,9 @@ import pathlib
 import sys
 
 from benchmarks.validation import bundled_data
-from sensors.capture import write_batches
-from sensors.imports import read_any
-from sensors.synthetic.presets import fatigue_run
+from strideguard.sensors.capture import write_batches
+from strideguard.sensors.imports import read_any
+from strideguard.sensors.synthetic.presets import fatigue_run
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 OUT = REPO / "sensors" / "samples"

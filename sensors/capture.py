@@ -36,8 +36,16 @@ from typing import Any, BinaryIO, NoReturn
 
 import numpy as np
 
-from sensors.errors import CaptureError, DecodeError
-from sensors.types import NO_META, HeartRateReading, Placement, SampleBatch, SampleKind, StreamMeta, StrideReading
+from strideguard.sensors.errors import CaptureError, DecodeError
+from strideguard.sensors.types import (
+    NO_META,
+    HeartRateReading,
+    Placement,
+    SampleBatch,
+    SampleKind,
+    StreamMeta,
+    StrideReading,
+)
 
 MAGIC = b"SGCAP\x00"
 VERSION = 1
@@ -401,13 +409,13 @@ def replay(path: str | os.PathLike[str], stats: ReplayStats | None = None) -> It
 
 
 def _decoder_context() -> Any:
-    from sensors import decoding  # the protocol decoders; imported only when raw bytes are replayed
+    from strideguard.sensors import decoding  # the protocol decoders; imported only when raw bytes are replayed
 
     return decoding.DecoderContext()
 
 
 def _decoder_for(info: StreamInfo, path: str, context: Any) -> Any:
-    from sensors import decoding
+    from strideguard.sensors import decoding
 
     try:
         return decoding.make_decoder(

@@ -35,12 +35,25 @@ from typing import Protocol
 
 import numpy as np
 
-from sensors.errors import DecodeError
-from sensors.protocols import hrm, movesense, pmd_control, pmd_data, rsc
-from sensors.protocols.pmd_control import MeasurementStopped, MeasurementType, PmdControlResponse, PmdSettings
-from sensors.protocols.pmd_time import DeviceClockMapper, sample_timestamps_ns
-from sensors.types import NO_META, HeartRateReading, Placement, SampleBatch, SampleKind, StreamMeta, StrideReading
-from sensors.units import NS_PER_S, STANDARD_GRAVITY_MPS2
+from strideguard.sensors.errors import DecodeError
+from strideguard.sensors.protocols import hrm, movesense, pmd_control, pmd_data, rsc
+from strideguard.sensors.protocols.pmd_control import (
+    MeasurementStopped,
+    MeasurementType,
+    PmdControlResponse,
+    PmdSettings,
+)
+from strideguard.sensors.protocols.pmd_time import DeviceClockMapper, sample_timestamps_ns
+from strideguard.sensors.types import (
+    NO_META,
+    HeartRateReading,
+    Placement,
+    SampleBatch,
+    SampleKind,
+    StreamMeta,
+    StrideReading,
+)
+from strideguard.sensors.units import NS_PER_S, STANDARD_GRAVITY_MPS2
 
 DecodedItem = SampleBatch | HeartRateReading | StrideReading
 

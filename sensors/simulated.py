@@ -32,11 +32,11 @@ from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakError
 
-from sensors.ble.clock import Clock
-from sensors.errors import DecodeError
-from sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc, uuids
-from sensors.protocols.pmd_control import ControlOp, MeasurementType, PmdSettings, PmdStatus
-from sensors.units import NS_PER_S, STANDARD_GRAVITY_MPS2
+from strideguard.sensors.ble.clock import Clock
+from strideguard.sensors.errors import DecodeError
+from strideguard.sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc, uuids
+from strideguard.sensors.protocols.pmd_control import ControlOp, MeasurementType, PmdSettings, PmdStatus
+from strideguard.sensors.units import NS_PER_S, STANDARD_GRAVITY_MPS2
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from sensors.units import NS_PER_S as NS_PER_S  # re-exported: many modules take it from here
+from strideguard.sensors.units import NS_PER_S as NS_PER_S  # re-exported: many modules take it from here
 
 
 class Placement(str, enum.Enum):

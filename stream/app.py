@@ -12,19 +12,19 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from analytics.risk import Baseline, RiskEngine
-from analytics.runner import RunnerAnalyzer
-from sensors.capture import ReplayStats
-from sensors.types import Placement
-from stream import bus as busmod
-from stream import sources
-from stream.alerts.settings import build_dispatcher
-from stream.backpressure import buffered
-from stream.engine import SessionSummary
-from stream.pipeline import BusSink, Pipeline, Sink, StoreSink
-from stream.settings import Settings, load_settings, parse_settings
-from stream.store import SessionStore, default_db_path
-from stream.terminal import TerminalView
+from strideguard.analytics.risk import Baseline, RiskEngine
+from strideguard.analytics.runner import RunnerAnalyzer
+from strideguard.sensors.capture import ReplayStats
+from strideguard.sensors.types import Placement
+from strideguard.stream import bus as busmod
+from strideguard.stream import sources
+from strideguard.stream.alerts.settings import build_dispatcher
+from strideguard.stream.backpressure import buffered
+from strideguard.stream.engine import SessionSummary
+from strideguard.stream.pipeline import BusSink, Pipeline, Sink, StoreSink
+from strideguard.stream.settings import Settings, load_settings, parse_settings
+from strideguard.stream.store import SessionStore, default_db_path
+from strideguard.stream.terminal import TerminalView
 
 
 def analyzer_factory(settings: Settings | str, *, store: SessionStore | None = None) -> Callable[[str], RunnerAnalyzer]:
@@ -129,7 +129,7 @@ async def open_pipeline(opts: RunOptions, *, source: str) -> AsyncIterator[LiveP
     )
     server = None
     if opts.web:
-        from stream.web import WebServer
+        from strideguard.stream.web import WebServer
 
         server = WebServer(bus, host=opts.host, port=opts.port)
         await server.start()

@@ -33,10 +33,10 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from analytics.results import AnalyzerOutput
-from stream.engine import SessionSummary, Sink, TaggingSink
-from stream.errors import UsageError
-from stream.session import SessionInfo
+from strideguard.analytics.results import AnalyzerOutput
+from strideguard.stream.engine import SessionSummary, Sink, TaggingSink
+from strideguard.stream.errors import UsageError
+from strideguard.stream.session import SessionInfo
 
 log = logging.getLogger(__name__)
 

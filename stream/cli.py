@@ -12,25 +12,25 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from analytics.errors import AnalyticsError
-from sensors.errors import SensorError
-from stream.errors import StreamError
+from strideguard.analytics.errors import AnalyticsError
+from strideguard.sensors.errors import SensorError
+from strideguard.stream.errors import StreamError
 
 # Order here is the order in `strideguard --help`.
 COMMAND_MODULES = (
-    "stream.commands.demo",
-    "stream.commands.replay",
-    "stream.commands.analyze",
-    "stream.commands.sessions",
-    "stream.commands.load",
-    "stream.commands.pain",
-    "stream.commands.config",
-    "stream.commands.export",
-    "stream.commands.report",
-    "stream.commands.collect",
-    "stream.commands.worker",
-    "stream.commands.scan",
-    "stream.commands.record",
+    "strideguard.stream.commands.demo",
+    "strideguard.stream.commands.replay",
+    "strideguard.stream.commands.analyze",
+    "strideguard.stream.commands.sessions",
+    "strideguard.stream.commands.load",
+    "strideguard.stream.commands.pain",
+    "strideguard.stream.commands.config",
+    "strideguard.stream.commands.export",
+    "strideguard.stream.commands.report",
+    "strideguard.stream.commands.collect",
+    "strideguard.stream.commands.worker",
+    "strideguard.stream.commands.scan",
+    "strideguard.stream.commands.record",
 )
 
 EPILOG = """\

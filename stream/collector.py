@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sensors.types import HeartRateReading, SampleBatch, StrideReading
-from stream import sources
-from stream.engine import RunnerControl
-from stream.mqtt.connection import MqttConnection, MqttSettings
-from stream.mqtt.inband import encode_control, encode_reading
-from stream.mqtt.payload import dumps, encode_imu
-from stream.mqtt.topics import imu_topic, service_status_topic
-from stream.session import new_session_id
+from strideguard.sensors.types import HeartRateReading, SampleBatch, StrideReading
+from strideguard.stream import sources
+from strideguard.stream.engine import RunnerControl
+from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings
+from strideguard.stream.mqtt.inband import encode_control, encode_reading
+from strideguard.stream.mqtt.payload import dumps, encode_imu
+from strideguard.stream.mqtt.topics import imu_topic, service_status_topic
+from strideguard.stream.session import new_session_id
 
 
 @dataclass(slots=True)

@@ -30,11 +30,11 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from analytics.errors import AnalyticsError
-from analytics.results import AnalyzerOutput
-from sensors.types import HeartRateReading, SampleBatch, StrideReading
-from sensors.units import NS_PER_MIN, NS_PER_S
-from stream.session import SessionInfo
+from strideguard.analytics.errors import AnalyticsError
+from strideguard.analytics.results import AnalyzerOutput
+from strideguard.sensors.types import HeartRateReading, SampleBatch, StrideReading
+from strideguard.sensors.units import NS_PER_MIN, NS_PER_S
+from strideguard.stream.session import SessionInfo
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import os
 import pathlib
 import sqlite3
 
-from analytics.pain import PainEntry
+from strideguard.analytics.pain import PainEntry
 
 
 class PainLog:

@@ -15,13 +15,13 @@ import logging
 from collections.abc import AsyncIterable, Callable
 from typing import Any, ParamSpec
 
-from analytics.results import AnalyzerOutput
-from sensors.capture import CaptureEvent
-from sensors.types import HeartRateReading, SampleBatch, StrideReading
-from stream import bus as busmod
-from stream.engine import Analyzer, RunnerControl, Session, SessionEngine, SessionSummary, Sink
-from stream.session import SessionInfo, new_session_id
-from stream.store import SessionStore
+from strideguard.analytics.results import AnalyzerOutput
+from strideguard.sensors.capture import CaptureEvent
+from strideguard.sensors.types import HeartRateReading, SampleBatch, StrideReading
+from strideguard.stream import bus as busmod
+from strideguard.stream.engine import Analyzer, RunnerControl, Session, SessionEngine, SessionSummary, Sink
+from strideguard.stream.session import SessionInfo, new_session_id
+from strideguard.stream.store import SessionStore
 
 log = logging.getLogger(__name__)
 _P = ParamSpec("_P")

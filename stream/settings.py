@@ -31,11 +31,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from analytics.errors import ConfigError
-from analytics.risk.config import RiskSettings, risk_settings
-from stream.alerts.settings import AlertSettings
-from stream.config_file import default_config_path
-from stream.errors import UsageError
+from strideguard.analytics.errors import ConfigError
+from strideguard.analytics.risk.config import RiskSettings, risk_settings
+from strideguard.stream.alerts.settings import AlertSettings
+from strideguard.stream.config_file import default_config_path
+from strideguard.stream.errors import UsageError
 
 __all__ = ["Settings", "SettingsError", "load_settings", "parse_settings"]
 

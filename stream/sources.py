@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sensors import capture
-from sensors.errors import ImportFormatError
-from sensors.types import Placement, SampleBatch
+from strideguard.sensors import capture
+from strideguard.sensors.errors import ImportFormatError
+from strideguard.sensors.types import Placement, SampleBatch
 
 YIELD_EVERY = 50  # as fast as possible still lets the event loop serve pages and alerts
 
@@ -58,7 +58,7 @@ def read_file(
     if head == capture.MAGIC:
         return capture.replay(path, stats)
     if path.suffix.lower() in (".csv", ".txt", ".tsv"):
-        from sensors import imports
+        from strideguard.sensors import imports
 
         return iter(imports.read_any(path, runner=runner, placement=placement, start_t_ns=start_t_ns))
     raise ImportFormatError(

@@ -9,10 +9,10 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind, WindowMetrics
-from stream.engine import SessionSummary
-from stream.session import SessionInfo
-from stream.sources import Progress
+from strideguard.analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind, WindowMetrics
+from strideguard.stream.engine import SessionSummary
+from strideguard.stream.session import SessionInfo
+from strideguard.stream.sources import Progress
 
 BAR_WIDTH = 20  # characters in the progress bar
 

@@ -37,16 +37,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from analytics.results import AnalyzerOutput
-from sensors.errors import DecodeError
-from stream.bus import topic
-from stream.engine import Analyzer, Session, SessionEngine, SessionSummary, Sink
-from stream.mqtt.connection import MqttConnection, MqttSettings, Received
-from stream.mqtt.inband import ControlMessage, InputMessage, ReadingMessage, decode_input
-from stream.mqtt.journal import Journal, is_finished
-from stream.mqtt.payload import ImuMessage, dumps, loads
-from stream.mqtt.sink import MqttSink
-from stream.mqtt.topics import (
+from strideguard.analytics.results import AnalyzerOutput
+from strideguard.sensors.errors import DecodeError
+from strideguard.stream.bus import topic
+from strideguard.stream.engine import Analyzer, Session, SessionEngine, SessionSummary, Sink
+from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings, Received
+from strideguard.stream.mqtt.inband import ControlMessage, InputMessage, ReadingMessage, decode_input
+from strideguard.stream.mqtt.journal import Journal, is_finished
+from strideguard.stream.mqtt.payload import ImuMessage, dumps, loads
+from strideguard.stream.mqtt.sink import MqttSink
+from strideguard.stream.mqtt.topics import (
     TopicParts,
     control_subscription,
     parse_topic,
@@ -55,7 +55,7 @@ from stream.mqtt.topics import (
     worker_partitions,
     worker_subscriptions,
 )
-from stream.session import SessionInfo
+from strideguard.stream.session import SessionInfo
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,6 @@
 """The design's import rule, enforced: sensors and analytics never import stream, and never each other
-except for the shared modules: the sample types (`sensors.types`) and the unit constants (`sensors.units`).
+except for the shared modules: the sample types (`strideguard.sensors.types`) and the unit constants
+(`strideguard.sensors.units`).
 Both are leaves, so allowing them lets nothing else of `sensors` into `analytics`."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import ast
 import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SHARED_MODULES = {"sensors.types", "sensors.units"}
+SHARED_MODULES = {"strideguard.sensors.types", "strideguard.sensors.units"}
 ALLOWED_FROM_SENSORS_IN_ANALYTICS = SHARED_MODULES
 
 
@@ -23,11 +24,17 @@ def imported_modules(path: pathlib.Path) -> set[str]:
     return names
 
 
+def top_level(name: str) -> str:
+    """The project package a module belongs to (`strideguard.sensors.types` -> `sensors`), or its top."""
+    parts = name.split(".")
+    return parts[1] if parts[0] == "strideguard" and len(parts) > 1 else parts[0]
+
+
 def violations(package: str, forbidden: tuple[str, ...], allowed: set[str] = frozenset()) -> list[str]:
     bad = []
     for path in sorted((ROOT / package).rglob("*.py")):
         for name in imported_modules(path):
-            top = name.split(".")[0]
+            top = top_level(name)
             if top in forbidden and name not in allowed:
                 bad.append(f"{path.relative_to(ROOT)} imports {name}")
     return bad
@@ -51,7 +58,7 @@ def test_the_shared_modules_are_leaves() -> None:
     """What analytics may import from sensors imports nothing of the project but the other shared module."""
     for name in sorted(SHARED_MODULES):
         path = ROOT / (name.replace(".", "/") + ".py")
-        project = {m for m in imported_modules(path) if m.split(".")[0] in ("sensors", "analytics", "stream")}
+        project = {m for m in imported_modules(path) if top_level(m) in ("sensors", "analytics", "stream")}
         assert project <= SHARED_MODULES - {name}, f"{name} imports {sorted(project)}"
     assert imported_modules(ROOT / "sensors" / "units.py") <= {"math"}  # no numpy: the peer runners import it
 

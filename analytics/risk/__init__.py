@@ -4,8 +4,8 @@ The score and the alerts are a heuristic built from the evidence cited in docs/r
 *associated with* low-back-pain risk, never a diagnosis.
 """
 
-from analytics.risk.baseline import Baseline, MetricBaseline
-from analytics.risk.config import (
+from strideguard.analytics.risk.baseline import Baseline, MetricBaseline
+from strideguard.analytics.risk.config import (
     AbsoluteCadenceRule,
     FatigueRule,
     MetricRule,
@@ -13,8 +13,8 @@ from analytics.risk.config import (
     parse_risk_config,
     risk_config_for,
 )
-from analytics.risk.defaults import DEFAULTS, METRIC_FIELDS, SOURCES
-from analytics.risk.engine import (
+from strideguard.analytics.risk.defaults import DEFAULTS, METRIC_FIELDS, SOURCES
+from strideguard.analytics.risk.engine import (
     FATIGUE,
     RiskEngine,
     format_duration,

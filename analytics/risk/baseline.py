@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from analytics.errors import ConfigError
-from analytics.risk.config import MetricRule
+from strideguard.analytics.errors import ConfigError
+from strideguard.analytics.risk.config import MetricRule
 
 MAD_TO_SD = 1.4826  # scales the median absolute deviation to a normal standard deviation
 

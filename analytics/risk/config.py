@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from analytics.errors import ConfigError
-from analytics.results import Severity
-from analytics.risk.defaults import DEFAULTS, METRIC_FIELDS
+from strideguard.analytics.errors import ConfigError
+from strideguard.analytics.results import Severity
+from strideguard.analytics.risk.defaults import DEFAULTS, METRIC_FIELDS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

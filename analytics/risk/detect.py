@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from analytics.consts import NS_PER_S
-from analytics.results import Severity
+from strideguard.analytics.consts import NS_PER_S
+from strideguard.analytics.results import Severity
 
 SEVERITY_ORDER = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ALERT: 2}
 

@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from analytics.errors import ConfigError
-from analytics.results import RiskEvent, RiskEventKind, Severity, WindowMetrics
-from analytics.risk.baseline import Baseline, MetricBaseline, fit_metric_baseline
-from analytics.risk.config import AbsoluteCadenceRule, MetricRule, RiskConfig
-from analytics.risk.detect import NS_PER_S, SustainedDetector, Transition
+from strideguard.analytics.errors import ConfigError
+from strideguard.analytics.results import RiskEvent, RiskEventKind, Severity, WindowMetrics
+from strideguard.analytics.risk.baseline import Baseline, MetricBaseline, fit_metric_baseline
+from strideguard.analytics.risk.config import AbsoluteCadenceRule, MetricRule, RiskConfig
+from strideguard.analytics.risk.detect import NS_PER_S, SustainedDetector, Transition
 
 FATIGUE = "fatigue"
 CADENCE = "cadence"

@@ -18,7 +18,9 @@ from __future__ import annotations
 import sys
 
 from benchmarks.peers import _peer_io as io_
-from sensors.units import STANDARD_GRAVITY_MPS2  # a leaf module: importable without StrideGuard's dependencies
+from strideguard.sensors.units import (
+    STANDARD_GRAVITY_MPS2,  # a leaf module: importable without StrideGuard's dependencies
+)
 
 PRESETS = {"default": "IcdIonescu() as shipped", "running": "IcdIonescu(cwt_width=6.0)"}
 CWT_WIDTH = {"default": 9.0, "running": 6.0}

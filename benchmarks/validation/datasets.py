@@ -24,10 +24,10 @@ from benchmarks.validation.references import (
     stride_jitter_ms,
 )
 from benchmarks.validation.scoring import StepReference
-from sensors.units import DEG_PER_RAD, STANDARD_GRAVITY_MPS2
+from strideguard.sensors.units import DEG_PER_RAD, STANDARD_GRAVITY_MPS2
 
 if TYPE_CHECKING:  # the harness imports sensors.synthetic only when it runs the synthetic section
-    from sensors.synthetic import SyntheticRun
+    from strideguard.sensors.synthetic import SyntheticRun
 
 UCI_FOLDER = "uci_dsa_treadmill_running"
 UCI_RATE_HZ = 25.0  # Hz, Xsens MTx in the UCI Daily and Sports Activities set

@@ -25,7 +25,7 @@ from benchmarks.validation.scoring import (
     score_steps,
     tolerance_s,
 )
-from sensors.types import NS_PER_S
+from strideguard.sensors.types import NS_PER_S
 
 Progress = Callable[[str], None]
 SYMMETRY_METRICS = ("step_time", "impact", "contact_time")  # the analytics' per-window symmetry indices
@@ -360,7 +360,7 @@ def plate_symmetry(rec: Recording, ours: OurResult, pairs: list[tuple[int, int]]
     contact matched too: ours runs between our consecutive initial contacts (`contact_t_ns`, as
     `analytics.symmetry.contact_step_times_s`), the plate's between its contacts.
     """
-    from analytics.symmetry import symmetry_index_pct
+    from strideguard.analytics.symmetry import symmetry_index_pct
 
     plate = rec.force_plate or []
     by_ref = {j: k for k, j in pairs}

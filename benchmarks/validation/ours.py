@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from benchmarks.validation.datasets import Recording
-from sensors.types import NS_PER_S, Placement, SampleBatch, SampleKind
+from strideguard.sensors.types import NS_PER_S, Placement, SampleBatch, SampleKind
 
 if TYPE_CHECKING:  # analytics is imported when it runs, so a broken import is reported, not fatal
-    from analytics.results import AnalyzerOutput, StepEvent, WindowMetrics
+    from strideguard.analytics.results import AnalyzerOutput, StepEvent, WindowMetrics
 
 EPOCH_NS = 1_700_000_000 * NS_PER_S  # replayed recordings start here (any fixed host time works)
 
@@ -42,7 +42,7 @@ class OurResult:
 def analytics_available() -> str | None:
     """None when analytics.runner imports, else why not (one line)."""
     try:
-        importlib.import_module("analytics.runner")
+        importlib.import_module("strideguard.analytics.runner")
     except Exception as exc:  # any import failure means: report ours as unavailable
         return f"analytics.runner not importable: {type(exc).__name__}: {exc}"
     return None
@@ -79,7 +79,7 @@ AnalyzerFactory = Callable[[str], Analyzer]  # runner name -> a fresh analyzer
 
 
 def _runner_analyzer(runner: str) -> Analyzer:
-    from analytics.runner import RunnerAnalyzer
+    from strideguard.analytics.runner import RunnerAnalyzer
 
     return RunnerAnalyzer(runner=runner)
 

@@ -17,11 +17,11 @@ import numpy as np
 from benchmarks.validation.datasets import Recording
 from benchmarks.validation.ours import EPOCH_NS, OurResult
 from benchmarks.validation.scoring import StepReference, match_pairs_with_lag, paired_stats, tolerance_s
-from sensors.types import NS_PER_S
+from strideguard.sensors.types import NS_PER_S
 
 if TYPE_CHECKING:  # imported where used: sensors.synthetic by generate(), analytics by run_ours()
-    from analytics.results import WindowMetrics
-    from sensors.synthetic import WindowTruth
+    from strideguard.analytics.results import WindowMetrics
+    from strideguard.sensors.synthetic import WindowTruth
 
 RUN_S = 150.0  # s of running per scenario (after the standing start)
 STANDING_TEST_S = 70.0  # s standing before the run in the standing scenario (60 s scored + margins)
@@ -143,7 +143,7 @@ def scenarios(quick: bool = False) -> list[Scenario]:
 
 def synthetic_available() -> str | None:
     try:
-        importlib.import_module("sensors.synthetic")
+        importlib.import_module("strideguard.sensors.synthetic")
     except Exception as exc:  # any failure: report, do not crash
         return f"sensors.synthetic not importable: {type(exc).__name__}: {exc}"
     return None
@@ -151,7 +151,7 @@ def synthetic_available() -> str | None:
 
 def generate(sc: Scenario) -> Recording:
     """The scenario's recording, with the true contacts as its step reference and the run as truth."""
-    from sensors.synthetic import (
+    from strideguard.sensors.synthetic import (
         IDENTITY,
         NoiseBurst,
         SyntheticConfig,
@@ -160,7 +160,7 @@ def generate(sc: Scenario) -> Recording:
         WalkBreak,
         random_rotation,
     )
-    from sensors.types import Placement
+    from strideguard.sensors.types import Placement
 
     cfg = {**FORCE_CONSISTENT, **sc.config}
     if "noise_bursts" in cfg:

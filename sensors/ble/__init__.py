@@ -1,7 +1,7 @@
 """The bleak shell: scan, recognise, connect, stream, record and reconnect (see `collector`)."""
 
-from sensors.ble.clock import Clock, RealClock, SimClock
-from sensors.ble.collector import (
+from strideguard.sensors.ble.clock import Clock, RealClock, SimClock
+from strideguard.sensors.ble.collector import (
     CollectorStats,
     DeviceSpec,
     ReconnectPolicy,
@@ -10,7 +10,7 @@ from sensors.ble.collector import (
     collect,
     scan,
 )
-from sensors.ble.recognize import DeviceKind, DeviceProfile, recognise
+from strideguard.sensors.ble.recognize import DeviceKind, DeviceProfile, recognise
 
 __all__ = [
     "Clock",

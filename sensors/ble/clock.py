@@ -13,7 +13,7 @@ import itertools
 import time
 from typing import Protocol
 
-from sensors.units import NS_PER_S
+from strideguard.sensors.units import NS_PER_S
 
 
 class Clock(Protocol):

@@ -24,12 +24,12 @@ from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
-from sensors.ble.clock import Clock, RealClock, wait_for_event
-from sensors.ble.recognize import DeviceKind, DeviceProfile, recognise
-from sensors.decoding import DecodedItem, DecoderContext, StreamDecoder, make_decoder
-from sensors.errors import DecodeError, DeviceError
-from sensors.protocols import movesense, uuids
-from sensors.protocols.pmd_control import (
+from strideguard.sensors.ble.clock import Clock, RealClock, wait_for_event
+from strideguard.sensors.ble.recognize import DeviceKind, DeviceProfile, recognise
+from strideguard.sensors.decoding import DecodedItem, DecoderContext, StreamDecoder, make_decoder
+from strideguard.sensors.errors import DecodeError, DeviceError
+from strideguard.sensors.protocols import movesense, uuids
+from strideguard.sensors.protocols.pmd_control import (
     MeasurementStopped,
     MeasurementType,
     PmdControlDecoder,
@@ -40,8 +40,8 @@ from sensors.protocols.pmd_control import (
     build_stop,
     parse_features,
 )
-from sensors.types import NO_META, Placement, StreamMeta
-from sensors.units import NS_PER_S
+from strideguard.sensors.types import NO_META, Placement, StreamMeta
+from strideguard.sensors.units import NS_PER_S
 
 log = logging.getLogger(__name__)
 

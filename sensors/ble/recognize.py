@@ -10,7 +10,7 @@ import enum
 import re
 from dataclasses import dataclass
 
-from sensors.protocols import uuids
+from strideguard.sensors.protocols import uuids
 
 
 class DeviceKind(str, enum.Enum):

@@ -13,10 +13,10 @@ A file-wide problem raises ImportFormatError (one line naming file and line). A 
 `strict=True` (default); with `strict=False` the rows before it come back with `result.error` set.
 """
 
-from sensors.imports.detect import detect_format
-from sensors.imports.generic_csv import read_generic_csv
-from sensors.imports.reader import import_file, read_any
-from sensors.imports.result import ImportResult
-from sensors.imports.uci_dsa import read_uci_dsa
+from strideguard.sensors.imports.detect import detect_format
+from strideguard.sensors.imports.generic_csv import read_generic_csv
+from strideguard.sensors.imports.reader import import_file, read_any
+from strideguard.sensors.imports.result import ImportResult
+from strideguard.sensors.imports.uci_dsa import read_uci_dsa
 
 __all__ = ["ImportResult", "detect_format", "import_file", "read_any", "read_generic_csv", "read_uci_dsa"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from sensors.capture import MAGIC as CAPTURE_MAGIC
-from sensors.errors import ImportFormatError
-from sensors.imports.generic_csv import EXPECTED, looks_like_generic_csv
-from sensors.imports.table import DELIMITERS
-from sensors.imports.uci_dsa import looks_like_uci_dsa
+from strideguard.sensors.capture import MAGIC as CAPTURE_MAGIC
+from strideguard.sensors.errors import ImportFormatError
+from strideguard.sensors.imports.generic_csv import EXPECTED, looks_like_generic_csv
+from strideguard.sensors.imports.table import DELIMITERS
+from strideguard.sensors.imports.uci_dsa import looks_like_uci_dsa
 
 CAPTURE_SUFFIX = ".sgcap"
 KNOWN = ("sgcap", "uci_dsa", "generic_csv")

@@ -10,13 +10,19 @@ import os
 
 import numpy as np
 
-from sensors.errors import ImportFormatError
-from sensors.imports.infer import infer_acc_unit, infer_gyro_unit, infer_time_unit
-from sensors.imports.result import ImportResult
-from sensors.imports.samples import Source, build_result
-from sensors.imports.table import read_columns, read_text, split_header
-from sensors.imports.units import ACC_UNITS_TO_G, GYRO_UNITS_TO_DPS, TIME_UNITS_TO_NS, normalise_unit, parse_column
-from sensors.types import Placement, StreamMeta
+from strideguard.sensors.errors import ImportFormatError
+from strideguard.sensors.imports.infer import infer_acc_unit, infer_gyro_unit, infer_time_unit
+from strideguard.sensors.imports.result import ImportResult
+from strideguard.sensors.imports.samples import Source, build_result
+from strideguard.sensors.imports.table import read_columns, read_text, split_header
+from strideguard.sensors.imports.units import (
+    ACC_UNITS_TO_G,
+    GYRO_UNITS_TO_DPS,
+    TIME_UNITS_TO_NS,
+    normalise_unit,
+    parse_column,
+)
+from strideguard.sensors.types import Placement, StreamMeta
 
 FORMAT = "generic_csv"
 ACC_COLUMNS = ("ax", "ay", "az")

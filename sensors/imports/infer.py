@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sensors.errors import ImportFormatError
-from sensors.imports.units import TIME_UNITS_TO_NS
+from strideguard.sensors.errors import ImportFormatError
+from strideguard.sensors.imports.units import TIME_UNITS_TO_NS
 
 ACC_G_MEDIAN_RANGE = (0.5, 3.0)  # median |acc| when the file is in g
 ACC_MPS2_MEDIAN_RANGE = (5.0, 30.0)  # median |acc| when the file is in m/s^2

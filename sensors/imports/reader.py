@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from sensors.errors import ImportFormatError
-from sensors.imports.detect import detect_format
-from sensors.imports.generic_csv import read_generic_csv
-from sensors.imports.result import ImportResult
-from sensors.imports.uci_dsa import read_uci_dsa
-from sensors.types import Placement, SampleBatch
+from strideguard.sensors.errors import ImportFormatError
+from strideguard.sensors.imports.detect import detect_format
+from strideguard.sensors.imports.generic_csv import read_generic_csv
+from strideguard.sensors.imports.result import ImportResult
+from strideguard.sensors.imports.uci_dsa import read_uci_dsa
+from strideguard.sensors.types import Placement, SampleBatch
 
 DEFAULT_BATCH_S = 10.0  # s of samples per yielded batch
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sensors.errors import ImportFormatError
-from sensors.types import SampleBatch
+from strideguard.sensors.errors import ImportFormatError
+from strideguard.sensors.types import SampleBatch
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

@@ -11,12 +11,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sensors.errors import ImportFormatError
-from sensors.imports.result import ImportResult
-from sensors.imports.table import Table
-from sensors.imports.units import ACC_UNITS_TO_G, GYRO_UNITS_TO_DPS, TIME_UNITS_TO_NS
-from sensors.types import NO_META, Placement, SampleBatch, SampleKind, StreamMeta
-from sensors.units import NS_PER_S
+from strideguard.sensors.errors import ImportFormatError
+from strideguard.sensors.imports.result import ImportResult
+from strideguard.sensors.imports.table import Table
+from strideguard.sensors.imports.units import ACC_UNITS_TO_G, GYRO_UNITS_TO_DPS, TIME_UNITS_TO_NS
+from strideguard.sensors.types import NO_META, Placement, SampleBatch, SampleKind, StreamMeta
+from strideguard.sensors.units import NS_PER_S
 
 MAX_ACC_G = 50.0  # g: no running-trunk sensor reads more; a row above it is broken or mis-scaled
 PLAUSIBLE_MEDIAN_ACC_G = (0.5, 3.0)  # g: a worn sensor with gravity has a median |acc| about 1 g

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sensors.errors import ImportFormatError
+from strideguard.sensors.errors import ImportFormatError
 
 DELIMITERS = (",", ";", "\t")
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 
-from sensors.errors import ImportFormatError
-from sensors.imports.result import ImportResult
-from sensors.imports.samples import Source, build_result
-from sensors.imports.table import read_columns, read_text, split_header
-from sensors.types import Placement, StreamMeta
+from strideguard.sensors.errors import ImportFormatError
+from strideguard.sensors.imports.result import ImportResult
+from strideguard.sensors.imports.samples import Source, build_result
+from strideguard.sensors.imports.table import read_columns, read_text, split_header
+from strideguard.sensors.types import Placement, StreamMeta
 
 FORMAT = "uci_dsa"
 RATE_HZ = 25.0  # Hz, the dataset's sampling rate

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from sensors.units import DEG_PER_RAD, STANDARD_GRAVITY_MPS2
+from strideguard.sensors.units import DEG_PER_RAD, STANDARD_GRAVITY_MPS2
 
 ACC_UNITS_TO_G = {"g": 1.0, "m/s2": 1.0 / STANDARD_GRAVITY_MPS2}
 GYRO_UNITS_TO_DPS = {"deg/s": 1.0, "rad/s": DEG_PER_RAD}

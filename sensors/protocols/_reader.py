@@ -10,7 +10,7 @@ import struct
 
 import numpy as np
 
-from sensors.errors import DecodeError
+from strideguard.sensors.errors import DecodeError
 
 U8 = struct.Struct("<B")
 U16 = struct.Struct("<H")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 
-from sensors.errors import DecodeError
+from strideguard.sensors.errors import DecodeError
 
 PROTOCOL = "alert-level"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sensors.protocols._reader import ByteReader
+from strideguard.sensors.protocols._reader import ByteReader
 
 PROTOCOL = "hrm"
 FLAG_HR_U16 = 0x01

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sensors.protocols._reader import ByteReader
+from strideguard.sensors.protocols._reader import ByteReader
 
 PROTOCOL = "movesense"
 KIND_COMMAND_RESULT = 1

@@ -18,8 +18,8 @@ import enum
 import struct
 from dataclasses import dataclass
 
-from sensors.errors import DecodeError
-from sensors.protocols._reader import ByteReader
+from strideguard.sensors.errors import DecodeError
+from strideguard.sensors.protocols._reader import ByteReader
 
 PROTOCOL = "pmd-control"
 RESPONSE_CODE = 0xF0

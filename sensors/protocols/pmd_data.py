@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sensors.errors import DecodeError
-from sensors.protocols._reader import ByteReader
-from sensors.protocols.pmd_control import MeasurementType
+from strideguard.sensors.errors import DecodeError
+from strideguard.sensors.protocols._reader import ByteReader
+from strideguard.sensors.protocols.pmd_control import MeasurementType
 
 PROTOCOL = "pmd-data"
 HEADER = struct.Struct("<BQB")  # measurement type, timestamp ns, frame type

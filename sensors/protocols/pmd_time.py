@@ -22,8 +22,8 @@ from fractions import Fraction
 import numpy as np
 from numpy.typing import NDArray
 
-from sensors.errors import DecodeError
-from sensors.units import NS_PER_S
+from strideguard.sensors.errors import DecodeError
+from strideguard.sensors.units import NS_PER_S
 
 PROTOCOL = "pmd-time"
 POLAR_EPOCH_UNIX_NS = 946_684_800 * NS_PER_S  # 2000-01-01T00:00Z in Unix ns

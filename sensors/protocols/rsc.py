@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from sensors.protocols._reader import ByteReader
+from strideguard.sensors.protocols._reader import ByteReader
 
 PROTOCOL = "rsc"
 _FIXED = struct.Struct("<BHB")

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sensors.protocols._reader import ByteReader
-from sensors.types import Placement, SampleBatch, SampleKind
+from strideguard.sensors.protocols._reader import ByteReader
+from strideguard.sensors.types import Placement, SampleBatch, SampleKind
 
 PROTOCOL = "strideguard-imu"
 IMU_VERSION = 1

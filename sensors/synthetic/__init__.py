@@ -1,6 +1,6 @@
 """A physically plausible running trunk IMU with known truth, for demos and for tests.
 
-    from sensors.synthetic import SyntheticConfig, SyntheticRunner, Change, random_rotation
+    from strideguard.sensors.synthetic import SyntheticConfig, SyntheticRunner, Change, random_rotation
     run = SyntheticRunner(SyntheticConfig(cadence_spm=165, mount_rotation=random_rotation(3))).generate(
         600, 100, seed=1, placement=Placement.SACRUM)
     run.acc, run.gyro            # SampleBatch in g and deg/s
@@ -11,7 +11,7 @@
 Modules: `config` (what the runner is), `generator` (the physics), `truth` (what is known), `presets`.
 """
 
-from sensors.synthetic.config import (
+from strideguard.sensors.synthetic.config import (
     IDENTITY,
     Change,
     NoiseBurst,
@@ -22,9 +22,9 @@ from sensors.synthetic.config import (
     random_rotation,
     rotation_from_euler_deg,
 )
-from sensors.synthetic.generator import SyntheticRunner
-from sensors.synthetic.presets import FATIGUE_ONSET_S, chest_strap_config, fatigue_config, fatigue_run
-from sensors.synthetic.truth import SyntheticRun, TruthStep, WindowTruth
+from strideguard.sensors.synthetic.generator import SyntheticRunner
+from strideguard.sensors.synthetic.presets import FATIGUE_ONSET_S, chest_strap_config, fatigue_config, fatigue_run
+from strideguard.sensors.synthetic.truth import SyntheticRun, TruthStep, WindowTruth
 
 __all__ = [
     "FATIGUE_ONSET_S",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sensors.errors import SensorError
+from strideguard.sensors.errors import SensorError
 
 Matrix3 = tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
 IDENTITY: Matrix3 = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaln
 
-from sensors.synthetic.config import MAX_RATE_HZ, MIN_RATE_HZ, SyntheticConfig, SyntheticConfigError
-from sensors.synthetic.truth import StepArrays, SyntheticRun, TruthStep
-from sensors.types import Placement, SampleBatch, SampleKind, StreamMeta
-from sensors.units import NS_PER_S, STANDARD_GRAVITY_MPS2
+from strideguard.sensors.synthetic.config import MAX_RATE_HZ, MIN_RATE_HZ, SyntheticConfig, SyntheticConfigError
+from strideguard.sensors.synthetic.truth import StepArrays, SyntheticRun, TruthStep
+from strideguard.sensors.types import Placement, SampleBatch, SampleKind, StreamMeta
+from strideguard.sensors.units import NS_PER_S, STANDARD_GRAVITY_MPS2
 
 GRID_S = 0.002  # s, resolution of the rate-independent step-event grid
 MARGIN_S = 3.0  # s, steps generated past the end so the last samples have a next contact

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sensors.synthetic.config import Change, SyntheticConfig
-from sensors.synthetic.generator import SyntheticRunner
-from sensors.synthetic.truth import SyntheticRun
-from sensors.types import Placement
+from strideguard.sensors.synthetic.config import Change, SyntheticConfig
+from strideguard.sensors.synthetic.generator import SyntheticRunner
+from strideguard.sensors.synthetic.truth import SyntheticRun
+from strideguard.sensors.types import Placement
 
 FATIGUE_ONSET_S = 1200.0  # s from the recording start: the fatigue episode begins at minute 20
 FATIGUE_RAMP_S = 30.0  # s to reach the full change

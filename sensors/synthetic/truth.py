@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sensors.types import SampleBatch
-from sensors.units import NS_PER_S
+from strideguard.sensors.types import SampleBatch
+from strideguard.sensors.units import NS_PER_S
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,14 +1,14 @@
 """Alert channels: the dispatcher sink (de-duplication, rate limit, one bounded lane per channel) and the
 channels that reach the runner: terminal, live runner page, BLE haptic band, MQTT, webhook."""
 
-from stream.alerts.base import DISCLAIMER, Alert, Channel
-from stream.alerts.dispatcher import AlertDispatcher, ChannelStats, DispatchPolicy
-from stream.alerts.haptic import HapticChannel
-from stream.alerts.mqtt import MqttChannel
-from stream.alerts.page import PageChannel
-from stream.alerts.settings import ALERT_DEFAULTS, alert_settings, build_dispatcher
-from stream.alerts.terminal import TerminalChannel
-from stream.alerts.webhook import WebhookChannel
+from strideguard.stream.alerts.base import DISCLAIMER, Alert, Channel
+from strideguard.stream.alerts.dispatcher import AlertDispatcher, ChannelStats, DispatchPolicy
+from strideguard.stream.alerts.haptic import HapticChannel
+from strideguard.stream.alerts.mqtt import MqttChannel
+from strideguard.stream.alerts.page import PageChannel
+from strideguard.stream.alerts.settings import ALERT_DEFAULTS, alert_settings, build_dispatcher
+from strideguard.stream.alerts.terminal import TerminalChannel
+from strideguard.stream.alerts.webhook import WebhookChannel
 
 __all__ = [
     "ALERT_DEFAULTS",

@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from analytics.results import RiskEvent, RiskEventKind
-from stream.session import SessionInfo
+from strideguard.analytics.results import RiskEvent, RiskEventKind
+from strideguard.stream.session import SessionInfo
 
 DISCLAIMER = "Gait change associated with low-back-pain risk; a heuristic, not a diagnosis."
 

@@ -21,11 +21,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind
-from sensors.units import NS_PER_S
-from stream.alerts.base import Alert, Channel
-from stream.engine import SessionSummary
-from stream.session import SessionInfo
+from strideguard.analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind
+from strideguard.sensors.units import NS_PER_S
+from strideguard.stream.alerts.base import Alert, Channel
+from strideguard.stream.engine import SessionSummary
+from strideguard.stream.session import SessionInfo
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from typing import Any
 
 from bleak import BleakClient
 
-from sensors.protocols.alert_level import AlertLevel, build_alert_level
-from sensors.protocols.uuids import ALERT_LEVEL
-from stream.alerts.base import Alert
-from stream.errors import SinkError
+from strideguard.sensors.protocols.alert_level import AlertLevel, build_alert_level
+from strideguard.sensors.protocols.uuids import ALERT_LEVEL
+from strideguard.stream.alerts.base import Alert
+from strideguard.stream.errors import SinkError
 
 
 class HapticChannel:

@@ -16,9 +16,9 @@ import dataclasses
 import json
 import uuid
 
-from stream.alerts.base import Alert
-from stream.errors import SinkError
-from stream.mqtt.connection import MqttConnection, MqttSettings
+from strideguard.stream.alerts.base import Alert
+from strideguard.stream.errors import SinkError
+from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings
 
 DEFAULT_TOPIC = "strideguard/v1/{team}/{runner}/notify"
 

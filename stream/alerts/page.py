@@ -9,8 +9,8 @@ the same topic for dashboards).
 
 from __future__ import annotations
 
-from stream import bus as busmod
-from stream.alerts.base import Alert
+from strideguard.stream import bus as busmod
+from strideguard.stream.alerts.base import Alert
 
 
 class PageChannel:

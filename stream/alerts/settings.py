@@ -29,17 +29,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TextIO
 
-from analytics.errors import ConfigError
-from analytics.risk.config import merge
-from stream import bus as busmod
-from stream.alerts.base import Channel
-from stream.alerts.dispatcher import AlertDispatcher, DispatchPolicy
-from stream.alerts.haptic import HapticChannel
-from stream.alerts.mqtt import DEFAULT_TOPIC, MqttChannel
-from stream.alerts.page import PageChannel
-from stream.alerts.terminal import TerminalChannel
-from stream.alerts.webhook import STYLES, WebhookChannel
-from stream.mqtt.connection import MqttSettings
+from strideguard.analytics.errors import ConfigError
+from strideguard.analytics.risk.config import merge
+from strideguard.stream import bus as busmod
+from strideguard.stream.alerts.base import Channel
+from strideguard.stream.alerts.dispatcher import AlertDispatcher, DispatchPolicy
+from strideguard.stream.alerts.haptic import HapticChannel
+from strideguard.stream.alerts.mqtt import DEFAULT_TOPIC, MqttChannel
+from strideguard.stream.alerts.page import PageChannel
+from strideguard.stream.alerts.terminal import TerminalChannel
+from strideguard.stream.alerts.webhook import STYLES, WebhookChannel
+from strideguard.stream.mqtt.connection import MqttSettings
 
 ALERT_DEFAULTS: dict[str, Any] = {
     "burst": 3,

@@ -6,7 +6,7 @@ import datetime as dt
 import sys
 from typing import TextIO
 
-from stream.alerts.base import Alert
+from strideguard.stream.alerts.base import Alert
 
 
 class TerminalChannel:

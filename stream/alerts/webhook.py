@@ -15,8 +15,8 @@ from collections.abc import Mapping
 
 import aiohttp
 
-from stream.alerts.base import Alert
-from stream.errors import SinkError
+from strideguard.stream.alerts.base import Alert
+from strideguard.stream.errors import SinkError
 
 STYLES = ("json", "ntfy")
 

@@ -6,7 +6,7 @@ import argparse
 import datetime
 import pathlib
 
-from sensors.types import Placement
+from strideguard.sensors.types import Placement
 
 
 def add_store_options(p: argparse.ArgumentParser) -> None:

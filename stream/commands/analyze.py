@@ -10,9 +10,9 @@ import sys
 import time
 from typing import Any
 
-from sensors.errors import CaptureError, ImportFormatError
-from sensors.types import Placement
-from stream.commands._common import add_input_options, add_store_options
+from strideguard.sensors.errors import CaptureError, ImportFormatError
+from strideguard.sensors.types import Placement
+from strideguard.stream.commands._common import add_input_options, add_store_options
 
 EXAMPLES = """\
 examples:
@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stream.app import RunOptions, run_file  # imported here: scipy makes it slow, --help need not wait
+    from strideguard.stream.app import RunOptions, run_file  # imported here: scipy makes it slow, --help need not wait
 
     opts = RunOptions(
         path=args.file,

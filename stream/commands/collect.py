@@ -8,10 +8,10 @@ import os
 import pathlib
 import time
 
-from sensors.types import Placement, SampleBatch
-from stream import sources
-from stream.errors import UsageError
-from stream.mqtt.connection import MqttSettings
+from strideguard.sensors.types import Placement, SampleBatch
+from strideguard.stream import sources
+from strideguard.stream.errors import UsageError
+from strideguard.stream.mqtt.connection import MqttSettings
 
 EXAMPLES = """\
 examples:
@@ -115,7 +115,7 @@ def _runs(args: argparse.Namespace) -> dict[str, list[SampleBatch]]:
         raise UsageError(f"{len(args.runner)} --runner names for {len(args.files)} files")
     files += [(f, args.runner[i] if i < len(args.runner) else None) for i, f in enumerate(args.files)]
     if args.bundled:
-        from stream.commands.demo import SAMPLES, sample_path
+        from strideguard.stream.commands.demo import SAMPLES, sample_path
 
         files += [(sample_path(name), name) for name in SAMPLES]
     runs: dict[str, list[SampleBatch]] = {}
@@ -138,7 +138,7 @@ def _runs(args: argparse.Namespace) -> dict[str, list[SampleBatch]]:
 
 def synthetic_team(n_runners: int, duration_s: float, *, rate_hz: float = 100.0) -> dict[str, list[SampleBatch]]:
     """N synthetic runners (cadence 158-176 spm, different seeds), acc and gyro at `rate_hz`."""
-    from sensors.synthetic import SyntheticConfig, SyntheticRunner
+    from strideguard.sensors.synthetic import SyntheticConfig, SyntheticRunner
 
     team = {}
     for i in range(n_runners):
@@ -175,7 +175,7 @@ def shifted_to_now(runs: dict[str, list[SampleBatch]]) -> dict[str, list[SampleB
 
 
 def run(args: argparse.Namespace) -> int:
-    from stream.collector import Collector
+    from strideguard.stream.collector import Collector
 
     settings = broker_settings(args)
     runs = _runs(args)

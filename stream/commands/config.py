@@ -7,10 +7,10 @@ import argparse
 import pathlib
 from typing import Any
 
-from analytics.risk import SOURCES
-from stream.alerts.settings import ALERT_NOTES
-from stream.config_file import default_config_path
-from stream.settings import load_settings
+from strideguard.analytics.risk import SOURCES
+from strideguard.stream.alerts.settings import ALERT_NOTES
+from strideguard.stream.config_file import default_config_path
+from strideguard.stream.settings import load_settings
 
 EXAMPLES = """\
 examples:

@@ -7,10 +7,10 @@ import datetime as dt
 import pathlib
 import sys
 
-from sensors.types import Placement
-from stream.errors import UsageError
-from stream.export import FORMATS
-from stream.store import SessionStore, default_db_path
+from strideguard.sensors.types import Placement
+from strideguard.stream.errors import UsageError
+from strideguard.stream.export import FORMATS
+from strideguard.stream.store import SessionStore, default_db_path
 
 EXAMPLES = """\
 examples:
@@ -108,7 +108,11 @@ def _date(text: str) -> dt.date:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stream.export import ExportOptions, export_sessions, select_sessions  # pyarrow: only when exporting
+    from strideguard.stream.export import (  # pyarrow: only when exporting
+        ExportOptions,
+        export_sessions,
+        select_sessions,
+    )
 
     if all(x is None for x in (args.session, args.runner, args.team, args.since, args.until)):
         raise UsageError("say what to export: a SESSION id, --runner NAME, --team NAME or a --from/--to range")

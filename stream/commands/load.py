@@ -7,10 +7,10 @@ import datetime as dt
 import json
 import pathlib
 
-from analytics.pain import latest_red_flag
-from analytics.training_load import RunRecord, load_report
-from stream.painlog import PainLog
-from stream.store import SessionRow, SessionStore, default_db_path
+from strideguard.analytics.pain import latest_red_flag
+from strideguard.analytics.training_load import RunRecord, load_report
+from strideguard.stream.painlog import PainLog
+from strideguard.stream.store import SessionRow, SessionStore, default_db_path
 
 EXAMPLES = """\
 examples:

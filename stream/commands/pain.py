@@ -7,11 +7,11 @@ import json
 import sys
 import time
 
-from analytics.errors import AnalyticsError
-from analytics.pain import RED_FLAGS, PainEntry, advise, latest_red_flag
-from stream.errors import UsageError
-from stream.painlog import PainLog
-from stream.store import default_db_path
+from strideguard.analytics.errors import AnalyticsError
+from strideguard.analytics.pain import RED_FLAGS, PainEntry, advise, latest_red_flag
+from strideguard.stream.errors import UsageError
+from strideguard.stream.painlog import PainLog
+from strideguard.stream.store import default_db_path
 
 EXAMPLES = """\
 examples:

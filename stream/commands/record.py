@@ -19,15 +19,15 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sensors.ble import CollectorStats, DeviceSpec, RealClock, SimClock, collect
-from sensors.capture import CaptureWriter
-from sensors.decoding import DecodedItem
-from sensors.types import Placement, SampleBatch
-from stream.commands._common import add_store_options
-from stream.commands.collect import broker_settings
-from stream.errors import UsageError
-from stream.live import add_live_options
-from stream.mqtt.connection import MqttSettings
+from strideguard.sensors.ble import CollectorStats, DeviceSpec, RealClock, SimClock, collect
+from strideguard.sensors.capture import CaptureWriter
+from strideguard.sensors.decoding import DecodedItem
+from strideguard.sensors.types import Placement, SampleBatch
+from strideguard.stream.commands._common import add_store_options
+from strideguard.stream.commands.collect import broker_settings
+from strideguard.stream.errors import UsageError
+from strideguard.stream.live import add_live_options
+from strideguard.stream.mqtt.connection import MqttSettings
 
 EXAMPLES = """\
 examples:
@@ -185,7 +185,7 @@ async def published(settings: MqttSettings, *, team: str) -> AsyncIterator[Calla
     """A callable that sends each decoded item to the team set-up as it arrives: one collector session per
     runner (samples, heart-rate and footpod readings, in order), ended with the final marker when the
     recording stops. The recorder never waits for the broker: items queue while it is away."""
-    from stream.collector import Collector
+    from strideguard.stream.collector import Collector
 
     queues: dict[str, asyncio.Queue[DecodedItem | None]] = {}
     sessions: list[asyncio.Task[object]] = []
@@ -218,8 +218,8 @@ async def record_with_analysis(
     that `replay` uses (live view, alerts, pages, store). The collector never waits for the analysis."""
     if args.no_analysis:
         return await record(opts, on_item=on_item)
-    from stream.app import RunOptions, open_pipeline
-    from stream.live import announce, apply_live_options
+    from strideguard.stream.app import RunOptions, open_pipeline
+    from strideguard.stream.live import announce, apply_live_options
 
     run_opts = apply_live_options(
         RunOptions(db_path=args.db, store=not args.no_store, config_path=args.config, team=args.team), args
@@ -259,7 +259,7 @@ async def record(opts: RecordOptions, *, on_item: Callable[[DecodedItem], None] 
         clock = await stack.enter_async_context(SimClock()) if opts.fast else RealClock()
         backends: dict = {}
         if opts.simulate:
-            from sensors.simulated import demo_world
+            from strideguard.sensors.simulated import demo_world
 
             world = demo_world(clock=clock, runners=max(2, len({d.runner for d in opts.devices})))
             unknown = [d.address for d in opts.devices if world.find(d.address) is None]

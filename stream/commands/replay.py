@@ -6,9 +6,9 @@ import argparse
 import asyncio
 import pathlib
 
-from sensors.types import Placement
-from stream.commands._common import add_input_options, add_store_options
-from stream.live import add_live_options, run_live
+from strideguard.sensors.types import Placement
+from strideguard.stream.commands._common import add_input_options, add_store_options
+from strideguard.stream.live import add_live_options, run_live
 
 EXAMPLES = """\
 examples:
@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stream.app import RunOptions  # imported here: scipy makes it slow, --help need not wait
+    from strideguard.stream.app import RunOptions  # imported here: scipy makes it slow, --help need not wait
 
     opts = RunOptions(
         path=args.file,

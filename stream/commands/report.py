@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from stream.errors import UsageError
-from stream.store import SessionStore, default_db_path
+from strideguard.stream.errors import UsageError
+from strideguard.stream.store import SessionStore, default_db_path
 
 EXAMPLES = """\
 examples:
@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stream.report import write_report
+    from strideguard.stream.report import write_report
 
     db = args.db or default_db_path()
     if not db.exists():

@@ -6,8 +6,8 @@ import argparse
 import asyncio
 import json
 
-from sensors.ble import SimClock, scan
-from sensors.ble.collector import ScanResult
+from strideguard.sensors.ble import SimClock, scan
+from strideguard.sensors.ble.collector import ScanResult
 
 EXAMPLES = """\
 examples:
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 async def _scan(args: argparse.Namespace) -> list[ScanResult]:
     if not args.simulate:
         return await scan(timeout_s=args.timeout, include_unknown=args.all)
-    from sensors.simulated import demo_world
+    from strideguard.sensors.simulated import demo_world
 
     async with SimClock() as clock:
         world = demo_world(clock=clock, runners=2)  # the devices `record --simulate` offers

@@ -7,9 +7,9 @@ import dataclasses
 import datetime as dt
 import json
 
-from stream.commands._common import add_store_options
-from stream.store import SessionStore, default_db_path
-from stream.terminal import format_clock
+from strideguard.stream.commands._common import add_store_options
+from strideguard.stream.store import SessionStore, default_db_path
+from strideguard.stream.terminal import format_clock
 
 EXAMPLES = """\
 examples:

@@ -9,12 +9,12 @@ import pathlib
 import signal
 from typing import TYPE_CHECKING
 
-from stream.commands.collect import add_broker_options, broker_settings
-from stream.errors import UsageError
+from strideguard.stream.commands.collect import add_broker_options, broker_settings
+from strideguard.stream.errors import UsageError
 
 if TYPE_CHECKING:  # at run time imported in influx_sink: only a worker writing to InfluxDB needs them
-    from stream.influx import InfluxSink
-    from stream.influx.writers import LineWriter
+    from strideguard.stream.influx import InfluxSink
+    from strideguard.stream.influx.writers import LineWriter
 
 STOP_GRACE_S = 15.0  # after SIGTERM/Ctrl-C, how long a clean stop may take
 
@@ -95,7 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def influx_sink(args: argparse.Namespace, spool_dir: pathlib.Path) -> InfluxSink | None:
-    from stream.influx import InfluxSink, V1Writer, V2Writer
+    from strideguard.stream.influx import InfluxSink, V1Writer, V2Writer
 
     if not args.influx_url:
         return None
@@ -114,9 +114,9 @@ def influx_sink(args: argparse.Namespace, spool_dir: pathlib.Path) -> InfluxSink
 
 
 def run(args: argparse.Namespace) -> int:
-    from stream.app import analyzer_factory
-    from stream.settings import load_settings
-    from stream.worker import Worker, WorkerOptions
+    from strideguard.stream.app import analyzer_factory
+    from strideguard.stream.settings import load_settings
+    from strideguard.stream.worker import Worker, WorkerOptions
 
     if args.state_dir is None:
         raise UsageError("--state-dir is required (or $STRIDEGUARD_STATE_DIR): the worker keeps its journal there")

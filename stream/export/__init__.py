@@ -1,6 +1,6 @@
 """Research export: Motion-BIDS, Parquet and CSV with a data dictionary, pseudonymised, checksummed.
 
-    from stream.export import ExportOptions, export_sessions, select_sessions
+    from strideguard.stream.export import ExportOptions, export_sessions, select_sessions
     result = export_sessions(store, select_sessions(store, runner="anna"), ExportOptions(out_dir=...))
 
 Modules, one concern each: `dictionary` (columns and units, derived from the result dataclasses),
@@ -20,7 +20,7 @@ _LAZY = {"ExportOptions", "ExportResult", "ExportError", "export_sessions", "sel
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from stream.export import exporter
+        from strideguard.stream.export import exporter
 
         return getattr(exporter, name)
     raise AttributeError(name)

@@ -26,12 +26,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from analytics.results import RiskEvent, RiskEventKind, StepEvent
-from sensors.types import Placement, SampleKind, StreamMeta
-from sensors.units import NS_PER_S, STANDARD_GRAVITY_MPS2
-from stream.export.dictionary import DESCRIPTIONS, unit_of
-from stream.export.pseudonym import bids_label
-from stream.export.samples import SampleStream
+from strideguard.analytics.results import RiskEvent, RiskEventKind, StepEvent
+from strideguard.sensors.types import Placement, SampleKind, StreamMeta
+from strideguard.sensors.units import NS_PER_S, STANDARD_GRAVITY_MPS2
+from strideguard.stream.export.dictionary import DESCRIPTIONS, unit_of
+from strideguard.stream.export.pseudonym import bids_label
+from strideguard.stream.export.samples import SampleStream
 
 BIDS_VERSION = "1.10.0"
 HED_VERSION = "8.3.0"  # HED schema of the trial_type annotations below (the validator checks them offline)

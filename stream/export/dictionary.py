@@ -18,8 +18,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from analytics.results import RiskEvent, StepEvent, WindowMetrics
-from sensors.types import HeartRateReading, SampleKind, StrideReading
+from strideguard.analytics.results import RiskEvent, StepEvent, WindowMetrics
+from strideguard.sensors.types import HeartRateReading, SampleKind, StrideReading
 
 # Unit by name suffix, longest first; "1" is dimensionless.
 UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (

@@ -23,17 +23,30 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sensors.types import Placement
-from stream.errors import UsageError
-from stream.export import FORMATS, bids
-from stream.export.checksums import write_checksums
-from stream.export.dictionary import Column, dictionary_markdown, dictionary_rows, sqlite_columns, standard_tables
-from stream.export.progress import ProgressBar
-from stream.export.pseudonym import NS_PER_DAY, Labeler, check_key_outside, load_key, random_shift_days, write_key
-from stream.export.samples import SessionSamples, load_session_samples
-from stream.export.tables import device_row, results_table, rows_table, samples_table, session_row
-from stream.export.tabular import TableWriters
-from stream.store import SessionRow, SessionStore
+from strideguard.sensors.types import Placement
+from strideguard.stream.errors import UsageError
+from strideguard.stream.export import FORMATS, bids
+from strideguard.stream.export.checksums import write_checksums
+from strideguard.stream.export.dictionary import (
+    Column,
+    dictionary_markdown,
+    dictionary_rows,
+    sqlite_columns,
+    standard_tables,
+)
+from strideguard.stream.export.progress import ProgressBar
+from strideguard.stream.export.pseudonym import (
+    NS_PER_DAY,
+    Labeler,
+    check_key_outside,
+    load_key,
+    random_shift_days,
+    write_key,
+)
+from strideguard.stream.export.samples import SessionSamples, load_session_samples
+from strideguard.stream.export.tables import device_row, results_table, rows_table, samples_table, session_row
+from strideguard.stream.export.tabular import TableWriters
+from strideguard.stream.store import SessionRow, SessionStore
 
 MIN_BINARY_NAME = 6  # characters: shorter names turn up in compressed bytes by chance
 PAIN_TABLE_PATTERN = "pain%"  # SQLite tables of the pain log (stream/painlog.py) are exported when present

@@ -18,8 +18,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from sensors.units import NS_PER_DAY
-from stream.errors import UsageError
+from strideguard.sensors.units import NS_PER_DAY
+from strideguard.stream.errors import UsageError
 
 KEY_VERSION = 1
 RANDOM_SHIFT_DAYS = (365, 3650)  # a random shift goes back between one and ten years

@@ -14,9 +14,9 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sensors.capture import write_batches
-from sensors.types import Placement, SampleBatch, SampleKind, StreamMeta
-from stream.errors import UsageError
+from strideguard.sensors.capture import write_batches
+from strideguard.sensors.types import Placement, SampleBatch, SampleKind, StreamMeta
+from strideguard.stream.errors import UsageError
 
 
 def read_samples(

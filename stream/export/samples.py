@@ -13,11 +13,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sensors.capture import CaptureEvent
-from sensors.errors import SensorError
-from sensors.types import NO_META, HeartRateReading, Placement, SampleBatch, SampleKind, StreamMeta, StrideReading
-from stream import sources
-from stream.store import SessionRow
+from strideguard.sensors.capture import CaptureEvent
+from strideguard.sensors.errors import SensorError
+from strideguard.sensors.types import (
+    NO_META,
+    HeartRateReading,
+    Placement,
+    SampleBatch,
+    SampleKind,
+    StreamMeta,
+    StrideReading,
+)
+from strideguard.stream import sources
+from strideguard.stream.store import SessionRow
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

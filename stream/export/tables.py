@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from stream.export.dictionary import Column, schema
-from stream.export.pseudonym import Labeler
-from stream.export.samples import SampleStream
+from strideguard.stream.export.dictionary import Column, schema
+from strideguard.stream.export.pseudonym import Labeler
+from strideguard.stream.export.samples import SampleStream
 
 PATH_KEYS = frozenset({"path", "file", "filename", "source_path"})  # recorder metadata keys that hold paths
 

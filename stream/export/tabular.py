@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from stream.export.dictionary import Column, schema
+from strideguard.stream.export.dictionary import Column, schema
 
 PARQUET_COMPRESSION = "zstd"
 SAMPLES_ROW_GROUP = 1_000_000  # rows per Parquet row group for the samples table

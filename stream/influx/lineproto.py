@@ -33,7 +33,7 @@ import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from analytics.results import AnalyzerOutput, RiskEvent, StepEvent, WindowMetrics
+from strideguard.analytics.results import AnalyzerOutput, RiskEvent, StepEvent, WindowMetrics
 
 MEASUREMENTS = ("steps", "windows", "alerts", "sessions")
 

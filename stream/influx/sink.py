@@ -19,12 +19,12 @@ import pathlib
 import random
 import time
 
-from analytics.results import AnalyzerOutput
-from stream.engine import SessionSummary
-from stream.influx import lineproto
-from stream.influx.spool import Spool
-from stream.influx.writers import LineWriter, RejectedWriteError, RetryableWriteError
-from stream.session import SessionInfo
+from strideguard.analytics.results import AnalyzerOutput
+from strideguard.stream.engine import SessionSummary
+from strideguard.stream.influx import lineproto
+from strideguard.stream.influx.spool import Spool
+from strideguard.stream.influx.writers import LineWriter, RejectedWriteError, RetryableWriteError
+from strideguard.stream.session import SessionInfo
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import urllib.parse
 import urllib.request
 from typing import Protocol
 
-from stream.errors import SinkError
+from strideguard.stream.errors import SinkError
 
 
 class RetryableWriteError(SinkError):

@@ -36,7 +36,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from stream.errors import SinkError
+from strideguard.stream.errors import SinkError
 
 log = logging.getLogger(__name__)
 

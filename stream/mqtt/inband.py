@@ -24,9 +24,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sensors.errors import DecodeError
-from sensors.types import HeartRateReading, StrideReading
-from stream.mqtt.payload import ImuMessage, decode_imu
+from strideguard.sensors.errors import DecodeError
+from strideguard.sensors.types import HeartRateReading, StrideReading
+from strideguard.stream.mqtt.payload import ImuMessage, decode_imu
 
 PROTOCOL = "strideguard-inband"
 VERSION = 1

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from analytics.results import AnalyzerOutput, RiskEvent, StepEvent, WindowMetrics
-from sensors.errors import DecodeError
-from sensors.protocols.strideguard_imu import (
+from strideguard.analytics.results import AnalyzerOutput, RiskEvent, StepEvent, WindowMetrics
+from strideguard.sensors.errors import DecodeError
+from strideguard.sensors.protocols.strideguard_imu import (
     FLAG_FINAL,
     FLAG_INT64_TIMES,
     IMU_VERSION,
@@ -117,7 +117,7 @@ def _fields_only(cls: type[DataclassInstance], message: dict[str, Any]) -> dict[
 
 def _typed(cls: type, row: dict[str, Any]) -> dict[str, Any]:
     """Enums back from their strings (the dataclasses take enums)."""
-    from analytics.results import RiskEventKind, Severity, Side
+    from strideguard.analytics.results import RiskEventKind, Severity, Side
 
     enums = {"side": Side, "kind": RiskEventKind, "severity": Severity}
     return {k: (enums[k](v) if k in enums and v is not None else v) for k, v in row.items()}

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from analytics.results import AnalyzerOutput
-from stream.bus import topic
-from stream.engine import SessionSummary
-from stream.mqtt.connection import MqttConnection
-from stream.mqtt.payload import dumps, output_messages
-from stream.session import SessionInfo
+from strideguard.analytics.results import AnalyzerOutput
+from strideguard.stream.bus import topic
+from strideguard.stream.engine import SessionSummary
+from strideguard.stream.mqtt.connection import MqttConnection
+from strideguard.stream.mqtt.payload import dumps, output_messages
+from strideguard.stream.session import SessionInfo
 
 
 class MqttSink:

@@ -1,6 +1,6 @@
 """Session report: an HTML page and PNG figures for one stored session.
 
-    from stream.report import write_report
+    from strideguard.stream.report import write_report
     result = write_report(store, "anna-2026", out_dir)   # index.html + metrics/steps/symmetry/history/
                                                          # training_load.png
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 import pathlib
 from dataclasses import dataclass
 
-from stream.report.data import ReportData, gather
-from stream.report.page import render
-from stream.store import SessionStore
+from strideguard.stream.report.data import ReportData, gather
+from strideguard.stream.report.page import render
+from strideguard.stream.store import SessionStore
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,7 +26,7 @@ class ReportResult:
 
 def write_report(store: SessionStore, session: str, out_dir: pathlib.Path) -> ReportResult:
     """Gather the session, draw every figure into `out_dir`, write `out_dir/index.html`."""
-    from stream.report.plots import FIGURES, save  # matplotlib loads only when a report is drawn
+    from strideguard.stream.report.plots import FIGURES, save  # matplotlib loads only when a report is drawn
 
     data = gather(store, session)
     out_dir.mkdir(parents=True, exist_ok=True)

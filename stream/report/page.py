@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import html
 
-from stream.report.data import METRICS, ReportData, finite, window_means
-from stream.terminal import format_clock
+from strideguard.stream.report.data import METRICS, ReportData, finite, window_means
+from strideguard.stream.terminal import format_clock
 
 CAPTIONS = {
     "metrics.png": "Cadence, impact, trunk sway and forward lean per analysis window. Shaded: an alert was active "

@@ -22,9 +22,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from analytics.results import Side
-from analytics.training_load import DAY_NS, SPIKE_LIMIT_PCT, SPIKE_WINDOW_DAYS, amount
-from stream.report.data import NS_PER_S, ReportData, finite, minutes, series
+from strideguard.analytics.results import Side
+from strideguard.analytics.training_load import DAY_NS, SPIKE_LIMIT_PCT, SPIKE_WINDOW_DAYS, amount
+from strideguard.stream.report.data import NS_PER_S, ReportData, finite, minutes, series
 
 DPI = 100  # dots per inch: figure sizes below are in inches, so 10 in = 1000 px
 SIDE_COLOURS = {"left": "#1f77b4", "right": "#d62728", "unknown": "#999999"}

@@ -1,5 +1,5 @@
 """Live web pages: a phone page per runner (numbers, alert banner, vibration, spoken cue) and a team page."""
 
-from stream.web.server import WebServer
+from strideguard.stream.web.server import WebServer
 
 __all__ = ["WebServer"]

@@ -29,10 +29,10 @@ from typing import Any
 
 from aiohttp import web
 
-from analytics.risk import FATIGUE, METRIC_FIELDS
-from stream import bus as busmod
-from stream.engine import SNOOZE_MAX_MIN
-from stream.errors import UsageError
+from strideguard.analytics.risk import FATIGUE, METRIC_FIELDS
+from strideguard.stream import bus as busmod
+from strideguard.stream.engine import SNOOZE_MAX_MIN
+from strideguard.stream.errors import UsageError
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import find_peaks
 
-from sensors.types import Placement, SampleBatch, SampleKind
+from strideguard.sensors.types import Placement, SampleBatch, SampleKind
 
 G_MPS2 = 9.80665  # m/s^2 per g
 UCI_RATE_HZ = 25.0

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from analytics.results import WindowMetrics
+from strideguard.analytics.results import WindowMetrics
 
 NS = 1_000_000_000
 WINDOW_S = 10.0

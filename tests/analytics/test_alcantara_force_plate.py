@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analytics.runner import RunnerAnalyzer
+from strideguard.analytics.runner import RunnerAnalyzer
 from tests.analytics.recordings import ALCANTARA_RATE_HZ, T0_NS
 
 WARMUP_S = 0.3  # contacts starting this early cannot be seen by a causal detector (no history yet)

@@ -12,10 +12,10 @@ import itertools
 import numpy as np
 import pytest
 
-from analytics.results import AnalyzerOutput
-from analytics.runner import RunnerAnalyzer
-from sensors.synthetic import NoiseBurst, SyntheticConfig, SyntheticRunner, WalkBreak, random_rotation
-from sensors.types import Placement, SampleBatch
+from strideguard.analytics.results import AnalyzerOutput
+from strideguard.analytics.runner import RunnerAnalyzer
+from strideguard.sensors.synthetic import NoiseBurst, SyntheticConfig, SyntheticRunner, WalkBreak, random_rotation
+from strideguard.sensors.types import Placement, SampleBatch
 from tests.analytics.splits import fixed_cuts, random_cuts, split_seed
 
 

@@ -15,12 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics.braking import braking_peak_g
-from analytics.config import AnalyticsConfig
-from analytics.contact import MAX_CONTACT_S, contact_span, contact_span_around
-from analytics.filters import History
-from analytics.orientation import OrientationParams, OrientationStage, _dot_rows
-from analytics.step_time import time_at
+from strideguard.analytics.braking import braking_peak_g
+from strideguard.analytics.config import AnalyticsConfig
+from strideguard.analytics.contact import MAX_CONTACT_S, contact_span, contact_span_around
+from strideguard.analytics.filters import History
+from strideguard.analytics.orientation import OrientationParams, OrientationStage, _dot_rows
+from strideguard.analytics.step_time import time_at
 
 FLOATS = st.floats(min_value=-3.0, max_value=4.0, allow_nan=False, width=64)
 

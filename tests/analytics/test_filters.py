@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.signal import sosfilt, sosfilt_zi
 
-from analytics.filters import History, RunningSum, SosFilter, butter_sos, clamp_cutoff_hz, one_pole_sos
+from strideguard.analytics.filters import History, RunningSum, SosFilter, butter_sos, clamp_cutoff_hz, one_pole_sos
 
 SPLITS = ([1] * 50, [7] * 20, [3, 100, 1, 250, 17], [1000])
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analytics.config import AnalyticsConfig
-from analytics.runner import RunnerAnalyzer
-from analytics.steps import StepDetector, StepDetectorParams, band_group_delay_s
-from sensors.synthetic import SyntheticConfig, SyntheticRunner, WalkBreak, fatigue_run
+from strideguard.analytics.config import AnalyticsConfig
+from strideguard.analytics.runner import RunnerAnalyzer
+from strideguard.analytics.steps import StepDetector, StepDetectorParams, band_group_delay_s
+from strideguard.sensors.synthetic import SyntheticConfig, SyntheticRunner, WalkBreak, fatigue_run
 from tests.analytics.recordings import T0_NS
 from tests.analytics.scoring import recall_precision
 

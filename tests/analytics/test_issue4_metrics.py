@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analytics.footpod import overstriding_ratio, window_speed_and_stride
-from analytics.regularity import autocorrelation, regularity
-from analytics.runner import RunnerAnalyzer
-from sensors.synthetic import NoiseBurst, SyntheticConfig, SyntheticRunner, Turn, random_rotation
-from sensors.types import NS_PER_S, HeartRateReading, Placement, StrideReading
+from strideguard.analytics.footpod import overstriding_ratio, window_speed_and_stride
+from strideguard.analytics.regularity import autocorrelation, regularity
+from strideguard.analytics.runner import RunnerAnalyzer
+from strideguard.sensors.synthetic import NoiseBurst, SyntheticConfig, SyntheticRunner, Turn, random_rotation
+from strideguard.sensors.types import NS_PER_S, HeartRateReading, Placement, StrideReading
 
 
 def analyse(run, readings=()):
@@ -103,7 +103,7 @@ def test_footpod_stride_length_wins_and_overstriding_ratio() -> None:
 
 def test_overstriding_ratio_rises_when_cadence_drops_at_the_same_footpod_speed() -> None:
     """Same speed, 6 % lower cadence: each stride is 1/0.94 longer than at the early-run cadence."""
-    from sensors.synthetic import Change
+    from strideguard.sensors.synthetic import Change
 
     cfg = SyntheticConfig(
         standing_s=0.0, cadence_spm=170.0, changes=(Change(at_s=150.0, ramp_s=0.0, cadence_pct=-6.0),)

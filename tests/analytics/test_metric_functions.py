@@ -7,14 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from analytics.braking import braking_peak_g
-from analytics.cadence import cadence_spm
-from analytics.contact import contact_span
-from analytics.lean import lean_deg
-from analytics.oscillation import DisplacementFilter, bilinear_correction
-from analytics.results import Side, StepEvent
-from analytics.sway import sway_ratios
-from analytics.symmetry import SideAssigner, contact_step_times_s, symmetry_index_pct
+from strideguard.analytics.braking import braking_peak_g
+from strideguard.analytics.cadence import cadence_spm
+from strideguard.analytics.contact import contact_span
+from strideguard.analytics.lean import lean_deg
+from strideguard.analytics.oscillation import DisplacementFilter, bilinear_correction
+from strideguard.analytics.results import Side, StepEvent
+from strideguard.analytics.sway import sway_ratios
+from strideguard.analytics.symmetry import SideAssigner, contact_step_times_s, symmetry_index_pct
 
 
 @pytest.mark.parametrize("phi_deg", [-10.0, 0.0, 4.0, 25.0])

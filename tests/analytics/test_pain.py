@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.errors import AnalyticsError
-from analytics.pain import CLINICIAN, RED_FLAGS, PainEntry, advise, latest_red_flag
+from strideguard.analytics.errors import AnalyticsError
+from strideguard.analytics.pain import CLINICIAN, RED_FLAGS, PainEntry, advise, latest_red_flag
 
 NO_FLAGS = dict.fromkeys(RED_FLAGS, False)
 

@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from analytics.errors import ConfigError
-from analytics.results import RiskEvent, RiskEventKind, Severity, WindowMetrics
-from analytics.risk import DEFAULTS, SOURCES, RiskConfig, RiskEngine, parse_risk_config
+from strideguard.analytics.errors import ConfigError
+from strideguard.analytics.results import RiskEvent, RiskEventKind, Severity, WindowMetrics
+from strideguard.analytics.risk import DEFAULTS, SOURCES, RiskConfig, RiskEngine, parse_risk_config
 from tests.analytics.risk_helpers import NS, STEADY, T0_NS, t_s, windows
 
 DEFAULT = RiskConfig.default()
@@ -178,8 +178,8 @@ def test_docs_table_of_absolute_rules_matches_the_defaults() -> None:
 def test_steady_runner_just_above_the_floor_raises_no_alert_in_thirty_minutes() -> None:
     """A synthetic runner at 162 spm with high sensor noise and step jitter (single windows dip to about
     157 spm): the sustain and the episode mean keep the floor quiet (0 false alerts per hour here)."""
-    from analytics.runner import RunnerAnalyzer
-    from sensors.synthetic.presets import fatigue_run
+    from strideguard.analytics.runner import RunnerAnalyzer
+    from strideguard.sensors.synthetic.presets import fatigue_run
 
     run = fatigue_run(
         duration_s=1800,

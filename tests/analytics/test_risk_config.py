@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.errors import ConfigError
-from analytics.results import Severity
-from analytics.risk import DEFAULTS, METRIC_FIELDS, SOURCES, RiskConfig, parse_risk_config, risk_config_for
+from strideguard.analytics.errors import ConfigError
+from strideguard.analytics.results import Severity
+from strideguard.analytics.risk import DEFAULTS, METRIC_FIELDS, SOURCES, RiskConfig, parse_risk_config, risk_config_for
 
 
 def test_defaults_follow_the_evidence_table() -> None:
@@ -78,7 +78,7 @@ def test_docs_examples_parse_and_the_table_lists_every_metric_default() -> None:
     import re
     import tomllib
 
-    from stream.alerts import alert_settings
+    from strideguard.stream.alerts import alert_settings
 
     text = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "risk.md").read_text()
     for block in re.findall(r"```toml\n(.*?)```", text, re.S):

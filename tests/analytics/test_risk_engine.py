@@ -7,9 +7,16 @@ import json
 
 import pytest
 
-from analytics.errors import ConfigError
-from analytics.results import RiskEvent, RiskEventKind, Severity, WindowMetrics
-from analytics.risk import Baseline, MetricBaseline, RiskConfig, RiskEngine, format_duration, parse_risk_config
+from strideguard.analytics.errors import ConfigError
+from strideguard.analytics.results import RiskEvent, RiskEventKind, Severity, WindowMetrics
+from strideguard.analytics.risk import (
+    Baseline,
+    MetricBaseline,
+    RiskConfig,
+    RiskEngine,
+    format_duration,
+    parse_risk_config,
+)
 from tests.analytics.risk_helpers import NS, T0_NS, episode, step_change, t_s, windows
 
 DEFAULT = RiskConfig.default()
@@ -234,7 +241,7 @@ def test_speed_slope_is_learned_when_the_baseline_spans_speeds() -> None:
 
 def test_noisy_metric_raises_its_own_threshold() -> None:
     base = MetricBaseline(value=0.4, sd=0.04, n_windows=30)  # 10 % sd: 3 sd = 30 % > 20 %
-    from analytics.risk.engine import deviation_of
+    from strideguard.analytics.risk.engine import deviation_of
 
     d = deviation_of(DEFAULT.rule("sway_ml"), 0.5, base, None, DEFAULT.min_z)
     assert d.deviation == pytest.approx(25.0)

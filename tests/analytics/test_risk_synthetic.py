@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.results import RiskEvent, RiskEventKind, Severity, WindowMetrics
-from analytics.risk import RiskConfig, RiskEngine
-from analytics.runner import RunnerAnalyzer
-from sensors.synthetic.config import Change
-from sensors.synthetic.presets import fatigue_run
+from strideguard.analytics.results import RiskEvent, RiskEventKind, Severity, WindowMetrics
+from strideguard.analytics.risk import RiskConfig, RiskEngine
+from strideguard.analytics.runner import RunnerAnalyzer
+from strideguard.sensors.synthetic.config import Change
+from strideguard.sensors.synthetic.presets import fatigue_run
 
 NS = 1_000_000_000
 ONSET_S = 1200.0

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from analytics.config import AnalyticsConfig
-from analytics.errors import AnalyticsError, ConfigError
-from analytics.results import AnalyzerOutput, RiskEvent, WindowMetrics
-from analytics.runner import RunnerAnalyzer
-from sensors.synthetic import NoiseBurst, SyntheticConfig, SyntheticRunner
-from sensors.types import Placement, SampleBatch, SampleKind
+from strideguard.analytics.config import AnalyticsConfig
+from strideguard.analytics.errors import AnalyticsError, ConfigError
+from strideguard.analytics.results import AnalyzerOutput, RiskEvent, WindowMetrics
+from strideguard.analytics.runner import RunnerAnalyzer
+from strideguard.sensors.synthetic import NoiseBurst, SyntheticConfig, SyntheticRunner
+from strideguard.sensors.types import Placement, SampleBatch, SampleKind
 
 
 @pytest.fixture(scope="module")

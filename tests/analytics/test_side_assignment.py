@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analytics.results import Side
-from analytics.runner import RunnerAnalyzer
-from analytics.symmetry import AlternationAxis
+from strideguard.analytics.results import Side
+from strideguard.analytics.runner import RunnerAnalyzer
+from strideguard.analytics.symmetry import AlternationAxis
 from tests.analytics.recordings import T0_NS
 
 STRETCH_S = 30.0  # s, side agreement is checked per stretch so a flip mid-run cannot average out

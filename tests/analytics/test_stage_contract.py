@@ -24,23 +24,23 @@ from typing import Any, Protocol
 import numpy as np
 import pytest
 
-from analytics.config import AnalyticsConfig
-from analytics.consts import NS_PER_S
-from analytics.filters import RunningSum, SosFilter, butter_sos, one_pole_sos
-from analytics.impact import ImpactFilter, ImpactFilterParams
-from analytics.lean import StandingReference, StandingReferenceParams
-from analytics.orientation import OrientationParams, OrientationStage, OrientedChunk
-from analytics.oscillation import DisplacementFilter
-from analytics.results import StepEvent
-from analytics.risk import RiskEngine
-from analytics.risk.config import parse_risk_config
-from analytics.runner import RunnerAnalyzer
-from analytics.step_metrics import ForwardDirection, StepMetricsParams, StepMetricsStage
-from analytics.steps import StepDetector, StepDetectorParams, StepPeak
-from analytics.window_assembly import WindowAssembly, WindowAssemblyParams, WindowReadings
-from analytics.windows import BlockSums
-from sensors.synthetic import NoiseBurst, SyntheticConfig, SyntheticRunner, WalkBreak, random_rotation
-from sensors.types import HeartRateReading, Placement, SampleBatch, StrideReading
+from strideguard.analytics.config import AnalyticsConfig
+from strideguard.analytics.consts import NS_PER_S
+from strideguard.analytics.filters import RunningSum, SosFilter, butter_sos, one_pole_sos
+from strideguard.analytics.impact import ImpactFilter, ImpactFilterParams
+from strideguard.analytics.lean import StandingReference, StandingReferenceParams
+from strideguard.analytics.orientation import OrientationParams, OrientationStage, OrientedChunk
+from strideguard.analytics.oscillation import DisplacementFilter
+from strideguard.analytics.results import StepEvent
+from strideguard.analytics.risk import RiskEngine
+from strideguard.analytics.risk.config import parse_risk_config
+from strideguard.analytics.runner import RunnerAnalyzer
+from strideguard.analytics.step_metrics import ForwardDirection, StepMetricsParams, StepMetricsStage
+from strideguard.analytics.steps import StepDetector, StepDetectorParams, StepPeak
+from strideguard.analytics.window_assembly import WindowAssembly, WindowAssemblyParams, WindowReadings
+from strideguard.analytics.windows import BlockSums
+from strideguard.sensors.synthetic import NoiseBurst, SyntheticConfig, SyntheticRunner, WalkBreak, random_rotation
+from strideguard.sensors.types import HeartRateReading, Placement, SampleBatch, StrideReading
 from tests.analytics.splits import fixed_cuts, random_cuts, split_seed
 
 CONFIG = AnalyticsConfig()

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
-from analytics.config import AnalyticsConfig
-from analytics.filters import SosFilter, butter_sos
-from analytics.runner import RunnerAnalyzer
-from analytics.step_time import lowpass_delay_s, parabolic_peak, stance_centroid, step_event_time_ns
-from sensors.types import NS_PER_S, Placement, SampleBatch, SampleKind
+from strideguard.analytics.config import AnalyticsConfig
+from strideguard.analytics.filters import SosFilter, butter_sos
+from strideguard.analytics.runner import RunnerAnalyzer
+from strideguard.analytics.step_time import lowpass_delay_s, parabolic_peak, stance_centroid, step_event_time_ns
+from strideguard.sensors.types import NS_PER_S, Placement, SampleBatch, SampleKind
 from tests.analytics.recordings import T0_NS
 
 STEP_S = 1.0 / 3.0  # 180 steps/min

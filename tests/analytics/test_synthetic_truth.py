@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analytics.runner import RunnerAnalyzer
-from sensors.synthetic import NoiseBurst, SyntheticConfig, SyntheticRunner, WalkBreak, random_rotation
-from sensors.types import Placement
+from strideguard.analytics.runner import RunnerAnalyzer
+from strideguard.sensors.synthetic import NoiseBurst, SyntheticConfig, SyntheticRunner, WalkBreak, random_rotation
+from strideguard.sensors.types import Placement
 
 TOLERANCE_NS = 60_000_000  # a detected step within 60 ms of the truth's impact peak matches
 

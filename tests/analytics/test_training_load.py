@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.training_load import (
+from strideguard.analytics.training_load import (
     ACWR_CAVEAT,
     DAY_NS,
     RunRecord,

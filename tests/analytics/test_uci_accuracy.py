@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analytics.runner import RunnerAnalyzer
+from strideguard.analytics.runner import RunnerAnalyzer
 from tests.analytics.recordings import T0_NS, window_cadence_spm
 from tests.analytics.scoring import recall_precision
 

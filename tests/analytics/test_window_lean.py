@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from analytics.config import AnalyticsConfig
-from analytics.lean import StandingReferenceParams
-from analytics.step_metrics import ForwardDirection
-from analytics.window_assembly import WindowLean
+from strideguard.analytics.config import AnalyticsConfig
+from strideguard.analytics.lean import StandingReferenceParams
+from strideguard.analytics.step_metrics import ForwardDirection
+from strideguard.analytics.window_assembly import WindowLean
 
 RATE_HZ = 100.0
 FORWARD = ForwardDirection(sign=1, decided_t_ns=0)

@@ -16,12 +16,12 @@ import sys
 import numpy as np
 import pytest
 
-from analytics.results import AnalyzerOutput, Side, StepEvent
 from benchmarks.validation import evaluate
 from benchmarks.validation.datasets import discover, load_generic, load_uci
 from benchmarks.validation.ours import EPOCH_NS, run_ours
 from benchmarks.validation.peers import run_peer_batch
-from sensors.types import NS_PER_S
+from strideguard.analytics.results import AnalyzerOutput, Side, StepEvent
+from strideguard.sensors.types import NS_PER_S
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 VALIDATE = ["-m", "benchmarks.validate"]  # run from REPO, as documented

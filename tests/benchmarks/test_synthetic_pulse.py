@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from benchmarks.validation.synthetic import FORCE_CONSISTENT, Scenario, scenarios
-from sensors.synthetic import SyntheticConfig, SyntheticRunner
+from strideguard.sensors.synthetic import SyntheticConfig, SyntheticRunner
 
 PLATE_ON_BW = 0.05  # BW, foot on the belt
 LEVEL_G = 0.4  # g (BW at the centre of mass): the contact detector's threshold

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensors.capture import (
+from strideguard.sensors.capture import (
     MAGIC,
     REC_EVENT,
     REC_NOTIFY,
@@ -30,8 +30,8 @@ from sensors.capture import (
     ReplayStats,
     replay,
 )
-from sensors.errors import CaptureError
-from sensors.types import Placement, SampleBatch, SampleKind, StreamMeta
+from strideguard.sensors.errors import CaptureError
+from strideguard.sensors.types import Placement, SampleBatch, SampleKind, StreamMeta
 from tests.fuzz._support import LONG_FACTOR, fuzz_settings, mutation_fuzz, peak_bytes
 
 _HEADER = struct.Struct("<6sHI")

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensors.errors import ImportFormatError
-from sensors.imports import read_any
-from sensors.types import SampleBatch
+from strideguard.sensors.errors import ImportFormatError
+from strideguard.sensors.imports import read_any
+from strideguard.sensors.types import SampleBatch
 from tests.fuzz._support import fuzz_settings, mutation_fuzz, peak_bytes
 
 _SCRATCH = pathlib.Path(tempfile.mkdtemp(prefix="sg-fuzz-csv-"))

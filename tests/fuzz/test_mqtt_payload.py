@@ -8,8 +8,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensors.errors import DecodeError
-from stream.mqtt import payload as wire
+from strideguard.sensors.errors import DecodeError
+from strideguard.stream.mqtt import payload as wire
 from tests.fuzz._support import fuzz_settings
 
 

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensors import decoding
-from sensors.errors import DecodeError
-from sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc, strideguard_imu
-from sensors.protocols.pmd_control import MAX_RESPONSE_BYTES, MeasurementType
-from sensors.types import HeartRateReading, Placement, SampleBatch, StreamMeta, StrideReading
+from strideguard.sensors import decoding
+from strideguard.sensors.errors import DecodeError
+from strideguard.sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc, strideguard_imu
+from strideguard.sensors.protocols.pmd_control import MAX_RESPONSE_BYTES, MeasurementType
+from strideguard.sensors.types import HeartRateReading, Placement, SampleBatch, StreamMeta, StrideReading
 from tests.fuzz._support import fuzz_settings, peak_bytes
 
 _SUBS = {1: movesense.Subscription.from_path("/Meas/IMU6/104"), 2: movesense.Subscription.from_path("/Meas/Acc/52")}

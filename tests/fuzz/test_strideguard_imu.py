@@ -16,9 +16,9 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensors.errors import DecodeError
-from sensors.protocols import strideguard_imu as imu
-from sensors.types import Placement, SampleBatch, SampleKind
+from strideguard.sensors.errors import DecodeError
+from strideguard.sensors.protocols import strideguard_imu as imu
+from strideguard.sensors.types import Placement, SampleBatch, SampleKind
 from tests.fuzz._support import fuzz_settings, mutation_fuzz, peak_bytes
 
 _HEADER = struct.Struct("<BBBBdIQqH")  # spelled out here, not taken from the code under test

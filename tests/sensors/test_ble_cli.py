@@ -9,12 +9,12 @@ import sys
 
 import pytest
 
-from sensors.ble.recognize import DeviceKind, recognise
-from sensors.capture import replay
-from sensors.protocols import uuids
-from sensors.types import Placement, SampleBatch, StrideReading
-from stream.cli import main
-from stream.commands.record import parse_device
+from strideguard.sensors.ble.recognize import DeviceKind, recognise
+from strideguard.sensors.capture import replay
+from strideguard.sensors.protocols import uuids
+from strideguard.sensors.types import Placement, SampleBatch, StrideReading
+from strideguard.stream.cli import main
+from strideguard.stream.commands.record import parse_device
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 # No reachable system D-Bus is what a machine without BlueZ or an adapter looks like to bleak; pointing the
@@ -25,7 +25,7 @@ NO_BLUEZ = {"DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/nonexistent/strideguard-test-
 def _cli(*args: str, timeout_s: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """The CLI in a fresh process, exactly as a user runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "stream.cli", *args],
+        [sys.executable, "-m", "strideguard.stream.cli", *args],
         cwd=REPO,
         capture_output=True,
         text=True,

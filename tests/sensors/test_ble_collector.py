@@ -10,11 +10,11 @@ import pathlib
 import numpy as np
 import pytest
 
-from sensors.ble import DeviceSpec, ReconnectPolicy, SimClock, collect
-from sensors.capture import CaptureEvent, CaptureWriter, ReplayStats, replay
-from sensors.protocols import pmd_control
-from sensors.protocols.pmd_control import MeasurementType, PmdStatus
-from sensors.simulated import (
+from strideguard.sensors.ble import DeviceSpec, ReconnectPolicy, SimClock, collect
+from strideguard.sensors.capture import CaptureEvent, CaptureWriter, ReplayStats, replay
+from strideguard.sensors.protocols import pmd_control
+from strideguard.sensors.protocols.pmd_control import MeasurementType, PmdStatus
+from strideguard.sensors.simulated import (
     LinkFaults,
     SimulatedFootpod,
     SimulatedH10,
@@ -22,7 +22,7 @@ from sensors.simulated import (
     SimulatedVeritySense,
     SimulatedWorld,
 )
-from sensors.types import HeartRateReading, Placement, SampleBatch, SampleKind, StrideReading
+from strideguard.sensors.types import HeartRateReading, Placement, SampleBatch, SampleKind, StrideReading
 
 H10 = "A0:9E:1A:00:00:01"
 POD = "C4:00:00:00:00:01"
@@ -140,7 +140,7 @@ async def test_garbage_and_truncated_notifications_are_counted_logged_once_per_k
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     faults = LinkFaults(garbage_every_n=40, truncate_every_n=55, corrupt_every_n=70, seed=11)
-    caplog.set_level(logging.WARNING, logger="sensors.ble.collector")
+    caplog.set_level(logging.WARNING, logger="strideguard.sensors.ble.collector")
     async with SimClock() as clock:
         world = SimulatedWorld(clock=clock)
         world.add(SimulatedH10(address=H10, faults=faults))
@@ -193,8 +193,8 @@ async def test_a_recorded_capture_replays_to_identical_decoded_items(tmp_path: p
 
 
 async def test_a_device_that_streams_nothing_is_a_clear_error() -> None:
-    from sensors.errors import DeviceError
-    from sensors.simulated import SimulatedAlertBand
+    from strideguard.sensors.errors import DeviceError
+    from strideguard.sensors.simulated import SimulatedAlertBand
 
     async with SimClock() as clock:
         world = SimulatedWorld(clock=clock)
@@ -225,9 +225,9 @@ async def test_a_measurement_the_device_stops_by_itself_is_recorded(tmp_path: pa
 
 
 async def test_scan_recognises_devices_strongest_first() -> None:
-    from sensors.ble import scan
-    from sensors.ble.recognize import DeviceKind
-    from sensors.simulated import SimulatedAlertBand
+    from strideguard.sensors.ble import scan
+    from strideguard.sensors.ble.recognize import DeviceKind
+    from strideguard.sensors.simulated import SimulatedAlertBand
 
     async with SimClock() as clock:
         world = SimulatedWorld(clock=clock)
@@ -241,7 +241,7 @@ async def test_scan_recognises_devices_strongest_first() -> None:
 
 
 async def test_a_device_that_keeps_refusing_the_settings_ends_the_recording_with_one_error() -> None:
-    from sensors.errors import DeviceError
+    from strideguard.sensors.errors import DeviceError
 
     async with SimClock() as clock:
         world = SimulatedWorld(clock=clock)
@@ -253,7 +253,7 @@ async def test_a_device_that_keeps_refusing_the_settings_ends_the_recording_with
 def test_adapter_errors_are_told_apart_from_transient_ones() -> None:
     from bleak.exc import BleakError
 
-    from sensors.ble import adapter_error
+    from strideguard.sensors.ble import adapter_error
 
     assert adapter_error(FileNotFoundError(2, "No such file or directory")) is not None
     assert adapter_error(BleakError("No Bluetooth adapters found.")) is not None
@@ -280,7 +280,7 @@ async def test_reordered_and_delayed_frames_never_bend_the_timeline() -> None:
 
 async def test_a_stack_that_does_not_exchange_the_mtu_ends_in_the_devices_own_refusal() -> None:
     """bleak has no public MTU request: the H10's INVALID_MTU answer is what the user is told."""
-    from sensors.errors import DeviceError
+    from strideguard.sensors.errors import DeviceError
 
     async with SimClock() as clock:
         world = SimulatedWorld(clock=clock, connect_mtu=23)

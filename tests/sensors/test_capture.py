@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from sensors.capture import (
+from strideguard.sensors.capture import (
     CaptureEvent,
     CaptureReader,
     CaptureWriter,
@@ -23,8 +23,8 @@ from sensors.capture import (
     replay,
     write_batches,
 )
-from sensors.errors import CaptureError
-from sensors.types import Placement, SampleBatch, SampleKind
+from strideguard.sensors.errors import CaptureError
+from strideguard.sensors.types import Placement, SampleBatch, SampleKind
 
 T0_NS = 1_700_000_000_000_000_000
 
@@ -148,8 +148,8 @@ def test_killed_recorder_loses_at_most_the_last_second(tmp_path):
     path = tmp_path / "killed.sgcap"
     script = textwrap.dedent(f"""
         import sys, time, numpy as np
-        from sensors.capture import CaptureWriter
-        from sensors.types import SampleBatch
+        from strideguard.sensors.capture import CaptureWriter
+        from strideguard.sensors.types import SampleBatch
         w = CaptureWriter({str(path)!r}, flush_interval_s=1.0)
         sid = w.add_stream(runner="r", device="d", placement="chest", source="samples", rate_hz=100.0, kind="acc")
         print("ready", flush=True)

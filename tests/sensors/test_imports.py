@@ -7,11 +7,11 @@ import pathlib
 import numpy as np
 import pytest
 
-from sensors import capture
-from sensors.errors import ImportFormatError, SensorError
-from sensors.imports import ImportResult, detect_format, read_generic_csv, read_uci_dsa
-from sensors.synthetic import SyntheticConfig, SyntheticRunner
-from sensors.types import NS_PER_S, Placement, SampleKind
+from strideguard.sensors import capture
+from strideguard.sensors.errors import ImportFormatError, SensorError
+from strideguard.sensors.imports import ImportResult, detect_format, read_generic_csv, read_uci_dsa
+from strideguard.sensors.synthetic import SyntheticConfig, SyntheticRunner
+from strideguard.sensors.types import NS_PER_S, Placement, SampleKind
 
 G_MPS2 = 9.80665
 UCI_DIR = "uci_dsa_treadmill_running"
@@ -326,7 +326,7 @@ def test_ambiguous_data_is_not_guessed(tmp_path: pathlib.Path, run) -> None:
 
 
 def test_read_any_yields_time_ordered_chunks_then_raises_the_damage(tmp_path: pathlib.Path, run) -> None:
-    from sensors.imports import read_any
+    from strideguard.sensors.imports import read_any
 
     path = damaged_file(tmp_path, run, 260, "5.2,0.1,oops,1.0")
     batches = []
@@ -339,7 +339,7 @@ def test_read_any_yields_time_ordered_chunks_then_raises_the_damage(tmp_path: pa
 
 
 def test_read_any_interleaves_acc_and_gyro_of_a_uci_file(real_data: pathlib.Path) -> None:
-    from sensors.imports import read_any
+    from strideguard.sensors.imports import read_any
 
     batches = list(read_any(real_data / UCI_DIR / "p3_a12_running_8kmh_25Hz.csv", batch_s=10.0))
     assert [b.kind for b in batches[:4]] == [SampleKind.ACC, SampleKind.GYRO] * 2
@@ -349,7 +349,7 @@ def test_read_any_interleaves_acc_and_gyro_of_a_uci_file(real_data: pathlib.Path
 
 
 def test_read_any_refuses_a_capture(tmp_path: pathlib.Path) -> None:
-    from sensors.imports import read_any
+    from strideguard.sensors.imports import read_any
 
     with pytest.raises(ImportFormatError, match="not an import"):
         list(read_any(tmp_path / "run.sgcap"))

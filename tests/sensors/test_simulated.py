@@ -10,10 +10,10 @@ import pytest
 from bleak import BleakClient, BleakScanner
 from bleak.exc import BleakError
 
-from sensors.ble import SimClock
-from sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc, uuids
-from sensors.protocols.pmd_control import ControlOp, MeasurementType, PmdStatus
-from sensors.simulated import (
+from strideguard.sensors.ble import SimClock
+from strideguard.sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc, uuids
+from strideguard.sensors.protocols.pmd_control import ControlOp, MeasurementType, PmdStatus
+from strideguard.sensors.simulated import (
     DEFAULT_MTU,
     LinkFaults,
     SimulatedAlertBand,

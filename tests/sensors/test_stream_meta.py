@@ -17,12 +17,12 @@ import zlib
 import numpy as np
 import pytest
 
-from sensors import capture
-from sensors.capture import CaptureReader, CaptureWriter, StreamInfo, replay
-from sensors.errors import CaptureError
-from sensors.protocols import movesense, pmd_control, pmd_data
-from sensors.protocols.pmd_control import ControlOp, MeasurementType, PmdSettings
-from sensors.types import NO_META, Placement, SampleBatch, StreamMeta
+from strideguard.sensors import capture
+from strideguard.sensors.capture import CaptureReader, CaptureWriter, StreamInfo, replay
+from strideguard.sensors.errors import CaptureError
+from strideguard.sensors.protocols import movesense, pmd_control, pmd_data
+from strideguard.sensors.protocols.pmd_control import ControlOp, MeasurementType, PmdSettings
+from strideguard.sensors.types import NO_META, Placement, SampleBatch, StreamMeta
 
 SAMPLES = pathlib.Path(capture.__file__).parent / "samples"
 T0_NS = 1_700_000_000_000_000_000

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.signal import find_peaks
 
-from sensors.synthetic import (
+from strideguard.sensors.synthetic import (
     FATIGUE_ONSET_S,
     Change,
     NoiseBurst,
@@ -22,7 +22,7 @@ from sensors.synthetic import (
     random_rotation,
     rotation_from_euler_deg,
 )
-from sensors.types import NS_PER_S, Placement, SampleKind
+from strideguard.sensors.types import NS_PER_S, Placement, SampleKind
 
 QUIET = {"noise_g": 0.0, "gyro_noise_dps": 0.0}
 
@@ -273,7 +273,7 @@ def test_an_hour_at_100_hz_is_generated_whole() -> None:
 def test_gyro_and_accelerometer_agree_on_the_trunk_rotation() -> None:
     """Against rotation matrices built independently: the accelerometer sees R^T f and the gyroscope
     the body rate omega with R^T dR/dt = [omega]x, for R = Rz(yaw) Ry(pitch) Rx(roll)."""
-    from sensors.synthetic.generator import _body_rates, _world_to_trunk
+    from strideguard.sensors.synthetic.generator import _body_rates, _world_to_trunk
 
     t = np.linspace(0.0, 2.0, 4001)
     roll, pitch, yaw = 0.3 * np.sin(3 * t), 0.2 + 0.4 * np.sin(2 * t + 1), 0.5 * np.cos(1.5 * t)
@@ -361,8 +361,8 @@ def trunk_rms_g(acc_g: np.ndarray, rate_hz: float) -> tuple[float, float, float]
 
 
 def test_chest_strap_preset_has_the_horizontal_accelerations_of_the_real_torso_units(real_data) -> None:
-    from sensors.imports import read_uci_dsa
-    from sensors.synthetic import chest_strap_config
+    from strideguard.sensors.imports import read_uci_dsa
+    from strideguard.sensors.synthetic import chest_strap_config
 
     real = np.array(
         [

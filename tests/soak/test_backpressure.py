@@ -17,19 +17,19 @@ from typing import Any
 
 import pytest
 
-from analytics.results import AnalyzerOutput
-from sensors.capture import replay
-from stream import sources
-from stream.alerts.base import Alert
-from stream.alerts.dispatcher import AlertDispatcher
-from stream.alerts.terminal import TerminalChannel
-from stream.app import RunOptions, analyzer_factory, open_pipeline
-from stream.backpressure import BufferedSink, Overflow
-from stream.config_file import read_config_text
-from stream.engine import SessionSummary
-from stream.pipeline import Pipeline, StoreSink
-from stream.session import SessionInfo
-from stream.store import SessionStore
+from strideguard.analytics.results import AnalyzerOutput
+from strideguard.sensors.capture import replay
+from strideguard.stream import sources
+from strideguard.stream.alerts.base import Alert
+from strideguard.stream.alerts.dispatcher import AlertDispatcher
+from strideguard.stream.alerts.terminal import TerminalChannel
+from strideguard.stream.app import RunOptions, analyzer_factory, open_pipeline
+from strideguard.stream.backpressure import BufferedSink, Overflow
+from strideguard.stream.config_file import read_config_text
+from strideguard.stream.engine import SessionSummary
+from strideguard.stream.pipeline import Pipeline, StoreSink
+from strideguard.stream.session import SessionInfo
+from strideguard.stream.store import SessionStore
 
 FATIGUE_RUN = pathlib.Path(__file__).resolve().parents[2] / "sensors" / "samples" / "fatigue_run.sgcap"
 SLOW_WRITE_S = 2.0  # s per call of the slow store: a database far slower than the 1-s chunks arrive
@@ -240,7 +240,7 @@ def _session(runner: str) -> SessionInfo:
 
 
 def _steps(runner: str, first: int, n: int) -> AnalyzerOutput:
-    from analytics.results import StepEvent
+    from strideguard.analytics.results import StepEvent
 
     return AnalyzerOutput(
         steps=tuple(StepEvent(runner=runner, t_ns=10**9 * i, index=i) for i in range(first, first + n))

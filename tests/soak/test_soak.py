@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from stream.mqtt.topics import partition_of
+from strideguard.stream.mqtt.topics import partition_of
 from tests.stream.test_e2e_live import (
     RUNNERS,
     Observer,

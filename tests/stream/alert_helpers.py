@@ -11,8 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from analytics.results import RiskEvent, RiskEventKind, Severity
-from stream.session import SessionInfo
+from strideguard.analytics.results import RiskEvent, RiskEventKind, Severity
+from strideguard.stream.session import SessionInfo
 
 NS = 1_000_000_000
 T0_NS = 1_700_000_000 * NS

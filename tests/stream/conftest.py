@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from stream import bus as busmod
-from stream.web import WebServer
+from strideguard.stream import bus as busmod
+from strideguard.stream.web import WebServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

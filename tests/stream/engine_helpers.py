@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from analytics.results import AnalyzerOutput
-from sensors.types import SampleBatch
-from stream.engine import SessionSummary
-from stream.session import SessionInfo
+from strideguard.analytics.results import AnalyzerOutput
+from strideguard.sensors.types import SampleBatch
+from strideguard.stream.engine import SessionSummary
+from strideguard.stream.session import SessionInfo
 
 
 class Recorder:

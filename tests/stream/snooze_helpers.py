@@ -11,11 +11,11 @@ Timeline (data time from the run's start; `last_drop_s` moves the third drop):
 
 from __future__ import annotations
 
-from analytics.results import RiskEvent, RiskEventKind
-from analytics.risk import RiskEngine, parse_risk_config
-from analytics.runner import RunnerAnalyzer
-from sensors.synthetic.config import Change
-from sensors.synthetic.presets import fatigue_run
+from strideguard.analytics.results import RiskEvent, RiskEventKind
+from strideguard.analytics.risk import RiskEngine, parse_risk_config
+from strideguard.analytics.runner import RunnerAnalyzer
+from strideguard.sensors.synthetic.config import Change
+from strideguard.sensors.synthetic.presets import fatigue_run
 
 NS = 1_000_000_000
 RUNNER = "anna"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import io
 
-from analytics.results import AnalyzerOutput, RiskEventKind
-from sensors.ble.clock import RealClock
-from sensors.protocols.alert_level import AlertLevel
-from sensors.simulated import LinkFaults, SimulatedAlertBand, SimulatedWorld
-from stream.alerts import AlertDispatcher, HapticChannel, TerminalChannel
+from strideguard.analytics.results import AnalyzerOutput, RiskEventKind
+from strideguard.sensors.ble.clock import RealClock
+from strideguard.sensors.protocols.alert_level import AlertLevel
+from strideguard.sensors.simulated import LinkFaults, SimulatedAlertBand, SimulatedWorld
+from strideguard.stream.alerts import AlertDispatcher, HapticChannel, TerminalChannel
 from tests.stream.alert_helpers import SESSION, event
 
 BAND = "C4:7C:8D:6A:12:34"

@@ -10,9 +10,9 @@ import json
 import aiomqtt
 import pytest
 
-from analytics.results import AnalyzerOutput, RiskEventKind
-from stream.alerts import AlertDispatcher, MqttChannel, TerminalChannel
-from stream.mqtt.connection import MqttSettings
+from strideguard.analytics.results import AnalyzerOutput, RiskEventKind
+from strideguard.stream.alerts import AlertDispatcher, MqttChannel, TerminalChannel
+from strideguard.stream.mqtt.connection import MqttSettings
 from tests.fixtures_services import MosquittoService
 from tests.stream.alert_helpers import SESSION, event
 

@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from sensors.capture import write_batches
-from sensors.synthetic.presets import fatigue_run
+from strideguard.sensors.capture import write_batches
+from strideguard.sensors.synthetic.presets import fatigue_run
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -24,7 +24,12 @@ def strideguard(*args: str, env_db: pathlib.Path | None = None, timeout: float =
         env["STRIDEGUARD_DB"] = str(env_db)
     env["XDG_CONFIG_HOME"] = str(env_db.parent if env_db else REPO / ".no-config")
     return subprocess.run(
-        [sys.executable, "-m", "stream.cli", *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env
+        [sys.executable, "-m", "strideguard.stream.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env=env,
     )
 
 
@@ -120,7 +125,7 @@ def test_bad_input_files_end_in_one_clear_line(tmp_path, name, content, words):
 
 
 def test_every_command_has_help_with_examples():
-    from stream.cli import build_parser
+    from strideguard.stream.cli import build_parser
 
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")

@@ -13,8 +13,8 @@ import subprocess
 import aiomqtt
 import pytest
 
-from stream.errors import SinkError
-from stream.mqtt.connection import MqttConnection, MqttSettings
+from strideguard.stream.errors import SinkError
+from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings
 from tests.fixtures_services import REPO_ROOT, MosquittoService
 
 DEPLOY = REPO_ROOT / "deploy" / "mosquitto"
@@ -86,7 +86,7 @@ def test_compose_file_validates_and_wires_the_team_demo() -> None:
 
 
 def test_the_compose_commands_parse_with_the_real_cli() -> None:
-    from stream.cli import build_parser
+    from strideguard.stream.cli import build_parser
 
     services = compose_config()["services"]
     parser = build_parser()

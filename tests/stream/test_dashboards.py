@@ -8,13 +8,13 @@ import re
 
 import pytest
 
-from analytics.results import AnalyzerOutput
-from sensors.synthetic import Change, SyntheticConfig, SyntheticRunner
-from stream.app import analyzer_factory
-from stream.collector import split_batches
-from stream.engine import SessionSummary
-from stream.influx import InfluxSink, V1Writer
-from stream.session import SessionInfo
+from strideguard.analytics.results import AnalyzerOutput
+from strideguard.sensors.synthetic import Change, SyntheticConfig, SyntheticRunner
+from strideguard.stream.app import analyzer_factory
+from strideguard.stream.collector import split_batches
+from strideguard.stream.engine import SessionSummary
+from strideguard.stream.influx import InfluxSink, V1Writer
+from strideguard.stream.session import SessionInfo
 from tests.fixtures_services import REPO_ROOT, InfluxDBService
 
 DASHBOARDS = REPO_ROOT / "dashboards"

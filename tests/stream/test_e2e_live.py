@@ -16,16 +16,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from analytics.results import AnalyzerOutput
-from sensors import capture
-from sensors.synthetic import Change, SyntheticConfig, SyntheticRunner
-from sensors.types import SampleBatch
-from stream import sources
-from stream.app import analyzer_factory
-from stream.collector import split_batches
-from stream.mqtt.connection import MqttConnection, MqttSettings
-from stream.mqtt.payload import loads, steps_from_message
-from stream.mqtt.topics import partition_of
+from strideguard.analytics.results import AnalyzerOutput
+from strideguard.sensors import capture
+from strideguard.sensors.synthetic import Change, SyntheticConfig, SyntheticRunner
+from strideguard.sensors.types import SampleBatch
+from strideguard.stream import sources
+from strideguard.stream.app import analyzer_factory
+from strideguard.stream.collector import split_batches
+from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings
+from strideguard.stream.mqtt.payload import loads, steps_from_message
+from strideguard.stream.mqtt.topics import partition_of
 from tests.fixtures_services import REPO_ROOT, InfluxDBService, MosquittoService
 
 pytestmark = pytest.mark.services
@@ -88,7 +88,7 @@ class Role:
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "stream.cli", *self.args],
+                [sys.executable, "-m", "strideguard.stream.cli", *self.args],
                 cwd=REPO_ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,

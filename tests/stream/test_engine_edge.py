@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sensors.types import HeartRateReading, SampleBatch, SampleKind, StrideReading
-from stream.engine import EdgeLimits, SessionEngine, SessionSummary
-from stream.session import SessionInfo
+from strideguard.sensors.types import HeartRateReading, SampleBatch, SampleKind, StrideReading
+from strideguard.stream.engine import EdgeLimits, SessionEngine, SessionSummary
+from strideguard.stream.session import SessionInfo
 from tests.stream.engine_helpers import Recorder, batch_like
 from tests.stream.snooze_helpers import RUNNER, analyzer, snooze_run
 

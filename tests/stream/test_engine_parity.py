@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator, Iterable
 
 import pytest
 
-from sensors.types import HeartRateReading, SampleBatch, StrideReading
-from stream.collector import Collector
-from stream.engine import RunnerControl
-from stream.mqtt.connection import MqttSettings
-from stream.pipeline import Pipeline
-from stream.worker import Worker, WorkerOptions
+from strideguard.sensors.types import HeartRateReading, SampleBatch, StrideReading
+from strideguard.stream.collector import Collector
+from strideguard.stream.engine import RunnerControl
+from strideguard.stream.mqtt.connection import MqttSettings
+from strideguard.stream.pipeline import Pipeline
+from strideguard.stream.worker import Worker, WorkerOptions
 from tests.fixtures_services import MosquittoService
 from tests.stream.engine_helpers import Recorder
 from tests.stream.snooze_helpers import NS, RUNNER, analyzer, onsets_s, snooze_run

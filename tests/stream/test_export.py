@@ -21,18 +21,18 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from analytics.results import RiskEvent, StepEvent, WindowMetrics
-from sensors.types import HeartRateReading, StrideReading
-from stream.app import RunOptions, run_file
-from stream.cli import main
-from stream.errors import UsageError
-from stream.export import ExportOptions, export_sessions, select_sessions
-from stream.export.checksums import verify_checksums
-from stream.export.dictionary import describe, standard_tables, unit_of
-from stream.export.exporter import find_names, parquet_text
-from stream.export.pseudonym import NS_PER_DAY
-from stream.export.reimport import read_samples, to_capture
-from stream.store import SessionStore
+from strideguard.analytics.results import RiskEvent, StepEvent, WindowMetrics
+from strideguard.sensors.types import HeartRateReading, StrideReading
+from strideguard.stream.app import RunOptions, run_file
+from strideguard.stream.cli import main
+from strideguard.stream.errors import UsageError
+from strideguard.stream.export import ExportOptions, export_sessions, select_sessions
+from strideguard.stream.export.checksums import verify_checksums
+from strideguard.stream.export.dictionary import describe, standard_tables, unit_of
+from strideguard.stream.export.exporter import find_names, parquet_text
+from strideguard.stream.export.pseudonym import NS_PER_DAY
+from strideguard.stream.export.reimport import read_samples, to_capture
+from strideguard.stream.store import SessionStore
 from tests.stream.test_export_helpers import RUNNERS, World, shared_world
 
 AUTHORS = ("A. Researcher", "B. Coach")
@@ -382,8 +382,8 @@ def test_progress_bar_draws_on_the_given_stream(world, tmp_path):
 
 
 def test_the_pain_log_is_exported_per_runner_and_scrubbed(world, tmp_path):
-    from analytics.pain import PainEntry
-    from stream import painlog
+    from strideguard.analytics.pain import PainEntry
+    from strideguard.stream import painlog
 
     db = tmp_path / "store.db"
     with sqlite3.connect(world.db) as src, sqlite3.connect(db) as dst:
@@ -425,9 +425,9 @@ def test_the_pain_log_is_exported_per_runner_and_scrubbed(world, tmp_path):
 
 def test_several_devices_and_a_csv_recording_make_valid_bids(tmp_path):
     """A chest strap whose gyro runs on its own clock, a foot pod, and a session analysed from a CSV."""
-    from sensors.capture import write_batches
-    from sensors.synthetic import SyntheticRunner
-    from sensors.types import Placement, SampleBatch, SampleKind
+    from strideguard.sensors.capture import write_batches
+    from strideguard.sensors.synthetic import SyntheticRunner
+    from strideguard.sensors.types import Placement, SampleBatch, SampleKind
 
     t0 = 1_763_700_000_000_000_000
     chest = SyntheticRunner().generate(40, 100, seed=1, runner="carlotta", device="chest-strap", start_t_ns=t0)
@@ -492,7 +492,7 @@ def test_several_devices_and_a_csv_recording_make_valid_bids(tmp_path):
 
 def test_a_name_that_slips_through_stops_the_export_and_leaves_nothing(world, tmp_path, monkeypatch):
     """The final check does not trust the scrubbing: with scrubbing broken, the alert message's name is caught."""
-    from stream.export.pseudonym import Labeler
+    from strideguard.stream.export.pseudonym import Labeler
 
     monkeypatch.setattr(Labeler, "scrub", lambda self, text: text)
     store = world.store()

@@ -15,12 +15,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 
-from analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind, Severity
-from sensors.capture import SAMPLES_SOURCE, CaptureWriter
-from sensors.synthetic import SyntheticConfig, SyntheticRunner
-from sensors.types import Placement, SampleBatch
-from stream.app import RunOptions, run_file
-from stream.store import SessionStore
+from strideguard.analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind, Severity
+from strideguard.sensors.capture import SAMPLES_SOURCE, CaptureWriter
+from strideguard.sensors.synthetic import SyntheticConfig, SyntheticRunner
+from strideguard.sensors.types import Placement, SampleBatch
+from strideguard.stream.app import RunOptions, run_file
+from strideguard.stream.store import SessionStore
 
 DAY_NS = 86_400 * 1_000_000_000
 T0_NS = 1_763_700_000_000_000_000  # 2025-11-21

@@ -8,13 +8,13 @@ import pathlib
 
 import pytest
 
-from sensors import capture
-from sensors.synthetic import SyntheticConfig, SyntheticRunner
-from stream.app import RunOptions, run_file
-from stream.influx import InfluxSink, V1Writer
-from stream.mqtt.connection import MqttConnection, MqttSettings
-from stream.mqtt.payload import loads, window_from_message
-from stream.mqtt.sink import MqttSink
+from strideguard.sensors import capture
+from strideguard.sensors.synthetic import SyntheticConfig, SyntheticRunner
+from strideguard.stream.app import RunOptions, run_file
+from strideguard.stream.influx import InfluxSink, V1Writer
+from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings
+from strideguard.stream.mqtt.payload import loads, window_from_message
+from strideguard.stream.mqtt.sink import MqttSink
 from tests.fixtures_services import InfluxDBService, MosquittoService
 
 pytestmark = pytest.mark.services

@@ -8,12 +8,20 @@ import pathlib
 
 import pytest
 
-from analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind, Severity, Side, StepEvent, WindowMetrics
-from stream.engine import SessionSummary
-from stream.influx import InfluxSink, V1Writer, V2Writer
-from stream.influx.lineproto import output_lines
-from stream.influx.spool import Spool
-from stream.session import SessionInfo
+from strideguard.analytics.results import (
+    AnalyzerOutput,
+    RiskEvent,
+    RiskEventKind,
+    Severity,
+    Side,
+    StepEvent,
+    WindowMetrics,
+)
+from strideguard.stream.engine import SessionSummary
+from strideguard.stream.influx import InfluxSink, V1Writer, V2Writer
+from strideguard.stream.influx.lineproto import output_lines
+from strideguard.stream.influx.spool import Spool
+from strideguard.stream.session import SessionInfo
 from tests.fixtures_services import InfluxDBService, VictoriaMetricsService
 
 pytestmark = pytest.mark.services
@@ -211,7 +219,7 @@ async def test_v2_api_through_influxdb_client_on_victoriametrics(
 
 
 async def test_v2_writer_unreachable_is_retryable(tmp_path: pathlib.Path) -> None:
-    from stream.influx import RetryableWriteError
+    from strideguard.stream.influx import RetryableWriteError
     from tests.fixtures_services import free_port
 
     writer = V2Writer(url=f"http://127.0.0.1:{free_port()}", token="t", org="o", bucket="b", timeout_s=1)

@@ -9,13 +9,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind, Severity, Side, StepEvent, WindowMetrics
-from sensors.errors import DecodeError
-from sensors.protocols import strideguard_imu
-from sensors.types import Placement, SampleBatch, SampleKind
-from stream.bus import matches
-from stream.mqtt import payload as wire
-from stream.mqtt.topics import imu_topic, parse_topic, partition_of, worker_partitions, worker_subscriptions
+from strideguard.analytics.results import (
+    AnalyzerOutput,
+    RiskEvent,
+    RiskEventKind,
+    Severity,
+    Side,
+    StepEvent,
+    WindowMetrics,
+)
+from strideguard.sensors.errors import DecodeError
+from strideguard.sensors.protocols import strideguard_imu
+from strideguard.sensors.types import Placement, SampleBatch, SampleKind
+from strideguard.stream.bus import matches
+from strideguard.stream.mqtt import payload as wire
+from strideguard.stream.mqtt.topics import imu_topic, parse_topic, partition_of, worker_partitions, worker_subscriptions
 
 REEXPORTED = (
     "FLAG_FINAL",

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import pytest
 
-from stream.mqtt.connection import MqttConnection, MqttSettings, Received
+from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings, Received
 from tests.fixtures_services import REPO_ROOT, MosquittoService
 
 

@@ -11,8 +11,8 @@ import asyncio
 import numpy as np
 import pytest
 
-from sensors.types import Placement, SampleBatch, SampleKind
-from stream import sources
+from strideguard.sensors.types import Placement, SampleBatch, SampleKind
+from strideguard.stream import sources
 
 T0_NS = 1_767_250_000_000_000_000
 SLACK_S = 0.04  # a delay is the schedule minus the wall time already spent in this test (microseconds)

@@ -7,11 +7,11 @@ import pathlib
 
 import pytest
 
-from analytics.pain import RED_FLAGS, PainEntry
-from stream.cli import main
-from stream.painlog import PainLog
-from stream.session import SessionInfo
-from stream.store import SessionStore
+from strideguard.analytics.pain import RED_FLAGS, PainEntry
+from strideguard.stream.cli import main
+from strideguard.stream.painlog import PainLog
+from strideguard.stream.session import SessionInfo
+from strideguard.stream.store import SessionStore
 
 DAY_NS = 86_400 * 1_000_000_000
 T0 = 1_700_000_000 * 1_000_000_000
@@ -118,7 +118,7 @@ def test_config_command_prints_valid_toml_with_sources_and_overrides(
 ) -> None:
     import tomllib
 
-    from analytics.risk import RiskConfig
+    from strideguard.analytics.risk import RiskConfig
 
     path = tmp_path / "c.toml"
     path.write_text('[runner."anna".risk.metrics.cadence]\nthreshold = 4.0\n[alerts.terminal]\nenabled = true\n')

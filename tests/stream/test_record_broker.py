@@ -8,12 +8,12 @@ import pathlib
 
 import pytest
 
-from sensors.capture import replay
-from stream.app import analyzer_factory
-from stream.cli import main
-from stream.mqtt.connection import MqttSettings
-from stream.pipeline import Pipeline
-from stream.worker import Worker, WorkerOptions
+from strideguard.sensors.capture import replay
+from strideguard.stream.app import analyzer_factory
+from strideguard.stream.cli import main
+from strideguard.stream.mqtt.connection import MqttSettings
+from strideguard.stream.pipeline import Pipeline
+from strideguard.stream.worker import Worker, WorkerOptions
 from tests.fixtures_services import MosquittoService
 from tests.stream.engine_helpers import Recorder
 

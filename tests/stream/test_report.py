@@ -9,11 +9,11 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from analytics.results import RiskEvent, RiskEventKind, Severity, Side, StepEvent
-from stream.cli import main
-from stream.report import write_report
-from stream.report.data import alert_spans, baseline_for, gather, side_stats
-from stream.report.plots import FIGURES
+from strideguard.analytics.results import RiskEvent, RiskEventKind, Severity, Side, StepEvent
+from strideguard.stream.cli import main
+from strideguard.stream.report import write_report
+from strideguard.stream.report.data import alert_spans, baseline_for, gather, side_stats
+from strideguard.stream.report.plots import FIGURES
 from tests.stream.test_export_helpers import World, shared_world
 
 # Figure sizes in pixels (width, height) and the panel titles each figure must carry.
@@ -166,8 +166,8 @@ def test_baseline_is_the_previous_sessions_mean_else_the_early_run(world):
 
 @pytest.mark.slow
 def test_a_session_without_results_still_renders(tmp_path):
-    from stream.session import SessionInfo
-    from stream.store import SessionStore
+    from strideguard.stream.session import SessionInfo
+    from strideguard.stream.store import SessionStore
 
     store = SessionStore(tmp_path / "s.db")
     store.open_session(SessionInfo(session_id="eve-1", runner="eve", team="t", source="gone.sgcap", started_t_ns=T0))

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from stream.app import RunOptions, run_file
+from strideguard.stream.app import RunOptions, run_file
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "sensors" / "samples"
@@ -22,7 +22,12 @@ def strideguard(*args: str, db: pathlib.Path) -> subprocess.CompletedProcess[str
     env = {**os.environ, "STRIDEGUARD_DB": str(db), "XDG_CONFIG_HOME": str(db.parent)}
     env.pop("STRIDEGUARD_CONFIG", None)
     return subprocess.run(
-        [sys.executable, "-m", "stream.cli", *args], capture_output=True, text=True, timeout=120, cwd=REPO, env=env
+        [sys.executable, "-m", "strideguard.stream.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env=env,
     )
 
 
@@ -67,7 +72,7 @@ def test_sessions_json_carries_the_number_of_alerts(store_with_two_runs: Store) 
 def test_broker_url_credentials_can_be_overridden_by_the_username_option() -> None:
     """`collect`/`worker --username` (or $STRIDEGUARD_MQTT_USERNAME, as docker-compose sets it) used to
     crash with "got multiple values for keyword argument 'username'"."""
-    from stream.mqtt.connection import MqttSettings
+    from strideguard.stream.mqtt.connection import MqttSettings
 
     settings = MqttSettings.from_url("mqtt://url-user:url-pw@broker:1884", username="worker", password="secret")
     assert (settings.host, settings.port, settings.username, settings.password) == ("broker", 1884, "worker", "secret")

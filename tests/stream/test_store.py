@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 
-from analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind, Severity, Side, StepEvent, WindowMetrics
-from stream.session import SessionInfo, new_session_id
-from stream.store import SessionStore
+from strideguard.analytics.results import (
+    AnalyzerOutput,
+    RiskEvent,
+    RiskEventKind,
+    Severity,
+    Side,
+    StepEvent,
+    WindowMetrics,
+)
+from strideguard.stream.session import SessionInfo, new_session_id
+from strideguard.stream.store import SessionStore
 
 T0 = 1_700_000_000_000_000_000
 

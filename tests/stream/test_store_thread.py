@@ -8,11 +8,11 @@ import threading
 import time
 from typing import Any
 
-from analytics.results import AnalyzerOutput
-from stream.engine import SessionSummary
-from stream.pipeline import StoreSink
-from stream.session import SessionInfo, new_session_id
-from stream.store import SessionStore
+from strideguard.analytics.results import AnalyzerOutput
+from strideguard.stream.engine import SessionSummary
+from strideguard.stream.pipeline import StoreSink
+from strideguard.stream.session import SessionInfo, new_session_id
+from strideguard.stream.store import SessionStore
 from tests.stream.test_store import T0, sample_output
 
 SLOW_WRITE_S = 0.5

@@ -8,10 +8,10 @@ import json
 import aiohttp
 import pytest
 
-from stream import bus as busmod
-from stream.errors import UsageError
-from stream.web import WebServer
-from stream.web.server import sse_event
+from strideguard.stream import bus as busmod
+from strideguard.stream.errors import UsageError
+from strideguard.stream.web import WebServer
+from strideguard.stream.web.server import sse_event
 
 METRICS = {
     "session_id": "s1",

@@ -11,14 +11,14 @@ import asyncio
 
 import pytest
 
-from analytics.risk import RiskEngine, parse_risk_config
-from analytics.runner import RunnerAnalyzer
-from sensors.synthetic.config import Change
-from sensors.synthetic.presets import fatigue_run
-from stream import bus as busmod
-from stream.alerts import AlertDispatcher, PageChannel
-from stream.pipeline import BusSink, Pipeline
-from stream.web import WebServer
+from strideguard.analytics.risk import RiskEngine, parse_risk_config
+from strideguard.analytics.runner import RunnerAnalyzer
+from strideguard.sensors.synthetic.config import Change
+from strideguard.sensors.synthetic.presets import fatigue_run
+from strideguard.stream import bus as busmod
+from strideguard.stream.alerts import AlertDispatcher, PageChannel
+from strideguard.stream.pipeline import BusSink, Pipeline
+from strideguard.stream.web import WebServer
 
 pytestmark = pytest.mark.browser
 

@@ -9,10 +9,10 @@ import asyncio
 
 import pytest
 
-from stream import bus as busmod
-from stream.alerts import AlertDispatcher, PageChannel
-from stream.pipeline import BusSink, Pipeline
-from stream.web import WebServer
+from strideguard.stream import bus as busmod
+from strideguard.stream.alerts import AlertDispatcher, PageChannel
+from strideguard.stream.pipeline import BusSink, Pipeline
+from strideguard.stream.web import WebServer
 from tests.stream.snooze_helpers import NS, RUNNER, analyzer, onsets_s, snooze_run
 from tests.stream.test_web_browser import RECORD_VIBRATE
 

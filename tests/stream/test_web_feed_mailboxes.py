@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from stream import bus as busmod
-from stream.web import WebServer
+from strideguard.stream import bus as busmod
+from strideguard.stream.web import WebServer
 from tests.stream.test_web import METRICS, read_events
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from stream import bus as busmod
-from stream.web import WebServer
+from strideguard.stream import bus as busmod
+from strideguard.stream.web import WebServer
 from tests.stream.test_web import read_events
 
 RUNNING = {"session_id": "s1", "runner": "anna", "state": "running"}

@@ -9,17 +9,17 @@ import pathlib
 import numpy as np
 import pytest
 
-from analytics.results import AnalyzerOutput
-from sensors.synthetic import SyntheticConfig, SyntheticRunner
-from sensors.types import SampleBatch
-from stream.app import analyzer_factory
-from stream.collector import Collector, split_batches
-from stream.influx import InfluxSink, V1Writer
-from stream.mqtt.connection import MqttConnection, MqttSettings
-from stream.mqtt.journal import segments
-from stream.mqtt.payload import encode_imu, loads, steps_from_message, window_from_message
-from stream.mqtt.topics import imu_topic
-from stream.worker import Worker, WorkerOptions
+from strideguard.analytics.results import AnalyzerOutput
+from strideguard.sensors.synthetic import SyntheticConfig, SyntheticRunner
+from strideguard.sensors.types import SampleBatch
+from strideguard.stream.app import analyzer_factory
+from strideguard.stream.collector import Collector, split_batches
+from strideguard.stream.influx import InfluxSink, V1Writer
+from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings
+from strideguard.stream.mqtt.journal import segments
+from strideguard.stream.mqtt.payload import encode_imu, loads, steps_from_message, window_from_message
+from strideguard.stream.mqtt.topics import imu_topic
+from strideguard.stream.worker import Worker, WorkerOptions
 from tests.fixtures_services import InfluxDBService, MosquittoService
 
 pytestmark = pytest.mark.services

@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from stream.cli import main
+from strideguard.stream.cli import main
 
 
 @pytest.mark.parametrize("command", ["worker", "collect"])

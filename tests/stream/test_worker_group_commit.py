@@ -13,12 +13,12 @@ import sys
 
 import pytest
 
-from stream.app import analyzer_factory
-from stream.mqtt.connection import MqttConnection, MqttSettings
-from stream.mqtt.journal import Journal, segments
-from stream.mqtt.payload import encode_imu, loads, steps_from_message
-from stream.mqtt.topics import imu_topic
-from stream.worker import Worker, WorkerOptions
+from strideguard.stream.app import analyzer_factory
+from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings
+from strideguard.stream.mqtt.journal import Journal, segments
+from strideguard.stream.mqtt.payload import encode_imu, loads, steps_from_message
+from strideguard.stream.mqtt.topics import imu_topic
+from strideguard.stream.worker import Worker, WorkerOptions
 from tests.fixtures_services import REPO_ROOT, MosquittoService
 from tests.stream.test_worker import embedded, run_batches
 
@@ -135,7 +135,7 @@ async def test_a_killed_worker_loses_nothing_it_acknowledged(
     command = [
         sys.executable,
         "-m",
-        "stream.cli",
+        "strideguard.stream.cli",
         "worker",
         "--broker",
         f"mqtt://{mosquitto.host}:{mosquitto.port}",

@@ -11,11 +11,11 @@ import pathlib
 import numpy as np
 import pytest
 
-from stream.app import analyzer_factory
-from stream.mqtt.connection import MqttConnection, MqttSettings
-from stream.mqtt.payload import encode_imu
-from stream.mqtt.topics import imu_topic
-from stream.worker import Worker, WorkerOptions
+from strideguard.stream.app import analyzer_factory
+from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings
+from strideguard.stream.mqtt.payload import encode_imu
+from strideguard.stream.mqtt.topics import imu_topic
+from strideguard.stream.worker import Worker, WorkerOptions
 from tests.fixtures_services import MosquittoService
 from tests.stream.engine_helpers import Recorder, batch_like
 from tests.stream.test_worker import embedded, run_batches

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from analytics.results import AnalyzerOutput
-from stream.app import analyzer_factory
-from stream.mqtt.connection import MqttConnection, MqttSettings
-from stream.mqtt.journal import Journal, read_records, segments
-from stream.mqtt.payload import encode_imu, loads, steps_from_message
-from stream.mqtt.topics import imu_topic
-from stream.session import SessionInfo
-from stream.worker import Worker, WorkerOptions
+from strideguard.analytics.results import AnalyzerOutput
+from strideguard.stream.app import analyzer_factory
+from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings
+from strideguard.stream.mqtt.journal import Journal, read_records, segments
+from strideguard.stream.mqtt.payload import encode_imu, loads, steps_from_message
+from strideguard.stream.mqtt.topics import imu_topic
+from strideguard.stream.session import SessionInfo
+from strideguard.stream.worker import Worker, WorkerOptions
 from tests.fixtures_services import MosquittoService
 from tests.stream.test_worker import embedded, run_batches
 

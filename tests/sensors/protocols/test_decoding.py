@@ -7,12 +7,20 @@ import random
 import numpy as np
 import pytest
 
-from sensors import decoding
-from sensors.errors import DecodeError
-from sensors.protocols import hrm, movesense, pmd_control, pmd_data, rsc
-from sensors.protocols.pmd_control import ControlOp, MeasurementType, PmdSettings
-from sensors.protocols.pmd_time import DeviceClockMapper
-from sensors.types import NO_META, HeartRateReading, Placement, SampleBatch, SampleKind, StreamMeta, StrideReading
+from strideguard.sensors import decoding
+from strideguard.sensors.errors import DecodeError
+from strideguard.sensors.protocols import hrm, movesense, pmd_control, pmd_data, rsc
+from strideguard.sensors.protocols.pmd_control import ControlOp, MeasurementType, PmdSettings
+from strideguard.sensors.protocols.pmd_time import DeviceClockMapper
+from strideguard.sensors.types import (
+    NO_META,
+    HeartRateReading,
+    Placement,
+    SampleBatch,
+    SampleKind,
+    StreamMeta,
+    StrideReading,
+)
 
 RATE_HZ = 200
 PERIOD_NS = 5_000_000

@@ -13,10 +13,10 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from sensors import decoding
-from sensors.errors import DecodeError
-from sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc, strideguard_imu
-from sensors.types import NO_META, Placement, SampleBatch, StreamMeta
+from strideguard.sensors import decoding
+from strideguard.sensors.errors import DecodeError
+from strideguard.sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc, strideguard_imu
+from strideguard.sensors.types import NO_META, Placement, SampleBatch, StreamMeta
 
 CASES_PER_DECODER = 1500
 

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sensors.errors import DecodeError
-from sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, pmd_time, rsc
-from sensors.protocols.pmd_control import MeasurementType
+from strideguard.sensors.errors import DecodeError
+from strideguard.sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, pmd_time, rsc
+from strideguard.sensors.protocols.pmd_control import MeasurementType
 
 FAST = settings(max_examples=150, derandomize=True, deadline=None)
 

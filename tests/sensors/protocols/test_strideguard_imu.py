@@ -17,10 +17,10 @@ import struct
 import numpy as np
 import pytest
 
-from sensors.errors import DecodeError
-from sensors.protocols import strideguard_imu as imu
-from sensors.protocols.strideguard_imu import ImuMessage, decode_imu, encode_imu
-from sensors.types import Placement, SampleBatch, SampleKind
+from strideguard.sensors.errors import DecodeError
+from strideguard.sensors.protocols import strideguard_imu as imu
+from strideguard.sensors.protocols.strideguard_imu import ImuMessage, decode_imu, encode_imu
+from strideguard.sensors.types import Placement, SampleBatch, SampleKind
 
 T0_NS = 1_700_000_000_000_000_000
 HEADER_BYTES = 34

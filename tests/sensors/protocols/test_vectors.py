@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from sensors.errors import DecodeError
-from sensors.protocols import hrm, pmd_control, pmd_data, pmd_time, rsc, uuids
+from strideguard.sensors.errors import DecodeError
+from strideguard.sensors.protocols import hrm, pmd_control, pmd_data, pmd_time, rsc, uuids
 
 
 def _by_name(vectors: list[dict], name: str) -> dict:
