@@ -3,7 +3,7 @@
 Red flags come first and alone: any "yes" gives "stop running and see a clinician" and nothing else
 (never a gait score: no metric replaces this). Otherwise, from EVIDENCE.md: mild pain below 3/10 that
 does not rise after the run may continue with care; rising pain means rest. Pure: storage is in
-stream/painlog.py.
+stream/sqlite/painlog.py.
 """
 
 from __future__ import annotations

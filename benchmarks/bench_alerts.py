@@ -37,7 +37,6 @@ from strideguard.analytics.risk import Baseline, MetricBaseline, RiskConfig, Ris
 from strideguard.sensors.ble.clock import RealClock
 from strideguard.sensors.simulated import SimulatedAlertBand, SimulatedWorld
 from strideguard.sensors.units import NS_PER_S
-from strideguard.stream import bus as busmod
 from strideguard.stream.alerts import (
     AlertDispatcher,
     Channel,
@@ -49,7 +48,8 @@ from strideguard.stream.alerts import (
     WebhookChannel,
 )
 from strideguard.stream.mqtt.connection import MqttSettings
-from strideguard.stream.session import SessionInfo
+from strideguard.stream.runtime import bus as busmod
+from strideguard.stream.runtime.session import SessionInfo
 from strideguard.stream.web import WebServer
 
 BAND = "C4:7C:8D:6A:12:34"

@@ -18,10 +18,10 @@ import time
 
 from strideguard.sensors.capture import write_batches
 from strideguard.sensors.synthetic import SyntheticConfig, SyntheticRunner
-from strideguard.stream.app import RunOptions, run_file
 from strideguard.stream.export import ExportOptions, export_sessions, select_sessions
 from strideguard.stream.export.reimport import read_samples
-from strideguard.stream.store import SessionStore
+from strideguard.stream.runtime.app import RunOptions, run_file
+from strideguard.stream.sqlite.store import SessionStore
 
 VARIANTS = (
     ("bids", ("bids",), False),

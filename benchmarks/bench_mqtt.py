@@ -34,10 +34,10 @@ from collections.abc import Callable
 from typing import NotRequired, TypedDict
 
 from strideguard.sensors.types import SampleBatch
-from strideguard.stream.collector import Collector
-from strideguard.stream.commands.collect import synthetic_team
+from strideguard.stream.cli.commands.collect import synthetic_team
 from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings
 from strideguard.stream.mqtt.payload import loads
+from strideguard.stream.runtime.collector import Collector
 from tests.fixtures_services import MosquittoService
 
 REPO = pathlib.Path(__file__).resolve().parents[1]

@@ -29,7 +29,7 @@ from typing import TypedDict
 
 from benchmarks import bench_analytics, bench_mqtt
 from strideguard.sensors import capture
-from strideguard.stream.app import RunOptions, run_file
+from strideguard.stream.runtime.app import RunOptions, run_file
 from tests.fixtures_services import MosquittoService
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -156,7 +156,7 @@ CATEGORIES = (  # (label, substrings of a profiled function's file) - first matc
     ("journal (durable state)", ("stream/mqtt/journal.py",)),
     ("MQTT client (paho/aiomqtt)", ("paho/", "aiomqtt/")),
     ("asyncio loop", ("asyncio/", "selectors.py", "socket.py", "ssl.py")),
-    ("worker logic", ("stream/worker.py", "stream/mqtt/")),
+    ("worker logic", ("stream/runtime/worker.py", "stream/mqtt/")),
     ("numpy/scipy Python code", ("numpy/", "scipy/")),
 )
 IDLE = "idle: waiting in epoll (not CPU)"

@@ -10,9 +10,9 @@ import sys
 from typing import TextIO
 
 from strideguard.analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind, WindowMetrics
-from strideguard.stream.engine import SessionSummary
-from strideguard.stream.session import SessionInfo
-from strideguard.stream.sources import Progress
+from strideguard.stream.runtime.engine import SessionSummary
+from strideguard.stream.runtime.session import SessionInfo
+from strideguard.stream.runtime.sources import Progress
 
 BAR_WIDTH = 20  # characters in the progress bar
 

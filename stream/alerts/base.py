@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from strideguard.analytics.results import RiskEvent, RiskEventKind
-from strideguard.stream.session import SessionInfo
+from strideguard.stream.runtime.session import SessionInfo
 
 DISCLAIMER = "Gait change associated with low-back-pain risk; a heuristic, not a diagnosis."
 

@@ -24,8 +24,8 @@ from typing import Any
 from strideguard.analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind
 from strideguard.sensors.units import NS_PER_S
 from strideguard.stream.alerts.base import Alert, Channel
-from strideguard.stream.engine import SessionSummary
-from strideguard.stream.session import SessionInfo
+from strideguard.stream.runtime.engine import SessionSummary
+from strideguard.stream.runtime.session import SessionInfo
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ the same topic for dashboards).
 
 from __future__ import annotations
 
-from strideguard.stream import bus as busmod
 from strideguard.stream.alerts.base import Alert
+from strideguard.stream.runtime import bus as busmod
 
 
 class PageChannel:

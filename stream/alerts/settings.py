@@ -31,7 +31,6 @@ from typing import Any, TextIO
 
 from strideguard.analytics.errors import ConfigError
 from strideguard.analytics.risk.config import merge
-from strideguard.stream import bus as busmod
 from strideguard.stream.alerts.base import Channel
 from strideguard.stream.alerts.dispatcher import AlertDispatcher, DispatchPolicy
 from strideguard.stream.alerts.haptic import HapticChannel
@@ -40,6 +39,7 @@ from strideguard.stream.alerts.page import PageChannel
 from strideguard.stream.alerts.terminal import TerminalChannel
 from strideguard.stream.alerts.webhook import STYLES, WebhookChannel
 from strideguard.stream.mqtt.connection import MqttSettings
+from strideguard.stream.runtime import bus as busmod
 
 ALERT_DEFAULTS: dict[str, Any] = {
     "burst": 3,

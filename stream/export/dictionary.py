@@ -159,7 +159,7 @@ DESCRIPTIONS: dict[str, str] = {
     "sensor_contact": "whether the strap reported skin contact (empty: not supported)",
     "total_distance_m": "footpod's total distance, when it sends one",
     "is_running": "footpod's walking/running flag",
-    # pain log (stream/painlog.py; its columns are read from SQLite, these describe the known ones)
+    # pain log (stream/sqlite/painlog.py; its columns are read from SQLite, these describe the known ones)
     "id": "row number in the pain log",
     "pain_before": "pain before the run, 0 (none) to 10 (worst)",
     "pain_after": "pain after the run, 0 (none) to 10 (worst)",

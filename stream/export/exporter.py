@@ -46,10 +46,10 @@ from strideguard.stream.export.pseudonym import (
 from strideguard.stream.export.samples import SessionSamples, load_session_samples
 from strideguard.stream.export.tables import device_row, results_table, rows_table, samples_table, session_row
 from strideguard.stream.export.tabular import TableWriters
-from strideguard.stream.store import SessionRow, SessionStore
+from strideguard.stream.sqlite.store import SessionRow, SessionStore
 
 MIN_BINARY_NAME = 6  # characters: shorter names turn up in compressed bytes by chance
-PAIN_TABLE_PATTERN = "pain%"  # SQLite tables of the pain log (stream/painlog.py) are exported when present
+PAIN_TABLE_PATTERN = "pain%"  # SQLite tables of the pain log (stream/sqlite/painlog.py) are exported when present
 
 
 class ExportError(UsageError):

@@ -24,8 +24,8 @@ from strideguard.sensors.types import (
     StreamMeta,
     StrideReading,
 )
-from strideguard.stream import sources
-from strideguard.stream.store import SessionRow
+from strideguard.stream.runtime import sources
+from strideguard.stream.sqlite.store import SessionRow
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,11 +20,11 @@ import random
 import time
 
 from strideguard.analytics.results import AnalyzerOutput
-from strideguard.stream.engine import SessionSummary
 from strideguard.stream.influx import lineproto
 from strideguard.stream.influx.spool import Spool
 from strideguard.stream.influx.writers import LineWriter, RejectedWriteError, RetryableWriteError
-from strideguard.stream.session import SessionInfo
+from strideguard.stream.runtime.engine import SessionSummary
+from strideguard.stream.runtime.session import SessionInfo
 
 log = logging.getLogger(__name__)
 

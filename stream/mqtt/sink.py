@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from strideguard.analytics.results import AnalyzerOutput
-from strideguard.stream.bus import topic
-from strideguard.stream.engine import SessionSummary
 from strideguard.stream.mqtt.connection import MqttConnection
 from strideguard.stream.mqtt.payload import dumps, output_messages
-from strideguard.stream.session import SessionInfo
+from strideguard.stream.runtime.bus import topic
+from strideguard.stream.runtime.engine import SessionSummary
+from strideguard.stream.runtime.session import SessionInfo
 
 
 class MqttSink:

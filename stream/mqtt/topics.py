@@ -14,7 +14,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-from strideguard.stream.bus import TOPIC_ROOT, topic
+from strideguard.stream.runtime.bus import TOPIC_ROOT, topic
 
 PARTITIONS = 16  # fixed number of IMU partitions; the maximum number of workers per team
 SERVICES_TEAM = "_services"  # retained status of collector and worker processes: <root>/_services/<name>/status

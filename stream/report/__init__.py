@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from strideguard.stream.report.data import ReportData, gather
 from strideguard.stream.report.page import render
-from strideguard.stream.store import SessionStore
+from strideguard.stream.sqlite.store import SessionStore
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

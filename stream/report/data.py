@@ -17,7 +17,7 @@ from strideguard.analytics.risk.config import parse_risk_config
 from strideguard.analytics.training_load import LoadReport, RunRecord, load_report
 from strideguard.sensors.units import NS_PER_MIN, NS_PER_S
 from strideguard.stream.errors import UsageError
-from strideguard.stream.store import SessionRow, SessionStore
+from strideguard.stream.sqlite.store import SessionRow, SessionStore
 
 HISTORY_SESSIONS = 10  # previous sessions of the runner shown beside this one
 # The metrics drawn over time: (window field, label, unit). Sway has two fields, drawn in one panel.

@@ -30,9 +30,9 @@ from typing import Any
 from aiohttp import web
 
 from strideguard.analytics.risk import FATIGUE, METRIC_FIELDS
-from strideguard.stream import bus as busmod
-from strideguard.stream.engine import SNOOZE_MAX_MIN
 from strideguard.stream.errors import UsageError
+from strideguard.stream.runtime import bus as busmod
+from strideguard.stream.runtime.engine import SNOOZE_MAX_MIN
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from strideguard.sensors.capture import replay
 from strideguard.sensors.protocols import uuids
 from strideguard.sensors.types import Placement, SampleBatch, StrideReading
 from strideguard.stream.cli import main
-from strideguard.stream.commands.record import parse_device
+from strideguard.stream.cli.commands.record import parse_device
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 # No reachable system D-Bus is what a machine without BlueZ or an adapter looks like to bleak; pointing the

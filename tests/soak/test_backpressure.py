@@ -19,17 +19,17 @@ import pytest
 
 from strideguard.analytics.results import AnalyzerOutput
 from strideguard.sensors.capture import replay
-from strideguard.stream import sources
 from strideguard.stream.alerts.base import Alert
 from strideguard.stream.alerts.dispatcher import AlertDispatcher
 from strideguard.stream.alerts.terminal import TerminalChannel
-from strideguard.stream.app import RunOptions, analyzer_factory, open_pipeline
-from strideguard.stream.backpressure import BufferedSink, Overflow
-from strideguard.stream.config_file import read_config_text
-from strideguard.stream.engine import SessionSummary
-from strideguard.stream.pipeline import Pipeline, StoreSink
-from strideguard.stream.session import SessionInfo
-from strideguard.stream.store import SessionStore
+from strideguard.stream.runtime import sources
+from strideguard.stream.runtime.app import RunOptions, analyzer_factory, open_pipeline
+from strideguard.stream.runtime.backpressure import BufferedSink, Overflow
+from strideguard.stream.runtime.config_file import read_config_text
+from strideguard.stream.runtime.engine import SessionSummary
+from strideguard.stream.runtime.pipeline import Pipeline, StoreSink
+from strideguard.stream.runtime.session import SessionInfo
+from strideguard.stream.sqlite.store import SessionStore
 
 FATIGUE_RUN = pathlib.Path(__file__).resolve().parents[2] / "sensors" / "samples" / "fatigue_run.sgcap"
 SLOW_WRITE_S = 2.0  # s per call of the slow store: a database far slower than the 1-s chunks arrive

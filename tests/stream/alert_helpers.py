@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from strideguard.analytics.results import RiskEvent, RiskEventKind, Severity
-from strideguard.stream.session import SessionInfo
+from strideguard.stream.runtime.session import SessionInfo
 
 NS = 1_000_000_000
 T0_NS = 1_700_000_000 * NS

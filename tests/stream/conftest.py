@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from strideguard.stream import bus as busmod
+from strideguard.stream.runtime import bus as busmod
 from strideguard.stream.web import WebServer
 
 CHROMIUM = "/usr/bin/chromium"

@@ -7,8 +7,8 @@ import dataclasses
 
 from strideguard.analytics.results import AnalyzerOutput
 from strideguard.sensors.types import SampleBatch
-from strideguard.stream.engine import SessionSummary
-from strideguard.stream.session import SessionInfo
+from strideguard.stream.runtime.engine import SessionSummary
+from strideguard.stream.runtime.session import SessionInfo
 
 
 class Recorder:

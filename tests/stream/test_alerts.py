@@ -10,7 +10,6 @@ import pytest
 
 from strideguard.analytics.errors import ConfigError
 from strideguard.analytics.results import AnalyzerOutput, RiskEventKind, Severity
-from strideguard.stream import bus as busmod
 from strideguard.stream.alerts import (
     AlertDispatcher,
     DispatchPolicy,
@@ -23,7 +22,8 @@ from strideguard.stream.alerts import (
 from strideguard.stream.alerts.base import Alert
 from strideguard.stream.alerts.settings import AlertSettings
 from strideguard.stream.alerts.webhook import backoff_s
-from strideguard.stream.engine import SessionSummary
+from strideguard.stream.runtime import bus as busmod
+from strideguard.stream.runtime.engine import SessionSummary
 from tests.stream.alert_helpers import SESSION, event, receiver
 
 FAST_RETRY = {"backoff_initial_s": 0.01, "backoff_max_s": 0.05, "attempt_timeout_s": 1.0}
@@ -168,7 +168,7 @@ def test_backoff_is_jittered_and_capped() -> None:
 
 
 def test_settings_build_the_configured_channels() -> None:
-    from strideguard.stream.settings import parse_settings
+    from strideguard.stream.runtime.settings import parse_settings
 
     settings = parse_settings("""
 [alerts]
@@ -211,7 +211,7 @@ def test_bad_alert_settings_name_the_key(settings: dict, key: str) -> None:
 
 
 async def test_dispatcher_is_a_pipeline_sink() -> None:
-    from strideguard.stream.pipeline import Sink
+    from strideguard.stream.runtime.pipeline import Sink
 
     d = AlertDispatcher([TerminalChannel(out=io.StringIO())])
     assert isinstance(d, Sink)

@@ -10,11 +10,11 @@ import pytest
 
 from strideguard.analytics.results import AnalyzerOutput
 from strideguard.sensors.synthetic import Change, SyntheticConfig, SyntheticRunner
-from strideguard.stream.app import analyzer_factory
-from strideguard.stream.collector import split_batches
-from strideguard.stream.engine import SessionSummary
 from strideguard.stream.influx import InfluxSink, V1Writer
-from strideguard.stream.session import SessionInfo
+from strideguard.stream.runtime.app import analyzer_factory
+from strideguard.stream.runtime.collector import split_batches
+from strideguard.stream.runtime.engine import SessionSummary
+from strideguard.stream.runtime.session import SessionInfo
 from tests.fixtures_services import REPO_ROOT, InfluxDBService
 
 DASHBOARDS = REPO_ROOT / "dashboards"

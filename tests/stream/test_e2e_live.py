@@ -20,12 +20,12 @@ from strideguard.analytics.results import AnalyzerOutput
 from strideguard.sensors import capture
 from strideguard.sensors.synthetic import Change, SyntheticConfig, SyntheticRunner
 from strideguard.sensors.types import SampleBatch
-from strideguard.stream import sources
-from strideguard.stream.app import analyzer_factory
-from strideguard.stream.collector import split_batches
 from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings
 from strideguard.stream.mqtt.payload import loads, steps_from_message
 from strideguard.stream.mqtt.topics import partition_of
+from strideguard.stream.runtime import sources
+from strideguard.stream.runtime.app import analyzer_factory
+from strideguard.stream.runtime.collector import split_batches
 from tests.fixtures_services import REPO_ROOT, InfluxDBService, MosquittoService
 
 pytestmark = pytest.mark.services

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from strideguard.sensors.types import HeartRateReading, SampleBatch, SampleKind, StrideReading
-from strideguard.stream.engine import EdgeLimits, SessionEngine, SessionSummary
-from strideguard.stream.session import SessionInfo
+from strideguard.stream.runtime.engine import EdgeLimits, SessionEngine, SessionSummary
+from strideguard.stream.runtime.session import SessionInfo
 from tests.stream.engine_helpers import Recorder, batch_like
 from tests.stream.snooze_helpers import RUNNER, analyzer, snooze_run
 

@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator, Iterable
 import pytest
 
 from strideguard.sensors.types import HeartRateReading, SampleBatch, StrideReading
-from strideguard.stream.collector import Collector
-from strideguard.stream.engine import RunnerControl
 from strideguard.stream.mqtt.connection import MqttSettings
-from strideguard.stream.pipeline import Pipeline
-from strideguard.stream.worker import Worker, WorkerOptions
+from strideguard.stream.runtime.collector import Collector
+from strideguard.stream.runtime.engine import RunnerControl
+from strideguard.stream.runtime.pipeline import Pipeline
+from strideguard.stream.runtime.worker import Worker, WorkerOptions
 from tests.fixtures_services import MosquittoService
 from tests.stream.engine_helpers import Recorder
 from tests.stream.snooze_helpers import NS, RUNNER, analyzer, onsets_s, snooze_run

@@ -23,7 +23,6 @@ import pytest
 
 from strideguard.analytics.results import RiskEvent, StepEvent, WindowMetrics
 from strideguard.sensors.types import HeartRateReading, StrideReading
-from strideguard.stream.app import RunOptions, run_file
 from strideguard.stream.cli import main
 from strideguard.stream.errors import UsageError
 from strideguard.stream.export import ExportOptions, export_sessions, select_sessions
@@ -32,7 +31,8 @@ from strideguard.stream.export.dictionary import describe, standard_tables, unit
 from strideguard.stream.export.exporter import find_names, parquet_text
 from strideguard.stream.export.pseudonym import NS_PER_DAY
 from strideguard.stream.export.reimport import read_samples, to_capture
-from strideguard.stream.store import SessionStore
+from strideguard.stream.runtime.app import RunOptions, run_file
+from strideguard.stream.sqlite.store import SessionStore
 from tests.stream.test_export_helpers import RUNNERS, World, shared_world
 
 AUTHORS = ("A. Researcher", "B. Coach")
@@ -383,7 +383,7 @@ def test_progress_bar_draws_on_the_given_stream(world, tmp_path):
 
 def test_the_pain_log_is_exported_per_runner_and_scrubbed(world, tmp_path):
     from strideguard.analytics.pain import PainEntry
-    from strideguard.stream import painlog
+    from strideguard.stream.sqlite import painlog
 
     db = tmp_path / "store.db"
     with sqlite3.connect(world.db) as src, sqlite3.connect(db) as dst:

@@ -19,8 +19,8 @@ from strideguard.analytics.results import AnalyzerOutput, RiskEvent, RiskEventKi
 from strideguard.sensors.capture import SAMPLES_SOURCE, CaptureWriter
 from strideguard.sensors.synthetic import SyntheticConfig, SyntheticRunner
 from strideguard.sensors.types import Placement, SampleBatch
-from strideguard.stream.app import RunOptions, run_file
-from strideguard.stream.store import SessionStore
+from strideguard.stream.runtime.app import RunOptions, run_file
+from strideguard.stream.sqlite.store import SessionStore
 
 DAY_NS = 86_400 * 1_000_000_000
 T0_NS = 1_763_700_000_000_000_000  # 2025-11-21

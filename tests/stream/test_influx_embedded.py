@@ -10,11 +10,11 @@ import pytest
 
 from strideguard.sensors import capture
 from strideguard.sensors.synthetic import SyntheticConfig, SyntheticRunner
-from strideguard.stream.app import RunOptions, run_file
 from strideguard.stream.influx import InfluxSink, V1Writer
 from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings
 from strideguard.stream.mqtt.payload import loads, window_from_message
 from strideguard.stream.mqtt.sink import MqttSink
+from strideguard.stream.runtime.app import RunOptions, run_file
 from tests.fixtures_services import InfluxDBService, MosquittoService
 
 pytestmark = pytest.mark.services

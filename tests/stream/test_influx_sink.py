@@ -17,11 +17,11 @@ from strideguard.analytics.results import (
     StepEvent,
     WindowMetrics,
 )
-from strideguard.stream.engine import SessionSummary
 from strideguard.stream.influx import InfluxSink, V1Writer, V2Writer
 from strideguard.stream.influx.lineproto import output_lines
 from strideguard.stream.influx.spool import Spool
-from strideguard.stream.session import SessionInfo
+from strideguard.stream.runtime.engine import SessionSummary
+from strideguard.stream.runtime.session import SessionInfo
 from tests.fixtures_services import InfluxDBService, VictoriaMetricsService
 
 pytestmark = pytest.mark.services

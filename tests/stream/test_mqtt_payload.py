@@ -21,9 +21,9 @@ from strideguard.analytics.results import (
 from strideguard.sensors.errors import DecodeError
 from strideguard.sensors.protocols import strideguard_imu
 from strideguard.sensors.types import Placement, SampleBatch, SampleKind
-from strideguard.stream.bus import matches
 from strideguard.stream.mqtt import payload as wire
 from strideguard.stream.mqtt.topics import imu_topic, parse_topic, partition_of, worker_partitions, worker_subscriptions
+from strideguard.stream.runtime.bus import matches
 
 REEXPORTED = (
     "FLAG_FINAL",

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from strideguard.sensors.types import Placement, SampleBatch, SampleKind
-from strideguard.stream import sources
+from strideguard.stream.runtime import sources
 
 T0_NS = 1_767_250_000_000_000_000
 SLACK_S = 0.04  # a delay is the schedule minus the wall time already spent in this test (microseconds)

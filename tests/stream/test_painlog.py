@@ -9,9 +9,9 @@ import pytest
 
 from strideguard.analytics.pain import RED_FLAGS, PainEntry
 from strideguard.stream.cli import main
-from strideguard.stream.painlog import PainLog
-from strideguard.stream.session import SessionInfo
-from strideguard.stream.store import SessionStore
+from strideguard.stream.runtime.session import SessionInfo
+from strideguard.stream.sqlite.painlog import PainLog
+from strideguard.stream.sqlite.store import SessionStore
 
 DAY_NS = 86_400 * 1_000_000_000
 T0 = 1_700_000_000 * 1_000_000_000

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from strideguard.stream import bus as busmod
-from strideguard.stream.pipeline import BusSink, Pipeline
+from strideguard.stream.runtime import bus as busmod
+from strideguard.stream.runtime.pipeline import BusSink, Pipeline
 from tests.stream.snooze_helpers import NS, RUNNER, analyzer, onsets_s, snooze_run
 
 RUN = snooze_run()

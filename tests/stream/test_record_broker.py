@@ -9,11 +9,11 @@ import pathlib
 import pytest
 
 from strideguard.sensors.capture import replay
-from strideguard.stream.app import analyzer_factory
 from strideguard.stream.cli import main
 from strideguard.stream.mqtt.connection import MqttSettings
-from strideguard.stream.pipeline import Pipeline
-from strideguard.stream.worker import Worker, WorkerOptions
+from strideguard.stream.runtime.app import analyzer_factory
+from strideguard.stream.runtime.pipeline import Pipeline
+from strideguard.stream.runtime.worker import Worker, WorkerOptions
 from tests.fixtures_services import MosquittoService
 from tests.stream.engine_helpers import Recorder
 

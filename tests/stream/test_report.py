@@ -166,8 +166,8 @@ def test_baseline_is_the_previous_sessions_mean_else_the_early_run(world):
 
 @pytest.mark.slow
 def test_a_session_without_results_still_renders(tmp_path):
-    from strideguard.stream.session import SessionInfo
-    from strideguard.stream.store import SessionStore
+    from strideguard.stream.runtime.session import SessionInfo
+    from strideguard.stream.sqlite.store import SessionStore
 
     store = SessionStore(tmp_path / "s.db")
     store.open_session(SessionInfo(session_id="eve-1", runner="eve", team="t", source="gone.sgcap", started_t_ns=T0))

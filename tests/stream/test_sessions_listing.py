@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from strideguard.stream.app import RunOptions, run_file
+from strideguard.stream.runtime.app import RunOptions, run_file
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "sensors" / "samples"

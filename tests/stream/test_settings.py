@@ -11,9 +11,9 @@ import pytest
 from strideguard.analytics.errors import ConfigError
 from strideguard.analytics.risk import RiskConfig, risk_config_for
 from strideguard.stream.alerts.settings import ALERT_DEFAULTS, AlertSettings
-from strideguard.stream.app import RunOptions, analyzer_factory, open_pipeline
 from strideguard.stream.errors import UsageError
-from strideguard.stream.settings import Settings, SettingsError, load_settings, parse_settings
+from strideguard.stream.runtime.app import RunOptions, analyzer_factory, open_pipeline
+from strideguard.stream.runtime.settings import Settings, SettingsError, load_settings, parse_settings
 
 CONFIG = """
 [risk]

@@ -13,8 +13,8 @@ from strideguard.analytics.results import (
     StepEvent,
     WindowMetrics,
 )
-from strideguard.stream.session import SessionInfo, new_session_id
-from strideguard.stream.store import SessionStore
+from strideguard.stream.runtime.session import SessionInfo, new_session_id
+from strideguard.stream.sqlite.store import SessionStore
 
 T0 = 1_700_000_000_000_000_000
 

@@ -9,10 +9,10 @@ import time
 from typing import Any
 
 from strideguard.analytics.results import AnalyzerOutput
-from strideguard.stream.engine import SessionSummary
-from strideguard.stream.pipeline import StoreSink
-from strideguard.stream.session import SessionInfo, new_session_id
-from strideguard.stream.store import SessionStore
+from strideguard.stream.runtime.engine import SessionSummary
+from strideguard.stream.runtime.pipeline import StoreSink
+from strideguard.stream.runtime.session import SessionInfo, new_session_id
+from strideguard.stream.sqlite.store import SessionStore
 from tests.stream.test_store import T0, sample_output
 
 SLOW_WRITE_S = 0.5

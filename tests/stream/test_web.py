@@ -8,8 +8,8 @@ import json
 import aiohttp
 import pytest
 
-from strideguard.stream import bus as busmod
 from strideguard.stream.errors import UsageError
+from strideguard.stream.runtime import bus as busmod
 from strideguard.stream.web import WebServer
 from strideguard.stream.web.server import sse_event
 

@@ -15,9 +15,9 @@ from strideguard.analytics.risk import RiskEngine, parse_risk_config
 from strideguard.analytics.runner import RunnerAnalyzer
 from strideguard.sensors.synthetic.config import Change
 from strideguard.sensors.synthetic.presets import fatigue_run
-from strideguard.stream import bus as busmod
 from strideguard.stream.alerts import AlertDispatcher, PageChannel
-from strideguard.stream.pipeline import BusSink, Pipeline
+from strideguard.stream.runtime import bus as busmod
+from strideguard.stream.runtime.pipeline import BusSink, Pipeline
 from strideguard.stream.web import WebServer
 
 pytestmark = pytest.mark.browser

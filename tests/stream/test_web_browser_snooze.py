@@ -9,9 +9,9 @@ import asyncio
 
 import pytest
 
-from strideguard.stream import bus as busmod
 from strideguard.stream.alerts import AlertDispatcher, PageChannel
-from strideguard.stream.pipeline import BusSink, Pipeline
+from strideguard.stream.runtime import bus as busmod
+from strideguard.stream.runtime.pipeline import BusSink, Pipeline
 from strideguard.stream.web import WebServer
 from tests.stream.snooze_helpers import NS, RUNNER, analyzer, onsets_s, snooze_run
 from tests.stream.test_web_browser import RECORD_VIBRATE

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from strideguard.stream import bus as busmod
+from strideguard.stream.runtime import bus as busmod
 from strideguard.stream.web import WebServer
 from tests.stream.test_web import METRICS, read_events
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from strideguard.stream import bus as busmod
+from strideguard.stream.runtime import bus as busmod
 from strideguard.stream.web import WebServer
 from tests.stream.test_web import read_events
 

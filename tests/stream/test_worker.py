@@ -12,14 +12,14 @@ import pytest
 from strideguard.analytics.results import AnalyzerOutput
 from strideguard.sensors.synthetic import SyntheticConfig, SyntheticRunner
 from strideguard.sensors.types import SampleBatch
-from strideguard.stream.app import analyzer_factory
-from strideguard.stream.collector import Collector, split_batches
 from strideguard.stream.influx import InfluxSink, V1Writer
 from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings
 from strideguard.stream.mqtt.journal import segments
 from strideguard.stream.mqtt.payload import encode_imu, loads, steps_from_message, window_from_message
 from strideguard.stream.mqtt.topics import imu_topic
-from strideguard.stream.worker import Worker, WorkerOptions
+from strideguard.stream.runtime.app import analyzer_factory
+from strideguard.stream.runtime.collector import Collector, split_batches
+from strideguard.stream.runtime.worker import Worker, WorkerOptions
 from tests.fixtures_services import InfluxDBService, MosquittoService
 
 pytestmark = pytest.mark.services

@@ -11,11 +11,11 @@ import pathlib
 import numpy as np
 import pytest
 
-from strideguard.stream.app import analyzer_factory
 from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings
 from strideguard.stream.mqtt.payload import encode_imu
 from strideguard.stream.mqtt.topics import imu_topic
-from strideguard.stream.worker import Worker, WorkerOptions
+from strideguard.stream.runtime.app import analyzer_factory
+from strideguard.stream.runtime.worker import Worker, WorkerOptions
 from tests.fixtures_services import MosquittoService
 from tests.stream.engine_helpers import Recorder, batch_like
 from tests.stream.test_worker import embedded, run_batches

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from strideguard.analytics.results import AnalyzerOutput
-from strideguard.stream.app import analyzer_factory
 from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings
 from strideguard.stream.mqtt.journal import Journal, read_records, segments
 from strideguard.stream.mqtt.payload import encode_imu, loads, steps_from_message
 from strideguard.stream.mqtt.topics import imu_topic
-from strideguard.stream.session import SessionInfo
-from strideguard.stream.worker import Worker, WorkerOptions
+from strideguard.stream.runtime.app import analyzer_factory
+from strideguard.stream.runtime.session import SessionInfo
+from strideguard.stream.runtime.worker import Worker, WorkerOptions
 from tests.fixtures_services import MosquittoService
 from tests.stream.test_worker import embedded, run_batches
 

@@ -7,8 +7,8 @@ import dataclasses
 import datetime as dt
 import json
 
-from strideguard.stream.commands._common import add_store_options
-from strideguard.stream.store import SessionStore, default_db_path
+from strideguard.stream.cli.commands._common import add_store_options
+from strideguard.stream.sqlite.store import SessionStore, default_db_path
 from strideguard.stream.terminal import format_clock
 
 EXAMPLES = """\

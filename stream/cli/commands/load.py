@@ -9,8 +9,8 @@ import pathlib
 
 from strideguard.analytics.pain import latest_red_flag
 from strideguard.analytics.training_load import RunRecord, load_report
-from strideguard.stream.painlog import PainLog
-from strideguard.stream.store import SessionRow, SessionStore, default_db_path
+from strideguard.stream.sqlite.painlog import PainLog
+from strideguard.stream.sqlite.store import SessionRow, SessionStore, default_db_path
 
 EXAMPLES = """\
 examples:

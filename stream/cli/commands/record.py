@@ -23,11 +23,11 @@ from strideguard.sensors.ble import CollectorStats, DeviceSpec, RealClock, SimCl
 from strideguard.sensors.capture import CaptureWriter
 from strideguard.sensors.decoding import DecodedItem
 from strideguard.sensors.types import Placement, SampleBatch
-from strideguard.stream.commands._common import add_store_options
-from strideguard.stream.commands.collect import broker_settings
+from strideguard.stream.cli.commands._common import add_store_options
+from strideguard.stream.cli.commands.collect import broker_settings
 from strideguard.stream.errors import UsageError
-from strideguard.stream.live import add_live_options
 from strideguard.stream.mqtt.connection import MqttSettings
+from strideguard.stream.runtime.live import add_live_options
 
 EXAMPLES = """\
 examples:
@@ -185,7 +185,7 @@ async def published(settings: MqttSettings, *, team: str) -> AsyncIterator[Calla
     """A callable that sends each decoded item to the team set-up as it arrives: one collector session per
     runner (samples, heart-rate and footpod readings, in order), ended with the final marker when the
     recording stops. The recorder never waits for the broker: items queue while it is away."""
-    from strideguard.stream.collector import Collector
+    from strideguard.stream.runtime.collector import Collector
 
     queues: dict[str, asyncio.Queue[DecodedItem | None]] = {}
     sessions: list[asyncio.Task[object]] = []
@@ -218,8 +218,8 @@ async def record_with_analysis(
     that `replay` uses (live view, alerts, pages, store). The collector never waits for the analysis."""
     if args.no_analysis:
         return await record(opts, on_item=on_item)
-    from strideguard.stream.app import RunOptions, open_pipeline
-    from strideguard.stream.live import announce, apply_live_options
+    from strideguard.stream.runtime.app import RunOptions, open_pipeline
+    from strideguard.stream.runtime.live import announce, apply_live_options
 
     run_opts = apply_live_options(
         RunOptions(db_path=args.db, store=not args.no_store, config_path=args.config, team=args.team), args

@@ -34,8 +34,8 @@ from typing import Any
 from strideguard.analytics.errors import ConfigError
 from strideguard.analytics.risk.config import RiskSettings, risk_settings
 from strideguard.stream.alerts.settings import AlertSettings
-from strideguard.stream.config_file import default_config_path
 from strideguard.stream.errors import UsageError
+from strideguard.stream.runtime.config_file import default_config_path
 
 __all__ = ["Settings", "SettingsError", "load_settings", "parse_settings"]
 

@@ -18,19 +18,19 @@ from strideguard.stream.errors import StreamError
 
 # Order here is the order in `strideguard --help`.
 COMMAND_MODULES = (
-    "strideguard.stream.commands.demo",
-    "strideguard.stream.commands.replay",
-    "strideguard.stream.commands.analyze",
-    "strideguard.stream.commands.sessions",
-    "strideguard.stream.commands.load",
-    "strideguard.stream.commands.pain",
-    "strideguard.stream.commands.config",
-    "strideguard.stream.commands.export",
-    "strideguard.stream.commands.report",
-    "strideguard.stream.commands.collect",
-    "strideguard.stream.commands.worker",
-    "strideguard.stream.commands.scan",
-    "strideguard.stream.commands.record",
+    "strideguard.stream.cli.commands.demo",
+    "strideguard.stream.cli.commands.replay",
+    "strideguard.stream.cli.commands.analyze",
+    "strideguard.stream.cli.commands.sessions",
+    "strideguard.stream.cli.commands.load",
+    "strideguard.stream.cli.commands.pain",
+    "strideguard.stream.cli.commands.config",
+    "strideguard.stream.cli.commands.export",
+    "strideguard.stream.cli.commands.report",
+    "strideguard.stream.cli.commands.collect",
+    "strideguard.stream.cli.commands.worker",
+    "strideguard.stream.cli.commands.scan",
+    "strideguard.stream.cli.commands.record",
 )
 
 EPILOG = """\
@@ -73,7 +73,3 @@ def one_line(exc: BaseException) -> str:
     else:
         text = str(exc) or type(exc).__name__
     return " ".join(text.split())
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,7 +12,7 @@ from typing import Any
 
 from strideguard.sensors.errors import CaptureError, ImportFormatError
 from strideguard.sensors.types import Placement
-from strideguard.stream.commands._common import add_input_options, add_store_options
+from strideguard.stream.cli.commands._common import add_input_options, add_store_options
 
 EXAMPLES = """\
 examples:
@@ -41,7 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from strideguard.stream.app import RunOptions, run_file  # imported here: scipy makes it slow, --help need not wait
+    from strideguard.stream.runtime.app import (  # imported here: scipy makes it slow, --help need not wait
+        RunOptions,
+        run_file,
+    )
 
     opts = RunOptions(
         path=args.file,

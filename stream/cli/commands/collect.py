@@ -9,9 +9,9 @@ import pathlib
 import time
 
 from strideguard.sensors.types import Placement, SampleBatch
-from strideguard.stream import sources
 from strideguard.stream.errors import UsageError
 from strideguard.stream.mqtt.connection import MqttSettings
+from strideguard.stream.runtime import sources
 
 EXAMPLES = """\
 examples:
@@ -115,7 +115,7 @@ def _runs(args: argparse.Namespace) -> dict[str, list[SampleBatch]]:
         raise UsageError(f"{len(args.runner)} --runner names for {len(args.files)} files")
     files += [(f, args.runner[i] if i < len(args.runner) else None) for i, f in enumerate(args.files)]
     if args.bundled:
-        from strideguard.stream.commands.demo import SAMPLES, sample_path
+        from strideguard.stream.cli.commands.demo import SAMPLES, sample_path
 
         files += [(sample_path(name), name) for name in SAMPLES]
     runs: dict[str, list[SampleBatch]] = {}
@@ -175,7 +175,7 @@ def shifted_to_now(runs: dict[str, list[SampleBatch]]) -> dict[str, list[SampleB
 
 
 def run(args: argparse.Namespace) -> int:
-    from strideguard.stream.collector import Collector
+    from strideguard.stream.runtime.collector import Collector
 
     settings = broker_settings(args)
     runs = _runs(args)

@@ -10,7 +10,7 @@ import sys
 from strideguard.sensors.types import Placement
 from strideguard.stream.errors import UsageError
 from strideguard.stream.export import FORMATS
-from strideguard.stream.store import SessionStore, default_db_path
+from strideguard.stream.sqlite.store import SessionStore, default_db_path
 
 EXAMPLES = """\
 examples:

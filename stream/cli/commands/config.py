@@ -9,8 +9,8 @@ from typing import Any
 
 from strideguard.analytics.risk import SOURCES
 from strideguard.stream.alerts.settings import ALERT_NOTES
-from strideguard.stream.config_file import default_config_path
-from strideguard.stream.settings import load_settings
+from strideguard.stream.runtime.config_file import default_config_path
+from strideguard.stream.runtime.settings import load_settings
 
 EXAMPLES = """\
 examples:

@@ -34,9 +34,9 @@ from collections import deque
 from dataclasses import dataclass
 
 from strideguard.analytics.results import AnalyzerOutput
-from strideguard.stream.engine import SessionSummary, Sink, TaggingSink
 from strideguard.stream.errors import UsageError
-from strideguard.stream.session import SessionInfo
+from strideguard.stream.runtime.engine import SessionSummary, Sink, TaggingSink
+from strideguard.stream.runtime.session import SessionInfo
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import argparse
 import pathlib
 
 from strideguard.stream.errors import UsageError
-from strideguard.stream.store import SessionStore, default_db_path
+from strideguard.stream.sqlite.store import SessionStore, default_db_path
 
 EXAMPLES = """\
 examples:

@@ -7,8 +7,8 @@ import asyncio
 import pathlib
 
 from strideguard.sensors.types import Placement
-from strideguard.stream.commands._common import add_input_options, add_store_options
-from strideguard.stream.live import add_live_options, run_live
+from strideguard.stream.cli.commands._common import add_input_options, add_store_options
+from strideguard.stream.runtime.live import add_live_options, run_live
 
 EXAMPLES = """\
 examples:
@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from strideguard.stream.app import RunOptions  # imported here: scipy makes it slow, --help need not wait
+    from strideguard.stream.runtime.app import RunOptions  # imported here: scipy makes it slow, --help need not wait
 
     opts = RunOptions(
         path=args.file,

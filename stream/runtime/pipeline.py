@@ -18,10 +18,10 @@ from typing import Any, ParamSpec
 from strideguard.analytics.results import AnalyzerOutput
 from strideguard.sensors.capture import CaptureEvent
 from strideguard.sensors.types import HeartRateReading, SampleBatch, StrideReading
-from strideguard.stream import bus as busmod
-from strideguard.stream.engine import Analyzer, RunnerControl, Session, SessionEngine, SessionSummary, Sink
-from strideguard.stream.session import SessionInfo, new_session_id
-from strideguard.stream.store import SessionStore
+from strideguard.stream.runtime import bus as busmod
+from strideguard.stream.runtime.engine import Analyzer, RunnerControl, Session, SessionEngine, SessionSummary, Sink
+from strideguard.stream.runtime.session import SessionInfo, new_session_id
+from strideguard.stream.sqlite.store import SessionStore
 
 log = logging.getLogger(__name__)
 _P = ParamSpec("_P")

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from strideguard.analytics.results import AnalyzerOutput, RiskEvent, StepEvent, WindowMetrics
-from strideguard.stream.session import SessionInfo
+from strideguard.stream.runtime.session import SessionInfo
 
 RESULT_TABLES: dict[str, type] = {"steps": StepEvent, "windows": WindowMetrics, "risk_events": RiskEvent}
 _SQL_TYPES = {int: "INTEGER", float: "REAL", bool: "INTEGER", str: "TEXT"}

@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from strideguard.sensors.types import HeartRateReading, SampleBatch, StrideReading
-from strideguard.stream import sources
-from strideguard.stream.engine import RunnerControl
 from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings
 from strideguard.stream.mqtt.inband import encode_control, encode_reading
 from strideguard.stream.mqtt.payload import dumps, encode_imu
 from strideguard.stream.mqtt.topics import imu_topic, service_status_topic
-from strideguard.stream.session import new_session_id
+from strideguard.stream.runtime import sources
+from strideguard.stream.runtime.engine import RunnerControl
+from strideguard.stream.runtime.session import new_session_id
 
 
 @dataclass(slots=True)

@@ -34,7 +34,7 @@ from strideguard.analytics.errors import AnalyticsError
 from strideguard.analytics.results import AnalyzerOutput
 from strideguard.sensors.types import HeartRateReading, SampleBatch, StrideReading
 from strideguard.sensors.units import NS_PER_MIN, NS_PER_S
-from strideguard.stream.session import SessionInfo
+from strideguard.stream.runtime.session import SessionInfo
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import time
 from strideguard.analytics.errors import AnalyticsError
 from strideguard.analytics.pain import RED_FLAGS, PainEntry, advise, latest_red_flag
 from strideguard.stream.errors import UsageError
-from strideguard.stream.painlog import PainLog
-from strideguard.stream.store import default_db_path
+from strideguard.stream.sqlite.painlog import PainLog
+from strideguard.stream.sqlite.store import default_db_path
 
 EXAMPLES = """\
 examples:

@@ -16,14 +16,14 @@ from strideguard.analytics.risk import Baseline, RiskEngine
 from strideguard.analytics.runner import RunnerAnalyzer
 from strideguard.sensors.capture import ReplayStats
 from strideguard.sensors.types import Placement
-from strideguard.stream import bus as busmod
-from strideguard.stream import sources
 from strideguard.stream.alerts.settings import build_dispatcher
-from strideguard.stream.backpressure import buffered
-from strideguard.stream.engine import SessionSummary
-from strideguard.stream.pipeline import BusSink, Pipeline, Sink, StoreSink
-from strideguard.stream.settings import Settings, load_settings, parse_settings
-from strideguard.stream.store import SessionStore, default_db_path
+from strideguard.stream.runtime import bus as busmod
+from strideguard.stream.runtime import sources
+from strideguard.stream.runtime.backpressure import buffered
+from strideguard.stream.runtime.engine import SessionSummary
+from strideguard.stream.runtime.pipeline import BusSink, Pipeline, Sink, StoreSink
+from strideguard.stream.runtime.settings import Settings, load_settings, parse_settings
+from strideguard.stream.sqlite.store import SessionStore, default_db_path
 from strideguard.stream.terminal import TerminalView
 
 

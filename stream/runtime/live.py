@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from strideguard.stream.app import LiveParts, RunOptions
+    from strideguard.stream.runtime.app import LiveParts, RunOptions
 
 DEFAULT_PORT = 8765
 
@@ -47,7 +47,7 @@ def announce(parts: LiveParts) -> None:
 
 
 async def run_live(opts: RunOptions, args: argparse.Namespace) -> int:
-    from strideguard.stream.app import run_file
+    from strideguard.stream.runtime.app import run_file
 
     result = await run_file(apply_live_options(opts, args), on_start=announce)
     if result.db_path:

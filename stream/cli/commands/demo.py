@@ -7,7 +7,7 @@ import asyncio
 import importlib.resources
 import pathlib
 
-from strideguard.stream.live import add_live_options, run_live
+from strideguard.stream.runtime.live import add_live_options, run_live
 
 SAMPLES = {
     "fatigue": (
@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from strideguard.stream.app import RunOptions  # imported here: scipy makes it slow, --help need not wait
+    from strideguard.stream.runtime.app import RunOptions  # imported here: scipy makes it slow, --help need not wait
 
     _, default_speed, text = SAMPLES[args.sample]
     speed = default_speed if args.speed is None else args.speed

@@ -39,8 +39,6 @@ from typing import Any
 
 from strideguard.analytics.results import AnalyzerOutput
 from strideguard.sensors.errors import DecodeError
-from strideguard.stream.bus import topic
-from strideguard.stream.engine import Analyzer, Session, SessionEngine, SessionSummary, Sink
 from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings, Received
 from strideguard.stream.mqtt.inband import ControlMessage, InputMessage, ReadingMessage, decode_input
 from strideguard.stream.mqtt.journal import Journal, is_finished
@@ -55,7 +53,9 @@ from strideguard.stream.mqtt.topics import (
     worker_partitions,
     worker_subscriptions,
 )
-from strideguard.stream.session import SessionInfo
+from strideguard.stream.runtime.bus import topic
+from strideguard.stream.runtime.engine import Analyzer, Session, SessionEngine, SessionSummary, Sink
+from strideguard.stream.runtime.session import SessionInfo
 
 log = logging.getLogger(__name__)
 

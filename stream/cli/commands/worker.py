@@ -9,7 +9,7 @@ import pathlib
 import signal
 from typing import TYPE_CHECKING
 
-from strideguard.stream.commands.collect import add_broker_options, broker_settings
+from strideguard.stream.cli.commands.collect import add_broker_options, broker_settings
 from strideguard.stream.errors import UsageError
 
 if TYPE_CHECKING:  # at run time imported in influx_sink: only a worker writing to InfluxDB needs them
@@ -114,9 +114,9 @@ def influx_sink(args: argparse.Namespace, spool_dir: pathlib.Path) -> InfluxSink
 
 
 def run(args: argparse.Namespace) -> int:
-    from strideguard.stream.app import analyzer_factory
-    from strideguard.stream.settings import load_settings
-    from strideguard.stream.worker import Worker, WorkerOptions
+    from strideguard.stream.runtime.app import analyzer_factory
+    from strideguard.stream.runtime.settings import load_settings
+    from strideguard.stream.runtime.worker import Worker, WorkerOptions
 
     if args.state_dir is None:
         raise UsageError("--state-dir is required (or $STRIDEGUARD_STATE_DIR): the worker keeps its journal there")

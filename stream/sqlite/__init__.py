@@ -1,0 +1,1 @@
+"""The embedded store (SQLite): sessions, their outputs and the pain log."""
