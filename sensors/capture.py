@@ -295,11 +295,12 @@ class CaptureReader:
                     self._damage("file ends inside a frame (truncated recording)", offset)
                 if zlib.crc32(packed) != crc:
                     self._damage("frame checksum mismatch (corrupted recording)", offset)
-                try:
-                    raw = zlib.decompress(packed)
+                inflater = zlib.decompressobj()
+                try:  # never inflate past the declared size: a frame that lies would take any memory
+                    raw = inflater.decompress(packed, raw_len + 1)
                 except zlib.error:
                     self._damage("frame does not decompress (corrupted recording)", offset)
-                if len(raw) != raw_len:
+                if len(raw) != raw_len or inflater.unconsumed_tail or not inflater.eof:
                     self._damage("frame length mismatch (corrupted recording)", offset)
                 yield from self._records(raw, offset)
                 offset += _FRAME.size + packed_len

@@ -133,6 +133,27 @@ def test_flipped_byte_is_caught_by_the_checksum(tmp_path):
     assert len(got) == 2 and info.value.offset == ends[1]
 
 
+def test_a_frame_that_lies_about_its_size_is_damage_without_inflating_it(tmp_path):
+    """A 1-KiB frame that inflates to 60 MB while declaring 100 bytes: refused at that frame, having
+    inflated at most what it declared (it used to inflate everything before the length check)."""
+    import struct
+    import tracemalloc
+    import zlib
+
+    path, ends = frames_file(tmp_path, n_frames=2)
+    bomb = zlib.compress(b"\0" * 60_000_000, 9)
+    with open(path, "ab") as f:
+        f.write(struct.pack("<cIII", b"F", len(bomb), 100, zlib.crc32(bomb)) + bomb)
+    got = []
+    tracemalloc.start()
+    with pytest.raises(CaptureError, match="frame length mismatch") as info:
+        got.extend(replay(path))
+    _, peak_bytes = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(got) == 2 and info.value.offset == ends[-1]
+    assert peak_bytes < 5_000_000, peak_bytes
+
+
 @pytest.mark.parametrize("content", [b"", b"t,ax,ay,az\n0,0,0,1\n", b"SGCAP\x00\x09\x00" + b"\x00" * 8])
 def test_not_a_capture_or_a_newer_version_is_one_clear_error(tmp_path, content):
     path = tmp_path / "bad.sgcap"
