@@ -91,6 +91,9 @@ def rechunked(items: Iterable, chunk_s: float) -> Iterator:
                 yield item.slice(i, i + step)
             continue
         parts = pending.setdefault(item.stream_key, [])
+        if parts and item.t_ns[0] <= parts[-1].t_ns[-1]:  # time went back: not mergeable, the engine judges it
+            yield from release(item.stream_key)
+            parts = pending.setdefault(item.stream_key, [])
         parts.append(item)
         if (item.t_ns[-1] - parts[0].t_ns[0]) / 1e9 >= chunk_s:
             yield from release(item.stream_key)

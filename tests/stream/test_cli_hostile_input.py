@@ -48,3 +48,14 @@ def test_a_month_between_two_parts_of_a_csv_is_two_sessions(tmp_path, capsys) ->
     runner = _analyze_json(path, capsys)["runners"]["gap"]
     assert [s["duration_s"] for s in runner["segments"]] == [60.0, 60.0]
     assert sum(s["n_windows"] for s in runner["segments"]) <= 2 * 11
+
+
+def test_repeated_frames_in_a_capture_are_dropped_not_counted_as_steps(tmp_path, capsys) -> None:
+    """A capture whose frames repeat (the time jumps back): it used to report 336 spm."""
+    run = SyntheticRunner(SyntheticConfig(cadence_spm=170)).generate(120.0, 100, seed=2, runner="rep")
+    pieces = [run.acc.slice(i, i + 100) for i in range(0, len(run.acc), 100)]
+    repeated = [p for piece in pieces for p in (piece, piece)]  # every 1-s frame twice
+    write_batches(tmp_path / "rep.sgcap", repeated)
+    summary = _analyze_json(tmp_path / "rep.sgcap", capsys)["runners"]["rep"]["summary"]
+    assert summary["dropped"] == {"samples not after the previous one (time went back)": len(run.acc)}
+    assert summary["cadence_spm"] == pytest.approx(170, abs=3)
