@@ -88,8 +88,20 @@ WORKER_ARGS: list[str] = []  # --worker-args: passed to `strideguard worker`
 SYNC_STARTS = False  # --sync-starts: every runner's batches at the same instant (the worst case: bursts)
 
 
-def start_worker(broker: MosquittoService, team: str, index: int, count: int, state: pathlib.Path) -> subprocess.Popen:
-    profile = ["-m", "cProfile", "-o", str(PROFILE)] if PROFILE is not None and index == 0 else []
+def start_worker(
+    broker: MosquittoService,
+    team: str,
+    index: int,
+    count: int,
+    state: pathlib.Path,
+    *,
+    profile_path: pathlib.Path | None = None,
+) -> subprocess.Popen:
+    """Worker `index` of `count` as a process; under cProfile when `profile_path` is given (any worker)
+    or, with --profile, worker 0 (written at its clean SIGTERM stop)."""
+    if profile_path is None and index == 0:
+        profile_path = PROFILE
+    profile = ["-m", "cProfile", "-o", str(profile_path)] if profile_path is not None else []
     return subprocess.Popen(
         [
             sys.executable,

@@ -18,10 +18,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import functools
 import os
 import pathlib
 import pstats
-import subprocess
 import sys
 import tempfile
 import time
@@ -114,38 +114,8 @@ def offline_pipeline_row(quick: bool) -> tuple[str, str, str, bool]:
 
 
 def profiled_worker(profile_path: pathlib.Path) -> bench_mqtt.StartWorker:
-    """A `start` for bench_mqtt.scenario: bench_mqtt.start_worker, but the worker runs under cProfile
-    (written at its clean SIGTERM stop)."""
-
-    def start(broker: MosquittoService, team: str, index: int, count: int, state: pathlib.Path) -> subprocess.Popen:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cProfile",
-                "-o",
-                str(profile_path),
-                "-m",
-                "strideguard.stream.cli",
-                "worker",
-                "--broker",
-                f"mqtt://{broker.host}:{broker.port}",
-                "--team",
-                team,
-                "--index",
-                str(index),
-                "--count",
-                str(count),
-                "--state-dir",
-                str(state / f"w{index}"),
-            ],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-
-    return start
+    """A `start` for bench_mqtt.scenario: bench_mqtt.start_worker with the worker under cProfile."""
+    return functools.partial(bench_mqtt.start_worker, profile_path=profile_path)
 
 
 CATEGORIES = (  # (label, substrings of a profiled function's file) - first match wins

@@ -40,6 +40,29 @@ def target(query: str, ref: str = "A", fmt: str = "time_series", alias: str | No
     return t
 
 
+def metric_panels(where: str, *, top_y: int) -> list[dict[str, Any]]:
+    """One time series per window metric, two per row from `top_y` (the runner's and the review's)."""
+    return [
+        panel(
+            "timeseries",
+            title,
+            [
+                target(
+                    f'SELECT mean("{field}") FROM "windows" WHERE {where} GROUP BY time($__interval) fill(none)',
+                    alias=title,
+                )
+            ],
+            x=(i % 2) * 12,
+            y=top_y + (i // 2) * 8,
+            w=12,
+            h=8,
+            unit=unit,
+            decimals=dec,
+        )
+        for i, (field, title, unit, dec) in enumerate(METRICS)
+    ]
+
+
 def panel(
     kind: str,
     title: str,
@@ -151,25 +174,7 @@ def runner_live() -> dict[str, Any]:
         )
         for i, (field, title, unit, dec) in enumerate([METRICS[0], METRICS[1], METRICS[2], METRICS[6]])
     ]
-    for i, (field, title, unit, dec) in enumerate(METRICS):
-        panels.append(
-            panel(
-                "timeseries",
-                title,
-                [
-                    target(
-                        f'SELECT mean("{field}") FROM "windows" WHERE {where} GROUP BY time($__interval) fill(none)',
-                        alias=title,
-                    )
-                ],
-                x=(i % 2) * 12,
-                y=4 + (i // 2) * 8,
-                w=12,
-                h=8,
-                unit=unit,
-                decimals=dec,
-            )
-        )
+    panels += metric_panels(where, top_y=4)
     panels.append(
         panel(
             "timeseries",
@@ -322,25 +327,7 @@ def session_review() -> dict[str, Any]:
             h=5,
         ),
     ]
-    for i, (field, title, unit, dec) in enumerate(METRICS):
-        panels.append(
-            panel(
-                "timeseries",
-                title,
-                [
-                    target(
-                        f'SELECT mean("{field}") FROM "windows" WHERE {where} GROUP BY time($__interval) fill(none)',
-                        alias=title,
-                    )
-                ],
-                x=(i % 2) * 12,
-                y=5 + (i // 2) * 8,
-                w=12,
-                h=8,
-                unit=unit,
-                decimals=dec,
-            )
-        )
+    panels += metric_panels(where, top_y=5)
     panels.append(
         panel(
             "timeseries",
