@@ -405,7 +405,7 @@ class SessionEngine:
         if output:
             await self._emit(session, output)
         for reason, count in session.edge.dropped.items():
-            self.dropped[reason] = self.dropped.get(reason, 0) + count
+            self.drop(reason, count)
         summary = SessionSummary.from_analyzer(
             session.info.session_id, session.analyzer.summary, dropped=session.edge.dropped
         )
@@ -414,6 +414,10 @@ class SessionEngine:
             await sink.close_session(session.info, summary)
         self._keys.pop(session.info.session_id, None)
         return summary
+
+    def drop(self, reason: str, count: int = 1) -> None:
+        """Count input refused outside any session (the sessions' own refusals are added at finish)."""
+        self.dropped[reason] = self.dropped.get(reason, 0) + count
 
     def control(self, key: str, message: dict[str, Any]) -> ControlReply:
         """Apply a runner's control message (`{"action": "snooze", "metric": name | None, "minutes": m}`)

@@ -55,7 +55,6 @@ class Pipeline:
         self.team = team
         self.source = source
         self.events: list[CaptureEvent] = []
-        self.readings: dict[str, int] = {}
         self._control_bus = (
             control
             if control is not None
@@ -85,9 +84,9 @@ class Pipeline:
             self._control_for(item.runner, item.message)
             return AnalyzerOutput()
         if not isinstance(item, SampleBatch):
-            self.readings[type(item).__name__] = self.readings.get(type(item).__name__, 0) + 1
-            if item.runner not in self.engine.sessions:
-                return AnalyzerOutput()  # before the runner's first samples: no session to add it to
+            if item.runner not in self.engine.sessions:  # before the runner's first samples: no session yet
+                self.engine.drop("readings before the runner's first samples")
+                return AnalyzerOutput()
             return await self.engine.push(item.runner, item)
         if item.runner not in self.engine.sessions:
             if not len(item):
