@@ -229,8 +229,8 @@ class Worker:
             group += more
         return group
 
-    def _accept(self, message: Received) -> tuple[str, InputMessage] | None:
-        """The session key and decoded message of one received message, or None (dropped, counted)."""
+    def _accept(self, message: Received) -> tuple[str, InputMessage, TopicParts] | None:
+        """The session key, decoded message and topic of one received message, or None (dropped, counted)."""
         assert self.journal is not None
         try:
             parts = parse_topic(message.topic)
@@ -257,9 +257,9 @@ class Worker:
             log.warning("dropping a %s message of session %s before its first samples", message.topic, decoded.session)
             return None
         self.journal.append_message(decoded.session, message.topic, message.payload)
-        return decoded.session, decoded
+        return decoded.session, decoded, parts
 
-    def _accept_control(self, parts: TopicParts, payload: bytes) -> tuple[str, InputMessage] | None:
+    def _accept_control(self, parts: TopicParts, payload: bytes) -> tuple[str, InputMessage, TopicParts] | None:
         """A control from the runner's phone on `.../<runner>/control`: for the runner's open session on
         this worker; replies (also on that topic) and other workers' runners are ignored."""
         assert self.journal is not None
@@ -277,20 +277,19 @@ class Worker:
             log.warning("dropping a control for %s/%s: no open session", parts.team, parts.runner)
             return None
         self.journal.append_message(key, topic(parts.team, parts.runner, "control"), payload)
-        return key, ControlMessage(session=key, seq=-1, control=control)
+        return key, ControlMessage(session=key, seq=-1, control=control), parts
 
     async def _handle_group(self, conn: MqttConnection, group: list[Received]) -> None:
         """Journal the group under one fsync, acknowledge it, analyse it, write and publish its outputs."""
         assert self.journal is not None
-        accepted: list[tuple[str, InputMessage, TopicParts]] = []
+        accepted: list[tuple[str, InputMessage]] = []
         for message in group:
             self.stats.messages += 1
             taken = self._accept(message)
             if taken is not None:
-                key, decoded = taken
-                parts = parse_topic(message.topic)
+                key, decoded, parts = taken
                 await self._note_input(key, decoded, parts)
-                accepted.append((key, decoded, parts))
+                accepted.append((key, decoded))
         # Group commit: one fsync makes the whole group durable. It runs on a thread while the group is
         # analysed (the disk wait overlaps the CPU work); the group is acknowledged only once it returned.
         fd = self.journal.write_out()
@@ -298,7 +297,7 @@ class Worker:
             asyncio.get_running_loop().run_in_executor(self._fsync_thread, os.fsync, fd) if fd is not None else None
         )
         try:
-            for key, decoded, _ in accepted:
+            for key, decoded in accepted:
                 await self._analyse(key, decoded)
         finally:
             if durable is not None:
