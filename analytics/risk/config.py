@@ -53,7 +53,8 @@ class AbsoluteCadenceRule:
     enabled: bool
     below_spm: float
     alert_below_spm: float
-    min_speed_mps: float  # windows with a known speed below this are not judged
+    min_speed_mps: float  # judged only in windows whose known speed reaches this
+    max_severity: Severity  # of an episode the floor alone holds (the relative rule not)
     cue: str
 
     def ratio(self, cadence_spm: float, alert_factor: float) -> float:
@@ -120,7 +121,12 @@ class RiskConfig:
             for r in self.metrics
         }
         a = self.absolute_cadence
-        out["absolute"] = {"cadence": {k: getattr(a, k) for k in DEFAULTS["absolute"]["cadence"]}}
+        out["absolute"] = {
+            "cadence": {
+                k: (getattr(a, k).value if k == "max_severity" else getattr(a, k))
+                for k in DEFAULTS["absolute"]["cadence"]
+            }
+        }
         f = self.fatigue
         out["fatigue"] = {k: (list(getattr(f, k)) if k == "signs" else getattr(f, k)) for k in DEFAULTS["fatigue"]}
         return out
@@ -285,6 +291,7 @@ def _build(d: dict[str, Any]) -> RiskConfig:
         below_spm=below_spm,
         alert_below_spm=alert_below_spm,
         min_speed_mps=_number(a, "min_speed_mps", aw),
+        max_severity=Severity(_text(a, "max_severity", aw, tuple(s.value for s in Severity))),
         cue=_text(a, "cue", aw),
     )
     f = d["fatigue"]

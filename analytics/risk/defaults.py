@@ -116,7 +116,8 @@ DEFAULTS: dict[str, Any] = {
             "enabled": True,
             "below_spm": 160.0,  # spm: the floor
             "alert_below_spm": 150.0,  # spm: severity alert (ratio = alert_factor) at or below this
-            "min_speed_mps": 2.8,  # m/s (about 10 km/h): applies at or above this speed when a footpod reports speed
+            "min_speed_mps": 2.8,  # m/s (about 10 km/h): judged only at or above this speed, from a speed source
+            "max_severity": "info",  # the floor alone informs; the runner's own baseline warns and alerts
             "cue": "shorter, quicker steps",
         },
     },
@@ -172,9 +173,13 @@ SOURCES: dict[str, str] = {
     "at about 166 spm vs 171 in controls (Drozda 2024 Gait Posture); healthy runners about 171 +- 9 spm; "
     "+5-10 % step rate lowers joint loading (Heiderscheit 2011 Med Sci Sports Exerc)",
     "absolute.cadence.alert_below_spm": "severity steps up 10 spm under the floor; " + _ENGINEERING,
-    "absolute.cadence.min_speed_mps": "'at running speed' (EVIDENCE.md): with a footpod, slower windows are "
-    "not judged (2.8 m/s, about 10 km/h: below it 150-160 spm is a common easy-pace cadence); "
-    "without speed, every running window is; " + _ENGINEERING,
+    "absolute.cadence.min_speed_mps": "'at running speed' (EVIDENCE.md): judged only where a speed source "
+    "(footpod, phone GPS) reports at least 2.8 m/s, about 10 km/h; slower or unknown speed is not judged "
+    "(four real treadmill runners at 8 km/h ran 149-165 spm); " + _ENGINEERING,
+    "absolute.cadence.max_severity": "the floor is a population figure from group means (LBP 166 vs 171 spm), "
+    "not a personal threshold: alone it gives an 'info' note (no buzz); a drop below the runner's own "
+    "baseline warns and alerts. A real outdoor run at 3.2 m/s sat at 158-160 spm for a minute with no "
+    "other sign; " + _ENGINEERING,
     "absolute.cadence.cue": "Heiderscheit 2011; Willy 2016 Scand J Med Sci Sports; Anderson 2022",
     "absolute": "tibial peak acceleration above 8 g (Davis 2016 Br J Sports Med; Van den Berghe 2021 Sci "
     "Rep) is NOT available: it needs a shank or foot IMU, which the analytics do not process yet "
