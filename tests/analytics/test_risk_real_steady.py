@@ -74,7 +74,7 @@ def _davis_windows(path: pathlib.Path, *, with_speed: bool) -> list[WindowMetric
                 runner="davis-v01",
                 t_start_ns=t0_ns + int(start * NS),
                 t_end_ns=t0_ns + int((start + 10.0) * NS),
-                n_steps=int(round(spm[inside].mean() / 6)),
+                n_steps=round(float(spm[inside].mean()) / 6),
                 running=running,
                 cadence_spm=float(spm[inside].mean()) if running else None,
                 speed_mps=mean_speed if with_speed else None,
