@@ -459,11 +459,9 @@ class RiskEngine:
             if snoozed:
                 return None
         kind = RiskEventKind.CLEARED if tr.what == "cleared" else RiskEventKind.ONSET
-        severity = tr.severity
-        if name == CADENCE:
-            severity = self._cadence_severity(tr)
-            if severity is None:
-                return None
+        severity = self._cadence_severity(tr) if name == CADENCE else tr.severity
+        if severity is None:
+            return None
         value, baseline, deviation = tr.mean_value, tr.mean_expected, tr.mean_deviation
         if rule is None:
             message, cue, unit = self._fatigue_message(tr), self.config.fatigue.cue, "signs"
