@@ -504,8 +504,10 @@ class RiskEngine:
         )
 
     def _count(self, event: RiskEvent) -> RiskEvent:
-        """Tally the event for the session summary's `events` (metric:kind)."""
-        key = f"{event.metric}:{event.kind.value}"
+        """Tally the event for the session summary's `events`: metric:onset / metric:cleared, and
+        metric:note for an `info` onset (so a count of onsets is a count of warnings and alerts)."""
+        note = event.severity is Severity.INFO and event.kind is RiskEventKind.ONSET
+        key = f"{event.metric}:{'note' if note else event.kind.value}"
         self._event_counts[key] = self._event_counts.get(key, 0) + 1
         return event
 
