@@ -12,7 +12,7 @@ from typing import Any
 
 from strideguard.sensors.errors import CaptureError, ImportFormatError
 from strideguard.sensors.types import Placement
-from strideguard.stream.cli.commands._common import add_input_options, add_store_options
+from strideguard.stream.cli.commands._common import add_input_options, add_store_options, runner_for_file
 
 EXAMPLES = """\
 examples:
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     opts = RunOptions(
         path=args.file,
-        runner=args.runner,
+        runner=runner_for_file(args.file, args.runner),
         placement=Placement(args.placement),
         db_path=args.db,
         store=not args.no_store,

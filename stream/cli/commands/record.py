@@ -23,7 +23,8 @@ from strideguard.sensors.ble import CollectorStats, DeviceSpec, RealClock, SimCl
 from strideguard.sensors.capture import CaptureWriter
 from strideguard.sensors.decoding import DecodedItem
 from strideguard.sensors.types import Placement, SampleBatch
-from strideguard.stream.cli.commands._common import add_store_options
+from strideguard.stream import names
+from strideguard.stream.cli.commands._common import NAMES_HELP, add_store_options
 from strideguard.stream.cli.commands.collect import broker_settings
 from strideguard.stream.errors import UsageError
 from strideguard.stream.mqtt.connection import MqttSettings
@@ -92,7 +93,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--runner", action=_RunnerAction, required=True, metavar="NAME", help="start a runner group (repeatable)"
+        "--runner",
+        action=_RunnerAction,
+        type=names.argument("runner"),
+        required=True,
+        metavar="NAME",
+        help=f"start a runner group (repeatable; {NAMES_HELP})",
     )
     p.add_argument(
         "--device",
@@ -112,7 +118,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="use simulated devices (see `strideguard scan --simulate`) instead of the radio",
     )
     p.add_argument("--fast", action="store_true", help="with --simulate: run as fast as possible (needs --duration)")
-    p.add_argument("--team", default="default", help="team name for the pages and the store (default: default)")
+    p.add_argument(
+        "--team",
+        type=names.argument("team"),
+        default="default",
+        help="team name for the pages and the store (default: default)",
+    )
     p.add_argument("--no-analysis", action="store_true", help="only record: no live analysis, alerts or store")
     p.add_argument(
         "--broker",
@@ -142,7 +153,11 @@ def parse_device(
     if sep and tail.lower() in {p.value for p in Placement}:
         address, placement = head, Placement(tail.lower())
     if not address:
-        raise UsageError(f"--device {text!r}: no address")
+        raise UsageError(f"--device {names.printable(text)!r}: no address")
+    try:
+        address = names.check(address, "device")
+    except names.InvalidName as exc:
+        raise UsageError(f"--device: {exc}") from None
     return DeviceSpec(
         runner=runner, address=address, placement=placement, acc_rate_hz=acc_rate_hz, acc_range_g=acc_range_g, gyro=gyro
     )
