@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import pathlib
 import sys
+from collections.abc import Iterator
 
 from strideguard.sensors.capture import MAGIC
+from strideguard.sensors.errors import CaptureError, ImportFormatError
 from strideguard.sensors.types import Placement
 from strideguard.stream import names
 
@@ -84,3 +87,18 @@ def runner_for_file(path: pathlib.Path, runner: str | None) -> str | None:
     derived = names.from_file_name(path.stem)
     print(f"runner name {derived!r}, from the file name {names.printable(path.name)!r}", file=sys.stderr)
     return derived
+
+
+@contextlib.contextmanager
+def kept_before_damage(stored: bool) -> Iterator[None]:
+    """A damaged capture or malformed CSV still ends the command with its one-line error, which says that
+    what was read before the damage is in the store (the session is left unfinished)."""
+    try:
+        yield
+    except (CaptureError, ImportFormatError) as exc:
+        if not stored:
+            raise
+        kept = f"{exc.args[0]} (what was read before it is kept in the store)"
+        if isinstance(exc, CaptureError):
+            raise CaptureError(kept, path=exc.path, offset=exc.offset, records_read=exc.records_read) from None
+        raise ImportFormatError(kept, path=exc.path, line=exc.line) from None
