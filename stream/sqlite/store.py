@@ -110,7 +110,7 @@ _PROBLEMS = {
     10: ("SQLITE_IOERR", "disk I/O error"),
     11: ("SQLITE_CORRUPT", "the store is damaged (corrupt database)"),
     13: ("SQLITE_FULL", "the disk is full"),
-    14: ("SQLITE_CANTOPEN", "cannot open the file (is its folder missing or read-only?)"),
+    14: ("SQLITE_CANTOPEN", "no access (a read-only file or folder, or a missing folder)"),
     26: ("SQLITE_NOTADB", "not a StrideGuard store (damaged, or another kind of file)"),
 }
 
@@ -157,8 +157,12 @@ class SessionStore:
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._errors("cannot open"):
-            target = f"{self.path.resolve().as_uri()}?mode=ro" if readonly else str(self.path)
-            self._db = sqlite3.connect(target, uri=readonly, isolation_level=None, check_same_thread=False)
+            self._db = sqlite3.connect(
+                self._read_only_uri() if readonly else str(self.path),
+                uri=readonly,
+                isolation_level=None,
+                check_same_thread=False,
+            )
         try:
             with self._errors("cannot open"):
                 self._db.execute(f"PRAGMA busy_timeout={max(0, round(self.busy_timeout_s * 1000))}")
@@ -168,6 +172,12 @@ class SessionStore:
         except BaseException:
             self._db.close()
             raise
+
+    def _read_only_uri(self) -> str:
+        """`mode=ro`; in a folder nobody may write (a read-only mount), also `immutable=1`: SQLite then
+        reads a WAL store without creating its shared-memory file, which it could not do there."""
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        return uri if os.access(self.path.parent, os.W_OK) else uri + "&immutable=1"
 
     def _prepare(self) -> None:
         """WAL, the schema, and a write probe (rolled back): a read-only store fails here, at open."""
