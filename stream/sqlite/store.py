@@ -292,22 +292,7 @@ class SessionStore:
             with self._transaction():
                 body()
 
-        try:
-            self._retrying(tx, "not stored")
-        except StoreError as exc:
-            if exc.code != "SQLITE_FULL" or not self._checkpoint():
-                raise
-            self._retrying(tx, "not stored")  # once more, in the room the checkpoint made
-
-    def _checkpoint(self) -> bool:
-        """Move the write-ahead log into the database and truncate it: on a full disk this frees the
-        log's repeated page versions, room enough for the small writes that mark a session. False if
-        the checkpoint could not complete."""
-        try:
-            busy, _, _ = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        except sqlite3.Error:
-            return False
-        return not busy
+        self._retrying(tx, "not stored")
 
     def _insert(self, table: str, session_id: str, items: Iterable[Any]) -> None:
         sql, values = _insert_plan(table)

@@ -261,6 +261,7 @@ async def test_a_session_row_refused_at_open_is_written_before_its_results(tmp_p
     holder.execute("ROLLBACK")
     holder.close()
     await sink.write(session, sample_output())
+    assert orphans(db) == 0  # the row went in first, not only at the session's end
     summary = SessionSummary(
         session_id=session.session_id, runner="anna", duration_s=10.0, n_samples=0, n_steps=5, n_windows=1
     )
@@ -275,35 +276,54 @@ async def test_a_session_row_refused_at_open_is_written_before_its_results(tmp_p
 
 
 # -- files that are not a writable store ---------------------------------------------------------------------
-def read_only(tmp_path: pathlib.Path, tmpfs: Callable[[str], pathlib.Path]) -> pathlib.Path:
-    """A store with one session on a read-only mount (root) or in a read-only folder (others)."""
+def read_only(tmp_path: pathlib.Path, tmpfs: Callable[[str], pathlib.Path], *, folder: bool) -> pathlib.Path:
+    """A store with one session that may not be written: on a read-only mount (`folder`) or as a read-only
+    file in a writable folder (a read-only bind mount of the file). As root, permission bits do not stop
+    writes, so mounts are used; other users get the same with chmod."""
+    where = tmpfs("4m") if os.geteuid() == 0 else tmp_path / "ro"
+    where.mkdir(exist_ok=True)
+    db = where / "s.db"
+    store_with_one_session(db)
     if os.geteuid() == 0:
-        where = tmpfs("4m")
-        store_with_one_session(where / "s.db")
-        subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True)
-        return where / "s.db"
-    where = tmp_path / "ro"
-    where.mkdir()
-    store_with_one_session(where / "s.db")
-    (where / "s.db").chmod(0o444)
-    where.chmod(0o555)
-    return where / "s.db"
+        if folder:
+            subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True)
+        else:
+            subprocess.run(["mount", "--bind", str(db), str(db)], check=True)
+            subprocess.run(["mount", "-o", "remount,bind,ro", str(db)], check=True)
+    else:
+        db.chmod(0o444)
+        if folder:
+            where.chmod(0o555)
+    return db
 
 
+@pytest.mark.parametrize(
+    ("folder", "problem"),
+    [
+        (True, "no access (a read-only file or folder, or a missing folder)"),
+        (False, "the store is read-only"),  # found by the write probe at open
+    ],
+    ids=["read-only-folder", "read-only-file"],
+)
 def test_a_read_only_store_is_refused_at_open_in_one_line_and_still_listed(
-    tmp_path: pathlib.Path, tmpfs: Callable[[str], pathlib.Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: pathlib.Path,
+    tmpfs: Callable[[str], pathlib.Path],
+    capsys: pytest.CaptureFixture[str],
+    folder: bool,
+    problem: str,
 ) -> None:
-    db = read_only(tmp_path, tmpfs)
-    before = digest(db)
-    rc, out, last = cli(["analyze", str(small_csv(tmp_path)), "--db", str(db)], capsys)
-    assert rc == 2 and out == ""
-    assert last == (
-        f"strideguard analyze: error: sqlite ({db}): cannot open: no access (a read-only file or folder, or a "
-        "missing folder)"
-    )
-    rc, out, _ = cli(["sessions", "--db", str(db)], capsys)
-    assert rc == 0 and " anna " in out and out.rstrip().endswith("completed")
-    assert digest(db) == before
+    db = read_only(tmp_path, tmpfs, folder=folder)
+    try:
+        before = digest(db)
+        rc, out, last = cli(["analyze", str(small_csv(tmp_path)), "--db", str(db)], capsys)
+        assert rc == 2 and out == ""
+        assert last == f"strideguard analyze: error: sqlite ({db}): cannot open: {problem}"
+        rc, out, _ = cli(["sessions", "--db", str(db)], capsys)
+        assert rc == 0 and " anna " in out and out.rstrip().endswith("completed")
+        assert digest(db) == before
+    finally:
+        if os.geteuid() == 0 and not folder:
+            subprocess.run(["umount", str(db)], check=False)
 
 
 @pytest.mark.parametrize("command", ["analyze", "demo", "sessions"])
