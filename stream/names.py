@@ -2,7 +2,7 @@
 
 The allowed set (checked after Unicode NFC normalisation):
 
-- runner and team names: 1 to 64 characters: letters and digits of any script, space, `_`, `-` and
+- runner, team and shoe names: 1 to 64 characters: letters and digits of any script, space, `_`, `-` and
   `.`; not starting with `-`, `.` or a space, not ending with a space;
 - device names: the same, plus `:` (Bluetooth addresses such as A0:9E:1A:12:34:56);
 - session ids: the same as devices, plus `~` (a later segment of a session), up to 128 characters.
@@ -31,7 +31,7 @@ from strideguard.stream.errors import StreamError
 
 MAX_NAME_CHARS = 64  # runner, team and device names
 MAX_SESSION_ID_CHARS = 128  # a session id is a runner name, a UTC time and a suffix
-_PUNCTUATION = {"runner": " _-.", "team": " _-.", "device": " _-.:", "session": " _-.:~"}
+_PUNCTUATION = {"runner": " _-.", "team": " _-.", "shoe": " _-.", "device": " _-.:", "session": " _-.:~"}
 ALLOWED_TEXT = (
     "1-64 letters or digits, space, '_', '-' or '.' (devices also ':'); not starting with '-', '.' or a "
     "space, not ending with a space"

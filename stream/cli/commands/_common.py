@@ -27,6 +27,15 @@ def add_store_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-store", action="store_true", help="do not keep the session")
 
 
+def add_shoe_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--shoe",
+        type=names.argument("shoe"),
+        metavar="NAME",
+        help="the shoes worn (see `strideguard shoes`; default: the runner's default shoes, if any)",
+    )
+
+
 def start_time_ns(text: str) -> int:
     """`--start` as ns since the epoch: an ISO 8601 date-time; without a zone it is this machine's local time."""
     try:

@@ -13,6 +13,7 @@ from typing import Any
 from strideguard.sensors.types import Placement
 from strideguard.stream.cli.commands._common import (
     add_input_options,
+    add_shoe_option,
     add_store_options,
     kept_before_damage,
     runner_for_file,
@@ -41,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON: summary and per-step times per runner")
     add_input_options(p)
     add_store_options(p)
+    add_shoe_option(p)
     p.set_defaults(func=run)
 
 
@@ -61,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         config_path=args.config,
         chunk_s=60.0,
         start_t_ns=args.start,
+        shoe=args.shoe,
     )
     started = time.perf_counter()
     with kept_before_damage(opts.store):

@@ -15,6 +15,7 @@ import os
 import pathlib
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,12 +25,13 @@ from strideguard.sensors.capture import CaptureWriter
 from strideguard.sensors.decoding import DecodedItem
 from strideguard.sensors.types import Placement, SampleBatch
 from strideguard.stream import names
-from strideguard.stream.cli.commands._common import NAMES_HELP, add_store_options
+from strideguard.stream.cli.commands._common import NAMES_HELP, add_shoe_option, add_store_options
 from strideguard.stream.cli.commands.collect import broker_settings
 from strideguard.stream.errors import UsageError
 from strideguard.stream.mqtt.connection import MqttSettings
+from strideguard.stream.runtime.history import recovery_before_run
 from strideguard.stream.runtime.live import add_live_options
-from strideguard.stream.sqlite.store import StoreError
+from strideguard.stream.sqlite.store import SessionStore, StoreError, default_db_path
 
 EXAMPLES = """\
 examples:
@@ -140,6 +142,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--config", type=pathlib.Path, metavar="TOML", help="risk thresholds and alert channels")
     add_store_options(p)
+    add_shoe_option(p)
     add_live_options(p, web_default=False)
     p.set_defaults(func=run, runners=None, devices=None, current_runner=None)
 
@@ -179,6 +182,8 @@ def run(args: argparse.Namespace) -> int:
         counts[key] = counts.get(key, 0) + (len(item) if isinstance(item, SampleBatch) else 1)
 
     settings = broker_settings(args) if args.broker else None
+    if not args.no_store and not args.simulate:
+        say_recovery(args.db, sorted({runner for runner, _ in args.devices}))
 
     async def main() -> tuple[CollectorStats, StoreError | None]:
         if settings is None:
@@ -196,6 +201,21 @@ def run(args: argparse.Namespace) -> int:
     if store_error is not None:
         raise store_error  # the capture is whole; the store's loss still fails the command
     return 0
+
+
+def say_recovery(db: pathlib.Path | None, runners: list[str]) -> None:
+    """Before the run: a hard last session less than 36 h ago is worth a word (docs/risk.md, Recovery)."""
+    path = db or default_db_path()
+    if not path.is_file():
+        return
+    store = SessionStore(path, readonly=True)
+    try:
+        for runner in runners:
+            note = recovery_before_run(store, runner, time.time_ns())
+            if note is not None:
+                print(f"{runner}: {note.message}: {note.advice} (heuristic)", file=sys.stderr)
+    finally:
+        store.close()
 
 
 @contextlib.asynccontextmanager
@@ -241,7 +261,8 @@ async def record_with_analysis(
     from strideguard.stream.runtime.live import announce, apply_live_options
 
     run_opts = apply_live_options(
-        RunOptions(db_path=args.db, store=not args.no_store, config_path=args.config, team=args.team), args
+        RunOptions(db_path=args.db, store=not args.no_store, config_path=args.config, team=args.team, shoe=args.shoe),
+        args,
     )
     queue: asyncio.Queue[DecodedItem | None] = asyncio.Queue()
 

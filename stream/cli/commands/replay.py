@@ -9,6 +9,7 @@ import pathlib
 from strideguard.sensors.types import Placement
 from strideguard.stream.cli.commands._common import (
     add_input_options,
+    add_shoe_option,
     add_store_options,
     kept_before_damage,
     runner_for_file,
@@ -38,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_input_options(p)
     add_store_options(p)
+    add_shoe_option(p)
     add_live_options(p, web_default=False)
     p.set_defaults(func=run)
 
@@ -54,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         store=not args.no_store,
         config_path=args.config,
         start_t_ns=args.start,
+        shoe=args.shoe,
     )
     with kept_before_damage(opts.store):
         return asyncio.run(run_live(opts, args))
