@@ -5,12 +5,16 @@ gets its database."""
 
 from __future__ import annotations
 
+import json
 import logging
 import pathlib
+import urllib.parse
+import urllib.request
 
 import pytest
 
 from strideguard.analytics.results import AnalyzerOutput, Side, StepEvent
+from strideguard.stream.errors import SinkError
 from strideguard.stream.influx import InfluxSink, V1Writer
 from strideguard.stream.influx.writers import LineWriter
 from strideguard.stream.runtime.session import SessionInfo
@@ -104,3 +108,71 @@ async def test_a_refused_line_is_split_out_of_its_batch_and_dropped_alone(
     counts = influxdb.series_rows("SELECT count(impact_g) FROM steps GROUP BY runner", database=db)
     assert {r["runner"]: r["count"] for r in counts} == {"ann": 25, "bob": 25, "cat": 25, "zed": 24}
     await sink.close()
+
+
+class AuthInfluxDB(InfluxDBService):
+    """InfluxDB 1.x with authentication on: an admin `admin` and a user `writer` who may not create
+    databases (the usual production set-up)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.config_path.write_text(self.config_path.read_text().replace("[http]\n", "[http]\n  auth-enabled = true\n"))
+
+    def start(self) -> None:
+        super().start()
+        self.query("CREATE USER admin WITH PASSWORD 'admin-pw' WITH ALL PRIVILEGES")  # the first user: no auth yet
+        self.admin("CREATE USER writer WITH PASSWORD 'writer-pw'")
+
+    def admin(self, influxql: str) -> dict:
+        data = urllib.parse.urlencode({"q": influxql}).encode()
+        with urllib.request.urlopen(f"{self.url}/query?u=admin&p=admin-pw", data=data, timeout=10) as resp:
+            return json.loads(resp.read())
+
+
+async def test_a_fresh_influxdb_gets_its_database_when_the_sink_starts(
+    influxdb: InfluxDBService, tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: the worker spooled for ever with "influxdb unreachable ... database not found"."""
+    caplog.set_level(logging.WARNING, logger="strideguard.stream.influx")
+    sink = InfluxSink(writer=V1Writer(url=influxdb.url, database="fresh_db"), spool_dir=tmp_path)
+    await sink.start()
+    await sink.write(session("ann"), steps("ann", 5))
+    await sink.close()
+    assert (sink.lines_written, sink.batches_spooled) == (5, 0)
+    assert influxdb.series_rows("SELECT count(impact_g) FROM steps", database="fresh_db")[0]["count"] == 5
+    assert [r.getMessage() for r in caplog.records] == [
+        f"influxdb: created the missing database 'fresh_db' ({influxdb.url}/query)"
+    ]
+
+
+async def test_without_the_right_to_create_it_the_start_fails_on_one_line_and_a_404_is_not_unreachable(
+    service_factory, tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = service_factory(AuthInfluxDB)
+    writer = V1Writer(url=server.url, database="team_db", username="writer", password="writer-pw")
+    sink = InfluxSink(writer=writer, spool_dir=tmp_path, retry_initial_s=0.05, retry_max_s=0.2)
+    with pytest.raises(SinkError) as failed:
+        await sink.start()
+    assert "\n" not in str(failed.value)
+    assert str(failed.value) == (
+        f"influxdb ({server.url}/write): database 'team_db' does not exist and cannot be created with these "
+        "credentials (HTTP 403: error authorizing query: writer not authorized to execute statement 'CREATE "
+        "DATABASE team_db', requires admin privilege); create it (influx -execute 'CREATE DATABASE "
+        '"team_db"\') or use an admin user'
+    )
+    # Should it go on regardless (or the database go away later), the writes are spooled and the log says why.
+    caplog.set_level(logging.WARNING, logger="strideguard.stream.influx")
+    await sink.write(session("ann"), steps("ann", 5))
+    await sink.flush()
+    assert sink.batches_spooled == 1 and sink.lines_written == 0
+    spooling = caplog.records[-1].getMessage()
+    assert spooling.startswith(
+        f"influxdb: spooling to disk: influxdb ({server.url}/write): database rejected the write (404 database"
+        ' not found: "team_db"); creating it failed: HTTP 403'
+    )
+    assert "unreachable" not in spooling
+    server.admin('CREATE DATABASE "team_db"')
+    server.admin('GRANT WRITE ON "team_db" TO "writer"')
+    await sink.close()
+    assert sink.spool.empty and sink.lines_written == 5
+    assert caplog.records[-1].getMessage().startswith("influxdb: spool drained: 1 spooled batches delivered after ")
