@@ -2,8 +2,17 @@
 retries QoS 1 publishes until the broker acknowledges them, and hands received messages on in order.
 
 Persistence is chosen so nothing is lost across reconnects: MQTT v5, `clean_start=False` and a session
-expiry of days, so the broker keeps subscriptions and queues QoS 1 messages while a client is away; a
-fixed client id per role (a worker's id names its partitions) so a restarted process finds its session.
+expiry of days, so the broker keeps subscriptions and queues QoS 1 messages while a client is away.
+
+Client ids are recognisable and secret: the role (a worker's names its team and partitions) followed by
+a random token (`unique_client_id`; a worker keeps its token in its state directory, `stored_client_id`,
+so a restarted worker finds its session). A broker replaces a connection when another client connects
+with the same id, whoever logs in (Mosquitto 2.0 does so across user names): a runner's login that could
+name a worker's id could knock the worker off the broker, and nothing a runner may read carries it.
+
+Topics are checked before anything is sent (`topic_problem`): a topic the broker would refuse (a control
+character, a non-character, a wildcard in a published name) makes Mosquitto drop the connection, and a
+publish retried across reconnects would do so for ever; it is refused here with one line instead.
 With `manual_ack=True` a received message is acknowledged only when the receiver calls `ack()` (after it
 has made the message durable), so a process killed in between gets it again from the broker.
 
@@ -23,7 +32,10 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import os
+import pathlib
 import random
+import secrets
 import socket
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -91,6 +103,86 @@ def backoff_delays_s(initial_s: float, max_s: float) -> Iterator[float]:
         ceiling = min(max_s, ceiling * 2)
 
 
+MAX_TOPIC_BYTES = 65535  # an MQTT string's length is a u16
+CLIENT_TOKEN_BYTES = 16  # random bytes of a client id's token (hex): not guessable
+
+
+def text_problem(text: str) -> str | None:
+    """Why a broker would refuse `text` as an MQTT string (a topic, a client id), or None."""
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        return f"not UTF-8 (U+{ord(text[exc.start]):04X} at character {exc.start})"
+    if size > MAX_TOPIC_BYTES:
+        return f"{size} bytes, more than {MAX_TOPIC_BYTES}"
+    for i, char in enumerate(text):
+        cp = ord(char)
+        if cp <= 0x1F or 0x7F <= cp <= 0x9F:
+            return f"control character U+{cp:04X} at character {i}"
+        if 0xFDD0 <= cp <= 0xFDEF or (cp & 0xFFFF) >= 0xFFFE:
+            return f"non-character U+{cp:04X} at character {i}"
+    return None
+
+
+def topic_problem(topic: str, *, is_filter: bool = False) -> str | None:
+    """Why a broker would refuse `topic` as a topic name (`is_filter`: as a subscription filter), or None.
+
+    MQTT 5 §1.5.4 and §4.7: well-formed UTF-8 without U+0000; Mosquitto also drops a client that sends the
+    control characters U+0001-U+001F and U+007F-U+009F or a non-character (U+FDD0-U+FDEF, U+xFFFE,
+    U+xFFFF), each measured in tests/stream/test_mqtt_hostile.py. Names hold no wildcard; in a filter `#` is
+    the last level and `+` a whole level."""
+    if not topic:
+        return "empty topic"
+    problem = text_problem(topic)
+    if problem is not None:
+        return problem
+    levels = topic.split("/")
+    if not is_filter:
+        if "+" in topic or "#" in topic:
+            return "a wildcard (+ or #) in a topic name"
+    elif any(("#" in level and (level != "#" or i != len(levels) - 1)) for i, level in enumerate(levels)):
+        return "# must be the whole last level"
+    elif any("+" in level and level != "+" for level in levels):
+        return "+ must be a whole level"
+    return None
+
+
+class InvalidTopicError(SinkError):
+    """A topic (or client id) the broker would refuse: nothing was sent."""
+
+    def __init__(self, topic: str, problem: str, *, endpoint: str | None = None, what: str = "topic") -> None:
+        super().__init__(f"{what} {topic!r} cannot go to the broker: {problem}", sink="mqtt", endpoint=endpoint)
+        self.topic = topic
+
+
+def unique_client_id(role: str) -> str:
+    """`<role>-<random token>`: recognisable in the broker's log, unknown to every other client."""
+    return f"{role}-{secrets.token_hex(CLIENT_TOKEN_BYTES)}"
+
+
+def stored_client_id(role: str, path: str | os.PathLike[str]) -> str:
+    """The client id kept in `path` if it is one of `role`'s, else a new `unique_client_id(role)` written
+    there (atomically): a process that keeps its broker session across restarts (a worker, whose queued
+    messages wait under its id) gets the same secret id each time."""
+    path = pathlib.Path(path)
+    try:
+        kept = path.read_text().strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        kept = ""
+    prefix = f"{role}-"
+    token = kept.removeprefix(prefix)
+    if kept.startswith(prefix) and len(token) == 2 * CLIENT_TOKEN_BYTES and all(c in "0123456789abcdef" for c in token):
+        return kept
+    client_id = unique_client_id(role)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w") as f:
+        f.write(client_id + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return client_id
+
+
 class LinkLost(Exception):
     """The connection went (or never came up) before an operation on it completed."""
 
@@ -130,6 +222,14 @@ class MqttConnection:
         offline: tuple[str, bytes] | None = None,
         manual_ack: bool = False,
     ) -> None:
+        problem = text_problem(client_id)
+        if problem is not None:
+            raise InvalidTopicError(client_id, problem, endpoint=settings.endpoint, what="client id")
+        for pattern in subscriptions:
+            self._check(pattern, settings, is_filter=True)
+        for message in (will, online, offline):
+            if message is not None:
+                self._check(message[0], settings)
         self.settings = settings
         self.client_id = client_id
         self.subscriptions = tuple(subscriptions)
@@ -149,6 +249,12 @@ class MqttConnection:
         self._arrived = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
         self._closing = False
+
+    @staticmethod
+    def _check(topic: str, settings: MqttSettings, *, is_filter: bool = False) -> None:
+        problem = topic_problem(topic, is_filter=is_filter)
+        if problem is not None:
+            raise InvalidTopicError(topic, problem, endpoint=settings.endpoint, what="filter" if is_filter else "topic")
 
     @property
     def connected(self) -> bool:
@@ -266,6 +372,9 @@ class MqttConnection:
         await self._deliver(list(messages), qos=qos, retain=False)
 
     async def _deliver(self, messages: list[tuple[str, bytes]], *, qos: int, retain: bool) -> None:
+        """InvalidTopicError before anything is issued if a topic would make the broker drop the link."""
+        for topic, _payload in messages:
+            self._check(topic, self.settings)
         remaining = messages
         while remaining:
             await self._connected.wait()
