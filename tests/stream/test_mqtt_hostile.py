@@ -180,3 +180,45 @@ async def test_a_runner_login_cannot_knock_the_worker_off_the_broker(
     stop.set()
     await task
     assert imu_topic("club", "runner-1").startswith("strideguard/v1/club/runner-1/imu/")
+
+
+async def test_a_runner_login_cannot_write_what_a_worker_writes(secured_broker: MosquittoService) -> None:
+    """runner-1 forges the worker's outputs for itself (an alert, a status, steps, metrics, a service
+    status) and IMU below a partition level. A coach (reads every output) and a worker (reads IMU) see
+    none of it, then the real thing: delivery is in order, so no timeout is needed to show that the
+    forgeries never arrived."""
+    forged = [
+        "strideguard/v1/club/runner-1/alerts",
+        "strideguard/v1/club/runner-1/status",
+        "strideguard/v1/club/runner-1/steps",
+        "strideguard/v1/club/runner-1/metrics",
+        "strideguard/v1/_services/worker-club-0of1/status",
+        "strideguard/v1/club/runner-1/imu/3/deeper",
+    ]
+    async with (
+        MqttConnection(
+            settings=settings_for(secured_broker, "coach", "coach-demo"),
+            client_id="acl-coach",
+            subscriptions=["strideguard/v1/#"],
+        ) as coach,
+        MqttConnection(
+            settings=settings_for(secured_broker, "worker", "worker-demo"),
+            client_id="acl-worker",
+            subscriptions=["strideguard/v1/+/+/imu/#"],
+        ) as worker,
+    ):
+        async with MqttConnection(
+            settings=settings_for(secured_broker, "runner-1", "runner-1-demo"), client_id="acl-forger"
+        ) as forger:
+            for topic in forged:
+                await forger.publish(topic, b"forged")
+            await forger.publish("strideguard/v1/club/runner-1/imu/3", b"own imu")
+            # Mosquitto 2.0 answers each refused QoS 1 publish "not authorized", then closes the connection:
+            # the refusal is final (not issued again), the forger just reconnects.
+            assert forger.connections == 1 + len(forged)
+        await worker.publish("strideguard/v1/club/runner-1/status", b"worker's own")
+        async with asyncio.timeout(10):
+            imu = await anext(worker.messages())
+            output = await anext(coach.messages())
+    assert (imu.topic, imu.payload) == ("strideguard/v1/club/runner-1/imu/3", b"own imu")
+    assert (output.topic, output.payload) == ("strideguard/v1/club/runner-1/status", b"worker's own")
