@@ -86,7 +86,7 @@ def point(
         rendered = _field_value(value, kind)
         if rendered is not None:
             p.field(name, rendered)
-    p.time(int(t_ns), write_precision=WritePrecision.NS)  # type: ignore[arg-type]  # NS is a str; annotated as the class
+    p.time(int(t_ns), write_precision=WritePrecision.NS)
     return p.to_line_protocol() or None
 
 
