@@ -37,6 +37,7 @@ import pathlib
 import random
 import secrets
 import socket
+import time
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ DEFAULT_SESSION_EXPIRY_S = 7 * 24 * 3600  # broker keeps an absent client's queu
 MISC_INTERVAL_S = 1.0  # how often paho's keepalive bookkeeping (PINGREQ, a missing PINGRESP) runs
 READS_PER_EVENT = 64  # packets taken per readable event at most (paho's loop_read takes about one)
 CLOSE_GRACE_S = 2.0  # how long a clean close waits for the DISCONNECT to go out
+FLAPPING_LOSSES = 5  # this many dropped connections within FLAPPING_WINDOW_S is worth a warning
+FLAPPING_WINDOW_S = 30.0
 
 _T = TypeVar("_T")
 
@@ -249,6 +252,7 @@ class MqttConnection:
         self._arrived = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
         self._closing = False
+        self._losses: collections.deque[float] = collections.deque()  # when established connections dropped
 
     @staticmethod
     def _check(topic: str, settings: MqttSettings, *, is_filter: bool = False) -> None:
@@ -335,6 +339,7 @@ class MqttConnection:
                 if not self._closing:
                     self.last_error = link.error
                     log.info("mqtt %s: connection lost: %s", self.client_id, link.error)
+                    self._note_loss()
             except ConnectRefused as exc:
                 # A CONNACK refusal (bad credentials, not authorised) will not fix itself before the
                 # first connection: fail fast. Later (a broker restarting) it is retried like any loss.
@@ -354,6 +359,24 @@ class MqttConnection:
                 link.close()
             if not self._closing:
                 await asyncio.sleep(next(delays))
+
+    def _note_loss(self) -> None:
+        """Say so (a warning, once per burst) when established connections keep dropping at once: another
+        client with this client id (each connect evicts the other), or a broker refusing what is sent."""
+        now = time.monotonic()
+        losses = self._losses
+        losses.append(now)
+        while losses and now - losses[0] > FLAPPING_WINDOW_S:
+            losses.popleft()
+        if len(losses) == FLAPPING_LOSSES:
+            log.warning(
+                "mqtt %s: the connection dropped %d times within %g s (last: %s); is another client using this"
+                " client id, or is the broker refusing what is sent?",
+                self.client_id,
+                len(losses),
+                FLAPPING_WINDOW_S,
+                self.last_error,
+            )
 
     async def wait_connected(self) -> None:
         await self._connected.wait()

@@ -5,6 +5,7 @@ and a runner's login cannot knock a worker off the broker by taking its client i
 from __future__ import annotations
 
 import asyncio
+import logging
 import pathlib
 import threading
 import time
@@ -222,3 +223,21 @@ async def test_a_runner_login_cannot_write_what_a_worker_writes(secured_broker: 
             output = await anext(coach.messages())
     assert (imu.topic, imu.payload) == ("strideguard/v1/club/runner-1/imu/3", b"own imu")
     assert (output.topic, output.payload) == ("strideguard/v1/club/runner-1/status", b"worker's own")
+
+
+async def test_two_clients_with_one_client_id_are_said_to_evict_each_other(
+    mosquitto: MosquittoService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: the two reconnected in turn for ever with nothing above INFO in the log."""
+    caplog.set_level(logging.WARNING, logger="strideguard.stream.mqtt.connection")
+    async with (
+        MqttConnection(settings=settings_for(mosquitto), client_id="twin") as first,
+        MqttConnection(settings=settings_for(mosquitto), client_id="twin"),
+    ):
+        async with asyncio.timeout(20):
+            while not caplog.records:
+                await asyncio.sleep(0.05)
+    assert first.connections >= 3
+    message = caplog.records[0].getMessage()
+    assert message.startswith("mqtt twin: the connection dropped 5 times within 30 s (last: ")
+    assert message.endswith("is another client using this client id, or is the broker refusing what is sent?")
