@@ -15,6 +15,7 @@ from typing import Any
 from strideguard.analytics.risk import Baseline, RiskEngine
 from strideguard.analytics.runner import RunnerAnalyzer
 from strideguard.sensors.capture import ReplayStats
+from strideguard.sensors.errors import CaptureError, ImportFormatError, SensorError
 from strideguard.sensors.types import Placement
 from strideguard.stream.alerts.settings import build_dispatcher
 from strideguard.stream.runtime import bus as busmod
@@ -161,13 +162,26 @@ async def run_file(opts: RunOptions, *, on_start: Any = None) -> RunResult:
     async with open_pipeline(opts, source=str(opts.path)) as parts:
         if on_start is not None:
             on_start(parts)
-        if opts.live_view:
-            items = list(items)  # the progress bar needs the end time; captures of a run fit in memory
+        damage: SensorError | None = None
+        if opts.live_view:  # the progress bar needs the end time; captures of a run fit in memory
+            items, damage = _read_up_to_damage(items)
             parts.progress.start_t_ns, parts.progress.end_t_ns = sources.time_span(items)
         async for item in sources.paced(items, speed=opts.speed, progress=parts.progress):
             await parts.pipeline.push(item)
+        if damage is not None:
+            raise damage  # after the good part went through, as when reading as we go
         summaries = await parts.pipeline.finish()
     return RunResult(pipeline=parts.pipeline, summaries=summaries, stats=stats, db_path=parts.db_path)
+
+
+def _read_up_to_damage(items: Iterable[Any]) -> tuple[list[Any], SensorError | None]:
+    """Every item before a damaged or malformed part of the input, and the error that ended it."""
+    good: list[Any] = []
+    try:
+        good.extend(items)
+    except (CaptureError, ImportFormatError) as exc:
+        return good, exc
+    return good, None
 
 
 __all__ = ["LiveParts", "RunOptions", "RunResult", "analyzer_factory", "open_pipeline", "run_file"]

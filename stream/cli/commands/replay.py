@@ -7,7 +7,12 @@ import asyncio
 import pathlib
 
 from strideguard.sensors.types import Placement
-from strideguard.stream.cli.commands._common import add_input_options, add_store_options
+from strideguard.stream.cli.commands._common import (
+    add_input_options,
+    add_store_options,
+    kept_before_damage,
+    runner_for_file,
+)
 from strideguard.stream.runtime.live import add_live_options, run_live
 
 EXAMPLES = """\
@@ -43,11 +48,12 @@ def run(args: argparse.Namespace) -> int:
     opts = RunOptions(
         path=args.file,
         speed=args.speed or None,
-        runner=args.runner,
+        runner=runner_for_file(args.file, args.runner),
         placement=Placement(args.placement),
         db_path=args.db,
         store=not args.no_store,
         config_path=args.config,
         start_t_ns=args.start,
     )
-    return asyncio.run(run_live(opts, args))
+    with kept_before_damage(opts.store):
+        return asyncio.run(run_live(opts, args))

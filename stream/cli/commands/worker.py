@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_broker_options(p)
+    add_broker_options(p, every_team=True)
     p.add_argument(
         "--index", type=int, default=int(_env("WORKER_INDEX", "0") or 0), help="this worker's index, 0-based"
     )
