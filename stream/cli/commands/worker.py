@@ -165,7 +165,8 @@ def run(args: argparse.Namespace) -> int:
         if sink is not None:
             print(
                 f"worker {options.name}: influxdb lines_written={sink.lines_written} "
-                f"batches_spooled={sink.batches_spooled} batches_rejected={sink.batches_rejected}",
+                f"batches_spooled={sink.batches_spooled} lines_rejected={sink.lines_rejected} "
+                f"spool_damaged_records={sink.spool.damaged_records}",
                 flush=True,
             )
 
