@@ -40,6 +40,7 @@ from typing import Any
 
 from strideguard.analytics.results import AnalyzerOutput
 from strideguard.sensors.errors import DecodeError
+from strideguard.stream import names
 from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings, Received, stored_client_id
 from strideguard.stream.mqtt.inband import ControlMessage, InputMessage, ReadingMessage, decode_input
 from strideguard.stream.mqtt.journal import Journal, is_finished
@@ -240,12 +241,19 @@ class Worker:
             if parts.kind == "control":
                 return self._accept_control(parts, message.payload)
             decoded = decode_input(message.payload, runner=parts.runner)
+            names.check(decoded.session, "session")  # it names the session in InfluxDB, the store, topics
+            names.check(_device_of(decoded), "device")  # an InfluxDB tag
         except (ValueError, DecodeError) as exc:
             self.stats.bad_payloads += 1
             log.warning("dropping a bad message on %s: %s", message.topic, " ".join(str(exc).split())[:200])
             return None
         wire = self.wires.get(decoded.session)
-        if wire is not None and (wire.team, wire.runner) != (parts.team, parts.runner):
+        # A session id is the runner's (`new_session_id`: `<runner>-...`). Checked here too, not only against
+        # this worker's open sessions: a runner may publish on a partition of ANOTHER worker, where the
+        # other runner's session is not open, and would add rows to that session in the shared sinks.
+        if not decoded.session.startswith(f"{parts.runner}-") or (
+            wire is not None and (wire.team, wire.runner) != (parts.team, parts.runner)
+        ):
             self.stats.foreign += 1  # another runner's session id: never lets one runner touch another's data
             log.warning("dropping a message on %s for a session of another runner", message.topic)
             return None
@@ -462,6 +470,14 @@ class Worker:
                 await self._note_input(key, decoded, parts)
             await self._analyse(key, decoded)
         await self._delivered()
+
+
+def _device_of(message: InputMessage) -> str:
+    if isinstance(message, ImuMessage):
+        return message.batch.device
+    if isinstance(message, ReadingMessage):
+        return message.reading.device
+    return "control"  # a control names no device
 
 
 def _after_watermark(output: AnalyzerOutput, watermark: dict[str, int]) -> AnalyzerOutput:
