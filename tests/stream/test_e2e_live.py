@@ -378,6 +378,7 @@ def assert_mqtt_steps_complete_and_ordered(rig: Rig, observer: Observer) -> int:
 
 @pytest.mark.slow
 async def test_three_runners_two_worker_processes_equal_the_embedded_pipeline(rig: Rig) -> None:
+    rig.db = rig.tmp / "club.db"  # both workers keep the sessions in one store too (`worker --db`)
     async with Observer(rig.broker, rig.team) as observer:
         await start_all(rig, observer, speed=0)
         await wait_until(lambda: len(observer.finished) == 3, 60, "3 finished sessions", rig)
@@ -388,6 +389,7 @@ async def test_three_runners_two_worker_processes_equal_the_embedded_pipeline(ri
     assert assert_mqtt_steps_complete_and_ordered(rig, observer) == 0
     # Each runner was analysed by exactly one worker: both took part, and no session was opened twice.
     rig.stop()
+    assert_store_equals_embedded(rig, observer.finished)
     logs = [w.log() for w in rig.workers]
     assert all("sessions_finished=" in log for log in logs), rig.logs()
     finished = [int(log.split("sessions_finished=")[1].split(",")[0]) for log in logs]
