@@ -125,6 +125,7 @@
       metrics: function (m) {
         state.metrics = m;
         lastUpdate = Date.now();
+        document.getElementById("unknown").hidden = true;
         document.getElementById("cadence").textContent = fmt(m.cadence_spm, 0);
         document.getElementById("impact").textContent = fmt(m.impact_g, 1);
         document.getElementById("sway").textContent = fmt(m.sway_ml_ratio, 2);
@@ -159,7 +160,22 @@
         }
       },
       status: function (s) {
+        document.getElementById("unknown").hidden = true;
         if (s.state === "finished") document.getElementById("updated").textContent = "session finished";
+      },
+      unknown: function (u) {
+        // the server has never seen this name: say so at once, with the runners who are here
+        const el = document.getElementById("unknown");
+        state.unknown = u;
+        el.replaceChildren("No runner called \u201c" + u.runner + "\u201d is running here. ",
+                           u.running.length ? "Running now: " : "Nobody is running here yet.");
+        u.running.forEach(function (n, i) {
+          const a = document.createElement("a");
+          a.href = "/runner/" + encodeURIComponent(n);
+          a.textContent = n;
+          el.append(i ? ", " : "", a);
+        });
+        el.hidden = false;
       },
     }, setConn);
 
@@ -192,7 +208,12 @@
             const a = document.createElement("a");
             a.href = "/runner/" + encodeURIComponent(n);
             a.textContent = n;
-            td.appendChild(a);
+            const b = document.createElement("button");
+            b.type = "button";
+            b.className = "qr-button";
+            b.textContent = "QR";
+            b.addEventListener("click", function () { showQr(n); });
+            td.append(a, " ", b);
           } else { td.textContent = text; }
           if (i === 1) td.className = "risk";
           tr.appendChild(td);
@@ -201,6 +222,16 @@
       }
     }
     function row(name) { return rows[name] || (rows[name] = { risk: null, metrics: null, alert: "" }); }
+    // a QR code of a page's address (with its key) for a phone; none when the server serves this computer only
+    const qr = document.getElementById("qr");
+    qr.addEventListener("load", function () { document.getElementById("phone").hidden = false; });
+    qr.addEventListener("error", function () { document.getElementById("phone").hidden = true; });
+    function showQr(name) {
+      qr.src = "/qr.svg" + (name ? "?runner=" + encodeURIComponent(name) : "");
+      document.getElementById("qr-caption").textContent =
+        "Scan to open " + (name ? name + "\u2019s page" : "the team page") + " on a phone";
+    }
+    showQr(null);
     feed("/events", {
       metrics: function (m) {
         const r = row(m.runner);
