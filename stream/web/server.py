@@ -157,9 +157,15 @@ class WebServer:
         return reach.announcement(self.links, reachable=not self.loopback, runners=runners)
 
     async def start(self) -> None:
-        # aiohttp's own idle timer is only the backstop: the guard closes idle connections first and counts them
+        # aiohttp's own idle timer is only the backstop: the guard closes idle connections first and counts them.
+        # handler_cancellation: a page that goes away ends its feed at once, freeing its place under max_feeds
+        # (otherwise only the next heartbeat write would notice, up to HEARTBEAT_S later).
         self._runner = web.AppRunner(
-            self.app, access_log=None, shutdown_timeout=1.0, keepalive_timeout=2 * self.limits.idle_timeout_s
+            self.app,
+            access_log=None,
+            shutdown_timeout=1.0,
+            keepalive_timeout=2 * self.limits.idle_timeout_s,
+            handler_cancellation=True,
         )
         await self._runner.setup()
         protocols = self._runner.server  # aiohttp's protocol factory, put behind the connection bounds
