@@ -12,7 +12,6 @@ import asyncio
 import json
 import logging
 import os
-import re
 import resource
 import socket
 import subprocess
@@ -169,7 +168,7 @@ def _low_fd_limit() -> None:
 @pytest.mark.slow
 def test_a_flood_of_half_requests_neither_exhausts_a_256_descriptor_process_nor_prints_tracebacks() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", SERVE],
+        [sys.executable, "-u", "-c", SERVE],  # -u: every line of stderr reaches the check
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -196,4 +195,4 @@ def test_a_flood_of_half_requests_neither_exhausts_a_256_descriptor_process_nor_
     finally:
         proc.terminate()
         _, stderr = proc.communicate(timeout=10)
-    assert "Traceback" not in stderr and not re.search(r"(?i)error", stderr), stderr[:2000]
+    assert stderr == "", stderr[:2000]  # not one line: no accept() error, no traceback
