@@ -89,7 +89,8 @@ async def test_a_dns_rebinding_name_is_refused_in_a_real_browser() -> None:
             response = await page.goto(f"http://evil.example:{server.port}/runner/anna")
             assert response is not None and response.status == 421
             status = await page.evaluate(
-                """() => fetch('/api/runner/anna/snooze', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                """() => fetch('/api/runner/anna/snooze', {method: 'POST',
+                          headers: {'Content-Type': 'application/json'},
                           body: JSON.stringify({metric: null, minutes: 120})}).then(r => r.status)"""
             )
             assert status == 421
@@ -106,15 +107,18 @@ async def test_another_sites_page_cannot_snooze(browser) -> None:
         control = bus.subscribe(f"{busmod.TOPIC_ROOT}/+/+/control")
         # the attacker's page, served from another origin
         targets = [local.url + "api/runner/anna/snooze", lan.url + "api/runner/anna/snooze"]
+        field = """<input name='{"metric":null,"minutes":120,"x":"' value='"}'>"""  # text/plain smuggles JSON
         attack = "".join(
-            f"""<form method="post" enctype="text/plain" action="{t}" target="f{i}"><input name='{{"metric":null,"minutes":120,"x":"' value='"}}'></form>
-            <iframe name="f{i}"></iframe>"""
+            f'<form method="post" enctype="text/plain" action="{t}" target="f{i}">{field}</form><iframe name="f{i}">'
+            "</iframe>"
             for i, t in enumerate(targets)
         )
+
+        async def attacker_page(request: web.Request) -> web.Response:
+            return web.Response(text=f"<html><body>{attack}</body></html>", content_type="text/html")
+
         app = web.Application()
-        app.router.add_get(
-            "/", lambda r: web.Response(text=f"<html><body>{attack}</body></html>", content_type="text/html")
-        )
+        app.router.add_get("/", attacker_page)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

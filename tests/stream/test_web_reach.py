@@ -16,6 +16,7 @@ from strideguard.stream.runtime import bus as busmod
 from strideguard.stream.web import WebServer, reach
 from tests.stream.web_raw import request
 
+CLI = [sys.executable, "-m", "strideguard.stream.cli"]
 IP_JSON = json.dumps(
     [
         {"ifname": "lo", "flags": ["LOOPBACK", "UP"], "addr_info": [{"family": "inet", "local": "127.0.0.1"}]},
@@ -103,8 +104,7 @@ async def test_the_qr_route_encodes_the_page_address_with_the_key() -> None:
 def test_the_cli_prints_the_lan_address_runner_and_qr_for_host_0_0_0_0() -> None:
     """`strideguard demo --web --host 0.0.0.0` end to end (the run itself cut short by --speed 0)."""
     done = subprocess.run(
-        [sys.executable, "-m", "strideguard.stream.cli", "demo", "--web", "--host", "0.0.0.0", "--port", "0"]
-        + ["--speed", "0", "--no-store"],
+        [*CLI, "demo", "--web", "--host", "0.0.0.0", "--port", "0", "--speed", "0", "--no-store"],
         capture_output=True,
         text=True,
         timeout=120,
