@@ -116,3 +116,37 @@ def test_the_cli_prints_the_lan_address_runner_and_qr_for_host_0_0_0_0() -> None
     assert "http://127.0.0.1" not in done.stderr
     assert "scan to open the runner page on a phone:" in done.stderr
     assert "— page http://" in done.stdout  # the session's start line names its page too
+
+
+def test_record_names_its_runners_page_and_qr_for_host_0_0_0_0(tmp_path) -> None:
+    """`record --web --host 0.0.0.0` knows its runner before the run: the QR opens that runner's page."""
+    done = subprocess.run(
+        [
+            *CLI,
+            "record",
+            "--simulate",
+            "--fast",
+            "--duration",
+            "20",
+            "--runner",
+            "ann",
+            "--device",
+            "A0:9E:1A:00:00:01:chest",
+            "--out",
+            str(tmp_path / "ann.sgcap"),
+            "--no-store",
+            "--web",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lan = reach.lan_addresses()[0]
+    assert f"ann's page: http://{lan}:" in done.stderr and "/runner/ann?key=" in done.stderr
+    assert "scan to open the runner page on a phone:" in done.stderr

@@ -273,6 +273,7 @@ async def record_with_analysis(
     stats: CollectorStats | None = None
     try:
         async with open_pipeline(run_opts, source=str(opts.out)) as parts:
+            parts.runners = sorted({runner for runner, _ in args.devices})  # their pages' links and QR code
             announce(parts)
 
             async def analyse() -> None:
