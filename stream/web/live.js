@@ -229,6 +229,10 @@
     return s >= 3600 ? Math.floor(s / 3600) + ":" + mm + ":" + ss : mm + ":" + ss;
   }
   function fmt(v, digits) { return (v === null || v === undefined) ? "–" : Number(v).toFixed(digits); }
+  function howLong(seconds) {  // "25 s", "1 min 5 s": read at a glance, not as a clock
+    const s = Math.max(0, Math.round(seconds));
+    return s < 60 ? s + " s" : Math.floor(s / 60) + " min" + (s % 60 ? " " + (s % 60) + " s" : "");
+  }
   function episodeKey(ev) { return [ev.session_id, ev.metric, ev.onset_t_ns].join("|"); }
 
   // -- speech ------------------------------------------------------------------------------------------
@@ -337,6 +341,7 @@
   };
 
   RunnerView.prototype.renderAlerts = function () {
+    if (this.finished()) return;  // the summary says it all now
     const all = this.pinned();
     if (all.length) this.hooks.showPinned(all[0]);
     const list = $("alerts-more");
@@ -388,8 +393,8 @@
     const bar = $("sensor");
     let text = "", kind = "";
     if (this.finished()) { text = "Run finished"; kind = "finished"; }
-    else if (st.sensor === "lost") { text = "Sensor lost — " + clock((now - this.sensorSinceMs) / 1000) + " without data"; kind = "lost"; }
-    else if (st.sensor === "silent") { text = "No data from the sensor for " + clock((now - this.sensorSinceMs) / 1000); kind = "silent"; }
+    else if (st.sensor === "lost") { text = "Sensor lost · no data for " + howLong((now - this.sensorSinceMs) / 1000); kind = "lost"; }
+    else if (st.sensor === "silent") { text = "No data from the sensor for " + howLong((now - this.sensorSinceMs) / 1000); kind = "silent"; }
     else if (now < this.backUntilMs) {
       text = "Sensor back" + (this.lastGapS !== null && this.lastGapS !== undefined ? " after " + Math.round(this.lastGapS) + " s" : "");
       kind = "back";
@@ -406,7 +411,7 @@
       }
     }
     const held = $("held-back");
-    held.hidden = !st.heldBack.length;
+    held.hidden = !st.heldBack.length || this.finished();
     if (st.heldBack.length) {
       const last = st.heldBack[st.heldBack.length - 1];
       held.textContent = st.heldBack.length + (st.heldBack.length === 1 ? " alert" : " alerts") +
@@ -417,7 +422,7 @@
     const ready = status ? status.baseline_ready_t_ns : undefined;
     const base = $("baseline");
     let learning = "";
-    if (!this.finished() && status && !(m && m.risk_score !== null && m.risk_score !== undefined)) {
+    if (!this.finished() && st.sensor === "ok" && status && !(m && m.risk_score !== null && m.risk_score !== undefined)) {
       if (ready === undefined || ready === null || st.dataTNs === null) learning = "Learning your baseline once you are running";
       else if (st.dataTNs < ready) learning = "Learning your baseline, " + Math.max(1, Math.ceil((ready - st.dataTNs) / 60e9)) + " min left";
     }
@@ -459,6 +464,7 @@
     }
     $("summary-advice-head").hidden = !st.afterRun.length;
     $("summary").hidden = false;
+    for (const id of ["banner", "alerts-more", "held-back", "baseline", "snooze-metric"]) $(id).hidden = true;
     document.querySelector(".snooze-bar").hidden = true;
   };
 
@@ -469,7 +475,7 @@
   function teamAlert(row, ev) {
     const key = episodeKey(ev);
     if (ev.kind === "cleared") delete row.active[key];
-    else row.active[key] = ev.severity;
+    else if (row.state !== "finished") row.active[key] = ev.severity;  // an old onset replayed after the end
     row.alert = ev.kind === "cleared" ? "ok: " + ev.message : ev.message;
   }
   function teamStatus(row, s) {
