@@ -341,7 +341,7 @@
   };
 
   RunnerView.prototype.renderAlerts = function () {
-    if (this.finished()) return;  // the summary says it all now
+    if (this.finished()) return;  // the run is over: an old alert replayed to a late page is not pinned
     const all = this.pinned();
     if (all.length) this.hooks.showPinned(all[0]);
     const list = $("alerts-more");
@@ -464,7 +464,7 @@
     }
     $("summary-advice-head").hidden = !st.afterRun.length;
     $("summary").hidden = false;
-    for (const id of ["banner", "alerts-more", "held-back", "baseline", "snooze-metric"]) $(id).hidden = true;
+    for (const id of ["held-back", "baseline", "snooze-metric"]) $(id).hidden = true;  // the last alerts stay, below
     document.querySelector(".snooze-bar").hidden = true;
   };
 
