@@ -167,7 +167,9 @@ async def test_two_alerts_2_ms_apart_are_both_spoken_by_priority_and_the_most_se
         bus.publish(t, alert("sway_ml", "warning", 300 * NS, after_run=["Core and glute work after the run."]))
         await asyncio.sleep(0.002)
         bus.publish(t, alert("fatigue", "alert", 301 * NS))
-        await page.wait_for_function("window.__speech.started.length === 2 && window.__speech.started[1].end", timeout=10_000)
+        await page.wait_for_function(
+            "window.__speech.started.length === 2 && window.__speech.started[1].end", timeout=10_000
+        )
         speech = await page.evaluate("window.__speech")
         assert [s["text"] for s in speech["started"]] == ["fatigue alert spoken.", "sway_ml warning spoken."]
         assert speech["cancels"] == 0 and speech["overlaps"] == 0
@@ -203,8 +205,12 @@ async def test_two_alerts_2_ms_apart_are_both_spoken_by_priority_and_the_most_se
             status(
                 "anna",
                 state="finished",
-                summary={"duration_s": 1930.0, "n_steps": 5400, "cadence_spm": 168.2, "risk": {"score_mean": 22.4,
-                         "score_max": 61.0, "events": {"fatigue:onset": 1, "sway_ml:onset": 1}}},
+                summary={
+                    "duration_s": 1930.0,
+                    "n_steps": 5400,
+                    "cadence_spm": 168.2,
+                    "risk": {"score_mean": 22.4, "score_max": 61.0, "events": {"fatigue:onset": 1, "sway_ml:onset": 1}},
+                },
             ),
         )
         await page.wait_for_selector("#summary:not([hidden])", timeout=5_000)
@@ -233,7 +239,14 @@ async def test_baseline_countdown_heart_rate_and_elapsed_time(browser) -> None:
 async def test_team_page_ranks_by_alert_then_risk_then_name_and_sinks_stale_and_finished(browser) -> None:
     bus = busmod.Bus()
     async with WebServer(bus, host="127.0.0.1", port=0) as server:
-        for runner, risk in (("anna", 12.0), ("ben", 64.0), ("cara", 30.0), ("dan", 90.0), ("eve", 70.0), ("fay", 64.0)):
+        for runner, risk in (
+            ("anna", 12.0),
+            ("ben", 64.0),
+            ("cara", 30.0),
+            ("dan", 90.0),
+            ("eve", 70.0),
+            ("fay", 64.0),
+        ):
             bus.publish(busmod.topic("t", runner, "status"), status(runner))
             bus.publish(busmod.topic("t", runner, "metrics"), metrics(runner, 100 * NS, risk=risk))
         a = alert("cadence", "alert", 200 * NS)
