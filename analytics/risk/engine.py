@@ -23,6 +23,7 @@ from strideguard.analytics.results import RiskEvent, RiskEventKind, Severity, Wi
 from strideguard.analytics.risk.baseline import Baseline, MetricBaseline, fit_metric_baseline
 from strideguard.analytics.risk.config import AbsoluteCadenceRule, MetricRule, RiskConfig
 from strideguard.analytics.risk.detect import NS_PER_S, SEVERITY_ORDER, SustainedDetector, Transition
+from strideguard.analytics.risk.warmup import WarmupCheck
 
 FATIGUE = "fatigue"
 CADENCE = "cadence"
@@ -201,6 +202,8 @@ class RiskEngine:
         self._first_running_ns: int | None = None
         self._collected: dict[str, list[float]] = {r.name: [] for r in config.metrics}
         self._collected_speed: dict[str, list[float | None]] = {r.name: [] for r in config.metrics}
+        self._collected_hr: list[float] = []
+        self._warmup = WarmupCheck(config.warmup_check, prior_baseline)
         self._baseline_end_ns = 0
         self._detectors = {
             r.name: SustainedDetector(
@@ -271,6 +274,7 @@ class RiskEngine:
         """Session risk: score statistics, mean contribution per factor, event counts, baseline."""
         out = summarize_scores(self._scores, self._contributions)
         out["events"] = dict(sorted(self._event_counts.items()))
+        out["warmup"] = self._warmup.summary()
         if self.config.absolute_cadence.enabled:  # why the floor was (not) judged, in running windows
             out["cadence_floor_windows"] = dict(self._floor_windows)
         base = self.baseline
@@ -281,8 +285,11 @@ class RiskEngine:
         """Score the window and advance every detector; the absolute rules need no baseline, so they are
         judged from the end of the warm-up, the baseline-relative ones once a baseline exists."""
         self._collect_baseline(window)
+        start_note = self._warmup.push(window)
+        if start_note is not None:
+            self._count(start_note)
         if not window.running or not self._past_warmup(window):
-            return window, ()
+            return window, () if start_note is None else (start_note,)
         base = self.baseline
         score = None
         deviations: dict[str, Deviation | None] = {}
@@ -319,6 +326,8 @@ class RiskEngine:
                     events.append(ev)
         if deviations:
             events.extend(self._push_fatigue(window, deviations))
+        if start_note is not None:
+            events.insert(0, start_note)
         return dataclasses.replace(window, risk_score=score), tuple(events)
 
     # -- internals ----------------------------------------------------------------------------
@@ -336,6 +345,8 @@ class RiskEngine:
         if not self._past_warmup(window):
             return
         if window.t_end_ns <= self._baseline_end_ns:
+            if window.heart_rate_bpm is not None and math.isfinite(window.heart_rate_bpm):
+                self._collected_hr.append(float(window.heart_rate_bpm))
             for rule in self.config.metrics:
                 value = getattr(window, rule.field)
                 if value is not None:
@@ -353,7 +364,8 @@ class RiskEngine:
             )
             if mb is not None:
                 metrics[rule.name] = mb
-        self._run_baseline = Baseline(metrics=metrics, source="run", t_end_ns=self._baseline_end_ns)
+        hr = float(np.median(self._collected_hr)) if self._collected_hr else None
+        self._run_baseline = Baseline(metrics=metrics, source="run", t_end_ns=self._baseline_end_ns, heart_rate_bpm=hr)
         self._collected.clear()
         self._collected_speed.clear()
 
@@ -473,23 +485,31 @@ class RiskEngine:
                 message = f"{rule.label} back within your baseline band after {format_duration(tr.duration_s)}"
             else:
                 message = metric_message(rule, tr.mean_deviation, tr.duration_s)
-        key = f"{name}:{kind.value}"
-        self._event_counts[key] = self._event_counts.get(key, 0) + 1
-        return RiskEvent(
-            runner=window.runner,
-            t_ns=t_ns,
-            kind=kind,
-            metric=name,
-            severity=severity,
-            value=round(value, 3),
-            baseline=round(baseline, 3),
-            deviation=round(deviation, 2),
-            deviation_unit=unit,
-            duration_s=round(tr.duration_s, 1),
-            message=message,
-            cue=cue,
-            onset_t_ns=tr.onset_t_ns,
+        return self._count(
+            RiskEvent(
+                runner=window.runner,
+                t_ns=t_ns,
+                kind=kind,
+                metric=name,
+                severity=severity,
+                value=round(value, 3),
+                baseline=round(baseline, 3),
+                deviation=round(deviation, 2),
+                deviation_unit=unit,
+                duration_s=round(tr.duration_s, 1),
+                message=message,
+                cue=cue,
+                onset_t_ns=tr.onset_t_ns,
+            )
         )
+
+    def _count(self, event: RiskEvent) -> RiskEvent:
+        """Tally the event for the session summary's `events`: metric:onset / metric:cleared, and
+        metric:note for an `info` onset (so a count of onsets is a count of warnings and alerts)."""
+        note = event.severity is Severity.INFO and event.kind is RiskEventKind.ONSET
+        key = f"{event.metric}:{'note' if note else event.kind.value}"
+        self._event_counts[key] = self._event_counts.get(key, 0) + 1
+        return event
 
     def _cadence_severity(self, tr: Transition) -> Severity | None:
         """A cadence episode only the population floor holds is capped at the floor's max_severity (an

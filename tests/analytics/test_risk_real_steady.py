@@ -49,6 +49,9 @@ def test_uci_treadmill_runner_at_an_easy_pace_is_never_alerted(uci_runs: list[Uc
     print(f"{run.name}: median cadence {np.median(cadences):.1f} spm, events {_loud(list(out.risk_events))}")
     assert len(cadences) > 50  # the run was analysed as running
     assert _loud(list(out.risk_events)) == []
+    assert [e for e in out.risk_events if e.metric == "warmup"] == []  # no previous session: no live cue
+    # a 5-min segment cut from a constant 8-km/h bout: too short to know the working level after the run
+    assert engine.session_summary()["warmup"]["judged"] is False
     floor = engine.session_summary()["cadence_floor_windows"]
     # without speed the floor is never judged; at 8 km/h (below its 2.8 m/s) neither
     assert floor["judged"] == 0
@@ -57,12 +60,13 @@ def test_uci_treadmill_runner_at_an_easy_pace_is_never_alerted(uci_runs: list[Uc
 
 def _davis_windows(path: pathlib.Path, *, with_speed: bool) -> list[WindowMetrics]:
     """10-s windows on a 5-s hop from the 1-Hz records: chest-strap cadence (strides/min x 2, with its
-    fractional part), the watch's speed; a window runs when its mean speed does."""
+    fractional part) and heart rate, the watch's speed; a window runs when its mean speed does."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     t_s = np.array([float(r["elapsed_seconds"]) for r in rows])
     spm = np.array([2 * (float(r["hrm_cadence"]) + float(r["hrm_fractional_cadence"])) for r in rows])
     speed = np.array([float(r["enhanced_speed"]) for r in rows])
+    hr = np.array([float(r["hrm_heart_rate"]) for r in rows])
     t0_ns = int(rows[0]["posix_timestamp"]) * NS
     out = []
     for start in np.arange(0.0, t_s[-1] - 10.0, 5.0):
@@ -78,6 +82,7 @@ def _davis_windows(path: pathlib.Path, *, with_speed: bool) -> list[WindowMetric
                 running=running,
                 cadence_spm=float(spm[inside].mean()) if running else None,
                 speed_mps=mean_speed if with_speed else None,
+                heart_rate_bpm=float(hr[inside].mean()),
             )
         )
     return out
@@ -93,5 +98,10 @@ def test_davis_outdoor_run_is_never_alerted(real_data: pathlib.Path, with_speed:
     print(f"davis: {len(running)} running windows of {len(windows)}, events {_loud(events)}")
     assert len(running) > 100
     assert _loud(events) == []
+    assert [e for e in events if e.metric == "warmup"] == []
+    start = engine.session_summary()["warmup"]
+    print("davis warm-up:", start)
+    # the recording starts at working pace (3.7 m/s within 30 s): said after the run, never cued live
+    assert (start["judged"], start["hard_start"], start["against"]) == (True, True, "this run")
     floor = engine.session_summary()["cadence_floor_windows"]
     assert floor["no_speed" if not with_speed else "judged"] > 0
