@@ -44,7 +44,14 @@ from strideguard.stream.export.pseudonym import (
     write_key,
 )
 from strideguard.stream.export.samples import SessionSamples, load_session_samples
-from strideguard.stream.export.tables import device_row, results_table, rows_table, samples_table, session_row
+from strideguard.stream.export.tables import (
+    device_row,
+    gap_rows,
+    results_table,
+    rows_table,
+    samples_table,
+    session_row,
+)
 from strideguard.stream.export.tabular import TableWriters
 from strideguard.stream.sqlite.store import SessionRow, SessionStore
 
@@ -173,15 +180,13 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
             )
             group = labeler.group(row.team)
             bar.set_label(f"sub-{subject} ses-{session}: reading")
-            samples = load_session_samples(row, placement=opts.csv_placement)
+            samples = load_session_samples(row, placement=opts.csv_placement, **_segment_bounds(store, row))
             for device in [
                 *(s.device for s in samples.streams),
                 *(r.device for r in samples.heart_rate),
                 *(r.device for r in samples.strides),
             ]:
                 labeler.device(device)
-            if samples.problem:
-                result.problems.append(f"sub-{subject} ses-{session}: {samples.problem}")
             steps, windows, alerts = (
                 store.steps(row.session_id),
                 store.windows(row.session_id),
@@ -195,9 +200,11 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
                 "n_steps": len(steps),
                 "n_windows": len(windows),
                 "n_alerts": len(alerts),
-                "raw_samples": samples.problem or "complete",
+                **completeness(row, samples, withhold_path=labeler.pseudonymous),
                 "tracksys": [],
             }
+            if info["incomplete"]:
+                result.problems.append(f"sub-{subject} ses-{session} is incomplete: {'; '.join(info['incomplete'])}")
             if not labeler.pseudonymous:
                 info["session_id"] = row.session_id
             p = participants.setdefault(subject, {"group": group, "sessions": []})
@@ -258,6 +265,55 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
 
 def _status(raw: str) -> str:
     return "unfinished" if raw == "running" else raw
+
+
+def _segment_bounds(store: SessionStore, row: SessionRow) -> dict[str, int | None]:
+    """Where this session's samples lie in its recording: a pause longer than the engine's limit splits a
+    recording into sessions (segments) that share one source; each gets only its own stretch. The first
+    segment's start also dates a CSV with relative times (see samples.load_session_samples)."""
+    siblings = sorted(
+        (r.started_t_ns for r in store.sessions(runner=row.runner) if r.source == row.source),
+    )
+    later = [t for t in siblings if t > row.started_t_ns]
+    return {
+        "from_t_ns": row.started_t_ns if siblings and siblings[0] < row.started_t_ns else None,
+        "until_t_ns": later[0] if later else None,
+        "first_started_t_ns": siblings[0] if siblings else row.started_t_ns,
+    }
+
+
+def completeness(row: SessionRow, samples: SessionSamples, *, withhold_path: bool = False) -> dict[str, Any]:
+    """What of the session is missing, for the manifest: gaps in the raw samples, a recording that could not
+    be read, and results the store itself lost (a session it marked `incomplete`). `incomplete` lists
+    the reasons in words (empty: complete)."""
+    reasons = []
+    missing_s = max((s.missing_s for s in samples.streams), default=0.0)
+    n_gaps = max((len(s.gaps) for s in samples.streams), default=0)
+    if samples.problem:  # a path says where (and often whose) the recording is: in the key, not the export
+        reasons.append(samples.problem.replace(row.source, "(path in the key)") if withhold_path else samples.problem)
+    if n_gaps:
+        expected = samples.n_samples + samples.n_missing
+        reasons.append(
+            f"{n_gaps} gap(s) in the raw samples, {missing_s:.1f} s without data, "
+            f"{samples.n_missing:,} of {expected:,} expected samples missing "
+            f"({100 * samples.n_missing / expected:.1f} %)"
+        )
+    lost = row.summary.get("store_lost") if isinstance(row.summary, dict) else None
+    if row.status == "incomplete" or lost:
+        what = ", ".join(f"{v} {k}" for k, v in (lost or {}).items() if v) or "an unknown amount"
+        reasons.append(f"the store marked it incomplete: it lost {what} of the analysis results")
+    return {
+        "raw_samples": "not readable"
+        if samples.problem and not samples.streams
+        else ("incomplete" if samples.problem or n_gaps else "complete"),
+        "missing": {
+            "n_gaps": n_gaps,
+            "missing_s": round(missing_s, 3),
+            "n_missing_samples": samples.n_missing,
+            "store_lost": lost or {},
+        },
+        "incomplete": reasons,
+    }
 
 
 def _write_bids_session(
@@ -345,6 +401,7 @@ def _write_session_tables(
     )
     for stream in samples.streams:
         writers.write("samples", samples_table(tables["samples"], stream, **kw))
+    writers.write("gaps", rows_table(tables["gaps"], [g for s in samples.streams for g in gap_rows(s)], **kw))
     writers.write("steps", results_table(tables["steps"], steps, **kw))
     writers.write("windows", results_table(tables["windows"], windows, **kw))
     writers.write("alerts", results_table(tables["alerts"], alerts, **kw))
@@ -450,6 +507,7 @@ def _write_readme(root: pathlib.Path, opts: ExportOptions, labeler: Labeler, res
         "pseudonymised": labeler.pseudonymous,
         "dates_shifted": labeler.shift_ns != 0,
         "sessions": result.sessions,
+        "incomplete_sessions": [f"{s['subject']} {s['session']}" for s in result.sessions if s["incomplete"]],
         "problems": result.problems,
         "checksums": "SHA256SUMS (check with: sha256sum -c SHA256SUMS)",
     }

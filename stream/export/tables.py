@@ -96,10 +96,29 @@ def device_row(stream: SampleStream, *, tracksys: str | None, labeler: Labeler) 
         "rate_hz": stream.rate_hz,
         "effective_rate_hz": stream.effective_rate_hz,
         "n_samples": n,
+        "n_gaps": len(stream.gaps),
+        "n_missing": stream.n_missing,
+        "missing_s": stream.missing_s,
         "first_t_ns": int(stream.t_ns[0]) if n else None,
         "last_t_ns": int(stream.t_ns[-1]) if n else None,
         "meta_json": json.dumps(meta, sort_keys=True),
     }
+
+
+def gap_rows(stream: SampleStream) -> list[dict[str, Any]]:
+    """One row per hole in the stream's sample times (see `gaps`)."""
+    return [
+        {
+            "device": stream.device,
+            "kind": stream.kind.value,
+            "start_t_ns": g.start_t_ns,
+            "end_t_ns": g.end_t_ns,
+            "duration_s": g.duration_s,
+            "n_missing": g.n_missing,
+            "link_lost": g.link_lost,
+        }
+        for g in stream.gaps
+    ]
 
 
 def session_row(

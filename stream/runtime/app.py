@@ -158,7 +158,7 @@ async def run_file(opts: RunOptions, *, on_start: Any = None) -> RunResult:
         ),
         opts.chunk_s,
     )
-    async with open_pipeline(opts, source=str(opts.path)) as parts:
+    async with open_pipeline(opts, source=sources.source_of(opts.path)) as parts:
         if on_start is not None:
             on_start(parts)
         if opts.live_view:

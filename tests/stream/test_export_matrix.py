@@ -1,0 +1,167 @@
+"""Every export of the matrix (tests/stream/export_matrix.py) validates with 0 errors and 0 warnings when
+the official validator reads every row (`--max-rows -1`), and says what is missing where data is missing."""
+
+from __future__ import annotations
+
+import csv
+import json
+import pathlib
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from strideguard.stream.export import ExportOptions, export_sessions
+from tests.stream.export_matrix import (
+    CSV_START_NS,
+    GAP_AT_S,
+    GAP_RATE_HZ,
+    GAP_S,
+    NS,
+    Matrix,
+    _cwd,
+    build_matrix,
+)
+from tests.stream.test_export import AUTHORS, validate
+
+SHIFT_DAYS = -777
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory) -> Matrix:
+    return build_matrix(tmp_path_factory.mktemp("matrix") / "world")
+
+
+def _export(matrix: Matrix, out: pathlib.Path, **kw):
+    store = matrix.store()
+    try:
+        with _cwd(out.parent):  # not the folder the CSV was analysed from
+            return export_sessions(
+                store, store.sessions(), ExportOptions(out_dir=out, authors=AUTHORS, license_id="CC0-1.0", **kw)
+            )
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def plain(matrix, tmp_path_factory):
+    return _export(matrix, tmp_path_factory.mktemp("plain") / "export")
+
+
+@pytest.fixture(scope="module")
+def pseudo(matrix, tmp_path_factory):
+    return _export(matrix, tmp_path_factory.mktemp("pseudo") / "export", pseudonymise=True, date_shift_days=SHIFT_DAYS)
+
+
+def _info(result, matrix: Matrix, case: str) -> dict:
+    if "session_id" in result.sessions[0]:
+        return next(s for s in result.sessions if s["session_id"] == matrix.sessions[case])
+    key = json.loads(result.key_path.read_text())
+    [path] = [p for p, v in key["sessions"].items() if v["session_id"] == matrix.sessions[case]]
+    subject, session = path.split("/")
+    return next(s for s in result.sessions if (s["subject"], s["session"]) == (subject, session))
+
+
+@pytest.mark.parametrize("which", ["plain", "pseudo"])
+def test_every_row_validates_with_no_error_and_no_warning(which, request, matrix):
+    result = request.getfixturevalue(which)
+    assert result.problems and all("incomplete" in p for p in result.problems)  # the gap, nothing else
+    report = validate(result.out_dir / "bids")
+    issues = report["issues"]["issues"]
+    print(which, sorted({(i["severity"], i["code"], i.get("subCode", "")) for i in issues}))
+    assert [(i["severity"], i["code"], i.get("location")) for i in issues] == []
+    assert len(report["summary"]["subjects"]) == 5  # alex, the treadmill runner, gwendolyn, hildegard, ignatius
+    assert len(result.sessions) == len(matrix.sessions)
+
+
+def _motion_stem(result, info: dict) -> str:
+    [motion] = (result.out_dir / "bids" / info["subject"] / info["session"] / "motion").glob("*_motion.tsv")
+    return str(motion).removesuffix("_motion.tsv")
+
+
+@pytest.mark.parametrize("which", ["plain", "pseudo"])
+def test_a_link_gap_is_data_not_a_slow_sensor(which, request, matrix):
+    result = request.getfixturevalue(which)
+    info = _info(result, matrix, "gap")
+    stem = _motion_stem(result, info)
+    expected_missing = round(GAP_S * GAP_RATE_HZ)  # samples at 60.000 ... 198.995 s
+    sidecar = json.loads(pathlib.Path(stem + "_motion.json").read_text())
+    assert sidecar["SamplingFrequency"] == GAP_RATE_HZ
+    assert sidecar["SamplingFrequencyEffective"] == pytest.approx(GAP_RATE_HZ, rel=1e-3)
+    assert sidecar["MissingValues"] == "n/a"
+    rows = pathlib.Path(stem + "_motion.tsv").read_text().splitlines()
+    missing = [r for r in rows if r.split("\t")[0] == "n/a"]
+    recorded = len(matrix.batches["gap"][0])
+    assert len(missing) == expected_missing and len(rows) == recorded + expected_missing
+    latency = np.array([float(r.split("\t")[-1]) for r in rows])
+    assert np.all(np.diff(latency) > 0) and latency[-1] == pytest.approx(2 * GAP_AT_S + GAP_S - 1 / GAP_RATE_HZ)
+    events = list(csv.DictReader(pathlib.Path(stem + "_events.tsv").read_text().splitlines(), delimiter="\t"))
+    [lost] = [e for e in events if e["trial_type"] == "link_lost"]
+    assert float(lost["onset"]) == pytest.approx(GAP_AT_S - 1 / GAP_RATE_HZ)
+    assert float(lost["duration"]) == pytest.approx(GAP_S + 1 / GAP_RATE_HZ)
+    assert (int(lost["n_missing"]), lost["link_lost"]) == (expected_missing, "true")
+    # the manifest and the tables say the same
+    manifest = json.loads((result.out_dir / "manifest.json").read_text())
+    assert f"{info['subject']} {info['session']}" in manifest["incomplete_sessions"]
+    assert len(manifest["incomplete_sessions"]) == 1
+    entry = next(s for s in manifest["sessions"] if s["session"] == info["session"] and s["subject"] == info["subject"])
+    assert entry["raw_samples"] == "incomplete"
+    assert entry["missing"]["n_gaps"] == 1 and entry["missing"]["missing_s"] == pytest.approx(GAP_S, abs=0.01)
+    assert entry["missing"]["n_missing_samples"] == 2 * expected_missing  # acc and gyro
+    gaps = pq.read_table(result.out_dir / "parquet" / "gaps.parquet").to_pylist()
+    assert [(g["kind"], g["n_missing"], g["link_lost"]) for g in gaps] == [
+        ("acc", expected_missing, True),
+        ("gyro", expected_missing, True),
+    ]
+    devices = [
+        d
+        for d in pq.read_table(result.out_dir / "parquet" / "devices.parquet").to_pylist()
+        if d["session"] == info["session"] and d["subject"] == info["subject"]
+    ]
+    assert [(d["n_gaps"], d["n_missing"]) for d in devices] == [(1, expected_missing)] * 2
+    assert all(d["effective_rate_hz"] == pytest.approx(GAP_RATE_HZ, rel=1e-3) for d in devices)
+    csv_gaps = (result.out_dir / "csv" / "gaps.csv").read_text().splitlines()
+    assert len(csv_gaps) == 3
+
+
+def test_simultaneous_alerts_are_all_in_the_events(plain, matrix):
+    info = _info(plain, matrix, "gap")
+    events = list(
+        csv.DictReader(pathlib.Path(_motion_stem(plain, info) + "_events.tsv").read_text().splitlines(), delimiter="\t")
+    )
+    alerts = [(e["onset"], e["trial_type"], e["metric"]) for e in events if e["trial_type"].startswith("alert")]
+    assert alerts == [
+        ("30", "alert_onset", "cadence"),
+        ("30", "alert_onset", "impact"),
+        ("220", "alert_cleared", "cadence"),
+        ("220", "alert_onset", "sway_ml"),
+    ]
+
+
+@pytest.mark.parametrize("which", ["plain", "pseudo"])
+def test_a_csv_analysed_with_start_exports_samples_on_the_steps_dates(which, request, matrix):
+    result = request.getfixturevalue(which)
+    shift_ns = (SHIFT_DAYS if which == "pseudo" else 0) * 86_400 * NS
+    info = _info(result, matrix, "csv-start")
+    assert info["raw_samples"] == "complete" and info["n_samples"] == 6000
+    where = [("subject", "=", info["subject"]), ("session", "=", info["session"])]
+    samples = pq.read_table(result.out_dir / "parquet" / "samples.parquet", filters=where)
+    steps = pq.read_table(result.out_dir / "parquet" / "steps.parquet", filters=where)
+    t = samples["t_ns"].to_numpy()
+    assert t[0] == CSV_START_NS + shift_ns
+    assert steps.num_rows > 50 and t[0] <= steps["t_ns"].to_numpy().min() <= steps["t_ns"].to_numpy().max() <= t[-1]
+    scans = next((result.out_dir / "bids" / info["subject"] / info["session"]).glob("*_scans.tsv")).read_text()
+    expected_day = "2024-10-06" if which == "pseudo" else "2026-11-22"
+    assert f"{expected_day}T07:30:00.000000" in scans
+
+
+def test_segments_of_one_recording_each_export_their_own_samples(plain, matrix):
+    acc = matrix.batches["segments"][0]
+    firsts = []
+    for case in ("segment-1", "segment-2"):
+        info = _info(plain, matrix, case)
+        where = [("subject", "=", info["subject"]), ("session", "=", info["session"]), ("kind", "=", "acc")]
+        t = pq.read_table(plain.out_dir / "parquet" / "samples.parquet", filters=where)["t_ns"].to_numpy()
+        assert len(t) == len(acc) // 2 and info["raw_samples"] == "complete"
+        firsts.append(int(t[0]))
+    assert firsts == [int(acc.t_ns[0]), int(acc.t_ns[len(acc) // 2])]
