@@ -375,8 +375,13 @@ def write_dataset_files(
                 "Description": "first sample of the session (UTC" + (", date-shifted)" if dates_shifted else ")")
             },
             "status": {
-                "Description": "completed, or unfinished (the run was cut off or was still going)",
-                "Levels": {"completed": "analysed to the end", "unfinished": "cut off or still running"},
+                "Description": "completed, unfinished (the run was cut off or was still going), or incomplete "
+                "(the store lost part of the analysis results; see manifest.json beside this dataset)",
+                "Levels": {
+                    "completed": "analysed to the end",
+                    "unfinished": "cut off or still running",
+                    "incomplete": "part of the analysis results were lost by the store",
+                },
             },
         },
     )

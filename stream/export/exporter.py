@@ -44,6 +44,7 @@ from strideguard.stream.export.pseudonym import (
     write_key,
 )
 from strideguard.stream.export.samples import SessionSamples, load_session_samples
+from strideguard.stream.export.scrub import scrub_free_text
 from strideguard.stream.export.tables import (
     device_row,
     gap_rows,
@@ -56,7 +57,8 @@ from strideguard.stream.export.tabular import TableWriters
 from strideguard.stream.sqlite.store import SessionRow, SessionStore
 
 MIN_BINARY_NAME = 6  # characters: shorter names turn up in compressed bytes by chance
-PAIN_TABLE_PATTERN = "pain%"  # SQLite tables of the pain log (stream/sqlite/painlog.py) are exported when present
+PAIN_TABLE_PATTERN = "pain%"  # SQLite tables of the pain log (stream/sqlite/painlog.py), exported when present
+FREE_TEXT_COLUMNS = ("note",)  # people's own words: withheld, or scrubbed, when pseudonymised
 
 
 class ExportError(UsageError):
@@ -75,6 +77,7 @@ class ExportOptions:
     key_path: pathlib.Path | None = None  # default for pseudonymised exports: <out_dir>.key.json beside it
     date_shift_days: int | None = None  # None: none (or the key's); pseudonymised exports may ask for random
     random_date_shift: bool = False
+    keep_notes: bool = False  # pseudonymised exports: keep free-text notes, scrubbed (default: left out)
     csv_placement: Placement = Placement.CHEST  # placement for sessions analysed from CSV files
     dataset_name: str = "StrideGuard running gait recordings"
     authors: tuple[str, ...] = ()
@@ -223,7 +226,7 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
             result.n_samples += samples.n_samples
             bar.advance(1)
         if do_tables:
-            _write_pain(writers, store.path, pain, rows, labeler)
+            _write_pain(writers, store.path, pain, rows, labeler, keep_notes=opts.keep_notes)
         writers.close()
         if "bids" in opts.formats and any(p["sessions"] for p in participants.values()):
             for subject, p in participants.items():
@@ -243,7 +246,7 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
             _write_dictionary(partial, tables)
         _write_readme(partial, opts, labeler, result)
         if labeler.pseudonymous:
-            leaks = find_names(partial, list(labeler.subjects) + list(labeler.groups))
+            leaks = find_names(partial, known_identifiers(labeler, rows))
             if leaks:
                 raise ExportError(f"pseudonymisation check failed: {leaks[0]}", path=str(partial))
         write_checksums(partial)
@@ -384,6 +387,7 @@ def _write_session_tables(
                     started_t_ns=row.started_t_ns,
                     ended_t_ns=row.ended_t_ns,
                     summary=summary,
+                    shift_ns=labeler.shift_ns,
                 )
             ],
             **kw,
@@ -437,6 +441,8 @@ def _write_pain(
     pain: dict[str, tuple[list[Column], list[str]]],
     rows: Sequence[SessionRow],
     labeler: Labeler,
+    *,
+    keep_notes: bool = False,
 ) -> None:
     """Pain-log rows of the exported runners: rows of exported sessions, and rows without a session that
     fall within the UTC days the runner's exported sessions span."""
@@ -459,7 +465,9 @@ def _write_pain(
                     continue
                 if sid is None and isinstance(t_ns, int) and not day_lo <= t_ns < day_hi:
                     continue
-                by_session.setdefault(labeler.sessions.get(sid, "") if sid else "", []).append(d)
+                by_session.setdefault(labeler.sessions.get(sid, "") if sid else "", []).append(
+                    _free_text_withheld(d, labeler, keep=keep_notes)
+                )
             for session, items in by_session.items():
                 writers.write(
                     table,
@@ -471,6 +479,34 @@ def _write_pain(
                         labeler=labeler,
                     ),
                 )
+
+
+def _free_text_withheld(row: dict[str, Any], labeler: Labeler, *, keep: bool) -> dict[str, Any]:
+    """A pseudonymised export leaves runners' own words out, or with `keep` scrubs them (scrub.py): a note
+    names coaches, friends, places and dates the store knows nothing about."""
+    if not labeler.pseudonymous:
+        return row
+    out = dict(row)
+    for name in FREE_TEXT_COLUMNS:
+        if isinstance(out.get(name), str):
+            out[name] = scrub_free_text(out[name], labeler.scrub) if keep else None
+    return out
+
+
+def known_identifiers(labeler: Labeler, rows: Sequence[SessionRow]) -> list[str]:
+    """Everything the store knows that identifies someone, for the final leak check: runner and team
+    names, session ids, device ids (BLE addresses) and, when dates are shifted, the original dates of the
+    sessions (ISO and compact), except those that are also a shifted date in the export."""
+    names = list(labeler.identifying_names())
+    if labeler.shift_ns:
+        original, shifted = set(), set()
+        for r in rows:
+            for t_ns in filter(None, (r.started_t_ns, r.ended_t_ns)):
+                original.add(_date(t_ns))
+                shifted.add(_date(t_ns + labeler.shift_ns))
+        for day in sorted(original - shifted):
+            names += [day.isoformat(), day.strftime("%Y%m%d")]
+    return names
 
 
 class _readonly:
@@ -502,7 +538,10 @@ def _csv_cell(v: Any) -> str:
 def _write_readme(root: pathlib.Path, opts: ExportOptions, labeler: Labeler, result: ExportResult) -> None:
     manifest = {
         "generated_by": f"strideguard {_version()}",
-        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        # shifted with the data: a true export date would bound the true recording dates
+        "created_utc": (dt.datetime.now(dt.UTC) + dt.timedelta(days=labeler.date_shift_days)).isoformat(
+            timespec="seconds"
+        ),
         "formats": list(opts.formats),
         "pseudonymised": labeler.pseudonymous,
         "dates_shifted": labeler.shift_ns != 0,
@@ -569,7 +608,7 @@ def find_names(root: pathlib.Path, names: list[str]) -> list[str]:
 
 
 def _word_pattern(names: list[str]) -> re.Pattern[str] | None:
-    names = [n for n in names if n.strip()]
+    names = sorted({n for n in names if n.strip()}, key=len, reverse=True)  # the longest match is reported
     if not names:
         return None
     return re.compile(

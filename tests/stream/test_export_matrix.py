@@ -4,20 +4,29 @@ the official validator reads every row (`--max-rows -1`), and says what is missi
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import pathlib
+import shutil
+import sqlite3
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from strideguard.stream.cli import main
 from strideguard.stream.export import ExportOptions, export_sessions
+from strideguard.stream.export.exporter import find_names, known_identifiers, parquet_text
+from strideguard.stream.export.pseudonym import load_key
 from tests.stream.export_matrix import (
     CSV_START_NS,
+    DEVICE_ADDRESS,
+    EMAIL,
     GAP_AT_S,
     GAP_RATE_HZ,
     GAP_S,
     NS,
+    PHONE,
     Matrix,
     _cwd,
     build_matrix,
@@ -165,3 +174,107 @@ def test_segments_of_one_recording_each_export_their_own_samples(plain, matrix):
         assert len(t) == len(acc) // 2 and info["raw_samples"] == "complete"
         firsts.append(int(t[0]))
     assert firsts == [int(acc.t_ns[0]), int(acc.t_ns[len(acc) // 2])]
+
+
+# ---- free text and the leak check ------------------------------------------------------------------------
+def _identifiers(matrix: Matrix) -> list[str]:
+    """What must not be in a pseudonymised, date-shifted export: every name, id, address and true date."""
+    store = matrix.store()
+    rows = store.sessions()
+    store.close()
+    days = {dt.datetime.fromtimestamp(r.started_t_ns / 1e9, tz=dt.UTC).date() for r in rows}
+    return [
+        *{r.runner for r in rows},
+        "riverside",
+        *(r.session_id for r in rows),
+        DEVICE_ADDRESS,
+        *(d.isoformat() for d in days),
+        *(d.strftime("%Y%m%d") for d in days),
+        "Kowalczyk",
+        "Maria",
+        PHONE,
+        EMAIL,
+        "2026-11-30",
+        "12 March",
+        str(matrix.root),
+    ]
+
+
+def _occurrences(root: pathlib.Path, needles: list[str]) -> list[str]:
+    found = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        raw = path.read_bytes().lower()
+        text = parquet_text(path).lower() if path.suffix == ".parquet" else ""
+        found += [f"{n} in {path.name}" for n in needles if n.lower().encode() in raw or n.lower() in text]
+    return found
+
+
+def test_pseudonymised_export_withholds_notes_and_no_identifier_is_anywhere(pseudo, matrix):
+    assert _occurrences(pseudo.out_dir, _identifiers(matrix)) == []
+    [row] = pq.read_table(pseudo.out_dir / "parquet" / "pain_log.parquet").to_pylist()
+    assert row["note"] is None and row["pain_after"] == 3
+    manifest = json.loads((pseudo.out_dir / "manifest.json").read_text())
+    created = dt.datetime.fromisoformat(manifest["created_utc"]).date()
+    assert created == dt.datetime.now(dt.UTC).date() + dt.timedelta(days=SHIFT_DAYS)
+
+
+def test_kept_notes_are_scrubbed_of_names_numbers_addresses_and_dates(matrix, tmp_path):
+    result = _export(matrix, tmp_path / "x", pseudonymise=True, date_shift_days=SHIFT_DAYS, keep_notes=True)
+    [row] = pq.read_table(result.out_dir / "parquet" / "pain_log.parquet").to_pylist()
+    assert row["note"] == (
+        "Felt fine. [name] [name] (coach) says call [phone] or mail [email] before [date], she saw it on [date]."
+    )
+    assert _occurrences(result.out_dir, _identifiers(matrix)) == []
+
+
+@pytest.mark.parametrize("needle", ["runner", "team", "session id", "device address", "true date", "true compact date"])
+def test_the_leak_check_finds_every_identifier_the_store_knows(needle, pseudo, matrix, tmp_path):
+    """The built-in check (not this test's own search) stops an export holding any of them."""
+    store = matrix.store()
+    rows = store.sessions()
+    store.close()
+    gap = next(r for r in rows if r.session_id == matrix.sessions["gap"])
+    day = dt.datetime.fromtimestamp(gap.started_t_ns / 1e9, tz=dt.UTC).date()
+    value = {
+        "runner": "Gwendolyn",
+        "team": "riverside",
+        "session id": gap.session_id,
+        "device address": DEVICE_ADDRESS.lower(),
+        "true date": day.isoformat(),
+        "true compact date": day.strftime("%Y%m%d"),
+    }[needle]
+    copy = tmp_path / "copy"
+    shutil.copytree(pseudo.out_dir, copy)
+    labeler = load_key(pseudo.key_path)
+    assert find_names(copy, known_identifiers(labeler, rows)) == []
+    note = copy / "csv" / "pain_log.csv"
+    note.write_text(note.read_text() + f'sub-05,ses-01,9,0,0,3,{{}},"seen {value} today"\n')
+    assert find_names(copy, known_identifiers(labeler, rows)) == [f"{value!r} in csv/pain_log.csv"]
+
+
+# ---- sessions the store itself marked incomplete --------------------------------------------------------
+def test_a_session_the_store_marked_incomplete_is_flagged(matrix, tmp_path, capsys):
+    db = tmp_path / "store.db"
+    with sqlite3.connect(matrix.db) as src, sqlite3.connect(db) as dst:
+        src.backup(dst)
+    with sqlite3.connect(db) as con:  # what the store writes when it could not keep every result
+        con.execute(
+            "UPDATE sessions SET status='incomplete', summary_json=json_set(summary_json, '$.store_lost', "
+            'json(\'{"steps": 3, "windows": 1, "risk_events": 0}\')) WHERE session_id=?',
+            (matrix.sessions["csv-start"],),
+        )
+    out = tmp_path / "out"
+    code = main(["export", "--runner", "hildegard", "-o", str(out), "--db", str(db), "--no-progress"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    [line] = [x for x in printed.splitlines() if "INCOMPLETE" in x]
+    assert "the store marked it incomplete: it lost 3 steps, 1 windows of the analysis results" in line
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["incomplete_sessions"] == ["sub-hildegard ses-20261122T073000"]
+    [entry] = manifest["sessions"]
+    assert entry["status"] == "incomplete" and entry["raw_samples"] == "complete"
+    assert entry["missing"]["store_lost"] == {"steps": 3, "windows": 1, "risk_events": 0}
+    sessions_tsv = next((out / "bids").rglob("*_sessions.tsv")).read_text()
+    assert "\tincomplete" in sessions_tsv
+    issues = validate(out / "bids")["issues"]["issues"]
+    assert [i["code"] for i in issues if i["severity"] == "error"] == []
