@@ -71,6 +71,7 @@ def _info(result, matrix: Matrix, case: str) -> dict:
     return next(s for s in result.sessions if (s["subject"], s["session"]) == (subject, session))
 
 
+@pytest.mark.slow  # the official validator reads every row of two exports: about 5 s each here
 @pytest.mark.parametrize("which", ["plain", "pseudo"])
 def test_every_row_validates_with_no_error_and_no_warning(which, request, matrix):
     result = request.getfixturevalue(which)
@@ -253,6 +254,7 @@ def test_the_leak_check_finds_every_identifier_the_store_knows(needle, pseudo, m
 
 
 # ---- sessions the store itself marked incomplete --------------------------------------------------------
+@pytest.mark.slow  # runs the validator
 def test_a_session_the_store_marked_incomplete_is_flagged(matrix, tmp_path, capsys):
     db = tmp_path / "store.db"
     with sqlite3.connect(matrix.db) as src, sqlite3.connect(db) as dst:

@@ -230,7 +230,7 @@ async def record_with_analysis(
         on_item(item)
         queue.put_nowait(item)
 
-    async with open_pipeline(run_opts, source=str(opts.out)) as parts:
+    async with open_pipeline(run_opts, source=str(pathlib.Path(opts.out).absolute())) as parts:
         announce(parts)
 
         async def analyse() -> None:
