@@ -43,6 +43,7 @@ NOTE = (
     f"Felt fine. Maria Kowalczyk (coach) says call {PHONE} or mail {EMAIL} before 2026-11-30, she saw it on 12 March."
 )
 DEVICE_ADDRESS = "A0:9E:1A:5C:3B:77"
+INJECTED_MESSAGES = frozenset({"Gwendolyn: cadence low", "impact high", "cadence back", "sway up"})
 
 
 @dataclass(slots=True)

@@ -18,6 +18,8 @@ from strideguard.stream.cli import main
 from strideguard.stream.export import ExportOptions, export_sessions
 from strideguard.stream.export.exporter import find_names, known_identifiers, parquet_text
 from strideguard.stream.export.pseudonym import load_key
+from strideguard.stream.export.reimport import to_capture
+from strideguard.stream.sqlite.store import SessionStore
 from tests.stream.export_matrix import (
     CSV_START_NS,
     DEVICE_ADDRESS,
@@ -25,9 +27,11 @@ from tests.stream.export_matrix import (
     GAP_AT_S,
     GAP_RATE_HZ,
     GAP_S,
+    INJECTED_MESSAGES,
     NS,
     PHONE,
     Matrix,
+    _analyse,
     _cwd,
     build_matrix,
 )
@@ -280,3 +284,29 @@ def test_a_session_the_store_marked_incomplete_is_flagged(matrix, tmp_path, caps
     assert "\tincomplete" in sessions_tsv
     issues = validate(out / "bids")["issues"]["issues"]
     assert [i["code"] for i in issues if i["severity"] == "error"] == []
+
+
+# ---- export -> re-import -> analyse ----------------------------------------------------------------------
+@pytest.mark.slow  # re-analyses every session of the matrix (the bundled fatigue run is 27 min)
+def test_every_session_re_analyses_from_its_export_to_the_same_results(plain, matrix, tmp_path):
+    store = matrix.store()
+    again = tmp_path / "again.db"
+    for case in ("bundled-fatigue", "bundled-treadmill", "gap", "csv-start", "segment-1", "segment-2"):
+        row = store.session(matrix.sessions[case])
+        info = _info(plain, matrix, case)
+        capture = to_capture(
+            plain.out_dir,
+            tmp_path / f"{case}.sgcap",
+            subject=info["subject"],
+            session=info["session"],
+            runner=row.runner,
+        )
+        [new_id] = _analyse(capture, again, team=row.team)
+        mine = SessionStore(again)
+        analysed = [a for a in store.risk_events(row.session_id) if a.message not in INJECTED_MESSAGES]
+        assert (len(mine.steps(new_id)), len(mine.windows(new_id))) == (info["n_steps"], info["n_windows"]), case
+        assert mine.steps(new_id) == store.steps(row.session_id), case
+        assert mine.windows(new_id) == store.windows(row.session_id), case
+        assert mine.risk_events(new_id) == analysed, case
+        mine.close()
+    store.close()
