@@ -27,6 +27,7 @@ from strideguard.stream.cli.commands._common import add_store_options
 from strideguard.stream.cli.commands.collect import broker_settings
 from strideguard.stream.errors import UsageError
 from strideguard.stream.mqtt.connection import MqttSettings
+from strideguard.stream.runtime import sources
 from strideguard.stream.runtime.live import add_live_options
 
 EXAMPLES = """\
@@ -230,7 +231,7 @@ async def record_with_analysis(
         on_item(item)
         queue.put_nowait(item)
 
-    async with open_pipeline(run_opts, source=str(pathlib.Path(opts.out).absolute())) as parts:
+    async with open_pipeline(run_opts, source=sources.source_of(opts.out)) as parts:
         announce(parts)
 
         async def analyse() -> None:
