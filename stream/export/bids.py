@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import pathlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -142,11 +143,13 @@ def write_tracking_system(
             column = np.zeros(len(t), np.float32)
             column[present] = values[:, axis]
             columns.append(pa.array(column, pa.float32(), mask=absent))
-            channel_rows.append([name, component, ctype, tracked_point, BIDS_UNITS[stream.kind], f"{system.rate_hz:g}"])
+            channel_rows.append(
+                [name, component, ctype, tracked_point, BIDS_UNITS[stream.kind], f"{system.rate_hz:g}", "local"]
+            )
             counts[ctype] = counts.get(ctype, 0) + 1
     names.append("latency")
     columns.append(pa.array((t - t[0]) / 1e9, pa.float64()))
-    channel_rows.append(["latency", "n/a", "LATENCY", "n/a", "s", f"{system.rate_hz:g}"])
+    channel_rows.append(["latency", "n/a", "LATENCY", "n/a", "s", f"{system.rate_hz:g}", "n/a"])
     counts["LATENCY"] = 1
     motion_tsv = stem.with_name(stem.name + "_motion.tsv")
     pacsv.write_csv(
@@ -157,7 +160,13 @@ def write_tracking_system(
         ),
     )
     channels_tsv = stem.with_name(stem.name + "_channels.tsv")
-    write_tsv(channels_tsv, ["name", "component", "type", "tracked_point", "units", "sampling_frequency"], channel_rows)
+    write_tsv(
+        channels_tsv,
+        ["name", "component", "type", "tracked_point", "units", "sampling_frequency", "reference_frame"],
+        channel_rows,
+    )
+    channels_json = stem.with_name(stem.name + "_channels.json")
+    write_json(channels_json, {"reference_frame": reference_frame(system)})
     duration_s = (int(t[-1]) - int(t[0])) / 1e9
     sidecar: dict[str, Any] = {
         "TaskName": "running",
@@ -182,7 +191,50 @@ def write_tracking_system(
     }
     motion_json = stem.with_name(stem.name + "_motion.json")
     write_json(motion_json, sidecar)
-    return [motion_tsv, channels_tsv, motion_json]
+    return [motion_tsv, channels_tsv, motion_json, channels_json]
+
+
+def reference_frame(system: TrackingSystem) -> dict[str, Any]:
+    """The axes the channels are in: the sensor's own, stated with the axis that was up in this session
+    (from the mean acceleration) and, when the recorder knew the sensor's axes on the body, SpatialAxes."""
+    level: dict[str, Any] = {"RotationRule": "right-hand"}
+    up = next((s.up_axis for s in system.streams if s.up_axis), None)
+    words = [
+        f"The {system.placement.value} sensor's own axes, not rotated to the body.",
+        f"Over this session the mean acceleration (gravity's reaction, pointing up) lay along {up}: "
+        f"{up[1]} is the vertical axis."
+        if up
+        else "No accelerometer: the vertical axis is not known.",
+        "Forward and sideways are found from the running motion by the analysis, not fixed device axes.",
+    ]
+    level["Description"] = " ".join(words)
+    axes = _spatial_axes(_meta(system, lambda m: m.coordinate_frame))
+    if axes:
+        level["SpatialAxes"] = axes
+    return {
+        "Description": "the coordinate frame of the ACCEL and GYRO channels",
+        "Levels": {"local": level},
+    }
+
+
+_AXIS_WORDS = {
+    "fwd": "F",
+    "forward": "F",
+    "back": "B",
+    "backward": "B",
+    "left": "L",
+    "right": "R",
+    "up": "U",
+    "down": "D",
+}
+
+
+def _spatial_axes(frame: str) -> str | None:
+    """ "x fwd, y left, z up" -> "FLU"; None for anything else (a frame with a mounting rotation included)."""
+    m = re.fullmatch(r"\s*x\s+(\w+),\s*y\s+(\w+),\s*z\s+(\w+)\s*", frame or "")
+    if not m or any(w.lower() not in _AXIS_WORDS for w in m.groups()):
+        return None
+    return "".join(_AXIS_WORDS[w.lower()] for w in m.groups())
 
 
 def write_events(

@@ -61,6 +61,16 @@ class SampleStream:
         return sum(g.n_missing for g in self.gaps)
 
     @property
+    def up_axis(self) -> str | None:
+        """For acceleration: the device axis the mean acceleration lies along ("+z", "-y"), which is up at
+        rest or on average while running (an accelerometer reads gravity's reaction, +1 g upward)."""
+        if self.kind is not SampleKind.ACC or not len(self):
+            return None
+        mean = np.nanmean(self.values.astype(np.float64), axis=0)
+        axis = int(np.argmax(np.abs(mean)))
+        return ("+" if mean[axis] >= 0 else "-") + "xyz"[axis]
+
+    @property
     def missing_s(self) -> float:
         return sum(g.duration_s for g in self.gaps) - len(self.gaps) / self.rate_hz if self.gaps else 0.0
 

@@ -138,6 +138,24 @@ def test_a_link_gap_is_data_not_a_slow_sensor(which, request, matrix):
     assert len(csv_gaps) == 3
 
 
+def test_device_and_axes_are_described(plain, matrix):
+    """The recorder's device facts reach the sidecar; the channels say which device axis was up."""
+    stem = _motion_stem(plain, _info(plain, matrix, "gap"))
+    sidecar = json.loads(pathlib.Path(stem + "_motion.json").read_text())
+    assert (sidecar["Manufacturer"], sidecar["ManufacturersModelName"], sidecar["SoftwareVersions"]) == (
+        "Polar Electro Oy",
+        "Polar H10",
+        "5.0.0",
+    )
+    channels = list(csv.DictReader(pathlib.Path(stem + "_channels.tsv").read_text().splitlines(), delimiter="\t"))
+    assert [c["reference_frame"] for c in channels] == ["local"] * 6 + ["n/a"]
+    frame = json.loads(pathlib.Path(stem + "_channels.json").read_text())["reference_frame"]["Levels"]["local"]
+    acc = matrix.batches["gap"][0].values.mean(axis=0)
+    up = int(np.argmax(np.abs(acc)))
+    assert f"lay along {'+' if acc[up] > 0 else '-'}{'xyz'[up]}" in frame["Description"]
+    assert frame["RotationRule"] == "right-hand" and "SpatialAxes" not in frame  # a mounting rotation: not known
+
+
 def test_simultaneous_alerts_are_all_in_the_events(plain, matrix):
     info = _info(plain, matrix, "gap")
     events = list(
