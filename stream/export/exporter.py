@@ -270,6 +270,13 @@ def _status(raw: str) -> str:
     return "unfinished" if raw == "running" else raw
 
 
+def _counts(value: Any) -> dict[str, int]:
+    """The store's {"steps": n, ...} loss counts; anything else (a damaged summary) counts as nothing known."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): v for k, v in value.items() if isinstance(v, int) and not isinstance(v, bool) and v >= 0}
+
+
 def _segment_bounds(store: SessionStore, row: SessionRow) -> dict[str, int | None]:
     """Where this session's samples lie in its recording: a pause longer than the engine's limit splits a
     recording into sessions (segments) that share one source; each gets only its own stretch. The first
@@ -301,7 +308,8 @@ def completeness(row: SessionRow, samples: SessionSamples, *, withhold_path: boo
             f"{samples.n_missing:,} of {expected:,} expected samples missing "
             f"({100 * samples.n_missing / expected:.1f} %)"
         )
-    lost = row.summary.get("store_lost") if isinstance(row.summary, dict) else None
+    raw_lost = row.summary.get("store_lost") if isinstance(row.summary, dict) else None
+    lost = _counts(raw_lost)
     if row.status == "incomplete" or lost:
         what = ", ".join(f"{v} {k}" for k, v in (lost or {}).items() if v) or "an unknown amount"
         reasons.append(f"the store marked it incomplete: it lost {what} of the analysis results")

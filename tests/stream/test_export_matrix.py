@@ -328,3 +328,24 @@ def test_every_session_re_analyses_from_its_export_to_the_same_results(plain, ma
         assert mine.risk_events(new_id) == analysed, case
         mine.close()
     store.close()
+
+
+@pytest.mark.parametrize("store_lost", ["lots", [1, 2], {"steps": "x", "windows": -1}, None])
+def test_a_damaged_loss_count_still_flags_the_session(store_lost):
+    from strideguard.stream.export.exporter import completeness
+    from strideguard.stream.export.samples import SessionSamples
+    from strideguard.stream.sqlite.store import SessionRow
+
+    row = SessionRow(
+        session_id="s",
+        runner="r",
+        team="t",
+        source="",
+        started_t_ns=0,
+        ended_t_ns=None,
+        status="incomplete",
+        summary={"store_lost": store_lost},
+    )
+    info = completeness(row, SessionSamples())
+    assert info["incomplete"] == ["the store marked it incomplete: it lost an unknown amount of the analysis results"]
+    assert info["missing"]["store_lost"] == {}
