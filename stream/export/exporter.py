@@ -43,7 +43,7 @@ from strideguard.stream.export.pseudonym import (
     random_shift_days,
     write_key,
 )
-from strideguard.stream.export.samples import SessionSamples, load_session_samples
+from strideguard.stream.export.samples import SessionSamples, load_session_samples, segment_bounds
 from strideguard.stream.export.scrub import scrub_free_text
 from strideguard.stream.export.tables import (
     device_row,
@@ -183,7 +183,7 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
             )
             group = labeler.group(row.team)
             bar.set_label(f"sub-{subject} ses-{session}: reading")
-            samples = load_session_samples(row, placement=opts.csv_placement, **_segment_bounds(store, row))
+            samples = load_session_samples(row, placement=opts.csv_placement, **segment_bounds(store, row))
             for device in [
                 *(s.device for s in samples.streams),
                 *(r.device for r in samples.heart_rate),
@@ -275,21 +275,6 @@ def _counts(value: Any) -> dict[str, int]:
     if not isinstance(value, dict):
         return {}
     return {str(k): v for k, v in value.items() if isinstance(v, int) and not isinstance(v, bool) and v >= 0}
-
-
-def _segment_bounds(store: SessionStore, row: SessionRow) -> dict[str, int | None]:
-    """Where this session's samples lie in its recording: a pause longer than the engine's limit splits a
-    recording into sessions (segments) that share one source; each gets only its own stretch. The first
-    segment's start also dates a CSV with relative times (see samples.load_session_samples)."""
-    siblings = sorted(
-        (r.started_t_ns for r in store.sessions(runner=row.runner) if r.source == row.source),
-    )
-    later = [t for t in siblings if t > row.started_t_ns]
-    return {
-        "from_t_ns": row.started_t_ns if siblings and siblings[0] < row.started_t_ns else None,
-        "until_t_ns": later[0] if later else None,
-        "first_started_t_ns": siblings[0] if siblings else row.started_t_ns,
-    }
 
 
 def completeness(row: SessionRow, samples: SessionSamples, *, withhold_path: bool = False) -> dict[str, Any]:

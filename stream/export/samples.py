@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pathlib
 from dataclasses import dataclass, replace
+from typing import TypedDict
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from strideguard.sensors.types import (
 )
 from strideguard.stream.export.gaps import Gap, effective_rate_hz, find_gaps
 from strideguard.stream.runtime import sources
-from strideguard.stream.sqlite.store import SessionRow
+from strideguard.stream.sqlite.store import SessionRow, SessionStore
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,6 +74,14 @@ class SampleStream:
     @property
     def missing_s(self) -> float:
         return sum(g.duration_s for g in self.gaps) - len(self.gaps) / self.rate_hz if self.gaps else 0.0
+
+
+class SegmentBounds(TypedDict):
+    """The keywords `load_session_samples` takes from the store (see `segment_bounds`)."""
+
+    from_t_ns: int | None
+    until_t_ns: int | None
+    first_started_t_ns: int | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,6 +144,21 @@ def load_session_samples(
     return SessionSamples(
         streams=tuple(streams), heart_rate=tuple(hr), strides=tuple(strides), events=tuple(events), problem=problem
     )
+
+
+def segment_bounds(store: SessionStore, row: SessionRow) -> SegmentBounds:
+    """Where this session's samples lie in its recording: a pause longer than the engine's limit splits a
+    recording into sessions (segments) that share one source; each gets only its own stretch. The first
+    segment's start also dates a CSV with relative times (see samples.load_session_samples)."""
+    siblings = sorted(
+        (r.started_t_ns for r in store.sessions(runner=row.runner) if r.source == row.source),
+    )
+    later = [t for t in siblings if t > row.started_t_ns]
+    return {
+        "from_t_ns": row.started_t_ns if siblings and siblings[0] < row.started_t_ns else None,
+        "until_t_ns": later[0] if later else None,
+        "first_started_t_ns": siblings[0] if siblings else row.started_t_ns,
+    }
 
 
 def _relative_offset(streams: list[SampleStream], started_t_ns: int) -> int:

@@ -32,6 +32,10 @@ ALERT_COLOUR = "#f4a261"
 CURRENT_COLOUR = "#e76f51"
 PAST_COLOUR = "#8ab6d6"
 LOAD_WEEKS = 8  # weeks of runs shown in the training-load chart
+GAP_COLOUR = "#9e9e9e"
+# The smallest y range a metric panel shows, in the metric's unit: a steady run's impact varying by
+# 0.05 g must not fill the panel as if it were a swing.
+MIN_SPAN = {"cadence_spm": 20.0, "impact_g": 0.6, "sway_ml_ratio": 0.15, "lean_deg": 8.0}
 
 plt.rcParams.update(
     {"axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "font.size": 10}
@@ -55,6 +59,21 @@ def _shade_alerts(ax: Axes, data: ReportData, metrics: tuple[str, ...] | None = 
     for start, end in merged:
         ax.axvspan(start, end, color=ALERT_COLOUR, alpha=0.25, lw=0, zorder=0)
     return bool(merged)
+
+
+def _shade_gaps(ax: Axes, data: ReportData) -> bool:
+    """Hatched grey where the sensor sent nothing: a gap is missing data, not a flat line."""
+    for start, end in data.gaps:
+        ax.axvspan(start, end, facecolor="none", edgecolor=GAP_COLOUR, hatch="///", lw=0, zorder=0)
+    return bool(data.gaps)
+
+
+def _min_span(ax: Axes, span: float) -> None:
+    """Widen the y axis about its centre to at least `span`."""
+    lo, hi = ax.get_ylim()
+    if hi - lo < span:
+        mid = (lo + hi) / 2
+        ax.set_ylim(mid - span / 2, mid + span / 2)
 
 
 def _legend(ax: Axes, **kw: Any) -> None:
@@ -93,7 +112,8 @@ def metrics_over_time(data: ReportData) -> Figure:
     )
     labels = {"sway_ml_ratio": "ML", "sway_ap_ratio": "AP"}
     for ax, (names, title, unit, alert_metrics) in zip(axes, panels):
-        shaded = _shade_alerts(ax, data, alert_metrics)
+        shaded = _shade_alerts(ax, data, alert_metrics, fatigue=False)  # only this panel's metric
+        gaps = _shade_gaps(ax, data)
         for i, name in enumerate(names):
             t, v = series(data.windows, name)
             colour = f"C{i}"
@@ -109,6 +129,9 @@ def metrics_over_time(data: ReportData) -> Figure:
         ax.set_ylabel(unit)
         if shaded:
             ax.plot([], [], color=ALERT_COLOUR, alpha=0.5, lw=8, label="alert active")
+        if gaps:
+            ax.fill_between([], [], facecolor="none", edgecolor=GAP_COLOUR, hatch="///", label="no data (link lost)")
+        _min_span(ax, MIN_SPAN.get(names[0], 0.0))
         _legend(ax, ncol=5)
     axes[-1].set_xlabel("minutes from start")
     fig.suptitle(f"Gait metrics over time (baseline: {data.baseline_note})", fontsize=11)
