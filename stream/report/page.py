@@ -9,7 +9,8 @@ from strideguard.stream.report.data import METRICS, ReportData, finite, window_m
 from strideguard.stream.terminal import format_clock
 
 CAPTIONS = {
-    "metrics.png": "Cadence, impact, trunk sway and forward lean per analysis window. Shaded: an alert was active "
+    "metrics.png": "Cadence, impact, trunk sway (ML side-to-side, AP front-back) and forward lean per analysis "
+    "window. Shaded: an alert was active "
     "for that metric. Dashed: the baseline. Hatched grey: no data (the sensor sent nothing).",
     "steps.png": "Every detected step: impact and step time, by the side the trunk signal assigned.",
     "symmetry.png": "Left against right. A symmetry index beyond a few percent is a vendor heuristic; no injury link "

@@ -104,7 +104,7 @@ def metrics_over_time(data: ReportData) -> Figure:
         (("impact_g",), "Impact (peak vertical acceleration)", "g", ("impact",)),
         (
             ("sway_ml_ratio", "sway_ap_ratio"),
-            "Trunk sway (RMS ratio; ML side-to-side, AP front-back)",
+            "Trunk sway (RMS ratio)",
             "ratio",
             ("sway",),
         ),
@@ -130,9 +130,9 @@ def metrics_over_time(data: ReportData) -> Figure:
         if shaded:
             ax.plot([], [], color=ALERT_COLOUR, alpha=0.5, lw=8, label="alert active")
         if gaps:
-            ax.fill_between([], [], facecolor="none", edgecolor=GAP_COLOUR, hatch="///", label="no data (link lost)")
+            ax.fill_between([], [], facecolor="none", edgecolor=GAP_COLOUR, hatch="///", label="no data")
         _min_span(ax, MIN_SPAN.get(names[0], 0.0))
-        _legend(ax, ncol=5)
+        _legend(ax, ncol=6)
     axes[-1].set_xlabel("minutes from start")
     fig.suptitle(f"Gait metrics over time (baseline: {data.baseline_note})", fontsize=11)
     return fig
