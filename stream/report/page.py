@@ -11,7 +11,8 @@ from strideguard.stream.terminal import format_clock
 CAPTIONS = {
     "metrics.png": "Cadence, impact, trunk sway (ML side-to-side, AP front-back) and forward lean per analysis "
     "window. Shaded: an alert was active "
-    "for that metric. Dashed: the baseline. Hatched grey: no data (the sensor sent nothing).",
+    "for that metric. Dashed: the baseline. Dotted: where the metric starts to count as deviating (default "
+    "settings). Hatched grey: no data (the sensor sent nothing).",
     "steps.png": "Every detected step: impact and step time, by the side the trunk signal assigned.",
     "symmetry.png": "Left against right. A symmetry index beyond a few percent is a vendor heuristic; no injury link "
     "has been shown in a large cohort (Malisoux 2024).",

@@ -23,6 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from strideguard.analytics.results import Side
+from strideguard.analytics.risk.config import RiskConfig
 from strideguard.analytics.training_load import DAY_NS, SPIKE_LIMIT_PCT, SPIKE_WINDOW_DAYS, amount
 from strideguard.stream.report.data import NS_PER_S, ReportData, finite, minutes, series
 
@@ -66,6 +67,20 @@ def _shade_gaps(ax: Axes, data: ReportData) -> bool:
     for start, end in data.gaps:
         ax.axvspan(start, end, facecolor="none", edgecolor=GAP_COLOUR, hatch="///", lw=0, zorder=0)
     return bool(data.gaps)
+
+
+def threshold_of(field: str, baseline: float | None) -> float | None:
+    """Where the risk engine's rule for `field` starts to count a window as deviating, from the baseline
+    and the default settings (the store does not keep the settings a session ran with)."""
+    if not finite(baseline):
+        return None
+    assert baseline is not None
+    rule = next((r for r in RiskConfig.default().metrics if r.field == field and r.enabled), None)
+    if rule is None or rule.kind not in ("relative", "absolute"):
+        return None
+    sign = 1.0 if rule.direction == "up" else -1.0
+    step = baseline * rule.threshold / 100 if rule.kind == "relative" else rule.threshold
+    return baseline + sign * step
 
 
 def _min_span(ax: Axes, span: float) -> None:
@@ -123,6 +138,9 @@ def metrics_over_time(data: ReportData) -> Figure:
                 ax.axhline(
                     base, color=colour, ls="--", lw=1, alpha=0.8, label=f"baseline {labels.get(name, '')}".strip()
                 )
+            limit = threshold_of(name, base)
+            if limit is not None:
+                ax.axhline(limit, color=colour, ls=":", lw=1.2, label=f"threshold {labels.get(name, '')}".strip())
         if not any(np.isfinite(series(data.windows, n)[1]).any() for n in names):
             _no_data(ax, "no analysed windows with this metric")
         ax.set_title(title, loc="left", fontweight="bold")

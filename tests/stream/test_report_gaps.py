@@ -56,3 +56,12 @@ def test_fatigue_shading_is_not_drawn_on_panels_whose_metric_did_not_alert(matri
     impact = fig.axes[1]
     lo, hi = impact.get_ylim()
     assert hi - lo >= MIN_SPAN["impact_g"] - 1e-9  # 2.64-2.72 g is noise, not a swing
+
+
+def test_threshold_lines_sit_where_the_default_rules_start_counting():
+    from strideguard.stream.report.plots import threshold_of
+
+    assert threshold_of("cadence_spm", 170.0) == pytest.approx(170.0 * 0.95)  # 5 % down
+    assert threshold_of("impact_g", 2.0) == pytest.approx(2.3)  # 15 % up
+    assert threshold_of("lean_deg", 6.0) == pytest.approx(6.0 + 5.0)  # degrees up
+    assert threshold_of("impact_g", None) is None and threshold_of("braking_g", 1.0) is None
