@@ -46,6 +46,7 @@ class Baseline:
     metrics: Mapping[str, MetricBaseline] = field(default_factory=dict)
     source: str = "run"
     t_end_ns: int | None = None
+    heart_rate_bpm: float | None = None  # median over the baseline windows: the working heart rate
 
     def get(self, name: str) -> MetricBaseline | None:
         return self.metrics.get(name)
@@ -54,6 +55,7 @@ class Baseline:
         return {
             "source": self.source,
             "t_end_ns": self.t_end_ns,
+            "heart_rate_bpm": self.heart_rate_bpm,
             "metrics": {
                 name: {
                     "value": m.value,
@@ -83,8 +85,15 @@ class Baseline:
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"stored baseline is malformed: {exc!r}", key="baseline") from exc
         t_end = data.get("t_end_ns")
+        try:
+            hr = None if data.get("heart_rate_bpm") is None else _finite(data["heart_rate_bpm"])
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"stored baseline is malformed: {exc!r}", key="baseline") from exc
         return cls(
-            metrics=metrics, source=str(data.get("source", "prior")), t_end_ns=None if t_end is None else int(t_end)
+            metrics=metrics,
+            source=str(data.get("source", "prior")),
+            t_end_ns=None if t_end is None else int(t_end),
+            heart_rate_bpm=hr,
         )
 
 

@@ -53,7 +53,8 @@ class AbsoluteCadenceRule:
     enabled: bool
     below_spm: float
     alert_below_spm: float
-    min_speed_mps: float  # windows with a known speed below this are not judged
+    min_speed_mps: float  # judged only in windows whose known speed reaches this
+    max_severity: Severity  # of an episode the floor alone holds (the relative rule not)
     cue: str
 
     def ratio(self, cadence_spm: float, alert_factor: float) -> float:
@@ -75,6 +76,23 @@ class FatigueRule:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WarmupRule:
+    """A hard start: the first `judge_s` of running within `*_near_pct` of working level in every signal
+    compared (at least `min_signs` of them); see `analytics.risk.warmup`."""
+
+    enabled: bool
+    judge_s: float
+    speed_near_pct: float
+    cadence_near_pct: float
+    impact_near_pct: float
+    heart_rate_near_pct: float
+    min_signs: int
+    working_after_s: float
+    min_working_windows: int
+    cue: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RiskConfig:
     """Everything the risk engine needs; build it with `RiskConfig.from_dict` or `default()`."""
 
@@ -91,6 +109,7 @@ class RiskConfig:
     metrics: tuple[MetricRule, ...]
     absolute_cadence: AbsoluteCadenceRule
     fatigue: FatigueRule
+    warmup_check: WarmupRule
 
     @classmethod
     def default(cls) -> RiskConfig:
@@ -112,7 +131,8 @@ class RiskConfig:
 
     def as_dict(self) -> dict[str, Any]:
         """The effective settings as a TOML-able `[risk]` table (for `strideguard config`)."""
-        out: dict[str, Any] = {k: getattr(self, k) for k in DEFAULTS if k not in ("metrics", "fatigue", "absolute")}
+        tables = ("metrics", "fatigue", "absolute", "warmup_check")
+        out: dict[str, Any] = {k: getattr(self, k) for k in DEFAULTS if k not in tables}
         out["metrics"] = {
             r.name: {
                 k: (getattr(r, k).value if k == "max_severity" else getattr(r, k)) for k in DEFAULTS["metrics"][r.name]
@@ -120,9 +140,15 @@ class RiskConfig:
             for r in self.metrics
         }
         a = self.absolute_cadence
-        out["absolute"] = {"cadence": {k: getattr(a, k) for k in DEFAULTS["absolute"]["cadence"]}}
+        out["absolute"] = {
+            "cadence": {
+                k: (getattr(a, k).value if k == "max_severity" else getattr(a, k))
+                for k in DEFAULTS["absolute"]["cadence"]
+            }
+        }
         f = self.fatigue
         out["fatigue"] = {k: (list(getattr(f, k)) if k == "signs" else getattr(f, k)) for k in DEFAULTS["fatigue"]}
+        out["warmup_check"] = {k: getattr(self.warmup_check, k) for k in DEFAULTS["warmup_check"]}
         return out
 
 
@@ -285,6 +311,7 @@ def _build(d: dict[str, Any]) -> RiskConfig:
         below_spm=below_spm,
         alert_below_spm=alert_below_spm,
         min_speed_mps=_number(a, "min_speed_mps", aw),
+        max_severity=Severity(_text(a, "max_severity", aw, tuple(s.value for s in Severity))),
         cue=_text(a, "cue", aw),
     )
     f = d["fatigue"]
@@ -309,6 +336,7 @@ def _build(d: dict[str, Any]) -> RiskConfig:
         cooldown_s=_number(f, "cooldown_s", fw),
         cue=_text(f, "cue", fw),
     )
+    warmup_check = _warmup_rule(d["warmup_check"], "risk.warmup_check")
     min_windows = _number(d, "min_baseline_windows", w, low=1)
     if min_windows != int(min_windows):
         raise ConfigError(f"must be a whole number, got {d['min_baseline_windows']!r}", key=f"{w}.min_baseline_windows")
@@ -326,4 +354,26 @@ def _build(d: dict[str, Any]) -> RiskConfig:
         metrics=tuple(rules),
         absolute_cadence=absolute_cadence,
         fatigue=fatigue,
+        warmup_check=warmup_check,
+    )
+
+
+def _warmup_rule(d: Mapping[str, Any], where: str) -> WarmupRule:
+    counts = {}
+    for key, low in (("min_signs", 1), ("min_working_windows", 1)):
+        value = _number(d, key, where, low=low)
+        if value != int(value):
+            raise ConfigError(f"must be a whole number, got {d[key]!r}", key=f"{where}.{key}")
+        counts[key] = int(value)
+    return WarmupRule(
+        enabled=_bool(d, "enabled", where),
+        judge_s=_number(d, "judge_s", where, low_open=True),
+        speed_near_pct=_number(d, "speed_near_pct", where, low_open=True, high=100.0),
+        cadence_near_pct=_number(d, "cadence_near_pct", where, low_open=True, high=100.0),
+        impact_near_pct=_number(d, "impact_near_pct", where, low_open=True, high=100.0),
+        heart_rate_near_pct=_number(d, "heart_rate_near_pct", where, low_open=True, high=100.0),
+        min_signs=counts["min_signs"],
+        working_after_s=_number(d, "working_after_s", where, low_open=True),
+        min_working_windows=counts["min_working_windows"],
+        cue=_text(d, "cue", where),
     )

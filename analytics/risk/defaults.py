@@ -116,9 +116,23 @@ DEFAULTS: dict[str, Any] = {
             "enabled": True,
             "below_spm": 160.0,  # spm: the floor
             "alert_below_spm": 150.0,  # spm: severity alert (ratio = alert_factor) at or below this
-            "min_speed_mps": 2.8,  # m/s (about 10 km/h): applies at or above this speed when a footpod reports speed
+            "min_speed_mps": 2.8,  # m/s (about 10 km/h): judged only at or above this speed, from a speed source
+            "max_severity": "info",  # the floor alone informs; the runner's own baseline warns and alerts
             "cue": "shorter, quicker steps",
         },
+    },
+    # A hard start (docs/risk.md "Warm-up"): the first minutes of running already at working level.
+    "warmup_check": {
+        "enabled": True,
+        "judge_s": 120.0,  # s: the first minutes of running that are judged (the note comes right after)
+        "speed_near_pct": 95.0,  # % of working speed at or above which the start counts as working pace
+        "cadence_near_pct": 98.0,  # %: cadence moves little with speed (about 4.5 % per m/s)
+        "impact_near_pct": 95.0,  # %: impact moves more (about 10 % per m/s)
+        "heart_rate_near_pct": 85.0,  # %: heart rate lags effort (time constant 30-60 s) even in a hard start
+        "min_signs": 2,  # signals that must be comparable (speed, cadence, impact, heart rate)
+        "working_after_s": 300.0,  # s: after the run, working level is the running from here on
+        "min_working_windows": 60,  # windows of working running needed for the after-run verdict (5 min)
+        "cue": "ease into it: a few easy minutes first",
     },
     "fatigue": {
         "enabled": True,
@@ -172,10 +186,27 @@ SOURCES: dict[str, str] = {
     "at about 166 spm vs 171 in controls (Drozda 2024 Gait Posture); healthy runners about 171 +- 9 spm; "
     "+5-10 % step rate lowers joint loading (Heiderscheit 2011 Med Sci Sports Exerc)",
     "absolute.cadence.alert_below_spm": "severity steps up 10 spm under the floor; " + _ENGINEERING,
-    "absolute.cadence.min_speed_mps": "'at running speed' (EVIDENCE.md): with a footpod, slower windows are "
-    "not judged (2.8 m/s, about 10 km/h: below it 150-160 spm is a common easy-pace cadence); "
-    "without speed, every running window is; " + _ENGINEERING,
+    "absolute.cadence.min_speed_mps": "'at running speed' (EVIDENCE.md): judged only where a speed source "
+    "(footpod, phone GPS) reports at least 2.8 m/s, about 10 km/h; slower or unknown speed is not judged "
+    "(four real treadmill runners at 8 km/h ran 149-165 spm); " + _ENGINEERING,
+    "absolute.cadence.max_severity": "the floor is a population figure from group means (LBP 166 vs 171 spm), "
+    "not a personal threshold: alone it gives an 'info' note (no buzz); a drop below the runner's own "
+    "baseline warns and alerts. A real outdoor run at 3.2 m/s sat at 158-160 spm for a minute with no "
+    "other sign; " + _ENGINEERING,
     "absolute.cadence.cue": "Heiderscheit 2011; Willy 2016 Scand J Med Sci Sports; Anderson 2022",
+    "warmup_check": "EVIDENCE.md and the runners' sources: 'always warm up', a few easy minutes before "
+    "working pace. HEURISTIC: no study gives a cut-off for a hard start from trunk or heart-rate data",
+    "warmup_check.judge_s": "HEURISTIC: the first 2 min of running, so the note comes within the first 3 min; "
+    + _ENGINEERING,
+    "warmup_check.speed_near_pct": "HEURISTIC: within 5 % of working speed is working pace; " + _ENGINEERING,
+    "warmup_check.cadence_near_pct": "HEURISTIC: cadence moves about 4.5 % per m/s (metrics.cadence "
+    "speed slope), so a start 0.5 m/s easier sits about 2 % lower; " + _ENGINEERING,
+    "warmup_check.impact_near_pct": "HEURISTIC: impact moves about 10 % per m/s (metrics.impact speed "
+    "slope), so a start 0.5 m/s easier sits about 5 % lower; " + _ENGINEERING,
+    "warmup_check.heart_rate_near_pct": "HEURISTIC: heart rate lags effort with a 30-60 s time constant, so "
+    "even a hard start averages below working heart rate over its first 2 min; " + _ENGINEERING,
+    "warmup_check.min_signs": "one signal alone is too weak to call a start hard; " + _ENGINEERING,
+    "warmup_check.cue": "the runners' sources: 'always warm up' (EVIDENCE.md)",
     "absolute": "tibial peak acceleration above 8 g (Davis 2016 Br J Sports Med; Van den Berghe 2021 Sci "
     "Rep) is NOT available: it needs a shank or foot IMU, which the analytics do not process yet "
     "(trunk impact uses the baseline-relative rule metrics.impact)",

@@ -107,6 +107,12 @@ class SustainedDetector:
             detail=detail,
         )
 
+    def restate(
+        self, what: str, t_ns: int, *, value: float, expected: float, deviation: float, detail: Any
+    ) -> Transition:
+        """The active episode told again from this window (e.g. because a second rule now holds)."""
+        return self._transition(what, t_ns, self.severity, (value, expected, deviation, deviation, detail))
+
     def push(
         self,
         *,

@@ -22,7 +22,8 @@ from strideguard.analytics.errors import ConfigError
 from strideguard.analytics.results import RiskEvent, RiskEventKind, Severity, WindowMetrics
 from strideguard.analytics.risk.baseline import Baseline, MetricBaseline, fit_metric_baseline
 from strideguard.analytics.risk.config import AbsoluteCadenceRule, MetricRule, RiskConfig
-from strideguard.analytics.risk.detect import NS_PER_S, SustainedDetector, Transition
+from strideguard.analytics.risk.detect import NS_PER_S, SEVERITY_ORDER, SustainedDetector, Transition
+from strideguard.analytics.risk.warmup import WarmupCheck
 
 FATIGUE = "fatigue"
 CADENCE = "cadence"
@@ -92,10 +93,16 @@ class CadenceWindow:
 
 
 def cadence_floor_ratio(rule: AbsoluteCadenceRule, window: WindowMetrics, alert_factor: float) -> float | None:
-    """The absolute cadence rule's ratio for a running window, or None when it does not apply."""
+    """The absolute cadence rule's ratio for a running window, or None when it does not apply.
+
+    The floor is a population figure for running *speed* (about 10 km/h and up): an easy jog at 8 km/h
+    is normally run at 150-158 spm. Without a speed source (footpod, phone GPS) the window's speed is
+    unknown, so the floor is not judged at all: judging it would buzz every slower runner on every run
+    (four real treadmill runners at 8 km/h, three of them below 160 spm). The runner's own baseline
+    (the relative rule) still watches cadence then."""
     if not rule.enabled or not window.running or window.cadence_spm is None:
         return None
-    if window.speed_mps is not None and window.speed_mps < rule.min_speed_mps:
+    if window.speed_mps is None or window.speed_mps < rule.min_speed_mps:
         return None
     return rule.ratio(float(window.cadence_spm), alert_factor)
 
@@ -195,6 +202,8 @@ class RiskEngine:
         self._first_running_ns: int | None = None
         self._collected: dict[str, list[float]] = {r.name: [] for r in config.metrics}
         self._collected_speed: dict[str, list[float | None]] = {r.name: [] for r in config.metrics}
+        self._collected_hr: list[float] = []
+        self._warmup = WarmupCheck(config.warmup_check, prior_baseline)
         self._baseline_end_ns = 0
         self._detectors = {
             r.name: SustainedDetector(
@@ -219,12 +228,14 @@ class RiskEngine:
         )
         self._fatigue_detail: tuple[tuple[str, float], ...] = ()
         self._cadence_named: tuple[bool, bool] = (True, False)  # (relative, floor) named by the last onset
+        self._cadence_capped = False  # the active cadence episode was told at the floor's max_severity
         self._silent: dict[str, bool] = {}
         self._last_onset_ns: dict[str, int] = {}
         self._snoozed: dict[str | None, int] = {}
         self._scores: list[float] = []
         self._contributions: list[dict[str, float]] = []
         self._event_counts: dict[str, int] = {}
+        self._floor_windows = {"judged": 0, "no_speed": 0, "below_running_speed": 0}
 
     # -- public API ---------------------------------------------------------------------------
     @property
@@ -263,6 +274,9 @@ class RiskEngine:
         """Session risk: score statistics, mean contribution per factor, event counts, baseline."""
         out = summarize_scores(self._scores, self._contributions)
         out["events"] = dict(sorted(self._event_counts.items()))
+        out["warmup"] = self._warmup.summary()
+        if self.config.absolute_cadence.enabled:  # why the floor was (not) judged, in running windows
+            out["cadence_floor_windows"] = dict(self._floor_windows)
         base = self.baseline
         out["baseline"] = base.as_dict() if base is not None else None
         return out
@@ -271,8 +285,11 @@ class RiskEngine:
         """Score the window and advance every detector; the absolute rules need no baseline, so they are
         judged from the end of the warm-up, the baseline-relative ones once a baseline exists."""
         self._collect_baseline(window)
+        start_note = self._warmup.push(window)
+        if start_note is not None:
+            self._count(start_note)
         if not window.running or not self._past_warmup(window):
-            return window, ()
+            return window, () if start_note is None else (start_note,)
         base = self.baseline
         score = None
         deviations: dict[str, Deviation | None] = {}
@@ -309,6 +326,8 @@ class RiskEngine:
                     events.append(ev)
         if deviations:
             events.extend(self._push_fatigue(window, deviations))
+        if start_note is not None:
+            events.insert(0, start_note)
         return dataclasses.replace(window, risk_score=score), tuple(events)
 
     # -- internals ----------------------------------------------------------------------------
@@ -326,6 +345,8 @@ class RiskEngine:
         if not self._past_warmup(window):
             return
         if window.t_end_ns <= self._baseline_end_ns:
+            if window.heart_rate_bpm is not None and math.isfinite(window.heart_rate_bpm):
+                self._collected_hr.append(float(window.heart_rate_bpm))
             for rule in self.config.metrics:
                 value = getattr(window, rule.field)
                 if value is not None:
@@ -343,7 +364,8 @@ class RiskEngine:
             )
             if mb is not None:
                 metrics[rule.name] = mb
-        self._run_baseline = Baseline(metrics=metrics, source="run", t_end_ns=self._baseline_end_ns)
+        hr = float(np.median(self._collected_hr)) if self._collected_hr else None
+        self._run_baseline = Baseline(metrics=metrics, source="run", t_end_ns=self._baseline_end_ns, heart_rate_bpm=hr)
         self._collected.clear()
         self._collected_speed.clear()
 
@@ -352,6 +374,10 @@ class RiskEngine:
         drop that crosses both alerts once, and the message names both (see `cadence_message`)."""
         floor = self.config.absolute_cadence
         floor_ratio = cadence_floor_ratio(floor, window, self.config.alert_factor)
+        if floor.enabled and window.cadence_spm is not None:
+            speed = window.speed_mps
+            why = "no_speed" if speed is None else ("judged" if speed >= floor.min_speed_mps else "below_running_speed")
+            self._floor_windows[why] += 1
         if relative is None and floor_ratio is None:
             return None
         # either rule gives a ratio only for a window with a cadence (the relative rule reads cadence_spm)
@@ -363,7 +389,8 @@ class RiskEngine:
             expected, deviation = relative.expected, relative.deviation
         else:
             expected, deviation = floor.below_spm, w.cadence_spm - floor.below_spm
-        return self._detectors[CADENCE].push(
+        detector = self._detectors[CADENCE]
+        tr = detector.push(
             t_start_ns=window.t_start_ns,
             t_end_ns=window.t_end_ns,
             ratio=w.ratio,
@@ -373,6 +400,12 @@ class RiskEngine:
             rank=w.cadence_spm,
             detail=w,
         )
+        if tr is None and self._cadence_capped and detector.state == "active" and w.rules_held()[0]:
+            # told as the floor's note so far; now the runner's own baseline holds too: tell it in full
+            tr = detector.restate(
+                "escalated", window.t_end_ns, value=w.cadence_spm, expected=expected, deviation=deviation, detail=w
+            )
+        return tr
 
     def _cadence_parts(self, rule: MetricRule, tr: Transition) -> tuple[str, str, str, float, float]:
         """(message, cue, deviation unit, baseline, deviation) of a cadence transition: in % of the
@@ -438,6 +471,9 @@ class RiskEngine:
             if snoozed:
                 return None
         kind = RiskEventKind.CLEARED if tr.what == "cleared" else RiskEventKind.ONSET
+        severity = self._cadence_severity(tr) if name == CADENCE else tr.severity
+        if severity is None:
+            return None
         value, baseline, deviation = tr.mean_value, tr.mean_expected, tr.mean_deviation
         if rule is None:
             message, cue, unit = self._fatigue_message(tr), self.config.fatigue.cue, "signs"
@@ -449,23 +485,46 @@ class RiskEngine:
                 message = f"{rule.label} back within your baseline band after {format_duration(tr.duration_s)}"
             else:
                 message = metric_message(rule, tr.mean_deviation, tr.duration_s)
-        key = f"{name}:{kind.value}"
-        self._event_counts[key] = self._event_counts.get(key, 0) + 1
-        return RiskEvent(
-            runner=window.runner,
-            t_ns=t_ns,
-            kind=kind,
-            metric=name,
-            severity=tr.severity,
-            value=round(value, 3),
-            baseline=round(baseline, 3),
-            deviation=round(deviation, 2),
-            deviation_unit=unit,
-            duration_s=round(tr.duration_s, 1),
-            message=message,
-            cue=cue,
-            onset_t_ns=tr.onset_t_ns,
+        return self._count(
+            RiskEvent(
+                runner=window.runner,
+                t_ns=t_ns,
+                kind=kind,
+                metric=name,
+                severity=severity,
+                value=round(value, 3),
+                baseline=round(baseline, 3),
+                deviation=round(deviation, 2),
+                deviation_unit=unit,
+                duration_s=round(tr.duration_s, 1),
+                message=message,
+                cue=cue,
+                onset_t_ns=tr.onset_t_ns,
+            )
         )
+
+    def _count(self, event: RiskEvent) -> RiskEvent:
+        """Tally the event for the session summary's `events`: metric:onset / metric:cleared, and
+        metric:note for an `info` onset (so a count of onsets is a count of warnings and alerts)."""
+        note = event.severity is Severity.INFO and event.kind is RiskEventKind.ONSET
+        key = f"{event.metric}:{'note' if note else event.kind.value}"
+        self._event_counts[key] = self._event_counts.get(key, 0) + 1
+        return event
+
+    def _cadence_severity(self, tr: Transition) -> Severity | None:
+        """A cadence episode only the population floor holds is capped at the floor's max_severity (an
+        'info' note by default); None for an escalation that the cap leaves where it was."""
+        if tr.what == "cleared":  # with the severity the runner was told
+            told = self.config.absolute_cadence.max_severity if self._cadence_capped else tr.severity
+            self._cadence_capped = False
+            return told
+        floor_only = not tr.detail.rules_held()[0]
+        cap = self.config.absolute_cadence.max_severity
+        capped = floor_only and SEVERITY_ORDER[tr.severity] > SEVERITY_ORDER[cap]
+        if capped and tr.what == "escalated" and self._cadence_capped:
+            return None
+        self._cadence_capped = capped
+        return cap if capped else tr.severity
 
     def _fatigue_message(self, tr: Transition) -> str:
         if tr.what == "cleared":

@@ -21,7 +21,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from strideguard.analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind
+from strideguard.analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind, Severity
 from strideguard.sensors.units import NS_PER_S
 from strideguard.stream.alerts.base import Alert, Channel
 from strideguard.stream.runtime.engine import SessionSummary
@@ -146,6 +146,9 @@ class AlertDispatcher:
         episode = (event.runner, event.metric, event.onset_t_ns)
         if event.kind is RiskEventKind.CLEARED:
             return episode in self._accepted_onsets
+        if event.severity is Severity.INFO:  # a note (no buzz): it never uses up a warning's place
+            self._accepted_onsets.add(episode)
+            return True
         bucket = self._buckets.setdefault(event.runner, _Bucket(self.policy.burst, self.policy.refill_s))
         if not bucket.take(event.t_ns):
             self.suppressed += 1

@@ -17,6 +17,7 @@ from typing import Any
 
 from bleak import BleakClient
 
+from strideguard.analytics.results import Severity
 from strideguard.sensors.protocols.alert_level import AlertLevel, build_alert_level
 from strideguard.sensors.protocols.uuids import ALERT_LEVEL
 from strideguard.stream.alerts.base import Alert
@@ -72,6 +73,8 @@ class HapticChannel:
         self.writes.append((address, payload))
 
     async def send(self, alert: Alert) -> None:
+        if alert.event.severity is Severity.INFO:  # notes are shown and told, never buzzed
+            return
         address = self.address_for(alert.event.runner)
         if address is None:
             return

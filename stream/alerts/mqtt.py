@@ -14,11 +14,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import uuid
 
 from strideguard.stream.alerts.base import Alert
 from strideguard.stream.errors import SinkError
-from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings
+from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings, unique_client_id
 
 DEFAULT_TOPIC = "strideguard/v1/{team}/{runner}/notify"
 
@@ -45,7 +44,7 @@ class MqttChannel:
         if self._connection is None:
             connection = MqttConnection(
                 settings=dataclasses.replace(self.settings, session_expiry_s=0),
-                client_id=f"strideguard-alerts-{uuid.uuid4().hex[:12]}",
+                client_id=unique_client_id("strideguard-alerts"),
             )
             await connection.__aenter__()
             self._connection = connection

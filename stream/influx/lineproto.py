@@ -33,52 +33,61 @@ import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from influxdb_client import Point, WritePrecision
+
 from strideguard.analytics.results import AnalyzerOutput, RiskEvent, StepEvent, WindowMetrics
 
 MEASUREMENTS = ("steps", "windows", "alerts", "sessions")
 
 
-def _escape_key(text: str) -> str:
-    """Measurement names, tag keys and tag values: backslash-escape comma, equals sign and space."""
-    return text.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ").replace("\n", "\\n")
+def _text(value: str) -> str:
+    """A text field value on one physical line: line breaks become the two-character escapes `\\n` and
+    `\\r`, as Point writes them in tag values (a raw line break would be legal inside a quoted string, but
+    the sink splits a refused batch at line ends, so a point must never span two)."""
+    return value.replace("\r", "\\r").replace("\n", "\\n")
 
 
-def _escape_measurement(text: str) -> str:
-    return text.replace(",", "\\,").replace(" ", "\\ ")
-
-
-def _field_value(value: Any, kind: type | None) -> str | None:
+def _field_value(value: Any, kind: type | None) -> bool | int | float | str | None:
+    """The value as the declared type, so a field never changes type between points (a conflict makes
+    InfluxDB refuse the line); None when InfluxDB cannot store it (no null, no NaN or infinity)."""
     if isinstance(value, enum.Enum):
         value = value.value
     if value is None:
         return None
     if isinstance(value, bool) or kind is bool:
-        return "true" if value else "false"
+        return bool(value)
     if kind is int or (kind is None and isinstance(value, int)):
-        return f"{int(value)}i"
+        return int(value)
     if (
         kind is float
         or isinstance(value, float)
         or (kind is None and hasattr(value, "__float__") and not isinstance(value, str))
     ):
         f = float(value)
-        return repr(f) if math.isfinite(f) else None
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{text}"'
+        return f if math.isfinite(f) else None
+    return _text(str(value))
 
 
 def point(
     measurement: str, tags: Mapping[str, str | None], fields: Mapping[str, tuple[Any, type | None]], t_ns: int
 ) -> str | None:
-    """One line; `fields` maps name -> (value, declared type or None). None if no field has a value."""
-    tag_text = "".join(
-        f",{_escape_key(k)}={_escape_key(str(v))}" for k, v in sorted(tags.items()) if v not in (None, "")
-    )
-    rendered = [(k, _field_value(v, kind)) for k, (v, kind) in fields.items()]
-    field_text = ",".join(f"{_escape_key(k)}={v}" for k, v in rendered if v is not None)
-    if not field_text:
-        return None
-    return f"{_escape_measurement(measurement)}{tag_text} {field_text} {int(t_ns)}"
+    """One line; `fields` maps name -> (value, declared type or None). None if no field has a value.
+
+    Escaping is influxdb-client's `Point` (public API): commas, equals signs and spaces escaped, line
+    breaks and tabs in tags as two-character escapes, and a tag value ending in a backslash gets a space
+    after it, since InfluxDB's parser reads `\\,` and `\\ ` as escapes whatever precedes them and so no
+    line can end a tag value in a backslash (such a name is stored with a trailing space instead of being
+    refused)."""
+    p = Point(measurement)
+    for key, value in tags.items():
+        if value not in (None, ""):
+            p.tag(key, str(value))
+    for name, (value, kind) in fields.items():
+        rendered = _field_value(value, kind)
+        if rendered is not None:
+            p.field(name, rendered)
+    p.time(int(t_ns), write_precision=WritePrecision.NS)
+    return p.to_line_protocol() or None
 
 
 def _declared_types(cls: type) -> dict[str, type | None]:

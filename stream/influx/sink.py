@@ -3,10 +3,16 @@ database is unreachable so that nothing is lost and nothing is reordered.
 
 Every output becomes lines (`lineproto`) in a memory batch that is written when it reaches
 `batch_lines` or `flush_interval_s` passes. While the spool holds anything, new batches go behind it
-(order is kept); a background task delivers the spool oldest first with jittered backoff. `close()`
-flushes and gives the spool `close_timeout_s` to drain; what remains stays on disk and is delivered
-by the next sink opened on the same spool directory. Batches the database rejects as malformed are
-appended to `rejected.lp` in the spool directory and reported, never retried forever.
+(order is kept); a background task delivers the spool oldest first with jittered backoff, and says
+so when it has drained. `close()` flushes and gives the spool `close_timeout_s` to drain; what remains
+stays on disk and is delivered by the next sink opened on the same spool directory.
+
+A batch the database refuses as data (HTTP 400: a line it cannot parse, a field type conflict) is split
+in halves until every refused line stands alone, so one bad line never takes other points, other
+runners' above all, with it (about 2·log2(n) requests per bad line in a batch of n). Each refused line
+is dropped: counted in `lines_rejected`, logged on one line, appended to `rejected.lp` in the spool
+directory, never retried. A write that fails for now (unreachable, 404 database not found, 5xx) is
+spooled, and the log says which it was.
 """
 
 from __future__ import annotations
@@ -54,8 +60,9 @@ class InfluxSink:
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
         self.lines_written = 0  # delivered to the database
+        self.lines_rejected = 0  # refused by the database, each alone: kept in rejected.lp, not retried
         self.batches_spooled = 0
-        self.batches_rejected = 0
+        self._outage_started: float | None = None  # monotonic time the spool began to fill
         self._buffer: list[str] = []
         self._tags: dict[str, dict[str, str | None]] = {}
         self._spool_wakeup = asyncio.Event()
@@ -78,8 +85,18 @@ class InfluxSink:
         }
 
     # -- Sink protocol -----------------------------------------------------------------------
+    @property
+    def batches_rejected(self) -> int:
+        """Lines set aside (kept for callers that report it; a refused batch is split, see the module)."""
+        return self.lines_rejected
+
     async def start(self) -> None:
-        """Start delivering a spool left by an earlier run now, before any new session opens."""
+        """Set up the database (the v1 API creates a missing one; a SinkError if it cannot, with what to
+        do) and start delivering a spool left by an earlier run, before any new session opens."""
+        try:
+            await asyncio.to_thread(self.writer.prepare)
+        except RetryableWriteError as exc:
+            log.warning("influxdb: cannot check the database now (%s); writes are spooled until it answers", exc)
         self._start_tasks()
 
     async def open_session(self, session: SessionInfo) -> None:
@@ -141,26 +158,49 @@ class InfluxSink:
             if not self._buffer:
                 return
             batch, self._buffer = self._buffer, []
-            body = lineproto.flatten(batch)
             if self.spool.empty:
                 try:
-                    await asyncio.to_thread(self.writer.write, body)
-                    self.lines_written += len(batch)
+                    await self._deliver([line.encode() for line in batch])
                     return
-                except RetryableWriteError as exc:
-                    log.warning("influxdb unreachable, spooling to disk: %s", exc)
-                except RejectedWriteError as exc:
-                    self._reject(body, exc)
+                except _Interrupted as stop:
+                    log.warning("influxdb: spooling to disk: %s", stop.error)
+                    self._spool(stop.rest)
                     return
-            self.spool.append(body)
-            self.batches_spooled += 1
-            self._spool_wakeup.set()
+            self._spool([line.encode() for line in batch])
 
-    def _reject(self, body: bytes, exc: RejectedWriteError) -> None:
-        self.batches_rejected += 1
-        log.error("influxdb rejected a batch (kept in %s): %s", self.rejected_path, exc)
+    def _spool(self, lines: list[bytes]) -> None:
+        if self.spool.empty:
+            self._outage_started = time.monotonic()
+        self.spool.append(b"\n".join(lines) + b"\n")
+        self.batches_spooled += 1
+        self._spool_wakeup.set()
+
+    async def _deliver(self, lines: list[bytes]) -> None:
+        """Write `lines`; a part the database refuses is halved until each refused line stands alone and
+        is dropped. Raises _Interrupted with the lines not yet delivered if the database goes away."""
+        parts = [lines]  # a stack: the first part on top, so the lines go out in order
+        while parts:
+            part = parts.pop()
+            try:
+                await asyncio.to_thread(self.writer.write, b"\n".join(part) + b"\n")
+                self.lines_written += len(part)
+            except RejectedWriteError as exc:
+                if len(part) == 1:
+                    self._drop(part[0], exc)
+                else:
+                    half = len(part) // 2
+                    parts += [part[half:], part[:half]]
+            except RetryableWriteError as exc:
+                raise _Interrupted([*part, *(line for p in reversed(parts) for line in p)], exc) from None
+
+    def _drop(self, line: bytes, exc: RejectedWriteError) -> None:
+        self.lines_rejected += 1
         with open(self.rejected_path, "ab") as f:
-            f.write(body)
+            f.write(line + b"\n")
+        shown = line[:120].decode(errors="replace") + ("..." if len(line) > 120 else "")
+        log.error(
+            "influxdb: line dropped (#%d, kept in %s): %s: %s", self.lines_rejected, self.rejected_path, exc, shown
+        )
 
     def _start_tasks(self) -> None:
         if self._drainer is None:
@@ -180,21 +220,34 @@ class InfluxSink:
         while True:
             await self._spool_wakeup.wait()
             self._spool_wakeup.clear()
+            delivered = 0
             while not self.spool.empty:
                 async with self._lock:
                     body = self.spool.peek()
-                    assert body is not None
+                    if body is None:  # only damaged records were left (the spool said so)
+                        break
                     try:
-                        await asyncio.to_thread(self.writer.write, body)
-                        self.lines_written += body.count(b"\n")
+                        await self._deliver(body.splitlines())
                         self.spool.commit()
+                        delivered += 1
                         delay_s = self.retry_initial_s
                         continue
-                    except RejectedWriteError as exc:
-                        self._reject(body, exc)
-                        self.spool.commit()
-                        continue
-                    except RetryableWriteError as exc:
-                        log.info("influxdb still unreachable (%s); retrying in %.1f s", exc, delay_s)
+                    except _Interrupted as stop:
+                        # A record partly delivered is sent whole again: InfluxDB overwrites the points.
+                        log.info("influxdb: delivery failed again (%s); retrying in %.1f s", stop.error, delay_s)
                 await asyncio.sleep(random.uniform(delay_s / 2, delay_s))
                 delay_s = min(self.retry_max_s, delay_s * 2)
+            if delivered and self.spool.empty:
+                started = self._outage_started
+                since = "" if started is None else f" after {time.monotonic() - started:.1f} s"
+                log.warning("influxdb: spool drained: %d spooled batches delivered%s", delivered, since)
+                self._outage_started = None
+
+
+class _Interrupted(Exception):
+    """The database went away in the middle of a delivery: `rest` is what it has not got yet."""
+
+    def __init__(self, rest: list[bytes], error: RetryableWriteError) -> None:
+        super().__init__(str(error))
+        self.rest = rest
+        self.error = error

@@ -2,8 +2,17 @@
 retries QoS 1 publishes until the broker acknowledges them, and hands received messages on in order.
 
 Persistence is chosen so nothing is lost across reconnects: MQTT v5, `clean_start=False` and a session
-expiry of days, so the broker keeps subscriptions and queues QoS 1 messages while a client is away; a
-fixed client id per role (a worker's id names its partitions) so a restarted process finds its session.
+expiry of days, so the broker keeps subscriptions and queues QoS 1 messages while a client is away.
+
+Client ids are recognisable and secret: the role (a worker's names its team and partitions) followed by
+a random token (`unique_client_id`; a worker keeps its token in its state directory, `stored_client_id`,
+so a restarted worker finds its session). A broker replaces a connection when another client connects
+with the same id, whoever logs in (Mosquitto 2.0 does so across user names): a runner's login that could
+name a worker's id could knock the worker off the broker, and nothing a runner may read carries it.
+
+Topics are checked before anything is sent (`topic_problem`): a topic the broker would refuse (a control
+character, a non-character, a wildcard in a published name) makes Mosquitto drop the connection, and a
+publish retried across reconnects would do so for ever; it is refused here with one line instead.
 With `manual_ack=True` a received message is acknowledged only when the receiver calls `ack()` (after it
 has made the message durable), so a process killed in between gets it again from the broker.
 
@@ -23,8 +32,12 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import os
+import pathlib
 import random
+import secrets
 import socket
+import time
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
@@ -44,6 +57,8 @@ DEFAULT_SESSION_EXPIRY_S = 7 * 24 * 3600  # broker keeps an absent client's queu
 MISC_INTERVAL_S = 1.0  # how often paho's keepalive bookkeeping (PINGREQ, a missing PINGRESP) runs
 READS_PER_EVENT = 64  # packets taken per readable event at most (paho's loop_read takes about one)
 CLOSE_GRACE_S = 2.0  # how long a clean close waits for the DISCONNECT to go out
+FLAPPING_LOSSES = 5  # this many dropped connections within FLAPPING_WINDOW_S is worth a warning
+FLAPPING_WINDOW_S = 30.0
 
 _T = TypeVar("_T")
 
@@ -91,6 +106,86 @@ def backoff_delays_s(initial_s: float, max_s: float) -> Iterator[float]:
         ceiling = min(max_s, ceiling * 2)
 
 
+MAX_TOPIC_BYTES = 65535  # an MQTT string's length is a u16
+CLIENT_TOKEN_BYTES = 16  # random bytes of a client id's token (hex): not guessable
+
+
+def text_problem(text: str) -> str | None:
+    """Why a broker would refuse `text` as an MQTT string (a topic, a client id), or None."""
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        return f"not UTF-8 (U+{ord(text[exc.start]):04X} at character {exc.start})"
+    if size > MAX_TOPIC_BYTES:
+        return f"{size} bytes, more than {MAX_TOPIC_BYTES}"
+    for i, char in enumerate(text):
+        cp = ord(char)
+        if cp <= 0x1F or 0x7F <= cp <= 0x9F:
+            return f"control character U+{cp:04X} at character {i}"
+        if 0xFDD0 <= cp <= 0xFDEF or (cp & 0xFFFF) >= 0xFFFE:
+            return f"non-character U+{cp:04X} at character {i}"
+    return None
+
+
+def topic_problem(topic: str, *, is_filter: bool = False) -> str | None:
+    """Why a broker would refuse `topic` as a topic name (`is_filter`: as a subscription filter), or None.
+
+    MQTT 5 §1.5.4 and §4.7: well-formed UTF-8 without U+0000; Mosquitto also drops a client that sends the
+    control characters U+0001-U+001F and U+007F-U+009F or a non-character (U+FDD0-U+FDEF, U+xFFFE,
+    U+xFFFF), each measured in tests/stream/test_mqtt_hostile.py. Names hold no wildcard; in a filter `#` is
+    the last level and `+` a whole level."""
+    if not topic:
+        return "empty topic"
+    problem = text_problem(topic)
+    if problem is not None:
+        return problem
+    levels = topic.split("/")
+    if not is_filter:
+        if "+" in topic or "#" in topic:
+            return "a wildcard (+ or #) in a topic name"
+    elif any(("#" in level and (level != "#" or i != len(levels) - 1)) for i, level in enumerate(levels)):
+        return "# must be the whole last level"
+    elif any("+" in level and level != "+" for level in levels):
+        return "+ must be a whole level"
+    return None
+
+
+class InvalidTopicError(SinkError):
+    """A topic (or client id) the broker would refuse: nothing was sent."""
+
+    def __init__(self, topic: str, problem: str, *, endpoint: str | None = None, what: str = "topic") -> None:
+        super().__init__(f"{what} {topic!r} cannot go to the broker: {problem}", sink="mqtt", endpoint=endpoint)
+        self.topic = topic
+
+
+def unique_client_id(role: str) -> str:
+    """`<role>-<random token>`: recognisable in the broker's log, unknown to every other client."""
+    return f"{role}-{secrets.token_hex(CLIENT_TOKEN_BYTES)}"
+
+
+def stored_client_id(role: str, path: str | os.PathLike[str]) -> str:
+    """The client id kept in `path` if it is one of `role`'s, else a new `unique_client_id(role)` written
+    there (atomically): a process that keeps its broker session across restarts (a worker, whose queued
+    messages wait under its id) gets the same secret id each time."""
+    path = pathlib.Path(path)
+    try:
+        kept = path.read_text().strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        kept = ""
+    prefix = f"{role}-"
+    token = kept.removeprefix(prefix)
+    if kept.startswith(prefix) and len(token) == 2 * CLIENT_TOKEN_BYTES and all(c in "0123456789abcdef" for c in token):
+        return kept
+    client_id = unique_client_id(role)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w") as f:
+        f.write(client_id + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return client_id
+
+
 class LinkLost(Exception):
     """The connection went (or never came up) before an operation on it completed."""
 
@@ -130,6 +225,14 @@ class MqttConnection:
         offline: tuple[str, bytes] | None = None,
         manual_ack: bool = False,
     ) -> None:
+        problem = text_problem(client_id)
+        if problem is not None:
+            raise InvalidTopicError(client_id, problem, endpoint=settings.endpoint, what="client id")
+        for pattern in subscriptions:
+            self._check(pattern, settings, is_filter=True)
+        for message in (will, online, offline):
+            if message is not None:
+                self._check(message[0], settings)
         self.settings = settings
         self.client_id = client_id
         self.subscriptions = tuple(subscriptions)
@@ -149,6 +252,13 @@ class MqttConnection:
         self._arrived = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
         self._closing = False
+        self._losses: collections.deque[float] = collections.deque()  # when established connections dropped
+
+    @staticmethod
+    def _check(topic: str, settings: MqttSettings, *, is_filter: bool = False) -> None:
+        problem = topic_problem(topic, is_filter=is_filter)
+        if problem is not None:
+            raise InvalidTopicError(topic, problem, endpoint=settings.endpoint, what="filter" if is_filter else "topic")
 
     @property
     def connected(self) -> bool:
@@ -229,6 +339,7 @@ class MqttConnection:
                 if not self._closing:
                     self.last_error = link.error
                     log.info("mqtt %s: connection lost: %s", self.client_id, link.error)
+                    self._note_loss()
             except ConnectRefused as exc:
                 # A CONNACK refusal (bad credentials, not authorised) will not fix itself before the
                 # first connection: fail fast. Later (a broker restarting) it is retried like any loss.
@@ -249,6 +360,24 @@ class MqttConnection:
             if not self._closing:
                 await asyncio.sleep(next(delays))
 
+    def _note_loss(self) -> None:
+        """Say so (a warning, once per burst) when established connections keep dropping at once: another
+        client with this client id (each connect evicts the other), or a broker refusing what is sent."""
+        now = time.monotonic()
+        losses = self._losses
+        losses.append(now)
+        while losses and now - losses[0] > FLAPPING_WINDOW_S:
+            losses.popleft()
+        if len(losses) == FLAPPING_LOSSES:
+            log.warning(
+                "mqtt %s: the connection dropped %d times within %g s (last: %s); is another client using this"
+                " client id, or is the broker refusing what is sent?",
+                self.client_id,
+                len(losses),
+                FLAPPING_WINDOW_S,
+                self.last_error,
+            )
+
     async def wait_connected(self) -> None:
         await self._connected.wait()
 
@@ -266,6 +395,9 @@ class MqttConnection:
         await self._deliver(list(messages), qos=qos, retain=False)
 
     async def _deliver(self, messages: list[tuple[str, bytes]], *, qos: int, retain: bool) -> None:
+        """InvalidTopicError before anything is issued if a topic would make the broker drop the link."""
+        for topic, _payload in messages:
+            self._check(topic, self.settings)
         remaining = messages
         while remaining:
             await self._connected.wait()

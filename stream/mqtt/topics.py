@@ -14,6 +14,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
+from strideguard.stream import names
 from strideguard.stream.runtime.bus import TOPIC_ROOT, topic
 
 PARTITIONS = 16  # fixed number of IMU partitions; the maximum number of workers per team
@@ -63,7 +64,8 @@ def service_status_topic(name: str) -> str:
 
 
 def parse_topic(name: str) -> TopicParts:
-    """Split a StrideGuard topic; ValueError for anything outside the schema."""
+    """Split a StrideGuard topic; ValueError for anything outside the schema, including a team or runner
+    name outside `stream.names`' allowed set (the worker counts it as a bad message and drops it)."""
     parts = name.split("/")
     root = TOPIC_ROOT.split("/")
     if parts[: len(root)] != root or len(parts) not in (len(root) + 3, len(root) + 4):
@@ -74,5 +76,7 @@ def parse_topic(name: str) -> TopicParts:
         if kind != "imu" or not parts[-1].isdigit():
             raise ValueError(f"only imu topics carry a partition: {name!r}")
         partition = int(parts[-1])
-    topic(team, runner, kind)  # validates team, runner and kind
+    names.check(team, "team")  # a name from the broker enters here: InvalidName is a ValueError
+    names.check(runner, "runner")
+    topic(team, runner, kind)  # validates the kind
     return TopicParts(team=team, runner=runner, kind=kind, partition=partition)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import pathlib
+import sys
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,15 +16,18 @@ from typing import Any
 from strideguard.analytics.risk import Baseline, RiskEngine
 from strideguard.analytics.runner import RunnerAnalyzer
 from strideguard.sensors.capture import ReplayStats
+from strideguard.sensors.errors import CaptureError, ImportFormatError, SensorError
 from strideguard.sensors.types import Placement
 from strideguard.stream.alerts.settings import build_dispatcher
 from strideguard.stream.runtime import bus as busmod
 from strideguard.stream.runtime import sources
 from strideguard.stream.runtime.backpressure import buffered
 from strideguard.stream.runtime.engine import SessionSummary
+from strideguard.stream.runtime.history import check_shoe, wear_shoes
 from strideguard.stream.runtime.pipeline import BusSink, Pipeline, Sink, StoreSink
 from strideguard.stream.runtime.settings import Settings, load_settings, parse_settings
-from strideguard.stream.sqlite.store import SessionStore, default_db_path
+from strideguard.stream.sqlite.shoes import ShoeLog
+from strideguard.stream.sqlite.store import SessionStore, StoreError, default_db_path
 from strideguard.stream.terminal import TerminalView
 
 
@@ -72,6 +76,7 @@ class RunOptions:
     extra_sinks: list[Sink] = field(default_factory=list)
     chunk_s: float = 1.0
     start_t_ns: int = 0  # when a CSV with relative times was recorded (0: its own clock, dated 1970)
+    shoe: str | None = None  # the shoes worn (None: each runner's default shoes, if they have any)
 
 
 @dataclass(slots=True)
@@ -104,6 +109,13 @@ async def open_pipeline(opts: RunOptions, *, source: str) -> AsyncIterator[LiveP
     # the store sink writes on its own thread through its own connection; the analyzers read the runners'
     # prior baselines on the loop through this one (WAL: readers never wait for the writer)
     history = SessionStore(db_path) if db_path is not None else None
+    if history is not None and opts.shoe is not None and opts.runner is not None:
+        with ShoeLog(history.path) as shoes:  # a shoe the runner does not have stops here, before the run
+            try:
+                check_shoe(shoes, opts.runner, opts.shoe)
+            except BaseException:
+                history.close()
+                raise
     factory = analyzer_factory(settings, store=history)
     bus = busmod.Bus()
     progress = sources.Progress()
@@ -145,6 +157,22 @@ async def open_pipeline(opts: RunOptions, *, source: str) -> AsyncIterator[LiveP
             bus.close()
             if history is not None:
                 history.close()
+                _wear_shoes(history.path, parts.pipeline, opts.shoe)
+
+
+def _wear_shoes(db_path: pathlib.Path, pipeline: Pipeline, shoe: str | None) -> None:
+    """Link the run's finished sessions to the shoes worn; a link that cannot be made is said, not fatal
+    (the sessions themselves are stored)."""
+    sessions = {sid: s.runner for sid, s in pipeline.engine.summaries.items()}
+    if not sessions:
+        return
+    try:
+        with ShoeLog(db_path) as log:
+            problems = wear_shoes(log, sessions, shoe)
+    except StoreError as exc:
+        problems = [f"shoes not recorded: {exc}"]
+    for line in problems:
+        print(f"strideguard: {line}", file=sys.stderr)
 
 
 async def run_file(opts: RunOptions, *, on_start: Any = None) -> RunResult:
@@ -161,13 +189,26 @@ async def run_file(opts: RunOptions, *, on_start: Any = None) -> RunResult:
     async with open_pipeline(opts, source=sources.source_of(opts.path)) as parts:
         if on_start is not None:
             on_start(parts)
-        if opts.live_view:
-            items = list(items)  # the progress bar needs the end time; captures of a run fit in memory
+        damage: SensorError | None = None
+        if opts.live_view:  # the progress bar needs the end time; captures of a run fit in memory
+            items, damage = _read_up_to_damage(items)
             parts.progress.start_t_ns, parts.progress.end_t_ns = sources.time_span(items)
         async for item in sources.paced(items, speed=opts.speed, progress=parts.progress):
             await parts.pipeline.push(item)
+        if damage is not None:
+            raise damage  # after the good part went through, as when reading as we go
         summaries = await parts.pipeline.finish()
     return RunResult(pipeline=parts.pipeline, summaries=summaries, stats=stats, db_path=parts.db_path)
+
+
+def _read_up_to_damage(items: Iterable[Any]) -> tuple[list[Any], SensorError | None]:
+    """Every item before a damaged or malformed part of the input, and the error that ended it."""
+    good: list[Any] = []
+    try:
+        good.extend(items)
+    except (CaptureError, ImportFormatError) as exc:
+        return good, exc
+    return good, None
 
 
 __all__ = ["LiveParts", "RunOptions", "RunResult", "analyzer_factory", "open_pipeline", "run_file"]

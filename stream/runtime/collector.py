@@ -13,6 +13,7 @@ analyzer and close the session.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import time
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from strideguard.sensors.types import HeartRateReading, SampleBatch, StrideReading
-from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings
+from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings, unique_client_id
 from strideguard.stream.mqtt.inband import encode_control, encode_reading
 from strideguard.stream.mqtt.payload import dumps, encode_imu
 from strideguard.stream.mqtt.topics import imu_topic, service_status_topic
@@ -50,9 +51,12 @@ class Collector:
         self.collector_id = collector_id
         self.record_publish_times = record_publish_times
         status = service_status_topic(f"collector-{collector_id}")
+        # A client id of its own per process (role + random token): a runner's login cannot name it to
+        # knock the collector off the broker. Nothing waits under it after the process ends (it
+        # subscribes to nothing and re-issues unacknowledged publishes itself), so its session ends too.
         self.connection = MqttConnection(
-            settings=settings,
-            client_id=f"strideguard-collector-{team}-{collector_id}",
+            settings=dataclasses.replace(settings, session_expiry_s=0),
+            client_id=unique_client_id(f"strideguard-collector-{team}-{collector_id}"),
             will=(status, dumps({"state": "offline", "clean": False})),
             online=(status, dumps({"state": "online", "team": team})),
             offline=(status, dumps({"state": "offline", "clean": True})),

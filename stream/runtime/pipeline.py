@@ -18,10 +18,12 @@ from typing import Any, ParamSpec
 from strideguard.analytics.results import AnalyzerOutput
 from strideguard.sensors.capture import CaptureEvent
 from strideguard.sensors.types import HeartRateReading, SampleBatch, StrideReading
+from strideguard.stream import names
 from strideguard.stream.runtime import bus as busmod
+from strideguard.stream.runtime.backpressure import BufferedSink
 from strideguard.stream.runtime.engine import Analyzer, RunnerControl, Session, SessionEngine, SessionSummary, Sink
 from strideguard.stream.runtime.session import SessionInfo, new_session_id
-from strideguard.stream.sqlite.store import SessionStore
+from strideguard.stream.sqlite.store import INCOMPLETE, STORE_LOST, SessionStore, StoreError
 
 log = logging.getLogger(__name__)
 _P = ParamSpec("_P")
@@ -50,6 +52,7 @@ class Pipeline:
         keep_outputs: bool = False,
         control: busmod.Bus | None = None,
     ) -> None:
+        names.check(team, "team")
         self.engine = SessionEngine(analyzer_factory=analyzer_factory, sinks=sinks, keep_outputs=keep_outputs)
         self.sinks = self.engine.sinks
         self.team = team
@@ -91,6 +94,7 @@ class Pipeline:
         if item.runner not in self.engine.sessions:
             if not len(item):
                 return AnalyzerOutput()
+            names.check(item.runner, "runner")  # a name from inside a recording enters here
             t0 = int(item.t_ns[0])
             info = SessionInfo(
                 session_id=new_session_id(item.runner, t0),
@@ -128,9 +132,14 @@ class Pipeline:
             self._control_bus.publish(busmod.topic(self.team, runner, "control"), reply)
 
     async def close(self) -> None:
+        """Close every sink; then, if the store could not keep everything, raise its `StoreError` (one
+        line: what was lost and why), so no command reports a run as stored when it was not."""
         if self._control is not None:
             self._control.close()
         await self.engine.close()
+        failure = store_failure(self.sinks)
+        if failure is not None:
+            raise failure
 
     def outputs(self, runner: str) -> AnalyzerOutput:
         """Everything the runner's sessions produced (with `keep_outputs=True`)."""
@@ -152,6 +161,13 @@ class StoreSink:
     belongs to that thread (its connection allows it: `check_same_thread=False`); read the same file on
     the loop through another `SessionStore`. A call whose awaiting coroutine is cancelled still
     completes if the thread had started it, and is skipped if not.
+
+    The store never lies: a write the store refuses (`StoreError`: a full disk, a read-only file, a lock
+    held beyond the store's retries, an I/O error) is not raised into the pipeline (the analysis and the
+    alerts go on) but counted per session in `lost` and the session marked `incomplete` with those
+    counts under `store_lost` in its summary, as soon as the row can be written. A session whose row
+    could not be written at open is opened again before its next write, so no result row is ever kept
+    without its session. `failure()` says what was lost, for the command to report and exit non-zero on.
     """
 
     name = "sqlite"
@@ -159,6 +175,10 @@ class StoreSink:
     def __init__(self, store: SessionStore) -> None:
         self.store = store
         self._last_t_ns: dict[str, int] = {}
+        self.lost: dict[str, dict[str, int]] = {}  # session id -> rows the store refused, per table
+        self.errors: list[StoreError] = []  # every distinct problem, in the order first met
+        self._opened: set[str] = set()  # sessions whose row is in the store
+        self._unrecorded: set[str] = set()  # sessions whose end (or loss) could not be written at all
         # one worker (started at the first call): the store's calls never overlap and keep their order
         self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="strideguard-sqlite")
 
@@ -166,27 +186,116 @@ class StoreSink:
         await asyncio.get_running_loop().run_in_executor(self._thread, functools.partial(call, *args, **kwargs))
 
     async def open_session(self, session: SessionInfo) -> None:
-        await self._on_thread(self.store.open_session, session)
+        await self._on_thread(self._open, session)
 
     async def write(self, session: SessionInfo, output: AnalyzerOutput) -> None:
         ends = [w.t_end_ns for w in output.windows] + [s.t_ns for s in output.steps]
         if ends:  # noted now: a close_session made next, even before this write lands, ends the session here
             self._last_t_ns[session.session_id] = max(ends)
-        await self._on_thread(self.store.write, session.session_id, output)
+        await self._on_thread(self._write, session, output)
 
     async def close_session(self, session: SessionInfo, summary: SessionSummary) -> None:
-        await self._on_thread(
-            self.store.close_session,
-            session.session_id,
-            ended_t_ns=self._last_t_ns.get(session.session_id),
-            summary=summary.as_dict(),
-        )
+        await self._on_thread(self._close_session, session, self._last_t_ns.get(session.session_id), summary)
 
     async def close(self) -> None:
         try:
-            await self._on_thread(self.store.close)  # after every call queued before it
+            await self._on_thread(self._close)  # after every call queued before it
         finally:
             self._thread.shutdown(wait=False)  # the worker is idle: it ends by itself
+
+    def failure(self) -> StoreError | None:
+        """One error saying what the store did not keep (None: everything was stored, perhaps late)."""
+        if not self.lost:
+            return None
+        total = {table: sum(lost[table] for lost in self.lost.values()) for table in _LOST_TABLES}
+        what = ", ".join(f"{n} {table.replace('_', ' ')}" for table, n in total.items())
+        problems = "; ".join(dict.fromkeys(e.problem for e in self.errors))
+        n = len(self.lost)
+        if self._unrecorded:
+            marked = f"{len(self._unrecorded)} of them could not be marked {INCOMPLETE} either (shown as unfinished)"
+        else:
+            marked = f"marked {INCOMPLETE} (see `strideguard sessions`)"
+        return StoreError(
+            f"{what} of {n} session{'s' if n != 1 else ''} not stored ({problems}); {marked}",
+            path=self.store.path,
+            code=self.errors[0].code if self.errors else None,
+        )
+
+    # -- on the store's thread ---------------------------------------------------------------------
+    def _open(self, session: SessionInfo) -> None:
+        try:
+            self.store.open_session(session)
+        except StoreError as exc:
+            self._note(exc)  # tried again before the session's next write
+        else:
+            self._opened.add(session.session_id)
+
+    def _write(self, session: SessionInfo, output: AnalyzerOutput) -> None:
+        session_id = session.session_id
+        try:
+            if session_id not in self._opened:
+                self.store.open_session(session)  # never a result row without its session
+                self._opened.add(session_id)
+            self.store.write(session_id, output)
+        except StoreError as exc:
+            self._note(exc)
+            lost = self.lost.setdefault(session_id, dict.fromkeys(_LOST_TABLES, 0))
+            for table in _LOST_TABLES:
+                lost[table] += len(getattr(output, table))
+            self._mark(session_id)
+
+    def _close_session(self, session: SessionInfo, ended_t_ns: int | None, summary: SessionSummary) -> None:
+        session_id = session.session_id
+        lost = self.lost.get(session_id)
+        data = summary.as_dict() if lost is None else {**summary.as_dict(), STORE_LOST: dict(lost)}
+        try:
+            if session_id not in self._opened:
+                self.store.open_session(session)
+                self._opened.add(session_id)
+            self.store.close_session(
+                session_id, ended_t_ns=ended_t_ns, summary=data, status="completed" if lost is None else INCOMPLETE
+            )
+        except StoreError as exc:
+            self._note(exc)
+            self.lost.setdefault(session_id, dict.fromkeys(_LOST_TABLES, 0))
+            self._unrecorded.add(session_id)
+        else:
+            self._unrecorded.discard(session_id)
+
+    def _close(self) -> None:
+        try:
+            self.store.close()
+        except StoreError as exc:
+            self._note(exc)
+
+    def _mark(self, session_id: str) -> None:
+        """Mark the session incomplete now (a tiny write that may fit where the results did not): if the
+        process dies before the session ends, the store still says it is not whole."""
+        try:
+            if session_id not in self._opened:
+                raise StoreError("no session row", path=self.store.path)
+            self.store.mark_incomplete(session_id, self.lost[session_id])
+        except StoreError:
+            self._unrecorded.add(session_id)
+        else:
+            self._unrecorded.discard(session_id)
+
+    def _note(self, exc: StoreError) -> None:
+        if not any(str(e) == str(exc) for e in self.errors):
+            log.warning("%s", exc)  # once per distinct problem, as it happens
+            self.errors.append(exc)
+
+
+_LOST_TABLES = ("steps", "windows", "risk_events")
+
+
+def store_failure(sinks: list[Sink]) -> StoreError | None:
+    """The first store sink's failure among `sinks` (a buffered one is looked into)."""
+    for sink in sinks:
+        inner = sink.inner if isinstance(sink, BufferedSink) else sink
+        if isinstance(inner, StoreSink) and (failure := inner.failure()) is not None:
+            return failure
+    return None
 
 
 class BusSink:

@@ -2,8 +2,9 @@
 
 Scale-out is keyed: worker i of N subscribes to the IMU partitions it owns (`stream.mqtt.topics`), so
 each runner's batches reach one worker, in order. The worker's MQTT client id names its team and
-partitions, with a persistent session (clean_start=False, long expiry), so a restarted worker gets
-from the broker everything published while it was away.
+partitions followed by a secret token kept in its state directory (`mqtt-client-id`: a runner's login
+cannot name it to knock the worker off the broker), with a persistent session (clean_start=False, long
+expiry), so a restarted worker gets from the broker everything published while it was away.
 
 Nothing is lost and nothing is doubled:
 - a received message is written to the worker's journal and fsync'd BEFORE it is acknowledged to the
@@ -39,7 +40,7 @@ from typing import Any
 
 from strideguard.analytics.results import AnalyzerOutput
 from strideguard.sensors.errors import DecodeError
-from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings, Received
+from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings, Received, stored_client_id
 from strideguard.stream.mqtt.inband import ControlMessage, InputMessage, ReadingMessage, decode_input
 from strideguard.stream.mqtt.journal import Journal, is_finished
 from strideguard.stream.mqtt.payload import ImuMessage, dumps, loads
@@ -90,6 +91,7 @@ class WorkerOptions:
 
     @property
     def client_id(self) -> str:
+        """The recognisable start of the MQTT client id (its secret token is in the state directory)."""
         return f"{self.group}-{self.name}"
 
 
@@ -163,9 +165,10 @@ class Worker:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
         status = service_status_topic(self.options.name)
+        self.options.state_dir.mkdir(parents=True, exist_ok=True)
         conn = MqttConnection(
             settings=self.settings,
-            client_id=self.options.client_id,
+            client_id=stored_client_id(self.options.client_id, self.options.state_dir / "mqtt-client-id"),
             subscriptions=[
                 *worker_subscriptions(self.options.team, self.options.index, self.options.count),
                 control_subscription(self.options.team),

@@ -2,11 +2,20 @@
 
 Written while the run goes on (one transaction per analyzer output, WAL mode), so a crash keeps what was
 analysed. Table columns are generated from the result dataclasses, so the schema cannot drift from what
-the analytics emit. A session whose process died stays `running` and is shown as `interrupted`.
+the analytics emit. A session whose process died stays `running` and is shown as `unfinished`.
+
+The store never lies about what it holds: every SQLite failure (a full disk, a read-only or damaged file,
+a directory, a lock held beyond the busy timeout, an I/O error) leaves here as one `StoreError` that names
+the file and the problem in words, never as a bare `sqlite3` traceback. Opening for writing proves the
+file is writable (a write probe, rolled back), so a read-only store fails at open, not at the first
+result. A lock is waited for (`busy_timeout_s`) and the whole transaction retried (`busy_attempts`);
+other failures are not retried here (a full disk stays full): the caller (`StoreSink`) counts what
+was lost and marks the session `incomplete` (`mark_incomplete`, summary key `store_lost`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import functools
@@ -15,13 +24,22 @@ import operator
 import os
 import pathlib
 import sqlite3
+import time
 import types
 import typing
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from strideguard.analytics.results import AnalyzerOutput, RiskEvent, StepEvent, WindowMetrics
+from strideguard.stream.errors import SinkError
 from strideguard.stream.runtime.session import SessionInfo
+
+_T = TypeVar("_T")
+
+BUSY_TIMEOUT_S = 5.0  # how long one attempt waits for another process's lock
+BUSY_ATTEMPTS = 3  # attempts of a transaction that found the store locked (so up to 15 s in all)
+INCOMPLETE = "incomplete"  # status of a session the store could not keep whole (read by `export`)
+STORE_LOST = "store_lost"  # summary key: {"steps": n, "windows": n, "risk_events": n} not stored
 
 RESULT_TABLES: dict[str, type] = {"steps": StepEvent, "windows": WindowMetrics, "risk_events": RiskEvent}
 _SQL_TYPES = {int: "INTEGER", float: "REAL", bool: "INTEGER", str: "TEXT"}
@@ -68,6 +86,43 @@ def _insert_plan(table: str) -> tuple[str, Any]:
     return sql, operator.attrgetter(*names)
 
 
+class StoreError(SinkError):
+    """The store could not be opened, read or written; `str()` is one line: `sqlite (PATH): problem`.
+    `code` is SQLite's primary error name (`SQLITE_FULL`, ...), `retryable` says whether waiting may help."""
+
+    def __init__(
+        self, message: str, *, path: str | os.PathLike[str], code: str | None = None, problem: str | None = None
+    ) -> None:
+        super().__init__(message, sink="sqlite", endpoint=str(path))
+        self.code = code
+        self.problem = problem or message  # the cause alone, without what was being done
+
+    @property
+    def retryable(self) -> bool:
+        return self.code in ("SQLITE_BUSY", "SQLITE_LOCKED")
+
+
+# SQLite's primary result codes (extended codes keep them in the low byte) -> the problem in words
+_PROBLEMS = {
+    5: ("SQLITE_BUSY", "the store is locked by another process"),
+    6: ("SQLITE_LOCKED", "the store is locked by another process"),
+    8: ("SQLITE_READONLY", "the store is read-only"),
+    10: ("SQLITE_IOERR", "disk I/O error"),
+    11: ("SQLITE_CORRUPT", "the store is damaged (corrupt database)"),
+    13: ("SQLITE_FULL", "the disk is full"),
+    14: ("SQLITE_CANTOPEN", "no access (a read-only file or folder, or a missing folder)"),
+    26: ("SQLITE_NOTADB", "not a StrideGuard store (damaged, or another kind of file)"),
+}
+
+
+def describe(exc: sqlite3.Error) -> tuple[str | None, str]:
+    """SQLite's primary error name and the problem in words (sqlite3's own text for anything else)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in _PROBLEMS:
+        return _PROBLEMS[code & 0xFF]
+    return (getattr(exc, "sqlite_errorname", None), " ".join(str(exc).split()) or type(exc).__name__)
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SessionRow:
     session_id: str
@@ -81,16 +136,82 @@ class SessionRow:
 
 
 class SessionStore:
-    """Synchronous SQLite access; calls are short (one transaction per analyzer output)."""
+    """Synchronous SQLite access; calls are short (one transaction per analyzer output).
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    Every method raises `StoreError` (never `sqlite3.Error`). `readonly=True` opens an existing store
+    for reading only (listings): it works on a read-only file and never creates or changes one."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        readonly: bool = False,
+        busy_timeout_s: float | None = None,
+        busy_attempts: int | None = None,
+    ) -> None:
         self.path = pathlib.Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.busy_timeout_s = BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
+        self.busy_attempts = max(1, BUSY_ATTEMPTS if busy_attempts is None else busy_attempts)
+        if self.path.is_dir():
+            raise StoreError("cannot open: is a directory, not a store file", path=self.path)
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._errors("cannot open"):
+            self._db = sqlite3.connect(
+                self._read_only_uri() if readonly else str(self.path),
+                uri=readonly,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        try:
+            with self._errors("cannot open"):
+                self._db.execute(f"PRAGMA busy_timeout={max(0, round(self.busy_timeout_s * 1000))}")
+                self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a damaged file fails here
+                if not readonly:
+                    self._retrying(self._prepare)
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _read_only_uri(self) -> str:
+        """`mode=ro`; in a folder nobody may write (a read-only mount), also `immutable=1`: SQLite then
+        reads a WAL store without creating its shared-memory file, which it could not do there."""
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        return uri if os.access(self.path.parent, os.W_OK) else uri + "&immutable=1"
+
+    def _prepare(self) -> None:
+        """WAL, the schema, and a write probe (rolled back): a read-only store fails here, at open."""
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._create()
+        with self._transaction():
+            self._create()
+        with contextlib.suppress(_Probed), self._transaction():
+            self._db.execute("CREATE TABLE _strideguard_write_probe (x)")
+            raise _Probed
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """sqlite3's errors as a StoreError: `<doing>: <problem>`, naming the file."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            code, problem = describe(exc)
+            raise StoreError(f"{doing}: {problem}", path=self.path, code=code, problem=problem) from exc
+
+    def _retrying(self, call: Callable[[], _T], doing: str = "cannot open") -> _T:
+        """`call` (one whole transaction), tried again while the store is locked by another process."""
+        for attempt in range(1, self.busy_attempts + 1):
+            try:
+                with self._errors(doing):
+                    return call()
+            except StoreError as exc:
+                if not exc.retryable:
+                    raise
+                if attempt == self.busy_attempts:
+                    waited = f"{exc.problem} (waited {self.busy_attempts * self.busy_timeout_s:g} s)"
+                    raise StoreError(f"{doing}: {waited}", path=self.path, code=exc.code, problem=waited) from exc
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
 
     def _create(self) -> None:
         self._db.execute(
@@ -110,47 +231,86 @@ class SessionStore:
             self._db.execute(f"CREATE INDEX IF NOT EXISTS {table}_session ON {table} (session_id, {key})")
 
     def close(self) -> None:
-        self._db.close()
+        with self._errors("cannot close"):
+            self._db.close()
 
     def open_session(self, session: SessionInfo) -> None:
-        self._db.execute(
-            "INSERT INTO sessions (session_id, runner, team, source, started_t_ns, status) VALUES (?,?,?,?,?,?)",
-            (session.session_id, session.runner, session.team, session.source, session.started_t_ns, "running"),
+        """The session's row, `running`; a second call for the same session changes nothing."""
+        row = (session.session_id, session.runner, session.team, session.source, session.started_t_ns, "running")
+        self._write_tx(
+            lambda: self._db.execute(
+                "INSERT OR IGNORE INTO sessions (session_id, runner, team, source, started_t_ns, status) "
+                "VALUES (?,?,?,?,?,?)",
+                row,
+            )
         )
 
     def write(self, session_id: str, output: AnalyzerOutput) -> None:
-        """All rows of one analyzer output in one transaction."""
+        """All rows of one analyzer output in one transaction: all stored, or none (and StoreError)."""
         groups = (("steps", output.steps), ("windows", output.windows), ("risk_events", output.risk_events))
         if not output:
             return
-        with self._transaction():
+
+        def insert() -> None:
             for table, items in groups:
                 if items:
                     self._insert(table, session_id, items)
 
+        self._write_tx(insert)
+
     def close_session(
         self, session_id: str, *, ended_t_ns: int | None, summary: dict[str, Any], status: str = "completed"
     ) -> None:
-        self._db.execute(
-            "UPDATE sessions SET ended_t_ns=?, status=?, summary_json=? WHERE session_id=?",
-            (ended_t_ns, status, json.dumps(summary, sort_keys=True), session_id),
+        text = json.dumps(summary, sort_keys=True)
+        self._write_tx(
+            lambda: self._db.execute(
+                "UPDATE sessions SET ended_t_ns=?, status=?, summary_json=? WHERE session_id=?",
+                (ended_t_ns, status, text, session_id),
+            )
         )
+
+    def mark_incomplete(self, session_id: str, lost: dict[str, int]) -> None:
+        """Mark a session `incomplete`, with `lost` (rows per table that could not be stored) under
+        STORE_LOST in its summary; a small write that may still fit where a batch of results did not."""
+
+        def mark() -> None:
+            row = self._db.execute("SELECT summary_json FROM sessions WHERE session_id=?", (session_id,)).fetchone()
+            if row is None:
+                return
+            summary = {**json.loads(row[0] or "{}"), STORE_LOST: dict(lost)}
+            self._db.execute(
+                "UPDATE sessions SET status=?, summary_json=? WHERE session_id=?",
+                (INCOMPLETE, json.dumps(summary, sort_keys=True), session_id),
+            )
+
+        self._write_tx(mark)
+
+    def _write_tx(self, body: Callable[[], object]) -> None:
+        """`body` in one write transaction, retried while another process holds the lock."""
+
+        def tx() -> None:
+            with self._transaction():
+                body()
+
+        self._retrying(tx, "not stored")
 
     def _insert(self, table: str, session_id: str, items: Iterable[Any]) -> None:
         sql, values = _insert_plan(table)
         self._db.executemany(sql, [(session_id, *values(item)) for item in items])
 
-    def _transaction(self) -> Any:
-        db = self._db
-
-        class _Tx:
-            def __enter__(self) -> None:
-                db.execute("BEGIN")
-
-            def __exit__(self, exc_type: Any, *rest: Any) -> None:
-                db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-        return _Tx()
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE (the write lock is taken, or waited for, up front) ... COMMIT; on any error a
+        ROLLBACK if SQLite has not already rolled back (it does on a full disk), and the error goes on."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):  # the first error is the one to report
+                    self._db.execute("ROLLBACK")
+            raise
 
     # ---- reading -------------------------------------------------------------------------------------
     def sessions(self, *, runner: str | None = None, team: str | None = None) -> list[SessionRow]:
@@ -159,7 +319,8 @@ class SessionStore:
         if where:
             sql += " WHERE " + " AND ".join(f"{c}=?" for c, _ in where)
             args = [v for _, v in where]
-        rows = self._db.execute(sql + " ORDER BY started_t_ns", args).fetchall()
+        with self._errors("cannot read"):
+            rows = self._db.execute(sql + " ORDER BY started_t_ns", args).fetchall()
         return [
             SessionRow(
                 session_id=r[0],
@@ -193,17 +354,23 @@ class SessionStore:
     def alert_counts(self) -> dict[str, int]:
         """Stored risk events (onsets and clearances, the export's `n_alerts`) per session id; a session
         without any is absent. Counted from the rows, so unfinished sessions and older stores are right too."""
-        rows = self._db.execute("SELECT session_id, COUNT(*) FROM risk_events GROUP BY session_id").fetchall()
+        with self._errors("cannot read"):
+            rows = self._db.execute("SELECT session_id, COUNT(*) FROM risk_events GROUP BY session_id").fetchall()
         return {session_id: int(n) for session_id, n in rows}
 
     def _read(self, table: str, session_id: str, order: str) -> list[Any]:
         cls = RESULT_TABLES[table]
         hints = typing.get_type_hints(cls)
         names = [n for n, _ in _columns(cls)]
-        rows = self._db.execute(
-            f"SELECT {_quoted(names)} FROM {table} WHERE session_id=? ORDER BY {order}, rowid", (session_id,)
-        ).fetchall()
+        with self._errors("cannot read"):
+            rows = self._db.execute(
+                f"SELECT {_quoted(names)} FROM {table} WHERE session_id=? ORDER BY {order}, rowid", (session_id,)
+            ).fetchall()
         return [cls(**{n: _typed(hints[n], v) for n, v in zip(names, row)}) for row in rows]
+
+
+class _Probed(Exception):
+    """Raised inside the write probe's transaction to roll it back."""
 
 
 def _quoted(names: list[str]) -> str:

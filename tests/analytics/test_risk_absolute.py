@@ -1,6 +1,7 @@
 """Absolute evidence rules beside the baseline-relative ones: the cadence floor (below about 160 spm at
 running speed) alerts without a baseline, shares one episode with the relative cadence rule (one onset,
-the reason names both), is gated by speed when a footpod reports it, and can be switched off. The tibial
+the reason names both), is judged only when a speed source says the runner is at running speed (never
+without one: real runners jog at 8 km/h below 160 spm), and can be switched off. The tibial
 8-g rule is documented as not available (no shank/foot IMU processing), never faked."""
 
 from __future__ import annotations
@@ -13,12 +14,27 @@ import pytest
 from strideguard.analytics.errors import ConfigError
 from strideguard.analytics.results import RiskEvent, RiskEventKind, Severity, WindowMetrics
 from strideguard.analytics.risk import DEFAULTS, SOURCES, RiskConfig, RiskEngine, parse_risk_config
-from tests.analytics.risk_helpers import NS, STEADY, T0_NS, t_s, windows
+from strideguard.sensors.types import StrideReading
+from tests.analytics.risk_helpers import NS, STEADY, T0_NS, t_s
+from tests.analytics.risk_helpers import windows as any_speed_windows
 
 DEFAULT = RiskConfig.default()
 BASE_SPM = STEADY["cadence_spm"]  # 170 spm in the crafted windows
 NO_FLOOR = parse_risk_config("[risk.absolute.cadence]\nenabled = false\n")
 RELATIVE_OFF = parse_risk_config("[risk.metrics.cadence]\nenabled = false\n")
+
+
+RUNNING_SPEED_MPS = 3.0  # above the floor's min_speed_mps (2.8): the floor is judged
+
+
+def windows(duration_s: float, change, **kw) -> list[WindowMetrics]:
+    """The crafted windows with a footpod speed at running pace, unless the test names another."""
+    kw.setdefault("speed_mps", lambda t: RUNNING_SPEED_MPS)
+    return any_speed_windows(duration_s, change, **kw)
+
+
+def footpod(runner: str, t_ns: int) -> StrideReading:
+    return StrideReading(runner=runner, device="footpod", t_ns=t_ns, speed_mps=RUNNING_SPEED_MPS, cadence_spm=162)
 
 
 def cadence_at(spm_of_t) -> callable:
@@ -43,9 +59,10 @@ def onsets(events: list[RiskEvent]) -> list[RiskEvent]:
     return [e for e in events if e.kind is RiskEventKind.ONSET]
 
 
-def test_floor_alerts_without_a_baseline_with_its_own_message_and_cue() -> None:
+def test_floor_notes_without_a_baseline_with_its_own_message_and_cue() -> None:
     """A runner at 154 spm from the start: the relative rule can never see it (it is the baseline), the
-    floor fires at the end of the warm-up + sustain, before any baseline exists."""
+    floor fires at the end of the warm-up + sustain, before any baseline exists: as an 'info' note,
+    since a population figure alone is no reason to buzz a runner (its max_severity)."""
     config = parse_risk_config("[risk.metrics.cadence]\nsustain_s = 120\n")
     engine = RiskEngine(config)
     events = run(engine, windows(600, cadence_at(lambda t: 154.0)))
@@ -59,11 +76,16 @@ def test_floor_alerts_without_a_baseline_with_its_own_message_and_cue() -> None:
         pytest.approx(-6.0),
         "spm",
     )
-    assert ev.severity is Severity.WARNING  # 6 spm under the floor: ratio 1.6 < alert_factor 2
+    assert ev.severity is Severity.INFO  # the floor alone: its max_severity
     warmup_s, sustain_s = config.warmup_s, config.rule("cadence").sustain_s
     assert warmup_s + sustain_s <= t_s(ev.t_ns) <= warmup_s + sustain_s + 5.0
     assert t_s(ev.t_ns) < warmup_s + config.baseline_s  # no baseline yet
     assert engine.baseline is not None  # ... which exists by the end, at 154: still no relative alert
+    raised = parse_risk_config(
+        "[risk.metrics.cadence]\nsustain_s = 120\n[risk.absolute.cadence]\nmax_severity = 'warning'\n"
+    )
+    (ev,) = onsets(run(RiskEngine(raised), windows(600, cadence_at(lambda t: 154.0))))
+    assert ev.severity is Severity.WARNING  # 6 spm under the floor: ratio 1.6 < alert_factor 2
 
 
 def test_one_cadence_episode_when_both_rules_hold_and_the_reason_names_both() -> None:
@@ -89,11 +111,18 @@ def test_relative_rule_alone_keeps_its_message_when_cadence_stays_above_the_floo
 
 
 def test_floor_that_fires_first_and_a_later_relative_drop_stay_one_episode() -> None:
-    """At 158 spm from the start the floor fires after the warm-up; when the runner later drops to 148
-    (6 % below the 158 baseline, so the relative rule holds too) it is the same episode: no second alert."""
+    """At 158 spm from the start the floor notes it after the warm-up; when the runner later drops to 148
+    (6 % below the 158 baseline, so the relative rule holds too) the same episode is told again, now as
+    the warning the runner's own baseline gives, naming both rules; it clears once."""
     events = run(RiskEngine(DEFAULT), windows(900, cadence_at(lambda t: 158.0 if t < 600 else 148.0)))
-    assert [(e.metric, e.kind, e.severity) for e in events] == [("cadence", RiskEventKind.ONSET, Severity.WARNING)]
+    assert [(e.metric, e.kind, e.severity) for e in events] == [
+        ("cadence", RiskEventKind.ONSET, Severity.INFO),
+        ("cadence", RiskEventKind.ONSET, Severity.WARNING),
+    ]
     assert events[0].message == "Cadence 158 spm, below 160 for 1 min"
+    assert events[1].message.startswith("Cadence 148 spm, 6 % below your baseline and below 160 for")
+    assert events[1].onset_t_ns == events[0].onset_t_ns  # one episode
+    assert 600 < t_s(events[1].t_ns) <= 665
     alone = onsets(run(RiskEngine(NO_FLOOR), windows(900, cadence_at(lambda t: 158.0 if t < 600 else 148.0))))
     assert [e.message for e in alone] == ["Cadence 6 % below your baseline for 1 min"]  # it would have fired
 
@@ -111,7 +140,7 @@ def test_floor_hysteresis_holds_near_the_floor_and_clears_above_it() -> None:
     assert (events[1].deviation_unit, events[1].baseline) == ("spm", 160.0)
 
 
-@pytest.mark.parametrize(("speed_mps", "fires"), [(None, True), (2.5, False), (3.0, True)])
+@pytest.mark.parametrize(("speed_mps", "fires"), [(None, False), (2.5, False), (3.0, True)])
 def test_floor_applies_at_running_speed_only(speed_mps: float | None, fires: bool) -> None:
     ws = windows(600, cadence_at(lambda t: 155.0), speed_mps=lambda t: speed_mps)
     events = run(RiskEngine(DEFAULT), ws)
@@ -127,9 +156,13 @@ def test_floor_can_be_switched_off_and_moved() -> None:
     assert ev.message == "Cadence 158 spm, below 165 for 1 min"
 
 
-def test_floor_alone_when_the_relative_rule_is_off_and_below_alert_level_is_an_alert() -> None:
-    events = run(RiskEngine(RELATIVE_OFF), windows(600, cadence_at(lambda t: 147.0)))
-    (ev,) = onsets(events)
+def test_floor_alone_below_alert_level_is_an_alert_only_when_its_max_severity_allows() -> None:
+    (note,) = onsets(run(RiskEngine(RELATIVE_OFF), windows(600, cadence_at(lambda t: 147.0))))
+    assert note.severity is Severity.INFO
+    config = parse_risk_config(
+        "[risk.metrics.cadence]\nenabled = false\n[risk.absolute.cadence]\nmax_severity = 'alert'\n"
+    )
+    (ev,) = onsets(run(RiskEngine(config), windows(600, cadence_at(lambda t: 147.0))))
     assert ev.severity is Severity.ALERT  # at or below alert_below_spm = 150
     assert ev.message == "Cadence 147 spm, below 160 for 1 min"
 
@@ -191,12 +224,17 @@ def test_steady_runner_just_above_the_floor_raises_no_alert_in_thirty_minutes() 
         seed=11,
         cadence_spm=162.0,
     )
-    analyzer = RunnerAnalyzer(runner=run.acc.runner, risk=RiskEngine(DEFAULT))
+    engine = RiskEngine(DEFAULT)
+    analyzer = RunnerAnalyzer(runner=run.acc.runner, risk=engine)
     events, cadences = [], []
     for batch in run.iter_batches(10.0):
+        # a footpod at running speed, once a second, so the floor is judged in every window
+        for t_ns in range(int(batch.t_ns[0]), int(batch.t_ns[-1]) + 1, NS):
+            analyzer.push_reading(footpod(run.acc.runner, t_ns))
         out = analyzer.push(batch)
         events += out.risk_events
         cadences += [w.cadence_spm for w in out.windows if w.running and w.cadence_spm is not None]
     events += analyzer.finish().risk_events
     assert min(cadences) < DEFAULT.absolute_cadence.below_spm  # the floor was tested by single windows
+    assert engine.session_summary()["cadence_floor_windows"]["no_speed"] == 0
     assert events == []

@@ -79,6 +79,18 @@ async def test_rate_limit_in_data_time_and_cleared_follows_its_onset() -> None:
     assert len(out.getvalue().splitlines()) == 5
 
 
+async def test_info_notes_never_use_up_a_warnings_place_in_the_rate_limit() -> None:
+    out = io.StringIO()
+    d = AlertDispatcher([TerminalChannel(out=out)], policy=DispatchPolicy(burst=1, refill_s=60))
+    assert d.dispatch(SESSION, event("warmup", at_s=130, severity=Severity.INFO))
+    assert d.dispatch(SESSION, event("cadence", at_s=600, severity=Severity.INFO))  # the floor's note
+    assert d.dispatch(SESSION, event("lean", at_s=601))  # the one token is still there
+    assert not d.dispatch(SESSION, event("impact", at_s=602))
+    assert d.suppressed == 1
+    await d.close()
+    assert len(out.getvalue().splitlines()) == 3
+
+
 async def test_page_channel_publishes_on_the_runners_alert_topic() -> None:
     bus = busmod.Bus()
     sub = bus.subscribe(busmod.topic("club", "anna", "alerts"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from strideguard.analytics.results import AnalyzerOutput, RiskEventKind
+from strideguard.analytics.results import AnalyzerOutput, RiskEventKind, Severity
 from strideguard.sensors.ble.clock import RealClock
 from strideguard.sensors.protocols.alert_level import AlertLevel
 from strideguard.sensors.simulated import LinkFaults, SimulatedAlertBand, SimulatedWorld
@@ -92,3 +92,13 @@ async def test_runners_buzz_their_own_band() -> None:
     await d.close()
     assert anna.alerts == []
     assert [level for _, level in ben.alerts] == [AlertLevel.HIGH, AlertLevel.NONE]
+
+
+async def test_an_info_note_is_never_buzzed() -> None:
+    """The cadence floor alone and the warm-up check give `info` notes: shown and told, not buzzed."""
+    world, band = world_with_band()
+    d = AlertDispatcher([HapticChannel(address=BAND, buzz_s=0.01, backend=world.client_backend)])
+    await d.write(SESSION, AnalyzerOutput(risk_events=(event("warmup", at_s=130, severity=Severity.INFO),)))
+    await d.write(SESSION, AnalyzerOutput(risk_events=(event("lean", at_s=720),)))
+    await d.close()
+    assert [level for _, level in band.alerts] == [AlertLevel.HIGH, AlertLevel.NONE]  # the lean warning only

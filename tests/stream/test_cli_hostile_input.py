@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from strideguard.sensors.capture import write_batches
 from strideguard.sensors.synthetic import SyntheticConfig, SyntheticRunner
 from strideguard.stream.cli import main
+from strideguard.stream.sqlite.store import SessionStore
 from tests.stream.engine_helpers import batch_like
 
 
@@ -59,3 +61,43 @@ def test_repeated_frames_in_a_capture_are_dropped_not_counted_as_steps(tmp_path,
     summary = _analyze_json(tmp_path / "rep.sgcap", capsys)["runners"]["rep"]["summary"]
     assert summary["dropped"] == {"samples not after the previous one (time went back)": len(run.acc)}
     assert summary["cadence_spm"] == pytest.approx(170, abs=3)
+
+
+def _flip_a_byte_in_the_middle_frame(path: pathlib.Path) -> int:
+    """Damage the payload of the capture's middle frame; returns the frame's offset."""
+    data = bytearray(path.read_bytes())
+    frames, pos = [], data.index(b"F", 12)
+    while pos < len(data):
+        frames.append(pos)
+        pos += 13 + int.from_bytes(data[pos + 1 : pos + 5], "little")  # b"F" | u32 compressed_len | ...
+    middle = frames[len(frames) // 2]
+    data[middle + 20] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return middle
+
+
+@pytest.mark.slow
+def test_replay_of_a_damaged_capture_stores_its_good_part_and_says_where_it_stopped(tmp_path, capsys) -> None:
+    """Before: `replay` read the whole file before the first item (for its progress bar), so the damage
+    ended it with nothing analysed or stored. Now the part before the damage goes through as `analyze`
+    does, and the one-line error follows, with a non-zero exit."""
+    run = SyntheticRunner(SyntheticConfig()).generate(300.0, 100, seed=4, runner="dmg")
+    path = tmp_path / "dmg.sgcap"
+    write_batches(path, [run.acc])
+    intact = _analyze_json(path, capsys)["runners"]["dmg"]["step_times_s"]
+    offset = _flip_a_byte_in_the_middle_frame(path)
+    db = tmp_path / "s.db"
+    assert main(["replay", str(path), "--speed", "0", "--no-web", "--db", str(db)]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert re.fullmatch(
+        rf"strideguard replay: error: {re.escape(str(path))} at byte {offset}: frame checksum mismatch "
+        r"\(corrupted recording\); replayed \d+ records before it \(what was read before it is kept in the store\)",
+        last,
+    ), last
+    store = SessionStore(db, readonly=True)
+    (row,) = store.sessions()
+    stored = [s.t_ns / 1e9 for s in store.steps(row.session_id)]
+    store.close()
+    assert row.status == "running"  # listed as unfinished: the run was cut off by the damage
+    assert len(stored) > 0.4 * len(intact)  # the frames before the middle one: about half of the run
+    assert stored == intact[: len(stored)]  # exactly the intact run's steps, up to where the damage began

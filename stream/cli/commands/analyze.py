@@ -10,9 +10,14 @@ import sys
 import time
 from typing import Any
 
-from strideguard.sensors.errors import CaptureError, ImportFormatError
 from strideguard.sensors.types import Placement
-from strideguard.stream.cli.commands._common import add_input_options, add_store_options
+from strideguard.stream.cli.commands._common import (
+    add_input_options,
+    add_shoe_option,
+    add_store_options,
+    kept_before_damage,
+    runner_for_file,
+)
 
 EXAMPLES = """\
 examples:
@@ -37,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON: summary and per-step times per runner")
     add_input_options(p)
     add_store_options(p)
+    add_shoe_option(p)
     p.set_defaults(func=run)
 
 
@@ -48,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     opts = RunOptions(
         path=args.file,
-        runner=args.runner,
+        runner=runner_for_file(args.file, args.runner),
         placement=Placement(args.placement),
         db_path=args.db,
         store=not args.no_store,
@@ -57,13 +63,11 @@ def run(args: argparse.Namespace) -> int:
         config_path=args.config,
         chunk_s=60.0,
         start_t_ns=args.start,
+        shoe=args.shoe,
     )
     started = time.perf_counter()
-    try:
+    with kept_before_damage(opts.store):
         result = asyncio.run(run_file(opts))
-    except (CaptureError, ImportFormatError) as exc:
-        kept = " (what was read before it is kept in the store)" if opts.store else ""
-        raise type(exc)(f"{exc.args[0]}{kept}", **_error_fields(exc)) from None
     seconds = time.perf_counter() - started
     runners: dict[str, dict[str, Any]] = {}
     report: dict[str, Any] = {"file": str(args.file), "seconds": round(seconds, 3), "runners": runners}
@@ -84,12 +88,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_summary(report)
     return 0
-
-
-def _error_fields(exc: CaptureError | ImportFormatError) -> dict:
-    if isinstance(exc, CaptureError):
-        return {"path": exc.path, "offset": exc.offset, "records_read": exc.records_read}
-    return {"path": exc.path, "line": exc.line}
 
 
 def print_summary(report: dict) -> None:

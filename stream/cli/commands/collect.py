@@ -9,6 +9,8 @@ import pathlib
 import time
 
 from strideguard.sensors.types import Placement, SampleBatch
+from strideguard.stream import names
+from strideguard.stream.cli.commands._common import runner_for_file
 from strideguard.stream.errors import UsageError
 from strideguard.stream.mqtt.connection import MqttSettings
 from strideguard.stream.runtime import sources
@@ -27,7 +29,7 @@ environment: STRIDEGUARD_MQTT_URL, STRIDEGUARD_MQTT_USERNAME, STRIDEGUARD_MQTT_P
 Start one or more `strideguard worker` processes to analyse what is published."""
 
 
-def add_broker_options(p: argparse.ArgumentParser) -> None:
+def add_broker_options(p: argparse.ArgumentParser, *, every_team: bool = False) -> None:
     p.add_argument(
         "--broker",
         metavar="URL",
@@ -46,9 +48,16 @@ def add_broker_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--team",
+        type=_team_or_every if every_team else names.argument("team"),
         default=os.environ.get("STRIDEGUARD_TEAM", "default"),
-        help="team name: the topic level coaches subscribe to (default $STRIDEGUARD_TEAM or 'default')",
+        help="team name: the topic level coaches subscribe to (default $STRIDEGUARD_TEAM or 'default'"
+        + ("; + = every team" if every_team else "")
+        + f"; {names.ALLOWED_TEXT})",
     )
+
+
+def _team_or_every(text: str) -> str:
+    return text if text == "+" else names.argument("team")(text)
 
 
 def broker_settings(args: argparse.Namespace) -> MqttSettings:
@@ -77,6 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--runner",
         action="append",
+        type=names.argument("runner"),
         default=[],
         metavar="NAME",
         help="runner name for each FILE in order (default: the runner in the file, or its name)",
@@ -113,7 +123,9 @@ def _runs(args: argparse.Namespace) -> dict[str, list[SampleBatch]]:
     files: list[tuple[pathlib.Path, str | None]] = []
     if len(args.runner) > len(args.files):
         raise UsageError(f"{len(args.runner)} --runner names for {len(args.files)} files")
-    files += [(f, args.runner[i] if i < len(args.runner) else None) for i, f in enumerate(args.files)]
+    files += [
+        (f, runner_for_file(f, args.runner[i] if i < len(args.runner) else None)) for i, f in enumerate(args.files)
+    ]
     if args.bundled:
         from strideguard.stream.cli.commands.demo import SAMPLES, sample_path
 

@@ -35,7 +35,7 @@ samples:
 
 
 def sample_path(name: str) -> pathlib.Path:
-    return pathlib.Path(str(importlib.resources.files("sensors") / "samples" / SAMPLES[name][0]))
+    return pathlib.Path(str(importlib.resources.files("strideguard.sensors") / "samples" / SAMPLES[name][0]))
 
 
 def register(sub: argparse._SubParsersAction) -> None:

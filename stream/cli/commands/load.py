@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import pathlib
 
 from strideguard.analytics.pain import latest_red_flag
 from strideguard.analytics.training_load import RunRecord, load_report
+from strideguard.stream.runtime.history import impact_observation, recovery
 from strideguard.stream.sqlite.painlog import PainLog
 from strideguard.stream.sqlite.store import SessionRow, SessionStore, default_db_path
 
@@ -62,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     store = SessionStore(path)
     try:
         runs = [r for r in (run_record(s) for s in store.sessions(runner=args.runner)) if r is not None]
+        pairs = recovery(store, args.runner)
+        impact = impact_observation(store, args.runner)
     finally:
         store.close()
     with PainLog(path) as log:
@@ -91,6 +95,17 @@ def run(args: argparse.Namespace) -> int:
                     "acute_chronic_ratio": report.acute_chronic_ratio,
                     "acwr_caveat": report.acwr_caveat,
                     "red_flag": flagged is not None,
+                    "recovery": [
+                        {
+                            "first": p.first.session_id,
+                            "second": p.second.session_id if p.second else None,
+                            "rest_h": p.rest_h,
+                            "message": p.message,
+                            "advice": p.advice,
+                        }
+                        for p in pairs
+                    ],
+                    "impact_across_sessions": None if impact is None else dataclasses.asdict(impact),
                 },
                 indent=1,
             )
@@ -110,4 +125,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"  to {end}  {w.amount:7.1f}  {change:>7}")
     acwr = f"{report.acute_chronic_ratio:.2f}" if report.acute_chronic_ratio is not None else "-"
     print(f"acute:chronic ratio {acwr} ({report.acwr_caveat})")
+    for pair in pairs[-3:]:  # the latest few: a history of years need not scroll by
+        when = dt.datetime.fromtimestamp(pair.first.start_t_ns / 1e9, tz=dt.UTC).strftime("%Y-%m-%d")
+        print(f"recovery: {when}: {pair.message}: {pair.advice} (heuristic)")
+    if impact is not None:
+        print(f"impact: {impact.message}: {impact.cue} (an observation, not an alarm)")
     return 0

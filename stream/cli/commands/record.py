@@ -15,6 +15,7 @@ import os
 import pathlib
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,12 +24,15 @@ from strideguard.sensors.ble import CollectorStats, DeviceSpec, RealClock, SimCl
 from strideguard.sensors.capture import CaptureWriter
 from strideguard.sensors.decoding import DecodedItem
 from strideguard.sensors.types import Placement, SampleBatch
-from strideguard.stream.cli.commands._common import add_store_options
+from strideguard.stream import names
+from strideguard.stream.cli.commands._common import NAMES_HELP, add_shoe_option, add_store_options
 from strideguard.stream.cli.commands.collect import broker_settings
 from strideguard.stream.errors import UsageError
 from strideguard.stream.mqtt.connection import MqttSettings
 from strideguard.stream.runtime import sources
+from strideguard.stream.runtime.history import recovery_before_run
 from strideguard.stream.runtime.live import add_live_options
+from strideguard.stream.sqlite.store import SessionStore, StoreError, default_db_path
 
 EXAMPLES = """\
 examples:
@@ -93,7 +97,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--runner", action=_RunnerAction, required=True, metavar="NAME", help="start a runner group (repeatable)"
+        "--runner",
+        action=_RunnerAction,
+        type=names.argument("runner"),
+        required=True,
+        metavar="NAME",
+        help=f"start a runner group (repeatable; {NAMES_HELP})",
     )
     p.add_argument(
         "--device",
@@ -113,7 +122,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="use simulated devices (see `strideguard scan --simulate`) instead of the radio",
     )
     p.add_argument("--fast", action="store_true", help="with --simulate: run as fast as possible (needs --duration)")
-    p.add_argument("--team", default="default", help="team name for the pages and the store (default: default)")
+    p.add_argument(
+        "--team",
+        type=names.argument("team"),
+        default="default",
+        help="team name for the pages and the store (default: default)",
+    )
     p.add_argument("--no-analysis", action="store_true", help="only record: no live analysis, alerts or store")
     p.add_argument(
         "--broker",
@@ -129,6 +143,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--config", type=pathlib.Path, metavar="TOML", help="risk thresholds and alert channels")
     add_store_options(p)
+    add_shoe_option(p)
     add_live_options(p, web_default=False)
     p.set_defaults(func=run, runners=None, devices=None, current_runner=None)
 
@@ -143,7 +158,11 @@ def parse_device(
     if sep and tail.lower() in {p.value for p in Placement}:
         address, placement = head, Placement(tail.lower())
     if not address:
-        raise UsageError(f"--device {text!r}: no address")
+        raise UsageError(f"--device {names.printable(text)!r}: no address")
+    try:
+        address = names.check(address, "device")
+    except names.InvalidName as exc:
+        raise UsageError(f"--device: {exc}") from None
     return DeviceSpec(
         runner=runner, address=address, placement=placement, acc_rate_hz=acc_rate_hz, acc_range_g=acc_range_g, gyro=gyro
     )
@@ -164,8 +183,10 @@ def run(args: argparse.Namespace) -> int:
         counts[key] = counts.get(key, 0) + (len(item) if isinstance(item, SampleBatch) else 1)
 
     settings = broker_settings(args) if args.broker else None
+    if not args.no_store and not args.simulate:
+        say_recovery(args.db, sorted({runner for runner, _ in args.devices}))
 
-    async def main() -> CollectorStats:
+    async def main() -> tuple[CollectorStats, StoreError | None]:
         if settings is None:
             return await record_with_analysis(opts, args, on_item=count)
         async with published(settings, team=args.team) as send:
@@ -176,9 +197,26 @@ def run(args: argparse.Namespace) -> int:
 
             return await record_with_analysis(opts, args, on_item=count_and_send)
 
-    stats = asyncio.run(main())
+    stats, store_error = asyncio.run(main())
     print(summary(opts, stats, counts))
+    if store_error is not None:
+        raise store_error  # the capture is whole; the store's loss still fails the command
     return 0
+
+
+def say_recovery(db: pathlib.Path | None, runners: list[str]) -> None:
+    """Before the run: a hard last session less than 36 h ago is worth a word (docs/risk.md, Recovery)."""
+    path = db or default_db_path()
+    if not path.is_file():
+        return
+    store = SessionStore(path, readonly=True)
+    try:
+        for runner in runners:
+            note = recovery_before_run(store, runner, time.time_ns())
+            if note is not None:
+                print(f"{runner}: {note.message}: {note.advice} (heuristic)", file=sys.stderr)
+    finally:
+        store.close()
 
 
 @contextlib.asynccontextmanager
@@ -214,16 +252,18 @@ async def published(settings: MqttSettings, *, team: str) -> AsyncIterator[Calla
 
 async def record_with_analysis(
     opts: RecordOptions, args: argparse.Namespace, *, on_item: Callable[[DecodedItem], None]
-) -> CollectorStats:
+) -> tuple[CollectorStats, StoreError | None]:
     """Record and, unless --no-analysis, analyse live: decoded items go through a queue to the same pipeline
-    that `replay` uses (live view, alerts, pages, store). The collector never waits for the analysis."""
+    that `replay` uses (live view, alerts, pages, store). The collector never waits for the analysis.
+    A store that fails after the recording started does not stop it: its error comes back with the stats."""
     if args.no_analysis:
-        return await record(opts, on_item=on_item)
+        return await record(opts, on_item=on_item), None
     from strideguard.stream.runtime.app import RunOptions, open_pipeline
     from strideguard.stream.runtime.live import announce, apply_live_options
 
     run_opts = apply_live_options(
-        RunOptions(db_path=args.db, store=not args.no_store, config_path=args.config, team=args.team), args
+        RunOptions(db_path=args.db, store=not args.no_store, config_path=args.config, team=args.team, shoe=args.shoe),
+        args,
     )
     queue: asyncio.Queue[DecodedItem | None] = asyncio.Queue()
 
@@ -231,21 +271,28 @@ async def record_with_analysis(
         on_item(item)
         queue.put_nowait(item)
 
-    async with open_pipeline(run_opts, source=sources.source_of(opts.out)) as parts:
-        announce(parts)
+    stats: CollectorStats | None = None
+    try:
+        async with open_pipeline(run_opts, source=sources.source_of(opts.out)) as parts:
+            announce(parts)
 
-        async def analyse() -> None:
-            while (item := await queue.get()) is not None:
-                await parts.pipeline.push(item)
-            await parts.pipeline.finish()
+            async def analyse() -> None:
+                while (item := await queue.get()) is not None:
+                    await parts.pipeline.push(item)
+                await parts.pipeline.finish()
 
-        consumer = asyncio.create_task(analyse(), name="live-analysis")
-        try:
-            stats = await record(opts, on_item=feed)
-        finally:
-            queue.put_nowait(None)
-            await consumer
-    return stats
+            consumer = asyncio.create_task(analyse(), name="live-analysis")
+            try:
+                stats = await record(opts, on_item=feed)
+            finally:
+                queue.put_nowait(None)
+                await consumer
+    except StoreError as exc:
+        if stats is None:
+            raise  # the store failed before anything was recorded (at open)
+        return stats, exc
+    assert stats is not None
+    return stats, None
 
 
 async def record(opts: RecordOptions, *, on_item: Callable[[DecodedItem], None] | None = None) -> CollectorStats:

@@ -7,7 +7,13 @@ import asyncio
 import pathlib
 
 from strideguard.sensors.types import Placement
-from strideguard.stream.cli.commands._common import add_input_options, add_store_options
+from strideguard.stream.cli.commands._common import (
+    add_input_options,
+    add_shoe_option,
+    add_store_options,
+    kept_before_damage,
+    runner_for_file,
+)
 from strideguard.stream.runtime.live import add_live_options, run_live
 
 EXAMPLES = """\
@@ -33,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_input_options(p)
     add_store_options(p)
+    add_shoe_option(p)
     add_live_options(p, web_default=False)
     p.set_defaults(func=run)
 
@@ -43,11 +50,13 @@ def run(args: argparse.Namespace) -> int:
     opts = RunOptions(
         path=args.file,
         speed=args.speed or None,
-        runner=args.runner,
+        runner=runner_for_file(args.file, args.runner),
         placement=Placement(args.placement),
         db_path=args.db,
         store=not args.no_store,
         config_path=args.config,
         start_t_ns=args.start,
+        shoe=args.shoe,
     )
-    return asyncio.run(run_live(opts, args))
+    with kept_before_damage(opts.store):
+        return asyncio.run(run_live(opts, args))

@@ -8,7 +8,8 @@ import datetime as dt
 import json
 
 from strideguard.stream.cli.commands._common import add_store_options
-from strideguard.stream.sqlite.store import SessionStore, default_db_path
+from strideguard.stream.names import printable
+from strideguard.stream.sqlite.store import INCOMPLETE, STORE_LOST, SessionStore, default_db_path
 from strideguard.stream.terminal import format_clock
 
 EXAMPLES = """\
@@ -23,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sessions",
         help="list stored sessions",
         description="List the sessions in the store: start, duration, steps, cadence, alerts, "
-        "status (unfinished = still running, or the run was cut off).",
+        "status (unfinished = still running, or the run was cut off; incomplete = the store could not "
+        "keep all of it, e.g. a full disk: the missing rows are counted under store_lost in --json).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -39,9 +41,12 @@ def run(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"no sessions yet ({path} does not exist): try `strideguard demo`")
         return 0
-    store = SessionStore(path)
-    rows = store.sessions(runner=args.runner, team=args.team)
-    alerts = store.alert_counts()  # from the stored events: the summary has no alert count
+    store = SessionStore(path, readonly=True)  # listing works on a read-only store and never changes one
+    try:
+        rows = store.sessions(runner=args.runner, team=args.team)
+        alerts = store.alert_counts()  # from the stored events: the summary has no alert count
+    finally:
+        store.close()
     if args.json:
         print(
             json.dumps(
@@ -66,12 +71,19 @@ def run(args: argparse.Namespace) -> int:
         s = r.summary
         cadence = f"{s['cadence_spm']:.1f}" if isinstance(s.get("cadence_spm"), (int, float)) else "-"
         print(
-            f"{r.session_id:<36} {r.runner:<10} {start:<17} {length:>8} {s.get('n_steps', '-'):>6} "
-            f"{cadence:>8} {alerts.get(r.session_id, 0):>6}  {status(r.status)}"
+            f"{printable(r.session_id):<36} {printable(r.runner):<10} {start:<17} {length:>8} "
+            f"{s.get('n_steps', '-'):>6} {cadence:>8} {alerts.get(r.session_id, 0):>6}  {status(r.status, s)}"
         )
     return 0
 
 
-def status(raw: str) -> str:
-    """A session still marked running is either live now or was cut off by a crash."""
-    return "unfinished" if raw == "running" else raw
+def status(raw: str, summary: dict | None = None) -> str:
+    """A session still marked running is either live now or was cut off by a crash; an incomplete one
+    says how many results the store could not keep."""
+    if raw == "running":
+        return "unfinished"
+    lost = (summary or {}).get(STORE_LOST)
+    counts = ", ".join(f"{n} {table} lost" for table, n in lost.items() if n) if isinstance(lost, dict) else ""
+    if raw == INCOMPLETE and counts:
+        return f"{INCOMPLETE} ({counts})"
+    return printable(raw)

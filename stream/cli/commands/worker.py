@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_broker_options(p)
+    add_broker_options(p, every_team=True)
     p.add_argument(
         "--index", type=int, default=int(_env("WORKER_INDEX", "0") or 0), help="this worker's index, 0-based"
     )
@@ -165,7 +165,8 @@ def run(args: argparse.Namespace) -> int:
         if sink is not None:
             print(
                 f"worker {options.name}: influxdb lines_written={sink.lines_written} "
-                f"batches_spooled={sink.batches_spooled} batches_rejected={sink.batches_rejected}",
+                f"batches_spooled={sink.batches_spooled} lines_rejected={sink.lines_rejected} "
+                f"spool_damaged_records={sink.spool.damaged_records}",
                 flush=True,
             )
 
