@@ -54,7 +54,7 @@ from strideguard.stream.export.tables import (
     session_row,
 )
 from strideguard.stream.export.tabular import TableWriters
-from strideguard.stream.sqlite.store import SessionRow, SessionStore
+from strideguard.stream.sqlite.store import INCOMPLETE, STORE_LOST, SessionRow, SessionStore
 
 MIN_BINARY_NAME = 6  # characters: shorter names turn up in compressed bytes by chance
 PAIN_TABLE_PATTERN = "pain%"  # SQLite tables of the pain log (stream/sqlite/painlog.py), exported when present
@@ -293,9 +293,9 @@ def completeness(row: SessionRow, samples: SessionSamples, *, withhold_path: boo
             f"{samples.n_missing:,} of {expected:,} expected samples missing "
             f"({100 * samples.n_missing / expected:.1f} %)"
         )
-    raw_lost = row.summary.get("store_lost") if isinstance(row.summary, dict) else None
+    raw_lost = row.summary.get(STORE_LOST) if isinstance(row.summary, dict) else None
     lost = _counts(raw_lost)
-    if row.status == "incomplete" or lost:
+    if row.status == INCOMPLETE or lost:
         what = ", ".join(f"{v} {k}" for k, v in (lost or {}).items() if v) or "an unknown amount"
         reasons.append(f"the store marked it incomplete: it lost {what} of the analysis results")
     return {

@@ -281,12 +281,9 @@ def test_a_session_the_store_marked_incomplete_is_flagged(matrix, tmp_path, caps
     db = tmp_path / "store.db"
     with sqlite3.connect(matrix.db) as src, sqlite3.connect(db) as dst:
         src.backup(dst)
-    with sqlite3.connect(db) as con:  # what the store writes when it could not keep every result
-        con.execute(
-            "UPDATE sessions SET status='incomplete', summary_json=json_set(summary_json, '$.store_lost', "
-            'json(\'{"steps": 3, "windows": 1, "risk_events": 0}\')) WHERE session_id=?',
-            (matrix.sessions["csv-start"],),
-        )
+    store = SessionStore(db)  # the store's own call when it could not keep every result
+    store.mark_incomplete(matrix.sessions["csv-start"], {"steps": 3, "windows": 1, "risk_events": 0})
+    store.close()
     out = tmp_path / "out"
     code = main(["export", "--runner", "hildegard", "-o", str(out), "--db", str(db), "--no-progress"])
     printed = capsys.readouterr().out
