@@ -76,6 +76,9 @@ UNITS_BY_NAME: dict[str, str] = {
     "pain_after": "0-10 scale",
     "red_flags_json": "n/a",
     "note": "n/a",
+    "n_missing": "1",
+    "link_lost": "n/a",
+    "n_gaps": "1",
     "x": "g (acc) or deg/s (gyro)",
     "y": "g (acc) or deg/s (gyro)",
     "z": "g (acc) or deg/s (gyro)",
@@ -92,7 +95,8 @@ DESCRIPTIONS: dict[str, str] = {
     "unit": "unit of x, y and z for this stream",
     "tracksys": "Motion-BIDS tracking system label the stream was written under",
     "rate_hz": "nominal sampling rate the analytics filter at",
-    "effective_rate_hz": "(samples - 1) / (last - first sample time)",
+    "effective_rate_hz": "samples per second where there is data: (samples - 1 - gaps) / (last - first "
+    "sample time - gap durations)",
     "n_samples": "number of samples",
     "first_t_ns": f"time of the first sample, {TIME_NOTE}",
     "last_t_ns": f"time of the last sample, {TIME_NOTE}",
@@ -164,7 +168,19 @@ DESCRIPTIONS: dict[str, str] = {
     "pain_before": "pain before the run, 0 (none) to 10 (worst)",
     "pain_after": "pain after the run, 0 (none) to 10 (worst)",
     "red_flags_json": "answers to the red-flag questions (JSON object); any yes means: stop, see a clinician",
-    "note": "the runner's own note (scrubbed of known names in pseudonymised exports)",
+    "note": "the runner's own note (pseudonymised exports: left out, or scrubbed with --keep-notes)",
+    # gaps
+    "n_missing": "samples the nominal rate expected in the gap(s) that never came",
+    "n_missing@events": "link_lost: samples the nominal rate expected in the gap (n/a rows in the motion file)",
+    "link_lost": "true when the recorder logged the sensor link as lost in the gap; false: samples "
+    "missing without a logged link loss",
+    "link_lost@events": "link_lost: true when the recorder logged the link as lost, false when only the "
+    "sample times show the hole",
+    "n_gaps": "holes longer than 3 nominal sample intervals",
+    "missing_s": "time without samples (sum of the gaps less one nominal interval each)",
+    "start_t_ns@gaps": f"last sample before the gap, {TIME_NOTE}",
+    "end_t_ns@gaps": f"first sample after the gap, {TIME_NOTE}",
+    "duration_s@gaps": "end - start",
 }
 
 
@@ -254,9 +270,10 @@ def dataclass_columns(cls: type, *, table: str) -> list[Column]:
     return out
 
 
-def _plain(names_types: list[tuple[str, pa.DataType, bool]]) -> list[Column]:
+def _plain(names_types: list[tuple[str, pa.DataType, bool]], *, table: str = "") -> list[Column]:
     return key_columns() + [
-        Column(name=n, arrow_type=t, unit=unit_of(n), description=describe(n), nullable=nl) for n, t, nl in names_types
+        Column(name=n, arrow_type=t, unit=unit_of(n), description=describe(n, table=table), nullable=nl)
+        for n, t, nl in names_types
     ]
 
 
@@ -292,10 +309,25 @@ def standard_tables() -> dict[str, list[Column]]:
                 ("rate_hz", pa.float64(), False),
                 ("effective_rate_hz", pa.float64(), True),
                 ("n_samples", pa.int64(), False),
+                ("n_gaps", pa.int64(), False),
+                ("n_missing", pa.int64(), False),
+                ("missing_s", pa.float64(), False),
                 ("first_t_ns", pa.int64(), True),
                 ("last_t_ns", pa.int64(), True),
                 ("meta_json", pa.string(), False),
             ]
+        ),
+        "gaps": _plain(
+            [
+                ("device", pa.string(), False),
+                ("kind", pa.string(), False),
+                ("start_t_ns", pa.int64(), False),
+                ("end_t_ns", pa.int64(), False),
+                ("duration_s", pa.float64(), False),
+                ("n_missing", pa.int64(), False),
+                ("link_lost", pa.bool_(), False),
+            ],
+            table="gaps",
         ),
         "samples": _plain(
             [

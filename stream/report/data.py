@@ -75,10 +75,25 @@ class ReportData:
     history: list[SessionPoint]
     load: LoadReport | None
     load_runs: list[RunRecord] = field(default_factory=list)
+    gaps: list[tuple[float, float]] = field(default_factory=list)  # (start, end) minutes without samples
+    missing_s: float = 0.0  # time without samples (sum of the gaps)
+    samples_note: str = ""  # why gaps could not be looked for (the recording is not readable), else ""
 
     @property
     def duration_s(self) -> float:
         return session_duration_s(self.row, self.windows)
+
+    @property
+    def device_text(self) -> str:
+        """Device, placement and sampling rate as the session summary recorded them."""
+        s = self.row.summary
+        rate = s.get("rate_hz")
+        parts = [
+            str(s["device"]) if s.get("device") else "device not recorded",
+            f"worn at the {s['placement']}" if s.get("placement") else "placement not recorded",
+            f"{rate:g} Hz" if isinstance(rate, (int, float)) else "rate not recorded",
+        ]
+        return ", ".join(parts)
 
 
 def minutes(t_ns: np.ndarray | int, t0_ns: int) -> Any:
@@ -184,6 +199,7 @@ def gather(store: SessionStore, session: str) -> ReportData:
         for p in _all_runs(store, row)
     ]
     current = next((r for r in runs if r.session_id == row.session_id), None)
+    gaps, missing_s, samples_note = _gaps(store, row)
     return ReportData(
         row=row,
         steps=steps,
@@ -196,7 +212,26 @@ def gather(store: SessionStore, session: str) -> ReportData:
         history=history,
         load=load_report(runs, latest=current) if current else None,
         load_runs=runs,
+        gaps=gaps,
+        missing_s=missing_s,
+        samples_note=samples_note,
     )
+
+
+def _gaps(store: SessionStore, row: SessionRow) -> tuple[list[tuple[float, float]], float, str]:
+    """Where the session had no samples, read from its recording as the export reads it (the store keeps
+    results, not samples). A recording that is gone leaves the gaps unknown, and the page says so."""
+    from strideguard.stream.export.samples import load_session_samples, segment_bounds
+
+    samples = load_session_samples(row, **segment_bounds(store, row))
+    if samples.problem and not samples.streams:
+        return [], 0.0, f"gaps not shown: {samples.problem}"
+    stream = max(samples.streams, key=lambda s: s.missing_s, default=None)
+    if stream is None:
+        return [], 0.0, ""
+    t0 = row.started_t_ns
+    spans = [(float(minutes(g.start_t_ns, t0)), float(minutes(g.end_t_ns, t0))) for g in stream.gaps]
+    return spans, stream.missing_s, ""
 
 
 def _all_runs(store: SessionStore, row: SessionRow) -> list[SessionPoint]:

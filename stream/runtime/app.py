@@ -206,7 +206,7 @@ async def run_file(opts: RunOptions, *, on_start: Any = None) -> RunResult:
         ),
         opts.chunk_s,
     )
-    async with open_pipeline(opts, source=str(opts.path)) as parts:
+    async with open_pipeline(opts, source=sources.source_of(opts.path)) as parts:
         damage: SensorError | None = None
         if opts.live_view:  # the progress bar needs the end time; captures of a run fit in memory
             items, damage = _read_up_to_damage(items)
