@@ -49,7 +49,8 @@ def _shade_alerts(ax: Axes, data: ReportData, metrics: tuple[str, ...] | None = 
     chosen = sorted(
         (s.start_min, s.end_min)
         for s in data.spans
-        if metrics is None or (fatigue and s.metric == "fatigue") or any(s.metric.startswith(m) for m in metrics)
+        if s.severity != "info"  # notes (the warm-up check, the cadence floor alone) are not alerts
+        and (metrics is None or (fatigue and s.metric == "fatigue") or any(s.metric.startswith(m) for m in metrics))
     )
     merged: list[list[float]] = []
     for start, end in chosen:

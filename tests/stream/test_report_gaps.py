@@ -65,3 +65,25 @@ def test_threshold_lines_sit_where_the_default_rules_start_counting():
     assert threshold_of("impact_g", 2.0) == pytest.approx(2.3)  # 15 % up
     assert threshold_of("lean_deg", 6.0) == pytest.approx(6.0 + 5.0)  # degrees up
     assert threshold_of("impact_g", None) is None and threshold_of("braking_g", 1.0) is None
+
+
+def test_a_note_is_listed_but_never_shaded_as_an_alert():
+    """An info note (a hard start, the cadence floor alone) has no clearing: shaded, it would colour the
+    whole session on every panel."""
+    import types
+
+    from matplotlib.figure import Figure
+
+    from strideguard.stream.report.data import AlertSpan
+    from strideguard.stream.report.plots import _shade_alerts
+
+    def span(metric: str, severity: str) -> AlertSpan:
+        return AlertSpan(
+            metric=metric, severity=severity, start_min=2.0, end_min=30.0, cleared=False, message="", cue=""
+        )
+
+    ax = Figure().subplots()
+    notes = types.SimpleNamespace(spans=[span("warmup", "info"), span("cadence", "info")])
+    assert _shade_alerts(ax, notes) is False and len(ax.patches) == 0  # type: ignore[arg-type]
+    alerts = types.SimpleNamespace(spans=[span("cadence", "warning")])
+    assert _shade_alerts(ax, alerts) is True and len(ax.patches) == 1  # type: ignore[arg-type]
