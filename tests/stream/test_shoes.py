@@ -173,6 +173,12 @@ def test_analyze_links_the_session_to_the_shoes_and_refuses_a_shoe_the_runner_la
     store.close()
     with ShoeLog(db) as log:
         assert [log.shoe_of(i).name for i in ids] == ["pegasus", "trail"]  # type: ignore[union-attr]
+    listed = json.loads(strideguard("sessions", "--runner", "uci-p1", "--json", db=db).stdout)
+    # a 5-min treadmill segment: too short for the warm-up check's verdict
+    assert [(r["shoe"], r["start"]) for r in listed] == [("pegasus", "-"), ("trail", "-")]
+    lines = strideguard("sessions", "--runner", "uci-p1", db=db).stdout.splitlines()
+    assert "start" in lines[0] and "shoes" in lines[0]
+    assert " pegasus " in lines[1] and " trail " in lines[2]
     lacking = strideguard("analyze", str(sample), "--db", str(db), "--runner", "uci-p1", "--shoe", "nope", db=db)
     assert lacking.returncode == 2
     assert lacking.stderr.strip() == (
@@ -182,3 +188,15 @@ def test_analyze_links_the_session_to_the_shoes_and_refuses_a_shoe_the_runner_la
     store = SessionStore(db)
     assert len(store.sessions(runner="uci-p1")) == 2  # refused before anything was analysed or stored
     store.close()
+
+
+def test_the_listing_says_how_each_run_started() -> None:
+    from strideguard.stream.cli.commands.sessions import start_of
+
+    def summary(**warmup: object) -> dict:
+        return {"risk": {"warmup": warmup}}
+
+    assert start_of(summary(judged=True, hard_start=True)) == "hard"
+    assert start_of(summary(judged=True, hard_start=False)) == "easy"
+    assert start_of(summary(judged=False, reason="too short to know your working level")) == "-"
+    assert start_of({}) == "-"  # sessions stored before the check existed
