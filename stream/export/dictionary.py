@@ -51,6 +51,8 @@ UNITS_BY_NAME: dict[str, str] = {
     "tracksys": "n/a",
     "status": "n/a",
     "summary_json": "n/a",
+    "warmup_start": "n/a",
+    "shoe": "n/a",
     "meta_json": "n/a",
     "index": "1",
     "n_steps": "1",
@@ -108,7 +110,13 @@ DESCRIPTIONS: dict[str, str] = {
     "started_t_ns": f"first sample of the session, {TIME_NOTE}",
     "ended_t_ns": f"end of the last analysed step or window, {TIME_NOTE}",
     "duration_s": "ended - started (for alerts: how long the anomaly had lasted when reported)",
-    "summary_json": "the analyzer's session summary (JSON object)",
+    "summary_json": "the analyzer's session summary (JSON object); its `risk` holds the score statistics, "
+    "the baseline, event counts (metric:onset/cleared, metric:note for info notes), `warmup` (the warm-up "
+    "check: judged, hard_start, pct_of_working per signal, against) and `cadence_floor_windows` (running "
+    "windows where the 160-spm floor was judged, had no speed, or were below running speed)",
+    "warmup_start": "how the run started by the warm-up check: easy, hard, or n/a when not judged "
+    "(too short, too few signals); a heuristic, docs/risk.md 'Warm-up'",
+    "shoe": "the shoes worn (`strideguard shoes`); a label shoe-N under --pseudonymise, n/a when none",
     # StepEvent
     "t_ns": f"event time, {TIME_NOTE}",
     "index": "0-based step number in the session",
@@ -297,6 +305,8 @@ def standard_tables() -> dict[str, list[Column]]:
                 ("ended_t_ns", pa.int64(), True),
                 ("duration_s", pa.float64(), True),
                 ("summary_json", pa.string(), False),
+                ("warmup_start", pa.string(), False),
+                ("shoe", pa.string(), False),
             ]
         ),
         "devices": _plain(

@@ -54,6 +54,7 @@ from strideguard.stream.export.tables import (
     session_row,
 )
 from strideguard.stream.export.tabular import TableWriters
+from strideguard.stream.sqlite.shoes import ShoeLog
 from strideguard.stream.sqlite.store import INCOMPLETE, STORE_LOST, SessionRow, SessionStore
 
 MIN_BINARY_NAME = 6  # characters: shorter names turn up in compressed bytes by chance
@@ -168,6 +169,19 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
     partial.mkdir(parents=True)
     tables = standard_tables()
     pain = _pain_tables(store.path)
+    with ShoeLog(store.path, readonly=True) as shoe_log:
+        worn = {r.session_id: shoe for r in rows if (shoe := shoe_log.shoe_of(r.session_id)) is not None}
+    shoe_labels: dict[int, str] = {}
+
+    def shoe_label(session_id: str) -> str | None:
+        """The shoes' name, or under --pseudonymise a label (a name may hold anything: "anna's blue")."""
+        shoe = worn.get(session_id)
+        if shoe is None:
+            return None
+        if not opts.pseudonymise:
+            return shoe.name
+        return shoe_labels.setdefault(shoe.shoe_id, f"shoe-{len(shoe_labels) + 1}")
+
     tables.update({name: cols for name, (cols, _) in pain.items()})
     writers = TableWriters(partial, tables, parquet="parquet" in opts.formats, csv="csv" in opts.formats)
     do_tables = "parquet" in opts.formats or "csv" in opts.formats
@@ -220,7 +234,18 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
             if do_tables:
                 bar.set_label(f"sub-{subject} ses-{session}: tables")
                 _write_session_tables(
-                    writers, tables, row, subject, session, group, samples, steps, windows, alerts, labeler
+                    writers,
+                    tables,
+                    row,
+                    subject,
+                    session,
+                    group,
+                    samples,
+                    steps,
+                    windows,
+                    alerts,
+                    labeler,
+                    shoe=shoe_label(row.session_id),
                 )
             result.sessions.append(info)
             result.n_samples += samples.n_samples
@@ -366,6 +391,8 @@ def _write_session_tables(
     windows: list,
     alerts: list,
     labeler: Labeler,
+    *,
+    shoe: str | None = None,
 ) -> None:
     kw: _TableLabels = {"subject": f"sub-{subject}", "session": f"ses-{session}", "labeler": labeler}
     summary = dict(row.summary)
@@ -381,6 +408,7 @@ def _write_session_tables(
                     ended_t_ns=row.ended_t_ns,
                     summary=summary,
                     shift_ns=labeler.shift_ns,
+                    shoe=shoe,
                 )
             ],
             **kw,
