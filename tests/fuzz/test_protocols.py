@@ -23,6 +23,8 @@ from strideguard.sensors.errors import DecodeError
 from strideguard.sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc, strideguard_imu
 from strideguard.sensors.protocols.pmd_control import MAX_RESPONSE_BYTES, MeasurementType
 from strideguard.sensors.types import HeartRateReading, Placement, SampleBatch, StreamMeta, StrideReading
+from tests.fuzz import _oracles as oracles
+from tests.fuzz._oracles import Refused, plain
 from tests.fuzz._support import fuzz_settings, peak_bytes
 
 _SUBS = {1: movesense.Subscription.from_path("/Meas/IMU6/104"), 2: movesense.Subscription.from_path("/Meas/Acc/52")}
@@ -43,18 +45,60 @@ PURE: dict[str, Callable[[bytes], object]] = {
 }
 
 
-def _calls(parse: Callable[[bytes], object], payload: bytes) -> None:
+PROTOCOLS = {
+    "pmd_frame": "pmd-data",
+    "pmd_control": "pmd-control",
+    "pmd_response": "pmd-control",
+    "pmd_request": "pmd-control",
+    "pmd_settings": "pmd-control",
+    "pmd_features": "pmd-control",
+    "hrm": "hrm",
+    "rsc": "rsc",
+    "movesense_notification": "movesense",
+    "movesense_request": "movesense",
+    "alert_level": "alert-level",
+    "strideguard_imu": "strideguard-imu",
+}
+
+
+def _imu_plain(message: strideguard_imu.ImuMessage) -> tuple:
+    b = message.batch
+    codes = (strideguard_imu.PLACEMENT_CODES.index(b.placement), strideguard_imu.KIND_CODES.index(b.kind))
+    return (
+        message.session,
+        message.seq,
+        message.final,
+        b.device,
+        *codes,
+        plain(b.rate_hz),
+        tuple(int(t) for t in b.t_ns),
+        plain(b.values),
+    )
+
+
+def outcome(name: str, payload: bytes) -> object:
+    """What the decoder under test does with `payload`, in the oracle's terms (DecodeError -> Refused
+    with its offset, after checking it names the protocol and carries the whole payload)."""
     try:
-        parse(payload)
+        value = PURE[name](payload)
     except DecodeError as exc:
-        assert exc.protocol and isinstance(exc.payload, bytes)
-        str(exc)  # the one line a user sees must render
+        assert exc.protocol == PROTOCOLS[name], repr(exc)
+        assert "\n" not in str(exc)
+        return Refused(exc.offset, None if exc.payload == payload else exc.payload)
+    return _imu_plain(value) if name == "strideguard_imu" else plain(value)
+
+
+def _expect_exactly(name: str, payload: bytes) -> object:
+    expected = getattr(oracles, name)(payload)
+    got = outcome(name, payload)
+    assert got == expected, f"{name}({payload.hex()}): got {got}, expected {expected}"
+    return got
 
 
 @fuzz_settings(400)
 @given(name=st.sampled_from(sorted(PURE)), payload=st.binary(max_size=600))
-def test_any_bytes_decode_or_raise_decode_error(name: str, payload: bytes) -> None:
-    _calls(PURE[name], payload)
+def test_any_bytes_decode_or_are_refused_exactly_as_the_layout_says(name: str, payload: bytes) -> None:
+    _expect_exactly(name, payload)
 
 
 def _valid_payloads(vectors: dict) -> dict[str, list[bytes]]:
@@ -89,7 +133,7 @@ def _valid_payloads(vectors: dict) -> dict[str, list[bytes]]:
 
 @fuzz_settings(400)
 @given(data=st.data())
-def test_structured_mutations_of_valid_payloads_decode_or_raise_decode_error(
+def test_structured_mutations_of_valid_payloads_decode_or_are_refused_exactly(
     data: st.DataObject, ble_vectors: dict
 ) -> None:
     """Valid payloads with a few bytes overwritten, cut or extended: the decoders see headers they accept
@@ -100,14 +144,54 @@ def test_structured_mutations_of_valid_payloads_decode_or_raise_decode_error(
     for _ in range(data.draw(st.integers(0, 4))):
         payload[data.draw(st.integers(0, len(payload) - 1))] = data.draw(st.integers(0, 255))
     payload = payload[: data.draw(st.integers(0, len(payload)))] + data.draw(st.binary(max_size=24))
-    _calls(PURE[name], bytes(payload))
+    _expect_exactly(name, bytes(payload))
 
 
 def test_valid_payloads_of_the_structured_strategy_decode(ble_vectors: dict) -> None:
-    """The structure-aware strategy starts from payloads that do decode (else it would test nothing)."""
+    """The structure-aware strategy starts from payloads that do decode (else it would test nothing), to
+    what the reference decoders say."""
     for name, payloads in _valid_payloads(ble_vectors).items():
         for payload in payloads:
-            PURE[name](payload)
+            assert not isinstance(_expect_exactly(name, payload), Refused), (name, payload.hex())
+
+
+@pytest.mark.parametrize("name", sorted(PURE))
+def test_every_truncation_of_a_valid_payload_is_decoded_or_refused_exactly(name: str, ble_vectors: dict) -> None:
+    """Every prefix of every valid payload, one byte at a time: the field a cut lands in is where the
+    error points (or, where the layout allows a shorter message, the exact shorter value)."""
+    payloads = _valid_payloads(ble_vectors).get(name, []) + _EXTRA_VALID.get(name, [])
+    assert payloads
+    refused = 0
+    for payload in payloads:
+        for cut in range(len(payload)):
+            refused += isinstance(_expect_exactly(name, payload[:cut]), Refused)
+    assert refused > 0
+
+
+_SETTINGS = bytes.fromhex("00013400" "01011000" "0203020004000800" "040103" "050100000080 3f".replace(" ", ""))
+_EXTRA_VALID = {
+    "pmd_response": [pmd_control.build_response(1, 2, 0, _SETTINGS), pmd_control.build_response(2, 2, 0, b"\x05")],
+    "pmd_request": [bytes([2, 2]) + _SETTINGS, bytes([3, 5])],
+    "pmd_settings": [_SETTINGS],
+    "pmd_features": [bytes([0x0F, 0b0010_0101])],
+    "movesense_request": [movesense.build_subscribe(3, movesense.Subscription.from_path("/Meas/IMU6/104"))],
+    "alert_level": [b"\x02"],
+    "strideguard_imu": [
+        strideguard_imu.encode_imu(
+            SampleBatch(
+                runner="r",
+                device="h10",
+                placement=Placement.FOOT,
+                kind="gyro",
+                rate_hz=104.0,
+                t_ns=[10**18, 10**18 + 9_615_385, 10**18 + 5 * 10**9],
+                values=np.arange(9.0).reshape(3, 3),
+            ),
+            session="r-1",
+            seq=3,
+        )
+    ],
+}
 
 
 # -- stream decoders: whole sequences, arbitrary clocks --------------------------------------------------
