@@ -168,7 +168,7 @@ def test_every_truncation_of_a_valid_payload_is_decoded_or_refused_exactly(name:
     assert refused > 0
 
 
-_SETTINGS = bytes.fromhex("00013400" "01011000" "0203020004000800" "040103" "050100000080 3f".replace(" ", ""))
+_SETTINGS = bytes.fromhex("00013400010110000203020004000800040103050100000080 3f".replace(" ", ""))
 _EXTRA_VALID = {
     "pmd_response": [pmd_control.build_response(1, 2, 0, _SETTINGS), pmd_control.build_response(2, 2, 0, b"\x05")],
     "pmd_request": [bytes([2, 2]) + _SETTINGS, bytes([3, 5])],
@@ -271,7 +271,8 @@ def _check_stream(decoder, frames: list[tuple[int, bytes]]) -> None:
     for host_ns, payload in frames:
         try:
             items = decoder.feed(host_ns, payload)
-        except DecodeError:
+        except DecodeError as exc:  # valid frames: only their times can be refused, which names no byte
+            assert exc.offset is None and exc.payload == payload, repr(exc)
             continue
         for item in items:
             assert isinstance(item, SampleBatch) and len(item) > 0
@@ -296,11 +297,43 @@ def test_stream_decoders_take_any_sequence_of_receive_times_and_bytes(source: st
         meta=StreamMeta(gyro_rate_hz=52.0, movesense_path="/Meas/IMU6/104"),
     )
     for t_ns, payload in feeds:
-        try:
-            for item in decoder.feed(t_ns, payload):
-                assert isinstance(item, SampleBatch | HeartRateReading | StrideReading)
-        except DecodeError:
-            pass
+        _check_feed(source, decoder, t_ns, payload)
+
+
+_ORACLE_OF_SOURCE = {"hrm": "hrm", "rsc": "rsc", "pmd_data": "pmd_frame", "movesense": "movesense_notification"}
+
+
+def _check_feed(source: str, decoder, t_ns: int, payload: bytes) -> None:
+    """One notification into a stream decoder: a payload its parser refuses is refused at the same offset;
+    one it parses becomes exactly the readings or batches the parsed value holds."""
+    parsed = getattr(oracles, _ORACLE_OF_SOURCE[source])(payload) if source in _ORACLE_OF_SOURCE else None
+    try:
+        items = decoder.feed(t_ns, payload)
+    except DecodeError as exc:
+        where = f"{source} refused {payload.hex()} with {exc!r} at {exc.offset}, parser outcome {parsed}"
+        if isinstance(parsed, Refused):
+            assert exc.offset == parsed.offset and exc.payload == payload, where
+        elif source == "pmd_data":  # a frame that parses: only its measurement or its time can be refused
+            assert (exc.offset, parsed[1] in (2, 5)) in {(0, False), (None, True)}, where
+        else:
+            assert source == "pmd_control" and exc.protocol == "pmd-control", where
+        return
+    where = f"{source} decoded {payload.hex()} to {items}, parser outcome {parsed}"
+    assert not isinstance(parsed, Refused), where
+    if source in ("hrm", "rsc"):
+        (item,) = items
+        assert isinstance(item, HeartRateReading if source == "hrm" else StrideReading) and item.t_ns == t_ns, where
+        fields = (item.heart_rate_bpm, item.sensor_contact, item.energy_expended_kj) if source == "hrm" else None
+        assert fields is None or fields == parsed[1:4], where
+    elif source == "pmd_data":
+        (batch,) = items
+        assert isinstance(batch, SampleBatch) and len(batch) == len(parsed[5]) and parsed[1] in (2, 5), where
+    elif source == "movesense":
+        data = parsed[0] == "GspData"
+        assert len(items) == (1 + (parsed[4] is not None) if data else 0), where
+        assert all(isinstance(b, SampleBatch) and len(b) == len(parsed[3]) for b in items), where
+    else:
+        assert items == [], where
 
 
 # -- memory bounds ---------------------------------------------------------------------------------------
