@@ -580,7 +580,7 @@ def _apply(copy: pathlib.Path, mutant: Mutant) -> tuple[str, str]:
 
 def _pytest(copy: pathlib.Path, tests: list[str], *, first_failure: bool) -> tuple[int | None, str]:
     """Run pytest in the copy (its own code first on sys.path); (exit code or None on timeout, output)."""
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(copy)}
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(copy), "STRIDEGUARD_MUTANT_RUN": "1"}
     env.pop("STRIDEGUARD_FUZZ_LONG", None)
     cmd = [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", *(["-x"] if first_failure else [])]
     try:

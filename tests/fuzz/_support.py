@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 LONG_FACTOR = max(1, int(os.environ.get("STRIDEGUARD_FUZZ_LONG", "1") or "1"))
 
@@ -27,6 +27,8 @@ def fuzz_settings(max_examples: int) -> settings:
     in a long run."""
     return settings(
         max_examples=max_examples * LONG_FACTOR,
+        # scripts/mutants.py only needs to know that a test fails, not the smallest input that makes it
+        phases=[p for p in Phase if p is not Phase.shrink or not os.environ.get("STRIDEGUARD_MUTANT_RUN")],
         derandomize=LONG_FACTOR == 1,
         deadline=None,
         database=None,

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from strideguard.sensors.capture import (
     MAGIC,
+    MAX_FRAME_RAW_BYTES,
     REC_EVENT,
     REC_NOTIFY,
     REC_SAMPLES,
@@ -380,6 +381,8 @@ BAD_RECORDS = {
     "event without kind": (_rec(REC_EVENT, struct.pack("<q", 5) + b"{}"), "unreadable record of type 4"),
     "body past the frame": (_RECORD.pack(REC_EVENT, 100) + struct.pack("<q", 5), "record cut off inside a frame"),
     "header past the frame": (b"\x04\0\0", "record header cut off inside a frame"),
+    "header one byte short": (b"\x04\0\0\0", "record header cut off inside a frame"),
+    "samples longer than their count": (_samples(1, 3, claimed=2), "sample record of 2 samples has 66 bytes"),
 }
 
 
@@ -391,6 +394,55 @@ def test_good_records_then_a_bad_one_yield_exactly_the_good_ones_then_the_error(
     data = _capture_of(b"".join(declared + [GOOD_RECORDS[g] for g in good] + [record]))
     error = _refused_in_the_frame(data, _SCRATCH / "prefix.sgcap")
     assert error.records_read == 2 + len(good) and message in str(error), str(error)
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_RECORDS))
+def test_each_bad_record_is_refused_at_its_frame_with_its_reason(bad: str) -> None:
+    record, message = BAD_RECORDS[bad]
+    data = _capture_of(b"".join(_rec(REC_STREAM, json.dumps(d).encode()) for d in (_STREAM_0, _STREAM_1)) + record)
+    error = _refused_in_the_frame(data, _SCRATCH / "bad.sgcap")
+    assert error.records_read == 2 and message in str(error), str(error)
+
+
+@pytest.mark.parametrize(("version", "readable"), [(0, True), (1, True), (2, False), (3, False), (0xFFFF, False)])
+def test_only_versions_up_to_1_are_read(tmp_path: pathlib.Path, version: int, readable: bool) -> None:
+    path = tmp_path / "v.sgcap"
+    path.write_bytes(_HEADER.pack(MAGIC, version, 2) + EMPTY_CAPTURE[_HEADER.size :])
+    if readable:
+        assert list(CaptureReader(path)) == []
+        return
+    with pytest.raises(CaptureError, match=f"version {version} is newer") as info:
+        CaptureReader(path)
+    assert info.value.offset == 6
+
+
+def _frame(packed: bytes, raw_len: int) -> bytes:
+    return _FRAME.pack(b"F", len(packed), raw_len, zlib.crc32(packed)) + packed
+
+
+def test_a_frame_whose_compressed_stream_is_cut_is_refused_even_with_a_good_crc(tmp_path: pathlib.Path) -> None:
+    """Every byte inflates (the zlib end marker and checksum are missing) and the CRC matches what was
+    written: still damage, at that frame."""
+    raw = _rec(REC_EVENT, struct.pack("<q", 5) + b'{"kind": "note"}')
+    cut = zlib.compress(raw)[:-4]
+    assert zlib.decompressobj().decompress(cut) == raw
+    path = tmp_path / "cut-stream.sgcap"
+    path.write_bytes(EMPTY_CAPTURE + _frame(zlib.compress(raw), len(raw)) + _frame(cut, len(raw)))
+    got = []
+    with pytest.raises(CaptureError, match="frame length mismatch") as info:
+        got.extend(CaptureReader(path))
+    assert len(got) == 1 and info.value.offset == FIRST_FRAME_AT + _FRAME.size + len(zlib.compress(raw))
+
+
+def test_a_frame_over_the_size_bound_is_refused_before_inflating(tmp_path: pathlib.Path) -> None:
+    """A well-formed frame of MAX_FRAME_RAW_BYTES + 1 zeros (64 MB from 64 KB) is refused by its header."""
+    raw_len = MAX_FRAME_RAW_BYTES + 1
+    path = tmp_path / "big.sgcap"
+    path.write_bytes(EMPTY_CAPTURE + _frame(zlib.compress(bytes(raw_len), 9), raw_len))
+    with pytest.raises(CaptureError, match="bad frame header") as info:
+        list(CaptureReader(path))
+    assert info.value.offset == FIRST_FRAME_AT
+    assert peak_bytes(lambda: list(CaptureReader(path))) < ABSURD_PEAK_BYTES
 
 
 def test_seeded_mutation_fuzz_of_a_valid_capture(expect: Expect) -> None:

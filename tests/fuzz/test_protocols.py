@@ -10,6 +10,7 @@ and memory bounds for large or hostile payloads.
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Callable
 
@@ -192,6 +193,42 @@ _EXTRA_VALID = {
         )
     ],
 }
+
+
+@pytest.mark.parametrize("width", [0, 1, 16, 32, 33, 40, 64, 255])
+def test_a_delta_block_is_read_up_to_32_bits_wide_and_refused_beyond_at_the_block(width: int) -> None:
+    """One block of 2 samples after the reference: read (exactly as the reference decoder reads it) up
+    to the widest delta a 16/24-bit sensor can need, refused at the block's first byte above it."""
+    block = bytes([width, 2]) + bytes(range(1, 1 + -(-width * 6 // 8)))
+    payload = struct.pack("<BQB", MeasurementType.ACC, 10**15, 0x81) + bytes(6) + block
+    assert (_expect_exactly("pmd_frame", payload) == Refused(16)) == (width > 32)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_movesense_value_anywhere_is_refused_at_the_samples(bad: float) -> None:
+    for reference, vectors in ((1, 2), (2, 1)):
+        values = np.ones((2, 3 * vectors))
+        for i in range(values.size):
+            poisoned = values.copy()
+            poisoned.flat[i] = bad
+            acc, gyro = poisoned[:, :3], poisoned[:, 3:] if vectors == 2 else None
+            payload = movesense.build_data(reference, 77, acc, gyro)
+            assert _expect_exactly("movesense_notification", payload) == Refused(6)
+
+
+@pytest.mark.parametrize("top_bits", [0x40, 0x80, 0xC0])
+def test_the_top_two_bits_of_the_measurement_byte_are_not_the_measurement(ble_vectors: dict, top_bits: int) -> None:
+    for payload in _valid_payloads(ble_vectors)["pmd_frame"]:
+        flagged = bytes([payload[0] | top_bits]) + payload[1:]
+        assert _expect_exactly("pmd_frame", flagged) == _expect_exactly("pmd_frame", payload)
+
+
+@pytest.mark.parametrize("params", [MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES + 1])
+def test_a_single_response_longer_than_the_bound_is_refused_at_its_end(params: int) -> None:
+    payload = pmd_control.build_response(2, 2, 0, bytes(params))
+    for name in ("pmd_control", "pmd_response"):
+        outcome = _expect_exactly(name, payload)
+        assert (outcome == Refused(len(payload))) == (params > MAX_RESPONSE_BYTES), (name, outcome)
 
 
 # -- stream decoders: whole sequences, arbitrary clocks --------------------------------------------------
