@@ -216,6 +216,23 @@ def test_any_truncation_of_a_valid_file_yields_exactly_its_complete_rows(cut: in
         assert np.array_equal(np.concatenate([b.values for b in got["gyro"]]), table[:, 4:7].astype(np.float32))
 
 
+@pytest.mark.parametrize("cell", ["inf", "-inf", "nan", "1e999", "Infinity"])
+@pytest.mark.parametrize("column", range(7))
+def test_a_non_finite_cell_in_any_column_ends_the_readable_part_on_its_line(column: int, cell: str) -> None:
+    """Not a number is not a number in every column (the time, acceleration and gyroscope ones each
+    have later checks that would catch it differently, or refuse the whole file)."""
+    lines = _calm_csv(40, gyro=True, seed=1).splitlines()
+    cells = lines[21].split(",")
+    cells[column] = cell
+    lines[21] = ",".join(cells)
+    path = _SCRATCH / "nonfinite.csv"
+    path.write_text("\n".join(lines) + "\n")
+    rows = []
+    with pytest.raises(ImportFormatError, match=f"holds '{cell}', not a number; the 20 rows before") as info:
+        rows.extend(read_any(path, runner="ann"))
+    assert info.value.line == 22 and [len(b) for b in rows] == [20, 20]
+
+
 def test_seeded_mutation_fuzz_of_valid_files() -> None:
     seeds = [_valid_csv(rows=40, gyro=g, seed=s).encode() for g in (False, True) for s in (1, 2)]
     seeds.append(_valid_csv(rows=40).replace(",", ";").encode())
