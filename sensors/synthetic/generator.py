@@ -296,7 +296,7 @@ def _step_events(cfg: SyntheticConfig, grid_s: np.ndarray, is_walk: np.ndarray, 
         shape=shape,
         braking_g=np.where(walk, WALK_BRAKING_FRACTION * braking, braking),
         starts_bout=first_in_bout,
-        ends_bout=last_in_bout & (bout < bout[-1]),
+        ends_bout=last_in_bout & (bout_end_s[bout] < grid_s[-1]),  # a pause follows
         landing=np.zeros(t.size, dtype=bool),
     )
     return _with_landings(steps, steps.ends_bout)
@@ -416,9 +416,13 @@ def _world_signal(
     # the landing that ends a running bout: the pulse up to its peak, then settling into standing at 1 g
     settle = _smoothstep((uc - u_peak) / (1 - u_peak))
     run_v = np.where(steps.landing[k], run_v + (1.0 - run_v) * settle, run_v)
-    walk_v = 1.0 + (steps.impact_g[k] - 1.0) * np.cos(2 * np.pi * (fraction - WALK_PEAK_AT_STEP_FRACTION)) * np.where(
-        steps.starts_bout[k], _smoothstep(fraction / WALK_PEAK_AT_STEP_FRACTION), 1.0
-    ) * np.where(steps.landing[k], 1.0 - _smoothstep((fraction - WALK_PEAK_AT_STEP_FRACTION) / WALK_SETTLE_FRACTION), 1.0)
+    # a walk from standing rises into its first peak; its closing step settles from its peak into standing
+    rise = np.where(steps.starts_bout[k], _smoothstep(fraction / WALK_PEAK_AT_STEP_FRACTION), 1.0)
+    fall = np.where(
+        steps.landing[k], 1.0 - _smoothstep((fraction - WALK_PEAK_AT_STEP_FRACTION) / WALK_SETTLE_FRACTION), 1.0
+    )
+    wave = np.cos(2 * np.pi * (fraction - WALK_PEAK_AT_STEP_FRACTION))
+    walk_v = 1.0 + (steps.impact_g[k] - 1.0) * wave * rise * fall
     f[moving, 2] = np.where(walk, walk_v, run_v)
 
     # Anteroposterior: braking then propulsion, zero net impulse (constant speed).
