@@ -184,3 +184,47 @@ def test_the_generator_ends_each_bout_with_a_landing_and_restarts_on_time() -> N
         first_after = run.steps[int(np.flatnonzero(t_s == after[0])[0])]
         assert first_after.step_time_s is None
     assert not np.any((t_s > 40.5) & (t_s < 55.0)), "a contact inside the pause"
+
+
+def _window_classes(run: SyntheticRun, windows) -> list[tuple[str, object]]:
+    """(true class, window) per window: "run" / "walk" when every true step in it is of that gait (at
+    least `min_steps_per_window`), "stand" without any, "mixed" / "few" otherwise."""
+    sa = run.step_arrays
+    out = []
+    for w in windows:
+        lo, hi = np.searchsorted(sa.t_ns, [w.t_start_ns, w.t_end_ns])
+        walk = sa.is_walk[lo:hi]
+        if hi == lo:
+            cls = "stand"
+        elif hi - lo < 4:
+            cls = "few"
+        else:
+            cls = "walk" if walk.all() else "run" if not walk.any() else "mixed"
+        out.append((cls, w))
+    return out
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("rate_hz", [25, 100])
+@pytest.mark.parametrize("name", ["walk breaks", "stop, walk, run"])
+def test_walking_windows_cadence_within_2_spm_and_classified(name: str, rate_hz: int, seed: int) -> None:
+    """Walk breaks in a run: a window whose steps are all walking steps has its cadence within 2 spm of
+    the truth over the same span and is reported as walking (a cadence, `running` False); running
+    windows are `running`; standing windows have no cadence."""
+    cfg, duration_s = MOVING[name]
+    run = SyntheticRunner(cfg).generate(duration_s, rate_hz, seed=seed)
+    analyzer = RunnerAnalyzer(runner=run.acc.runner)
+    windows = (analyzer.push(run.acc) + analyzer.finish()).windows
+    errors = []
+    for cls, w in _window_classes(run, windows):
+        if cls == "walk":
+            truth = run.truth_window(w.t_start_ns, w.t_end_ns)
+            assert w.cadence_spm is not None and not w.running, f"walking window at {w.t_start_ns}: {w}"
+            errors.append(w.cadence_spm - truth.cadence_spm)
+        elif cls == "run":
+            assert w.running
+        elif cls == "stand":
+            assert w.cadence_spm is None and not w.running
+    print(f"{name} at {rate_hz} Hz, seed {seed}: walking windows {len(errors)}, cadence errors {np.round(errors, 2)}")
+    assert len(errors) >= 3
+    assert max(abs(e) for e in errors) <= 2.0
