@@ -431,7 +431,10 @@ def _world_signal(
     f[moving, 0] = np.where(walk, walk_ap, run_ap)
 
     # Mediolateral at stride frequency: stride phase advances pi per step; + at right contacts.
-    stride_phase = np.pi * (k + fraction)
+    # stride phase: pi per step, from the side of the step (not its index: a bout's landing step shifts
+    # the index parity of every later bout; for uninterrupted alternation both are the same mod 2 pi)
+    first_is_left = cfg.first_side == "left"
+    stride_phase = np.pi * ((steps.is_left[k] != first_is_left) + fraction)
     phase_rate = np.pi / period
     sign = 1.0 if cfg.first_side == "right" else -1.0
     run_sway_scale = _scaled(cfg, "sway_pct", t_s[moving])
