@@ -21,7 +21,7 @@ from strideguard.sensors.types import NS_PER_S
 
 if TYPE_CHECKING:  # imported where used: sensors.synthetic by generate(), analytics by run_ours()
     from strideguard.analytics.results import WindowMetrics
-    from strideguard.sensors.synthetic import WindowTruth
+    from strideguard.sensors.synthetic import SyntheticRun, WindowTruth
 
 RUN_S = 150.0  # s of running per scenario (after the standing start)
 STANDING_TEST_S = 70.0  # s standing before the run in the standing scenario (60 s scored + margins)
@@ -311,7 +311,7 @@ def truth_scores(rec: Recording, ours: OurResult) -> dict:
     return out
 
 
-def walking_scores(run, ours: OurResult) -> dict:
+def walking_scores(run: SyntheticRun, ours: OurResult) -> dict:
     """Windows whose true steps are all walking steps (at least 4): our cadence against the truth over
     the same span; and the gait of every window with 4 or more true steps of one gait, as the analytics
     report it (`running`; walking = a cadence but not running) against the truth's."""
