@@ -54,11 +54,18 @@ def interval_errors_ms(cand_s: np.ndarray, ref_s: np.ndarray, lag_s: float, tol_
 
 
 def reference_matching(ref: StepReference, cand_s: np.ndarray | None) -> dict:
-    """Lag, recall and precision of one method's steps against one (alternative) reference."""
+    """Lag, recall, precision and window cadence (median |error|, 60 / mean step interval per 10-s
+    window) of one method's steps against one (alternative) reference."""
     if cand_s is None:
         return {"error": "no output"}
-    m = score_steps(ref, cand_s)["matching"]
-    return {"lag_ms": m["lag_ms"], "recall": m["recall"], "precision": m["precision"]}
+    scores = score_steps(ref, cand_s)
+    m = scores["matching"]
+    return {
+        "lag_ms": m["lag_ms"],
+        "recall": m["recall"],
+        "precision": m["precision"],
+        "cadence_interval_mae_spm": scores["running_interval_cadence"].get("abs_err_spm_median"),
+    }
 
 
 def alternative_reference_scores(
