@@ -9,10 +9,15 @@ band power has caught up with the raw power, and a bout's first peak that still 
 when a gait step follows at a step interval). Candidates closer than the refractory period (a fraction of the
 current step interval, the median of the last five) merge into the larger one.
 
+Standing moves the trunk too (shifting weight, tying a shoe), one peak at a time: a new bout's steps are
+held until three in a row keep a rhythm and a step's size (`StepDetector._hold`), and a sudden drop in
+step size starts a new bout.
+
 Per-sample work is vectorised (filters with carried state); the candidate logic is sparse Python that
 walks candidates in sample order, so the steps do not depend on chunking. A step is confirmed once no
 later candidate can replace it: one refractory period after its peak, i.e. a fixed look-ahead of at most
-`max_refractory_s` plus the gate delay (~0.13 s).
+`max_refractory_s` plus the gate delay (~0.13 s); a bout's held first steps come out with its third, or
+not at all if that is later than `max_release_delay_s` after them (within the declared latency).
 """
 
 from __future__ import annotations
@@ -35,10 +40,10 @@ BOUT_INTERVAL_TOLERANCE = 0.2  # regular: consecutive intervals differ by at mos
 BOUT_ONSET_TOLERANCE = 0.35  # a bout's first interval (gait initiation) may differ this much from the next
 BOUT_START_MIN_HEIGHT_G = 0.15  # g, median band-pass peak of those steps: walking's are 0.2-0.4 g at the trunk
 BOUT_STEP_SIZE_FRACTION = 0.35  # and none of them under this x the largest (a first step from standing: 0.39-0.5)
-BOUT_START_MAX_INTERVAL_S = 1.0
+BOUT_START_MAX_INTERVAL_S = 1.0  # s, a bout starts only at 60 steps/min or faster (slower: shifting weight)
 # a step under this x the median size of the bout's last steps is held as a new bout's first: the runner has
 # stopped (standing after a walk makes peaks of a third of a walking step) or slowed from running to walking
-BOUT_BREAK_HEIGHT_FRACTION = 0.4  # s, a bout starts only at 60 steps/min or faster (slower: shifting weight)
+BOUT_BREAK_HEIGHT_FRACTION = 0.4
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
