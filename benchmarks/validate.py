@@ -357,6 +357,7 @@ class Harness:
             ],
         )
         self.peak_reference_tables(recs, per_rec, peak_ref)
+        self.cadence_agreement_table(recs, {"hump centre": per_rec, "highest sample": peak_ref})
         rows = []
         for r in recs:
             o = per_rec.get(r.name, {}).get("ours", {})
@@ -381,6 +382,34 @@ class Harness:
                     "the reference event is one leg's mid-swing (the other foot's stance) and lags are "
                     "known modulo a step, so the same/opposite-leg mapping is fixed per recording"
                 ],
+            )
+        )
+
+    def cadence_agreement_table(self, recs: list[Recording], by_reference: dict[str, dict]) -> None:
+        """Window cadence per method against each reference: RMSE, bias and Bland-Altman limits (spm)."""
+        methods = [
+            m for m in ("ours", "mobgap", "skdh") if any(m in by_reference["hump centre"].get(r.name, {}) for r in recs)
+        ]
+        rows = []
+        for ref_name, scores in by_reference.items():
+            for r in recs:
+                cells = []
+                for m in methods:
+                    a = (scores.get(r.name, {}).get(m) or {}).get("cadence_agreement") or {}
+                    cells.append(
+                        f"{fmt(a['rmse'])} {fmt(a['bias'], '{:+.2f}')} [{fmt(a['loa_low'], '{:+.2f}')}, "
+                        f"{fmt(a['loa_high'], '{:+.2f}')}]"
+                        if a.get("n")
+                        else "-"
+                    )
+                rows.append([ref_name, r.name, *cells])
+        self.tables.append(
+            render(
+                "UCI chest 25 Hz: cadence per 10-s window against each reference, RMSE bias [limits of agreement]"
+                " (spm)",
+                ["reference", "recording", *methods],
+                rows,
+                ["bias = mean(method - reference); limits = bias +- 1.96 SD over the running windows (Bland-Altman)"],
             )
         )
 

@@ -65,6 +65,7 @@ def reference_matching(ref: StepReference, cand_s: np.ndarray | None) -> dict:
         "recall": m["recall"],
         "precision": m["precision"],
         "cadence_interval_mae_spm": scores["running_interval_cadence"].get("abs_err_spm_median"),
+        "cadence_agreement": scores["running_interval_cadence_agreement"],
     }
 
 
@@ -132,6 +133,7 @@ def step_scores(rec: Recording, cand_s: np.ndarray | None, seconds: float | None
         "n_ref_steps": len(ref.steps_s),
         "cadence_interval_mae_spm": s["running_interval_cadence"].get("abs_err_spm_median"),
         "cadence_interval_p90_spm": s["running_interval_cadence"].get("abs_err_spm_p90"),
+        "cadence_agreement": s["running_interval_cadence_agreement"],
         "cadence_count_mae_spm": s["running"].get("abs_err_spm_median"),
         "step_count_err_pct": count_err,
         "lag_ms": m["lag_ms"],
