@@ -113,7 +113,9 @@ DESCRIPTIONS: dict[str, str] = {
     "summary_json": "the analyzer's session summary (JSON object); its `risk` holds the score statistics, "
     "the baseline, event counts (metric:onset/cleared, metric:note for info notes), `warmup` (the warm-up "
     "check: judged, hard_start, pct_of_working per signal, against) and `cadence_floor_windows` (running "
-    "windows where the 160-spm floor was judged, had no speed, or were below running speed)",
+    "windows where the 160-spm floor was judged, had no speed, or were below running speed) and "
+    "`settings` (the [risk] table in force for the session: with it as --config a re-analysis gives the "
+    "same alerts)",
     "warmup_start": "how the run started by the warm-up check: easy, hard, or n/a when not judged "
     "(too short, too few signals); a heuristic, docs/risk.md 'Warm-up'",
     "shoe": "the shoes worn (`strideguard shoes`); a label shoe-N under --pseudonymise, n/a when none",

@@ -176,3 +176,12 @@ def test_the_synthetic_runner_easy_and_hard_starts_through_the_whole_analyzer() 
     easy, out = _analyse(warmup_run("easy", seed=3), prior)
     assert [e for e in out.risk_events if e.metric == WARMUP] == []
     assert easy.session_summary()["warmup"]["hard_start"] is False
+
+
+def test_the_summary_carries_the_settings_in_force_so_alerts_can_be_reproduced() -> None:
+    config = parse_risk_config("[risk.metrics.cadence]\nthreshold = 7.0\n[risk.warmup_check]\njudge_s = 90.0\n")
+    engine = RiskEngine(config)
+    run(engine, scripted_run(300, easy=False))
+    stored = engine.session_summary()["settings"]
+    assert RiskConfig.from_dict(stored) == config  # a re-analysis with these gives the same alerts
+    assert stored["metrics"]["cadence"]["threshold"] == 7.0 and stored["warmup_check"]["judge_s"] == 90.0
