@@ -53,6 +53,9 @@ UNITS_BY_NAME: dict[str, str] = {
     "summary_json": "n/a",
     "warmup_start": "n/a",
     "shoe": "n/a",
+    "age_years": "year",
+    "sex": "n/a",
+    "mass_kg": "kg",
     "meta_json": "n/a",
     "index": "1",
     "n_steps": "1",
@@ -119,6 +122,13 @@ DESCRIPTIONS: dict[str, str] = {
     "warmup_start": "how the run started by the warm-up check: easy, hard, or n/a when not judged "
     "(too short, too few signals); a heuristic, docs/risk.md 'Warm-up'",
     "shoe": "the shoes worn (`strideguard shoes`); a label shoe-N under --pseudonymise, n/a when none",
+    "age_years": "the runner's age in whole years at the session (from the birth year of `strideguard runner`; "
+    "rounded down to a multiple of 5 under --pseudonymise); empty when unknown",
+    "sex": "female, male or other (`strideguard runner`); n/a when unknown",
+    "height_cm": "the runner's height (`strideguard runner`; to the nearest 5 cm under --pseudonymise); empty "
+    "when unknown",
+    "mass_kg": "the runner's body mass (`strideguard runner`; to the nearest 5 kg under --pseudonymise): "
+    "impact_g x mass_kg x 9.81 is the trunk impact in newtons; empty when unknown",
     # StepEvent
     "t_ns": f"event time, {TIME_NOTE}",
     "index": "0-based step number in the session",
@@ -309,6 +319,10 @@ def standard_tables() -> dict[str, list[Column]]:
                 ("summary_json", pa.string(), False),
                 ("warmup_start", pa.string(), False),
                 ("shoe", pa.string(), False),
+                ("age_years", pa.int64(), True),
+                ("sex", pa.string(), False),
+                ("height_cm", pa.float64(), True),
+                ("mass_kg", pa.float64(), True),
             ]
         ),
         "devices": _plain(

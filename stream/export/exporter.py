@@ -34,6 +34,7 @@ from strideguard.stream.export.dictionary import (
     sqlite_columns,
     standard_tables,
 )
+from strideguard.stream.export.participants import person
 from strideguard.stream.export.progress import ProgressBar
 from strideguard.stream.export.pseudonym import (
     NS_PER_DAY,
@@ -54,6 +55,7 @@ from strideguard.stream.export.tables import (
     session_row,
 )
 from strideguard.stream.export.tabular import TableWriters
+from strideguard.stream.sqlite.profiles import Profiles
 from strideguard.stream.sqlite.shoes import ShoeLog
 from strideguard.stream.sqlite.store import INCOMPLETE, STORE_LOST, SessionRow, SessionStore
 
@@ -169,6 +171,8 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
     partial.mkdir(parents=True)
     tables = standard_tables()
     pain = _pain_tables(store.path)
+    with Profiles(store.path, readonly=True) as profile_log:
+        profiles = {r.runner: profile_log.get(r.runner) for r in rows}
     with ShoeLog(store.path, readonly=True) as shoe_log:
         worn = {r.session_id: shoe for r in rows if (shoe := shoe_log.shoe_of(r.session_id)) is not None}
     shoe_labels: dict[int, str] = {}
@@ -224,7 +228,14 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
                 result.problems.append(f"sub-{subject} ses-{session} is incomplete: {'; '.join(info['incomplete'])}")
             if not labeler.pseudonymous:
                 info["session_id"] = row.session_id
-            p = participants.setdefault(subject, {"group": group, "sessions": []})
+            p = participants.setdefault(
+                subject,
+                {
+                    "group": group,
+                    "sessions": [],
+                    **person(profiles.get(row.runner), at_t_ns=row.started_t_ns, coarse=opts.pseudonymise),
+                },
+            )
             if "bids" in opts.formats and samples.streams:
                 bar.set_label(f"sub-{subject} ses-{session}: BIDS")
                 info["tracksys"] = _write_bids_session(
@@ -246,6 +257,7 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
                     alerts,
                     labeler,
                     shoe=shoe_label(row.session_id),
+                    person=person(profiles.get(row.runner), at_t_ns=row.started_t_ns, coarse=opts.pseudonymise),
                 )
             result.sessions.append(info)
             result.n_samples += samples.n_samples
@@ -259,7 +271,11 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
                     bids.write_sessions_file(bids_root / f"sub-{subject}", subject, p["sessions"])
             bids.write_dataset_files(
                 bids_root,
-                participants=[(s, p["group"], len(p["sessions"])) for s, p in participants.items() if p["sessions"]],
+                participants=[
+                    {**p, "subject": s, "n_sessions": len(p["sessions"])}
+                    for s, p in participants.items()
+                    if p["sessions"]
+                ],
                 pseudonymous=labeler.pseudonymous,
                 dates_shifted=labeler.shift_ns != 0,
                 version=_version(),
@@ -393,6 +409,7 @@ def _write_session_tables(
     labeler: Labeler,
     *,
     shoe: str | None = None,
+    person: dict[str, Any] | None = None,
 ) -> None:
     kw: _TableLabels = {"subject": f"sub-{subject}", "session": f"ses-{session}", "labeler": labeler}
     summary = dict(row.summary)
@@ -409,6 +426,7 @@ def _write_session_tables(
                     summary=summary,
                     shift_ns=labeler.shift_ns,
                     shoe=shoe,
+                    person=person,
                 )
             ],
             **kw,
