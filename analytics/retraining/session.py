@@ -65,6 +65,7 @@ class RetrainingSession:
         self.cadence_ref = cadence_ref
         self.impact_ref = impact_ref
         self.mode = OFF
+        self.started = False  # the runner tapped start at least once in this session
         self.pause = RUN
         self.pause_count = 0  # each new pause is spoken once: the page compares this number
         self._pain: list[PainEntry] = []
@@ -96,6 +97,7 @@ class RetrainingSession:
     # -- the runner's taps -----------------------------------------------------------------------
     def start(self) -> PauseDecision:
         """The runner's tap: start (or resume) unless a pause condition holds; returns that condition."""
+        self.started = True
         decision = pause_decision(self._pain, fatigue_active=self._fatigue.active)
         if decision.paused:
             self._pause(decision)
