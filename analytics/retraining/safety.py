@@ -39,7 +39,7 @@ def pause_decision(pain_entries: Iterable[PainEntry], *, fatigue_active: bool) -
         return PauseDecision(
             paused=True,
             reason=RED_FLAG,
-            spoken=f"Retraining paused. Your pain log has a red flag: {said}. {CLINICIAN}.",
+            spoken=f"Retraining paused. In your pain log you answered yes to: {said}. {CLINICIAN}.",
         )
     if fatigue_active:
         return PauseDecision(

@@ -187,6 +187,11 @@ class RetrainingSession:
         return self.programme.feedback_on((t - self._active_from_ns) / NS_PER_S)
 
     @property
+    def pause_holds(self) -> bool:
+        """Whether a pause condition holds now (a paused mode may resume on a tap only when it does not)."""
+        return pause_decision(self._pain, fatigue_active=self._fatigue.active).paused
+
+    @property
     def calibration_left_s(self) -> float | None:
         return max(0.0, self.config.calibrate_s - self._calib_s) if self.mode == CALIBRATING else None
 
@@ -214,7 +219,7 @@ class RetrainingSession:
                 "paused": self.pause.paused,
                 "reason": self.pause.reason,
                 "spoken": self.pause.spoken,
-                "holds": pause_decision(self._pain, fatigue_active=self._fatigue.active).paused,
+                "holds": self.pause_holds,
             },
             "pause_count": self.pause_count,
             "programme": self.programme.as_dict(),

@@ -94,6 +94,7 @@
         noiseGain.gain.setTargetAtTime(level * NOISE_MAX, t, 0.03);
         return t;
       },
+      noiseLevel: function () { return noiseGain.gain.value / NOISE_MAX; },  // what the graph plays now
     };
   }
 
@@ -112,7 +113,8 @@
     const t = Math.round(s);
     return Math.floor(t / 60) + ":" + String(t % 60).padStart(2, "0");
   }
-  const BAND_WORDS = { in: "IN BAND", below: "BELOW · quicker", above: "ABOVE · ease" };
+  const BAND_WORDS = { in: "IN BAND", below: "BELOW", above: "ABOVE" };
+  const BAND_CUES = { in: "hold this rhythm", below: "quicker, shorter steps", above: "a touch slower" };
   const PHASES = { continuous: "cue on all the time", fading: "cue fading", maintenance: "maintenance" };
 
   function page(name) {
@@ -201,6 +203,7 @@
       const band = snap && mode === "active" ? snap.band : null;
       card.dataset.band = band || "none";
       $("band").textContent = band ? BAND_WORDS[band] : mode === "calibrating" ? "MEASURING" : "–";
+      $("band-cue").textContent = band ? BAND_CUES[band] : "\u00a0";
       $("cadence").textContent = fmt(snap && snap.cadence_spm, 0);
       $("target").textContent = fmt(snap && snap.target_spm, 0);
       $("tib").textContent = snap ? mmss(snap.time_in_band_s) : "–";
@@ -232,7 +235,7 @@
         }
       }
       const running = mode === "active" || mode === "calibrating";
-      $("start").hidden = running;
+      $("start").hidden = running || (mode === "paused" && snap.pause.holds);  // no resume while the reason stands
       $("start").textContent = mode === "paused" ? "Tap to resume" : "Tap to start retraining";
       $("stop").hidden = !(running || mode === "paused" || state.armed);
       if (state.progress) {

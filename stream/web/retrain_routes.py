@@ -167,9 +167,9 @@ class _Runner:
             if not isinstance(metric, str) or not isinstance(what, str) or not isinstance(onset, int):
                 self.hub.drops["alerts: malformed"] += 1
                 return
-            was = (session.mode, session.pause_count)
+            was = (session.mode, session.pause_count, session.pause_holds)
             session.push_risk_event(metric=metric, kind=what, onset_t_ns=onset)
-            if (session.mode, session.pause_count) != was:
+            if (session.mode, session.pause_count, session.pause_holds) != was:
                 self.publish("state", {"state": session.snapshot(), "step": None})
 
     def _status(self, session_id: str, message: dict[str, Any]) -> None:
@@ -231,9 +231,9 @@ class _Runner:
             log.warning("pain log of %s unreadable: %s", self.runner, exc)
             self.errors.append(f"pain log unreadable: {exc}")
             return False
-        was = (session.mode, session.pause_count)
+        was = (session.mode, session.pause_count, session.pause_holds)
         session.set_pain_entries(entries)
-        if (session.mode, session.pause_count) != was:
+        if (session.mode, session.pause_count, session.pause_holds) != was:
             self.publish("state", {"state": session.snapshot(), "step": None})
         return True
 
