@@ -27,7 +27,6 @@ import asyncio
 import json
 import time
 
-import aiohttp
 import numpy as np
 
 from strideguard.analytics.config import AnalyticsConfig
