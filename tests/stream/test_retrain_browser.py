@@ -81,6 +81,10 @@ async def test_metronome_interval_is_60_over_target_within_1ms_over_10_simulated
         assert len(first) > 800 and len(second) > 800
         assert max(abs(d - PERIOD_S) for d in first) < 1e-3
         assert max(abs(d - 60.0 / 180.0) for d in second) < 1e-3
+        # across the change too: no gap and no doubled beat, each interval is one period or the other
+        assert all(
+            min(abs(d - PERIOD_S), abs(d - 60.0 / 180.0)) < 1e-3 for d in map(lambda a, b: b - a, times, times[1:])
+        )
         # no drift: beat n is at the anchor + n periods, to far better than a millisecond
         assert abs(times[change - 11] - (times[0] + (change - 11) * PERIOD_S)) < 1e-6
         assert abs(len(times) - (300 * TARGET / 60 + 300 * 180 / 60)) < 10  # every beat, none lost in the stalls
