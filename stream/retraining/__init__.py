@@ -1,6 +1,12 @@
 """Storage and wiring of the retraining mode (issue 20): the progress table and the store-backed providers
 of `stream.web.retrain_routes`. The mode's logic is in `analytics.retraining`."""
 
-from strideguard.stream.retraining.progress_log import PROGRESS_TABLE, ProgressLog, RetrainStore
+from strideguard.stream.retraining.progress_log import (
+    COLUMN_DOCS,
+    PROGRESS_TABLE,
+    ProgressLog,
+    RetrainStore,
+    progress_line,
+)
 
-__all__ = ["PROGRESS_TABLE", "ProgressLog", "RetrainStore"]
+__all__ = ["COLUMN_DOCS", "PROGRESS_TABLE", "ProgressLog", "RetrainStore", "progress_line"]

@@ -7,11 +7,12 @@ from __future__ import annotations
 import sqlite3
 
 from strideguard.analytics.pain import PainEntry
-from strideguard.analytics.retraining import RetrainingConfig, programme_step
-from strideguard.stream.retraining import PROGRESS_TABLE, ProgressLog, RetrainStore
+from strideguard.analytics.retraining import RetrainingConfig, SessionProgress, programme_step
+from strideguard.stream.retraining import COLUMN_DOCS, PROGRESS_TABLE, ProgressLog, RetrainStore, progress_line
+from strideguard.stream.retraining.progress_log import COLUMNS
 from strideguard.stream.runtime.session import SessionInfo
 from strideguard.stream.web.retrain_routes import RETRAIN_HUB
-from tests.analytics.test_retraining import responsive_runner
+from tests.analytics.test_retraining import _record, responsive_runner
 from tests.stream.retrain_helpers import BASELINE, RUNNER, retrain_server, status, step
 from tests.stream.test_retrain_routes import post, settle
 
@@ -88,3 +89,19 @@ def test_an_unreadable_row_is_counted_not_guessed(tmp_path) -> None:
     assert len(records) == 2 and "unreadable" in records[0]
     step = programme_step(records, RetrainingConfig())
     assert (step.session_number, step.skipped) == (1, 2)
+
+
+def test_the_line_for_sessions_and_report_and_the_dictionary_cover_every_column(tmp_path) -> None:
+
+    assert set(COLUMN_DOCS) == {name for name, _ in COLUMNS} - {"runner", "session_id"}
+    rec = {**_record(active_s=900.0, t=3), "session_number": 6, "phase": "fading", "on_share": 0.6}
+    rec |= {"impact_change_pct": -12.4, "pause_reasons": ["fatigue"], "time_in_band_share": 0.734}
+    assert progress_line(rec) == (
+        "retraining session 6 (fading, cue on 60%): cadence 176 of 178 spm, in band 73 %, "
+        "impact -12 % vs session 1, paused (fatigue)"
+    )
+    assert progress_line({"unreadable": (1,)}) == "retraining session - (-, cue on -): cadence - of - spm, in band -"
+    with ProgressLog(tmp_path / "p.db") as log:
+        log.add(SessionProgress.from_dict(rec))
+        log.add(SessionProgress.from_dict({**rec, "cadence_spm": 177.0}))  # the same session again: replaced
+        assert list(log.by_session()) == ["s3"] and log.by_session()["s3"]["cadence_spm"] == 177.0
