@@ -7,6 +7,7 @@ from strideguard.stream.retraining.progress_log import (
     ProgressLog,
     RetrainStore,
     progress_line,
+    read_progress,
 )
 
-__all__ = ["COLUMN_DOCS", "PROGRESS_TABLE", "ProgressLog", "RetrainStore", "progress_line"]
+__all__ = ["COLUMN_DOCS", "PROGRESS_TABLE", "ProgressLog", "RetrainStore", "progress_line", "read_progress"]

@@ -80,6 +80,23 @@ def progress_line(record: Mapping[str, Any]) -> str:
     return text
 
 
+def read_progress(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """Every readable record by session id, read-only: a store without the table (or without the file)
+    gives {} and is left untouched (for `sessions`, `report` and `export`, which only read)."""
+    file = pathlib.Path(path)
+    if not file.exists():
+        return {}
+    db = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        found = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (PROGRESS_TABLE,)).fetchone()
+    finally:
+        db.close()
+    if found is None:
+        return {}
+    with ProgressLog(file) as log:
+        return log.by_session()
+
+
 class ProgressLog:
     """Store and read per-session retraining progress; `path` is the store's database file."""
 

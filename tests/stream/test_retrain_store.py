@@ -8,7 +8,14 @@ import sqlite3
 
 from strideguard.analytics.pain import PainEntry
 from strideguard.analytics.retraining import RetrainingConfig, SessionProgress, programme_step
-from strideguard.stream.retraining import COLUMN_DOCS, PROGRESS_TABLE, ProgressLog, RetrainStore, progress_line
+from strideguard.stream.retraining import (
+    COLUMN_DOCS,
+    PROGRESS_TABLE,
+    ProgressLog,
+    RetrainStore,
+    progress_line,
+    read_progress,
+)
 from strideguard.stream.retraining.progress_log import COLUMNS
 from strideguard.stream.runtime.session import SessionInfo
 from strideguard.stream.web.retrain_routes import RETRAIN_HUB
@@ -105,3 +112,16 @@ def test_the_line_for_sessions_and_report_and_the_dictionary_cover_every_column(
         log.add(SessionProgress.from_dict(rec))
         log.add(SessionProgress.from_dict({**rec, "cadence_spm": 177.0}))  # the same session again: replaced
         assert list(log.by_session()) == ["s3"] and log.by_session()["s3"]["cadence_spm"] == 177.0
+
+
+def test_read_progress_leaves_a_store_without_the_table_untouched(tmp_path) -> None:
+    db = tmp_path / "s.db"
+    assert read_progress(db) == {} and not db.exists()
+    with sqlite3.connect(db) as raw:
+        raw.execute("CREATE TABLE other (x)")
+    assert read_progress(db) == {}
+    with sqlite3.connect(db) as raw:
+        assert [r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["other"]
+    with ProgressLog(db) as log:
+        log.add(SessionProgress.from_dict(_record(active_s=900.0, t=1)))
+    assert list(read_progress(db)) == ["s1"]
