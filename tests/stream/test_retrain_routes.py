@@ -19,7 +19,7 @@ from strideguard.analytics.retraining import (
     RetrainingSession,
     SessionProgress,
 )
-from strideguard.analytics.risk import FATIGUE
+from strideguard.analytics.risk import FATIGUE, Baseline, MetricBaseline
 from strideguard.stream.web import retrain_routes
 from strideguard.stream.web.retrain_routes import RETRAIN_HUB, RetrainProviders
 from tests.analytics.test_retraining import SEED, entry_time_s, responsive_runner
@@ -268,3 +268,27 @@ async def test_server_stop_ends_an_open_feed_promptly() -> None:
         await server.stop()
         assert asyncio.get_running_loop().time() - t0 < 2.0
         resp.close()
+
+
+async def test_the_target_follows_the_speed_the_windows_carry() -> None:
+    at_speed = Baseline(
+        metrics={
+            "cadence": MetricBaseline(value=170.0, sd=2.0, n_windows=30, speed_mps=3.0),  # no learned slope
+            "impact": MetricBaseline(value=2.5, sd=0.1, n_windows=30, speed_mps=3.0),
+        }
+    )
+    async with retrain_server(RetrainProviders(baseline=lambda r: at_speed)) as server:
+        bus = server.bus
+        status(bus, "running")
+        _, reply = await post(server, {"action": "start"})
+        assert reply["state"]["target_spm"] == 178.5  # no speed yet: the baseline's own
+        topic = f"strideguard/v1/t/{RUNNER}/metrics"
+        bus.publish(topic, {"session_id": "s1", "running": True, "speed_mps": 2.5})
+        await settle(server)
+        session = server.app[RETRAIN_HUB].runners[RUNNER].session
+        assert session.target_spm == pytest.approx((170.0 - 0.5 * 170.0 * 0.045) * 1.05)  # 4.5 %/(m/s) slower
+        bus.publish(topic, {"session_id": "s1", "running": True, "speed_mps": None})  # speed lost: keep the last
+        await settle(server)
+        assert session.target_spm == pytest.approx((170.0 - 0.5 * 170.0 * 0.045) * 1.05)
+        _, reply = await post(server, {"action": "start", "fixed_target_spm": 182})
+        assert reply["state"]["target_spm"] == 182  # a fixed rate does not follow speed
