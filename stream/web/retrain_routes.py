@@ -55,6 +55,8 @@ MAILBOX = {"status": 50, "alerts": 200, "metrics": 200, "steps": 2000}
 PAGE_QUEUE = 256  # state events waiting for one slow page; the oldest is dropped (counted)
 PAIN_POLL_S = 30.0  # the pain log is read again this often while the mode runs
 MAX_RUNNERS = 200  # runners with a consumer at once; more is refused (503), not a task per URL guessed
+MAX_PAGES = 100  # open retraining feeds at once (all runners); more is refused (503)
+WRITE_TIMEOUT_S = 10.0  # a page that reads nothing this long is dropped rather than holding its buffers
 
 
 @dataclass(slots=True)
@@ -422,6 +424,9 @@ async def _tap(request: web.Request) -> web.Response:
 async def _events(request: web.Request) -> web.StreamResponse:
     name = _name(request)
     hub = request.app[RETRAIN_HUB]
+    if sum(len(r.pages) for r in hub.runners.values()) >= MAX_PAGES:
+        hub.drops["page: refused, too many open"] += 1
+        raise _http_error(web.HTTPServiceUnavailable, f"{MAX_PAGES} retraining pages are open already; try later")
     runner = hub.runner(name)
     queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(maxsize=PAGE_QUEUE)
     runner.pages.add(queue)
@@ -429,20 +434,29 @@ async def _events(request: web.Request) -> web.StreamResponse:
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
     event_id = 0
+
+    async def send(data: bytes) -> None:
+        async with asyncio.timeout(WRITE_TIMEOUT_S):
+            await resp.write(data)
+
     try:
         await resp.prepare(request)
-        await resp.write(f"retry: {RETRY_MS}\n\n".encode())
-        await resp.write(sse_event("hello", _json_safe(runner.hello())))
+        await send(f"retry: {RETRY_MS}\n\n".encode())
+        await send(sse_event("hello", _json_safe(runner.hello())))
         while True:
             try:
                 kind, data = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
             except TimeoutError:
-                await resp.write(b": keep-alive\n\n")
+                await send(b": keep-alive\n\n")
                 continue
             if kind == "close":
                 break
             event_id += 1
-            await resp.write(sse_event(kind, _json_safe(data), event_id))
+            await send(sse_event(kind, _json_safe(data), event_id))
+    except TimeoutError:
+        hub.drops["page: stalled, dropped"] += 1  # reads nothing: drop it rather than hold its buffers
+        if request.transport is not None:
+            request.transport.abort()
     except ConnectionResetError:
         pass  # the page went away
     finally:

@@ -292,3 +292,40 @@ async def test_the_target_follows_the_speed_the_windows_carry() -> None:
         assert session.target_spm == pytest.approx((170.0 - 0.5 * 170.0 * 0.045) * 1.05)
         _, reply = await post(server, {"action": "start", "fixed_target_spm": 182})
         assert reply["state"]["target_spm"] == 182  # a fixed rate does not follow speed
+
+
+async def test_open_pages_are_bounded_and_a_stalled_page_is_dropped(monkeypatch) -> None:
+    monkeypatch.setattr(retrain_routes, "MAX_PAGES", 1)
+    monkeypatch.setattr(retrain_routes, "WRITE_TIMEOUT_S", 0.3)
+    async with retrain_server() as server:
+        bus = server.bus
+        host, port = "127.0.0.1", server.port
+        # a page that connects and never reads
+        _reader, writer = await asyncio.open_connection(host, port)
+        writer.write(f"GET /runner/{RUNNER}/retrain/events HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+        await writer.drain()
+        hub = server.app[RETRAIN_HUB]
+        for _ in range(100):
+            if hub.runners.get(RUNNER) and hub.runners[RUNNER].pages:
+                break
+            await asyncio.sleep(0.02)
+        async with aiohttp.ClientSession() as http, http.get(server.url + f"runner/{RUNNER}/retrain/events") as r:
+            assert r.status == 503
+            assert await r.json() == {"error": "1 retraining pages are open already; try later"}
+        status(bus, "running")
+        await post(server, {"action": "start"})
+        k = 0
+        while hub.drops["page: stalled, dropped"] == 0 and k < 60_000:
+            for _ in range(1000):
+                step(bus, (k + 1) * 300_000_000, None if k == 0 else 0.3, 2.5, k)
+                k += 1
+            await settle(server)
+            await asyncio.sleep(0.05)
+        print(f"dropped after {k} steps")
+        assert hub.drops["page: stalled, dropped"] == 1
+        for _ in range(100):
+            if not hub.runners[RUNNER].pages:
+                break
+            await asyncio.sleep(0.02)
+        assert not hub.runners[RUNNER].pages  # its place is free again
+        writer.close()
