@@ -65,36 +65,58 @@ def progress_line(record: Mapping[str, Any]) -> str:
         value = record.get(key)
         return format(value, fmt) if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
 
+    def text(value: Any) -> str:  # stored text shown on a terminal: no control characters
+        return "".join(c if c.isprintable() else "?" for c in str(value))
+
     share = record.get("time_in_band_share")
     band = f"{round(100 * share)} %" if isinstance(share, (int, float)) else "-"
-    text = (
-        f"retraining session {num('session_number', 'd')} ({record.get('phase', '-')}, cue on "
+    line = (
+        f"retraining session {num('session_number', 'd')} ({text(record.get('phase', '-'))}, cue on "
         f"{num('on_share', '.0%')}): cadence {num('cadence_spm', '.0f')} of {num('target_spm', '.0f')} spm, "
         f"in band {band}"
     )
     if isinstance(record.get("impact_change_pct"), (int, float)):
-        text += f", impact {num('impact_change_pct', '+.0f')} % vs session 1"
+        line += f", impact {num('impact_change_pct', '+.0f')} % vs session 1"
     reasons = record.get("pause_reasons") or []
     if reasons:
-        text += f", paused ({', '.join(map(str, reasons))})"
-    return text
+        line += f", paused ({text(', '.join(map(str, reasons)))})"
+    return line
 
 
 def read_progress(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
-    """Every readable record by session id, read-only: a store without the table (or without the file)
-    gives {} and is left untouched (for `sessions`, `report` and `export`, which only read)."""
+    """Every readable record by session id, strictly read-only (for `sessions`, `report` and `export`): a
+    store without the table or the file gives {}; nothing is created or changed, and a read-only folder
+    works (`immutable=1` there, as `SessionStore(readonly=True)` does)."""
     file = pathlib.Path(path)
     if not file.exists():
         return {}
-    db = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
+    uri = f"{file.resolve().as_uri()}?mode=ro"
+    db = sqlite3.connect(uri if os.access(file.parent, os.W_OK) else uri + "&immutable=1", uri=True)
     try:
         found = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (PROGRESS_TABLE,)).fetchone()
+        if found is None:
+            return {}
+        return {r["session_id"]: r for r in _records(db, None) if "session_id" in r}
     finally:
         db.close()
-    if found is None:
-        return {}
-    with ProgressLog(file) as log:
-        return log.by_session()
+
+
+def _records(db: sqlite3.Connection, runner: str | None) -> list[dict[str, Any]]:
+    names = [name for name, _ in COLUMNS]
+    sql = f"SELECT {','.join(names)} FROM {PROGRESS_TABLE}"
+    args: list[str] = []
+    if runner is not None:
+        sql += " WHERE runner=?"
+        args.append(runner)
+    out: list[dict[str, Any]] = []
+    for values in db.execute(sql + " ORDER BY started_t_ns, rowid", args).fetchall():
+        record = dict(zip(names, values, strict=True))
+        try:
+            record["pause_reasons"] = json.loads(record["pause_reasons"] or "[]")
+        except (TypeError, ValueError):
+            record = {"unreadable": values}
+        out.append(record)
+    return out
 
 
 class ProgressLog:
@@ -130,21 +152,7 @@ class ProgressLog:
 
     def records(self, runner: str | None = None) -> list[dict[str, Any]]:
         """Rows oldest first as `SessionProgress.as_dict` records (optionally of one runner)."""
-        names = [name for name, _ in COLUMNS]
-        sql = f"SELECT {','.join(names)} FROM {PROGRESS_TABLE}"
-        args: list[str] = []
-        if runner is not None:
-            sql += " WHERE runner=?"
-            args.append(runner)
-        out: list[dict[str, Any]] = []
-        for values in self._db.execute(sql + " ORDER BY started_t_ns, rowid", args).fetchall():
-            record = dict(zip(names, values, strict=True))
-            try:
-                record["pause_reasons"] = json.loads(record["pause_reasons"] or "[]")
-            except (TypeError, ValueError):
-                record = {"unreadable": values}
-            out.append(record)
-        return out
+        return _records(self._db, runner)
 
     def close(self) -> None:
         self._db.close()

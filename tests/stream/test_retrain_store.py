@@ -124,4 +124,8 @@ def test_read_progress_leaves_a_store_without_the_table_untouched(tmp_path) -> N
         assert [r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["other"]
     with ProgressLog(db) as log:
         log.add(SessionProgress.from_dict(_record(active_s=900.0, t=1)))
+    before = db.read_bytes()
     assert list(read_progress(db)) == ["s1"]
+    assert db.read_bytes() == before  # read, nothing written
+    rec = {**_record(active_s=900.0, t=2), "phase": "fading\x1b[2J", "pause_reasons": ["a\nb"]}
+    assert "\x1b" not in progress_line(rec) and "\n" not in progress_line(rec)
