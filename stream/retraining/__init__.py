@@ -1,13 +1,4 @@
-"""Storage and wiring of the retraining mode (issue 20): the progress table and the store-backed providers
-of `stream.web.retrain_routes`. The mode's logic is in `analytics.retraining`."""
-
-from strideguard.stream.retraining.progress_log import (
-    COLUMN_DOCS,
-    PROGRESS_TABLE,
-    ProgressLog,
-    RetrainStore,
-    progress_line,
-    read_progress,
-)
-
-__all__ = ["COLUMN_DOCS", "PROGRESS_TABLE", "ProgressLog", "RetrainStore", "progress_line", "read_progress"]
+"""Storage and wiring of the retraining mode (issue 20). `records`: the progress table's layout and
+read-only readers (light: for sessions, report, export); `progress_log`: writing it, and `RetrainStore`,
+the store-backed providers of `stream.web.retrain_routes`. The mode's logic is in `analytics.retraining`.
+Import from the submodules (this package imports nothing, so `records` stays light)."""

@@ -8,15 +8,8 @@ import sqlite3
 
 from strideguard.analytics.pain import PainEntry
 from strideguard.analytics.retraining import RetrainingConfig, SessionProgress, programme_step
-from strideguard.stream.retraining import (
-    COLUMN_DOCS,
-    PROGRESS_TABLE,
-    ProgressLog,
-    RetrainStore,
-    progress_line,
-    read_progress,
-)
-from strideguard.stream.retraining.progress_log import COLUMNS
+from strideguard.stream.retraining.progress_log import ProgressLog, RetrainStore
+from strideguard.stream.retraining.records import COLUMN_DOCS, COLUMNS, PROGRESS_TABLE, progress_line, read_progress
 from strideguard.stream.runtime.session import SessionInfo
 from strideguard.stream.web.retrain_routes import RETRAIN_HUB
 from tests.analytics.test_retraining import _record, responsive_runner
