@@ -20,6 +20,8 @@ import pyarrow as pa
 
 from strideguard.analytics.results import RiskEvent, StepEvent, WindowMetrics
 from strideguard.sensors.types import HeartRateReading, SampleKind, StrideReading
+from strideguard.stream.retraining.records import COLUMN_DOCS as RETRAINING_DOCS
+from strideguard.stream.retraining.records import PROGRESS_TABLE
 
 # Unit by name suffix, longest first; "1" is dimensionless.
 UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
@@ -202,6 +204,7 @@ DESCRIPTIONS: dict[str, str] = {
     "end_t_ns@gaps": f"first sample after the gap, {TIME_NOTE}",
     "duration_s@gaps": "end - start",
 }
+DESCRIPTIONS.update({f"{name}@{PROGRESS_TABLE}": text for name, text in RETRAINING_DOCS.items()})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -387,7 +390,8 @@ def sqlite_columns(decl: list[tuple[str, str]], *, table: str) -> list[Column]:
                 name=name,
                 arrow_type=sql_types.get(sql.upper(), pa.string()),
                 unit=unit,
-                description=DESCRIPTIONS.get(name, f"column {name} of the {table} table"),
+                description=DESCRIPTIONS.get(f"{name}@{table}")
+                or DESCRIPTIONS.get(name, f"column {name} of the {table} table"),
                 nullable=True,
             )
         )

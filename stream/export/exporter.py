@@ -55,6 +55,7 @@ from strideguard.stream.export.tables import (
     session_row,
 )
 from strideguard.stream.export.tabular import TableWriters
+from strideguard.stream.retraining.records import PROGRESS_TABLE
 from strideguard.stream.sqlite.profiles import Profiles
 from strideguard.stream.sqlite.shoes import ShoeLog
 from strideguard.stream.sqlite.store import INCOMPLETE, STORE_LOST, SessionRow, SessionStore
@@ -459,7 +460,8 @@ def _pain_tables(db_path: pathlib.Path) -> dict[str, tuple[list[Column], list[st
         names = [
             r[0]
             for r in db.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE ?", (PAIN_TABLE_PATTERN,)
+                "SELECT name FROM sqlite_master WHERE type='table' AND (name LIKE ? OR name = ?)",
+                (PAIN_TABLE_PATTERN, PROGRESS_TABLE),
             )
         ]
         for name in names:

@@ -9,6 +9,7 @@ import json
 
 from strideguard.stream.cli.commands._common import add_store_options
 from strideguard.stream.names import printable
+from strideguard.stream.retraining.records import progress_line, read_progress
 from strideguard.stream.sqlite.shoes import ShoeLog
 from strideguard.stream.sqlite.store import INCOMPLETE, STORE_LOST, SessionStore, default_db_path
 from strideguard.stream.terminal import format_clock
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         alerts = store.alert_counts()  # from the stored events: the summary has no alert count
     finally:
         store.close()
+    retraining = read_progress(path)  # the retraining mode's progress per session (docs/retraining.md)
     with ShoeLog(path, readonly=True) as log:
         shoes = {r.session_id: shoe.name for r in rows if (shoe := log.shoe_of(r.session_id)) is not None}
     if args.json:
@@ -61,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
                         "n_alerts": alerts.get(r.session_id, 0),
                         "shoe": shoes.get(r.session_id),
                         "start": start_of(r.summary),
+                        "retraining": retraining.get(r.session_id),
                     }
                     for r in rows
                 ],
@@ -85,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
             f"{s.get('n_steps', '-'):>6} {cadence:>8} {alerts.get(r.session_id, 0):>6} {start_of(s):<5} "
             f"{printable(shoes.get(r.session_id, '-')):<10}  {status(r.status, s)}"
         )
+        if r.session_id in retraining:
+            print(f"{'':<36} {progress_line(retraining[r.session_id])}")
     return 0
 
 
