@@ -364,6 +364,7 @@ class CaptureReader:
                 rate_hz=info.rate_hz,
                 t_ns=t_ns,
                 values=values,
+                meta=info.meta,
             )
             return RecordedSamples(stream_id=stream_id, batch=batch)
         if rtype == REC_EVENT:

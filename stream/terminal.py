@@ -7,6 +7,7 @@ printed every `every_s` seconds of recording time so the output stays readable.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from strideguard.analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind, WindowMetrics
@@ -76,11 +77,13 @@ class TerminalView:
         self._drawn_lines = 0
         self._last_plain_t_ns: int | None = None
         self.alerts_shown = 0
+        self.page_url: Callable[[str], str] | None = None  # a runner's live page, when pages are served
 
     async def open_session(self, session: SessionInfo) -> None:
         self._latest[session.runner] = None
         self._t0[session.runner] = session.started_t_ns
-        self._print(f"{session.runner}: session {session.session_id} started")
+        page = f" — page {self.page_url(session.runner)}" if self.page_url is not None else ""
+        self._print(f"{session.runner}: session {session.session_id} started{page}")
 
     async def write(self, session: SessionInfo, output: AnalyzerOutput) -> None:
         for event in output.risk_events:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import pathlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,22 +31,30 @@ from strideguard.analytics.results import RiskEvent, RiskEventKind, StepEvent
 from strideguard.sensors.types import Placement, SampleKind, StreamMeta
 from strideguard.sensors.units import NS_PER_S, STANDARD_GRAVITY_MPS2
 from strideguard.stream.export.dictionary import DESCRIPTIONS, unit_of
+from strideguard.stream.export.gaps import Gap, on_grid
 from strideguard.stream.export.pseudonym import bids_label
 from strideguard.stream.export.samples import SampleStream
 
 BIDS_VERSION = "1.10.0"
 HED_VERSION = "8.3.0"  # HED schema of the trial_type annotations below (the validator checks them offline)
+# Each alert's tags are grouped with its metric ({metric} is replaced by that row's `metric` HED), so two
+# alerts at the same onset are two different HED groups: identical top-level tags at one onset are an
+# error (TAG_EXPRESSION_REPEATED), which the validator only finds when it reads every row.
 HED_TRIAL_TYPES = {
     "step": "Agent-action, Step",
-    "alert_onset": "Sensory-event, Cue, Warning",
-    "alert_cleared": "Sensory-event, Cue",
+    "alert_onset": "(Sensory-event, Cue, Warning, {metric})",
+    "alert_cleared": "(Sensory-event, Cue, {metric})",
+    "link_lost": "(Nonbiological-artifact, Data-feature)",
 }
+HED_METRIC = "Label/#"
 TASK = "run"
+MISSING = "n/a"  # how a motion.tsv row of a gap (a sample the nominal rate expected but never came) reads
 CHANNEL_TYPES = {SampleKind.ACC: "ACCEL", SampleKind.GYRO: "GYRO"}
 ALL_CHANNEL_TYPES = ("ACCEL", "ANGACCEL", "GYRO", "JNTANG", "LATENCY", "MAGN", "MISC", "ORNT", "POS", "VEL")
 BIDS_UNITS = {SampleKind.ACC: "m/s^2", SampleKind.GYRO: "deg/s"}
 STEP_COLUMNS = ("side", "impact_g", "step_time_s", "contact_time_ms", "vertical_oscillation_cm", "braking_g")
 ALERT_COLUMNS = ("metric", "severity", "value", "baseline", "deviation", "deviation_unit", "message", "cue")
+GAP_COLUMNS = ("n_missing", "link_lost")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,6 +73,14 @@ class TrackingSystem:
     @property
     def rate_hz(self) -> float:
         return self.streams[0].rate_hz
+
+    @property
+    def gaps(self) -> tuple[Gap, ...]:
+        return self.streams[0].gaps
+
+    @property
+    def effective_rate_hz(self) -> float | None:
+        return self.streams[0].effective_rate_hz
 
 
 def tracking_systems(streams: Sequence[SampleStream], device_labels: dict[str, str]) -> list[TrackingSystem]:
@@ -115,28 +132,41 @@ def write_tracking_system(
     tracked_point = system.placement.value.capitalize()
     names, columns, channel_rows = [], [], []
     counts: dict[str, int] = {}
+    t, present = on_grid(system.t_ns, system.rate_hz, system.gaps)  # gaps: n/a rows on the nominal grid
+    absent = None if present.all() else ~present
     for stream in system.streams:
         ctype = CHANNEL_TYPES[stream.kind]
         values = stream.values * np.float32(STANDARD_GRAVITY_MPS2) if stream.kind is SampleKind.ACC else stream.values
         for axis, component in enumerate("xyz"):
             name = f"{tracked_point.lower()}_{stream.kind.value}_{component}"
             names.append(name)
-            columns.append(pa.array(np.ascontiguousarray(values[:, axis]), pa.float32()))
-            channel_rows.append([name, component, ctype, tracked_point, BIDS_UNITS[stream.kind], f"{system.rate_hz:g}"])
+            column = np.zeros(len(t), np.float32)
+            column[present] = values[:, axis]
+            columns.append(pa.array(column, pa.float32(), mask=absent))
+            channel_rows.append(
+                [name, component, ctype, tracked_point, BIDS_UNITS[stream.kind], f"{system.rate_hz:g}", "local"]
+            )
             counts[ctype] = counts.get(ctype, 0) + 1
-    t = system.t_ns
     names.append("latency")
     columns.append(pa.array((t - t[0]) / 1e9, pa.float64()))
-    channel_rows.append(["latency", "n/a", "LATENCY", "n/a", "s", f"{system.rate_hz:g}"])
+    channel_rows.append(["latency", "n/a", "LATENCY", "n/a", "s", f"{system.rate_hz:g}", "n/a"])
     counts["LATENCY"] = 1
     motion_tsv = stem.with_name(stem.name + "_motion.tsv")
     pacsv.write_csv(
         pa.table(columns, names=names),
         motion_tsv,
-        write_options=pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none"),
+        write_options=pacsv.WriteOptions(
+            include_header=False, delimiter="\t", quoting_style="none", null_string=MISSING
+        ),
     )
     channels_tsv = stem.with_name(stem.name + "_channels.tsv")
-    write_tsv(channels_tsv, ["name", "component", "type", "tracked_point", "units", "sampling_frequency"], channel_rows)
+    write_tsv(
+        channels_tsv,
+        ["name", "component", "type", "tracked_point", "units", "sampling_frequency", "reference_frame"],
+        channel_rows,
+    )
+    channels_json = stem.with_name(stem.name + "_channels.json")
+    write_json(channels_json, {"reference_frame": reference_frame(system)})
     duration_s = (int(t[-1]) - int(t[0])) / 1e9
     sidecar: dict[str, Any] = {
         "TaskName": "running",
@@ -144,13 +174,13 @@ def write_tracking_system(
         "events file.",
         "TrackingSystemName": f"{system.placement.value} IMU ({system.device_label})",
         "SamplingFrequency": float(system.rate_hz),
-        "SamplingFrequencyEffective": (len(t) - 1) / duration_s if duration_s > 0 else float(system.rate_hz),
+        "SamplingFrequencyEffective": _rounded(system.effective_rate_hz or float(system.rate_hz)),
         "RecordingDuration": duration_s,
         "MotionChannelCount": len(names),
         "TrackedPointsCount": 1,
         "SubjectArtefactDescription": "n/a",
         "SoftwareFilters": "n/a",
-        "MissingValues": "n/a",
+        "MissingValues": MISSING,
         "DeviceSerialNumber": system.device_label,
         "Manufacturer": _meta(system, lambda m: m.manufacturer),
         "ManufacturersModelName": _meta(system, lambda m: m.model),
@@ -161,7 +191,50 @@ def write_tracking_system(
     }
     motion_json = stem.with_name(stem.name + "_motion.json")
     write_json(motion_json, sidecar)
-    return [motion_tsv, channels_tsv, motion_json]
+    return [motion_tsv, channels_tsv, motion_json, channels_json]
+
+
+def reference_frame(system: TrackingSystem) -> dict[str, Any]:
+    """The axes the channels are in: the sensor's own, stated with the axis that was up in this session
+    (from the mean acceleration) and, when the recorder knew the sensor's axes on the body, SpatialAxes."""
+    level: dict[str, Any] = {"RotationRule": "right-hand"}
+    up = next((s.up_axis for s in system.streams if s.up_axis), None)
+    words = [
+        f"The {system.placement.value} sensor's own axes, not rotated to the body.",
+        f"Over this session the mean acceleration (gravity's reaction, pointing up) lay along {up}: "
+        f"{up[1]} is the vertical axis."
+        if up
+        else "No accelerometer: the vertical axis is not known.",
+        "Forward and sideways are found from the running motion by the analysis, not fixed device axes.",
+    ]
+    level["Description"] = " ".join(words)
+    axes = _spatial_axes(_meta(system, lambda m: m.coordinate_frame))
+    if axes:
+        level["SpatialAxes"] = axes
+    return {
+        "Description": "the coordinate frame of the ACCEL and GYRO channels",
+        "Levels": {"local": level},
+    }
+
+
+_AXIS_WORDS = {
+    "fwd": "F",
+    "forward": "F",
+    "back": "B",
+    "backward": "B",
+    "left": "L",
+    "right": "R",
+    "up": "U",
+    "down": "D",
+}
+
+
+def _spatial_axes(frame: str) -> str | None:
+    """ "x fwd, y left, z up" -> "FLU"; None for anything else (a frame with a mounting rotation included)."""
+    m = re.fullmatch(r"\s*x\s+(\w+),\s*y\s+(\w+),\s*z\s+(\w+)\s*", frame or "")
+    if not m or any(w.lower() not in _AXIS_WORDS for w in m.groups()):
+        return None
+    return "".join(_AXIS_WORDS[w.lower()] for w in m.groups())
 
 
 def write_events(
@@ -177,7 +250,7 @@ def write_events(
     """Steps and alerts, timed from the first sample of `system`. An onset lasts until its metric clears."""
     t0 = int(system.t_ns[0])
     rows: list[tuple[float, list[str]]] = []
-    extra = [*STEP_COLUMNS, *ALERT_COLUMNS]
+    extra = [*STEP_COLUMNS, *ALERT_COLUMNS, *GAP_COLUMNS]
     for s in steps:
         r = s.as_row()
         rows.append(
@@ -188,7 +261,7 @@ def write_events(
                     "0",
                     "step",
                     *[_cell(r.get(c)) for c in STEP_COLUMNS],
-                    *["n/a"] * len(ALERT_COLUMNS),
+                    *["n/a"] * (len(ALERT_COLUMNS) + len(GAP_COLUMNS)),
                 ],
             )
         )
@@ -210,6 +283,22 @@ def write_events(
                     f"alert_{a.kind.value}",
                     *["n/a"] * len(STEP_COLUMNS),
                     *[_cell(scrub(r[c]) if isinstance(r.get(c), str) else r.get(c)) for c in ALERT_COLUMNS],
+                    *["n/a"] * len(GAP_COLUMNS),
+                ],
+            )
+        )
+    for g in system.gaps:  # missing data is an event too: when, how long, how many samples
+        onset_s = (g.start_t_ns - t0) / 1e9
+        rows.append(
+            (
+                onset_s,
+                [
+                    _num(onset_s),
+                    _num(g.duration_s),
+                    "link_lost",
+                    *["n/a"] * (len(STEP_COLUMNS) + len(ALERT_COLUMNS)),
+                    str(g.n_missing),
+                    _cell(g.link_lost),
                 ],
             )
         )
@@ -227,7 +316,8 @@ def write_events(
         "onset": {"Description": "time from the first sample of this tracking system", "Units": "s"},
         "duration": {
             "Description": "0 for steps; for an alert onset, time until its metric cleared "
-            "(n/a: not cleared before the recording ended)",
+            "(n/a: not cleared before the recording ended); for link_lost, from the last sample before the "
+            "gap to the first after it",
             "Units": "s",
         },
         "trial_type": {
@@ -236,12 +326,16 @@ def write_events(
                 "step": "a detected step",
                 "alert_onset": "a sustained gait anomaly was confirmed",
                 "alert_cleared": "the metric is back within its band",
+                "link_lost": "no samples arrived: the motion file has n/a rows for the samples the nominal "
+                "rate expected in this interval",
             },
             "HED": HED_TRIAL_TYPES,
         },
     }
     for c in extra:
-        entry: dict[str, Any] = {"Description": DESCRIPTIONS[c]}
+        entry: dict[str, Any] = {"Description": DESCRIPTIONS.get(f"{c}@events", DESCRIPTIONS[c])}
+        if c == "metric":
+            entry["HED"] = HED_METRIC
         unit = unit_of(c)
         if unit not in ("n/a", "1") and "`" not in unit:
             entry["Units"] = unit
@@ -277,7 +371,7 @@ def write_sessions_file(subject_dir: pathlib.Path, subject: str, rows: Sequence[
 def write_dataset_files(
     root: pathlib.Path,
     *,
-    participants: Sequence[tuple[str, str, int]],
+    participants: Sequence[dict[str, Any]],
     pseudonymous: bool,
     dates_shifted: bool,
     version: str,
@@ -313,17 +407,41 @@ def write_dataset_files(
     ]
     write_json(paths[0], description)
     paths[1].write_text(readme(pseudonymous=pseudonymous, dates_shifted=dates_shifted))
+
+    def cell(value: Any) -> str:
+        return "n/a" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
     write_tsv(
         paths[2],
-        ["participant_id", "group", "n_sessions"],
-        [[f"sub-{sub}", group or "n/a", str(n)] for sub, group, n in participants],
+        ["participant_id", "group", "n_sessions", "age", "sex", "height", "weight"],
+        [
+            [
+                f"sub-{p['subject']}",
+                p["group"] or "n/a",
+                str(p["n_sessions"]),
+                *(cell(p.get(k)) for k in ("age_years", "sex", "height_cm", "mass_kg")),
+            ]
+            for p in participants
+        ],
     )
+    coarse = " (coarsened: pseudonymous export)" if pseudonymous else ""
     write_json(
         paths[3],
         {
             "participant_id": {"Description": "runner label" + (" (pseudonymous)" if pseudonymous else "")},
             "group": {"Description": "team label" + (" (pseudonymous)" if pseudonymous else "")},
             "n_sessions": {"Description": "sessions of this runner in the export"},
+            "age": {
+                "Description": "age in whole years at the runner's first exported session"
+                + (", rounded down to a multiple of 5" if pseudonymous else ""),
+                "Units": "year",
+            },
+            "sex": {
+                "Description": "as the runner gave it (strideguard runner)",
+                "Levels": {"female": "female", "male": "male", "other": "other"},
+            },
+            "height": {"Description": "body height" + coarse, "Units": "cm"},
+            "weight": {"Description": "body mass" + coarse, "Units": "kg"},
         },
     )
     write_json(
@@ -333,8 +451,13 @@ def write_dataset_files(
                 "Description": "first sample of the session (UTC" + (", date-shifted)" if dates_shifted else ")")
             },
             "status": {
-                "Description": "completed, or unfinished (the run was cut off or was still going)",
-                "Levels": {"completed": "analysed to the end", "unfinished": "cut off or still running"},
+                "Description": "completed, unfinished (the run was cut off or was still going), or incomplete "
+                "(the store lost part of the analysis results; see manifest.json beside this dataset)",
+                "Levels": {
+                    "completed": "analysed to the end",
+                    "unfinished": "cut off or still running",
+                    "incomplete": "part of the analysis results were lost by the store",
+                },
             },
         },
     )
@@ -381,6 +504,10 @@ def write_tsv(path: pathlib.Path, header: Sequence[str], rows: Sequence[Sequence
 
 def write_json(path: pathlib.Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def _rounded(rate_hz: float) -> float:
+    return round(rate_hz, 3)
 
 
 def _num(x: float) -> str:

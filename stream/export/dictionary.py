@@ -20,6 +20,8 @@ import pyarrow as pa
 
 from strideguard.analytics.results import RiskEvent, StepEvent, WindowMetrics
 from strideguard.sensors.types import HeartRateReading, SampleKind, StrideReading
+from strideguard.stream.retraining.records import COLUMN_DOCS as RETRAINING_DOCS
+from strideguard.stream.retraining.records import PROGRESS_TABLE
 
 # Unit by name suffix, longest first; "1" is dimensionless.
 UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
@@ -51,6 +53,11 @@ UNITS_BY_NAME: dict[str, str] = {
     "tracksys": "n/a",
     "status": "n/a",
     "summary_json": "n/a",
+    "warmup_start": "n/a",
+    "shoe": "n/a",
+    "age_years": "year",
+    "sex": "n/a",
+    "mass_kg": "kg",
     "meta_json": "n/a",
     "index": "1",
     "n_steps": "1",
@@ -76,6 +83,9 @@ UNITS_BY_NAME: dict[str, str] = {
     "pain_after": "0-10 scale",
     "red_flags_json": "n/a",
     "note": "n/a",
+    "n_missing": "1",
+    "link_lost": "n/a",
+    "n_gaps": "1",
     "x": "g (acc) or deg/s (gyro)",
     "y": "g (acc) or deg/s (gyro)",
     "z": "g (acc) or deg/s (gyro)",
@@ -92,7 +102,8 @@ DESCRIPTIONS: dict[str, str] = {
     "unit": "unit of x, y and z for this stream",
     "tracksys": "Motion-BIDS tracking system label the stream was written under",
     "rate_hz": "nominal sampling rate the analytics filter at",
-    "effective_rate_hz": "(samples - 1) / (last - first sample time)",
+    "effective_rate_hz": "samples per second where there is data: (samples - 1 - gaps) / (last - first "
+    "sample time - gap durations)",
     "n_samples": "number of samples",
     "first_t_ns": f"time of the first sample, {TIME_NOTE}",
     "last_t_ns": f"time of the last sample, {TIME_NOTE}",
@@ -104,7 +115,22 @@ DESCRIPTIONS: dict[str, str] = {
     "started_t_ns": f"first sample of the session, {TIME_NOTE}",
     "ended_t_ns": f"end of the last analysed step or window, {TIME_NOTE}",
     "duration_s": "ended - started (for alerts: how long the anomaly had lasted when reported)",
-    "summary_json": "the analyzer's session summary (JSON object)",
+    "summary_json": "the analyzer's session summary (JSON object); its `risk` holds the score statistics, "
+    "the baseline, event counts (metric:onset/cleared, metric:note for info notes), `warmup` (the warm-up "
+    "check: judged, hard_start, pct_of_working per signal, against) and `cadence_floor_windows` (running "
+    "windows where the 160-spm floor was judged, had no speed, or were below running speed) and "
+    "`settings` (the [risk] table in force for the session: with it as --config a re-analysis gives the "
+    "same alerts)",
+    "warmup_start": "how the run started by the warm-up check: easy, hard, or n/a when not judged "
+    "(too short, too few signals); a heuristic, docs/risk.md 'Warm-up'",
+    "shoe": "the shoes worn (`strideguard shoes`); a label shoe-N under --pseudonymise, n/a when none",
+    "age_years": "the runner's age in whole years at the session (from the birth year of `strideguard runner`; "
+    "rounded down to a multiple of 5 under --pseudonymise); empty when unknown",
+    "sex": "female, male or other (`strideguard runner`); n/a when unknown",
+    "height_cm": "the runner's height (`strideguard runner`; to the nearest 5 cm under --pseudonymise); empty "
+    "when unknown",
+    "mass_kg": "the runner's body mass (`strideguard runner`; to the nearest 5 kg under --pseudonymise): "
+    "impact_g x mass_kg x 9.81 is the trunk impact in newtons; empty when unknown",
     # StepEvent
     "t_ns": f"event time, {TIME_NOTE}",
     "index": "0-based step number in the session",
@@ -164,8 +190,21 @@ DESCRIPTIONS: dict[str, str] = {
     "pain_before": "pain before the run, 0 (none) to 10 (worst)",
     "pain_after": "pain after the run, 0 (none) to 10 (worst)",
     "red_flags_json": "answers to the red-flag questions (JSON object); any yes means: stop, see a clinician",
-    "note": "the runner's own note (scrubbed of known names in pseudonymised exports)",
+    "note": "the runner's own note (pseudonymised exports: left out, or scrubbed with --keep-notes)",
+    # gaps
+    "n_missing": "samples the nominal rate expected in the gap(s) that never came",
+    "n_missing@events": "link_lost: samples the nominal rate expected in the gap (n/a rows in the motion file)",
+    "link_lost": "true when the recorder logged the sensor link as lost in the gap; false: samples "
+    "missing without a logged link loss",
+    "link_lost@events": "link_lost: true when the recorder logged the link as lost, false when only the "
+    "sample times show the hole",
+    "n_gaps": "holes longer than 3 nominal sample intervals",
+    "missing_s": "time without samples (sum of the gaps less one nominal interval each)",
+    "start_t_ns@gaps": f"last sample before the gap, {TIME_NOTE}",
+    "end_t_ns@gaps": f"first sample after the gap, {TIME_NOTE}",
+    "duration_s@gaps": "end - start",
 }
+DESCRIPTIONS.update({f"{name}@{PROGRESS_TABLE}": text for name, text in RETRAINING_DOCS.items()})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -254,9 +293,10 @@ def dataclass_columns(cls: type, *, table: str) -> list[Column]:
     return out
 
 
-def _plain(names_types: list[tuple[str, pa.DataType, bool]]) -> list[Column]:
+def _plain(names_types: list[tuple[str, pa.DataType, bool]], *, table: str = "") -> list[Column]:
     return key_columns() + [
-        Column(name=n, arrow_type=t, unit=unit_of(n), description=describe(n), nullable=nl) for n, t, nl in names_types
+        Column(name=n, arrow_type=t, unit=unit_of(n), description=describe(n, table=table), nullable=nl)
+        for n, t, nl in names_types
     ]
 
 
@@ -280,6 +320,12 @@ def standard_tables() -> dict[str, list[Column]]:
                 ("ended_t_ns", pa.int64(), True),
                 ("duration_s", pa.float64(), True),
                 ("summary_json", pa.string(), False),
+                ("warmup_start", pa.string(), False),
+                ("shoe", pa.string(), False),
+                ("age_years", pa.int64(), True),
+                ("sex", pa.string(), False),
+                ("height_cm", pa.float64(), True),
+                ("mass_kg", pa.float64(), True),
             ]
         ),
         "devices": _plain(
@@ -292,10 +338,25 @@ def standard_tables() -> dict[str, list[Column]]:
                 ("rate_hz", pa.float64(), False),
                 ("effective_rate_hz", pa.float64(), True),
                 ("n_samples", pa.int64(), False),
+                ("n_gaps", pa.int64(), False),
+                ("n_missing", pa.int64(), False),
+                ("missing_s", pa.float64(), False),
                 ("first_t_ns", pa.int64(), True),
                 ("last_t_ns", pa.int64(), True),
                 ("meta_json", pa.string(), False),
             ]
+        ),
+        "gaps": _plain(
+            [
+                ("device", pa.string(), False),
+                ("kind", pa.string(), False),
+                ("start_t_ns", pa.int64(), False),
+                ("end_t_ns", pa.int64(), False),
+                ("duration_s", pa.float64(), False),
+                ("n_missing", pa.int64(), False),
+                ("link_lost", pa.bool_(), False),
+            ],
+            table="gaps",
         ),
         "samples": _plain(
             [
@@ -329,7 +390,8 @@ def sqlite_columns(decl: list[tuple[str, str]], *, table: str) -> list[Column]:
                 name=name,
                 arrow_type=sql_types.get(sql.upper(), pa.string()),
                 unit=unit,
-                description=DESCRIPTIONS.get(name, f"column {name} of the {table} table"),
+                description=DESCRIPTIONS.get(f"{name}@{table}")
+                or DESCRIPTIONS.get(name, f"column {name} of the {table} table"),
                 nullable=True,
             )
         )

@@ -34,6 +34,7 @@ from strideguard.stream.export.dictionary import (
     sqlite_columns,
     standard_tables,
 )
+from strideguard.stream.export.participants import person
 from strideguard.stream.export.progress import ProgressBar
 from strideguard.stream.export.pseudonym import (
     NS_PER_DAY,
@@ -43,13 +44,25 @@ from strideguard.stream.export.pseudonym import (
     random_shift_days,
     write_key,
 )
-from strideguard.stream.export.samples import SessionSamples, load_session_samples
-from strideguard.stream.export.tables import device_row, results_table, rows_table, samples_table, session_row
+from strideguard.stream.export.samples import SessionSamples, load_session_samples, segment_bounds
+from strideguard.stream.export.scrub import scrub_free_text
+from strideguard.stream.export.tables import (
+    device_row,
+    gap_rows,
+    results_table,
+    rows_table,
+    samples_table,
+    session_row,
+)
 from strideguard.stream.export.tabular import TableWriters
-from strideguard.stream.sqlite.store import SessionRow, SessionStore
+from strideguard.stream.retraining.records import PROGRESS_TABLE
+from strideguard.stream.sqlite.profiles import Profiles
+from strideguard.stream.sqlite.shoes import ShoeLog
+from strideguard.stream.sqlite.store import INCOMPLETE, STORE_LOST, SessionRow, SessionStore
 
 MIN_BINARY_NAME = 6  # characters: shorter names turn up in compressed bytes by chance
-PAIN_TABLE_PATTERN = "pain%"  # SQLite tables of the pain log (stream/sqlite/painlog.py) are exported when present
+PAIN_TABLE_PATTERN = "pain%"  # SQLite tables of the pain log (stream/sqlite/painlog.py), exported when present
+FREE_TEXT_COLUMNS = ("note",)  # people's own words: withheld, or scrubbed, when pseudonymised
 
 
 class ExportError(UsageError):
@@ -68,6 +81,7 @@ class ExportOptions:
     key_path: pathlib.Path | None = None  # default for pseudonymised exports: <out_dir>.key.json beside it
     date_shift_days: int | None = None  # None: none (or the key's); pseudonymised exports may ask for random
     random_date_shift: bool = False
+    keep_notes: bool = False  # pseudonymised exports: keep free-text notes, scrubbed (default: left out)
     csv_placement: Placement = Placement.CHEST  # placement for sessions analysed from CSV files
     dataset_name: str = "StrideGuard running gait recordings"
     authors: tuple[str, ...] = ()
@@ -158,6 +172,21 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
     partial.mkdir(parents=True)
     tables = standard_tables()
     pain = _pain_tables(store.path)
+    with Profiles(store.path, readonly=True) as profile_log:
+        profiles = {r.runner: profile_log.get(r.runner) for r in rows}
+    with ShoeLog(store.path, readonly=True) as shoe_log:
+        worn = {r.session_id: shoe for r in rows if (shoe := shoe_log.shoe_of(r.session_id)) is not None}
+    shoe_labels: dict[int, str] = {}
+
+    def shoe_label(session_id: str) -> str | None:
+        """The shoes' name, or under --pseudonymise a label (a name may hold anything: "anna's blue")."""
+        shoe = worn.get(session_id)
+        if shoe is None:
+            return None
+        if not opts.pseudonymise:
+            return shoe.name
+        return shoe_labels.setdefault(shoe.shoe_id, f"shoe-{len(shoe_labels) + 1}")
+
     tables.update({name: cols for name, (cols, _) in pain.items()})
     writers = TableWriters(partial, tables, parquet="parquet" in opts.formats, csv="csv" in opts.formats)
     do_tables = "parquet" in opts.formats or "csv" in opts.formats
@@ -173,15 +202,13 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
             )
             group = labeler.group(row.team)
             bar.set_label(f"sub-{subject} ses-{session}: reading")
-            samples = load_session_samples(row, placement=opts.csv_placement)
+            samples = load_session_samples(row, placement=opts.csv_placement, **segment_bounds(store, row))
             for device in [
                 *(s.device for s in samples.streams),
                 *(r.device for r in samples.heart_rate),
                 *(r.device for r in samples.strides),
             ]:
                 labeler.device(device)
-            if samples.problem:
-                result.problems.append(f"sub-{subject} ses-{session}: {samples.problem}")
             steps, windows, alerts = (
                 store.steps(row.session_id),
                 store.windows(row.session_id),
@@ -195,12 +222,21 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
                 "n_steps": len(steps),
                 "n_windows": len(windows),
                 "n_alerts": len(alerts),
-                "raw_samples": samples.problem or "complete",
+                **completeness(row, samples, withhold_path=labeler.pseudonymous),
                 "tracksys": [],
             }
+            if info["incomplete"]:
+                result.problems.append(f"sub-{subject} ses-{session} is incomplete: {'; '.join(info['incomplete'])}")
             if not labeler.pseudonymous:
                 info["session_id"] = row.session_id
-            p = participants.setdefault(subject, {"group": group, "sessions": []})
+            p = participants.setdefault(
+                subject,
+                {
+                    "group": group,
+                    "sessions": [],
+                    **person(profiles.get(row.runner), at_t_ns=row.started_t_ns, coarse=opts.pseudonymise),
+                },
+            )
             if "bids" in opts.formats and samples.streams:
                 bar.set_label(f"sub-{subject} ses-{session}: BIDS")
                 info["tracksys"] = _write_bids_session(
@@ -210,13 +246,25 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
             if do_tables:
                 bar.set_label(f"sub-{subject} ses-{session}: tables")
                 _write_session_tables(
-                    writers, tables, row, subject, session, group, samples, steps, windows, alerts, labeler
+                    writers,
+                    tables,
+                    row,
+                    subject,
+                    session,
+                    group,
+                    samples,
+                    steps,
+                    windows,
+                    alerts,
+                    labeler,
+                    shoe=shoe_label(row.session_id),
+                    person=person(profiles.get(row.runner), at_t_ns=row.started_t_ns, coarse=opts.pseudonymise),
                 )
             result.sessions.append(info)
             result.n_samples += samples.n_samples
             bar.advance(1)
         if do_tables:
-            _write_pain(writers, store.path, pain, rows, labeler)
+            _write_pain(writers, store.path, pain, rows, labeler, keep_notes=opts.keep_notes)
         writers.close()
         if "bids" in opts.formats and any(p["sessions"] for p in participants.values()):
             for subject, p in participants.items():
@@ -224,7 +272,11 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
                     bids.write_sessions_file(bids_root / f"sub-{subject}", subject, p["sessions"])
             bids.write_dataset_files(
                 bids_root,
-                participants=[(s, p["group"], len(p["sessions"])) for s, p in participants.items() if p["sessions"]],
+                participants=[
+                    {**p, "subject": s, "n_sessions": len(p["sessions"])}
+                    for s, p in participants.items()
+                    if p["sessions"]
+                ],
                 pseudonymous=labeler.pseudonymous,
                 dates_shifted=labeler.shift_ns != 0,
                 version=_version(),
@@ -236,7 +288,7 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
             _write_dictionary(partial, tables)
         _write_readme(partial, opts, labeler, result)
         if labeler.pseudonymous:
-            leaks = find_names(partial, list(labeler.subjects) + list(labeler.groups))
+            leaks = find_names(partial, known_identifiers(labeler, rows))
             if leaks:
                 raise ExportError(f"pseudonymisation check failed: {leaks[0]}", path=str(partial))
         write_checksums(partial)
@@ -258,6 +310,48 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
 
 def _status(raw: str) -> str:
     return "unfinished" if raw == "running" else raw
+
+
+def _counts(value: Any) -> dict[str, int]:
+    """The store's {"steps": n, ...} loss counts; anything else (a damaged summary) counts as nothing known."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): v for k, v in value.items() if isinstance(v, int) and not isinstance(v, bool) and v >= 0}
+
+
+def completeness(row: SessionRow, samples: SessionSamples, *, withhold_path: bool = False) -> dict[str, Any]:
+    """What of the session is missing, for the manifest: gaps in the raw samples, a recording that could not
+    be read, and results the store itself lost (a session it marked `incomplete`). `incomplete` lists
+    the reasons in words (empty: complete)."""
+    reasons = []
+    missing_s = max((s.missing_s for s in samples.streams), default=0.0)
+    n_gaps = max((len(s.gaps) for s in samples.streams), default=0)
+    if samples.problem:  # a path says where (and often whose) the recording is: in the key, not the export
+        reasons.append(samples.problem.replace(row.source, "(path in the key)") if withhold_path else samples.problem)
+    if n_gaps:
+        expected = samples.n_samples + samples.n_missing
+        reasons.append(
+            f"{n_gaps} gap(s) in the raw samples, {missing_s:.1f} s without data, "
+            f"{samples.n_missing:,} of {expected:,} expected samples missing "
+            f"({100 * samples.n_missing / expected:.1f} %)"
+        )
+    raw_lost = row.summary.get(STORE_LOST) if isinstance(row.summary, dict) else None
+    lost = _counts(raw_lost)
+    if row.status == INCOMPLETE or lost:
+        what = ", ".join(f"{v} {k}" for k, v in (lost or {}).items() if v) or "an unknown amount"
+        reasons.append(f"the store marked it incomplete: it lost {what} of the analysis results")
+    return {
+        "raw_samples": "not readable"
+        if samples.problem and not samples.streams
+        else ("incomplete" if samples.problem or n_gaps else "complete"),
+        "missing": {
+            "n_gaps": n_gaps,
+            "missing_s": round(missing_s, 3),
+            "n_missing_samples": samples.n_missing,
+            "store_lost": lost or {},
+        },
+        "incomplete": reasons,
+    }
 
 
 def _write_bids_session(
@@ -314,6 +408,9 @@ def _write_session_tables(
     windows: list,
     alerts: list,
     labeler: Labeler,
+    *,
+    shoe: str | None = None,
+    person: dict[str, Any] | None = None,
 ) -> None:
     kw: _TableLabels = {"subject": f"sub-{subject}", "session": f"ses-{session}", "labeler": labeler}
     summary = dict(row.summary)
@@ -328,6 +425,9 @@ def _write_session_tables(
                     started_t_ns=row.started_t_ns,
                     ended_t_ns=row.ended_t_ns,
                     summary=summary,
+                    shift_ns=labeler.shift_ns,
+                    shoe=shoe,
+                    person=person,
                 )
             ],
             **kw,
@@ -345,6 +445,7 @@ def _write_session_tables(
     )
     for stream in samples.streams:
         writers.write("samples", samples_table(tables["samples"], stream, **kw))
+    writers.write("gaps", rows_table(tables["gaps"], [g for s in samples.streams for g in gap_rows(s)], **kw))
     writers.write("steps", results_table(tables["steps"], steps, **kw))
     writers.write("windows", results_table(tables["windows"], windows, **kw))
     writers.write("alerts", results_table(tables["alerts"], alerts, **kw))
@@ -359,7 +460,8 @@ def _pain_tables(db_path: pathlib.Path) -> dict[str, tuple[list[Column], list[st
         names = [
             r[0]
             for r in db.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE ?", (PAIN_TABLE_PATTERN,)
+                "SELECT name FROM sqlite_master WHERE type='table' AND (name LIKE ? OR name = ?)",
+                (PAIN_TABLE_PATTERN, PROGRESS_TABLE),
             )
         ]
         for name in names:
@@ -380,6 +482,8 @@ def _write_pain(
     pain: dict[str, tuple[list[Column], list[str]]],
     rows: Sequence[SessionRow],
     labeler: Labeler,
+    *,
+    keep_notes: bool = False,
 ) -> None:
     """Pain-log rows of the exported runners: rows of exported sessions, and rows without a session that
     fall within the UTC days the runner's exported sessions span."""
@@ -402,7 +506,9 @@ def _write_pain(
                     continue
                 if sid is None and isinstance(t_ns, int) and not day_lo <= t_ns < day_hi:
                     continue
-                by_session.setdefault(labeler.sessions.get(sid, "") if sid else "", []).append(d)
+                by_session.setdefault(labeler.sessions.get(sid, "") if sid else "", []).append(
+                    _free_text_withheld(d, labeler, keep=keep_notes)
+                )
             for session, items in by_session.items():
                 writers.write(
                     table,
@@ -414,6 +520,34 @@ def _write_pain(
                         labeler=labeler,
                     ),
                 )
+
+
+def _free_text_withheld(row: dict[str, Any], labeler: Labeler, *, keep: bool) -> dict[str, Any]:
+    """A pseudonymised export leaves runners' own words out, or with `keep` scrubs them (scrub.py): a note
+    names coaches, friends, places and dates the store knows nothing about."""
+    if not labeler.pseudonymous:
+        return row
+    out = dict(row)
+    for name in FREE_TEXT_COLUMNS:
+        if isinstance(out.get(name), str):
+            out[name] = scrub_free_text(out[name], labeler.scrub) if keep else None
+    return out
+
+
+def known_identifiers(labeler: Labeler, rows: Sequence[SessionRow]) -> list[str]:
+    """Everything the store knows that identifies someone, for the final leak check: runner and team
+    names, session ids, device ids (BLE addresses) and, when dates are shifted, the original dates of the
+    sessions (ISO and compact), except those that are also a shifted date in the export."""
+    names = list(labeler.identifying_names())
+    if labeler.shift_ns:
+        original, shifted = set(), set()
+        for r in rows:
+            for t_ns in filter(None, (r.started_t_ns, r.ended_t_ns)):
+                original.add(_date(t_ns))
+                shifted.add(_date(t_ns + labeler.shift_ns))
+        for day in sorted(original - shifted):
+            names += [day.isoformat(), day.strftime("%Y%m%d")]
+    return names
 
 
 class _readonly:
@@ -445,11 +579,15 @@ def _csv_cell(v: Any) -> str:
 def _write_readme(root: pathlib.Path, opts: ExportOptions, labeler: Labeler, result: ExportResult) -> None:
     manifest = {
         "generated_by": f"strideguard {_version()}",
-        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        # shifted with the data: a true export date would bound the true recording dates
+        "created_utc": (dt.datetime.now(dt.UTC) + dt.timedelta(days=labeler.date_shift_days)).isoformat(
+            timespec="seconds"
+        ),
         "formats": list(opts.formats),
         "pseudonymised": labeler.pseudonymous,
         "dates_shifted": labeler.shift_ns != 0,
         "sessions": result.sessions,
+        "incomplete_sessions": [f"{s['subject']} {s['session']}" for s in result.sessions if s["incomplete"]],
         "problems": result.problems,
         "checksums": "SHA256SUMS (check with: sha256sum -c SHA256SUMS)",
     }
@@ -511,7 +649,7 @@ def find_names(root: pathlib.Path, names: list[str]) -> list[str]:
 
 
 def _word_pattern(names: list[str]) -> re.Pattern[str] | None:
-    names = [n for n in names if n.strip()]
+    names = sorted({n for n in names if n.strip()}, key=len, reverse=True)  # the longest match is reported
     if not names:
         return None
     return re.compile(

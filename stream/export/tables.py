@@ -96,16 +96,68 @@ def device_row(stream: SampleStream, *, tracksys: str | None, labeler: Labeler) 
         "rate_hz": stream.rate_hz,
         "effective_rate_hz": stream.effective_rate_hz,
         "n_samples": n,
+        "n_gaps": len(stream.gaps),
+        "n_missing": stream.n_missing,
+        "missing_s": stream.missing_s,
         "first_t_ns": int(stream.t_ns[0]) if n else None,
         "last_t_ns": int(stream.t_ns[-1]) if n else None,
         "meta_json": json.dumps(meta, sort_keys=True),
     }
 
 
+def gap_rows(stream: SampleStream) -> list[dict[str, Any]]:
+    """One row per hole in the stream's sample times (see `gaps`)."""
+    return [
+        {
+            "device": stream.device,
+            "kind": stream.kind.value,
+            "start_t_ns": g.start_t_ns,
+            "end_t_ns": g.end_t_ns,
+            "duration_s": g.duration_s,
+            "n_missing": g.n_missing,
+            "link_lost": g.link_lost,
+        }
+        for g in stream.gaps
+    ]
+
+
+def shifted_times(value: Any, shift_ns: int) -> Any:
+    """A JSON-able value with every absolute time (keys `t_ns`, `*_t_ns`, `t_*_ns`) moved by `shift_ns`: a
+    session summary keeps e.g. its baseline's `t_end_ns`, which must not give the true date away."""
+    if isinstance(value, dict):
+        return {
+            k: v + shift_ns
+            if isinstance(v, int)
+            and not isinstance(v, bool)
+            and (k.endswith("t_ns") or (k.startswith("t_") and k.endswith("_ns")))
+            else shifted_times(v, shift_ns)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [shifted_times(v, shift_ns) for v in value]
+    return value
+
+
 def session_row(
-    *, group: str, status: str, started_t_ns: int, ended_t_ns: int | None, summary: dict[str, Any]
+    *,
+    group: str,
+    status: str,
+    started_t_ns: int,
+    ended_t_ns: int | None,
+    summary: dict[str, Any],
+    shift_ns: int = 0,
+    shoe: str | None = None,
+    person: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`started_t_ns` and `ended_t_ns` are shifted by rows_table; times inside the summary here."""
+    summary = shifted_times(summary, shift_ns) if shift_ns else summary
+    warmup = (summary.get("risk") or {}).get("warmup") or {}
     return {
+        # text, never null: CSV cannot tell an empty string from a missing one (BIDS writes n/a)
+        "warmup_start": ("hard" if warmup.get("hard_start") else "easy") if warmup.get("judged") else "n/a",
+        "shoe": shoe if shoe is not None else "n/a",
+        **{"age_years": None, "height_cm": None, "mass_kg": None, **(person or {})},
+        "sex": (person or {}).get("sex") or "n/a",
         "group": group,
         "status": status,
         "started_t_ns": started_t_ns,

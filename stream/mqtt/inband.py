@@ -11,6 +11,10 @@ that share the session's sequence numbers (de-duplication, gap counting, the jou
      "cadence_spm": 172, "stride_length_m": 1.1, "total_distance_m": 1234.0, "is_running": true}
     {"v": 1, "kind": "control", "session": S, "seq": N, "control": {"action": "snooze", "metric": null,
      "minutes": 10, "request_id": "r1"}}
+    {"v": 1, "kind": "link", "session": S, "seq": N, "device": D, "t_ns": T, "event": "link_lost"}
+
+A `link` message is the BLE collector's `link_lost` / `link_restored` for one of the runner's devices,
+so the worker can publish the runner's sensor state as the embedded pipeline does.
 
 The runner is the topic's, never the payload's. Decoding is strict: a missing or mistyped field, an
 unknown kind or version raises `DecodeError` (protocol "strideguard-inband"), which the worker counts as
@@ -47,7 +51,17 @@ class ControlMessage:
     control: dict[str, Any]
 
 
-InputMessage = ImuMessage | ReadingMessage | ControlMessage
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkMessage:
+    session: str
+    seq: int
+    device: str
+    t_ns: int
+    event: str  # one of LINK_EVENTS
+
+
+LINK_EVENTS = ("link_lost", "link_restored")
+InputMessage = ImuMessage | ReadingMessage | ControlMessage | LinkMessage
 
 
 def encode_reading(reading: HeartRateReading | StrideReading, *, session: str, seq: int) -> bytes:
@@ -83,6 +97,22 @@ def encode_control(control: dict[str, Any], *, session: str, seq: int) -> bytes:
     return json.dumps(body, allow_nan=False, separators=(",", ":")).encode()
 
 
+def encode_link(event: str, *, device: str, t_ns: int, session: str, seq: int) -> bytes:
+    """A collector's link event (`link_lost` / `link_restored`) at its place in the session's input."""
+    if event not in LINK_EVENTS:
+        raise ValueError(f"link event must be one of {', '.join(LINK_EVENTS)}, not {event!r}")
+    body = {
+        "v": VERSION,
+        "kind": "link",
+        "session": session,
+        "seq": seq,
+        "device": device,
+        "t_ns": t_ns,
+        "event": event,
+    }
+    return json.dumps(body, allow_nan=False, separators=(",", ":")).encode()
+
+
 def decode_input(payload: bytes, *, runner: str) -> InputMessage:
     """Any message of a runner's input topic; `runner` comes from the topic. Raises DecodeError."""
     payload = bytes(payload)
@@ -103,6 +133,11 @@ def decode_input(payload: bytes, *, runner: str) -> InputMessage:
     if kind == "control":
         return ControlMessage(session=session, seq=seq, control=_field(payload, body, "control", dict))
     device, t_ns = _field(payload, body, "device", str), _field(payload, body, "t_ns", int)
+    if kind == "link":
+        event = _field(payload, body, "event", str)
+        if event not in LINK_EVENTS:
+            raise _fail(payload, f"link event must be one of {', '.join(LINK_EVENTS)}, got {event!r}")
+        return LinkMessage(session=session, seq=seq, device=device, t_ns=t_ns, event=event)
     reading: HeartRateReading | StrideReading
     if kind == "hr":
         rr = _field(payload, body, "rr_intervals_ms", list)
@@ -164,4 +199,14 @@ def _fail(payload: bytes, message: str) -> DecodeError:
     return DecodeError(message, protocol=PROTOCOL, payload=payload, offset=0)
 
 
-__all__ = ["ControlMessage", "InputMessage", "ReadingMessage", "decode_input", "encode_control", "encode_reading"]
+__all__ = [
+    "LINK_EVENTS",
+    "ControlMessage",
+    "InputMessage",
+    "LinkMessage",
+    "ReadingMessage",
+    "decode_input",
+    "encode_control",
+    "encode_link",
+    "encode_reading",
+]

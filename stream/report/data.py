@@ -17,6 +17,7 @@ from strideguard.analytics.risk.config import parse_risk_config
 from strideguard.analytics.training_load import LoadReport, RunRecord, load_report
 from strideguard.sensors.units import NS_PER_MIN, NS_PER_S
 from strideguard.stream.errors import UsageError
+from strideguard.stream.retraining.records import read_progress
 from strideguard.stream.sqlite.store import SessionRow, SessionStore
 
 HISTORY_SESSIONS = 10  # previous sessions of the runner shown beside this one
@@ -75,10 +76,27 @@ class ReportData:
     history: list[SessionPoint]
     load: LoadReport | None
     load_runs: list[RunRecord] = field(default_factory=list)
+    gaps: list[tuple[float, float]] = field(default_factory=list)  # (start, end) minutes without samples
+    missing_s: float = 0.0  # time without samples (sum of the gaps)
+    samples_note: str = ""  # why gaps could not be looked for (the recording is not readable), else ""
+    across: list[str] = field(default_factory=list)  # start, shoes, recovery, impact over sessions (issue 18)
+    retraining: dict[str, Any] | None = None  # the retraining mode's progress in this session (issue 20)
 
     @property
     def duration_s(self) -> float:
         return session_duration_s(self.row, self.windows)
+
+    @property
+    def device_text(self) -> str:
+        """Device, placement and sampling rate as the session summary recorded them."""
+        s = self.row.summary
+        rate = s.get("rate_hz")
+        parts = [
+            str(s["device"]) if s.get("device") else "device not recorded",
+            f"worn at the {s['placement']}" if s.get("placement") else "placement not recorded",
+            f"{rate:g} Hz" if isinstance(rate, (int, float)) else "rate not recorded",
+        ]
+        return ", ".join(parts)
 
 
 def minutes(t_ns: np.ndarray | int, t0_ns: int) -> Any:
@@ -184,6 +202,7 @@ def gather(store: SessionStore, session: str) -> ReportData:
         for p in _all_runs(store, row)
     ]
     current = next((r for r in runs if r.session_id == row.session_id), None)
+    gaps, missing_s, samples_note = _gaps(store, row)
     return ReportData(
         row=row,
         steps=steps,
@@ -196,7 +215,57 @@ def gather(store: SessionStore, session: str) -> ReportData:
         history=history,
         load=load_report(runs, latest=current) if current else None,
         load_runs=runs,
+        gaps=gaps,
+        missing_s=missing_s,
+        samples_note=samples_note,
+        across=across_sessions(store, row),
+        retraining=read_progress(store.path).get(row.session_id),
     )
+
+
+def across_sessions(store: SessionStore, row: SessionRow) -> list[str]:
+    """What the runner's history says about this session: how it started (the warm-up check), the shoes
+    and their distance, a hard session before it with too little rest, impact rising over sessions."""
+    from strideguard.stream.runtime.history import impact_observation, recovery, shoe_statuses
+    from strideguard.stream.sqlite.shoes import ShoeLog
+
+    lines = []
+    warmup = (row.summary.get("risk") or {}).get("warmup") or {}
+    if warmup.get("judged"):
+        pct = ", ".join(f"{k.split('_')[0]} {v:.0f} %" for k, v in (warmup.get("pct_of_working") or {}).items())
+        how = "hard: at working level from the first minutes" if warmup.get("hard_start") else "easy"
+        lines.append(f"Start: {how} ({pct} of working level, against {warmup.get('against')}).")
+    with ShoeLog(store.path, readonly=True) as log:
+        shoe = log.shoe_of(row.session_id)
+        if shoe is not None:
+            status = next(s for s in shoe_statuses(store, log, row.runner) if s.shoe.shoe_id == shoe.shoe_id)
+            km = f"{'about ' if status.estimated else ''}{status.km:.0f} km"
+            lines.append(f"Shoes: {shoe.name}, {km} in total." + (f" {status.note}." if status.note else ""))
+            if status.impact is not None:
+                lines.append(f"{status.impact.message[0].upper()}{status.impact.message[1:]}: {status.impact.cue}.")
+    for pair in recovery(store, row.runner):
+        if row.session_id in (pair.first.session_id, pair.second.session_id if pair.second else None):
+            lines.append(f"Recovery: {pair.message}: {pair.advice} (heuristic).")
+    observation = impact_observation(store, row.runner)
+    if observation is not None:
+        lines.append(f"Across sessions: {observation.message}: {observation.cue} (an observation, not an alarm).")
+    return lines
+
+
+def _gaps(store: SessionStore, row: SessionRow) -> tuple[list[tuple[float, float]], float, str]:
+    """Where the session had no samples, read from its recording as the export reads it (the store keeps
+    results, not samples). A recording that is gone leaves the gaps unknown, and the page says so."""
+    from strideguard.stream.export.samples import load_session_samples, segment_bounds
+
+    samples = load_session_samples(row, **segment_bounds(store, row))
+    if samples.problem and not samples.streams:
+        return [], 0.0, f"gaps not shown: {samples.problem}"
+    stream = max(samples.streams, key=lambda s: s.missing_s, default=None)
+    if stream is None:
+        return [], 0.0, ""
+    t0 = row.started_t_ns
+    spans = [(float(minutes(g.start_t_ns, t0)), float(minutes(g.end_t_ns, t0))) for g in stream.gaps]
+    return spans, stream.missing_s, ""
 
 
 def _all_runs(store: SessionStore, row: SessionRow) -> list[SessionPoint]:

@@ -22,7 +22,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from strideguard.analytics.errors import ConfigError
 from strideguard.analytics.results import Side
+from strideguard.analytics.risk.config import RiskConfig
 from strideguard.analytics.training_load import DAY_NS, SPIKE_LIMIT_PCT, SPIKE_WINDOW_DAYS, amount
 from strideguard.stream.report.data import NS_PER_S, ReportData, finite, minutes, series
 
@@ -32,6 +34,10 @@ ALERT_COLOUR = "#f4a261"
 CURRENT_COLOUR = "#e76f51"
 PAST_COLOUR = "#8ab6d6"
 LOAD_WEEKS = 8  # weeks of runs shown in the training-load chart
+GAP_COLOUR = "#9e9e9e"
+# The smallest y range a metric panel shows, in the metric's unit: a steady run's impact varying by
+# 0.05 g must not fill the panel as if it were a swing.
+MIN_SPAN = {"cadence_spm": 20.0, "impact_g": 0.6, "sway_ml_ratio": 0.15, "lean_deg": 8.0}
 
 plt.rcParams.update(
     {"axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "font.size": 10}
@@ -44,7 +50,8 @@ def _shade_alerts(ax: Axes, data: ReportData, metrics: tuple[str, ...] | None = 
     chosen = sorted(
         (s.start_min, s.end_min)
         for s in data.spans
-        if metrics is None or (fatigue and s.metric == "fatigue") or any(s.metric.startswith(m) for m in metrics)
+        if s.severity != "info"  # notes (the warm-up check, the cadence floor alone) are not alerts
+        and (metrics is None or (fatigue and s.metric == "fatigue") or any(s.metric.startswith(m) for m in metrics))
     )
     merged: list[list[float]] = []
     for start, end in chosen:
@@ -55,6 +62,47 @@ def _shade_alerts(ax: Axes, data: ReportData, metrics: tuple[str, ...] | None = 
     for start, end in merged:
         ax.axvspan(start, end, color=ALERT_COLOUR, alpha=0.25, lw=0, zorder=0)
     return bool(merged)
+
+
+def _shade_gaps(ax: Axes, data: ReportData) -> bool:
+    """Hatched grey where the sensor sent nothing: a gap is missing data, not a flat line."""
+    for start, end in data.gaps:
+        ax.axvspan(start, end, facecolor="none", edgecolor=GAP_COLOUR, hatch="///", lw=0, zorder=0)
+    return bool(data.gaps)
+
+
+def settings_of(data: ReportData) -> RiskConfig:
+    """The risk settings the session ran with (its summary keeps them), else the defaults (older sessions)."""
+    stored = (data.row.summary.get("risk") or {}).get("settings")
+    if isinstance(stored, dict):
+        try:
+            return RiskConfig.from_dict(stored)
+        except ConfigError:
+            pass  # a damaged or older table: the defaults, as for sessions stored before it was kept
+    return RiskConfig.default()
+
+
+def threshold_of(field: str, baseline: float | None, config: RiskConfig | None = None) -> float | None:
+    """Where the risk engine's rule for `field` starts to count a window as deviating, from the baseline
+    and the session's settings (default: the defaults)."""
+    if not finite(baseline):
+        return None
+    assert baseline is not None
+    rules = (config or RiskConfig.default()).metrics
+    rule = next((r for r in rules if r.field == field and r.enabled), None)
+    if rule is None or rule.kind not in ("relative", "absolute"):
+        return None
+    sign = 1.0 if rule.direction == "up" else -1.0
+    step = baseline * rule.threshold / 100 if rule.kind == "relative" else rule.threshold
+    return baseline + sign * step
+
+
+def _min_span(ax: Axes, span: float) -> None:
+    """Widen the y axis about its centre to at least `span`."""
+    lo, hi = ax.get_ylim()
+    if hi - lo < span:
+        mid = (lo + hi) / 2
+        ax.set_ylim(mid - span / 2, mid + span / 2)
 
 
 def _legend(ax: Axes, **kw: Any) -> None:
@@ -85,15 +133,17 @@ def metrics_over_time(data: ReportData) -> Figure:
         (("impact_g",), "Impact (peak vertical acceleration)", "g", ("impact",)),
         (
             ("sway_ml_ratio", "sway_ap_ratio"),
-            "Trunk sway (RMS ratio; ML side-to-side, AP front-back)",
+            "Trunk sway (RMS ratio)",
             "ratio",
             ("sway",),
         ),
         (("lean_deg",), "Forward lean", "deg", ("lean",)),
     )
     labels = {"sway_ml_ratio": "ML", "sway_ap_ratio": "AP"}
+    config = settings_of(data)
     for ax, (names, title, unit, alert_metrics) in zip(axes, panels):
-        shaded = _shade_alerts(ax, data, alert_metrics)
+        shaded = _shade_alerts(ax, data, alert_metrics, fatigue=False)  # only this panel's metric
+        gaps = _shade_gaps(ax, data)
         for i, name in enumerate(names):
             t, v = series(data.windows, name)
             colour = f"C{i}"
@@ -103,13 +153,19 @@ def metrics_over_time(data: ReportData) -> Figure:
                 ax.axhline(
                     base, color=colour, ls="--", lw=1, alpha=0.8, label=f"baseline {labels.get(name, '')}".strip()
                 )
+            limit = threshold_of(name, base, config)
+            if limit is not None:
+                ax.axhline(limit, color=colour, ls=":", lw=1.2, label=f"threshold {labels.get(name, '')}".strip())
         if not any(np.isfinite(series(data.windows, n)[1]).any() for n in names):
             _no_data(ax, "no analysed windows with this metric")
         ax.set_title(title, loc="left", fontweight="bold")
         ax.set_ylabel(unit)
         if shaded:
             ax.plot([], [], color=ALERT_COLOUR, alpha=0.5, lw=8, label="alert active")
-        _legend(ax, ncol=5)
+        if gaps:
+            ax.fill_between([], [], facecolor="none", edgecolor=GAP_COLOUR, hatch="///", label="no data")
+        _min_span(ax, MIN_SPAN.get(names[0], 0.0))
+        _legend(ax, ncol=6)
     axes[-1].set_xlabel("minutes from start")
     fig.suptitle(f"Gait metrics over time (baseline: {data.baseline_note})", fontsize=11)
     return fig

@@ -7,6 +7,7 @@ pipeline and differ only in source, pacing and which sinks they switch on.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import pathlib
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -95,7 +96,13 @@ class LiveParts:
     bus: busmod.Bus
     progress: sources.Progress
     db_path: pathlib.Path | None = None
-    web_url: str | None = None
+    web_url: str | None = None  # the team page's address (with its key when bound beyond loopback)
+    web: Any = None  # the stream.web.WebServer when pages are served (its module imports aiohttp)
+    runners: list[str] = field(default_factory=list)  # the runners known before the run, for their links
+
+    def web_announcement(self) -> str | None:
+        """Where the pages are: every address, each known runner's page, a QR code when a phone can open them."""
+        return self.web.announcement(self.runners) if self.web is not None else None
 
 
 @contextlib.asynccontextmanager
@@ -140,12 +147,30 @@ async def open_pipeline(opts: RunOptions, *, source: str) -> AsyncIterator[LiveP
         db_path=history.path if history is not None else None,
     )
     server = None
+    retrain = None
     if opts.web:
+        from strideguard.stream.retraining.progress_log import RetrainStore
         from strideguard.stream.web import WebServer
+        from strideguard.stream.web.guard import Limits
+        from strideguard.stream.web.retrain_routes import add_retrain_routes
 
-        server = WebServer(bus, host=opts.host, port=opts.port)
+        web = settings.web
+        limits = Limits(
+            max_feeds=web.max_feeds,
+            max_connections=web.max_connections,
+            idle_timeout_s=web.idle_timeout_s,
+            write_timeout_s=web.write_timeout_s,
+        )
+        server = WebServer(bus, host=opts.host, port=opts.port, limits=limits, extra_hosts=web.hosts)
+        retrain = RetrainStore(db_path) if db_path is not None else None  # gait retraining (issue 20)
+        add_retrain_routes(server.app, bus, retrain.providers if retrain is not None else None)
         await server.start()
-        parts.web_url = server.url
+        parts.web, parts.web_url = server, server.team_url
+        if opts.runner:
+            parts.runners = [opts.runner]
+        for sink in sinks:
+            if isinstance(sink, TerminalView):
+                sink.page_url = server.runner_url  # each session's start line says where its page is
     try:
         yield parts
     finally:
@@ -154,6 +179,8 @@ async def open_pipeline(opts: RunOptions, *, source: str) -> AsyncIterator[LiveP
         finally:
             if server is not None:
                 await server.stop()
+            if retrain is not None:
+                retrain.close()
             bus.close()
             if history is not None:
                 history.close()
@@ -186,19 +213,29 @@ async def run_file(opts: RunOptions, *, on_start: Any = None) -> RunResult:
         ),
         opts.chunk_s,
     )
-    async with open_pipeline(opts, source=str(opts.path)) as parts:
-        if on_start is not None:
-            on_start(parts)
+    async with open_pipeline(opts, source=sources.source_of(opts.path)) as parts:
         damage: SensorError | None = None
         if opts.live_view:  # the progress bar needs the end time; captures of a run fit in memory
             items, damage = _read_up_to_damage(items)
             parts.progress.start_t_ns, parts.progress.end_t_ns = sources.time_span(items)
+        if parts.web is not None and not parts.runners:
+            first, items = _peek(items)  # the file's runner, so the printed link and QR open her page
+            parts.runners = [first.runner] if isinstance(getattr(first, "runner", None), str) else []
+        if on_start is not None:
+            on_start(parts)
         async for item in sources.paced(items, speed=opts.speed, progress=parts.progress):
             await parts.pipeline.push(item)
         if damage is not None:
             raise damage  # after the good part went through, as when reading as we go
         summaries = await parts.pipeline.finish()
     return RunResult(pipeline=parts.pipeline, summaries=summaries, stats=stats, db_path=parts.db_path)
+
+
+def _peek(items: Iterable[Any]) -> tuple[Any, Iterable[Any]]:
+    """The first item (None when there is none) and all the items, the first included."""
+    iterator = iter(items)
+    first = next(iterator, None)
+    return first, (iterator if first is None else itertools.chain([first], iterator))
 
 
 def _read_up_to_damage(items: Iterable[Any]) -> tuple[list[Any], SensorError | None]:

@@ -1,6 +1,7 @@
 """The collector: a team's runners' input (replayed files, synthetic runs, or live BLE fed through the same
 call) -> each runner's partitioned MQTT topic: sample batches as binary IMU payloads, heart-rate and
-footpod readings and runner controls as in-band JSON at the position they came (`stream.mqtt.inband`).
+footpod readings, runner controls and BLE link events (lost / restored) as in-band JSON at the position they
+came (`stream.mqtt.inband`).
 
 Each runner is one session with its own sequence numbers; batches of one runner are published one
 after the other, each acknowledged by the broker (QoS 1) before the next, so a runner's order is the
@@ -21,9 +22,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from strideguard.sensors.capture import CaptureEvent
 from strideguard.sensors.types import HeartRateReading, SampleBatch, StrideReading
 from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings, unique_client_id
-from strideguard.stream.mqtt.inband import encode_control, encode_reading
+from strideguard.stream.mqtt.inband import LINK_EVENTS, encode_control, encode_link, encode_reading
 from strideguard.stream.mqtt.payload import dumps, encode_imu
 from strideguard.stream.mqtt.topics import imu_topic, service_status_topic
 from strideguard.stream.runtime import sources
@@ -121,8 +123,11 @@ class Collector:
                 payload = encode_reading(item, session=stats.session_id, seq=seq)
             elif isinstance(item, RunnerControl):
                 payload = encode_control(item.message, session=stats.session_id, seq=seq)
+            elif isinstance(item, CaptureEvent) and item.kind in LINK_EVENTS:  # the worker publishes sensor state
+                device = str(item.fields.get("device") or "")
+                payload = encode_link(item.kind, device=device, t_ns=item.t_ns, session=stats.session_id, seq=seq)
             else:
-                continue  # capture events (link lost/restored) stay local
+                continue  # other capture events (gaps, notes) stay local
             await self._publish(topic, payload, stats, seq)
             seq += 1
         if last is not None:

@@ -25,8 +25,8 @@ def add_live_options(p: argparse.ArgumentParser, *, web_default: bool) -> None:
     p.add_argument(
         "--host",
         default="127.0.0.1",
-        help="address for the pages (default 127.0.0.1; 0.0.0.0 lets a phone on your network in — "
-        "there is no login, so only on a network you trust)",
+        help="address for the pages (default 127.0.0.1: this computer only; 0.0.0.0 lets a phone on your "
+        "network in with the key printed in the address and its QR code)",
     )
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port for the pages (default {DEFAULT_PORT})")
 
@@ -38,12 +38,9 @@ def apply_live_options(opts: RunOptions, args: argparse.Namespace) -> RunOptions
 
 def announce(parts: LiveParts) -> None:
     """Tell the user where the pages are, before the run starts."""
-    if parts.web_url:
-        print(
-            f"live pages: {parts.web_url}  (team page; a runner's page is {parts.web_url}runner/NAME)",
-            file=sys.stderr,
-            flush=True,
-        )
+    text = parts.web_announcement()
+    if text:
+        print(text, file=sys.stderr, flush=True)
 
 
 async def run_live(opts: RunOptions, args: argparse.Namespace) -> int:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import logging
+import time
 from collections.abc import AsyncIterable, Callable
 from typing import Any, ParamSpec
 
@@ -22,11 +24,13 @@ from strideguard.stream import names
 from strideguard.stream.runtime import bus as busmod
 from strideguard.stream.runtime.backpressure import BufferedSink
 from strideguard.stream.runtime.engine import Analyzer, RunnerControl, Session, SessionEngine, SessionSummary, Sink
+from strideguard.stream.runtime.sensor_watch import DEFAULT_SILENT_AFTER_S, SensorChange, SensorWatch
 from strideguard.stream.runtime.session import SessionInfo, new_session_id
 from strideguard.stream.sqlite.store import INCOMPLETE, STORE_LOST, SessionStore, StoreError
 
 log = logging.getLogger(__name__)
 _P = ParamSpec("_P")
+HOLE_S = 2.0  # s between two sample batches of a runner: a dropout, and no window over it is shown live
 
 __all__ = ["Analyzer", "BusSink", "Pipeline", "SessionInfo", "Sink", "StoreSink"]
 
@@ -40,6 +44,12 @@ class Pipeline:
     read from `control`, or by default from the bus of a `BusSink` among the sinks, and applied before
     the next item is pushed (see `SessionEngine.control`). The reply (`action` "snoozed" or "refused") is
     published on the same topic and kept in `control_replies`.
+
+    Sensor state (see `stream.runtime.sensor_watch`): the collector's `link_lost` / `link_restored`
+    capture events and a watchdog (no item for `silent_after_s` of wall time: "silent"; None turns it
+    off) become the runner's `sensor` on its `status` topic (through the `BusSink`) and a log line. A
+    dropout in the samples longer than `HOLE_S` is told to the `BusSink`, which then publishes no window
+    overlapping it: nothing is invented for the time the sensor was away.
     """
 
     def __init__(
@@ -51,6 +61,7 @@ class Pipeline:
         source: str = "",
         keep_outputs: bool = False,
         control: busmod.Bus | None = None,
+        silent_after_s: float | None = DEFAULT_SILENT_AFTER_S,
     ) -> None:
         names.check(team, "team")
         self.engine = SessionEngine(analyzer_factory=analyzer_factory, sinks=sinks, keep_outputs=keep_outputs)
@@ -70,6 +81,11 @@ class Pipeline:
         )
         self.control_replies: list[dict[str, Any]] = []
         self.summaries: dict[str, SessionSummary] = {}  # runner -> summary of its last finished session
+        self.sensor = SensorWatch(silent_after_s=silent_after_s)
+        self.sensor_changes: list[SensorChange] = []
+        self._status_sink = next((sink for sink in self.sinks if isinstance(sink, BusSink)), None)
+        self._last_sample_t_ns: dict[str, int] = {}  # runner -> end of its latest sample batch
+        self._watchdog: asyncio.Task[None] | None = None
 
     @property
     def runners(self) -> dict[str, Session]:
@@ -80,8 +96,10 @@ class Pipeline:
         self, item: SampleBatch | HeartRateReading | StrideReading | RunnerControl | CaptureEvent
     ) -> AnalyzerOutput:
         self.apply_controls()
+        self._ensure_watchdog()
         if isinstance(item, CaptureEvent):
             self.events.append(item)
+            self._link_event(item)
             return AnalyzerOutput()
         if isinstance(item, RunnerControl):
             self._control_for(item.runner, item.message)
@@ -90,6 +108,7 @@ class Pipeline:
             if item.runner not in self.engine.sessions:  # before the runner's first samples: no session yet
                 self.engine.drop("readings before the runner's first samples")
                 return AnalyzerOutput()
+            self._note_item(item)
             return await self.engine.push(item.runner, item)
         if item.runner not in self.engine.sessions:
             if not len(item):
@@ -104,13 +123,73 @@ class Pipeline:
                 started_t_ns=t0,
             )
             await self.engine.open(item.runner, info)
+            self._plan_baseline(item.runner)
+        self._note_item(item)
         return await self.engine.push(item.runner, item)
 
     async def finish(self) -> dict[str, SessionSummary]:
         """Flush every analyzer, close every session; returns each runner's (last) summary."""
         for runner in list(self.engine.sessions):
+            self.sensor.forget(runner)  # a finished runner is not "silent"
             self.summaries[runner] = await self.engine.finish(runner)
         return dict(self.summaries)
+
+    # -- sensor state ---------------------------------------------------------------------------
+    def _note_item(self, item: SampleBatch | HeartRateReading | StrideReading) -> None:
+        """An item of a runner: the sensor is delivering; a dropout in its samples is told to the bus."""
+        device = item.device if isinstance(item, SampleBatch) else None
+        self._sensor_changed(self.sensor.on_item(item.runner, time.monotonic(), device=device))
+        if not isinstance(item, SampleBatch) or not len(item):
+            return
+        last = self._last_sample_t_ns.get(item.runner)
+        first = int(item.t_ns[0])
+        if last is not None and first - last > HOLE_S * 1e9 and self._status_sink is not None:
+            session = self.engine.sessions.get(item.runner)
+            if session is not None:
+                self._status_sink.hole(session.info, last, first)
+        self._last_sample_t_ns[item.runner] = max(last or first, int(item.t_ns[-1]))
+
+    def _link_event(self, event: CaptureEvent) -> None:
+        runner = event.fields.get("runner")
+        if not isinstance(runner, str) or not runner:
+            return  # an event of the recording itself (a note), not of a runner's link
+        device = str(event.fields.get("device") or "")
+        self._sensor_changed(self.sensor.on_link(runner, event.kind, time.monotonic(), device=device))
+
+    def _sensor_changed(self, change: SensorChange | None) -> None:
+        if change is None:
+            return
+        self.sensor_changes.append(change)
+        log.warning("%s", change.log_line())
+        session = self.engine.sessions.get(change.runner)
+        if self._status_sink is not None and session is not None:
+            self._status_sink.sensor(session.info, change)
+
+    def _ensure_watchdog(self) -> None:
+        """The silence watch runs while the pipeline is live (started by the first item)."""
+        if self._watchdog is None and self.sensor.silent_after_s is not None and self._status_sink is not None:
+            self._watchdog = asyncio.get_running_loop().create_task(self._watch(), name="sensor-watchdog")
+
+    async def _watch(self) -> None:
+        assert self.sensor.silent_after_s is not None
+        every_s = min(1.0, self.sensor.silent_after_s / 4)
+        while True:
+            await asyncio.sleep(every_s)
+            for change in self.sensor.check(time.monotonic()):
+                self._sensor_changed(change)
+
+    def _plan_baseline(self, runner: str) -> None:
+        """Tell the bus how much running the risk score waits for (the warm-up, and the baseline unless
+        an earlier session's baseline is the prior), so the page can say how long is left."""
+        session = self.engine.sessions[runner]
+        config = getattr(session.analyzer.risk, "config", None)
+        warmup_s, baseline_s = getattr(config, "warmup_s", None), getattr(config, "baseline_s", None)
+        if self._status_sink is None or warmup_s is None or baseline_s is None:
+            return
+        prior = getattr(session.analyzer.risk, "prior_baseline", None)
+        self._status_sink.plan_baseline(
+            session.info, float(warmup_s) + (0.0 if prior is not None else float(baseline_s))
+        )
 
     def apply_controls(self) -> None:
         """Apply every control message waiting for this pipeline's runners (called before each push)."""
@@ -134,6 +213,11 @@ class Pipeline:
     async def close(self) -> None:
         """Close every sink; then, if the store could not keep everything, raise its `StoreError` (one
         line: what was lost and why), so no command reports a run as stored when it was not."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+            self._watchdog = None
         if self._control is not None:
             self._control.close()
         await self.engine.close()
@@ -299,18 +383,48 @@ def store_failure(sinks: list[Sink]) -> StoreError | None:
 
 
 class BusSink:
-    """Publishes outputs on the in-process bus (the live pages and other in-process consumers)."""
+    """Publishes outputs on the in-process bus (the live pages and other in-process consumers).
+
+    The runner's `status` topic carries one whole snapshot each time (the bus keeps only the last message
+    of a topic for a late page): `state` "running" | "finished", `sensor` "ok" | "lost" | "silent" with
+    `sensor_t_ns` (wall clock, ns since the epoch, of the change) and `gap_s` when it came back,
+    `started_t_ns` (data time), `baseline_ready_t_ns` (data time the risk score starts, once known) and
+    the `summary` when finished. Windows overlapping a dropout (`hole`) are not published: counted in
+    `withheld`.
+    """
 
     name = "bus"
 
     def __init__(self, bus: busmod.Bus) -> None:
         self.bus = bus
+        self.withheld = 0  # windows not published because they overlap a sensor dropout
+        self._status_of: dict[str, dict[str, Any]] = {}  # session id -> its status snapshot
+        self._holes: dict[str, list[tuple[int, int]]] = {}  # session id -> dropouts (data time)
+        self._learn_s: dict[str, float] = {}  # session id -> running time before the score, until the first run
 
     async def open_session(self, session: SessionInfo) -> None:
-        self._status(session, "running")
+        self._status_of[session.session_id] = {
+            "session_id": session.session_id,
+            "runner": session.runner,
+            "state": "running",
+            "sensor": "ok",
+            "started_t_ns": session.started_t_ns,
+        }
+        self._publish_status(session)
 
     async def write(self, session: SessionInfo, output: AnalyzerOutput) -> None:
-        for kind, items in (("alerts", output.risk_events), ("metrics", output.windows), ("steps", output.steps)):
+        windows = output.windows
+        holes = self._holes.get(session.session_id)
+        if holes:
+            windows = tuple(w for w in windows if not any(w.t_start_ns < b and a < w.t_end_ns for a, b in holes))
+            self.withheld += len(output.windows) - len(windows)
+        learn_s = self._learn_s.get(session.session_id)
+        if learn_s is not None:
+            first = next((w for w in output.windows if w.running), None)
+            if first is not None:
+                del self._learn_s[session.session_id]
+                self._update_status(session, baseline_ready_t_ns=first.t_start_ns + round(learn_s * 1e9))
+        for kind, items in (("alerts", output.risk_events), ("metrics", windows), ("steps", output.steps)):
             if not items:
                 continue
             topic = busmod.topic(session.team, session.runner, kind)
@@ -320,13 +434,37 @@ class BusSink:
                 self.bus.publish(topic, {"session_id": session.session_id, **item.as_row()})
 
     async def close_session(self, session: SessionInfo, summary: SessionSummary) -> None:
-        self._status(session, "finished", summary=summary.as_dict())
+        self._holes.pop(session.session_id, None)
+        self._learn_s.pop(session.session_id, None)
+        self._update_status(session, state="finished", summary=summary.as_dict())
+        self._status_of.pop(session.session_id, None)
 
     async def close(self) -> None:
         await asyncio.sleep(0)
 
-    def _status(self, session: SessionInfo, state: str, **extra: Any) -> None:
+    # -- hooks of the pipeline ------------------------------------------------------------------
+    def sensor(self, session: SessionInfo, change: SensorChange) -> None:
+        """The runner's sensor state changed (see `stream.runtime.sensor_watch`)."""
+        self._update_status(session, sensor=change.sensor, sensor_t_ns=time.time_ns(), gap_s=change.gap_s)
+
+    def hole(self, session: SessionInfo, from_t_ns: int, to_t_ns: int) -> None:
+        """No samples between these data times: no window overlapping them is published."""
+        self._holes.setdefault(session.session_id, []).append((from_t_ns, to_t_ns))
+
+    def plan_baseline(self, session: SessionInfo, learn_s: float) -> None:
+        """The risk score starts `learn_s` of data time after the session's first running window."""
+        self._learn_s[session.session_id] = learn_s
+
+    def _update_status(self, session: SessionInfo, **changes: Any) -> None:
+        status = self._status_of.setdefault(
+            session.session_id, {"session_id": session.session_id, "runner": session.runner, "state": "running"}
+        )
+        status.update(changes)
+        if status.get("gap_s") is None:
+            status.pop("gap_s", None)
+        self._publish_status(session)
+
+    def _publish_status(self, session: SessionInfo) -> None:
         self.bus.publish(
-            busmod.topic(session.team, session.runner, "status"),
-            {"session_id": session.session_id, "runner": session.runner, "state": state, **extra},
+            busmod.topic(session.team, session.runner, "status"), dict(self._status_of[session.session_id])
         )

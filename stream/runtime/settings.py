@@ -6,8 +6,9 @@ Settings
 ├── risk: RiskSettings            analytics.risk.config
 │   ├── default: RiskConfig       [risk] over the defaults
 │   └── runners: {name: RiskConfig}   [runner."NAME".risk] over [risk], one per runner table
-└── alerts: AlertSettings         stream.alerts.settings: [alerts] and [runner."NAME".alerts.haptic]
-    └── terminal, page, haptic, mqtt, webhook
+├── alerts: AlertSettings         stream.alerts.settings: [alerts] and [runner."NAME".alerts.haptic]
+│   └── terminal, page, haptic, mqtt, webhook
+└── web: WebSettings              [web]: the live pages' bounds and extra host names (below)
 ```
 
 Every command that reads settings goes through `load_settings` (the analyzers, the alert channels,
@@ -37,7 +38,7 @@ from strideguard.stream.alerts.settings import AlertSettings
 from strideguard.stream.errors import UsageError
 from strideguard.stream.runtime.config_file import default_config_path
 
-__all__ = ["Settings", "SettingsError", "load_settings", "parse_settings"]
+__all__ = ["Settings", "SettingsError", "WebSettings", "load_settings", "parse_settings"]
 
 
 class SettingsError(ConfigError):
@@ -52,11 +53,48 @@ class SettingsError(ConfigError):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WebSettings:
+    """`[web]`: bounds of the live pages (docs/reliability.md, "Pages") and Host names to accept besides
+    this machine's own (a reverse proxy's name). The defaults are `stream.web.guard.Limits`'."""
+
+    max_feeds: int = 64  # open pages (SSE feeds); more get 503
+    max_connections: int = 256  # open connections (lowered to fit the descriptor limit)
+    idle_timeout_s: float = 10.0  # a connection with no request being handled is closed after this
+    write_timeout_s: float = 30.0  # a page that reads nothing for this long is dropped
+    hosts: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, document: Mapping[str, Any]) -> WebSettings:
+        table = document.get("web", {})
+        if not isinstance(table, Mapping):
+            raise ConfigError("must be a table", key="web")
+        out: dict[str, Any] = {}
+        for key, value in table.items():
+            where = f"web.{key}"
+            if key in ("max_feeds", "max_connections"):
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise ConfigError(f"must be a whole number >= 1, got {value!r}", key=where)
+            elif key in ("idle_timeout_s", "write_timeout_s"):
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600:
+                    raise ConfigError(f"must be a number of seconds above 0, at most 3600, got {value!r}", key=where)
+                value = float(value)
+            elif key == "hosts":
+                if not isinstance(value, list) or not all(isinstance(h, str) and h and "/" not in h for h in value):
+                    raise ConfigError(f"must be a list of host names, got {value!r}", key=where)
+                value = tuple(value)
+            else:
+                raise ConfigError("unknown setting (check the spelling; see docs/reliability.md)", key=where)
+            out[key] = value
+        return cls(**out)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Everything the settings file says, validated (see the module doc for the tree)."""
 
     risk: RiskSettings
     alerts: AlertSettings
+    web: WebSettings = WebSettings()
     source_path: pathlib.Path | None = None
 
     @classmethod
@@ -97,7 +135,10 @@ def settings_from_document(document: Mapping[str, Any], *, source_path: pathlib.
     """Settings from an already parsed TOML document; errors name `source_path` when given."""
     try:
         return Settings(
-            risk=risk_settings(document), alerts=AlertSettings.from_settings(document), source_path=source_path
+            risk=risk_settings(document),
+            alerts=AlertSettings.from_settings(document),
+            web=WebSettings.from_settings(document),
+            source_path=source_path,
         )
     except ConfigError as exc:
         if source_path is None:

@@ -66,6 +66,12 @@ def read_file(
     )
 
 
+def source_of(path: str | pathlib.Path) -> str:
+    """How a session names its recording in the store: the absolute path, so the recording is found again
+    from any folder (`strideguard export` reads the samples back from it)."""
+    return str(pathlib.Path(path).absolute())
+
+
 def rechunked(items: Iterable, chunk_s: float) -> Iterator:
     """Re-cut sample batches into chunks of about `chunk_s`: big whole-file imports are split into
     live-sized chunks, and small notification-sized batches are merged for offline speed (results do not

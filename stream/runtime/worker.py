@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import json
 import logging
 import os
@@ -42,7 +43,7 @@ from strideguard.analytics.results import AnalyzerOutput
 from strideguard.sensors.errors import DecodeError
 from strideguard.stream import names
 from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings, Received, stored_client_id
-from strideguard.stream.mqtt.inband import ControlMessage, InputMessage, ReadingMessage, decode_input
+from strideguard.stream.mqtt.inband import ControlMessage, InputMessage, LinkMessage, ReadingMessage, decode_input
 from strideguard.stream.mqtt.journal import Journal, is_finished
 from strideguard.stream.mqtt.payload import ImuMessage, dumps, loads
 from strideguard.stream.mqtt.sink import MqttSink
@@ -57,6 +58,7 @@ from strideguard.stream.mqtt.topics import (
 )
 from strideguard.stream.runtime.bus import topic
 from strideguard.stream.runtime.engine import Analyzer, Session, SessionEngine, SessionSummary, Sink
+from strideguard.stream.runtime.sensor_watch import DEFAULT_SILENT_AFTER_S, SensorChange, SensorWatch
 from strideguard.stream.runtime.session import SessionInfo
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,8 @@ class WorkerOptions:
     # (one fsync, one loop pass, one publish batch for all). Trades that much latency for CPU when
     # messages trickle in one at a time (many runners, batches spread evenly); 0 = take what is there.
     group_linger_s: float = 0.005
+    # a session with no message for this long (wall time) is published as sensor "silent" (None: never)
+    silent_after_s: float | None = DEFAULT_SILENT_AFTER_S
 
     def __post_init__(self) -> None:
         worker_partitions(self.index, self.count)  # validates index and count
@@ -157,6 +161,7 @@ class Worker:
         self._delivery: asyncio.Task[None] | None = None  # publishes the outbox while groups go on
         self._fsync_thread: concurrent.futures.ThreadPoolExecutor | None = None  # journal fsyncs, off the loop
         self.ready = asyncio.Event()  # set once subscribed and rebuilt: collectors may start publishing
+        self.sensor = SensorWatch(silent_after_s=options.silent_after_s)  # keyed by session id
 
     @property
     def sessions(self) -> dict[str, Session]:
@@ -203,6 +208,8 @@ class Worker:
                     else:
                         await conn.wait_arrival(self.options.housekeeping_s)
                     if time.monotonic() >= housekeeping_at:
+                        for change in self.sensor.check(time.monotonic()):
+                            await self._sensor_changed(change)
                         await self._close_idle_sessions()
                         housekeeping_at = time.monotonic() + self.options.housekeeping_s
                 await self._delivered()
@@ -353,6 +360,11 @@ class Worker:
         if isinstance(decoded, ControlMessage):
             await self._control(key, wire, decoded.control)
             return
+        if isinstance(decoded, LinkMessage):
+            await self._sensor_changed(self.sensor.on_link(key, decoded.event, time.monotonic(), device=decoded.device))
+            return
+        device = decoded.batch.device if isinstance(decoded, ImuMessage) else None
+        await self._sensor_changed(self.sensor.on_item(key, time.monotonic(), device=device))
         wire.input_seq = decoded.seq
         if isinstance(decoded, ReadingMessage):
             await self.engine.push(key, decoded.reading)
@@ -368,6 +380,21 @@ class Worker:
         log.info("control for %s: %s", wire.runner, reply)
         if self._conn is not None:
             await self._conn.publish(topic(wire.team, wire.runner, "control"), dumps(reply.as_dict()), qos=1)
+
+    async def _sensor_changed(self, change: SensorChange | None) -> None:
+        """A session's sensor state changed: a log line, and the runner's retained status on MQTT (as the
+        embedded pipeline's BusSink publishes it: state "running" with `sensor` and `sensor_t_ns`)."""
+        wire = self.wires.get(change.runner) if change is not None else None
+        if change is None or wire is None:
+            return
+        log.warning("%s", dataclasses.replace(change, runner=wire.runner).log_line())
+        if self._conn is None or self._mqtt_sink is None:
+            return
+        status: dict[str, Any] = {"session_id": change.runner, "runner": wire.runner, "state": "running"}
+        status.update(sensor=change.sensor, sensor_t_ns=time.time_ns())
+        if change.gap_s is not None:
+            status["gap_s"] = round(change.gap_s, 1)
+        await self._conn.publish(topic(wire.team, wire.runner, "status"), dumps(status), qos=1, retain=True)
 
     async def _publish_outbox(self) -> None:
         """Hand the group's MQTT outputs to the delivery task (started if idle), so the next group is
@@ -417,6 +444,7 @@ class Worker:
     async def _finish(self, key: str) -> None:
         assert self.journal is not None
         await self.engine.finish(key)  # the outbox sink delivers before publishing "finished"
+        self.sensor.forget(key)
         del self.wires[key]
         self.journal.finish(key)
         self.stats.sessions_finished += 1
@@ -477,6 +505,8 @@ def _device_of(message: InputMessage) -> str:
         return message.batch.device
     if isinstance(message, ReadingMessage):
         return message.reading.device
+    if isinstance(message, LinkMessage):
+        return message.device
     return "control"  # a control names no device
 
 

@@ -13,8 +13,11 @@ session; the pipeline applies it on data time and answers on the same `control` 
 page's feed carries (so the page shows what was snoozed and for how long). JSON only: a plain
 cross-site form cannot send it.
 
-Bound to 127.0.0.1 by default; `host="0.0.0.0"` lets a phone on the same network open the pages (there
-is no authentication: do that only on a network you trust).
+Bound to 127.0.0.1 by default, where no key is needed (but the Host header must be this machine, so a
+DNS-rebinding page cannot read or snooze). `host="0.0.0.0"` (or a LAN address) lets a phone on the same
+network in with a key printed in the address and its QR code: see `access` for the model, `guard` for
+the connection bounds, `reach` for the printed addresses. A runner page opened for a name with no
+session says so at once (an `unknown` event listing who is running), instead of waiting with dashes.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import json
 import logging
 import pathlib
 import re
+import secrets
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import web
@@ -33,6 +38,9 @@ from strideguard.analytics.risk import FATIGUE, METRIC_FIELDS
 from strideguard.stream.errors import UsageError
 from strideguard.stream.runtime import bus as busmod
 from strideguard.stream.runtime.engine import SNOOZE_MAX_MIN
+from strideguard.stream.web import reach
+from strideguard.stream.web.access import OPEN_PATHS, AccessPolicy, refuse
+from strideguard.stream.web.guard import LISTEN_BACKLOG, ConnectionGuard, Limits
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +50,7 @@ RETRY_MS = 1000  # EventSource reconnect delay the server asks for
 FEED_KINDS = ("alerts", "control", "status", "metrics")  # steps are too chatty for a phone
 SNOOZE_METRICS = (*METRIC_FIELDS, FATIGUE)  # what a snooze may name (null: every metric)
 NAME_RE = re.compile(r"^[^/+#]{1,100}$")
+NEEDS_KEY = "403: these pages need their key: open the whole address strideguard printed, or scan its QR code"
 PAGE_FILES = {"runner.html", "team.html", "live.js", "style.css"}
 
 
@@ -92,44 +101,114 @@ class _Feed:
 
 
 class WebServer:
-    """`await start()` serves the pages at `url`; `await stop()` closes every feed and the socket."""
+    """`await start()` serves the pages at `url`; `await stop()` closes every feed and the socket.
 
-    def __init__(self, bus: busmod.Bus, *, host: str = "127.0.0.1", port: int = 8765) -> None:
+    `limits`: the resource bounds (`guard.Limits`); `extra_hosts`: Host names to accept besides this
+    machine's own (a reverse proxy's name). `key` is None on loopback, else the key the pages need."""
+
+    def __init__(
+        self,
+        bus: busmod.Bus,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        limits: Limits | None = None,
+        extra_hosts: Iterable[str] = (),
+    ) -> None:
         self.bus = bus
         self.host = host
         self.port = port
+        self.limits = limits or Limits()
+        self.loopback = reach.is_loopback_host(host)
+        self.key = None if self.loopback else secrets.token_urlsafe(16)
+        self.access = AccessPolicy(key=self.key, extra_hosts=extra_hosts)
+        self.links = reach.PageLinks(bases=(self._base(host),), key=self.key)
+        self.guard: ConnectionGuard | None = None
         self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
+        self._server: asyncio.AbstractServer | None = None
         self._feeds: set[_Feed] = set()
+        self.feeds_refused = 0  # over max_feeds
+        self.feeds_stalled = 0  # a write did not get through within write_timeout_s
         self._event_id = 0
         self._request_id = 0
         self.app = self._make_app()
 
+    def _base(self, address: str) -> str:
+        if reach.is_wildcard_host(address):
+            address = "127.0.0.1"
+        if ":" in address:  # IPv6 literal
+            address = f"[{address}]"
+        return f"http://{address}:{self.port}/"
+
     @property
     def url(self) -> str:
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        return f"http://{host}:{self.port}/"
+        """The first address to open the pages at (a LAN address when bound to every interface), no key."""
+        return self.links.bases[0]
+
+    @property
+    def team_url(self) -> str:
+        return self.links.team()
+
+    def runner_url(self, name: str) -> str:
+        return self.links.runner(name)
+
+    def announcement(self, runners: Iterable[str] = ()) -> str:
+        """What to print before a run: the addresses (with the key and the runners' names) and a QR code."""
+        return reach.announcement(self.links, reachable=not self.loopback, runners=runners)
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
+        # aiohttp's own idle timer is only the backstop: the guard closes idle connections first and counts them.
+        # handler_cancellation: a page that goes away ends its feed at once, freeing its place under max_feeds
+        # (otherwise only the next heartbeat write would notice, up to HEARTBEAT_S later).
+        self._runner = web.AppRunner(
+            self.app,
+            access_log=None,
+            shutdown_timeout=1.0,
+            keepalive_timeout=2 * self.limits.idle_timeout_s,
+            handler_cancellation=True,
+        )
         await self._runner.setup()
-        self._site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        protocols = self._runner.server  # aiohttp's protocol factory, put behind the connection bounds
+        assert protocols is not None  # set up just above
+        self.guard = ConnectionGuard(
+            protocols,
+            max_connections=self.limits.max_connections,
+            idle_timeout_s=self.limits.idle_timeout_s,
+        )
         try:
-            await self._site.start()
+            self._server = await asyncio.get_running_loop().create_server(
+                self.guard.factory, self.host, self.port, reuse_address=True, backlog=LISTEN_BACKLOG
+            )
         except OSError as exc:
             await self._runner.cleanup()
             raise UsageError(
                 f"cannot serve the live pages on {self.host}:{self.port}: {exc.strerror or exc}; choose another --port"
             ) from exc
+        self.guard.start()
         if self.port == 0:  # the bound port when 0 asked the OS for a free one
-            self.port = self._runner.addresses[0][1]
+            self.port = self._server.sockets[0].getsockname()[1]
+        self.access.port = self.port
+        if reach.is_wildcard_host(self.host):
+            found = reach.lan_addresses()
+            bases = tuple(self._base(a) for a in found) or (self._base("127.0.0.1"),)
+        else:
+            bases = (self._base(self.host),)
+        self.links = reach.PageLinks(bases=bases, key=self.key)
 
     async def stop(self) -> None:
         for feed in list(self._feeds):
             feed.close()
+        if self._server is not None:
+            self._server.close()  # no new connections
+        if self.guard is not None:
+            await self.guard.stop()
         if self._runner is not None:
-            await self._runner.cleanup()
+            await self._runner.cleanup()  # closes the open connections
             self._runner = None
+        if self._server is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+            self._server = None
 
     async def __aenter__(self) -> WebServer:
         await self.start()
@@ -140,15 +219,48 @@ class WebServer:
 
     # -- routes ---------------------------------------------------------------------------------
     def _make_app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(client_max_size=self.limits.max_body_bytes, middlewares=[self._gate])
         app.router.add_get("/", self._team_page)
         app.router.add_get("/runner/{name}", self._runner_page)
         app.router.add_get("/events", self._events)
         app.router.add_get("/api/latest", self._latest)
         app.router.add_post("/api/runner/{name}/snooze", self._snooze)
         app.router.add_get("/static/{file}", self._static)
+        app.router.add_get("/qr.svg", self._qr)
         app.router.add_get("/healthz", self._health)
         return app
+
+    @web.middleware
+    async def _gate(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """The access checks (`access`), and the guard told that this connection is busy, not idle."""
+        transport = request.transport
+        if self.guard is not None:
+            self.guard.begin(transport)
+        try:
+            access = self.access
+            if not access.host_ok(request.headers.get("Host")):
+                access.rejected["host"] += 1
+                return refuse(421, "421: this server does not answer to that host name; open the address it printed")
+            if request.path in OPEN_PATHS:
+                return await handler(request)
+            via = None
+            if access.key is not None:
+                via = access.key_in(request)
+                if via is None:
+                    access.rejected["key"] += 1
+                    return refuse(403, NEEDS_KEY)
+            if request.method not in ("GET", "HEAD") and not access.origin_ok(request):
+                access.rejected["origin"] += 1
+                return refuse(403, "403: refused a request sent from another site's page")
+            response = await handler(request)
+            if via == "query" and not response.prepared:
+                access.remember(response)  # the page's feed, snoozes and files then carry it
+            return response
+        finally:
+            if self.guard is not None:
+                self.guard.end(transport)
 
     async def _team_page(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC_DIR / "team.html", headers={"Cache-Control": "no-cache"})
@@ -165,7 +277,28 @@ class WebServer:
         return web.FileResponse(STATIC_DIR / name, headers={"Cache-Control": "no-cache"})
 
     async def _health(self, request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "feeds": len(self._feeds)})
+        """Counts only (no runner names): open to monitors without the key."""
+        return web.json_response(
+            {
+                "ok": True,
+                "feeds": len(self._feeds),
+                "max_feeds": self.limits.max_feeds,
+                "feeds_refused": self.feeds_refused,
+                "feeds_stalled": self.feeds_stalled,
+                "connections": self.guard.counts() if self.guard is not None else {},
+                "rejected": dict(self.access.rejected),
+            }
+        )
+
+    async def _qr(self, request: web.Request) -> web.Response:
+        """A QR code of the team page's address, or of one runner's (`?runner=`), with the key."""
+        if self.loopback:
+            return refuse(404, "404: no QR code: these pages serve this computer only (start with --host 0.0.0.0)")
+        runner = request.query.get("runner")
+        if runner is not None and not NAME_RE.match(runner):
+            return refuse(400, "400: runner names contain no '/', '+' or '#'")
+        url = self.links.runner(runner) if runner else self.links.team()
+        return web.Response(body=reach.qr_svg(url), content_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
     def _prefix(self, request: web.Request) -> str:
         """`strideguard/v1/<team or +>/<runner or +>`: the topics a page asks for, without the kind."""
@@ -193,9 +326,12 @@ class WebServer:
         if request.content_type != "application/json":
             return _error(415, 'send JSON: {"metric": name or null, "minutes": number}')
         try:
-            body = await request.json()
+            async with asyncio.timeout(self.limits.body_timeout_s):
+                body = await request.json()
         except ValueError:
             return _error(400, "the body is not valid JSON")
+        except TimeoutError:
+            return _error(408, f"the body did not arrive within {self.limits.body_timeout_s:g} s")
         if not isinstance(body, dict):
             return _error(400, 'send a JSON object: {"metric": name or null, "minutes": number}')
         metric, minutes = body.get("metric"), body.get("minutes")
@@ -227,29 +363,58 @@ class WebServer:
                 teams.add(parts[2])
         return sorted(teams)
 
+    def _runners(self) -> tuple[set[str], list[str]]:
+        """The runners with anything on the bus (any team), and those whose session is running now."""
+        known, running = set(), set()
+        for topic_name, message in list(self.bus.last.items()):
+            parts = topic_name.split("/")
+            if len(parts) == 5:
+                known.add(parts[3])
+                if parts[4] == "status" and message.get("state") == "running":
+                    running.add(parts[3])
+        return known, sorted(running)
+
     async def _events(self, request: web.Request) -> web.StreamResponse:
         prefix = self._prefix(request)
+        if len(self._feeds) >= self.limits.max_feeds:
+            self.feeds_refused += 1
+            response = refuse(503, f"503: {self.limits.max_feeds} pages are open already; try again later")
+            response.headers["Retry-After"] = "10"
+            return response
+        runner = request.query.get("runner")
         pattern = prefix + "/#"
         feed = _Feed(self.bus, prefix, maxsize=500)
         self._feeds.add(feed)
         resp = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
+
+        async def send(data: bytes) -> None:
+            async with asyncio.timeout(self.limits.write_timeout_s):
+                await resp.write(data)
+
         try:
             await resp.prepare(request)
-            await resp.write(f"retry: {RETRY_MS}\n\n".encode())
+            await send(f"retry: {RETRY_MS}\n\n".encode())
             for topic_name, message in list(self.bus.last.items()):
                 if busmod.matches(pattern, topic_name) and _kind_of(topic_name) in FEED_KINDS:
-                    await resp.write(self._encode(topic_name, message, replay=True))
+                    await send(self._encode(topic_name, message, replay=True))
+            known, running = self._runners()
+            if runner is not None and runner not in known:  # a typo, or a run not started yet: say so now
+                await send(self._event("unknown", {"runner": runner, "running": running}))
             while not feed.closed:
                 try:
                     items = await feed.get(HEARTBEAT_S)
                 except StopAsyncIteration:
                     break
                 if not items:
-                    await resp.write(b": keep-alive\n\n")
+                    await send(b": keep-alive\n\n")
                 for topic_name, message in items:
-                    await resp.write(self._encode(topic_name, message))
+                    await send(self._encode(topic_name, message))
+        except TimeoutError:
+            self.feeds_stalled += 1  # the page reads nothing: drop it rather than hold its buffers
+            if request.transport is not None:
+                request.transport.abort()
         except (ConnectionResetError, asyncio.CancelledError) as exc:
             if isinstance(exc, asyncio.CancelledError) and not feed.closed:
                 raise
@@ -259,6 +424,10 @@ class WebServer:
         with contextlib.suppress(ConnectionResetError, RuntimeError):
             await resp.write_eof()
         return resp
+
+    def _event(self, kind: str, message: dict[str, Any]) -> bytes:
+        self._event_id += 1
+        return sse_event(kind, {"topic": None, "message": message, "replay": False}, self._event_id)
 
     def _encode(self, topic_name: str, message: dict[str, Any], *, replay: bool = False) -> bytes:
         self._event_id += 1

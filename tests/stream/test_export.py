@@ -410,12 +410,19 @@ def test_the_pain_log_is_exported_per_runner_and_scrubbed(world, tmp_path):
             )
         )
         log.add(PainEntry(runner="bartholomew", t_ns=first.started_t_ns, pain_after=3))
+    withheld = export_sessions(
+        store, select_sessions(store, runner="annabelle"), ExportOptions(out_dir=tmp_path / "w", pseudonymise=True)
+    )
     result = export_sessions(
-        store, select_sessions(store, runner="annabelle"), ExportOptions(out_dir=tmp_path / "x", pseudonymise=True)
+        store,
+        select_sessions(store, runner="annabelle"),
+        ExportOptions(out_dir=tmp_path / "x", pseudonymise=True, keep_notes=True),
     )
     store.close()
-    [row] = pq.read_table(result.out_dir / "parquet" / "pain_log.parquet").to_pylist()
+    [row] = pq.read_table(withheld.out_dir / "parquet" / "pain_log.parquet").to_pylist()
     assert (row["subject"], row["session"], row["pain_before"], row["pain_after"]) == ("sub-01", "ses-01", 1, 2)
+    assert row["note"] is None  # people's own words are left out unless asked for
+    [row] = pq.read_table(result.out_dir / "parquet" / "pain_log.parquet").to_pylist()
     assert row["note"] == "sub-01 says the left side felt tight"
     assert row["t_ns"] == first.started_t_ns + 3_600 * 10**9  # no shift asked for
     assert find_names(result.out_dir, ["annabelle", "bartholomew"]) == []

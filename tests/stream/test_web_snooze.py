@@ -88,7 +88,10 @@ async def test_the_runner_feed_carries_the_pipelines_answer(server: WebServer) -
         "from_t_ns": 100,
         "until_t_ns": 600 * 10**9 + 100,
     }
+    server.bus.publish(busmod.topic("club", "anna", "status"), {"runner": "anna", "state": "running"})
     async with aiohttp.ClientSession() as http, http.get(server.url + "events?runner=anna") as resp:
+        ((kind, _),) = await read_events(resp, 1)
+        assert kind == "status"  # the replayed status of her session
         server.bus.publish(busmod.topic("club", "ben", "control"), {**answer, "runner": "ben"})
         server.bus.publish(busmod.topic("club", "anna", "control"), answer)
         ((kind, data),) = await read_events(resp, 1)

@@ -63,6 +63,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="replace runner, team, session and device names with labels; key kept apart",
     )
     p.add_argument(
+        "--keep-notes",
+        action="store_true",
+        help="with --pseudonymise: keep runners' free-text notes, with names, phone and other long numbers, "
+        "e-mail addresses and dates scrubbed (default: notes are left out)",
+    )
+    p.add_argument(
         "--key",
         type=pathlib.Path,
         metavar="PATH",
@@ -116,8 +122,8 @@ def run(args: argparse.Namespace) -> int:
 
     if all(x is None for x in (args.session, args.runner, args.team, args.since, args.until)):
         raise UsageError("say what to export: a SESSION id, --runner NAME, --team NAME or a --from/--to range")
-    if (args.shift_dates or args.date_shift_days is not None or args.key) and not args.pseudonymise:
-        raise UsageError("--shift-dates, --date-shift-days and --key need --pseudonymise")
+    if (args.shift_dates or args.date_shift_days is not None or args.key or args.keep_notes) and not args.pseudonymise:
+        raise UsageError("--shift-dates, --date-shift-days, --key and --keep-notes need --pseudonymise")
     db = args.db or default_db_path()
     if not db.exists():
         raise UsageError(f"no session store at {db}: analyse something first (`strideguard analyze FILE`)")
@@ -134,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
             key_path=args.key,
             date_shift_days=args.date_shift_days,
             random_date_shift=args.shift_dates,
+            keep_notes=args.keep_notes,
             csv_placement=Placement(args.csv_placement),
             authors=tuple(args.author),
             license_id=args.license,
@@ -150,8 +157,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if result.key_path is not None:
         print(f"pseudonymisation key: {result.key_path} (keep it private and apart from the export)")
-    for problem in result.problems:
-        print(f"  note: {problem}")
+    for problem in result.problems:  # incomplete sessions (gaps, unreadable recordings, store losses) first
+        print(f"  {'INCOMPLETE' if ' is incomplete: ' in problem else 'note'}: {problem}")
     if "bids" in formats and len(args.author) < 2:
         print("  note: name the dataset's authors with --author (twice or more) to satisfy the BIDS validator")
     return 0

@@ -29,6 +29,7 @@ from strideguard.stream.cli.commands._common import NAMES_HELP, add_shoe_option,
 from strideguard.stream.cli.commands.collect import broker_settings
 from strideguard.stream.errors import UsageError
 from strideguard.stream.mqtt.connection import MqttSettings
+from strideguard.stream.runtime import sources
 from strideguard.stream.runtime.history import recovery_before_run
 from strideguard.stream.runtime.live import add_live_options
 from strideguard.stream.sqlite.store import SessionStore, StoreError, default_db_path
@@ -272,7 +273,8 @@ async def record_with_analysis(
 
     stats: CollectorStats | None = None
     try:
-        async with open_pipeline(run_opts, source=str(opts.out)) as parts:
+        async with open_pipeline(run_opts, source=sources.source_of(opts.out)) as parts:
+            parts.runners = sorted({runner for runner, _ in args.devices})  # their pages' links and QR code
             announce(parts)
 
             async def analyse() -> None:
