@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import enum
 import logging
 import math
 import time
@@ -242,8 +243,8 @@ def _is_a(value: Any, hint: Any) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     if hint is str:
         return isinstance(value, str) and len(value) <= 2000
-    if isinstance(hint, type) and issubclass(hint, str):  # the str enums (kind, severity, side)
-        return isinstance(value, str) and value in {m.value for m in hint.__members__.values()}
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):  # the str enums (kind, severity, side)
+        return isinstance(value, str) and value in {m.value for m in hint}
     return False
 
 
