@@ -212,26 +212,28 @@ async def test_a_coach_forwards_a_snooze_to_the_control_topic_and_reads_the_answ
 ) -> None:
     """`strideguard coach` routes a runner page's snooze to `.../<runner>/control` (the worker applies it)
     and shows the worker's answer from there: the coach user may write and read control topics."""
-    async with MqttConnection(
-        settings=settings(secured_broker, "worker", "worker-demo"),
-        client_id="worker-controls-2",
-        subscriptions=["strideguard/v1/+/+/control"],
-    ) as worker:
-        async with MqttConnection(
+    async with (
+        MqttConnection(
+            settings=settings(secured_broker, "worker", "worker-demo"),
+            client_id="worker-controls-2",
+            subscriptions=["strideguard/v1/+/+/control"],
+        ) as worker,
+        MqttConnection(
             settings=settings(secured_broker, "coach", "coach-demo"),
             client_id="coach-controls",
             subscriptions=["strideguard/v1/+/+/control"],
-        ) as coach:
-            await coach.publish("strideguard/v1/club/runner-2/control", b"snooze", qos=1)
-            async with asyncio.timeout(10):
-                async for message in worker.messages():
-                    assert message.payload == b"snooze"
+        ) as coach,
+    ):
+        await coach.publish("strideguard/v1/club/runner-2/control", b"snooze", qos=1)
+        async with asyncio.timeout(10):
+            async for message in worker.messages():
+                assert message.payload == b"snooze"
+                break
+        await worker.publish("strideguard/v1/club/runner-2/control", b"snoozed", qos=1)
+        async with asyncio.timeout(10):
+            async for message in coach.messages():
+                if message.payload == b"snoozed":
                     break
-            await worker.publish("strideguard/v1/club/runner-2/control", b"snoozed", qos=1)
-            async with asyncio.timeout(10):
-                async for message in coach.messages():
-                    if message.payload == b"snoozed":
-                        break
 
 
 def test_deploy_files_are_what_compose_mounts() -> None:
