@@ -321,8 +321,8 @@ async def main(argv: list[str] | None = None) -> None:
         await browser.close()
     print(
         f"machine: {os.cpu_count()} CPUs; {args.runners} runners, {args.duration_s:g} s of data each at "
-        f"{args.speed:g}x real time; latency = alert created in the engine -> shown on the runner's page; onsets: created by the "
-        "engine, shown: delivered by the alert dispatcher (its rate limit holds some back) and shown"
+        f"{args.speed:g}x real time; latency = alert created in the engine -> shown on the runner's page;\n"
+        "onsets: created by the engine; shown: delivered by the alert dispatcher (its rate limit holds some back)"
     )
     print(
         f"{'set-up':<9} {'onsets':>6} {'shown':>12} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
