@@ -47,7 +47,7 @@ from strideguard.stream.alerts.dispatcher import AlertDispatcher
 from strideguard.stream.alerts.page import PageChannel
 from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings, unique_client_id
 from strideguard.stream.mqtt.payload import dumps, loads, risk_event_from_message
-from strideguard.stream.mqtt.topics import parse_topic
+from strideguard.stream.mqtt.topics import SERVICES_TEAM, parse_topic
 from strideguard.stream.runtime import bus as busmod
 from strideguard.stream.runtime.session import SessionInfo
 
@@ -60,6 +60,7 @@ LOG_EVERY_S = 10.0  # at most one log line per drop reason this often
 STATES = ("running", "finished")
 SENSOR_STATES = ("ok", "lost", "silent")
 REPLIES = ("snoozed", "refused")
+SERVICES_PREFIX = f"{busmod.TOPIC_ROOT}/{SERVICES_TEAM}/"
 
 
 class Rejected(ValueError):
@@ -144,6 +145,8 @@ class Coach:
     def take(self, topic_name: str, payload: bytes) -> bool:
         """Check one message from the broker and put it on the bus; False when it was dropped (counted)."""
         self.stats.received += 1
+        if topic_name.startswith(SERVICES_PREFIX):  # `--team +` also matches the services' status: not runners
+            return False
         try:
             kind, team, runner, message = self._checked(topic_name, payload)
         except Rejected as exc:

@@ -140,6 +140,17 @@ async def test_snooze_requests_from_mqtt_are_not_put_on_the_bus_but_replies_are(
     await coach.dispatcher.close()
 
 
+async def test_every_team_leaves_out_the_services_status_without_counting_it_as_a_drop():
+    """`--team +` subscribes to `strideguard/v1/+/+/status`, which the collector's and workers' own
+    status matches: before, each one was counted and logged as a bad message."""
+    bus = busmod.Bus()
+    coach = Coach(settings=MqttSettings(), team="+", bus=bus)
+    assert coach.take("strideguard/v1/_services/worker-club-0of1/status", b({"state": "online"})) is False
+    assert not coach.stats.dropped and bus.last == {}
+    assert coach.take(topic("metrics", team="other"), b(window())) is True
+    await coach.dispatcher.close()
+
+
 async def test_too_many_runners_are_refused_not_kept():
     coach, bus = make_coach(max_runners=3)
     for i in range(5):
