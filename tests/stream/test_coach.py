@@ -207,3 +207,11 @@ async def _next_message(conn: MqttConnection):
             if json.loads(message.payload).get("action") == "snooze":
                 return message
     raise AssertionError("no message")
+
+
+def test_the_command_says_what_is_wrong_in_one_line(capsys):
+    from strideguard.stream.cli import main
+
+    assert main(["coach", "--broker", "nope://x", "--team", "club"]) == 2
+    err = capsys.readouterr().err
+    assert err == "strideguard coach: error: broker URL must look like mqtt://host:1883, got 'nope://x'\n"
