@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "strideguard.stream.cli.commands.report",
     "strideguard.stream.cli.commands.collect",
     "strideguard.stream.cli.commands.worker",
+    "strideguard.stream.cli.commands.coach",
     "strideguard.stream.cli.commands.scan",
     "strideguard.stream.cli.commands.record",
 )

@@ -15,6 +15,10 @@ alerts       t_ns        tags metric, kind (onset/cleared), severity; fields val
                          deviation, deviation_unit, duration_s, message, cue, onset_t_ns (int)
 sessions     started     tag source; fields state ("running"/"finished") and the numeric and text
                          entries of the session summary
+status       data time   fields state ("running"/"finished"), sensor ("ok"/"lost"/"silent"),
+             of change   alert (most severe active alert: "none"/"info"/"warning"/"alert"),
+                         alert_rank (int, 0-3), gap_s (when the sensor came back); one point
+                         per change, every point the whole snapshot (Grafana's team table)
 ==========  ==========  ====================================================================
 
 A point is identified by measurement + tag set + time, and InfluxDB overwrites a point written twice,
@@ -37,7 +41,8 @@ from influxdb_client import Point, WritePrecision
 
 from strideguard.analytics.results import AnalyzerOutput, RiskEvent, StepEvent, WindowMetrics
 
-MEASUREMENTS = ("steps", "windows", "alerts", "sessions")
+MEASUREMENTS = ("steps", "windows", "alerts", "sessions", "status")
+ALERT_RANKS = {"none": 0, "info": 1, "warning": 2, "alert": 3}  # the `status` point's alert_rank
 
 
 def _text(value: str) -> str:
@@ -140,6 +145,29 @@ def session_line(
         if isinstance(value, (bool, int, float, str)) and key not in reserved:
             fields[key] = (value, float if isinstance(value, int) and not isinstance(value, bool) else None)
     line = point("sessions", {**tags, "source": source}, fields, started_t_ns)
+    assert line is not None  # state is always there
+    return line
+
+
+def status_line(
+    tags: Mapping[str, str | None],
+    t_ns: int,
+    *,
+    state: str,
+    sensor: str,
+    alert: str,
+    gap_s: float | None = None,
+) -> str:
+    """The `status` point: the runner's whole state at data time `t_ns` (every field in every point, so
+    `last()` of each field is one consistent snapshot; a field left out would let an older value show)."""
+    fields: dict[str, tuple[Any, type | None]] = {
+        "state": (state, None),
+        "sensor": (sensor, None),
+        "alert": (alert, None),
+        "alert_rank": (ALERT_RANKS[alert], int),
+        "gap_s": (gap_s, float),
+    }
+    line = point("status", tags, fields, t_ns)
     assert line is not None  # state is always there
     return line
 

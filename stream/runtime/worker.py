@@ -162,6 +162,7 @@ class Worker:
         self._fsync_thread: concurrent.futures.ThreadPoolExecutor | None = None  # journal fsyncs, off the loop
         self.ready = asyncio.Event()  # set once subscribed and rebuilt: collectors may start publishing
         self.sensor = SensorWatch(silent_after_s=options.silent_after_s)  # keyed by session id
+        self._sensor_sinks = [s for s in sinks if callable(getattr(s, "sensor", None))]  # InfluxDB's status
 
     @property
     def sessions(self) -> dict[str, Session]:
@@ -388,6 +389,8 @@ class Worker:
         if change is None or wire is None:
             return
         log.warning("%s", dataclasses.replace(change, runner=wire.runner).log_line())
+        for sink in self._sensor_sinks:
+            sink.sensor(self.engine.sessions[change.runner].info, change)  # type: ignore[attr-defined]
         if self._conn is None or self._mqtt_sink is None:
             return
         status: dict[str, Any] = {"session_id": change.runner, "runner": wire.runner, "state": "running"}

@@ -115,7 +115,9 @@ async def test_v1_points_read_back_with_tags_types_and_escaping(
     assert alerts[0]["message"] == 'cadence "dropped", 6 %' and len(alerts) == 3
     sessions = influxdb.series_rows("SELECT * FROM sessions", database=db)
     assert len(sessions) == 1 and sessions[0]["state"] == "finished" and sessions[0]["n_steps"] == 9.0
-    assert sink.lines_written == 9 + 3 + 3 + 2
+    status = influxdb.series_rows("SELECT state, sensor FROM status", database=db)  # the runner's state changes
+    assert status[0]["state"] == "running" and status[-1]["state"] == "finished"
+    assert sink.lines_written == 9 + 3 + 3 + 2 + len(status)
 
 
 async def test_writing_a_session_twice_overwrites_instead_of_duplicating(
@@ -210,7 +212,7 @@ async def test_v2_api_through_influxdb_client_on_victoriametrics(
     await sink.open_session(s)
     await sink.write(s, output(0))
     await sink.close()
-    assert sink.lines_written == 6 and sink.spool.empty
+    assert sink.lines_written == 6 + 2 and sink.spool.empty  # + `status`: the session opened, its alert began
     series = victoriametrics.export('{__name__="windows_cadence_spm", session="vm-1"}')
     assert [x["values"] for x in series] == [[170.0]]
     assert series[0]["metric"]["runner"] == "vm-runner"
