@@ -393,8 +393,9 @@ class Worker:
             sink.sensor(self.engine.sessions[change.runner].info, change)  # type: ignore[attr-defined]
         if self._conn is None or self._mqtt_sink is None:
             return
-        status: dict[str, Any] = {"session_id": change.runner, "runner": wire.runner, "state": "running"}
-        status.update(sensor=change.sensor, sensor_t_ns=time.time_ns())
+        info = self.engine.sessions[change.runner].info
+        status: dict[str, Any] = {"session_id": info.session_id, "runner": wire.runner, "state": "running"}
+        status.update(sensor=change.sensor, sensor_t_ns=time.time_ns(), started_t_ns=info.started_t_ns)
         if change.gap_s is not None:
             status["gap_s"] = round(change.gap_s, 1)
         await self._conn.publish(topic(wire.team, wire.runner, "status"), dumps(status), qos=1, retain=True)
