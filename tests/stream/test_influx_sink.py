@@ -228,3 +228,22 @@ async def test_v2_writer_unreachable_is_retryable(tmp_path: pathlib.Path) -> Non
     with pytest.raises(RetryableWriteError, match="unreachable"):
         await asyncio.to_thread(writer.write, b"m v=1 1\n")
     writer.close()
+
+
+def test_the_sessions_point_carries_how_the_run_started_and_its_warnings() -> None:
+    """Issue 18: session-level risk facts as flat fields Grafana can filter on (the summary's risk table
+    is nested, and nested entries are not fields)."""
+    from strideguard.stream.influx.lineproto import session_line
+
+    summary = {
+        "duration_s": 1500.0,
+        "risk": {
+            "warmup": {"judged": True, "hard_start": True, "pct_of_working": {"cadence_spm": 99.0}},
+            "cadence_floor_windows": {"judged": 12, "no_speed": 0, "below_running_speed": 3},
+            "events": {"cadence:onset": 2, "cadence:cleared": 2, "warmup:note": 1, "fatigue:onset": 1},
+        },
+    }
+    line = session_line({"runner": "anna", "team": "club"}, 1_700_000_000 * 10**9, state="finished", summary=summary)
+    assert 'warmup_start="hard"' in line and "cadence_floor_judged_windows=12" in line and "n_onsets=3" in line
+    unjudged = {"risk": {"warmup": {"judged": False, "reason": "too short"}}}
+    assert "warmup_start" not in session_line({"runner": "anna"}, 1, state="finished", summary=unjudged)
