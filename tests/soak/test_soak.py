@@ -63,6 +63,7 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 __all__ = ["tmpfs"]  # a fixture, used by name
 
+REDELIVERED_AT_MOST = 10  # hostile messages a SIGKILLed worker may get (and drop) twice: 3 kills' in-flight
 SOAK_DATA_S = 30 * 60.0  # s of running per runner
 SPEED = 60.0  # x real time: 30 min of data published in 30 s, slow enough for the faults to land mid-run
 PHASE_TIMEOUT_S = 240.0  # no phase takes more than ~60 s on a loaded 2-CPU machine; a hang fails here
@@ -400,7 +401,12 @@ async def test_soak_30_minutes_with_faults_ends_in_exact_counts(secured_rig: Rig
 
     logs = [w.log() for w in rig.workers]
     bad, poison, foreign = hostile_drops(rig)
-    assert (bad, foreign) == (hostile.bad, hostile.foreign), rig.logs()  # each dropped once, none taken
+    # Each hostile message is dropped at least once and none is taken (the outputs above are exact). MQTT
+    # is at-least-once: a worker SIGKILLed between dropping a message and acknowledging it gets it again
+    # after its restart and drops it again (seen once on a loaded machine: 15 of 14), so the excess is
+    # bounded by what the three kills can have had in flight, not asserted to be zero.
+    assert hostile.bad <= bad <= hostile.bad + REDELIVERED_AT_MOST, rig.logs()
+    assert hostile.foreign <= foreign <= hostile.foreign + REDELIVERED_AT_MOST, rig.logs()
     assert all(POISON_SEEN in log for log in logs), "each worker got the poison"
     # The workers' own counters agree with what they logged, in each last process (a SIGKILLed process
     # prints no counters): removing the count fails here, removing the drop fails above.
