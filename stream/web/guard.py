@@ -31,7 +31,10 @@ except ImportError:  # Windows: no descriptor limit to size against
     resource = None  # type: ignore[assignment]
 
 LISTEN_BACKLOG = 64  # connections the kernel queues before the loop accepts them
-FD_RESERVE = LISTEN_BACKLOG + 48  # descriptors left for the backlog being accepted, the store, MQTT, files
+# descriptors left beside the open connections: one accept burst (the loop accepts up to the backlog at
+# once, before any of them is admitted), as many evicted connections whose sockets close only on the next
+# loop turn, and 48 for the store, MQTT and files (a 256-descriptor process ran out without the second)
+FD_RESERVE = 2 * LISTEN_BACKLOG + 48
 
 
 @dataclass(frozen=True, slots=True)
