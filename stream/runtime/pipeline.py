@@ -262,7 +262,8 @@ class StoreSink:
         self.lost: dict[str, dict[str, int]] = {}  # session id -> rows the store refused, per table
         self.errors: list[StoreError] = []  # every distinct problem, in the order first met
         self._opened: set[str] = set()  # sessions whose row is in the store
-        self._unrecorded: set[str] = set()  # sessions whose end (or loss) could not be written at all
+        self._unrecorded: set[str] = set()  # sessions whose end (or latest loss) could not be written
+        self._marked: set[str] = set()  # sessions whose row says `incomplete` (perhaps with an older count)
         # one worker (started at the first call): the store's calls never overlap and keep their order
         self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="strideguard-sqlite")
 
@@ -295,8 +296,15 @@ class StoreSink:
         what = ", ".join(f"{n} {table.replace('_', ' ')}" for table, n in total.items())
         problems = "; ".join(dict.fromkeys(e.problem for e in self.errors))
         n = len(self.lost)
-        if self._unrecorded:
-            marked = f"{len(self._unrecorded)} of them could not be marked {INCOMPLETE} either (shown as unfinished)"
+        unmarked = self._unrecorded - self._marked
+        stale = self._unrecorded & self._marked
+        if unmarked:
+            marked = f"{len(unmarked)} of them could not be marked {INCOMPLETE} either (shown as unfinished)"
+        elif stale:
+            marked = (
+                f"marked {INCOMPLETE}, but the stored count of what was lost is short for {len(stale)} of them "
+                "(the counts here are whole)"
+            )
         else:
             marked = f"marked {INCOMPLETE} (see `strideguard sessions`)"
         return StoreError(
@@ -345,6 +353,8 @@ class StoreSink:
             self._unrecorded.add(session_id)
         else:
             self._unrecorded.discard(session_id)
+            if lost is not None:
+                self._marked.add(session_id)
 
     def _close(self) -> None:
         try:
@@ -363,6 +373,7 @@ class StoreSink:
             self._unrecorded.add(session_id)
         else:
             self._unrecorded.discard(session_id)
+            self._marked.add(session_id)
 
     def _note(self, exc: StoreError) -> None:
         if not any(str(e) == str(exc) for e in self.errors):

@@ -150,22 +150,41 @@ def test_demo_on_a_full_disk_exits_2_and_marks_the_session_incomplete_with_what_
 
 
 @pytest.mark.slow
-def test_a_disk_too_full_even_to_mark_the_session_leaves_it_unfinished_and_says_so(
+def test_a_disk_too_full_for_the_whole_mark_never_leaves_the_session_looking_complete(
     tmpfs: Callable[[str], pathlib.Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = tmpfs("256k") / "s.db"
-    rc, out, last = cli(["demo", "--speed", "0", "--no-web", "--db", str(db)], capsys)
-    assert rc == 2 and "stored in" not in out
-    m = LOST.fullmatch(last)
-    assert m, last
-    assert m["marked"] == "1 of them could not be marked incomplete either (shown as unfinished)"
-    assert counts(db)["steps"] + int(m["steps"]) == DEMO_STEPS
+    """When the data fills the disk to its last pages, the small writes that mark the session may fail
+    too: either none fitted (the session stays `running`, shown unfinished) or an earlier mark fitted and a
+    later count did not (`incomplete`, with a stored count short of the loss). Either way the line says
+    which, with the whole count, and the session never reads `completed`. Which sizes give which moves
+    with the schema, so a few sizes are tried; at least one must reach one of these paths."""
+    unmarked = "1 of them could not be marked incomplete either (shown as unfinished)"
+    short = (
+        "marked incomplete, but the stored count of what was lost is short for 1 of them (the counts here are whole)"
+    )
+    seen = []
+    for size in ("256k", "288k", "320k", "352k", "384k", "416k"):
+        db = tmpfs(size) / "s.db"
+        rc, out, last = cli(["demo", "--speed", "0", "--no-web", "--db", str(db)], capsys)
+        assert rc == 2 and "stored in" not in out
+        m = LOST.fullmatch(last)
+        assert m, last
+        seen.append((size, m["marked"]))
+        if m["marked"] in (unmarked, short):
+            break
+    else:
+        pytest.fail(f"no disk size reached the last pages: {seen}")
+    print(f"disk sizes tried: {seen}")
+    assert counts(db)["steps"] + int(m["steps"]) == DEMO_STEPS  # the line's count is whole
     store = SessionStore(db, readonly=True)
     (row,) = store.sessions()
     store.close()
-    assert row.status == "running"  # never "completed": `sessions` shows it unfinished
     rc, out, _ = cli(["sessions", "--db", str(db)], capsys)
-    assert rc == 0 and out.rstrip().endswith("unfinished")
+    if m["marked"] == unmarked:
+        assert row.status == "running" and out.rstrip().endswith("unfinished")
+    else:
+        assert row.status == "incomplete" and 0 < row.summary["store_lost"]["steps"] < int(m["steps"])
+        assert rc == 0 and "incomplete (" in out.rstrip().splitlines()[-1]
 
 
 # -- a lock held by another process -------------------------------------------------------------------------

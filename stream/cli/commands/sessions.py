@@ -107,7 +107,12 @@ def status(raw: str, summary: dict | None = None) -> str:
     if raw == "running":
         return "unfinished"
     lost = (summary or {}).get(STORE_LOST)
-    counts = ", ".join(f"{n} {table} lost" for table, n in lost.items() if n) if isinstance(lost, dict) else ""
+    order = ("steps", "windows", "risk_events")  # as the store's line says them, whatever the JSON's order
+    counts = (
+        ", ".join(f"{lost[t]} {t} lost" for t in sorted(lost, key=lambda t: (*order, t).index(t)) if lost[t])
+        if isinstance(lost, dict)
+        else ""
+    )
     if raw == INCOMPLETE and counts:
         return f"{INCOMPLETE} ({counts})"
     return printable(raw)
