@@ -91,6 +91,7 @@
   const MAX_ACCURACY_M = 50;    // m: the server refuses rougher fixes too
   const DERIVE_SPAN_MS = 3000;  // derive a speed over at least this much of the latest fixes
   const KEEP_FIXES_MS = 10000;
+  const GPS_QUIET_MS = 5000;    // an error within this long of a good fix is not called a lost signal
 
   function metresBetween(a, b) {  // haversine, on a sphere of the Earth's mean radius
     const R = 6371008.8, rad = Math.PI / 180;
@@ -101,7 +102,7 @@
 
   function phoneSpeed(name) {
     const btn = document.getElementById("share-speed"), status = document.getElementById("speed-status");
-    const sp = state.speed = { sharing: "off", sent: 0, refused: [], lastSentMs: 0, fixes: [], watch: null };
+    const sp = state.speed = { sharing: "off", sent: 0, refused: [], lastSentMs: 0, fixes: [], watch: null, lastFixMs: 0, errors: 0 };
     function say(text, kind) { status.textContent = text; status.dataset.kind = kind || ""; }
     if (!window.isSecureContext) {
       sp.sharing = "insecure";
@@ -133,6 +134,7 @@
     function onFix(pos) {
       const c = pos.coords, t = pos.timestamp || Date.now();
       if (!(c.accuracy <= MAX_ACCURACY_M)) { say("GPS too rough (\u00b1" + Math.round(c.accuracy) + " m): speed not shared", "problem"); return; }
+      sp.lastFixMs = Date.now();
       const fix = { lat: c.latitude, lon: c.longitude, acc: c.accuracy, t: t };
       sp.fixes.push(fix);
       while (sp.fixes.length && t - sp.fixes[0].t > KEEP_FIXES_MS) sp.fixes.shift();
@@ -154,7 +156,11 @@
         if (sp.watch !== null) navigator.geolocation.clearWatch(sp.watch);
         sp.watch = null;
         btn.textContent = "Share speed from this phone (GPS)";
-      } else { say("No GPS fix yet: " + (err.message || "position unavailable"), "problem"); }
+      } else {  // a lost signal or a timeout: the watch goes on and the next fix resumes sharing
+        sp.errors += 1;
+        if (Date.now() - sp.lastFixMs < GPS_QUIET_MS) return;  // one missed update between good fixes: no news
+        say((sp.fixes.length ? "GPS signal lost" : "No GPS fix yet") + ": speed not shared until a fix comes", "problem");
+      }
     }
     btn.addEventListener("click", function () {
       if (sp.watch !== null) {  // a second tap stops sharing
@@ -530,7 +536,7 @@
       } else {
         this.sensorSinceMs = Date.now() - (s.sensor_t_ns ? Math.max(0, Date.now() - s.sensor_t_ns / 1e6) : 0);
         if (was === "ok") st.dropouts += 1;
-        for (const id of ["cadence", "impact", "sway", "lean", "risk", "heart-rate"]) $(id).textContent = "–";
+        for (const id of ["cadence", "impact", "sway", "lean", "risk", "heart-rate", "pace"]) $(id).textContent = "–";
         if (!envelope.replay) {
           vibrate(st, VIBRATE.lost);
           this.speech.say(sensor === "lost" ? SAY.lost : SAY.silent, PRIORITY.sensor);
