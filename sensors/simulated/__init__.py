@@ -354,6 +354,9 @@ class SimulatedPmdDevice(SimulatedPeripheral):
         self.device_time_offset_ns = int(device_time_offset_s * NS_PER_S)
         self.heart_rate_bpm = heart_rate_bpm
         self.refuse_start_with = refuse_start_with  # e.g. DEVICE_IN_CHARGER: every start is refused
+        # a scenario's runner goes on through a reconnect: its sources are read at the time since the
+        # device first streamed (else each stream starts its source at 0, as the sine sources expect)
+        self.source_time_from_first_stream = False
         self.control_writes: list[bytes] = []
         self.running: dict[int, _MeasurementStream] = {}
         self._epoch_host_ns: int | None = None
@@ -490,10 +493,9 @@ class SimulatedPmdDevice(SimulatedPeripheral):
                 return
             idx = np.arange(stream.next_sample, last + 1)
             device_ts = start_device_ns + np.round(idx * period_ns).astype(np.int64)
-            # the source's time runs from the device's first stream: after a reconnect the runner goes on
-            # where they are, they do not start their run again
-            assert self.stream_started_ns is not None
-            t_s = (device_ts - start_device_ns) / NS_PER_S + (start_host_ns - self.stream_started_ns) / NS_PER_S
+            t_s = (device_ts - start_device_ns) / NS_PER_S
+            if self.source_time_from_first_stream and self.stream_started_ns is not None:
+                t_s = t_s + (start_host_ns - self.stream_started_ns) / NS_PER_S  # the run goes on, not again
             values = np.clip(stream.source(t_s), -stream.clip, stream.clip)
             counts = np.round(values * stream.scale).astype(np.int64)
             if stream.compressed:
@@ -930,15 +932,15 @@ def demo_world(
                 device_faults = dataclasses.replace(
                     faults or LinkFaults(seed=i), drop_link_at_s=chosen.dropouts_s, down_for_s=DROPOUT_DOWN_S
                 )
-        world.add(
-            SimulatedH10(
-                address=f"A0:9E:1A:00:00:{i + 1:02X}",
-                name=f"Polar H10 0000{i + 1:04X}",
-                acc_source=acc_source,
-                gyro_source=gyro_source,
-                faults=device_faults,
-            )
+        h10 = SimulatedH10(
+            address=f"A0:9E:1A:00:00:{i + 1:02X}",
+            name=f"Polar H10 0000{i + 1:04X}",
+            acc_source=acc_source,
+            gyro_source=gyro_source,
+            faults=device_faults,
         )
+        h10.source_time_from_first_stream = scenario is not None
+        world.add(h10)
         world.add(
             SimulatedFootpod(address=f"C4:00:00:00:00:{i + 1:02X}", name=f"Stryd {i + 1}", cadence_spm=168 + 2 * i)
         )
