@@ -91,6 +91,7 @@
   const MAX_ACCURACY_M = 50;    // m: the server refuses rougher fixes too
   const DERIVE_SPAN_MS = 3000;  // derive a speed over at least this much of the latest fixes
   const KEEP_FIXES_MS = 10000;
+  const REFUSAL_SHOWN_MS = 5000;  // the session's refusal of a speed stays shown this long over "sharing"
   const GPS_QUIET_MS = 5000;    // an error within this long of a good fix is not called a lost signal
 
   function metresBetween(a, b) {  // haversine, on a sphere of the Earth's mean radius
@@ -102,7 +103,7 @@
 
   function phoneSpeed(name) {
     const btn = document.getElementById("share-speed"), status = document.getElementById("speed-status");
-    const sp = state.speed = { sharing: "off", sent: 0, refused: [], lastSentMs: 0, fixes: [], watch: null, lastFixMs: 0, errors: 0 };
+    const sp = state.speed = { sharing: "off", sent: 0, refused: [], lastSentMs: 0, fixes: [], watch: null, lastFixMs: 0, errors: 0, refusedAtMs: 0 };
     function say(text, kind) { status.textContent = text; status.dataset.kind = kind || ""; }
     if (!window.isSecureContext) {
       sp.sharing = "insecure";
@@ -126,7 +127,11 @@
         body: JSON.stringify({ speed_mps: speedMps, accuracy_m: accuracyM }),
       }).then(function (r) {
         return r.json().then(function (body) {
-          if (r.ok) { sp.sent += 1; say("Sharing speed: " + (speedMps * 3.6).toFixed(1) + " km/h", "on"); }
+          if (r.ok) {
+            sp.sent += 1;
+            // the session refused the last speeds (a replay): the server taking this one changes nothing
+            if (Date.now() - sp.refusedAtMs > REFUSAL_SHOWN_MS) say("Sharing speed: " + (speedMps * 3.6).toFixed(1) + " km/h", "on");
+          }
           else { sp.refused.push(body.error); say("Speed not shared: " + body.error, "problem"); }
         });
       }).catch(function () { say("Speed not shared: no connection to the server", "problem"); });
@@ -260,6 +265,7 @@
           setSnoozeStatus("Snooze refused: " + c.reason);
         } else if (c.action === "speed_refused" && !envelope.replay && state.speed) {
           state.speed.refused.push(c.reason);
+          state.speed.refusedAtMs = Date.now();
           const el = document.getElementById("speed-status");
           el.textContent = "Speed not used: " + c.reason;
           el.dataset.kind = "problem";

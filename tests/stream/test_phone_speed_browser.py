@@ -30,6 +30,10 @@ M_PER_DEG_LAT = 111_195.0  # metres per degree of latitude on the mean sphere
 START = {"latitude": 52.0, "longitude": 4.0, "accuracy": 5.0}
 SEED = 11
 RUN_S = 45.0
+RECORD_STATUS = """window.speedTexts = [];
+const status = document.getElementById('speed-status');
+new MutationObserver(function () { speedTexts.push(status.textContent); })
+  .observe(status, {childList: true, characterData: true, subtree: true});"""
 
 
 @pytest.mark.slow
@@ -129,3 +133,49 @@ async def test_on_a_plain_http_network_address_the_page_says_location_is_refused
         assert "secure pages" in text and f"http://phone.lan:{server.port}" in text
         await page.screenshot(path="/tmp/h11_speed_insecure.png")
         await b.close()
+
+
+async def test_during_a_replay_the_page_says_the_phones_speed_is_not_used(browser) -> None:
+    """A replay runs on its recording's time (here 2026-01-01): the speed measured now is refused by the
+    engine's edge, and the page shows why instead of "sharing"."""
+    bus = busmod.Bus()
+    pipeline = Pipeline(analyzer_factory=analyzer, sinks=[BusSink(bus)], team="t", source="replay")
+    run = SyntheticRunner(SyntheticConfig(cadence_spm=170.0)).generate(
+        60.0, 25, seed=SEED, runner="anna", start_t_ns=1_767_225_600 * 10**9
+    )
+    batches = list(run.iter_batches(1.0))
+    async with WebServer(bus, host="127.0.0.1", port=0) as server:
+        context = await browser.new_context(viewport=PHONE, geolocation=START, permissions=["geolocation"])
+        page = await context.new_page()
+        await page.goto(server.url + "runner/anna")
+        await page.wait_for_function("document.getElementById('conn').dataset.state === 'live'", timeout=10_000)
+        await pipeline.push(batches[0])
+        await page.click("#share-speed")
+        moved_from_s = time.monotonic()
+        for batch in batches[1:]:
+            await asyncio.sleep(0.25)
+            lat = START["latitude"] + SPEED_MPS * (time.monotonic() - moved_from_s) / M_PER_DEG_LAT
+            await context.set_geolocation({**START, "latitude": lat})
+            await pipeline.push(batch)
+            if await page.evaluate("StrideGuard.state.speed.refused.length") > 0:
+                break
+        await page.wait_for_function(
+            "document.getElementById('speed-status').textContent.startsWith('Speed not used')", timeout=10_000
+        )
+        refused = "Speed not used: phone speeds away from the session's data time (a replay is not on the wall clock)"
+        assert await page.text_content("#speed-status") == refused
+        sent = await page.evaluate("StrideGuard.state.speed.sent")
+        await page.evaluate(RECORD_STATUS)  # every text the status shows from now on
+        for batch in batches[-8:]:  # more speeds taken by the server: the page still says they are not used
+            await asyncio.sleep(0.5)
+            lat = START["latitude"] + SPEED_MPS * (time.monotonic() - moved_from_s) / M_PER_DEG_LAT
+            await context.set_geolocation({**START, "latitude": lat})
+            await pipeline.push(batch)
+        assert await page.evaluate("StrideGuard.state.speed.sent") > sent
+        shown = await page.evaluate("window.speedTexts")
+        assert shown and set(shown) == {refused}, shown  # never "Sharing speed" while the session refuses
+        await page.screenshot(path="/tmp/h11_speed_replay.png")
+        await pipeline.finish()
+        await pipeline.close()
+        await context.close()
+    assert pipeline.phone_speeds["used"] == 0 and pipeline.phone_speeds["refused"] >= 1
