@@ -26,7 +26,9 @@ class AnalyticsConfig:
     # windows
     window_s: float = 10.0  # s, analysis window length
     hop_s: float = 5.0  # s, window start spacing
-    latency_s: float = 1.5  # s, declared fixed look-ahead before a window is emitted
+    # s, declared fixed look-ahead before a window is emitted: a bout's first steps are held until its
+    # third step shows a steady rhythm (steps.BOUT_START_STEPS), about 1.5 s into a walk at 115 steps/min
+    latency_s: float = 2.5
     # orientation
     gravity_cutoff_hz: float = 0.3  # Hz, 2nd-order low-pass that estimates gravity (and posture)
     gravity_warmup_s: float = 1.0  # s, gravity = expanding mean this long, then the low-pass seeded with it
@@ -36,9 +38,9 @@ class AnalyticsConfig:
     forward_votes: int = 16  # steps whose braking sign decide which way is forward
     # steps
     step_band_hz: tuple[float, float] = (0.6, 4.0)  # Hz, band-pass of vertical acc before peak picking
-    step_threshold_rms_factor: float = 0.45  # peak must exceed this x running RMS of the band-passed signal
+    step_threshold_rms_factor: float = 0.3  # peak must exceed this x running RMS of the band-passed signal
     step_threshold_floor_g: float = 0.08  # g, absolute floor: standing still never makes steps
-    step_rms_time_constant_s: float = 1.5  # s, running RMS for the adaptive threshold
+    step_rms_time_constant_s: float = 0.75  # s, running RMS for the adaptive threshold
     gait_band_fraction_min: float = 0.42  # share of vertical dynamic power in the step band for gait
     gait_quality_time_constant_s: float = 1.0  # s, smoothing of that share (a noise burst fails it)
     # refractory period = this x current step interval. Below 0.5 so a detector that ever counts every other

@@ -43,7 +43,9 @@ from strideguard.analytics.step_time import lowpass_delay_s, step_event_time_ns
 from strideguard.analytics.steps import StepPeak
 from strideguard.analytics.symmetry import AlternationAxis, SideAssigner
 
-HISTORY_S = 3.0  # s of per-sample history kept for per-step look-backs (>= max step interval + margins)
+# s of per-sample history kept for per-step look-backs: a bout's first step can come out up to the
+# latency after its peak (steps.StepDetector._hold) and looks back to the step before it (max step interval)
+HISTORY_S = 5.0
 DEFAULT_STEP_INTERVAL_S = 0.45  # s, assumed interval before a bout has one
 IMPACT_SEARCH_AHEAD_FRACTION = 0.2  # of a step interval after the band-pass peak: where the impact may be
 BRAKING_PHASE_FRACTION = 0.25  # of a step interval before the impact peak: where braking shows

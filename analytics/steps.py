@@ -9,10 +9,15 @@ band power has caught up with the raw power, and a bout's first peak that still 
 when a gait step follows at a step interval). Candidates closer than the refractory period (a fraction of the
 current step interval, the median of the last five) merge into the larger one.
 
+Standing moves the trunk too (shifting weight, tying a shoe), one peak at a time: a new bout's steps are
+held until three in a row keep a rhythm and a step's size (`StepDetector._hold`), and a sudden drop in
+step size starts a new bout.
+
 Per-sample work is vectorised (filters with carried state); the candidate logic is sparse Python that
 walks candidates in sample order, so the steps do not depend on chunking. A step is confirmed once no
 later candidate can replace it: one refractory period after its peak, i.e. a fixed look-ahead of at most
-`max_refractory_s` plus the gate delay (~0.13 s).
+`max_refractory_s` plus the gate delay (~0.13 s); a bout's held first steps come out with its third, or
+not at all if that is later than `max_release_delay_s` after them (within the declared latency).
 """
 
 from __future__ import annotations
@@ -27,8 +32,18 @@ import numpy as np
 from strideguard.analytics.config import AnalyticsConfig
 from strideguard.analytics.filters import NYQUIST_MARGIN, SosFilter, butter_sos, group_delay_s, one_pole_sos
 
+RELEASE_MARGIN_S = 0.1  # s of the declared latency left after the longest release delay
 INTERVAL_MEMORY = 5  # step intervals in the running median of the current step interval
-ONSET_HEIGHT_FRACTION = 0.5  # a bout's recovered first step is at least this x the next step's band-pass peak
+ONSET_HEIGHT_FRACTION = 0.3  # a bout's recovered first step is at least this x the next step's band-pass peak
+BOUT_START_STEPS = 3  # a bout's steps are released once this many in a row have regular intervals
+BOUT_INTERVAL_TOLERANCE = 0.2  # regular: consecutive intervals differ by at most this x their mean
+BOUT_ONSET_TOLERANCE = 0.35  # a bout's first interval (gait initiation) may differ this much from the next
+BOUT_START_MIN_HEIGHT_G = 0.15  # g, median band-pass peak of those steps: walking's are 0.2-0.4 g at the trunk
+BOUT_STEP_SIZE_FRACTION = 0.35  # and none of them under this x the largest (a first step from standing: 0.39-0.5)
+BOUT_START_MAX_INTERVAL_S = 1.0  # s, a bout starts only at 60 steps/min or faster (slower: shifting weight)
+# a step under this x the median size of the bout's last steps is held as a new bout's first: the runner has
+# stopped (standing after a walk makes peaks of a third of a walking step) or slowed from running to walking
+BOUT_BREAK_HEIGHT_FRACTION = 0.4
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +60,7 @@ class StepDetectorParams:
     min_step_interval_s: float  # s, refractory at the start of a bout
     max_refractory_s: float  # s, upper bound of the refractory period
     max_step_interval_s: float  # s, a longer gap starts a new bout
+    max_release_delay_s: float  # s, a bout's held first steps older than this when it is confirmed are dropped
 
     @classmethod
     def from_config(cls, config: AnalyticsConfig) -> StepDetectorParams:
@@ -59,6 +75,7 @@ class StepDetectorParams:
             min_step_interval_s=config.min_step_interval_s,
             max_refractory_s=config.max_refractory_s,
             max_step_interval_s=config.max_step_interval_s,
+            max_release_delay_s=config.latency_s - config.step_search_back_s - RELEASE_MARGIN_S,
         )
 
 
@@ -100,6 +117,12 @@ class StepDetector:
         self._last_step: int | None = None
         self._intervals: deque[int] = deque(maxlen=INTERVAL_MEMORY)
         self._interval_median: float | None = None
+        self._held: list[StepPeak] = []  # a new bout's steps, until BOUT_START_STEPS in a row are regular
+        self._dropped: StepPeak | None = None  # the last held step dropped as off the rhythm
+        self._heights: deque[float] = deque(maxlen=INTERVAL_MEMORY)  # band-pass peaks of the bout's last steps
+        self._bout_open = False  # the current bout has been confirmed: its steps go out as they come
+        self._max_release_delay = params.max_release_delay_s * rate_hz
+        self._bout_max_interval = BOUT_START_MAX_INTERVAL_S * rate_hz
         self._min_samples = params.min_step_interval_s * rate_hz
         self._max_samples = params.max_step_interval_s * rate_hz
         self._max_refractory = params.max_refractory_s * rate_hz
@@ -115,8 +138,11 @@ class StepDetector:
         return self._interval_median
 
     def _refractory(self) -> float:
+        """A fraction of the current step interval, bounded; the shortest while a bout is not confirmed
+        yet (its intervals may come from a held peak that is not a step: a weight shift 1.3 s before a walk
+        made a 0.5-s refractory period that merged its first two steps)."""
         est = self.interval_samples
-        if est is None:
+        if est is None or not self._bout_open:
             return self._min_samples
         return min(self._max_refractory, max(self._min_samples, self._params.refractory_fraction * est))
 
@@ -179,7 +205,9 @@ class StepDetector:
         at a bout's start, kept as the possible onset step (see `_recover_onset`)."""
         if gait:
             self._candidate(index, height, out)
-        elif self._pending is None and (self._last_step is None or index - self._last_step > self._max_samples):
+            return
+        self._confirm_through(index - 1, out)  # else a stale pending step from before a pause hides the onset
+        if self._pending is None and (self._starts_bout(index) or not self._bout_open):
             self._onset = (index, height)
 
     def _recover_onset(self, index: int, height: float, out: list[StepPeak]) -> None:
@@ -199,10 +227,14 @@ class StepDetector:
             return
         if onset[0] >= self._settle_samples and onset[1] < ONSET_HEIGHT_FRACTION * height:
             return
-        if self._last_step is not None and onset[0] - self._last_step <= self._max_samples:
+        if self._bout_open and not self._starts_bout(onset[0]):
             return
         self._pending = onset
         self._confirm_through(None, out)
+
+    def _starts_bout(self, index: int) -> bool:
+        """A step at `index` would start a new bout (none before it, or a gap longer than a step)."""
+        return self._last_step is None or index - self._last_step > self._max_samples
 
     def _candidate(self, index: int, height: float, out: list[StepPeak]) -> None:
         self._confirm_through(index - 1, out)
@@ -212,7 +244,7 @@ class StepDetector:
             return
         if self._last_step is not None and index - self._last_step < self._refractory():
             return
-        if self._last_step is None or index - self._last_step > self._max_samples:
+        if self._starts_bout(index) or not self._bout_open:
             self._recover_onset(index, height, out)
         self._pending = (index, height)
 
@@ -236,6 +268,76 @@ class StepDetector:
             else:
                 self._intervals.append(gap)
             self._interval_median = float(statistics.median(self._intervals)) if self._intervals else None
-        out.append(StepPeak(index=index, height_g=height, interval_samples=self.interval_samples))
+        shrunk = bool(self._heights) and height < BOUT_BREAK_HEIGHT_FRACTION * statistics.median(self._heights)
+        if self._starts_bout(index) or (self._bout_open and shrunk):
+            self._held.clear()
+            self._dropped = None
+            self._bout_open = False
+            self._heights.clear()
+        peak = StepPeak(index=index, height_g=height, interval_samples=self.interval_samples)
         self._last_step = index
         self._pending = None
+        if self._bout_open:
+            self._heights.append(height)
+            out.append(peak)
+        else:
+            self._hold(peak, out)
+
+    def _step_sized(self, peak: StepPeak, run: list[StepPeak]) -> bool:
+        """At least `BOUT_STEP_SIZE_FRACTION` of the largest of `run`; any size while the band-pass is
+        still ringing up from the start of the stream (see `_recover_onset`)."""
+        return peak.index < self._settle_samples or peak.height_g >= BOUT_STEP_SIZE_FRACTION * max(
+            p.height_g for p in run
+        )
+
+    def _hold(self, peak: StepPeak, out: list[StepPeak]) -> None:
+        """A step of a bout that is not confirmed yet. Standing still moves the trunk too (shifting weight,
+        bending to tie a shoe): its peaks can pass the threshold and the gait gate one at a time, but they
+        do not come at a steady rhythm. A bout's steps are therefore held until `BOUT_START_STEPS` in a row
+        have regular intervals (each within `BOUT_INTERVAL_TOLERANCE` of the one before and at most
+        `BOUT_START_MAX_INTERVAL_S`; walking and running steps differ by a few per cent) and a step's size
+        (median band-pass peak at least `BOUT_START_MIN_HEIGHT_G`: the weight shifts and the bending of
+        the synthetic pauses make peaks of 0.08-0.12 g, walking 0.3 g, running 1-2 g; and none under
+        `BOUT_STEP_SIZE_FRACTION` of the largest: a weight shift just before a walk at the right interval
+        is a third of a step or less, the first step of a walk from standing 0.39-0.5 of one); then they
+        all go out. A held step that does not start such a run is dropped, and the intervals it made are
+        forgotten; the last one dropped still goes out with the run if its interval to it is within
+        `BOUT_ONSET_TOLERANCE` (the first step from standing is often shorter or longer). The release
+        waits for the last of them, so a held step is released only if that happens within
+        `max_release_delay_s` of its peak (the declared latency minus the impact look-back): the windows
+        stay the same for any chunking. At the default 2.5-s latency a walk from standing at 80 steps/min
+        keeps its first step (at 105 steps/min also when that step was off the rhythm)."""
+        held = self._held
+        held.append(peak)
+        if len(held) < BOUT_START_STEPS:
+            return
+        run = held[-BOUT_START_STEPS:]
+        gaps = np.diff([p.index for p in run])
+        size_g = statistics.median(p.height_g for p in run)
+        regular = (
+            np.all(np.abs(np.diff(gaps)) <= BOUT_INTERVAL_TOLERANCE * (gaps[1:] + gaps[:-1]) / 2.0)
+            and np.all(gaps <= self._bout_max_interval)
+            and size_g >= BOUT_START_MIN_HEIGHT_G
+            and all(self._step_sized(p, run) for p in run)
+        )
+        if not regular:
+            self._dropped = held.pop(0)
+            self._intervals.clear()
+            self._intervals.extend(int(g) for g in np.diff([p.index for p in held]))
+            self._interval_median = float(statistics.median(self._intervals)) if self._intervals else None
+            held[0] = StepPeak(index=held[0].index, height_g=held[0].height_g, interval_samples=None)
+            return
+        # the earliest sample at which this confirmation can happen whatever the chunking (see _confirm_through)
+        released_at = peak.index + math.ceil(self._refractory()) + self._after
+        dropped = self._dropped
+        if (
+            dropped is not None
+            and abs(held[0].index - dropped.index - gaps[0]) <= BOUT_ONSET_TOLERANCE * gaps[0]
+            and self._step_sized(dropped, run)
+        ):
+            held.insert(0, dropped)  # the bout's first step, a little off the rhythm that followed it
+        out.extend(p for p in held if released_at - p.index <= self._max_release_delay)
+        self._heights.extend(p.height_g for p in held)
+        held.clear()
+        self._dropped = None
+        self._bout_open = True

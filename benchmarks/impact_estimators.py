@@ -35,12 +35,10 @@ import sys
 from collections.abc import Callable
 
 import numpy as np
-from scipy.signal import find_peaks
 
 from benchmarks.validation import bundled_data
 from benchmarks.validation.datasets import ALCANTARA_FOLDER, Recording, load_alcantara
 from benchmarks.validation.ours import EPOCH_NS, batches
-from benchmarks.validation.references import IMPACT_PEAK_MIN_BW, IMPACT_PEAK_PROMINENCE_BW
 from benchmarks.validation.scoring import match_pairs_with_lag, paired_stats, tolerance_s
 from benchmarks.validation.tables import render
 from strideguard.analytics.config import AnalyticsConfig
@@ -75,19 +73,7 @@ def analyse(rec: Recording, config: AnalyticsConfig) -> list[StepEvent]:
     return sorted(steps, key=lambda s: s.t_ns)
 
 
-def active_peak_bw(force_bw: np.ndarray) -> float:
-    """The contact's maximum after the impact transient (the harness's first-peak rule: a local maximum
-    in the first half above 1 BW with 0.1 BW prominence), i.e. after the valley that follows it."""
-    half = force_bw[: max(force_bw.shape[0] // 2, 3)]
-    peaks, _ = find_peaks(half, height=IMPACT_PEAK_MIN_BW, prominence=IMPACT_PEAK_PROMINENCE_BW)
-    if not len(peaks):
-        return float(force_bw.max())
-    first = int(peaks[0])
-    valley = first + int(np.argmin(force_bw[first : first + force_bw.shape[0] // 10 + 2]))
-    return float(force_bw[valley:].max())
-
-
-def matched_steps(recs: list[Recording], config: AnalyticsConfig, vgrf_bw: np.ndarray) -> list[MatchedStep]:
+def matched_steps(recs: list[Recording], config: AnalyticsConfig) -> list[MatchedStep]:
     out = []
     for trial, rec in enumerate(recs):
         steps = analyse(rec, config)
@@ -96,7 +82,6 @@ def matched_steps(recs: list[Recording], config: AnalyticsConfig, vgrf_bw: np.nd
         _, pairs = match_pairs_with_lag(step_s, np.array([p.contact_s for p in plate]), tolerance_s(rec.rate_hz))
         for i, j in pairs:
             previous = plate[j - 1].contact_s if j > 0 else None
-            on, off = round(plate[j].contact_s * rec.rate_hz), round(plate[j].toe_off_s * rec.rate_hz)
             out.append(
                 MatchedStep(
                     trial=trial,
@@ -105,7 +90,7 @@ def matched_steps(recs: list[Recording], config: AnalyticsConfig, vgrf_bw: np.nd
                     peak_vgrf_bw=plate[j].peak_vgrf_bw,
                     plate_contact_time_s=plate[j].contact_time_ms / 1000.0,
                     plate_step_time_s=None if previous is None else plate[j].contact_s - previous,
-                    active_peak_bw=active_peak_bw(vgrf_bw[trial, on:off]),
+                    active_peak_bw=plate[j].active_peak_bw,
                     rec=rec,
                 )
             )
@@ -210,11 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {folder} not found; pass --data with the folder that holds {ALCANTARA_FOLDER}/", file=sys.stderr)
         return 2
     recs = load_alcantara(folder)
-    vgrf_bw = np.loadtxt(folder / "vgrf_trials.csv", delimiter=",", ndmin=2)
     shipped = AnalyticsConfig()
     by_cutoff = {
-        hz: matched_steps(recs, dataclasses.replace(shipped, impact_lowpass_hz=hz), vgrf_bw)
-        for hz in LOWPASS_CUTOFFS_HZ
+        hz: matched_steps(recs, dataclasses.replace(shipped, impact_lowpass_hz=hz)) for hz in LOWPASS_CUTOFFS_HZ
     }
     rows = []
     for cutoff_hz, matched in by_cutoff.items():

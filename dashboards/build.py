@@ -63,6 +63,44 @@ def metric_panels(where: str, *, top_y: int) -> list[dict[str, Any]]:
     ]
 
 
+# The team table joins each runner's latest window with its `status` point (stream/influx/lineproto.py),
+# leaves out finished and silent runners, and ranks by need: alert_rank (0 none .. 3 alert) before risk
+# (0-100), as the live team page does. Grafana has no multi-key sort, so the key is one number.
+HIDDEN_STATES = {"state": "finished", "sensor": "silent"}
+TEAM_TABLE_TRANSFORMS: list[dict[str, Any]] = [
+    {"id": "merge", "options": {}},
+    {
+        "id": "filterByValue",
+        "options": {
+            "type": "exclude",
+            "match": "any",
+            "filters": [
+                {"fieldName": name, "config": {"id": "equal", "options": {"value": value}}}
+                for name, value in HIDDEN_STATES.items()
+            ],
+        },
+    },
+    {
+        "id": "calculateField",
+        "options": {
+            "mode": "binary",
+            "binary": {"left": "alert_rank", "operator": "*", "right": "1000"},
+            "alias": "alert_part",
+            "replaceFields": False,
+        },
+    },
+    {
+        "id": "calculateField",
+        "options": {
+            "mode": "binary",
+            "binary": {"left": "alert_part", "operator": "+", "right": "risk"},
+            "alias": "need",
+            "replaceFields": False,
+        },
+    },
+]
+
+
 def panel(
     kind: str,
     title: str,
@@ -77,6 +115,7 @@ def panel(
     description: str = "",
     options: dict | None = None,
     overrides: list | None = None,
+    transformations: list | None = None,
 ) -> dict[str, Any]:
     defaults: dict[str, Any] = {"unit": unit}
     if decimals is not None:
@@ -90,6 +129,7 @@ def panel(
         "targets": targets,
         "fieldConfig": {"defaults": defaults, "overrides": overrides or []},
         "options": options or {},
+        **({"transformations": transformations} if transformations else {}),
     }
 
 
@@ -228,17 +268,51 @@ def coach_team() -> dict[str, Any]:
         'last("sway_ml_ratio") AS "sway ML", last("lean_deg") AS "lean" '
         f'FROM "windows" WHERE {where} GROUP BY "runner"'
     )
+    state = (
+        'SELECT last("state") AS "state", last("sensor") AS "sensor", last("alert") AS "alert", '
+        f'last("alert_rank") AS "alert_rank" FROM "status" WHERE {where} GROUP BY "runner"'
+    )
     panels = [
         panel(
             "table",
-            "Team at a glance (highest risk first)",
-            [target(glance, fmt="table")],
+            "Team at a glance (active alert first, then risk)",
+            [target(glance, fmt="table"), target(state, ref="B", fmt="table")],
             x=0,
             y=0,
             w=16,
             h=10,
-            description="Latest window of every runner; sorted by risk score, highest first.",
-            options={"sortBy": [{"displayName": "risk", "desc": True}], "showHeader": True},
+            description="Latest window and state of every live runner: the most severe active alert first, "
+            "then the highest risk. Finished runners and runners whose sensor sends nothing (silent) are "
+            "left out; a lost sensor is shown in grey.",
+            options={"sortBy": [{"displayName": "need", "desc": True}], "showHeader": True},
+            transformations=TEAM_TABLE_TRANSFORMS,
+            overrides=[
+                *(
+                    {
+                        "matcher": {"id": "byName", "options": name},
+                        "properties": [{"id": "custom.hidden", "value": True}],
+                    }
+                    for name in ("alert_rank", "alert_part", "need", "Time")
+                ),
+                {
+                    "matcher": {"id": "byName", "options": "sensor"},
+                    "properties": [
+                        {"id": "custom.cellOptions", "value": {"type": "color-text"}},
+                        {
+                            "id": "mappings",
+                            "value": [
+                                {
+                                    "type": "value",
+                                    "options": {
+                                        "lost": {"color": "text", "text": "sensor lost"},
+                                        "ok": {"color": "green", "text": "ok"},
+                                    },
+                                }
+                            ],
+                        },
+                    ],
+                },
+            ],
         ),
         panel(
             "bargauge",
@@ -297,7 +371,8 @@ def coach_team() -> dict[str, Any]:
     return dashboard(
         "strideguard-team",
         "StrideGuard — coach team view",
-        "Every runner's cadence, impact, sway and risk at a glance, ordered by risk; alerts as annotations.",
+        "Every live runner's cadence, impact, sway and risk at a glance, ordered by active alert then risk; "
+        "alerts as annotations.",
         panels,
         [TEAM_VAR],
         [alert_annotation(TEAM)],

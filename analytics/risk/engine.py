@@ -275,6 +275,7 @@ class RiskEngine:
         out = summarize_scores(self._scores, self._contributions)
         out["events"] = dict(sorted(self._event_counts.items()))
         out["warmup"] = self._warmup.summary()
+        out["settings"] = self.config.as_dict()  # the thresholds in force: the alerts can be reproduced
         if self.config.absolute_cadence.enabled:  # why the floor was (not) judged, in running windows
             out["cadence_floor_windows"] = dict(self._floor_windows)
         base = self.baseline

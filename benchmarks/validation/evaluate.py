@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from benchmarks.validation.agreement import condition_means, per_step_and_between_conditions
 from benchmarks.validation.datasets import Recording
 from benchmarks.validation.ours import EPOCH_NS, OurResult
 from benchmarks.validation.peers import PeerResult
@@ -53,11 +54,19 @@ def interval_errors_ms(cand_s: np.ndarray, ref_s: np.ndarray, lag_s: float, tol_
 
 
 def reference_matching(ref: StepReference, cand_s: np.ndarray | None) -> dict:
-    """Lag, recall and precision of one method's steps against one (alternative) reference."""
+    """Lag, recall, precision and window cadence (median |error|, 60 / mean step interval per 10-s
+    window) of one method's steps against one (alternative) reference."""
     if cand_s is None:
         return {"error": "no output"}
-    m = score_steps(ref, cand_s)["matching"]
-    return {"lag_ms": m["lag_ms"], "recall": m["recall"], "precision": m["precision"]}
+    scores = score_steps(ref, cand_s)
+    m = scores["matching"]
+    return {
+        "lag_ms": m["lag_ms"],
+        "recall": m["recall"],
+        "precision": m["precision"],
+        "cadence_interval_mae_spm": scores["running_interval_cadence"].get("abs_err_spm_median"),
+        "cadence_agreement": scores["running_interval_cadence_agreement"],
+    }
 
 
 def alternative_reference_scores(
@@ -124,6 +133,7 @@ def step_scores(rec: Recording, cand_s: np.ndarray | None, seconds: float | None
         "n_ref_steps": len(ref.steps_s),
         "cadence_interval_mae_spm": s["running_interval_cadence"].get("abs_err_spm_median"),
         "cadence_interval_p90_spm": s["running_interval_cadence"].get("abs_err_spm_p90"),
+        "cadence_agreement": s["running_interval_cadence_agreement"],
         "cadence_count_mae_spm": s["running"].get("abs_err_spm_median"),
         "step_count_err_pct": count_err,
         "lag_ms": m["lag_ms"],
@@ -279,13 +289,25 @@ def pooled(per_rec: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
-def evaluate_force_plate(recs: list[Recording], ours: dict[str, OurResult | str], progress: Progress) -> dict:
+def evaluate_force_plate(
+    recs: list[Recording],
+    ours: dict[str, OurResult | str],
+    progress: Progress,
+    ours_active: dict[str, OurResult | str] | None = None,
+) -> dict:
     """Ours against the force plate: contact timing, contact time, impact vs peak vGRF and loading rate.
 
     Our steps are matched one-to-one to plate contacts after removing our constant lag (our step time is
     the stance centre, not the contact); contact-time and initial-contact errors use the matched pairs.
+    `ours_active`: the same recordings analysed with the active-peak low-pass (`ACTIVE_PEAK_LOWPASS_HZ`),
+    whose per-step impact estimates the plate's active peak. Per step and between the means of each
+    condition (speed x slope, from the trial info): `agreement` of impact with the peak and the active
+    peak, of the active-peak estimate with the active peak, and of contact time.
     """
     pairs_ct, pairs_imp, pairs_lr, ic_err_ms = [], [], [], []
+    per_step: dict[str, list] = {
+        k: [] for k in ("condition", "impact", "peak", "active", "ours_active", "ct", "plate_ct")
+    }
     per_trial: dict[str, dict] = {}
     for rec in recs:
         o = ours.get(rec.name)
@@ -295,9 +317,21 @@ def evaluate_force_plate(recs: list[Recording], ours: dict[str, OurResult | str]
         order = np.argsort(o.step_times_s)
         cand = o.step_times_s[order]
         lag_s, pairs = match_pairs_with_lag(cand, plate_on, tolerance_s(rec.rate_hz))
+        active_of = _active_estimates(rec, (ours_active or {}).get(rec.name))
+        condition = (rec.info.get("Speed", "?"), rec.info.get("Slope", "?"))
         for i, j in pairs:
             k = order[i]
             plate = rec.force_plate[j]
+            for key, value in (
+                ("condition", condition),
+                ("impact", o.impact_g[k]),
+                ("peak", plate.peak_vgrf_bw),
+                ("active", plate.active_peak_bw),
+                ("ours_active", active_of.get(j, math.nan)),
+                ("ct", o.contact_time_ms[k]),
+                ("plate_ct", plate.contact_time_ms),
+            ):
+                per_step[key].append(value)
             pairs_ct.append((o.contact_time_ms[k], plate.contact_time_ms))
             pairs_imp.append((o.impact_g[k], plate.peak_vgrf_bw))
             if plate.loading_rate_bw_per_s is not None:
@@ -348,7 +382,43 @@ def evaluate_force_plate(recs: list[Recording], ours: dict[str, OurResult | str]
         },
         "symmetry": symmetry,
         "per_trial": per_trial,
+        "agreement": force_plate_agreement(per_step),
     }
+
+
+ACTIVE_PEAK_LOWPASS_HZ = 4.0  # Hz: a low-pass peak this low passes the active peak, not the impact transient
+
+AGREEMENT_METRICS = (  # (name, our per-step values, plate values)
+    ("impact_g vs peak vGRF (BW)", "impact", "peak"),
+    ("impact_g vs active peak (BW)", "impact", "active"),
+    (f"{ACTIVE_PEAK_LOWPASS_HZ:g}-Hz peak vs active peak (BW)", "ours_active", "active"),
+    ("contact time (ms)", "ct", "plate_ct"),
+)
+
+
+def force_plate_agreement(per_step: dict[str, list]) -> dict:
+    """Per metric: agreement per step and between condition means, plus each condition's means."""
+    out: dict = {}
+    keys = [f"{speed} m/s, {slope} deg" for speed, slope in per_step["condition"]]
+    for name, ours_key, plate_key in AGREEMENT_METRICS:
+        est = np.asarray(per_step[ours_key], dtype=float)
+        ref = np.asarray(per_step[plate_key], dtype=float)
+        means = condition_means(keys, est, ref)
+        out[name] = {
+            **per_step_and_between_conditions(keys, est, ref),
+            "per_condition": {k: {"n": n, "ours": e, "plate": r} for k, (n, e, r) in means.items()},
+        }
+    return out
+
+
+def _active_estimates(rec: Recording, result: OurResult | str | None) -> dict[int, float]:
+    """Plate contact index -> the active-peak run's impact for the step matched to it."""
+    if not isinstance(result, OurResult) or not rec.force_plate:
+        return {}
+    order = np.argsort(result.step_times_s)
+    plate_on = np.array([s.contact_s for s in rec.force_plate])
+    _, pairs = match_pairs_with_lag(result.step_times_s[order], plate_on, tolerance_s(rec.rate_hz))
+    return {j: float(result.impact_g[order[i]]) for i, j in pairs}
 
 
 def plate_symmetry(rec: Recording, ours: OurResult, pairs: list[tuple[int, int]]) -> dict:

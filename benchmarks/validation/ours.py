@@ -84,6 +84,16 @@ def _runner_analyzer(runner: str) -> Analyzer:
     return RunnerAnalyzer(runner=runner)
 
 
+def active_peak_analyzer(runner: str) -> Analyzer:
+    """The analytics with the per-step impact low-passed at `evaluate.ACTIVE_PEAK_LOWPASS_HZ`: its
+    `impact_g` estimates the force plate's active peak (validation only; not a shipped setting)."""
+    from benchmarks.validation.evaluate import ACTIVE_PEAK_LOWPASS_HZ
+    from strideguard.analytics.config import AnalyticsConfig
+    from strideguard.analytics.runner import RunnerAnalyzer
+
+    return RunnerAnalyzer(runner=runner, config=AnalyticsConfig(impact_lowpass_hz=ACTIVE_PEAK_LOWPASS_HZ))
+
+
 def run_ours(
     rec: Recording, *, chunk_s: float = 1.0, analyzer_factory: AnalyzerFactory | None = None, repeat: int = 1
 ) -> OurResult:

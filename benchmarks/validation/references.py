@@ -121,6 +121,7 @@ class ForcePlateStep:
     contact_time_ms: float
     peak_vgrf_bw: float
     loading_rate_bw_per_s: float | None
+    active_peak_bw: float  # the maximum after a rearfoot strike's impact transient (`active_peak_bw`)
 
 
 def force_plate_steps(vgrf_bw: np.ndarray, rate_hz: float) -> list[ForcePlateStep]:
@@ -149,9 +150,24 @@ def force_plate_steps(vgrf_bw: np.ndarray, rate_hz: float) -> list[ForcePlateSte
                 contact_time_ms=1000.0 * (e0 - s0) / rate_hz,
                 peak_vgrf_bw=float(f.max()),
                 loading_rate_bw_per_s=loading_rate_bw_per_s(f, rate_hz),
+                active_peak_bw=active_peak_bw(f),
             )
         )
     return steps
+
+
+def active_peak_bw(force_bw: np.ndarray) -> float:
+    """The contact's active (mid-stance) peak: its maximum after the impact transient, i.e. after the
+    valley that follows the first peak (the loading rate's rule: a local maximum in the first half above
+    1 BW with 0.1 BW prominence); the contact's maximum when there is no transient (mid- and forefoot
+    strikes). The sacrum moves with the centre of mass, whose spring-mass bounce this peak is."""
+    half = force_bw[: max(force_bw.shape[0] // 2, 3)]
+    peaks, _ = find_peaks(half, height=IMPACT_PEAK_MIN_BW, prominence=IMPACT_PEAK_PROMINENCE_BW)
+    if not len(peaks):
+        return float(force_bw.max())
+    first = int(peaks[0])
+    valley = first + int(np.argmin(force_bw[first : first + force_bw.shape[0] // 10 + 2]))
+    return float(force_bw[valley:].max())
 
 
 def loading_rate_bw_per_s(force_bw: np.ndarray, rate_hz: float) -> float | None:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from benchmarks.validation.agreement import agreement
+
 RUN_MIN_S, RUN_MAX_S, WALK_MAX_S = 0.55, 0.90, 2.0  # stride-interval classes of a left-stride reference
 BOUT_MARGIN_S = 1.0  # candidate steps this close to a reference bout take that bout's lag
 MIN_LAG_STEPS = 20  # fewer steps in a bout -> the global lag is used there
@@ -271,6 +273,7 @@ def score_steps(ref: StepReference, cand_s: Values, *, tol_s: float | None = Non
     }
     per_min = 60.0 / WINDOW_S
     err_count, err_raw, err_int, err_walk, err_2x = [], [], [], [], []
+    cadence_pairs: list[tuple[float, float]] = []  # (method, reference) spm per running window
     ref_sum = cand_sum = 0
     for t0, cls in ref.windows:
         t1 = t0 + WINDOW_S
@@ -281,6 +284,8 @@ def score_steps(ref: StepReference, cand_s: Values, *, tol_s: float | None = Non
             if cr is not None:
                 cc = interval_cadence_spm(corr, t0, t1)
                 err_int.append(round((cc if cc is not None else 0.0) - cr, 2))
+                if cc is not None:
+                    cadence_pairs.append((cc, cr))
             err_count.append((n_c - n_ref) * per_min)
             err_raw.append((int(np.sum((cand >= t0) & (cand < t1))) - n_ref) * per_min)
             if ref.left_strides_s is not None:
@@ -301,6 +306,7 @@ def score_steps(ref: StepReference, cand_s: Values, *, tol_s: float | None = Non
         },
         "running_no_lag_removal": abs_err_stats(err_raw),
         "running_interval_cadence": abs_err_stats(err_int),
+        "running_interval_cadence_agreement": agreement([c for c, _ in cadence_pairs], [r for _, r in cadence_pairs]),
         "matching": matching,
         "matching_single_lag": {
             "lag_ms": round(global_lag_s * 1000, 1),

@@ -21,12 +21,13 @@ from strideguard.sensors.types import NS_PER_S
 
 if TYPE_CHECKING:  # imported where used: sensors.synthetic by generate(), analytics by run_ours()
     from strideguard.analytics.results import WindowMetrics
-    from strideguard.sensors.synthetic import WindowTruth
+    from strideguard.sensors.synthetic import SyntheticRun, WindowTruth
 
 RUN_S = 150.0  # s of running per scenario (after the standing start)
 STANDING_TEST_S = 70.0  # s standing before the run in the standing scenario (60 s scored + margins)
 STANDING_MARGIN_S = 5.0  # s at both ends of the standing span not scored (settling, first step)
 END_MARGIN_S = 0.3  # s: a true contact this close to the end has its impact after the last sample
+PAUSE_LANDING_S = 1.0  # s at the start of a pause not scored: the landing that ended the bout lies there
 TURN_MARGIN_S = 0.5  # s around a scripted turn where the bank builds up or releases (smoothed over 1 s)
 WINDOW_METRICS = (
     "cadence_spm",
@@ -134,9 +135,45 @@ def scenarios(quick: bool = False) -> list[Scenario]:
             },
         ),
         Scenario(name="standing 60 s", rate_hz=100, seed=9, standing_s=STANDING_TEST_S),
+        # issue 19: stops. Running that stops to tie a shoe (20 s) and to stand shifting weight (30 s)
+        Scenario(
+            name="stops: tie shoe, fidget",
+            rate_hz=100,
+            seed=23,
+            config={"pauses": ((30.0, 20.0, "tie_shoe"), (80.0, 30.0, "fidget"))},
+        ),
+        # walks of 2-5 s from standing between 10-12 s of standing still or fidgeting, at 25 Hz
+        Scenario(
+            name="walks between stops",
+            rate_hz=25,
+            seed=24,
+            config={
+                "walk_breaks": ((-10.0, 1000.0),),
+                "pauses": tuple((3.0 + 15.0 * i, 10.0 + i // 2, "still" if i % 2 else "fidget") for i in range(9)),
+            },
+        ),
+        # standing (fidgeting) -> walking -> running, twice, at 25 Hz
+        Scenario(
+            name="stop, walk, run",
+            rate_hz=25,
+            seed=25,
+            config={
+                "walk_breaks": ((45.0, 15.0), (105.0, 10.0)),
+                "pauses": ((30.0, 15.0, "fidget"), (95.0, 10.0, "still")),
+            },
+        ),
     ]
     if quick:
-        keep = {"base 100 Hz", "25 Hz", "500 Hz sacrum", "rotated 100 Hz", "asymmetric", "sharp turns", "standing 60 s"}
+        keep = {
+            "base 100 Hz",
+            "25 Hz",
+            "500 Hz sacrum",
+            "rotated 100 Hz",
+            "asymmetric",
+            "sharp turns",
+            "standing 60 s",
+            "stops: tie shoe, fidget",
+        }
         return [s for s in full if s.name in keep]
     return full
 
@@ -154,6 +191,7 @@ def generate(sc: Scenario) -> Recording:
     from strideguard.sensors.synthetic import (
         IDENTITY,
         NoiseBurst,
+        Pause,
         SyntheticConfig,
         SyntheticRunner,
         Turn,
@@ -167,6 +205,10 @@ def generate(sc: Scenario) -> Recording:
         cfg["noise_bursts"] = tuple(NoiseBurst(at_s=sc.standing_s + a, duration_s=d) for a, d in cfg["noise_bursts"])
     if "walk_breaks" in cfg:
         cfg["walk_breaks"] = tuple(WalkBreak(at_s=sc.standing_s + a, duration_s=d) for a, d in cfg["walk_breaks"])
+    if "pauses" in cfg:
+        cfg["pauses"] = tuple(
+            Pause(at_s=sc.standing_s + a, duration_s=d, activity=what) for a, d, what in cfg["pauses"]
+        )
     if "turns" in cfg:
         cfg["turns"] = tuple(
             Turn(at_s=sc.standing_s + a, duration_s=d, angle_deg=angle, speed_mps=v) for a, d, angle, v in cfg["turns"]
@@ -198,7 +240,10 @@ def generate(sc: Scenario) -> Recording:
         ap_axis=0 if aligned else None,
         step_ref=ref,
         truth=run,
-        info={"standing_s": sc.standing_s},
+        info={
+            "standing_s": sc.standing_s,
+            "pauses_s": [(p.at_s, p.at_s + p.duration_s) for p in config.pauses],
+        },
     )
 
 
@@ -255,10 +300,42 @@ def truth_scores(rec: Recording, ours: OurResult) -> dict:
     if run.turn_spans_ns:
         out["turns"] = turn_scores(rec, ours, order, pairs, window_truths)
     standing_s = rec.info.get("standing_s", 0.0)
-    scored = (STANDING_MARGIN_S, standing_s - STANDING_MARGIN_S)
-    if scored[1] - scored[0] >= 30.0:
-        n_false = int(np.sum((cand >= scored[0]) & (cand < scored[1])))
-        out["standing"] = {"standing_scored_s": scored[1] - scored[0], "false_steps": n_false}
+    scored = [(STANDING_MARGIN_S, standing_s - STANDING_MARGIN_S)]
+    # a pause: after the landing that ends the bout before it (its event lies in the first second)
+    scored += [(a + PAUSE_LANDING_S, b) for a, b in rec.info.get("pauses_s", [])]
+    scored = [(a, b) for a, b in scored if b - a >= 5.0]
+    if sum(b - a for a, b in scored) >= 5.0:
+        n_false = sum(int(np.sum((cand >= a) & (cand < b))) for a, b in scored)
+        out["standing"] = {"standing_scored_s": sum(b - a for a, b in scored), "false_steps": n_false}
+    out.update(walking_scores(run, ours))
+    return out
+
+
+def walking_scores(run: SyntheticRun, ours: OurResult) -> dict:
+    """Windows whose true steps are all walking steps (at least 4): our cadence against the truth over
+    the same span; and the gait of every window with 4 or more true steps of one gait, as the analytics
+    report it (`running`; walking = a cadence but not running) against the truth's."""
+    sa = run.step_arrays
+    errors, agree = [], []
+    for w in ours.windows:
+        t0 = run.start_t_ns + (w.t_start_ns - EPOCH_NS)
+        t1 = run.start_t_ns + (w.t_end_ns - EPOCH_NS)
+        lo, hi = np.searchsorted(sa.t_ns, [t0, t1])
+        walk = sa.is_walk[lo:hi]
+        if hi - lo < 4 or (walk.any() and not walk.all()):
+            continue
+        agree.append(bool(w.running) == (not walk.all()) and w.cadence_spm is not None)
+        truth = run.truth_window(t0, t1)
+        if walk.all() and w.cadence_spm is not None and truth.cadence_spm is not None:
+            errors.append(w.cadence_spm - truth.cadence_spm)
+    out: dict = {"gait_class_agreement": float(np.mean(agree)) if agree else None, "gait_class_windows": len(agree)}
+    if errors:
+        a = np.abs(errors)
+        out["walking_window_cadence_spm"] = {
+            "n": len(a),
+            "abs_err_median": float(np.median(a)),
+            "abs_err_max": float(a.max()),
+        }
     return out
 
 

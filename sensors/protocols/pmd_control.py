@@ -144,7 +144,11 @@ class MeasurementStopped:
 
 def parse_settings(data: bytes, *, protocol: str = PROTOCOL) -> PmdSettings:
     """Parse a settings list ([type][count][values]...). Unknown types or a short list raise."""
-    reader = ByteReader(data, protocol=protocol)
+    return _read_settings(ByteReader(data, protocol=protocol))
+
+
+def _read_settings(reader: ByteReader) -> PmdSettings:
+    """The settings list from `reader`'s offset to the end (errors at offsets of the reader's payload)."""
     found: dict[str, tuple] = {}
     while reader.remaining:
         type_offset = reader.offset
@@ -228,7 +232,7 @@ def parse_request(payload: bytes) -> tuple[ControlOp, int, PmdSettings]:
     except ValueError:
         raise reader.fail(f"unknown op code {op_code}", offset=0) from None
     measurement = reader.u8("measurement type")
-    return op, measurement, parse_settings(reader.rest())
+    return op, measurement, _read_settings(reader)  # offsets in errors count from the request's first byte
 
 
 def build_response(

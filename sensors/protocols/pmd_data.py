@@ -111,9 +111,13 @@ def _decode_raw(content: bytes, value_bytes: int, payload: bytes) -> np.ndarray:
 def decode_delta(
     content: bytes, *, channels: int, resolution_bits: int, offset: int = 0, payload: bytes | None = None
 ) -> np.ndarray:
-    """Reference sample plus delta blocks -> int64 (n, channels) counts."""
-    payload = content if payload is None else payload
-    reader = ByteReader(content, protocol=PROTOCOL)
+    """Reference sample plus delta blocks -> int64 (n, channels) counts.
+
+    `content` is `payload[offset:]` when `payload` (the whole notification) is given: every DecodeError
+    then carries the notification and the offset in it, not an offset into the content."""
+    if payload is None:
+        payload, offset = content, 0
+    reader = ByteReader(payload, protocol=PROTOCOL, offset=offset)
     ref_bytes = math.ceil(resolution_bits / 8)
     ref_raw = reader.take(ref_bytes * channels, "reference sample")
     reference = np.array(
@@ -126,12 +130,7 @@ def decode_delta(
         width = reader.u8("delta bit width")
         count = reader.u8("delta sample count")
         if width > MAX_DELTA_WIDTH_BITS:
-            raise DecodeError(
-                f"delta bit width {width} exceeds {MAX_DELTA_WIDTH_BITS}",
-                protocol=PROTOCOL,
-                payload=payload,
-                offset=offset + block_offset,
-            )
+            raise reader.fail(f"delta bit width {width} exceeds {MAX_DELTA_WIDTH_BITS}", offset=block_offset)
         n_values = count * channels
         packed = reader.take(math.ceil(width * n_values / 8), "delta block")
         if width == 0 or count == 0:

@@ -3,7 +3,7 @@
 The configuration describes the runner in the anatomical frame of the trunk (x forward, y left, z up;
 right-handed) and the sensor's mounting rotation separately, so that a test can ask the same runner
 to wear the strap at any angle. Scripted `Change`s describe how the runner drifts over time (a fatigue
-episode); `WalkBreak`s, `NoiseBurst`s and `Turn`s add the disturbances and the course a real run has.
+episode); `WalkBreak`s, `Pause`s, `NoiseBurst`s and `Turn`s add the disturbances and the course a real run has.
 """
 
 from __future__ import annotations
@@ -77,6 +77,35 @@ class WalkBreak:
     def __post_init__(self) -> None:
         if not (self.at_s >= 0 and self.duration_s > 0):
             raise SyntheticConfigError("needs at_s >= 0 and duration_s > 0", field="WalkBreak")
+
+
+PAUSE_ACTIVITIES = ("still", "fidget", "tie_shoe")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pause:
+    """The runner stops from `at_s` for `duration_s` (no steps), then goes on at the gait of that time
+    (running, or walking inside a `WalkBreak`), the first step exactly at the pause's end.
+
+    `activity` is what they do meanwhile:
+    * "still": stand upright and still (sensor noise only).
+    * "fidget": shift their weight from foot to foot and sway: mediolateral 0.06 g RMS (0.2-1.2 Hz,
+      the trunk moving over one foot then the other), anteroposterior 0.04 g and vertical 0.04 g RMS
+      (0.3-3 Hz: knees flexing, rising on the toes), trunk roll 3 deg RMS. Quiet standing at the lower
+      back is about 0.01 g RMS; walking makes 0.15-0.3 g of vertical acceleration at 1.6-2 Hz.
+    * "tie_shoe": bend the trunk forward by `TIE_SHOE_PITCH_DEG` (over about a second, as every posture
+      change here) and back up at the end, with small movements of the hands in between (0.05 g RMS on
+      every axis, 0.5-4 Hz, and 3 deg RMS of pitch)."""
+
+    at_s: float
+    duration_s: float
+    activity: str = "still"
+
+    def __post_init__(self) -> None:
+        if not (self.at_s >= 0 and self.duration_s > 0 and self.activity in PAUSE_ACTIVITIES):
+            raise SyntheticConfigError(
+                f"needs at_s >= 0, duration_s > 0 and activity in {PAUSE_ACTIVITIES}", field="Pause"
+            )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -174,6 +203,7 @@ class SyntheticConfig:
     walk_impact_g: float = 1.3
     walk_lean_deg: float = 2.0
     walk_breaks: tuple[WalkBreak, ...] = ()
+    pauses: tuple[Pause, ...] = ()
     noise_bursts: tuple[NoiseBurst, ...] = ()
     turns: tuple[Turn, ...] = ()
     changes: tuple[Change, ...] = ()
@@ -207,6 +237,7 @@ class SyntheticConfig:
                 raise SyntheticConfigError(f"{getattr(self, name)!r} is out of range", field=name)
         object.__setattr__(self, "mount_rotation", as_rotation(self.mount_rotation))
         object.__setattr__(self, "walk_breaks", tuple(self.walk_breaks))
+        object.__setattr__(self, "pauses", tuple(self.pauses))
         object.__setattr__(self, "noise_bursts", tuple(self.noise_bursts))
         object.__setattr__(self, "turns", tuple(self.turns))
         object.__setattr__(self, "changes", tuple(self.changes))

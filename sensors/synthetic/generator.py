@@ -38,6 +38,15 @@ LEAN_SMOOTHING_S = 1.0  # s, posture changes (stand -> run, run <-> walk) take a
 MIN_PULSE_SHAPE = 2.0  # broadest pulse (Beta exponents a+b): about a half sine
 MAX_PULSE_SHAPE = 3000.0  # narrowest pulse
 JITTER_CLIP_SD = 3.0  # random per-step variations are clipped at 3 standard deviations
+WALK_SETTLE_FRACTION = 0.5  # of a step: a walk's closing step settles from its peak into standing over this
+TIE_SHOE_PITCH_DEG = 70.0  # forward trunk bend while tying a shoe (standing, one foot forward)
+PAUSE_TAPER_S = 0.5  # s, a pause's movements fade in and out over this
+# a Pause's movements: (what, band Hz, RMS) with what = world force axis 0-2 (g) or "roll"/"pitch" (deg)
+PAUSE_MOTION: dict[str, tuple[tuple[int | str, tuple[float, float], float], ...]] = {
+    "still": (),
+    "fidget": ((1, (0.2, 1.2), 0.06), (0, (0.3, 3.0), 0.04), (2, (0.3, 3.0), 0.04), ("roll", (0.2, 1.2), 3.0)),
+    "tie_shoe": ((0, (0.5, 4.0), 0.05), (1, (0.5, 4.0), 0.05), (2, (0.5, 4.0), 0.05), ("pitch", (0.2, 1.0), 3.0)),
+}
 GYRO_NOISE_PER_BURST_G = 60.0  # deg/s of gyro rattle per g of loose-strap acceleration noise
 DEFAULT_START_T_NS = 1_767_250_800 * NS_PER_S  # 2026-01-01T07:00:00Z: deterministic default epoch
 
@@ -67,6 +76,9 @@ class _Steps:
     impact_g: np.ndarray
     shape: np.ndarray  # Beta exponent sum of the running pulse
     braking_g: np.ndarray
+    starts_bout: np.ndarray  # the first step after standing (no step time: the interval is a pause)
+    ends_bout: np.ndarray  # the last contact before standing (a walking step fades into standing)
+    landing: np.ndarray  # the contact that ends a running bout: the runner lands and stands (see _with_landings)
 
 
 class SyntheticRunner:
@@ -92,7 +104,8 @@ class SyntheticRunner:
         if not (math.isfinite(duration_s) and duration_s * rate_hz >= 2):
             raise SyntheticConfigError(f"must cover at least two samples, got {duration_s}", field="duration_s")
         cfg = self.config
-        step_rng, signal_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+        # a third stream for the pauses' movements: the first two (and every run without pauses) unchanged
+        step_rng, signal_rng, pause_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
         grid_s = np.arange(0.0, duration_s + MARGIN_S, GRID_S)
         is_walk_grid = _walking(cfg, grid_s)
         steps = _step_events(cfg, grid_s, is_walk_grid, step_rng)
@@ -104,6 +117,7 @@ class SyntheticRunner:
         lean_rate_dps = np.interp(t_s, grid_s, np.gradient(lean_grid_deg, GRID_S))
         f_world, angles_rad, rates_rps = _world_signal(cfg, steps, t_s, lean_deg, lean_rate_dps)
         _add_turns(cfg, grid_s, t_s, f_world, angles_rad, rates_rps)
+        _add_pause_motion(cfg, grid_s, t_s, f_world, angles_rad, rates_rps, pause_rng)
         f_trunk = _world_to_trunk(f_world, *angles_rad)
         omega_trunk_dps = np.degrees(_body_rates(angles_rad, rates_rps))
         mount = np.asarray(cfg.mount_rotation)
@@ -168,25 +182,56 @@ def _shifted(cfg: SyntheticConfig, attr: str, t_s: np.ndarray) -> np.ndarray:
     return total
 
 
+def _moving(cfg: SyntheticConfig, t_s: np.ndarray) -> np.ndarray:
+    """True where the runner is on the move: after the standing start and outside every `Pause`."""
+    moving = t_s >= cfg.standing_s
+    for pause in cfg.pauses:
+        moving &= ~((t_s >= pause.at_s) & (t_s < pause.at_s + pause.duration_s))
+    return moving
+
+
 def _walking(cfg: SyntheticConfig, t_s: np.ndarray) -> np.ndarray:
     walking = np.zeros(t_s.shape, dtype=bool)
     for brk in cfg.walk_breaks:
         walking |= (t_s >= brk.at_s) & (t_s < brk.at_s + brk.duration_s)
-    return walking & (t_s >= cfg.standing_s)
+    return walking & _moving(cfg, t_s)
 
 
 def _clipped_normal(rng: np.random.Generator, sd: float, size: int) -> np.ndarray:
     return np.clip(rng.normal(0.0, sd, size), -JITTER_CLIP_SD * sd, JITTER_CLIP_SD * sd) if sd else np.zeros(size)
 
 
+def _segments(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) index ranges of the runs of True in `mask`."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def _nominal_contacts(freq_hz: np.ndarray, grid_s: np.ndarray, moving: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Contacts from the step frequency integrated within each moving segment (a bout), the first one at
+    the segment's start; returns (times, index of the bout each belongs to)."""
+    times, bouts = [], []
+    for bout, (a, b) in enumerate(_segments(moving)):
+        f = freq_hz[a:b]
+        phase = np.concatenate(([0.0], np.cumsum((f[1:] + f[:-1]) * (GRID_S / 2.0))))
+        n = math.floor(phase[-1]) + 1
+        nominal = np.interp(np.arange(n), phase, grid_s[a:b])
+        nominal[0] = grid_s[a]
+        times.append(nominal)
+        bouts.append(np.full(n, bout))
+    if not times:
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
+    return np.concatenate(times), np.concatenate(bouts)
+
+
 def _step_events(cfg: SyntheticConfig, grid_s: np.ndarray, is_walk: np.ndarray, rng: np.random.Generator) -> _Steps:
-    """Contacts from the integrated step frequency, then asymmetry and jitter on the intervals."""
+    """Contacts from the integrated step frequency, then asymmetry and jitter on the intervals. Each bout
+    (moving segment between pauses) starts with a contact at its first instant; the last step of a bout
+    lasts one step interval, then the runner stands."""
     cadence = np.where(is_walk, cfg.walk_cadence_spm, cfg.cadence_spm * _scaled(cfg, "cadence_pct", grid_s))
-    moving = grid_s >= cfg.standing_s
-    freq_hz = np.where(moving, cadence / 60.0, 0.0)
-    phase = np.concatenate(([0.0], np.cumsum((freq_hz[1:] + freq_hz[:-1]) * (GRID_S / 2.0))))
-    first = int(np.searchsorted(grid_s, cfg.standing_s))
-    n_steps = math.floor(phase[-1] - phase[first]) + 1 if first < grid_s.size else 0
+    moving = _moving(cfg, grid_s)
+    nominal_t, bout = _nominal_contacts(cadence / 60.0, grid_s, moving)
+    n_steps = nominal_t.size
     if n_steps < 3:
         empty, none = np.zeros(0), np.zeros(0, dtype=bool)
         return _Steps(
@@ -198,19 +243,32 @@ def _step_events(cfg: SyntheticConfig, grid_s: np.ndarray, is_walk: np.ndarray, 
             impact_g=empty,
             shape=empty,
             braking_g=empty,
+            starts_bout=none,
+            ends_bout=none,
+            landing=none,
         )
-    nominal_t = np.interp(np.arange(n_steps) + phase[first], phase[first:], grid_s[first:])
-    nominal_t[0] = cfg.standing_s
     index = np.arange(n_steps)
     first_is_left = cfg.first_side == "left"
     is_left = (index % 2 == 0) == first_is_left
     asym_pct = cfg.step_time_asymmetry_pct + _shifted(cfg, "step_time_asymmetry_pct", nominal_t[1:])
     side_factor = np.where(is_left[1:], 1.0 + asym_pct / 200.0, 1.0 - asym_pct / 200.0)
     jitter = 1.0 + _clipped_normal(rng, cfg.step_time_jitter_pct / 100.0, n_steps - 1)
-    t = np.concatenate(([cfg.standing_s], cfg.standing_s + np.cumsum(np.diff(nominal_t) * side_factor * jitter)))
-    keep = t < grid_s[-1]
-    t, is_left = t[keep], is_left[keep]
-    period = np.append(np.diff(t), np.diff(t)[-1])
+    same_bout = bout[1:] == bout[:-1]
+    interval = np.diff(nominal_t) * side_factor * jitter
+    # within a bout the jittered intervals add up from the bout's first contact
+    summed = np.cumsum(np.concatenate(([0.0], np.where(same_bout, interval, 0.0))))
+    first = np.flatnonzero(np.concatenate(([True], ~same_bout)))[bout]
+    t = nominal_t[first] + summed - summed[first]
+    bout_end_s = np.array([grid_s[b - 1] + GRID_S for _, b in _segments(moving)])
+    keep = (t < grid_s[-1]) & (t < bout_end_s[bout])
+    t, is_left, bout = t[keep], is_left[keep], bout[keep]
+    last_in_bout = np.append(bout[1:] != bout[:-1], True)
+    period = np.append(np.diff(t), np.nan)
+    # the last step of a bout lasts as long as the one before it in the bout, else a step at its cadence
+    prev = np.concatenate(([np.nan], period[:-1]))
+    first_in_bout = np.concatenate(([True], last_in_bout[:-1]))
+    fallback = 60.0 / np.interp(t, grid_s, cadence)
+    period = np.where(last_in_bout, np.where(first_in_bout, fallback, prev), period)
     walk = np.interp(t, grid_s, is_walk.astype(np.float64)) > 0.5
 
     impact_asym = cfg.impact_asymmetry_pct + _shifted(cfg, "impact_asymmetry_pct", t)
@@ -228,7 +286,7 @@ def _step_events(cfg: SyntheticConfig, grid_s: np.ndarray, is_walk: np.ndarray, 
     run_impact_g = np.where(area_needed > max_area, period / (max_area * run_contact_s), requested_g)
     walk_impact_g = 1.0 + (cfg.walk_impact_g - 1.0) * impact_factor
     braking = cfg.braking_g * _scaled(cfg, "braking_pct", t)
-    return _Steps(
+    steps = _Steps(
         t_s=t,
         period_s=period,
         is_left=is_left,
@@ -237,14 +295,52 @@ def _step_events(cfg: SyntheticConfig, grid_s: np.ndarray, is_walk: np.ndarray, 
         impact_g=np.where(walk, walk_impact_g, run_impact_g),
         shape=shape,
         braking_g=np.where(walk, WALK_BRAKING_FRACTION * braking, braking),
+        starts_bout=first_in_bout,
+        ends_bout=last_in_bout & (bout_end_s[bout] < grid_s[-1]),  # a pause follows
+        landing=np.zeros(t.size, dtype=bool),
+    )
+    return _with_landings(steps, steps.ends_bout)
+
+
+def _with_landings(steps: _Steps, ends_run: np.ndarray) -> _Steps:
+    """A bout that stops ends with one more contact. Running: after the last push-off the runner is in
+    the air and must land; the landing only has to stop the downward velocity of the flight (a running
+    contact also launches the next flight), so its force is the running pulse up to its peak, then it
+    settles into the 1 g of standing by the end of the contact. Walking: the trailing foot closes up
+    beside the other; the walking wave up to its peak, then settling into 1 g over half a step. It is a
+    step in the truth (pedometers count it too)."""
+    after = np.flatnonzero(ends_run)
+    if after.size == 0:
+        return steps
+    at = after + 1
+
+    def insert(values: np.ndarray, new: np.ndarray) -> np.ndarray:
+        return np.insert(values, at, new)
+
+    return _Steps(
+        t_s=insert(steps.t_s, steps.t_s[after] + steps.period_s[after]),
+        period_s=insert(steps.period_s, np.where(steps.is_walk[after], steps.period_s[after], steps.contact_s[after])),
+        is_left=insert(steps.is_left, ~steps.is_left[after]),
+        is_walk=insert(steps.is_walk, steps.is_walk[after]),
+        contact_s=insert(steps.contact_s, steps.contact_s[after]),
+        impact_g=insert(steps.impact_g, steps.impact_g[after]),
+        shape=insert(steps.shape, steps.shape[after]),
+        braking_g=insert(steps.braking_g, steps.braking_g[after]),
+        starts_bout=insert(steps.starts_bout, np.zeros(after.size, dtype=bool)),
+        ends_bout=insert(np.where(ends_run, False, steps.ends_bout), np.ones(after.size, dtype=bool)),
+        landing=insert(steps.landing, np.ones(after.size, dtype=bool)),
     )
 
 
 def _lean_trajectory(cfg: SyntheticConfig, grid_s: np.ndarray, is_walk: np.ndarray) -> np.ndarray:
-    """Forward lean in degrees: 0 standing, the running lean plus scripted changes, the walking lean;
-    transitions smoothed over about a second."""
+    """Forward lean in degrees: 0 standing, the running lean plus scripted changes, the walking lean,
+    bent forward while tying a shoe; transitions smoothed over about a second."""
     run_lean = cfg.lean_deg + _shifted(cfg, "lean_deg", grid_s)
-    return _smoothed(np.where(grid_s < cfg.standing_s, 0.0, np.where(is_walk, cfg.walk_lean_deg, run_lean)))
+    lean = np.where(_moving(cfg, grid_s), np.where(is_walk, cfg.walk_lean_deg, run_lean), 0.0)
+    for pause in cfg.pauses:
+        if pause.activity == "tie_shoe":
+            lean[(grid_s >= pause.at_s) & (grid_s < pause.at_s + pause.duration_s)] = TIE_SHOE_PITCH_DEG
+    return _smoothed(lean)
 
 
 def _smoothed(grid_values: np.ndarray) -> np.ndarray:
@@ -302,6 +398,7 @@ def _world_signal(
 
     k = np.searchsorted(steps.t_s, t_s, side="right") - 1
     moving = k >= 0
+    moving[moving] = t_s[moving] - steps.t_s[k[moving]] < steps.period_s[k[moving]]  # else standing after a bout
     k = k[moving]
     tau = t_s[moving] - steps.t_s[k]
     period = steps.period_s[k]
@@ -316,7 +413,16 @@ def _world_signal(
     shape = steps.shape[k]
     log_pulse = shape * (u_peak * np.log(uc / u_peak) + (1 - u_peak) * np.log((1 - uc) / (1 - u_peak)))
     run_v = np.where(in_contact, steps.impact_g[k] * np.exp(log_pulse), 0.0)
-    walk_v = 1.0 + (steps.impact_g[k] - 1.0) * np.cos(2 * np.pi * (fraction - WALK_PEAK_AT_STEP_FRACTION))
+    # the landing that ends a running bout: the pulse up to its peak, then settling into standing at 1 g
+    settle = _smoothstep((uc - u_peak) / (1 - u_peak))
+    run_v = np.where(steps.landing[k], run_v + (1.0 - run_v) * settle, run_v)
+    # a walk from standing rises into its first peak; its closing step settles from its peak into standing
+    rise = np.where(steps.starts_bout[k], _smoothstep(fraction / WALK_PEAK_AT_STEP_FRACTION), 1.0)
+    fall = np.where(
+        steps.landing[k], 1.0 - _smoothstep((fraction - WALK_PEAK_AT_STEP_FRACTION) / WALK_SETTLE_FRACTION), 1.0
+    )
+    wave = np.cos(2 * np.pi * (fraction - WALK_PEAK_AT_STEP_FRACTION))
+    walk_v = 1.0 + (steps.impact_g[k] - 1.0) * wave * rise * fall
     f[moving, 2] = np.where(walk, walk_v, run_v)
 
     # Anteroposterior: braking then propulsion, zero net impulse (constant speed).
@@ -325,7 +431,10 @@ def _world_signal(
     f[moving, 0] = np.where(walk, walk_ap, run_ap)
 
     # Mediolateral at stride frequency: stride phase advances pi per step; + at right contacts.
-    stride_phase = np.pi * (k + fraction)
+    # stride phase: pi per step, from the side of the step (not its index: a bout's landing step shifts
+    # the index parity of every later bout; for uninterrupted alternation both are the same mod 2 pi)
+    first_is_left = cfg.first_side == "left"
+    stride_phase = np.pi * ((steps.is_left[k] != first_is_left) + fraction)
     phase_rate = np.pi / period
     sign = 1.0 if cfg.first_side == "right" else -1.0
     run_sway_scale = _scaled(cfg, "sway_pct", t_s[moving])
@@ -345,6 +454,52 @@ def _world_signal(
     yaw[moving] = sign * a_yaw * np.sin(stride_phase)
     yaw_rate[moving] = sign * a_yaw * np.cos(stride_phase) * phase_rate
     return f, (roll, pitch, yaw), (roll_rate, pitch_rate, yaw_rate)
+
+
+def _add_pause_motion(
+    cfg: SyntheticConfig,
+    grid_s: np.ndarray,
+    t_s: np.ndarray,
+    f_world: np.ndarray,
+    angles: tuple[np.ndarray, np.ndarray, np.ndarray],
+    rates: tuple[np.ndarray, np.ndarray, np.ndarray],
+    rng: np.random.Generator,
+) -> None:
+    """A pause's movements in place (`PAUSE_MOTION`): band-limited random force on the world axes and trunk
+    roll or pitch, drawn on the step-event grid (the same movements at any rate), faded in and out."""
+    for pause in cfg.pauses:
+        lo, hi = np.searchsorted(grid_s, [pause.at_s, pause.at_s + pause.duration_s])
+        if hi - lo < 8:
+            continue
+        span = grid_s[lo:hi] - pause.at_s
+        taper = np.clip(np.minimum(span, pause.duration_s - span) / PAUSE_TAPER_S, 0.0, 1.0)
+        for what, band_hz, rms in PAUSE_MOTION[pause.activity]:
+            noise = _band_noise(rng, hi - lo, band_hz)
+            noise *= taper * rms / max(float(np.sqrt(np.mean(noise**2))), 1e-12)
+            on_grid = np.zeros_like(grid_s)
+            on_grid[lo:hi] = noise
+            values = np.interp(t_s, grid_s, on_grid)
+            if isinstance(what, int):
+                f_world[:, what] += values
+            else:
+                axis = 0 if what == "roll" else 1
+                angles[axis][:] += np.radians(values)
+                rates[axis][:] += np.radians(np.interp(t_s, grid_s, np.gradient(on_grid, GRID_S)))
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    """0 below 0, 1 above 1, 3x^2 - 2x^3 between: a ramp with no jump in value or slope."""
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def _band_noise(rng: np.random.Generator, n: int, band_hz: tuple[float, float]) -> np.ndarray:
+    """Gaussian noise of n grid samples with a flat spectrum inside `band_hz` and none outside (white noise
+    with the other frequencies removed; a filter's start-up transient would dominate a short pause)."""
+    spectrum = np.fft.rfft(rng.normal(size=n))
+    freq_hz = np.fft.rfftfreq(n, GRID_S)
+    spectrum[(freq_hz < band_hz[0]) | (freq_hz > band_hz[1])] = 0.0
+    return np.fft.irfft(spectrum, n)
 
 
 def _world_to_trunk(f: np.ndarray, roll: np.ndarray, pitch: np.ndarray, yaw: np.ndarray) -> np.ndarray:
@@ -421,6 +576,7 @@ def _truth_steps(steps: _Steps, duration_s: float, start_t_ns: int) -> tuple[Ste
         walk, WALK_PEAK_AT_STEP_FRACTION * steps.period_s[keep], PEAK_AT_CONTACT_FRACTION * steps.contact_s[keep]
     )
     step_time = np.concatenate(([np.nan], np.diff(t_s))) if t_s.size else np.zeros(0)
+    step_time[steps.starts_bout[keep]] = np.nan  # the interval before a bout's first step is a pause
     arrays = StepArrays(
         t_ns=start_t_ns + np.round(t_s * NS_PER_S).astype(np.int64),
         is_left=steps.is_left[keep],
@@ -443,7 +599,7 @@ def _truth_steps(steps: _Steps, duration_s: float, start_t_ns: int) -> tuple[Ste
             impact_t_ns=int(peak_ns[i]),
             toe_off_t_ns=int(toe_off_ns[i]),
             contact_time_ms=float(contact_ms[i]),
-            step_time_s=None if i == 0 else float(step_time[i]),
+            step_time_s=float(step_time[i]) if np.isfinite(step_time[i]) else None,
             braking_g=float(braking_g[i]),
             vertical_oscillation_cm=float(arrays.vertical_oscillation_cm[i]),
         )

@@ -50,3 +50,39 @@ def fatigue_run(
     return SyntheticRunner(fatigue_config(**overrides)).generate(
         duration_s, rate_hz, seed=seed, runner=runner, placement=placement
     )
+
+
+WARMUP_EASY_S = 240.0  # s: an easy start reaches working level over the first four minutes
+WARMUP_EASY_CADENCE_PCT = -4.0  # % below working cadence at the first step (about 0.9 m/s slower)
+WARMUP_EASY_IMPACT_PCT = -12.0  # % below working impact at the first step
+
+
+def warmup_run(
+    start: str,
+    *,
+    duration_s: float = 900.0,
+    rate_hz: float = 50.0,
+    seed: int = 30,
+    runner: str = "synthetic-warmup",
+    cadence_spm: float = 170.0,
+    impact_g: float = 2.8,
+    **overrides: Any,
+) -> SyntheticRun:
+    """A run that starts `"easy"` (cadence and impact below working level, ramping up over the first four
+    minutes: the truth of a warm-up) or `"hard"` (at working level from the first step). Working level
+    is `cadence_spm` and `impact_g` either way, so the two share one previous session's baseline."""
+    if start == "hard":
+        fields: dict[str, Any] = {"cadence_spm": cadence_spm, "impact_g": impact_g, "standing_s": 5.0}
+    elif start == "easy":
+        cadence_up = 100.0 / (1 + WARMUP_EASY_CADENCE_PCT / 100) - 100.0
+        impact_up = 100.0 / (1 + WARMUP_EASY_IMPACT_PCT / 100) - 100.0
+        fields = {
+            "cadence_spm": cadence_spm * (1 + WARMUP_EASY_CADENCE_PCT / 100),
+            "impact_g": impact_g * (1 + WARMUP_EASY_IMPACT_PCT / 100),
+            "standing_s": 5.0,
+            "changes": (Change(at_s=5.0, ramp_s=WARMUP_EASY_S, cadence_pct=cadence_up, impact_pct=impact_up),),
+        }
+    else:
+        raise ValueError(f"start is 'easy' or 'hard', got {start!r}")
+    fields.update(overrides)
+    return SyntheticRunner(SyntheticConfig(**fields)).generate(duration_s, rate_hz, seed=seed, runner=runner)

@@ -371,7 +371,7 @@ def write_sessions_file(subject_dir: pathlib.Path, subject: str, rows: Sequence[
 def write_dataset_files(
     root: pathlib.Path,
     *,
-    participants: Sequence[tuple[str, str, int]],
+    participants: Sequence[dict[str, Any]],
     pseudonymous: bool,
     dates_shifted: bool,
     version: str,
@@ -407,17 +407,41 @@ def write_dataset_files(
     ]
     write_json(paths[0], description)
     paths[1].write_text(readme(pseudonymous=pseudonymous, dates_shifted=dates_shifted))
+
+    def cell(value: Any) -> str:
+        return "n/a" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
     write_tsv(
         paths[2],
-        ["participant_id", "group", "n_sessions"],
-        [[f"sub-{sub}", group or "n/a", str(n)] for sub, group, n in participants],
+        ["participant_id", "group", "n_sessions", "age", "sex", "height", "weight"],
+        [
+            [
+                f"sub-{p['subject']}",
+                p["group"] or "n/a",
+                str(p["n_sessions"]),
+                *(cell(p.get(k)) for k in ("age_years", "sex", "height_cm", "mass_kg")),
+            ]
+            for p in participants
+        ],
     )
+    coarse = " (coarsened: pseudonymous export)" if pseudonymous else ""
     write_json(
         paths[3],
         {
             "participant_id": {"Description": "runner label" + (" (pseudonymous)" if pseudonymous else "")},
             "group": {"Description": "team label" + (" (pseudonymous)" if pseudonymous else "")},
             "n_sessions": {"Description": "sessions of this runner in the export"},
+            "age": {
+                "Description": "age in whole years at the runner's first exported session"
+                + (", rounded down to a multiple of 5" if pseudonymous else ""),
+                "Units": "year",
+            },
+            "sex": {
+                "Description": "as the runner gave it (strideguard runner)",
+                "Levels": {"female": "female", "male": "male", "other": "other"},
+            },
+            "height": {"Description": "body height" + coarse, "Units": "cm"},
+            "weight": {"Description": "body mass" + coarse, "Units": "kg"},
         },
     )
     write_json(

@@ -20,6 +20,8 @@ import pyarrow as pa
 
 from strideguard.analytics.results import RiskEvent, StepEvent, WindowMetrics
 from strideguard.sensors.types import HeartRateReading, SampleKind, StrideReading
+from strideguard.stream.retraining.records import COLUMN_DOCS as RETRAINING_DOCS
+from strideguard.stream.retraining.records import PROGRESS_TABLE
 
 # Unit by name suffix, longest first; "1" is dimensionless.
 UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
@@ -51,6 +53,11 @@ UNITS_BY_NAME: dict[str, str] = {
     "tracksys": "n/a",
     "status": "n/a",
     "summary_json": "n/a",
+    "warmup_start": "n/a",
+    "shoe": "n/a",
+    "age_years": "year",
+    "sex": "n/a",
+    "mass_kg": "kg",
     "meta_json": "n/a",
     "index": "1",
     "n_steps": "1",
@@ -108,7 +115,22 @@ DESCRIPTIONS: dict[str, str] = {
     "started_t_ns": f"first sample of the session, {TIME_NOTE}",
     "ended_t_ns": f"end of the last analysed step or window, {TIME_NOTE}",
     "duration_s": "ended - started (for alerts: how long the anomaly had lasted when reported)",
-    "summary_json": "the analyzer's session summary (JSON object)",
+    "summary_json": "the analyzer's session summary (JSON object); its `risk` holds the score statistics, "
+    "the baseline, event counts (metric:onset/cleared, metric:note for info notes), `warmup` (the warm-up "
+    "check: judged, hard_start, pct_of_working per signal, against) and `cadence_floor_windows` (running "
+    "windows where the 160-spm floor was judged, had no speed, or were below running speed) and "
+    "`settings` (the [risk] table in force for the session: with it as --config a re-analysis gives the "
+    "same alerts)",
+    "warmup_start": "how the run started by the warm-up check: easy, hard, or n/a when not judged "
+    "(too short, too few signals); a heuristic, docs/risk.md 'Warm-up'",
+    "shoe": "the shoes worn (`strideguard shoes`); a label shoe-N under --pseudonymise, n/a when none",
+    "age_years": "the runner's age in whole years at the session (from the birth year of `strideguard runner`; "
+    "rounded down to a multiple of 5 under --pseudonymise); empty when unknown",
+    "sex": "female, male or other (`strideguard runner`); n/a when unknown",
+    "height_cm": "the runner's height (`strideguard runner`; to the nearest 5 cm under --pseudonymise); empty "
+    "when unknown",
+    "mass_kg": "the runner's body mass (`strideguard runner`; to the nearest 5 kg under --pseudonymise): "
+    "impact_g x mass_kg x 9.81 is the trunk impact in newtons; empty when unknown",
     # StepEvent
     "t_ns": f"event time, {TIME_NOTE}",
     "index": "0-based step number in the session",
@@ -182,6 +204,7 @@ DESCRIPTIONS: dict[str, str] = {
     "end_t_ns@gaps": f"first sample after the gap, {TIME_NOTE}",
     "duration_s@gaps": "end - start",
 }
+DESCRIPTIONS.update({f"{name}@{PROGRESS_TABLE}": text for name, text in RETRAINING_DOCS.items()})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -297,6 +320,12 @@ def standard_tables() -> dict[str, list[Column]]:
                 ("ended_t_ns", pa.int64(), True),
                 ("duration_s", pa.float64(), True),
                 ("summary_json", pa.string(), False),
+                ("warmup_start", pa.string(), False),
+                ("shoe", pa.string(), False),
+                ("age_years", pa.int64(), True),
+                ("sex", pa.string(), False),
+                ("height_cm", pa.float64(), True),
+                ("mass_kg", pa.float64(), True),
             ]
         ),
         "devices": _plain(
@@ -361,7 +390,8 @@ def sqlite_columns(decl: list[tuple[str, str]], *, table: str) -> list[Column]:
                 name=name,
                 arrow_type=sql_types.get(sql.upper(), pa.string()),
                 unit=unit,
-                description=DESCRIPTIONS.get(name, f"column {name} of the {table} table"),
+                description=DESCRIPTIONS.get(f"{name}@{table}")
+                or DESCRIPTIONS.get(name, f"column {name} of the {table} table"),
                 nullable=True,
             )
         )

@@ -34,6 +34,7 @@ from strideguard.stream.export.dictionary import (
     sqlite_columns,
     standard_tables,
 )
+from strideguard.stream.export.participants import person
 from strideguard.stream.export.progress import ProgressBar
 from strideguard.stream.export.pseudonym import (
     NS_PER_DAY,
@@ -54,6 +55,9 @@ from strideguard.stream.export.tables import (
     session_row,
 )
 from strideguard.stream.export.tabular import TableWriters
+from strideguard.stream.retraining.records import PROGRESS_TABLE
+from strideguard.stream.sqlite.profiles import Profiles
+from strideguard.stream.sqlite.shoes import ShoeLog
 from strideguard.stream.sqlite.store import INCOMPLETE, STORE_LOST, SessionRow, SessionStore
 
 MIN_BINARY_NAME = 6  # characters: shorter names turn up in compressed bytes by chance
@@ -168,6 +172,21 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
     partial.mkdir(parents=True)
     tables = standard_tables()
     pain = _pain_tables(store.path)
+    with Profiles(store.path, readonly=True) as profile_log:
+        profiles = {r.runner: profile_log.get(r.runner) for r in rows}
+    with ShoeLog(store.path, readonly=True) as shoe_log:
+        worn = {r.session_id: shoe for r in rows if (shoe := shoe_log.shoe_of(r.session_id)) is not None}
+    shoe_labels: dict[int, str] = {}
+
+    def shoe_label(session_id: str) -> str | None:
+        """The shoes' name, or under --pseudonymise a label (a name may hold anything: "anna's blue")."""
+        shoe = worn.get(session_id)
+        if shoe is None:
+            return None
+        if not opts.pseudonymise:
+            return shoe.name
+        return shoe_labels.setdefault(shoe.shoe_id, f"shoe-{len(shoe_labels) + 1}")
+
     tables.update({name: cols for name, (cols, _) in pain.items()})
     writers = TableWriters(partial, tables, parquet="parquet" in opts.formats, csv="csv" in opts.formats)
     do_tables = "parquet" in opts.formats or "csv" in opts.formats
@@ -210,7 +229,14 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
                 result.problems.append(f"sub-{subject} ses-{session} is incomplete: {'; '.join(info['incomplete'])}")
             if not labeler.pseudonymous:
                 info["session_id"] = row.session_id
-            p = participants.setdefault(subject, {"group": group, "sessions": []})
+            p = participants.setdefault(
+                subject,
+                {
+                    "group": group,
+                    "sessions": [],
+                    **person(profiles.get(row.runner), at_t_ns=row.started_t_ns, coarse=opts.pseudonymise),
+                },
+            )
             if "bids" in opts.formats and samples.streams:
                 bar.set_label(f"sub-{subject} ses-{session}: BIDS")
                 info["tracksys"] = _write_bids_session(
@@ -220,7 +246,19 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
             if do_tables:
                 bar.set_label(f"sub-{subject} ses-{session}: tables")
                 _write_session_tables(
-                    writers, tables, row, subject, session, group, samples, steps, windows, alerts, labeler
+                    writers,
+                    tables,
+                    row,
+                    subject,
+                    session,
+                    group,
+                    samples,
+                    steps,
+                    windows,
+                    alerts,
+                    labeler,
+                    shoe=shoe_label(row.session_id),
+                    person=person(profiles.get(row.runner), at_t_ns=row.started_t_ns, coarse=opts.pseudonymise),
                 )
             result.sessions.append(info)
             result.n_samples += samples.n_samples
@@ -234,7 +272,11 @@ def export_sessions(store: SessionStore, rows: Sequence[SessionRow], opts: Expor
                     bids.write_sessions_file(bids_root / f"sub-{subject}", subject, p["sessions"])
             bids.write_dataset_files(
                 bids_root,
-                participants=[(s, p["group"], len(p["sessions"])) for s, p in participants.items() if p["sessions"]],
+                participants=[
+                    {**p, "subject": s, "n_sessions": len(p["sessions"])}
+                    for s, p in participants.items()
+                    if p["sessions"]
+                ],
                 pseudonymous=labeler.pseudonymous,
                 dates_shifted=labeler.shift_ns != 0,
                 version=_version(),
@@ -366,6 +408,9 @@ def _write_session_tables(
     windows: list,
     alerts: list,
     labeler: Labeler,
+    *,
+    shoe: str | None = None,
+    person: dict[str, Any] | None = None,
 ) -> None:
     kw: _TableLabels = {"subject": f"sub-{subject}", "session": f"ses-{session}", "labeler": labeler}
     summary = dict(row.summary)
@@ -381,6 +426,8 @@ def _write_session_tables(
                     ended_t_ns=row.ended_t_ns,
                     summary=summary,
                     shift_ns=labeler.shift_ns,
+                    shoe=shoe,
+                    person=person,
                 )
             ],
             **kw,
@@ -413,7 +460,8 @@ def _pain_tables(db_path: pathlib.Path) -> dict[str, tuple[list[Column], list[st
         names = [
             r[0]
             for r in db.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE ?", (PAIN_TABLE_PATTERN,)
+                "SELECT name FROM sqlite_master WHERE type='table' AND (name LIKE ? OR name = ?)",
+                (PAIN_TABLE_PATTERN, PROGRESS_TABLE),
             )
         ]
         for name in names:

@@ -146,10 +146,18 @@ def session_row(
     ended_t_ns: int | None,
     summary: dict[str, Any],
     shift_ns: int = 0,
+    shoe: str | None = None,
+    person: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`started_t_ns` and `ended_t_ns` are shifted by rows_table; times inside the summary here."""
     summary = shifted_times(summary, shift_ns) if shift_ns else summary
+    warmup = (summary.get("risk") or {}).get("warmup") or {}
     return {
+        # text, never null: CSV cannot tell an empty string from a missing one (BIDS writes n/a)
+        "warmup_start": ("hard" if warmup.get("hard_start") else "easy") if warmup.get("judged") else "n/a",
+        "shoe": shoe if shoe is not None else "n/a",
+        **{"age_years": None, "height_cm": None, "mass_kg": None, **(person or {})},
+        "sex": (person or {}).get("sex") or "n/a",
         "group": group,
         "status": status,
         "started_t_ns": started_t_ns,

@@ -13,8 +13,13 @@ windows      t_end_ns    fields every WindowMetrics metric (cadence_spm, impact_
                          running (bool), t_start_ns (int)
 alerts       t_ns        tags metric, kind (onset/cleared), severity; fields value, baseline,
                          deviation, deviation_unit, duration_s, message, cue, onset_t_ns (int)
-sessions     started     tag source; fields state ("running"/"finished") and the numeric and text
-                         entries of the session summary
+sessions     started     tag source; fields state ("running"/"finished"), the numeric and text
+                         entries of the session summary, and from its risk table warmup_start
+                         ("easy"/"hard"), cadence_floor_judged_windows, n_onsets
+status       data time   fields state ("running"/"finished"), sensor ("ok"/"lost"/"silent"),
+             of change   alert (most severe active alert: "none"/"info"/"warning"/"alert"),
+                         alert_rank (int, 0-3), gap_s (when the sensor came back); one point
+                         per change, every point the whole snapshot (Grafana's team table)
 ==========  ==========  ====================================================================
 
 A point is identified by measurement + tag set + time, and InfluxDB overwrites a point written twice,
@@ -37,7 +42,8 @@ from influxdb_client import Point, WritePrecision
 
 from strideguard.analytics.results import AnalyzerOutput, RiskEvent, StepEvent, WindowMetrics
 
-MEASUREMENTS = ("steps", "windows", "alerts", "sessions")
+MEASUREMENTS = ("steps", "windows", "alerts", "sessions", "status")
+ALERT_RANKS = {"none": 0, "info": 1, "warning": 2, "alert": 3}  # the `status` point's alert_rank
 
 
 def _text(value: str) -> str:
@@ -136,10 +142,54 @@ def session_line(
     """The `sessions` point: state plus the flat numeric/text entries of the summary."""
     fields: dict[str, tuple[Any, type | None]] = {"state": (state, None)}
     reserved = {"session_id", "session", "source", "state", *tags}  # a field named like a tag is ambiguous
-    for key, value in (summary or {}).items():
+    for key, value in {**(summary or {}), **risk_fields(summary or {})}.items():
         if isinstance(value, (bool, int, float, str)) and key not in reserved:
             fields[key] = (value, float if isinstance(value, int) and not isinstance(value, bool) else None)
     line = point("sessions", {**tags, "source": source}, fields, started_t_ns)
+    assert line is not None  # state is always there
+    return line
+
+
+def risk_fields(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """Session-level risk facts a dashboard filters on, from the summary's nested `risk` table: how the
+    run started (`warmup_start` "easy"/"hard", only when judged), the running windows where the cadence
+    floor was judged, and the warning/alert onsets (info notes apart)."""
+    risk = summary.get("risk")
+    if not isinstance(risk, Mapping):
+        return {}
+    out: dict[str, Any] = {}
+    warmup = risk.get("warmup")
+    if isinstance(warmup, Mapping) and warmup.get("judged") is True:
+        out["warmup_start"] = "hard" if warmup.get("hard_start") else "easy"
+    floor = risk.get("cadence_floor_windows")
+    if isinstance(floor, Mapping) and isinstance(floor.get("judged"), int):
+        out["cadence_floor_judged_windows"] = floor["judged"]
+    events = risk.get("events")
+    if isinstance(events, Mapping):
+        onsets = [n for k, n in events.items() if str(k).endswith(":onset") and isinstance(n, int)]
+        out["n_onsets"] = sum(onsets)
+    return out
+
+
+def status_line(
+    tags: Mapping[str, str | None],
+    t_ns: int,
+    *,
+    state: str,
+    sensor: str,
+    alert: str,
+    gap_s: float | None = None,
+) -> str:
+    """The `status` point: the runner's whole state at data time `t_ns` (every field in every point, so
+    `last()` of each field is one consistent snapshot; a field left out would let an older value show)."""
+    fields: dict[str, tuple[Any, type | None]] = {
+        "state": (state, None),
+        "sensor": (sensor, None),
+        "alert": (alert, None),
+        "alert_rank": (ALERT_RANKS[alert], int),
+        "gap_s": (gap_s, float),
+    }
+    line = point("status", tags, fields, t_ns)
     assert line is not None  # state is always there
     return line
 

@@ -13,6 +13,11 @@ runners' above all, with it (about 2·log2(n) requests per bad line in a batch o
 is dropped: counted in `lines_rejected`, logged on one line, appended to `rejected.lp` in the spool
 directory, never retried. A write that fails for now (unreachable, 404 database not found, 5xx) is
 spooled, and the log says which it was.
+
+The `status` measurement is the runner's state for Grafana's team table: a point when the session opens,
+when its most severe active alert changes (from the risk events it writes), when the sensor changes (the
+`sensor` hook, which the worker calls) and when it finishes, each at the data time reached, so a
+re-analysed session overwrites its points instead of adding new ones.
 """
 
 from __future__ import annotations
@@ -24,15 +29,37 @@ import os
 import pathlib
 import random
 import time
+from dataclasses import dataclass, field
 
-from strideguard.analytics.results import AnalyzerOutput
+from strideguard.analytics.results import AnalyzerOutput, RiskEventKind
 from strideguard.stream.influx import lineproto
 from strideguard.stream.influx.spool import Spool
 from strideguard.stream.influx.writers import LineWriter, RejectedWriteError, RetryableWriteError
 from strideguard.stream.runtime.engine import SessionSummary
+from strideguard.stream.runtime.sensor_watch import SensorChange
 from strideguard.stream.runtime.session import SessionInfo
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Status:
+    """A session's state as the `status` points say it: data time reached, sensor, active alerts."""
+
+    last_t_ns: int
+    point_t_ns: int = -1  # time of the last point written: the next goes after it (none overwrites another)
+    sensor: str = "ok"
+    active: dict[tuple[str, int], str] = field(default_factory=dict)  # (metric, onset_t_ns) -> severity
+
+    @property
+    def alert(self) -> str:
+        return max(self.active.values(), key=lineproto.ALERT_RANKS.__getitem__, default="none")
+
+    def next_t_ns(self, at_least_ns: int = 0) -> int:
+        """The time of the next point: the data time reached, after the last point (a sensor lost and
+        back with no data between would otherwise share a time, and the second would overwrite the first)."""
+        self.point_t_ns = max(self.last_t_ns, at_least_ns, self.point_t_ns + 1)
+        return self.point_t_ns
 
 
 class InfluxSink:
@@ -68,6 +95,7 @@ class InfluxSink:
         self._spool_wakeup = asyncio.Event()
         self._lock = asyncio.Lock()  # one writer at a time keeps batches in order
         self._last_flush = time.monotonic()
+        self._status: dict[str, _Status] = {}  # session id -> what its `status` points say
         self._drainer: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
 
@@ -106,14 +134,47 @@ class InfluxSink:
                 self._session_tags(session), session.started_t_ns, state="running", source=session.source
             )
         )
+        self._status[session.session_id] = _Status(last_t_ns=session.started_t_ns)
+        self._status_point(session)
 
     async def write(self, session: SessionInfo, output: AnalyzerOutput) -> None:
         self._start_tasks()
         self._buffer.extend(lineproto.output_lines(output, self._session_tags(session)))
+        status = self._status.setdefault(session.session_id, _Status(last_t_ns=session.started_t_ns))
+        times = [s.t_ns for s in output.steps] + [w.t_end_ns for w in output.windows]
+        if times:
+            status.last_t_ns = max(status.last_t_ns, *times)
+        for event in output.risk_events:  # the most severe active alert: a change is a status point
+            before = status.alert
+            if event.kind is RiskEventKind.CLEARED:
+                status.active.pop((event.metric, event.onset_t_ns), None)
+            else:
+                status.active[(event.metric, event.onset_t_ns)] = event.severity.value
+            status.last_t_ns = max(status.last_t_ns, event.t_ns)
+            if status.alert != before:
+                self._status_point(session)
         if len(self._buffer) >= self.batch_lines:
             await self.flush()
 
+    def sensor(self, session: SessionInfo, change: SensorChange) -> None:
+        """The runner's sensor state changed (the worker's hook, as the embedded pipeline's BusSink has
+        one): a `status` point at the latest data time the session reached."""
+        status = self._status.setdefault(session.session_id, _Status(last_t_ns=session.started_t_ns))
+        status.sensor = change.sensor
+        self._status_point(session, gap_s=change.gap_s)
+
     async def close_session(self, session: SessionInfo, summary: SessionSummary) -> None:
+        status = self._status.pop(session.session_id, None) or _Status(last_t_ns=session.started_t_ns)
+        ended_t_ns = session.started_t_ns + round(summary.duration_s * 1e9)
+        self._buffer.append(
+            lineproto.status_line(
+                self._session_tags(session),
+                status.next_t_ns(ended_t_ns),
+                state="finished",
+                sensor=status.sensor,
+                alert="none",  # a finished run has no active alert
+            )
+        )
         self._buffer.append(
             lineproto.session_line(
                 self._session_tags(session),
@@ -167,6 +228,19 @@ class InfluxSink:
                     self._spool(stop.rest)
                     return
             self._spool([line.encode() for line in batch])
+
+    def _status_point(self, session: SessionInfo, *, gap_s: float | None = None) -> None:
+        status = self._status[session.session_id]
+        self._buffer.append(
+            lineproto.status_line(
+                self._session_tags(session),
+                status.next_t_ns(),
+                state="running",
+                sensor=status.sensor,
+                alert=status.alert,
+                gap_s=gap_s,
+            )
+        )
 
     def _spool(self, lines: list[bytes]) -> None:
         if self.spool.empty:

@@ -29,8 +29,8 @@ class MqttSink:
         self.messages_published = 0
 
     async def open_session(self, session: SessionInfo) -> None:
-        if self.publish_status:
-            await self._status(session, "running")
+        if self.publish_status:  # started_t_ns: the pages' elapsed time, as the embedded BusSink gives it
+            await self._status(session, "running", started_t_ns=session.started_t_ns)
 
     async def write(self, session: SessionInfo, output: AnalyzerOutput, *, input_seq: int | None = None) -> None:
         messages = output_messages(session.session_id, output, input_seq=input_seq)

@@ -17,6 +17,7 @@ from strideguard.analytics.risk.config import parse_risk_config
 from strideguard.analytics.training_load import LoadReport, RunRecord, load_report
 from strideguard.sensors.units import NS_PER_MIN, NS_PER_S
 from strideguard.stream.errors import UsageError
+from strideguard.stream.retraining.records import read_progress
 from strideguard.stream.sqlite.store import SessionRow, SessionStore
 
 HISTORY_SESSIONS = 10  # previous sessions of the runner shown beside this one
@@ -78,6 +79,8 @@ class ReportData:
     gaps: list[tuple[float, float]] = field(default_factory=list)  # (start, end) minutes without samples
     missing_s: float = 0.0  # time without samples (sum of the gaps)
     samples_note: str = ""  # why gaps could not be looked for (the recording is not readable), else ""
+    across: list[str] = field(default_factory=list)  # start, shoes, recovery, impact over sessions (issue 18)
+    retraining: dict[str, Any] | None = None  # the retraining mode's progress in this session (issue 20)
 
     @property
     def duration_s(self) -> float:
@@ -215,7 +218,38 @@ def gather(store: SessionStore, session: str) -> ReportData:
         gaps=gaps,
         missing_s=missing_s,
         samples_note=samples_note,
+        across=across_sessions(store, row),
+        retraining=read_progress(store.path).get(row.session_id),
     )
+
+
+def across_sessions(store: SessionStore, row: SessionRow) -> list[str]:
+    """What the runner's history says about this session: how it started (the warm-up check), the shoes
+    and their distance, a hard session before it with too little rest, impact rising over sessions."""
+    from strideguard.stream.runtime.history import impact_observation, recovery, shoe_statuses
+    from strideguard.stream.sqlite.shoes import ShoeLog
+
+    lines = []
+    warmup = (row.summary.get("risk") or {}).get("warmup") or {}
+    if warmup.get("judged"):
+        pct = ", ".join(f"{k.split('_')[0]} {v:.0f} %" for k, v in (warmup.get("pct_of_working") or {}).items())
+        how = "hard: at working level from the first minutes" if warmup.get("hard_start") else "easy"
+        lines.append(f"Start: {how} ({pct} of working level, against {warmup.get('against')}).")
+    with ShoeLog(store.path, readonly=True) as log:
+        shoe = log.shoe_of(row.session_id)
+        if shoe is not None:
+            status = next(s for s in shoe_statuses(store, log, row.runner) if s.shoe.shoe_id == shoe.shoe_id)
+            km = f"{'about ' if status.estimated else ''}{status.km:.0f} km"
+            lines.append(f"Shoes: {shoe.name}, {km} in total." + (f" {status.note}." if status.note else ""))
+            if status.impact is not None:
+                lines.append(f"{status.impact.message[0].upper()}{status.impact.message[1:]}: {status.impact.cue}.")
+    for pair in recovery(store, row.runner):
+        if row.session_id in (pair.first.session_id, pair.second.session_id if pair.second else None):
+            lines.append(f"Recovery: {pair.message}: {pair.advice} (heuristic).")
+    observation = impact_observation(store, row.runner)
+    if observation is not None:
+        lines.append(f"Across sessions: {observation.message}: {observation.cue} (an observation, not an alarm).")
+    return lines
 
 
 def _gaps(store: SessionStore, row: SessionRow) -> tuple[list[tuple[float, float]], float, str]:

@@ -6,6 +6,7 @@ import datetime as dt
 import html
 
 from strideguard.stream.report.data import METRICS, ReportData, finite, window_means
+from strideguard.stream.retraining.records import progress_line
 from strideguard.stream.terminal import format_clock
 
 CAPTIONS = {
@@ -92,6 +93,10 @@ def render(data: ReportData, images: list[str]) -> str:
         )
     elif data.samples_note:
         gaps_html = f"<p class=muted>{e(data.samples_note)}</p>"
+    across_html = "".join(f"<p>{e(line)}</p>" for line in data.across)
+    retraining_html = (
+        f"<h2>Gait retraining</h2><p>{e(progress_line(data.retraining))}</p>" if data.retraining is not None else ""
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>StrideGuard session report: {e(row.runner)}, {e(_when(row.started_t_ns))}</title><style>{STYLE}</style></head>
@@ -107,7 +112,7 @@ stop running and see a clinician.</p>
 <table><tr><th>metric</th><th>this run</th><th>baseline</th><th>unit</th></tr>{metric_rows}</table>
 <p class=muted>Baseline: {e(data.baseline_note)}. Means over running windows.</p>
 <h2>Alerts</h2>{alerts}
-<h2>Training load</h2>{load_html or "<p>No earlier runs to compare with.</p>"}
+<h2>Training load</h2>{load_html or "<p>No earlier runs to compare with.</p>"}{across_html}{retraining_html}
 <p class=muted>Run length is the session's duration (distance is not recorded without a footpod).</p>
 <h2>Figures</h2>{figures}
 </body></html>

@@ -22,6 +22,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from strideguard.analytics.errors import ConfigError
 from strideguard.analytics.results import Side
 from strideguard.analytics.risk.config import RiskConfig
 from strideguard.analytics.training_load import DAY_NS, SPIKE_LIMIT_PCT, SPIKE_WINDOW_DAYS, amount
@@ -70,13 +71,25 @@ def _shade_gaps(ax: Axes, data: ReportData) -> bool:
     return bool(data.gaps)
 
 
-def threshold_of(field: str, baseline: float | None) -> float | None:
+def settings_of(data: ReportData) -> RiskConfig:
+    """The risk settings the session ran with (its summary keeps them), else the defaults (older sessions)."""
+    stored = (data.row.summary.get("risk") or {}).get("settings")
+    if isinstance(stored, dict):
+        try:
+            return RiskConfig.from_dict(stored)
+        except ConfigError:
+            pass  # a damaged or older table: the defaults, as for sessions stored before it was kept
+    return RiskConfig.default()
+
+
+def threshold_of(field: str, baseline: float | None, config: RiskConfig | None = None) -> float | None:
     """Where the risk engine's rule for `field` starts to count a window as deviating, from the baseline
-    and the default settings (the store does not keep the settings a session ran with)."""
+    and the session's settings (default: the defaults)."""
     if not finite(baseline):
         return None
     assert baseline is not None
-    rule = next((r for r in RiskConfig.default().metrics if r.field == field and r.enabled), None)
+    rules = (config or RiskConfig.default()).metrics
+    rule = next((r for r in rules if r.field == field and r.enabled), None)
     if rule is None or rule.kind not in ("relative", "absolute"):
         return None
     sign = 1.0 if rule.direction == "up" else -1.0
@@ -127,6 +140,7 @@ def metrics_over_time(data: ReportData) -> Figure:
         (("lean_deg",), "Forward lean", "deg", ("lean",)),
     )
     labels = {"sway_ml_ratio": "ML", "sway_ap_ratio": "AP"}
+    config = settings_of(data)
     for ax, (names, title, unit, alert_metrics) in zip(axes, panels):
         shaded = _shade_alerts(ax, data, alert_metrics, fatigue=False)  # only this panel's metric
         gaps = _shade_gaps(ax, data)
@@ -139,7 +153,7 @@ def metrics_over_time(data: ReportData) -> Figure:
                 ax.axhline(
                     base, color=colour, ls="--", lw=1, alpha=0.8, label=f"baseline {labels.get(name, '')}".strip()
                 )
-            limit = threshold_of(name, base)
+            limit = threshold_of(name, base, config)
             if limit is not None:
                 ax.axhline(limit, color=colour, ls=":", lw=1.2, label=f"threshold {labels.get(name, '')}".strip())
         if not any(np.isfinite(series(data.windows, n)[1]).any() for n in names):

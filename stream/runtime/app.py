@@ -148,9 +148,12 @@ async def open_pipeline(opts: RunOptions, *, source: str) -> AsyncIterator[LiveP
         db_path=history.path if history is not None else None,
     )
     server = None
+    retrain = None
     if opts.web:
+        from strideguard.stream.retraining.progress_log import RetrainStore
         from strideguard.stream.web import WebServer
         from strideguard.stream.web.guard import Limits
+        from strideguard.stream.web.retrain_routes import add_retrain_routes
 
         web = settings.web
         limits = Limits(
@@ -160,6 +163,8 @@ async def open_pipeline(opts: RunOptions, *, source: str) -> AsyncIterator[LiveP
             write_timeout_s=web.write_timeout_s,
         )
         server = WebServer(bus, host=opts.host, port=opts.port, limits=limits, extra_hosts=web.hosts)
+        retrain = RetrainStore(db_path) if db_path is not None else None  # gait retraining (issue 20)
+        add_retrain_routes(server.app, bus, retrain.providers if retrain is not None else None)
         await server.start()
         parts.web, parts.web_url = server, server.team_url
         if opts.runner:
@@ -175,6 +180,8 @@ async def open_pipeline(opts: RunOptions, *, source: str) -> AsyncIterator[LiveP
         finally:
             if server is not None:
                 await server.stop()
+            if retrain is not None:
+                retrain.close()
             bus.close()
             if history is not None:
                 history.close()

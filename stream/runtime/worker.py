@@ -41,6 +41,7 @@ from typing import Any
 
 from strideguard.analytics.results import AnalyzerOutput
 from strideguard.sensors.errors import DecodeError
+from strideguard.stream import names
 from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings, Received, stored_client_id
 from strideguard.stream.mqtt.inband import ControlMessage, InputMessage, LinkMessage, ReadingMessage, decode_input
 from strideguard.stream.mqtt.journal import Journal, is_finished
@@ -161,6 +162,7 @@ class Worker:
         self._fsync_thread: concurrent.futures.ThreadPoolExecutor | None = None  # journal fsyncs, off the loop
         self.ready = asyncio.Event()  # set once subscribed and rebuilt: collectors may start publishing
         self.sensor = SensorWatch(silent_after_s=options.silent_after_s)  # keyed by session id
+        self._sensor_sinks = [s for s in sinks if callable(getattr(s, "sensor", None))]  # InfluxDB's status
 
     @property
     def sessions(self) -> dict[str, Session]:
@@ -247,12 +249,19 @@ class Worker:
             if parts.kind == "control":
                 return self._accept_control(parts, message.payload)
             decoded = decode_input(message.payload, runner=parts.runner)
+            names.check(decoded.session, "session")  # it names the session in InfluxDB, the store, topics
+            names.check(_device_of(decoded), "device")  # an InfluxDB tag
         except (ValueError, DecodeError) as exc:
             self.stats.bad_payloads += 1
             log.warning("dropping a bad message on %s: %s", message.topic, " ".join(str(exc).split())[:200])
             return None
         wire = self.wires.get(decoded.session)
-        if wire is not None and (wire.team, wire.runner) != (parts.team, parts.runner):
+        # A session id is the runner's (`new_session_id`: `<runner>-...`). Checked here too, not only against
+        # this worker's open sessions: a runner may publish on a partition of ANOTHER worker, where the
+        # other runner's session is not open, and would add rows to that session in the shared sinks.
+        if not decoded.session.startswith(f"{parts.runner}-") or (
+            wire is not None and (wire.team, wire.runner) != (parts.team, parts.runner)
+        ):
             self.stats.foreign += 1  # another runner's session id: never lets one runner touch another's data
             log.warning("dropping a message on %s for a session of another runner", message.topic)
             return None
@@ -380,10 +389,13 @@ class Worker:
         if change is None or wire is None:
             return
         log.warning("%s", dataclasses.replace(change, runner=wire.runner).log_line())
+        for sink in self._sensor_sinks:
+            sink.sensor(self.engine.sessions[change.runner].info, change)  # type: ignore[attr-defined]
         if self._conn is None or self._mqtt_sink is None:
             return
-        status: dict[str, Any] = {"session_id": change.runner, "runner": wire.runner, "state": "running"}
-        status.update(sensor=change.sensor, sensor_t_ns=time.time_ns())
+        info = self.engine.sessions[change.runner].info
+        status: dict[str, Any] = {"session_id": info.session_id, "runner": wire.runner, "state": "running"}
+        status.update(sensor=change.sensor, sensor_t_ns=time.time_ns(), started_t_ns=info.started_t_ns)
         if change.gap_s is not None:
             status["gap_s"] = round(change.gap_s, 1)
         await self._conn.publish(topic(wire.team, wire.runner, "status"), dumps(status), qos=1, retain=True)
@@ -490,6 +502,16 @@ class Worker:
                 await self._note_input(key, decoded, parts)
             await self._analyse(key, decoded)
         await self._delivered()
+
+
+def _device_of(message: InputMessage) -> str:
+    if isinstance(message, ImuMessage):
+        return message.batch.device
+    if isinstance(message, ReadingMessage):
+        return message.reading.device
+    if isinstance(message, LinkMessage):
+        return message.device
+    return "control"  # a control names no device
 
 
 def _after_watermark(output: AnalyzerOutput, watermark: dict[str, int]) -> AnalyzerOutput:

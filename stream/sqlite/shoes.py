@@ -37,10 +37,21 @@ class Shoe:
 class ShoeLog:
     """Add, list, retire shoes; say which shoe a session was run in. `path` is the store's file."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
+        """`readonly`: for listings; works on a read-only store, never creates or changes one (a store
+        without shoes reads as having none)."""
         self.path = pathlib.Path(path)
         if self.path.is_dir():
             raise StoreError("cannot open: is a directory, not a store file", path=self.path)
+        self._has_tables = True
+        if readonly:
+            with self._errors("cannot open"):
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"  # as SessionStore's read-only mode
+                uri += "" if os.access(self.path.parent, os.W_OK) else "&immutable=1"
+                self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
+                names = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            self._has_tables = {"shoes", "session_shoes"} <= names
+            return
         with self._errors("cannot open"):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None)
@@ -130,6 +141,8 @@ class ShoeLog:
 
     # -- reading ---------------------------------------------------------------------------------
     def shoes(self, runner: str, *, active_only: bool = False) -> list[Shoe]:
+        if not self._has_tables:
+            return []
         sql = "SELECT * FROM shoes WHERE runner=?" + (" AND retired_t_ns IS NULL" if active_only else "")
         with self._errors("cannot read the shoes"):
             rows = self._db.execute(sql + " ORDER BY added_t_ns, shoe_id", (runner,)).fetchall()
@@ -143,11 +156,15 @@ class ShoeLog:
         return next((s for s in self.shoes(runner, active_only=True) if s.is_default), None)
 
     def sessions_of(self, shoe: Shoe) -> list[str]:
+        if not self._has_tables:
+            return []
         with self._errors("cannot read the shoes"):
             rows = self._db.execute("SELECT session_id FROM session_shoes WHERE shoe_id=?", (shoe.shoe_id,))
             return [r[0] for r in rows.fetchall()]
 
     def shoe_of(self, session_id: str) -> Shoe | None:
+        if not self._has_tables:
+            return None
         with self._errors("cannot read the shoes"):
             row = self._db.execute(
                 "SELECT shoes.* FROM session_shoes JOIN shoes USING (shoe_id) WHERE session_id=?", (session_id,)

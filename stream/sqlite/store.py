@@ -20,6 +20,7 @@ import dataclasses
 import enum
 import functools
 import json
+import logging
 import operator
 import os
 import pathlib
@@ -35,6 +36,7 @@ from strideguard.stream.errors import SinkError
 from strideguard.stream.runtime.session import SessionInfo
 
 _T = TypeVar("_T")
+log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_S = 5.0  # how long one attempt waits for another process's lock
 BUSY_ATTEMPTS = 3  # attempts of a transaction that found the store locked (so up to 15 s in all)
@@ -42,6 +44,15 @@ INCOMPLETE = "incomplete"  # status of a session the store could not keep whole 
 STORE_LOST = "store_lost"  # summary key: {"steps": n, "windows": n, "risk_events": n} not stored
 
 RESULT_TABLES: dict[str, type] = {"steps": StepEvent, "windows": WindowMetrics, "risk_events": RiskEvent}
+# What makes a result row the same row (with session_id): a worker rebuilt from its journal after a
+# SIGKILL writes outputs again that may already be stored; a unique index on these columns and
+# INSERT OR IGNORE keep each exactly once. One step per instant, one window per start, one event of a
+# kind per metric per instant: the analytics never emit two of them.
+RESULT_KEYS: dict[str, tuple[str, ...]] = {
+    "steps": ("t_ns",),
+    "windows": ("t_start_ns",),
+    "risk_events": ("t_ns", "metric", "kind"),
+}
 _SQL_TYPES = {int: "INTEGER", float: "REAL", bool: "INTEGER", str: "TEXT"}
 
 
@@ -82,7 +93,7 @@ def _insert_plan(table: str) -> tuple[str, Any]:
             hint = next(a for a in typing.get_args(hint) if a is not type(None))
         if isinstance(hint, type) and issubclass(hint, enum.Enum):
             sqlite3.register_adapter(hint, _plain)
-    sql = f"INSERT INTO {table} (session_id, {_quoted(names)}) VALUES ({', '.join('?' * (len(names) + 1))})"
+    sql = f"INSERT OR IGNORE INTO {table} (session_id, {_quoted(names)}) VALUES ({', '.join('?' * (len(names) + 1))})"
     return sql, operator.attrgetter(*names)
 
 
@@ -229,6 +240,24 @@ class SessionStore:
                     self._db.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {sql}')
             key = "t_start_ns" if cls is WindowMetrics else "t_ns"
             self._db.execute(f"CREATE INDEX IF NOT EXISTS {table}_session ON {table} (session_id, {key})")
+            self._create_unique_index(table)
+
+    def _create_unique_index(self, table: str) -> None:
+        """The index that makes a rewrite of the same output a no-op (see RESULT_KEYS). A store written
+        before it existed may hold a row twice (a rebuilt worker's second copy, identical by construction):
+        those copies are removed first, keeping the first written, so the index can be created; how many
+        were removed is logged. Done once: later opens find the index."""
+        index = f"{table}_once"
+        found = self._db.execute("SELECT 1 FROM sqlite_master WHERE type='index' AND name=?", (index,)).fetchone()
+        if found:
+            return
+        key = _quoted(["session_id", *RESULT_KEYS[table]])
+        removed = self._db.execute(
+            f"DELETE FROM {table} WHERE rowid NOT IN (SELECT min(rowid) FROM {table} GROUP BY {key})"
+        ).rowcount
+        if removed:
+            log.warning("sqlite (%s): %d repeated %s rows removed before indexing them", self.path, removed, table)
+        self._db.execute(f"CREATE UNIQUE INDEX {index} ON {table} ({key})")
 
     def close(self) -> None:
         with self._errors("cannot close"):
@@ -246,7 +275,8 @@ class SessionStore:
         )
 
     def write(self, session_id: str, output: AnalyzerOutput) -> None:
-        """All rows of one analyzer output in one transaction: all stored, or none (and StoreError)."""
+        """All rows of one analyzer output in one transaction: all stored, or none (and StoreError).
+        Idempotent: a row already stored (same session and RESULT_KEYS) is left as it is, not doubled."""
         groups = (("steps", output.steps), ("windows", output.windows), ("risk_events", output.risk_events))
         if not output:
             return

@@ -208,6 +208,7 @@
   function runnerPage(name) {
     document.getElementById("runner-name").textContent = name;
     document.title = "StrideGuard — " + name;
+    document.getElementById("retrain-link").href = "/runner/" + encodeURIComponent(name) + "/retrain";
     const seen = new Set();
     view = new StrideGuardRun.RunnerView(state, { showPinned: showBanner, showCleared: showBanner });
     let lastUpdate = null;

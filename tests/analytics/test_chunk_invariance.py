@@ -12,9 +12,17 @@ import itertools
 import numpy as np
 import pytest
 
+from strideguard.analytics.config import AnalyticsConfig
 from strideguard.analytics.results import AnalyzerOutput
 from strideguard.analytics.runner import RunnerAnalyzer
-from strideguard.sensors.synthetic import NoiseBurst, SyntheticConfig, SyntheticRunner, WalkBreak, random_rotation
+from strideguard.sensors.synthetic import (
+    NoiseBurst,
+    Pause,
+    SyntheticConfig,
+    SyntheticRunner,
+    WalkBreak,
+    random_rotation,
+)
 from strideguard.sensors.types import Placement, SampleBatch
 from tests.analytics.splits import fixed_cuts, random_cuts, split_seed
 
@@ -61,6 +69,45 @@ def test_synthetic_run_with_breaks_and_noise_is_chunk_invariant(rate_hz: int) ->
     whole = assert_same(run.acc, sizes)
     assert any(s.side.value != "unknown" for s in whole.steps)
     assert any(w.lean_deg is not None for w in whole.windows)
+
+
+@pytest.mark.parametrize("rate_hz", [25, 100])
+def test_stops_and_held_bout_starts_are_chunk_invariant(rate_hz: int) -> None:
+    """A bout's first steps are held until its rhythm is confirmed and released together, or dropped when
+    that comes later than the declared latency allows (a slow walk from standing at 62 steps/min is past
+    that edge): the decision must not depend on where the chunks end."""
+    cfg = SyntheticConfig(
+        standing_s=3.0,
+        walk_cadence_spm=62.0,
+        walk_breaks=(WalkBreak(at_s=0.0, duration_s=10.0), WalkBreak(at_s=36.0, duration_s=20.0)),
+        pauses=(
+            Pause(at_s=10.0, duration_s=4.0, activity="fidget"),
+            Pause(at_s=30.0, duration_s=6.0, activity="tie_shoe"),
+        ),
+    )
+    run = SyntheticRunner(cfg).generate(45.0, rate_hz, seed=8, placement=Placement.SACRUM)
+    whole = assert_same(run.acc, (1, 7, 100))
+    assert sum(s.step_time_s is None for s in whole.steps) >= 3  # three bouts
+
+
+@pytest.mark.parametrize("latency_s", [1.5, 2.5])
+def test_no_step_comes_out_later_than_the_declared_latency(latency_s: float) -> None:
+    """What makes the windows chunk-invariant: every step is out before the stream is `latency_s` past it,
+    also a held bout start (walks from standing at 80 steps/min need about 1.9 s to show their rhythm;
+    with a 1.5-s latency their first step is dropped, not sent late)."""
+    cfg = SyntheticConfig(
+        standing_s=3.0,
+        walk_cadence_spm=80.0,
+        walk_breaks=(WalkBreak(at_s=0.0, duration_s=10.0), WalkBreak(at_s=36.0, duration_s=20.0)),
+        pauses=(Pause(at_s=10.0, duration_s=4.0, activity="fidget"), Pause(at_s=30.0, duration_s=6.0)),
+    )
+    batch = SyntheticRunner(cfg).generate(45.0, 50, seed=8, placement=Placement.SACRUM).acc
+    analyzer = RunnerAnalyzer(runner=batch.runner, config=AnalyticsConfig(latency_s=latency_s))
+    late_s = []
+    for i in range(len(batch)):
+        late_s += [(int(batch.t_ns[i]) - s.t_ns) / 1e9 for s in analyzer.push(batch.slice(i, i + 1)).steps]
+    assert len(late_s) > 40
+    assert max(late_s) <= latency_s, f"a step came out {max(late_s):.2f} s after its time"
 
 
 def test_batch_larger_than_internal_piece_gives_the_same_result() -> None:

@@ -150,3 +150,38 @@ def test_the_working_heart_rate_travels_with_the_stored_baseline() -> None:
     assert Baseline.from_dict({k: v for k, v in base.as_dict().items() if k != "heart_rate_bpm"}).heart_rate_bpm is None
     with pytest.raises(ConfigError):
         Baseline.from_dict({**base.as_dict(), "heart_rate_bpm": "fast"})
+
+
+def _analyse(run, prior=None):
+    from strideguard.analytics.runner import RunnerAnalyzer
+
+    engine = RiskEngine(DEFAULT, prior_baseline=prior)
+    analyzer = RunnerAnalyzer(runner=run.acc.runner, risk=engine)
+    out = analyzer.push(run.acc) + analyzer.finish()
+    return engine, out
+
+
+def test_the_synthetic_runner_easy_and_hard_starts_through_the_whole_analyzer() -> None:
+    """From raw chest acceleration (the synthetic runner's warm-up profile, with truth): a previous easy
+    session gives the working level; the next run's hard start is noted within 3 min, an easy one is not."""
+    from strideguard.sensors.synthetic.presets import warmup_run
+
+    previous, _ = _analyse(warmup_run("easy", seed=1))
+    prior = previous.run_baseline
+    assert prior is not None
+    hard, out = _analyse(warmup_run("hard", seed=2), prior)
+    (note,) = [e for e in out.risk_events if e.metric == WARMUP]
+    assert (t_s(note.t_ns) - t_s(note.onset_t_ns)) <= 180.0 and note.severity is Severity.INFO
+    assert hard.session_summary()["warmup"]["hard_start"] is True
+    easy, out = _analyse(warmup_run("easy", seed=3), prior)
+    assert [e for e in out.risk_events if e.metric == WARMUP] == []
+    assert easy.session_summary()["warmup"]["hard_start"] is False
+
+
+def test_the_summary_carries_the_settings_in_force_so_alerts_can_be_reproduced() -> None:
+    config = parse_risk_config("[risk.metrics.cadence]\nthreshold = 7.0\n[risk.warmup_check]\njudge_s = 90.0\n")
+    engine = RiskEngine(config)
+    run(engine, scripted_run(300, easy=False))
+    stored = engine.session_summary()["settings"]
+    assert RiskConfig.from_dict(stored) == config  # a re-analysis with these gives the same alerts
+    assert stored["metrics"]["cadence"]["threshold"] == 7.0 and stored["warmup_check"]["judge_s"] == 90.0

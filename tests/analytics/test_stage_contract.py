@@ -39,7 +39,14 @@ from strideguard.analytics.step_metrics import ForwardDirection, StepMetricsPara
 from strideguard.analytics.steps import StepDetector, StepDetectorParams, StepPeak
 from strideguard.analytics.window_assembly import WindowAssembly, WindowAssemblyParams, WindowReadings
 from strideguard.analytics.windows import BlockSums
-from strideguard.sensors.synthetic import NoiseBurst, SyntheticConfig, SyntheticRunner, WalkBreak, random_rotation
+from strideguard.sensors.synthetic import (
+    NoiseBurst,
+    Pause,
+    SyntheticConfig,
+    SyntheticRunner,
+    WalkBreak,
+    random_rotation,
+)
 from strideguard.sensors.types import HeartRateReading, Placement, SampleBatch, StrideReading
 from tests.analytics.splits import fixed_cuts, random_cuts, split_seed
 
@@ -83,6 +90,8 @@ def make_recording(rate_hz: int) -> Recording:
         mount_rotation=random_rotation(11),
         standing_s=4.0,
         walk_breaks=(WalkBreak(at_s=20.0, duration_s=6.0),),
+        # a stop with weight shifting: a bout ends and a new one is held until its rhythm is confirmed
+        pauses=(Pause(at_s=26.0, duration_s=3.0, activity="fidget"),),
         noise_bursts=(NoiseBurst(at_s=32.0, duration_s=2.0, noise_g=0.6),),
     )
     batch = SyntheticRunner(cfg).generate(40.0, rate_hz, seed=5, placement=Placement.CHEST).acc
@@ -375,6 +384,6 @@ def test_the_recording_exercises_what_the_stages_decide(recording: Recording) ->
     assert len(steps) > 60 and len(windows) == 7
     assert recording.forward is not None
     assert any(s.side.value != "unknown" for s in steps) and any(s.contact_time_ms is not None for s in steps)
-    assert sum(s.step_time_s is None for s in steps) >= 2  # the start and the walk break
+    assert sum(s.step_time_s is None for s in steps) >= 2  # the start and the stop after the walk break
     assert any(w.lean_deg is not None for w in windows)
     assert any(w.speed_mps is not None and w.heart_rate_bpm is not None for w in windows)

@@ -30,7 +30,9 @@ VALIDATE = ["-m", "benchmarks.validate"]  # run from REPO, as documented
 class StandInAnalyzer:
     """Emits given step times (s from the recording start) as the stream passes them."""
 
-    def __init__(self, step_times_s: np.ndarray, *, impact_g: float = 2.0, sides: np.ndarray | None = None):
+    def __init__(
+        self, step_times_s: np.ndarray, *, impact_g: float | list[float] = 2.0, sides: np.ndarray | None = None
+    ):
         self._t_ns = EPOCH_NS + np.round(np.asarray(step_times_s) * NS_PER_S).astype(np.int64)
         self._next = 0
         self._impact_g = impact_g
@@ -45,7 +47,7 @@ class StandInAnalyzer:
                     runner="validate",
                     t_ns=int(self._t_ns[self._next]),
                     index=self._next,
-                    impact_g=self._impact_g,
+                    impact_g=self._impact_g if isinstance(self._impact_g, float) else self._impact_g[self._next],
                     side=side,
                 )
             )

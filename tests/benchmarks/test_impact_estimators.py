@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks.impact_estimators import active_peak_bw
+from benchmarks.validation.references import active_peak_bw
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 RATE_HZ = 500.0

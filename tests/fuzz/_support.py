@@ -1,9 +1,10 @@
 """What every fuzz test here shares: pinned hypothesis settings, a seeded mutation loop, a memory probe.
 
 Quick by default (the whole package well under a minute). For a long run set STRIDEGUARD_FUZZ_LONG=<factor>
-(e.g. 50): hypothesis draws `factor` times more examples with a fresh random seed (it prints the seed to
-reproduce a failure with `--hypothesis-seed`), and every mutation loop runs `factor` times more cases.
-A mutation loop prints its seed; STRIDEGUARD_FUZZ_SEED=<seed> replays it exactly.
+(e.g. 50): hypothesis draws `factor` times more examples from a fresh seed, and every seeded loop runs
+`factor` times more cases from a fresh seed. Both seeds are printed in the pytest header (tests/conftest.py);
+`--hypothesis-seed=<seed>` and STRIDEGUARD_FUZZ_SEED=<seed> replay them exactly. A normal run is pinned:
+hypothesis derandomized (each test's inputs fixed by its name) and the loops seeded with PINNED_SEED.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import contextlib
 import os
 import random
 import tracemalloc
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 LONG_FACTOR = max(1, int(os.environ.get("STRIDEGUARD_FUZZ_LONG", "1") or "1"))
 
@@ -26,6 +27,8 @@ def fuzz_settings(max_examples: int) -> settings:
     in a long run."""
     return settings(
         max_examples=max_examples * LONG_FACTOR,
+        # scripts/mutants.py only needs to know that a test fails, not the smallest input that makes it
+        phases=[p for p in Phase if p is not Phase.shrink or not os.environ.get("STRIDEGUARD_MUTANT_RUN")],
         derandomize=LONG_FACTOR == 1,
         deadline=None,
         database=None,
@@ -34,16 +37,31 @@ def fuzz_settings(max_examples: int) -> settings:
     )
 
 
+PINNED_SEED = 20261204  # the seed of a normal (CI) run: the same inputs every time
+
+
+def _session_seed() -> int:
+    """STRIDEGUARD_FUZZ_SEED if set; else pinned in a normal run, fresh in a long run. tests/conftest.py
+    prints it in the pytest header, so any failing run can be replayed."""
+    if os.environ.get("STRIDEGUARD_FUZZ_SEED"):
+        return int(os.environ["STRIDEGUARD_FUZZ_SEED"])
+    return PINNED_SEED if LONG_FACTOR == 1 else random.SystemRandom().randrange(2**32)
+
+
+SESSION_SEED = _session_seed()
+
+
 def fuzz_seed() -> int:
-    return int(os.environ.get("STRIDEGUARD_FUZZ_SEED") or random.SystemRandom().randrange(2**32))
+    """The seed of every seeded loop in this run (one per run, printed in the pytest header)."""
+    return SESSION_SEED
 
 
-def mutate(rng: random.Random, data: bytes) -> bytes:
+def mutate(rng: random.Random, data: bytes, ops: Sequence[int] = range(7)) -> bytes:
     """One to four of: truncate, overwrite bytes, flip a bit, insert or delete a run, append garbage, or
-    duplicate a slice (what a damaged radio link, disk or broker does to bytes)."""
+    duplicate a slice (what a damaged radio link, disk or broker does to bytes); `ops` picks among them."""
     out = bytearray(data)
     for _ in range(rng.randint(1, 4)):
-        op = rng.randrange(7)
+        op = rng.choice(ops)
         if op == 0 and out:
             del out[rng.randrange(len(out)) :]
         elif op == 1 and out:

@@ -54,13 +54,39 @@ def _read(path: pathlib.Path, **kwargs) -> int:
     return n
 
 
-def _check(data: bytes, suffix: str = ".csv", **kwargs) -> None:
+def _data_lines(data: bytes) -> int:
+    """Data lines of a file as the importer sees them: after the header, trailing empty lines dropped."""
+    lines = data.decode("utf-8-sig", "replace").splitlines()[1:]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return len(lines)
+
+
+def _check(data: bytes, suffix: str = ".csv", **kwargs) -> ImportFormatError | None:
+    """Import `data` and check the exact relation between what was yielded and how it ended: a clean
+    import reads every data line; an error on line L comes after exactly the L-2 rows before it (or none,
+    when fewer than 3 are left to infer a rate from); an error naming no line comes before any row."""
     path = _SCRATCH / f"f{suffix}"
     path.write_bytes(data)
+    rows: dict[str, int] = {}
     try:
-        _read(path, **kwargs)
+        for batch in read_any(path, runner="ann", **kwargs):
+            assert batch.runner == "ann" and np.all(np.isfinite(batch.values))
+            times = [int(t) for t in batch.t_ns]
+            assert all(b > a for a, b in itertools.pairwise(times))
+            rows[batch.kind.value] = rows.get(batch.kind.value, 0) + len(batch)
     except ImportFormatError as exc:
         assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+        assert len(set(rows.values())) <= 1, rows  # ACC and GYRO rows alike
+        n = next(iter(rows.values()), 0)
+        if exc.line is None:
+            assert n == 0, f"{n} rows before an error that names no line: {exc}"
+        else:
+            assert n == exc.line - 2 or (n == 0 and exc.line - 2 < 3), f"{n} rows before {exc}"
+        return exc
+    assert len(set(rows.values())) <= 1, rows
+    assert next(iter(rows.values()), 0) == _data_lines(data), f"{rows} rows of {_data_lines(data)} lines"
+    return None
 
 
 def test_the_valid_seed_files_import() -> None:
@@ -128,24 +154,93 @@ def test_random_cells_under_a_real_header_import_or_raise_import_format_error(he
     _check(f"{header}\n{body}\n".encode(), **units)
 
 
+def _calm_csv(rows: int, gyro: bool, seed: int) -> str:
+    """A valid file whose units are in its header and whose values stay near 1 g (so any 3 rows of it
+    pass the unit checks): what a cut leaves of it is decided by the cut alone."""
+    rng = np.random.default_rng(seed)
+    acc = rng.normal([0.0, 0.0, 1.0], 0.05, size=(rows, 3))
+    cols = [np.arange(rows) / 100.0, acc] + ([rng.normal(0.0, 20.0, size=(rows, 3))] if gyro else [])
+    body = "\n".join(",".join(f"{v:.5f}" for v in row) for row in np.column_stack(cols))
+    return "t_s,ax_g,ay_g,az_g" + (",gx_deg_s,gy_deg_s,gz_deg_s" if gyro else "") + f"\n{body}\n"
+
+
+def _expected_of_a_cut(text: str) -> tuple[list[list[float]], int | None]:
+    """(the rows a file cut to `text` yields, the line of the error or None), from the layout: every
+    complete line is a row; the cut line is a row when it still has every cell and they are numbers
+    (a cut can only shorten its last cell), else the error is on it, after the rows before it."""
+    header, *lines = text.split("\n")
+    partial = lines.pop()
+    rows = [[float(c) for c in line.split(",")] for line in lines]
+    cells = partial.split(",")
+    error_line = None
+    if partial:
+        try:
+            values = [float(c) for c in cells]
+        except ValueError:
+            values = []
+        if len(values) == len(header.split(",")):
+            rows.append(values)
+        else:
+            error_line = len(rows) + 2
+    if len(rows) < 3:  # too few rows to infer the rate from: nothing is yielded
+        return [], error_line if error_line is not None else (2 if not rows else None)
+    return rows, error_line
+
+
 @fuzz_settings(150)
 @given(cut=st.integers(0, 10_000), gyro=st.booleans(), seed=st.integers(0, 3))
-def test_any_truncation_of_a_valid_file_imports_or_raises_import_format_error(cut: int, gyro: bool, seed: int) -> None:
-    data = _valid_csv(gyro=gyro, seed=seed).encode()
-    _check(data[: cut % (len(data) + 1)])
+def test_any_truncation_of_a_valid_file_yields_exactly_its_complete_rows(cut: int, gyro: bool, seed: int) -> None:
+    text = _calm_csv(40, gyro, seed)
+    header_end = text.index("\n") + 1
+    text = text[: header_end + cut % (len(text) - header_end + 1)]
+    expected_rows, expected_line = _expected_of_a_cut(text)
+    path = _SCRATCH / "cut.csv"
+    path.write_text(text)
+    got: dict[str, list[SampleBatch]] = {}
+    try:
+        for batch in read_any(path, runner="ann"):
+            got.setdefault(batch.kind.value, []).append(batch)
+    except ImportFormatError as exc:
+        assert expected_line is not None or not expected_rows, f"refused {exc}, expected {len(expected_rows)} rows"
+        assert exc.line == expected_line, f"{exc} (expected line {expected_line})"
+    else:
+        assert expected_line is None, f"read cleanly, expected an error on line {expected_line}"
+    if not expected_rows:
+        assert got == {}
+        return
+    table = np.array(expected_rows)
+    acc = got["acc"]
+    assert [int(t) for b in acc for t in b.t_ns] == [round(t * 1e9) for t in table[:, 0]]
+    assert np.array_equal(np.concatenate([b.values for b in acc]), table[:, 1:4].astype(np.float32))
+    if gyro:
+        assert np.array_equal(np.concatenate([b.values for b in got["gyro"]]), table[:, 4:7].astype(np.float32))
+
+
+@pytest.mark.parametrize("cell", ["inf", "-inf", "nan", "1e999", "Infinity"])
+@pytest.mark.parametrize("column", range(7))
+def test_a_non_finite_cell_in_any_column_ends_the_readable_part_on_its_line(column: int, cell: str) -> None:
+    """Not a number is not a number in every column (the time, acceleration and gyroscope ones each
+    have later checks that would catch it differently, or refuse the whole file)."""
+    lines = _calm_csv(40, gyro=True, seed=1).splitlines()
+    cells = lines[21].split(",")
+    cells[column] = cell
+    lines[21] = ",".join(cells)
+    path = _SCRATCH / "nonfinite.csv"
+    path.write_text("\n".join(lines) + "\n")
+    rows = []
+    with pytest.raises(ImportFormatError, match=f"holds '{cell}', not a number; the 20 rows before") as info:
+        rows.extend(read_any(path, runner="ann"))
+    assert info.value.line == 22 and [len(b) for b in rows] == [20, 20]
 
 
 def test_seeded_mutation_fuzz_of_valid_files() -> None:
     seeds = [_valid_csv(rows=40, gyro=g, seed=s).encode() for g in (False, True) for s in (1, 2)]
     seeds.append(_valid_csv(rows=40).replace(",", ";").encode())
 
-    def parse(data: bytes) -> None:
-        path = _SCRATCH / "mut.csv"
-        path.write_bytes(data)
-        _read(path)
-
-    parsed, refused = mutation_fuzz("csv", seeds, parse, ImportFormatError, cases=400)
-    assert parsed > 0 and refused > 0
+    outcomes = []
+    mutation_fuzz("csv", seeds, lambda data: outcomes.append(_check(data)), (), cases=400)
+    lines = {e.line for e in outcomes if e is not None}
+    assert outcomes.count(None) > 5 and len(lines) > 10, (outcomes.count(None), lines)
 
 
 LARGE_FILE_BYTES = 8 * 1024 * 1024

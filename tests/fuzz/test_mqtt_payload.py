@@ -23,10 +23,22 @@ from tests.fuzz._support import fuzz_settings
         max_leaves=10,
     ).map(lambda v: json.dumps(v).encode())
 )
-def test_json_messages_load_or_raise_decode_error(data: bytes) -> None:
+def test_json_messages_load_exactly_or_are_refused_with_the_reason(data: bytes) -> None:
+    """A JSON object loads to exactly that object; JSON of another type is refused as "must be an object",
+    anything else (not UTF-8, not JSON) as "not JSON". JSON names no byte offset that means anything to a
+    sender, so the error carries the whole payload and the reason instead."""
+    try:
+        expected = json.loads(data)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError alike
+        reason = "not JSON: "
+    else:
+        reason = None if isinstance(expected, dict) else "a JSON message must be an object"
     try:
         message = wire.loads(data)
     except DecodeError as exc:
-        assert exc.protocol == "strideguard-json"
+        assert reason is not None, f"refused a JSON object: {exc}"
+        assert (exc.protocol, exc.payload) == ("strideguard-json", data)
+        assert str(exc).startswith(f"strideguard-json: {reason}") and "\n" not in str(exc), str(exc)
         return
-    assert isinstance(message, dict)
+    assert reason is None, f"loaded {message!r}, expected refusal: {reason}"
+    assert repr(message) == repr(expected)  # repr: NaN equals itself

@@ -19,21 +19,29 @@ from hypothesis import strategies as st
 from strideguard.sensors.errors import DecodeError
 from strideguard.sensors.protocols import strideguard_imu as imu
 from strideguard.sensors.types import Placement, SampleBatch, SampleKind
+from tests.fuzz import _oracles as oracles
+from tests.fuzz._oracles import Refused
 from tests.fuzz._support import fuzz_settings, mutation_fuzz, peak_bytes
+from tests.fuzz.test_protocols import _imu_plain
 
 _HEADER = struct.Struct("<BBBBdIQqH")  # spelled out here, not taken from the code under test
 
 
-def _decode(data: bytes) -> None:
+def _decode(data: bytes) -> object:
+    """Decode `data` and assert the exact outcome the reference decoder (tests/fuzz/_oracles.py) gives:
+    the offset of the DecodeError, or every field of the message. Returns that outcome."""
+    expected = oracles.strideguard_imu(data)
     try:
         message = imu.decode_imu(data, runner="ana")
     except DecodeError as exc:
-        assert exc.protocol == imu.PROTOCOL and exc.offset is not None
-        return
-    batch = message.batch
-    assert batch.values.shape == (len(batch), 3)
-    times = [int(t) for t in batch.t_ns]  # Python ints: np.diff would wrap around as the decoder did
+        assert (exc.protocol, exc.payload) == (imu.PROTOCOL, data)
+        assert Refused(exc.offset) == expected, f"refused at {exc.offset} ({exc}), expected {expected}"
+        return expected
+    got = _imu_plain(message)
+    assert got == expected, f"decoded {got}, expected {expected}"
+    times = [int(t) for t in message.batch.t_ns]  # Python ints: np.diff would wrap around as the decoder did
     assert all(b > a for a, b in itertools.pairwise(times)), "decoded times are not strictly increasing"
+    return got
 
 
 @fuzz_settings(400)
@@ -86,7 +94,7 @@ def test_times_that_overflow_int64_are_a_decode_error() -> None:
     )
     data = bytearray(imu.encode_imu(batch, session="s", seq=0))
     struct.pack_into("<q", data, 24, 2**63 - 2**31)
-    _decode(bytes(data))
+    assert _decode(bytes(data)) == Refused(24)
 
 
 def test_seeded_mutation_fuzz_of_payloads_of_many_shapes() -> None:
@@ -104,8 +112,11 @@ def test_seeded_mutation_fuzz_of_payloads_of_many_shapes() -> None:
             values=rng.normal(size=(n, 3)),
         )
         seeds.append(imu.encode_imu(batch, session="ana-20261121-abc", seq=n, final=n == 0))
-    parsed, _refused = mutation_fuzz("mqtt-imu", seeds, lambda d: _decode(d), (), cases=3000)
-    assert parsed > 0
+    outcomes: list[object] = []
+    parsed, _ = mutation_fuzz("mqtt-imu", seeds, lambda d: outcomes.append(_decode(d)), (), cases=3000)
+    refused = {o.offset for o in outcomes if isinstance(o, Refused)}
+    assert parsed == len(outcomes) and len(outcomes) - sum(isinstance(o, Refused) for o in outcomes) > 100
+    assert {0, 12, 34} <= refused, refused  # the header, the sample count, the session id
 
 
 def test_a_sample_count_at_the_limit_is_refused_before_allocating() -> None:

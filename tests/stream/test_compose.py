@@ -62,7 +62,7 @@ def volumes(service: dict) -> dict[str, str]:
 def test_compose_file_validates_and_wires_the_team_demo() -> None:
     cfg = compose_config()
     services = cfg["services"]
-    assert set(services) == {"mosquitto", "influxdb", "grafana", "worker-0", "worker-1", "collector"}
+    assert set(services) == {"mosquitto", "influxdb", "grafana", "worker-0", "worker-1", "collector", "coach"}
     influx_env = services["influxdb"]["environment"]
     assert influx_env["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
     assert influx_env["DOCKER_INFLUXDB_INIT_BUCKET"] == services["worker-0"]["environment"]["STRIDEGUARD_INFLUX_BUCKET"]
@@ -80,6 +80,9 @@ def test_compose_file_validates_and_wires_the_team_demo() -> None:
     assert indexes == ["0", "1"] and services["worker-0"]["environment"]["STRIDEGUARD_WORKER_COUNT"] == "2"
     assert services["collector"]["command"][0] == "collect" and "--bundled" in services["collector"]["command"]
     assert set(services["collector"]["depends_on"]) >= {"worker-0", "worker-1"}  # workers subscribe first
+    coach = services["coach"]  # the live team page of the team set-up, beside Grafana, as the coach user
+    assert coach["command"][0] == "coach" and coach["environment"]["STRIDEGUARD_MQTT_USERNAME"] == "coach"
+    assert coach["environment"]["STRIDEGUARD_TEAM"] == services["collector"]["environment"]["STRIDEGUARD_TEAM"]
     for name, svc in services.items():
         for port in svc.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes a port on every interface: {port}"
@@ -90,7 +93,7 @@ def test_the_compose_commands_parse_with_the_real_cli() -> None:
 
     services = compose_config()["services"]
     parser = build_parser()
-    for name in ("collector", "worker-0"):
+    for name in ("collector", "worker-0", "coach"):
         args = parser.parse_args(services[name]["command"])
         assert args.func is not None
 
@@ -201,6 +204,36 @@ async def test_a_runner_sends_controls_only_for_itself_and_the_worker_reads_them
             async for message in reader.messages():
                 assert message.payload == b"own"  # the forged one, published first, never arrives
                 break
+
+
+@pytest.mark.services
+async def test_a_coach_forwards_a_snooze_to_the_control_topic_and_reads_the_answer(
+    secured_broker: MosquittoService,
+) -> None:
+    """`strideguard coach` routes a runner page's snooze to `.../<runner>/control` (the worker applies it)
+    and shows the worker's answer from there: the coach user may write and read control topics."""
+    async with (
+        MqttConnection(
+            settings=settings(secured_broker, "worker", "worker-demo"),
+            client_id="worker-controls-2",
+            subscriptions=["strideguard/v1/+/+/control"],
+        ) as worker,
+        MqttConnection(
+            settings=settings(secured_broker, "coach", "coach-demo"),
+            client_id="coach-controls",
+            subscriptions=["strideguard/v1/+/+/control"],
+        ) as coach,
+    ):
+        await coach.publish("strideguard/v1/club/runner-2/control", b"snooze", qos=1)
+        async with asyncio.timeout(10):
+            async for message in worker.messages():
+                assert message.payload == b"snooze"
+                break
+        await worker.publish("strideguard/v1/club/runner-2/control", b"snoozed", qos=1)
+        async with asyncio.timeout(10):
+            async for message in coach.messages():
+                if message.payload == b"snoozed":
+                    break
 
 
 def test_deploy_files_are_what_compose_mounts() -> None:

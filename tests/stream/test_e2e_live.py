@@ -26,6 +26,7 @@ from strideguard.stream.mqtt.topics import partition_of
 from strideguard.stream.runtime import sources
 from strideguard.stream.runtime.app import analyzer_factory
 from strideguard.stream.runtime.collector import split_batches
+from strideguard.stream.sqlite.store import SessionStore
 from tests.fixtures_services import REPO_ROOT, InfluxDBService, MosquittoService
 
 pytestmark = pytest.mark.services
@@ -81,8 +82,8 @@ def make_inputs(directory: pathlib.Path, duration_s: float) -> Inputs:
 class Role:
     """A `strideguard` subprocess (collector or worker), stopped by its PID."""
 
-    def __init__(self, args: list[str], log_path: pathlib.Path) -> None:
-        self.args, self.log_path = args, log_path
+    def __init__(self, args: list[str], log_path: pathlib.Path, env: dict[str, str] | None = None) -> None:
+        self.args, self.log_path, self.env = args, log_path, env or {}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -92,7 +93,7 @@ class Role:
                 cwd=REPO_ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
             )
 
     def signal(self, sig: int, timeout_s: float = 30) -> int | None:
@@ -123,6 +124,10 @@ class Rig:
     inputs: Inputs
     workers: list[Role] = dataclasses.field(default_factory=list)
     collector: Role | None = None
+    # role -> (user, password) on a broker with the deployment's password file and ACL: the workers get
+    # them as --username/--password, the collector as STRIDEGUARD_MQTT_* (as docker-compose sets them)
+    credentials: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    db: pathlib.Path | None = None  # the workers' shared SQLite store (--db), if any
 
     def worker(self, index: int, count: int = 2) -> Role:
         role = Role(
@@ -144,17 +149,26 @@ class Rig:
                 self.database,
                 "--config",
                 str(self.inputs.config),
+                *self.login_options("worker"),
+                *(["--db", str(self.db)] if self.db is not None else []),
             ],
             self.tmp / f"worker{index}.log",
         )
         role.start()
         return role
 
+    def login_options(self, role: str) -> list[str]:
+        if role not in self.credentials:
+            return []
+        user, password = self.credentials[role]
+        return ["--username", user, "--password", password]
+
     def start_workers(self) -> None:
         self.workers = [self.worker(0), self.worker(1)]
 
     def start_collector(self, *, speed: float) -> None:
         files = [str(self.inputs.files[r]) for r in RUNNERS]
+        user, password = self.credentials.get("collector", ("", ""))
         self.collector = Role(
             [
                 "collect",
@@ -167,6 +181,9 @@ class Rig:
                 *files,
             ],
             self.tmp / "collector.log",
+            env={"STRIDEGUARD_MQTT_USERNAME": user, "STRIDEGUARD_MQTT_PASSWORD": password}
+            if (user, password) != ("", "")
+            else None,
         )
         self.collector.start()
 
@@ -210,8 +227,11 @@ def rig(
 class Observer:
     """Subscribes to the team's outputs and status like a dashboard would (persistent session)."""
 
-    def __init__(self, broker: MosquittoService, team: str) -> None:
-        self.settings = MqttSettings(host=broker.host, port=broker.port, reconnect_max_s=0.5)
+    def __init__(self, broker: MosquittoService, team: str, login: tuple[str, str] | None = None) -> None:
+        user, password = login or (None, None)
+        self.settings = MqttSettings(
+            host=broker.host, port=broker.port, reconnect_max_s=0.5, username=user, password=password
+        )
         self.team = team
         self.steps: dict[str, list] = {}
         self.finished: dict[str, str] = {}  # runner -> session id
@@ -278,9 +298,11 @@ def expected_counts(rig: Rig) -> dict[str, int]:
 
 
 def influx_counts(rig: Rig) -> dict[str, int]:
+    """Points of the well-behaved runners (a hostile runner of the soak has its own)."""
     counts = {}
+    only = f"WHERE runner =~ /^({'|'.join(RUNNERS)})$/"
     for measurement, field in (("steps", "index"), ("windows", "n_steps"), ("alerts", "value")):
-        rows = rig.influx.series_rows(f"SELECT count({field}) FROM {measurement}", database=rig.database)
+        rows = rig.influx.series_rows(f"SELECT count({field}) FROM {measurement} {only}", database=rig.database)
         counts[measurement] = int(rows[0]["count"]) if rows else 0
     return counts
 
@@ -322,6 +344,27 @@ def assert_influx_equals_embedded(rig: Rig, sessions: dict[str, str]) -> None:
         assert len(exp.risk_events) >= 2, "the fatigue change must raise alerts, or this test proves little"
 
 
+def assert_store_equals_embedded(rig: Rig, sessions: dict[str, str]) -> dict[str, int]:
+    """Every well-behaved runner's session in the workers' SQLite store: completed, and every step, window
+    and risk event equal to the embedded analysis, once each (a rebuilt worker wrote some twice). Returns
+    the row counts."""
+    assert rig.db is not None
+    store = SessionStore(rig.db, readonly=True)
+    try:
+        counts = dict.fromkeys(("steps", "windows", "risk_events"), 0)
+        for runner in RUNNERS:
+            exp, sid = rig.inputs.expected[runner], sessions[runner]
+            row = store.session(sid)
+            assert row is not None and (row.runner, row.team, row.status) == (runner, rig.team, "completed"), row
+            assert store.steps(sid) == list(exp.steps)
+            assert store.windows(sid) == list(exp.windows)
+            assert sorted(store.risk_events(sid), key=repr) == sorted(exp.risk_events, key=repr)
+            counts = {k: n + len(getattr(exp, k)) for k, n in counts.items()}
+        return counts
+    finally:
+        store.close()
+
+
 def assert_mqtt_steps_complete_and_ordered(rig: Rig, observer: Observer) -> int:
     """Every step reached MQTT subscribers in order; returns how many were published twice."""
     duplicates = 0
@@ -335,6 +378,7 @@ def assert_mqtt_steps_complete_and_ordered(rig: Rig, observer: Observer) -> int:
 
 @pytest.mark.slow
 async def test_three_runners_two_worker_processes_equal_the_embedded_pipeline(rig: Rig) -> None:
+    rig.db = rig.tmp / "club.db"  # both workers keep the sessions in one store too (`worker --db`)
     async with Observer(rig.broker, rig.team) as observer:
         await start_all(rig, observer, speed=0)
         await wait_until(lambda: len(observer.finished) == 3, 60, "3 finished sessions", rig)
@@ -345,6 +389,7 @@ async def test_three_runners_two_worker_processes_equal_the_embedded_pipeline(ri
     assert assert_mqtt_steps_complete_and_ordered(rig, observer) == 0
     # Each runner was analysed by exactly one worker: both took part, and no session was opened twice.
     rig.stop()
+    assert_store_equals_embedded(rig, observer.finished)
     logs = [w.log() for w in rig.workers]
     assert all("sessions_finished=" in log for log in logs), rig.logs()
     finished = [int(log.split("sessions_finished=")[1].split(",")[0]) for log in logs]

@@ -115,7 +115,9 @@ async def test_v1_points_read_back_with_tags_types_and_escaping(
     assert alerts[0]["message"] == 'cadence "dropped", 6 %' and len(alerts) == 3
     sessions = influxdb.series_rows("SELECT * FROM sessions", database=db)
     assert len(sessions) == 1 and sessions[0]["state"] == "finished" and sessions[0]["n_steps"] == 9.0
-    assert sink.lines_written == 9 + 3 + 3 + 2
+    status = influxdb.series_rows("SELECT state, sensor FROM status", database=db)  # the runner's state changes
+    assert status[0]["state"] == "running" and status[-1]["state"] == "finished"
+    assert sink.lines_written == 9 + 3 + 3 + 2 + len(status)
 
 
 async def test_writing_a_session_twice_overwrites_instead_of_duplicating(
@@ -210,7 +212,7 @@ async def test_v2_api_through_influxdb_client_on_victoriametrics(
     await sink.open_session(s)
     await sink.write(s, output(0))
     await sink.close()
-    assert sink.lines_written == 6 and sink.spool.empty
+    assert sink.lines_written == 6 + 2 and sink.spool.empty  # + `status`: the session opened, its alert began
     series = victoriametrics.export('{__name__="windows_cadence_spm", session="vm-1"}')
     assert [x["values"] for x in series] == [[170.0]]
     assert series[0]["metric"]["runner"] == "vm-runner"
@@ -226,3 +228,22 @@ async def test_v2_writer_unreachable_is_retryable(tmp_path: pathlib.Path) -> Non
     with pytest.raises(RetryableWriteError, match="unreachable"):
         await asyncio.to_thread(writer.write, b"m v=1 1\n")
     writer.close()
+
+
+def test_the_sessions_point_carries_how_the_run_started_and_its_warnings() -> None:
+    """Issue 18: session-level risk facts as flat fields Grafana can filter on (the summary's risk table
+    is nested, and nested entries are not fields)."""
+    from strideguard.stream.influx.lineproto import session_line
+
+    summary = {
+        "duration_s": 1500.0,
+        "risk": {
+            "warmup": {"judged": True, "hard_start": True, "pct_of_working": {"cadence_spm": 99.0}},
+            "cadence_floor_windows": {"judged": 12, "no_speed": 0, "below_running_speed": 3},
+            "events": {"cadence:onset": 2, "cadence:cleared": 2, "warmup:note": 1, "fatigue:onset": 1},
+        },
+    }
+    line = session_line({"runner": "anna", "team": "club"}, 1_700_000_000 * 10**9, state="finished", summary=summary)
+    assert 'warmup_start="hard"' in line and "cadence_floor_judged_windows=12" in line and "n_onsets=3" in line
+    unjudged = {"risk": {"warmup": {"judged": False, "reason": "too short"}}}
+    assert "warmup_start" not in session_line({"runner": "anna"}, 1, state="finished", summary=unjudged)

@@ -87,3 +87,18 @@ def test_a_note_is_listed_but_never_shaded_as_an_alert():
     assert _shade_alerts(ax, notes) is False and len(ax.patches) == 0  # type: ignore[arg-type]
     alerts = types.SimpleNamespace(spans=[span("cadence", "warning")])
     assert _shade_alerts(ax, alerts) is True and len(ax.patches) == 1  # type: ignore[arg-type]
+
+
+def test_threshold_lines_follow_the_settings_the_session_ran_with():
+    import types
+
+    from strideguard.analytics.risk import RiskConfig, parse_risk_config
+    from strideguard.stream.report.plots import settings_of, threshold_of
+
+    stricter = parse_risk_config("[risk.metrics.impact]\nthreshold = 10.0\n")
+    ran = types.SimpleNamespace(row=types.SimpleNamespace(summary={"risk": {"settings": stricter.as_dict()}}))
+    config = settings_of(ran)  # type: ignore[arg-type]
+    assert threshold_of("impact_g", 2.0, config) == pytest.approx(2.2)  # 10 % up, not the default 15 %
+    older = types.SimpleNamespace(row=types.SimpleNamespace(summary={"risk": {}}))
+    damaged = types.SimpleNamespace(row=types.SimpleNamespace(summary={"risk": {"settings": {"cooldown_s": -1}}}))
+    assert settings_of(older) == settings_of(damaged) == RiskConfig.default()  # type: ignore[arg-type]

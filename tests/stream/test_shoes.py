@@ -173,6 +173,12 @@ def test_analyze_links_the_session_to_the_shoes_and_refuses_a_shoe_the_runner_la
     store.close()
     with ShoeLog(db) as log:
         assert [log.shoe_of(i).name for i in ids] == ["pegasus", "trail"]  # type: ignore[union-attr]
+    listed = json.loads(strideguard("sessions", "--runner", "uci-p1", "--json", db=db).stdout)
+    # a 5-min treadmill segment: too short for the warm-up check's verdict
+    assert [(r["shoe"], r["start"]) for r in listed] == [("pegasus", "-"), ("trail", "-")]
+    lines = strideguard("sessions", "--runner", "uci-p1", db=db).stdout.splitlines()
+    assert "start" in lines[0] and "shoes" in lines[0]
+    assert " pegasus " in lines[1] and " trail " in lines[2]
     lacking = strideguard("analyze", str(sample), "--db", str(db), "--runner", "uci-p1", "--shoe", "nope", db=db)
     assert lacking.returncode == 2
     assert lacking.stderr.strip() == (
@@ -182,3 +188,51 @@ def test_analyze_links_the_session_to_the_shoes_and_refuses_a_shoe_the_runner_la
     store = SessionStore(db)
     assert len(store.sessions(runner="uci-p1")) == 2  # refused before anything was analysed or stored
     store.close()
+
+
+def test_the_listing_says_how_each_run_started() -> None:
+    from strideguard.stream.cli.commands.sessions import start_of
+
+    def summary(**warmup: object) -> dict:
+        return {"risk": {"warmup": warmup}}
+
+    assert start_of(summary(judged=True, hard_start=True)) == "hard"
+    assert start_of(summary(judged=True, hard_start=False)) == "easy"
+    assert start_of(summary(judged=False, reason="too short to know your working level")) == "-"
+    assert start_of({}) == "-"  # sessions stored before the check existed
+
+
+def test_the_report_says_how_the_run_started_the_shoes_recovery_and_impact_across_sessions(tmp_path) -> None:
+    from strideguard.stream.report.data import across_sessions
+
+    db = tmp_path / "store.db"
+    store = SessionStore(db)
+    with ShoeLog(db) as log:
+        pair = log.add("anna", "pegasus", t_ns=T0_NS, start_km=490, remind_km=500, replace_km=800)
+        for i in range(8):
+            store_session(store, f"s{i}", day=i * 3)
+        store_session(store, "hard1", day=24, impact_g=2.9, events={"fatigue:onset": 1})
+        store_session(store, "hard2", day=25, impact_g=2.9, events={"cadence:onset": 1, "lean:onset": 1})
+        store_session(store, "last", day=28, impact_g=2.9)
+        log.wear("hard2", pair)
+    warmup = {"judged": True, "hard_start": True, "pct_of_working": {"speed_mps": 101.0}, "against": "this run"}
+    store.close_session(
+        "hard2",
+        ended_t_ns=None,
+        summary={
+            "duration_s": 2400,
+            "impact_g": 2.9,
+            "risk": {"warmup": warmup, "events": {"cadence:onset": 1, "lean:onset": 1}},
+        },
+    )
+    row = store.session("hard2")
+    assert row is not None
+    lines = across_sessions(store, row)
+    store.close()
+    assert (
+        lines[0]
+        == "Start: hard: at working level from the first minutes (speed 101 % of working level, against this run)."
+    )
+    assert lines[1].startswith("Shoes: pegasus, 497 km in total.")  # 490 + 7.2 km at 3 m/s
+    assert any(line.startswith("Recovery: two hard sessions") for line in lines)
+    assert any(line.startswith("Across sessions: impact up") for line in lines)

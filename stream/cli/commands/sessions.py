@@ -9,6 +9,8 @@ import json
 
 from strideguard.stream.cli.commands._common import add_store_options
 from strideguard.stream.names import printable
+from strideguard.stream.retraining.records import progress_line, read_progress
+from strideguard.stream.sqlite.shoes import ShoeLog
 from strideguard.stream.sqlite.store import INCOMPLETE, STORE_LOST, SessionStore, default_db_path
 from strideguard.stream.terminal import format_clock
 
@@ -23,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sessions",
         help="list stored sessions",
-        description="List the sessions in the store: start, duration, steps, cadence, alerts, "
+        description="List the sessions in the store: start, duration, steps, cadence, alerts, how the run "
+        "started (easy/hard: the warm-up check), the shoes worn, "
         "status (unfinished = still running, or the run was cut off; incomplete = the store could not "
         "keep all of it, e.g. a full disk: the missing rows are counted under store_lost in --json).",
         epilog=EXAMPLES,
@@ -47,11 +50,21 @@ def run(args: argparse.Namespace) -> int:
         alerts = store.alert_counts()  # from the stored events: the summary has no alert count
     finally:
         store.close()
+    retraining = read_progress(path)  # the retraining mode's progress per session (docs/retraining.md)
+    with ShoeLog(path, readonly=True) as log:
+        shoes = {r.session_id: shoe.name for r in rows if (shoe := log.shoe_of(r.session_id)) is not None}
     if args.json:
         print(
             json.dumps(
                 [
-                    {**dataclasses.asdict(r), "status": status(r.status), "n_alerts": alerts.get(r.session_id, 0)}
+                    {
+                        **dataclasses.asdict(r),
+                        "status": status(r.status),
+                        "n_alerts": alerts.get(r.session_id, 0),
+                        "shoe": shoes.get(r.session_id),
+                        "start": start_of(r.summary),
+                        "retraining": retraining.get(r.session_id),
+                    }
                     for r in rows
                 ],
                 indent=1,
@@ -63,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(
         f"{'session':<36} {'runner':<10} {'start (UTC)':<17} {'length':>8} {'steps':>6} {'cadence':>8} "
-        f"{'alerts':>6}  status"
+        f"{'alerts':>6} {'start':<5} {'shoes':<10}  status"
     )
     for r in rows:
         start = dt.datetime.fromtimestamp(r.started_t_ns / 1e9, tz=dt.UTC).strftime("%Y-%m-%d %H:%M")
@@ -72,9 +85,20 @@ def run(args: argparse.Namespace) -> int:
         cadence = f"{s['cadence_spm']:.1f}" if isinstance(s.get("cadence_spm"), (int, float)) else "-"
         print(
             f"{printable(r.session_id):<36} {printable(r.runner):<10} {start:<17} {length:>8} "
-            f"{s.get('n_steps', '-'):>6} {cadence:>8} {alerts.get(r.session_id, 0):>6}  {status(r.status, s)}"
+            f"{s.get('n_steps', '-'):>6} {cadence:>8} {alerts.get(r.session_id, 0):>6} {start_of(s):<5} "
+            f"{printable(shoes.get(r.session_id, '-')):<10}  {status(r.status, s)}"
         )
+        if r.session_id in retraining:
+            print(f"{'':<36} {progress_line(retraining[r.session_id])}")
     return 0
+
+
+def start_of(summary: dict) -> str:
+    """How the run started (the warm-up check in the summary): easy, hard, or - when not judged."""
+    warmup = (summary.get("risk") or {}).get("warmup") or {}
+    if not warmup.get("judged"):
+        return "-"
+    return "hard" if warmup.get("hard_start") else "easy"
 
 
 def status(raw: str, summary: dict | None = None) -> str:

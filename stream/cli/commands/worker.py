@@ -1,4 +1,5 @@
-"""`strideguard worker`: the analyzer role: MQTT imu -> analytics -> MQTT outputs and InfluxDB."""
+"""`strideguard worker`: the analyzer role: MQTT imu -> analytics -> MQTT outputs, InfluxDB and (with
+`--db`) the SQLite store, so a coach can list, report and export the team's sessions afterwards."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import os
 import pathlib
 import signal
+import sys
 from typing import TYPE_CHECKING
 
 from strideguard.stream.cli.commands.collect import add_broker_options, broker_settings
@@ -25,10 +27,13 @@ examples:
   strideguard worker --team club --index 0 --count 2 --state-dir w0 --influx-url http://127.0.0.1:8086 --influx-db sg
   strideguard worker --team club --index 1 --count 2 --state-dir w1 --influx-url http://127.0.0.1:8086 --influx-db sg
         two workers sharing the team's runners by a stable hash, writing to InfluxDB 1.x (v1 API)
+  strideguard worker --team club --state-dir w0 --db /srv/strideguard/club.db
+        also keep every session in a store for `strideguard sessions`, `report` and `export` (workers
+        may share one file)
   strideguard worker --team club --influx-url http://influxdb:8086 --influx-org club --influx-bucket strideguard
         InfluxDB 2.x/3.x through the v2 API (token in $STRIDEGUARD_INFLUX_TOKEN)
 environment: STRIDEGUARD_MQTT_URL, STRIDEGUARD_MQTT_USERNAME/PASSWORD, STRIDEGUARD_INFLUX_URL, _DB, _TOKEN,
-_ORG, _BUCKET, STRIDEGUARD_WORKER_INDEX, STRIDEGUARD_WORKER_COUNT, STRIDEGUARD_STATE_DIR
+_ORG, _BUCKET, STRIDEGUARD_DB, STRIDEGUARD_WORKER_INDEX, STRIDEGUARD_WORKER_COUNT, STRIDEGUARD_STATE_DIR
 Stop with Ctrl-C or SIGTERM; a restarted worker resumes from the broker and its journal (docs/live.md)."""
 
 
@@ -75,6 +80,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="TOKEN",
         help="token (v2 API, or v1 API on 2.x); prefer $STRIDEGUARD_INFLUX_TOKEN",
     )
+    p.add_argument(
+        "--db",
+        type=pathlib.Path,
+        default=_env("DB"),
+        metavar="PATH",
+        help="also keep the sessions in this SQLite store (default $STRIDEGUARD_DB; none if unset)",
+    )
     p.add_argument("--no-publish", action="store_true", help="do not publish outputs on MQTT (InfluxDB only)")
     p.add_argument(
         "--idle-close-s",
@@ -115,8 +127,10 @@ def influx_sink(args: argparse.Namespace, spool_dir: pathlib.Path) -> InfluxSink
 
 def run(args: argparse.Namespace) -> int:
     from strideguard.stream.runtime.app import analyzer_factory
+    from strideguard.stream.runtime.pipeline import StoreSink
     from strideguard.stream.runtime.settings import load_settings
     from strideguard.stream.runtime.worker import Worker, WorkerOptions
+    from strideguard.stream.sqlite.store import SessionStore
 
     if args.state_dir is None:
         raise UsageError("--state-dir is required (or $STRIDEGUARD_STATE_DIR): the worker keeps its journal there")
@@ -134,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
     settings = broker_settings(args)
     factory = analyzer_factory(load_settings(args.config))
     sink = influx_sink(args, args.state_dir / "influx-spool")
+    store_sink = StoreSink(SessionStore(args.db)) if args.db else None  # an unusable store stops here
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -156,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
             settings=settings,
             options=options,
             analyzer_factory=factory,
-            sinks=[sink] if sink else [],
+            sinks=[s for s in (sink, store_sink) if s is not None],
             publish_outputs=not args.no_publish,
         )
         print(f"worker {options.name}: {settings.endpoint}, partitions of team {args.team!r}", flush=True)
@@ -169,9 +184,14 @@ def run(args: argparse.Namespace) -> int:
                 f"spool_damaged_records={sink.spool.damaged_records}",
                 flush=True,
             )
+        if worker.engine.dropped:
+            print(f"worker {options.name}: samples dropped at the edge {worker.engine.dropped}", flush=True)
 
     try:
         asyncio.run(main())
     except asyncio.CancelledError:
         print("worker: stopped without a clean close (grace period over); it resumes from its journal", flush=True)
+    if store_sink is not None and (failure := store_sink.failure()) is not None:
+        print(f"strideguard worker: error: {failure}", file=sys.stderr, flush=True)  # the store never lies
+        return 2
     return 0

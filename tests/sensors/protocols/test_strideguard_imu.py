@@ -10,7 +10,6 @@ arbitrary bytes and memory bounds.
 from __future__ import annotations
 
 import math
-import os
 import random
 import struct
 
@@ -21,6 +20,7 @@ from strideguard.sensors.errors import DecodeError
 from strideguard.sensors.protocols import strideguard_imu as imu
 from strideguard.sensors.protocols.strideguard_imu import ImuMessage, decode_imu, encode_imu
 from strideguard.sensors.types import Placement, SampleBatch, SampleKind
+from tests.fuzz._support import fuzz_seed
 
 T0_NS = 1_700_000_000_000_000_000
 HEADER_BYTES = 34
@@ -368,7 +368,7 @@ def _corrupt(rng: random.Random, message: ImuMessage) -> tuple[str, bytes, int |
 
 
 def test_seeded_fuzz_of_one_corruption_gives_the_exact_outcome() -> None:
-    seed = int(os.environ.get("STRIDEGUARD_FUZZ_SEED") or random.SystemRandom().randrange(2**32))
+    seed = fuzz_seed()
     print(f"fuzz strideguard-imu: STRIDEGUARD_FUZZ_SEED={seed}")
     rng = random.Random(seed)
     outcomes = {"decoded": 0, "refused": 0}
