@@ -24,7 +24,7 @@ from strideguard.stream.runtime import bus as busmod
 from strideguard.stream.runtime import sources
 from strideguard.stream.runtime.backpressure import buffered
 from strideguard.stream.runtime.engine import SessionSummary
-from strideguard.stream.runtime.history import check_shoe, wear_shoes
+from strideguard.stream.runtime.history import check_shoe, own_sessions, wear_shoes
 from strideguard.stream.runtime.pipeline import BusSink, Pipeline, Sink, StoreSink
 from strideguard.stream.runtime.settings import Settings, load_settings, parse_settings
 from strideguard.stream.sqlite.shoes import ShoeLog
@@ -49,8 +49,9 @@ def analyzer_factory(settings: Settings | str, *, store: SessionStore | None = N
 
 
 def prior_baseline(store: SessionStore, runner: str) -> Baseline | None:
-    """The risk baseline stored with the runner's most recent completed session, if any."""
-    for row in reversed(store.sessions(runner=runner)):
+    """The risk baseline stored with the runner's most recent completed session, if any (demos of the
+    bundled samples are not the runner's: `history.is_demo`)."""
+    for row in reversed(own_sessions(store, runner)):  # a demo's baseline is nobody's
         stored = SessionSummary.from_dict(row.summary).baseline
         if row.status == "completed" and stored:
             return Baseline.from_dict({**stored, "source": "prior"})

@@ -14,7 +14,11 @@ engine's `dropped` and in the session summary), never raised inside the engine:
 - a sampling rate outside 1 Hz-10 kHz, or a rate that changes within a device's stream;
 - samples whose values are not finite or beyond `max_abs_value` (no IMU reads 1,000 g), or whose time
   is not after the stream's previous sample (a repeated or reordered frame);
-- heart rate outside 20-300 bpm, speed outside 0-15 m/s, cadence outside 0-300 spm.
+- heart rate outside 20-300 bpm, speed outside 0-15 m/s, cadence outside 0-300 spm;
+- a speed shared by the runner page's phone (device `phone-gps`) outside 0-12 m/s, not after the
+  previous one, or more than `PHONE_SKEW_S` from the session's latest sample: it is stamped with the
+  wall clock, which is the session's data time only for a live run (a replay is on its recording's
+  time, so the phone's speed is refused there rather than put at a time it was not measured).
 A gap longer than `max_gap_s` in a session's data ends the session there and opens a new one (a
 segment), so a month between two rows of a CSV is two sessions, not a month of empty windows.
 """
@@ -47,6 +51,9 @@ MAX_GAP_S = 600.0  # s: a longer gap in a session's data starts a new session (s
 HEART_RATE_BPM = (20, 300)  # plausible range, bpm
 SPEED_MPS = (0.0, 15.0)  # plausible range, m/s
 CADENCE_SPM = (0, 300)  # plausible range, steps/min
+PHONE_DEVICE = "phone-gps"  # the device name of a speed the runner page shares (stream/web/server.py)
+PHONE_SPEED_MPS = (0.0, 12.0)  # m/s: nobody runs faster (the world record is about 10.4 m/s)
+PHONE_SKEW_S = 15.0  # s: a phone speed (wall clock) this far from the session's data time is refused
 
 Reading = HeartRateReading | StrideReading
 
@@ -203,6 +210,7 @@ class Edge:
         self.dropped: dict[str, int] = {}
         self._streams: dict[tuple[str, str], tuple[float, int]] = {}  # (device, kind) -> (rate, last t_ns)
         self.last_t_ns: int | None = None  # the latest admitted sample time of any stream
+        self._last_phone_t_ns: int | None = None  # the latest admitted phone speed
 
     def drop(self, reason: str, count: int = 1) -> None:
         if reason not in self.dropped:
@@ -251,6 +259,8 @@ class Edge:
         if reading.runner != self.runner:
             self.drop("readings of another runner")
             return None
+        if isinstance(reading, StrideReading) and reading.device == PHONE_DEVICE:
+            return self._admit_phone_speed(reading)
         if isinstance(reading, HeartRateReading):
             ok = HEART_RATE_BPM[0] <= reading.heart_rate_bpm <= HEART_RATE_BPM[1]
         else:
@@ -262,6 +272,25 @@ class Edge:
         if not ok:
             self.drop("readings out of range")
             return None
+        return reading
+
+    def phone_speed_problem(self, reading: StrideReading) -> str | None:
+        """Why a phone's speed cannot enter this session (None: it can). Times are the session's data
+        time; the phone's is the server's wall clock when the speed arrived."""
+        if not (math.isfinite(reading.speed_mps) and PHONE_SPEED_MPS[0] <= reading.speed_mps <= PHONE_SPEED_MPS[1]):
+            return "phone speeds out of range"
+        if self.last_t_ns is None or abs(reading.t_ns - self.last_t_ns) > PHONE_SKEW_S * NS_PER_S:
+            return "phone speeds away from the session's data time (a replay is not on the wall clock)"
+        if self._last_phone_t_ns is not None and reading.t_ns <= self._last_phone_t_ns:
+            return "phone speeds not after the previous one"
+        return None
+
+    def _admit_phone_speed(self, reading: StrideReading) -> StrideReading | None:
+        problem = self.phone_speed_problem(reading)
+        if problem is not None:
+            self.drop(problem)
+            return None
+        self._last_phone_t_ns = reading.t_ns
         return reading
 
 

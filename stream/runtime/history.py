@@ -7,6 +7,10 @@ stored sessions and hands them over, so `shoes`, `load` and `record` say the sam
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib.resources
+import os
+import pathlib
 from typing import Any
 
 from strideguard.analytics.risk.impact_trend import ImpactObservation, SessionImpact, recent_rise, trend
@@ -14,7 +18,7 @@ from strideguard.analytics.risk.recovery import BackToBack, PastSession, back_to
 from strideguard.analytics.risk.shoes import SessionDistance, session_distance, usual_speed, wear_note
 from strideguard.stream.errors import UsageError
 from strideguard.stream.sqlite.shoes import Shoe, ShoeLog
-from strideguard.stream.sqlite.store import SessionRow, SessionStore
+from strideguard.stream.sqlite.store import SessionRow, SessionStore, default_db_path
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,8 +45,39 @@ class ShoeStatus:
         }
 
 
+def demo_db_path() -> pathlib.Path:
+    """Where `demo` and `record --simulate` keep their sessions unless told otherwise: $STRIDEGUARD_DEMO_DB,
+    else `demo.db` beside the runner's own store, so a demo never becomes part of anyone's history."""
+    if os.environ.get("STRIDEGUARD_DEMO_DB"):
+        return pathlib.Path(os.environ["STRIDEGUARD_DEMO_DB"])
+    return default_db_path().with_name("demo.db")
+
+
+@functools.cache
+def _samples_dir() -> pathlib.Path:
+    return pathlib.Path(str(importlib.resources.files("strideguard.sensors") / "samples")).resolve()
+
+
+def is_demo(row: SessionRow) -> bool:
+    """A session of one of the bundled sample runs (`demo`, or `replay` of a bundled sample, into any
+    store): not the runner's own training. Every demo of a sample is dated the same day, so counting
+    them would make `load` see a spike (an acute:chronic ratio of 4 after two demos) and hand the next
+    demo a "prior" baseline from the last. They are left out of the prior baseline, load and history."""
+    if not row.source:
+        return False
+    try:
+        return pathlib.Path(row.source).resolve().parent == _samples_dir()
+    except (OSError, ValueError):
+        return False
+
+
+def own_sessions(store: SessionStore, runner: str) -> list[SessionRow]:
+    """The runner's stored sessions, in start order, without demos (`is_demo`)."""
+    return [s for s in store.sessions(runner=runner) if not is_demo(s)]
+
+
 def finished(store: SessionStore, runner: str) -> list[SessionRow]:
-    return [s for s in store.sessions(runner=runner) if s.status in ("completed", "incomplete")]
+    return [s for s in own_sessions(store, runner) if s.status in ("completed", "incomplete")]
 
 
 def distances(store: SessionStore, rows: list[SessionRow]) -> dict[str, SessionDistance]:

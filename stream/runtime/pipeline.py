@@ -23,13 +23,22 @@ from strideguard.sensors.types import HeartRateReading, SampleBatch, StrideReadi
 from strideguard.stream import names
 from strideguard.stream.runtime import bus as busmod
 from strideguard.stream.runtime.backpressure import BufferedSink
-from strideguard.stream.runtime.engine import Analyzer, RunnerControl, Session, SessionEngine, SessionSummary, Sink
+from strideguard.stream.runtime.engine import (
+    PHONE_DEVICE,
+    Analyzer,
+    RunnerControl,
+    Session,
+    SessionEngine,
+    SessionSummary,
+    Sink,
+)
 from strideguard.stream.runtime.sensor_watch import DEFAULT_SILENT_AFTER_S, SensorChange, SensorWatch
 from strideguard.stream.runtime.session import SessionInfo, new_session_id
 from strideguard.stream.sqlite.store import INCOMPLETE, STORE_LOST, SessionStore, StoreError
 
 log = logging.getLogger(__name__)
 _P = ParamSpec("_P")
+PHONE_SPEEDS_WAITING = 32  # phone speeds kept for the next push; a silent strap must not grow it forever
 HOLE_S = 2.0  # s between two sample batches of a runner: a dropout, and no window over it is shown live
 
 __all__ = ["Analyzer", "BusSink", "Pipeline", "SessionInfo", "Sink", "StoreSink"]
@@ -44,6 +53,13 @@ class Pipeline:
     read from `control`, or by default from the bus of a `BusSink` among the sinks, and applied before
     the next item is pushed (see `SessionEngine.control`). The reply (`action` "snoozed" or "refused") is
     published on the same topic and kept in `control_replies`.
+
+    A speed the runner page shares from the phone's GPS arrives the same way (`{"action": "speed",
+    "speed_mps": v, "accuracy_m": a, "t_ns": wall clock}`) and becomes a footpod-like `StrideReading` of
+    device `phone-gps` pushed into the runner's session before the next item, through the engine's edge,
+    which refuses it when it is not at the session's data time (a replay): the refusal is answered on
+    the control topic (`action` "speed_refused", `reason`) and counted in the summary's `dropped`. A
+    phone speed is not sensor data: it never tells the sensor watch that the strap is delivering.
 
     Sensor state (see `stream.runtime.sensor_watch`): the collector's `link_lost` / `link_restored`
     capture events and a watchdog (no item for `silent_after_s` of wall time: "silent"; None turns it
@@ -86,6 +102,8 @@ class Pipeline:
         self._status_sink = next((sink for sink in self.sinks if isinstance(sink, BusSink)), None)
         self._last_sample_t_ns: dict[str, int] = {}  # runner -> end of its latest sample batch
         self._watchdog: asyncio.Task[None] | None = None
+        self._phone_speeds: list[StrideReading] = []  # waiting for the next push
+        self.phone_speeds = {"used": 0, "refused": 0}
 
     @property
     def runners(self) -> dict[str, Session]:
@@ -96,6 +114,7 @@ class Pipeline:
         self, item: SampleBatch | HeartRateReading | StrideReading | RunnerControl | CaptureEvent
     ) -> AnalyzerOutput:
         self.apply_controls()
+        await self._push_phone_speeds()
         self._ensure_watchdog()
         if isinstance(item, CaptureEvent):
             self.events.append(item)
@@ -198,8 +217,53 @@ class Pipeline:
         while (item := self._control.get_nowait()) is not None:
             topic_name, message = item
             runner = topic_name.split("/")[-2]
-            if message.get("action") == "snooze":
+            action = message.get("action")
+            if action == "snooze":
                 self._control_for(runner, message)
+            elif action == "speed":
+                self._phone_speed(runner, message)
+
+    def _phone_speed(self, runner: str, message: dict[str, Any]) -> None:
+        """A speed from the runner page (the server checked its shape): queued for the runner's session."""
+        speed, t_ns = message.get("speed_mps"), message.get("t_ns")
+        if runner not in self.engine.sessions or message.get("runner") != runner:
+            return  # no session to use it (or a message naming someone else): nothing to answer on
+        if (
+            isinstance(speed, bool)
+            or not isinstance(speed, int | float)
+            or isinstance(t_ns, bool)
+            or not isinstance(t_ns, int)
+        ):
+            self._speed_refused(runner, "a phone speed needs a number speed_mps and an integer t_ns")
+            return
+        if len(self._phone_speeds) >= PHONE_SPEEDS_WAITING:  # no samples come (a silent strap): the oldest go
+            dropped = self._phone_speeds.pop(0)
+            self._speed_refused(dropped.runner, "phone speeds waiting for samples that did not come")
+        self._phone_speeds.append(
+            StrideReading(runner=runner, device=PHONE_DEVICE, t_ns=t_ns, speed_mps=float(speed), cadence_spm=0)
+        )
+
+    async def _push_phone_speeds(self) -> None:
+        """Push the queued phone speeds through the engine's edge; answer the ones it refuses."""
+        waiting, self._phone_speeds = self._phone_speeds, []
+        for reading in waiting:
+            session = self.engine.sessions.get(reading.runner)
+            if session is None:
+                continue
+            problem = session.edge.phone_speed_problem(reading)  # the edge's own check, to say why
+            await self.engine.push(reading.runner, reading)  # the edge counts a refusal in the summary
+            if problem is None:
+                self.phone_speeds["used"] += 1
+            else:
+                self._speed_refused(reading.runner, problem)
+
+    def _speed_refused(self, runner: str, reason: str) -> None:
+        self.phone_speeds["refused"] += 1
+        if self._control_bus is not None:
+            self._control_bus.publish(
+                busmod.topic(self.team, runner, "control"),
+                {"action": "speed_refused", "runner": runner, "reason": reason},
+            )
 
     def _control_for(self, runner: str, message: dict[str, Any]) -> None:
         if runner not in self.engine.sessions:

@@ -79,6 +79,132 @@
     }).catch(function () { setSnoozeStatus("Snooze failed: no connection to the server"); });
   }
 
+  // -- speed from the phone -------------------------------------------------------------------------
+  // After the runner taps "share speed" (and the browser's permission prompt), the phone's GPS speed goes
+  // to the server about once a second: the fix's own speed when the phone reports one, else the distance
+  // along the last fixes over their time. Accuracy-aware: a fix rougher than MAX_ACCURACY_M is not used,
+  // and a derived speed whose path is shorter than the fixes' own uncertainty is not sent (a runner
+  // standing still with a wandering fix is not running). Geolocation needs a secure page: https, or this
+  // computer's own address; on a plain http:// network address the browser refuses it, and the page
+  // says so instead of asking.
+  const SPEED_EVERY_MS = 1000;  // at most one speed a second (the server allows one per 0.5 s)
+  const MAX_ACCURACY_M = 50;    // m: the server refuses rougher fixes too
+  const DERIVE_SPAN_MS = 3000;  // derive a speed over at least this much of the latest fixes
+  const KEEP_FIXES_MS = 10000;
+  const REFUSAL_SHOWN_MS = 5000;  // the session's refusal of a speed stays shown this long over "sharing"
+  const GPS_QUIET_MS = 5000;    // an error within this long of a good fix is not called a lost signal
+
+  function metresBetween(a, b) {  // haversine, on a sphere of the Earth's mean radius
+    const R = 6371008.8, rad = Math.PI / 180;
+    const dLat = (b.lat - a.lat) * rad, dLon = (b.lon - a.lon) * rad;
+    const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
+    return 2 * R * Math.asin(Math.min(1, Math.sqrt(h)));
+  }
+
+  function phoneSpeed(name) {
+    const btn = document.getElementById("share-speed"), status = document.getElementById("speed-status");
+    const sp = state.speed = { sharing: "off", sent: 0, refused: [], lastSentMs: 0, fixes: [], watch: null, lastFixMs: 0, errors: 0, refusedAtMs: 0 };
+    function say(text, kind) { status.textContent = text; status.dataset.kind = kind || ""; }
+    if (!window.isSecureContext) {
+      sp.sharing = "insecure";
+      btn.disabled = true;
+      say("Speed from this phone is not available: browsers share location only with secure pages " +
+          "(https, or the computer's own address), and this page is http://" + location.host + ".", "problem");
+      return;
+    }
+    if (!navigator.geolocation) {
+      sp.sharing = "unsupported";
+      btn.disabled = true;
+      say("This browser has no location service: speed is not shared.", "problem");
+      return;
+    }
+    function send(speedMps, accuracyM) {
+      const now = Date.now();
+      if (now - sp.lastSentMs < SPEED_EVERY_MS) return;
+      sp.lastSentMs = now;
+      fetch("/api/runner/" + encodeURIComponent(name) + "/speed", {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ speed_mps: speedMps, accuracy_m: accuracyM }),
+      }).then(function (r) {
+        return r.json().then(function (body) {
+          if (r.ok) {
+            sp.sent += 1;
+            // the session refused the last speeds (a replay): the server taking this one changes nothing
+            if (Date.now() - sp.refusedAtMs > REFUSAL_SHOWN_MS) say("Sharing speed: " + (speedMps * 3.6).toFixed(1) + " km/h", "on");
+          }
+          else { sp.refused.push(body.error); say("Speed not shared: " + body.error, "problem"); }
+        });
+      }).catch(function () { say("Speed not shared: no connection to the server", "problem"); });
+    }
+    function onFix(pos) {
+      const c = pos.coords, t = pos.timestamp || Date.now();
+      if (!(c.accuracy <= MAX_ACCURACY_M)) { say("GPS too rough (\u00b1" + Math.round(c.accuracy) + " m): speed not shared", "problem"); return; }
+      sp.lastFixMs = Date.now();
+      const fix = { lat: c.latitude, lon: c.longitude, acc: c.accuracy, t: t };
+      sp.fixes.push(fix);
+      while (sp.fixes.length && t - sp.fixes[0].t > KEEP_FIXES_MS) sp.fixes.shift();
+      if (c.speed !== null && c.speed !== undefined && isFinite(c.speed)) { send(Math.max(0, c.speed), c.accuracy); return; }
+      let first = sp.fixes.length - 1;  // the latest fixes spanning at least DERIVE_SPAN_MS
+      while (first > 0 && t - sp.fixes[first].t < DERIVE_SPAN_MS) first -= 1;
+      const span = (t - sp.fixes[first].t) / 1000;
+      if (span * 1000 < DERIVE_SPAN_MS) { say("Sharing speed: waiting for GPS fixes\u2026", "on"); return; }
+      let path = 0;
+      for (let i = first + 1; i < sp.fixes.length; i++) path += metresBetween(sp.fixes[i - 1], sp.fixes[i]);
+      const uncertain = (sp.fixes[first].acc + c.accuracy) / 2;
+      if (path < uncertain) { say("Sharing speed: not moving (GPS \u00b1" + Math.round(c.accuracy) + " m)", "on"); return; }
+      send(path / span, c.accuracy);
+    }
+    function onError(err) {
+      if (err.code === 1) {  // PERMISSION_DENIED
+        sp.sharing = "denied";
+        say("Location permission refused: speed is not shared (allow it in the browser's site settings).", "problem");
+        if (sp.watch !== null) navigator.geolocation.clearWatch(sp.watch);
+        sp.watch = null;
+        btn.textContent = "Share speed from this phone (GPS)";
+      } else {  // a lost signal or a timeout: the watch goes on and the next fix resumes sharing
+        sp.errors += 1;
+        if (Date.now() - sp.lastFixMs < GPS_QUIET_MS) return;  // one missed update between good fixes: no news
+        say((sp.fixes.length ? "GPS signal lost" : "No GPS fix yet") + ": speed not shared until a fix comes", "problem");
+      }
+    }
+    btn.addEventListener("click", function () {
+      if (sp.watch !== null) {  // a second tap stops sharing
+        navigator.geolocation.clearWatch(sp.watch);
+        sp.watch = null;
+        sp.sharing = "off";
+        btn.textContent = "Share speed from this phone (GPS)";
+        say("Speed not shared.", "");
+        return;
+      }
+      sp.sharing = "on";
+      sp.fixes = [];
+      btn.textContent = "Stop sharing speed";
+      say("Sharing speed: asking for the phone's location\u2026", "on");
+      sp.watch = navigator.geolocation.watchPosition(onFix, onError, { enableHighAccuracy: true, maximumAge: 0, timeout: 30000 });
+    });
+  }
+
+  // pace and distance from the windows' speed (a footpod or the phone): the distance adds each window's
+  // speed over the data time since the previous window (at most 30 s, so a dropout adds nothing made up)
+  function paceText(speedMps) {
+    if (!(speedMps > 0.3)) return "–";  // slower than about 55 min/km: standing, not a pace
+    const sPerKm = Math.round(1000 / speedMps);
+    return Math.floor(sPerKm / 60) + ":" + String(sPerKm % 60).padStart(2, "0");
+  }
+  function showSpeed(m) {
+    const d = state.distance || (state.distance = { m: 0, lastTNs: null });
+    if (m.speed_mps !== null && m.speed_mps !== undefined && m.t_end_ns) {
+      if (d.lastTNs !== null && m.t_end_ns > d.lastTNs) d.m += m.speed_mps * Math.min(30, (m.t_end_ns - d.lastTNs) / 1e9);
+      for (const el of document.querySelectorAll(".metric.speedy")) el.hidden = false;
+      document.getElementById("pace").textContent = paceText(m.speed_mps);
+      document.getElementById("distance").textContent = (d.m / 1000).toFixed(2);
+    } else if (state.speedShown) {
+      document.getElementById("pace").textContent = "–";
+    }
+    if (m.t_end_ns) d.lastTNs = m.t_end_ns;
+    state.speedShown = state.speedShown || (m.speed_mps !== null && m.speed_mps !== undefined);
+  }
+
   function runnerPage(name) {
     document.getElementById("runner-name").textContent = name;
     document.title = "StrideGuard — " + name;
@@ -93,6 +219,7 @@
       speak("Voice cues on");
       enable.hidden = true;
     });
+    phoneSpeed(name);
     document.getElementById("snooze-all").addEventListener("click", function () { requestSnooze(name, null); });
     const snoozeMetric = document.getElementById("snooze-metric");
     snoozeMetric.addEventListener("click", function () { requestSnooze(name, snoozeMetric.dataset.metric); });
@@ -126,6 +253,7 @@
         document.querySelector(".metric.risk").dataset.level = level(m.risk_score);
         if (m.t_end_ns !== undefined && m.t_end_ns !== null) state.dataTNs = Math.max(state.dataTNs || 0, m.t_end_ns);
         renderSnoozes();
+        showSpeed(m);
         view.metrics(m);
       },
       control: function (c, envelope) {
@@ -136,6 +264,12 @@
           renderSnoozes();
         } else if (c.action === "refused" && !envelope.replay) {
           setSnoozeStatus("Snooze refused: " + c.reason);
+        } else if (c.action === "speed_refused" && !envelope.replay && state.speed) {
+          state.speed.refused.push(c.reason);
+          state.speed.refusedAtMs = Date.now();
+          const el = document.getElementById("speed-status");
+          el.textContent = "Speed not used: " + c.reason;
+          el.dataset.kind = "problem";
         }
       },
       alerts: function (ev, envelope) {
@@ -409,7 +543,7 @@
       } else {
         this.sensorSinceMs = Date.now() - (s.sensor_t_ns ? Math.max(0, Date.now() - s.sensor_t_ns / 1e6) : 0);
         if (was === "ok") st.dropouts += 1;
-        for (const id of ["cadence", "impact", "sway", "lean", "risk", "heart-rate"]) $(id).textContent = "–";
+        for (const id of ["cadence", "impact", "sway", "lean", "risk", "heart-rate", "pace"]) $(id).textContent = "–";
         if (!envelope.replay) {
           vibrate(st, VIBRATE.lost);
           this.speech.say(sensor === "lost" ? SAY.lost : SAY.silent, PRIORITY.sensor);

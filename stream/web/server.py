@@ -13,6 +13,16 @@ session; the pipeline applies it on data time and answers on the same `control` 
 page's feed carries (so the page shows what was snoozed and for how long). JSON only: a plain
 cross-site form cannot send it.
 
+The runner page can also share the phone's GPS speed (after the runner taps "share speed" and the
+browser asks for permission): `POST /api/runner/<name>/speed` with JSON `{"speed_mps": v, "accuracy_m":
+a}`, behind the same key, Host and Origin checks. The body is at most `SPEED_MAX_BODY_BYTES`, a runner
+at most one speed per `SPEED_MIN_INTERVAL_S`; the speed must be a finite number of 0-12 m/s measured
+with an accuracy of at most `SPEED_MAX_ACCURACY_M` (a rougher fix says nothing about speed). The server
+stamps it with its own wall clock (the phone's clock is not trusted) and publishes it on the runner's
+`control` topic; the pipeline pushes it into the live session through the engine's edge, which refuses
+it when the session's data time is not the wall clock (a replay). Every refusal is one line of JSON
+(`error`) and counted by reason in `speed_refused` (see /healthz).
+
 Bound to 127.0.0.1 by default, where no key is needed (but the Host header must be this machine, so a
 DNS-rebinding page cannot read or snooze). `host="0.0.0.0"` (or a LAN address) lets a phone on the same
 network in with a key printed in the address and its QR code: see `access` for the model, `guard` for
@@ -26,18 +36,20 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import pathlib
 import re
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, TypeGuard
 
 from aiohttp import web
 
 from strideguard.analytics.risk import FATIGUE, METRIC_FIELDS
 from strideguard.stream.errors import UsageError
 from strideguard.stream.runtime import bus as busmod
-from strideguard.stream.runtime.engine import SNOOZE_MAX_MIN
+from strideguard.stream.runtime.engine import PHONE_SPEED_MPS, SNOOZE_MAX_MIN
 from strideguard.stream.web import reach
 from strideguard.stream.web.access import OPEN_PATHS, AccessPolicy, refuse
 from strideguard.stream.web.guard import LISTEN_BACKLOG, ConnectionGuard, Limits
@@ -51,6 +63,9 @@ FEED_KINDS = ("alerts", "control", "status", "metrics")  # steps are too chatty 
 SNOOZE_METRICS = (*METRIC_FIELDS, FATIGUE)  # what a snooze may name (null: every metric)
 NAME_RE = re.compile(r"^[^/+#]{1,100}$")
 NEEDS_KEY = "403: these pages need their key: open the whole address strideguard printed, or scan its QR code"
+SPEED_MAX_BODY_BYTES = 256  # a speed is ~40 bytes of JSON
+SPEED_MIN_INTERVAL_S = 0.5  # s: a runner's phone may send at most one speed this often (GPS gives ~1 Hz)
+SPEED_MAX_ACCURACY_M = 50.0  # m: a position fix rougher than this says nothing about speed
 PAGE_FILES = {"runner.html", "team.html", "live.js", "style.css"}
 
 
@@ -131,6 +146,9 @@ class WebServer:
         self.feeds_stalled = 0  # a write did not get through within write_timeout_s
         self._event_id = 0
         self._request_id = 0
+        self.speeds_accepted = 0
+        self.speed_refused: dict[str, int] = {}  # reason -> count
+        self._last_speed_s: dict[str, float] = {}  # runner -> monotonic time of its last accepted speed
         self.app = self._make_app()
 
     def _base(self, address: str) -> str:
@@ -225,6 +243,7 @@ class WebServer:
         app.router.add_get("/events", self._events)
         app.router.add_get("/api/latest", self._latest)
         app.router.add_post("/api/runner/{name}/snooze", self._snooze)
+        app.router.add_post("/api/runner/{name}/speed", self._speed)
         app.router.add_get("/static/{file}", self._static)
         app.router.add_get("/qr.svg", self._qr)
         app.router.add_get("/healthz", self._health)
@@ -287,6 +306,8 @@ class WebServer:
                 "feeds_stalled": self.feeds_stalled,
                 "connections": self.guard.counts() if self.guard is not None else {},
                 "rejected": dict(self.access.rejected),
+                "speeds_accepted": self.speeds_accepted,
+                "speed_refused": dict(self.speed_refused),
             }
         )
 
@@ -349,6 +370,63 @@ class WebServer:
             "metric": metric,
             "minutes": float(minutes),
             "request_id": self._request_id,
+        }
+        for team in teams:
+            self.bus.publish(busmod.topic(team, name, "control"), message)
+        return web.json_response({**message, "teams": teams}, status=202)
+
+    async def _speed(self, request: web.Request) -> web.Response:
+        """A speed from the runner's phone, for the runner's live session (see the module doc)."""
+        name = request.match_info["name"]
+
+        def refused(status: int, reason: str, message: str) -> web.Response:
+            self.speed_refused[reason] = self.speed_refused.get(reason, 0) + 1
+            return _error(status, message)
+
+        if not NAME_RE.match(name):
+            return refused(400, "name", "runner names contain no '/', '+' or '#'")
+        if request.content_type != "application/json":
+            return refused(415, "type", 'send JSON: {"speed_mps": number, "accuracy_m": number}')
+        if request.content_length is None or request.content_length > SPEED_MAX_BODY_BYTES:
+            return refused(413, "size", f"a speed is a JSON body of at most {SPEED_MAX_BODY_BYTES} bytes")
+        try:
+            async with asyncio.timeout(self.limits.body_timeout_s):
+                body = await request.json()
+        except ValueError:
+            return refused(400, "json", "the body is not valid JSON")
+        except TimeoutError:
+            return refused(408, "slow", f"the body did not arrive within {self.limits.body_timeout_s:g} s")
+        if not isinstance(body, dict):
+            return refused(400, "json", 'send a JSON object: {"speed_mps": number, "accuracy_m": number}')
+        speed, accuracy = body.get("speed_mps"), body.get("accuracy_m")
+        lo, hi = PHONE_SPEED_MPS
+        if not _finite_number(speed) or not (lo <= speed <= hi):
+            return refused(400, "speed", f"speed_mps must be a finite number of {lo:g} to {hi:g} m/s")
+        if not _finite_number(accuracy) or accuracy < 0:
+            return refused(400, "accuracy", "accuracy_m must be a finite number of metres, 0 or more")
+        if accuracy > SPEED_MAX_ACCURACY_M:
+            return refused(
+                422,
+                "rough",
+                f"the position is only good to {accuracy:.0f} m (at most {SPEED_MAX_ACCURACY_M:g}): not used",
+            )
+        if "runner" in body and body["runner"] != name:
+            return refused(400, "runner", "the body names another runner than the address")
+        teams = self._live_teams(name)
+        if not teams:
+            return refused(404, "no session", f"no live session for runner {name!r}")
+        now_s = time.monotonic()
+        last_s = self._last_speed_s.get(name)
+        if last_s is not None and now_s - last_s < SPEED_MIN_INTERVAL_S:
+            return refused(429, "rate", f"at most one speed every {SPEED_MIN_INTERVAL_S:g} s")
+        self._last_speed_s[name] = now_s
+        self.speeds_accepted += 1
+        message = {
+            "action": "speed",
+            "runner": name,
+            "speed_mps": float(speed),
+            "accuracy_m": float(accuracy),
+            "t_ns": time.time_ns(),
         }
         for team in teams:
             self.bus.publish(busmod.topic(team, name, "control"), message)
@@ -437,6 +515,11 @@ class WebServer:
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+def _finite_number(value: Any) -> TypeGuard[float]:
+    """A JSON number that is finite (Python's json reads NaN and Infinity; a bool is no number)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _json_safe(value: Any) -> Any:

@@ -8,6 +8,15 @@ import os
 import pathlib
 import time
 
+import numpy as np
+
+from strideguard.sensors.simulated.scenarios import (
+    DROPOUT_DOWN_S,
+    SUGGESTED_DURATION_S,
+    describe,
+    scenario_for,
+    scenario_names,
+)
 from strideguard.sensors.types import Placement, SampleBatch
 from strideguard.stream import names
 from strideguard.stream.cli.commands._common import runner_for_file
@@ -25,8 +34,13 @@ examples:
         the bundled demo runs as a team of two, at 10x
   strideguard collect --team club --synthetic 6 --duration-s 600 --speed 1
         six synthetic runners with different cadences for ten minutes, live
+  strideguard collect --team club --synthetic 6 --scenario mixed --speed 1
+        six synthetic runners, each showing a different alert or state (scenarios below), live
 environment: STRIDEGUARD_MQTT_URL, STRIDEGUARD_MQTT_USERNAME, STRIDEGUARD_MQTT_PASSWORD
-Start one or more `strideguard worker` processes to analyse what is published."""
+Start one or more `strideguard worker` processes to analyse what is published.
+
+scenarios (--synthetic N --scenario NAME; each run 12 minutes unless --duration-s):
+{scenarios}"""
 
 
 def add_broker_options(p: argparse.ArgumentParser, *, every_team: bool = False) -> None:
@@ -78,7 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "CSV) or generates synthetic runners and publishes their samples on "
         "strideguard/v1/<team>/<runner>/imu/<partition> (QoS 1, binary batches with "
         "sequence numbers). Analyzer workers pick them up. See docs/live.md.",
-        epilog=EXAMPLES,
+        epilog=EXAMPLES.format(scenarios=describe()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="*", type=pathlib.Path, metavar="FILE", help="captures (.sgcap) or CSV files")
@@ -102,9 +116,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--duration-s",
         type=float,
-        default=300.0,
         metavar="S",
-        help="length of each synthetic run in seconds (default 300)",
+        help=f"length of each synthetic run in seconds (default 300; {SUGGESTED_DURATION_S:g} with --scenario)",
+    )
+    p.add_argument(
+        "--scenario",
+        choices=scenario_names(),
+        metavar="NAME",
+        help=f"with --synthetic: what the synthetic runners do ({', '.join(scenario_names())}; see below)",
     )
     p.add_argument(
         "--speed", type=float, default=0.0, metavar="X", help="X times real time; 0 = as fast as possible (default)"
@@ -141,25 +160,50 @@ def _runs(args: argparse.Namespace) -> dict[str, list[SampleBatch]]:
         if name in runs:
             raise UsageError(f"runner {name!r} appears twice: give each file its own --runner")
         runs[name] = batches
+    if args.scenario and not args.synthetic:
+        raise UsageError("--scenario needs --synthetic N (the scenarios are played by synthetic runners)")
     if args.synthetic:
-        runs.update(synthetic_team(args.synthetic, args.duration_s))
+        duration_s = args.duration_s or (SUGGESTED_DURATION_S if args.scenario else 300.0)
+        runs.update(synthetic_team(args.synthetic, duration_s, scenario=args.scenario))
     if not runs:
         raise UsageError("nothing to publish: give FILEs, --bundled or --synthetic N")
     return runs
 
 
-def synthetic_team(n_runners: int, duration_s: float, *, rate_hz: float = 100.0) -> dict[str, list[SampleBatch]]:
-    """N synthetic runners (cadence 158-176 spm, different seeds), acc and gyro at `rate_hz`."""
+def synthetic_team(
+    n_runners: int, duration_s: float, *, rate_hz: float = 100.0, scenario: str | None = None
+) -> dict[str, list[SampleBatch]]:
+    """N synthetic runners (cadence 158-176 spm, different seeds), acc at `rate_hz`; with a `scenario`
+    (`sensors.simulated.scenarios`, or `mixed`) runner i plays it, a dropout as a hole in the samples
+    (`collect` has no radio to lose)."""
     from strideguard.sensors.synthetic import SyntheticConfig, SyntheticRunner
 
     team = {}
     for i in range(n_runners):
         name = f"runner-{i + 1}"
-        run = SyntheticRunner(SyntheticConfig(cadence_spm=158.0 + (i * 5) % 20)).generate(
+        cadence_spm = 158.0 + (i * 5) % 20
+        chosen = scenario_for(scenario, i) if scenario else None
+        config = (
+            chosen.synthetic_config(cadence_spm=cadence_spm) if chosen else SyntheticConfig(cadence_spm=cadence_spm)
+        )
+        run = SyntheticRunner(config).generate(
             duration_s, rate_hz, seed=100 + i, runner=name, device=f"synthetic-{i + 1}"
         )
-        team[name] = [run.acc]
+        team[name] = without_dropouts(run.acc, chosen.dropouts_s if chosen else ())
     return team
+
+
+def without_dropouts(batch: SampleBatch, dropouts_s: tuple[float, ...]) -> list[SampleBatch]:
+    """The batch with the samples of each dropout (`DROPOUT_DOWN_S` from each start, s from the run's
+    start) left out: what a collector whose sensor went away would have sent."""
+    keep = np.ones(len(batch), dtype=bool)
+    t_s = (batch.t_ns - batch.t_ns[0]) / 1e9
+    for at_s in dropouts_s:
+        keep &= ~((t_s >= at_s) & (t_s < at_s + DROPOUT_DOWN_S))
+    if keep.all():
+        return [batch]
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], keep.astype(np.int8), [0]))))
+    return [batch.slice(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def shifted_to_now(runs: dict[str, list[SampleBatch]]) -> dict[str, list[SampleBatch]]:

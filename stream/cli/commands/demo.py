@@ -1,4 +1,9 @@
-"""`strideguard demo`: the bundled runs replayed with the live view, alerts and a stored session."""
+"""`strideguard demo`: the bundled runs replayed with the live view, alerts and a stored session.
+
+A demo is nobody's training: it is stored (and listed by `sessions`, reported, exported) like any session,
+but as a session of a bundled sample it is left out of the prior baseline, `load` and the shoe history
+(`history.is_demo`): every demo of a sample has the same date, so two demos looked like a training spike
+(acute:chronic 4.0) and handed their baseline to the next demo."""
 
 from __future__ import annotations
 
@@ -44,7 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="replay a bundled run with the live view, alerts and a stored session",
         description="Replay a bundled run through the whole pipeline — no sensor, broker or "
         "database server needed: live terminal view, alerts as they fire, the "
-        "session stored in the embedded SQLite store.",
+        "session stored in the embedded SQLite store (marked a demo: kept out of baselines, training "
+        "load and shoe history).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -55,7 +61,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="N x real time (default 60 for fatigue, 10 for treadmill; 0 = as fast as possible)",
     )
-    p.add_argument("--db", type=pathlib.Path, metavar="PATH", help="session store (default: the usual store)")
+    p.add_argument(
+        "--db",
+        type=pathlib.Path,
+        metavar="PATH",
+        help="session store (default: the usual store; a demo is left out of baselines, load and history)",
+    )
     p.add_argument("--no-store", action="store_true", help="do not keep the session")
     p.add_argument("--config", type=pathlib.Path, metavar="TOML", help="risk thresholds (see `strideguard config`)")
     add_live_options(p, web_default=False)

@@ -10,7 +10,7 @@ import pathlib
 
 from strideguard.analytics.pain import latest_red_flag
 from strideguard.analytics.training_load import RunRecord, load_report
-from strideguard.stream.runtime.history import impact_observation, recovery
+from strideguard.stream.runtime.history import impact_observation, own_sessions, recovery
 from strideguard.stream.sqlite.painlog import PainLog
 from strideguard.stream.sqlite.store import SessionRow, SessionStore, default_db_path
 
@@ -63,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     store = SessionStore(path)
     try:
-        runs = [r for r in (run_record(s) for s in store.sessions(runner=args.runner)) if r is not None]
+        own = own_sessions(store, args.runner)  # no demos
+        demos = len(store.sessions(runner=args.runner)) - len(own)
+        runs = [r for r in (run_record(s) for s in own) if r is not None]
         pairs = recovery(store, args.runner)
         impact = impact_observation(store, args.runner)
     finally:
@@ -71,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
     with PainLog(path) as log:
         flagged = latest_red_flag(log.entries(runner=args.runner))
     if not runs:
-        print(f"no finished sessions for {args.runner}")
+        left_out = (
+            f" ({demos} demo session{'s' if demos != 1 else ''} of the bundled samples left out)" if demos else ""
+        )
+        print(f"no finished sessions for {args.runner}{left_out}")
         return 0
     report = load_report(runs)
     if args.json:

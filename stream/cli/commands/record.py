@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from strideguard.sensors.ble import CollectorStats, DeviceSpec, RealClock, SimClock, collect
-from strideguard.sensors.capture import CaptureWriter
+from strideguard.sensors.capture import CaptureEvent, CaptureWriter
 from strideguard.sensors.decoding import DecodedItem
+from strideguard.sensors.simulated.scenarios import describe, scenario_for, scenario_names
 from strideguard.sensors.types import Placement, SampleBatch
 from strideguard.stream import names
 from strideguard.stream.cli.commands._common import NAMES_HELP, add_shoe_option, add_store_options
@@ -41,13 +42,20 @@ examples:
                      --runner bob --device A0:9E:1A:65:43:21:sacrum --out team.sgcap --duration 3600
   strideguard record --simulate --fast --duration 600 --runner ann \\
                      --device A0:9E:1A:00:00:01:chest --device C4:00:00:00:00:01:foot --out try.sgcap
+  strideguard record --simulate --scenario dropout --fast --duration 720 --runner ann \\
+                     --device A0:9E:1A:00:00:01:chest --out dropout.sgcap
+        see an alert or a sensor dropout without hardware (scenarios below)
   strideguard record --runner ann --device A0:9E:1A:12:34:56:chest --out ann.sgcap \\
                      --broker mqtt://club-server:1883 --team club --no-analysis
         record locally and send the run live to the club's workers (the coach's dashboards)
 
 Each --device belongs to the --runner before it; PLACEMENT is one of chest, sacrum, foot, shank, wrist,
 arm (default unknown). Stop with Ctrl-C: the capture is closed cleanly and replays with
-`strideguard replay FILE`. Find addresses with `strideguard scan`."""
+`strideguard replay FILE`. Find addresses with `strideguard scan`.
+
+scenarios (--simulate --scenario NAME; record about 12 minutes, --fast does it in seconds; a simulated
+run is stored in the demo store, {demo}, unless --db says otherwise):
+{scenarios}"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,6 +65,7 @@ class RecordOptions:
     duration_s: float | None = None
     simulate: bool = False
     fast: bool = False
+    scenario: str | None = None  # sensors.simulated.scenarios: what the simulated runners do
 
 
 class _RunnerAction(argparse.Action):
@@ -93,7 +102,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sensors, start their streams (ACC 200 Hz +-8 g on an H10), write every raw "
         "notification to a capture, reconnect with backoff when a link drops and "
         "record the gap.",
-        epilog=EXAMPLES,
+        epilog=EXAMPLES.format(demo="$STRIDEGUARD_DEMO_DB or demo.db beside the usual store", scenarios=describe()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
@@ -122,6 +131,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="use simulated devices (see `strideguard scan --simulate`) instead of the radio",
     )
     p.add_argument("--fast", action="store_true", help="with --simulate: run as fast as possible (needs --duration)")
+    p.add_argument(
+        "--scenario",
+        choices=scenario_names(),
+        metavar="NAME",
+        help=f"with --simulate: what the simulated runners do ({', '.join(scenario_names())}; see below)",
+    )
     p.add_argument(
         "--team",
         type=names.argument("team"),
@@ -171,11 +186,30 @@ def parse_device(
 def run(args: argparse.Namespace) -> int:
     if args.fast and not (args.simulate and args.duration):
         raise UsageError("--fast needs --simulate and --duration")
+    if args.scenario and not args.simulate:
+        raise UsageError("--scenario needs --simulate (the scenarios are played by simulated devices)")
     specs = tuple(
         parse_device(runner, text, acc_rate_hz=args.acc_rate, acc_range_g=args.acc_range, gyro=not args.no_gyro)
         for runner, text in args.devices
     )
-    opts = RecordOptions(devices=specs, out=args.out, duration_s=args.duration, simulate=args.simulate, fast=args.fast)
+    opts = RecordOptions(
+        devices=specs,
+        out=args.out,
+        duration_s=args.duration,
+        simulate=args.simulate,
+        fast=args.fast,
+        scenario=args.scenario,
+    )
+    if args.simulate and args.db is None:
+        from strideguard.stream.runtime.history import demo_db_path
+
+        args.db = demo_db_path()  # a simulated runner is nobody's training: kept apart from the real store
+    if args.scenario:
+        for spec in specs:
+            index = simulated_index(spec.address)
+            if index is not None and spec.address.startswith("A0:"):  # the H10s play the scenario
+                chosen = scenario_for(args.scenario, index)
+                print(f"{spec.runner}: scenario {chosen.name}: {chosen.shows}")
     counts: dict[str, int] = {}
 
     def count(item: DecodedItem) -> None:
@@ -199,9 +233,19 @@ def run(args: argparse.Namespace) -> int:
 
     stats, store_error = asyncio.run(main())
     print(summary(opts, stats, counts))
+    if args.simulate and not args.no_store and not args.no_analysis:
+        print(f"stored in {args.db} (simulated runs are kept apart from your own; `strideguard sessions --db ...`)")
     if store_error is not None:
         raise store_error  # the capture is whole; the store's loss still fails the command
     return 0
+
+
+def simulated_index(address: str) -> int | None:
+    """Which simulated runner a device of `demo_world` belongs to (its address ends in the runner's number)."""
+    try:
+        return int(address.rsplit(":", 1)[-1], 16) - 1
+    except ValueError:
+        return None
 
 
 def say_recovery(db: pathlib.Path | None, runners: list[str]) -> None:
@@ -265,11 +309,14 @@ async def record_with_analysis(
         RunOptions(db_path=args.db, store=not args.no_store, config_path=args.config, team=args.team, shoe=args.shoe),
         args,
     )
-    queue: asyncio.Queue[DecodedItem | None] = asyncio.Queue()
+    queue: asyncio.Queue[DecodedItem | CaptureEvent | None] = asyncio.Queue()
 
     def feed(item: DecodedItem) -> None:
         on_item(item)
         queue.put_nowait(item)
+
+    def link_event(event: CaptureEvent) -> None:
+        queue.put_nowait(event)  # the runner's sensor state: lost / back on the terminal and the pages
 
     stats: CollectorStats | None = None
     try:
@@ -284,7 +331,7 @@ async def record_with_analysis(
 
             consumer = asyncio.create_task(analyse(), name="live-analysis")
             try:
-                stats = await record(opts, on_item=feed)
+                stats = await record(opts, on_item=feed, on_link_event=link_event)
             finally:
                 queue.put_nowait(None)
                 await consumer
@@ -296,8 +343,31 @@ async def record_with_analysis(
     return stats, None
 
 
-async def record(opts: RecordOptions, *, on_item: Callable[[DecodedItem], None] | None = None) -> CollectorStats:
-    """Record until --duration, Ctrl-C or SIGTERM. The seam for live analytics is `on_item`."""
+class _LinkEventsToo:
+    """The capture writer, also handing each link_lost / link_restored it records to `on_link_event`: the
+    collector writes them only to the capture, and the live analysis needs them for the sensor state."""
+
+    def __init__(self, capture: CaptureWriter, on_link_event: Callable[[CaptureEvent], None]) -> None:
+        self._capture = capture
+        self._on_link_event = on_link_event
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._capture, name)
+
+    def write_event(self, t_ns: int, kind: str, **fields: Any) -> None:
+        self._capture.write_event(t_ns, kind, **fields)
+        if kind in ("link_lost", "link_restored"):
+            self._on_link_event(CaptureEvent(t_ns=t_ns, kind=kind, fields=dict(fields)))
+
+
+async def record(
+    opts: RecordOptions,
+    *,
+    on_item: Callable[[DecodedItem], None] | None = None,
+    on_link_event: Callable[[CaptureEvent], None] | None = None,
+) -> CollectorStats:
+    """Record until --duration, Ctrl-C or SIGTERM. The seam for live analytics is `on_item` (and
+    `on_link_event` for the links lost and restored)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -310,7 +380,12 @@ async def record(opts: RecordOptions, *, on_item: Callable[[DecodedItem], None] 
         if opts.simulate:
             from strideguard.sensors.simulated import demo_world
 
-            world = demo_world(clock=clock, runners=max(2, len({d.runner for d in opts.devices})))
+            world = demo_world(
+                clock=clock,
+                runners=max(2, len({d.runner for d in opts.devices})),
+                scenario=opts.scenario,
+                duration_s=opts.duration_s,
+            )
             unknown = [d.address for d in opts.devices if world.find(d.address) is None]
             if unknown:
                 raise UsageError(
@@ -332,7 +407,7 @@ async def record(opts: RecordOptions, *, on_item: Callable[[DecodedItem], None] 
             return await collect(
                 list(opts.devices),
                 on_item=on_item or (lambda item: None),
-                capture=capture,
+                capture=capture if on_link_event is None else _LinkEventsToo(capture, on_link_event),
                 stop=stop,
                 clock=clock,
                 **backends,

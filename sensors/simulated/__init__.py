@@ -17,6 +17,7 @@ truncates or corrupts notifications, all from a seeded RNG.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections.abc import Callable
@@ -353,6 +354,9 @@ class SimulatedPmdDevice(SimulatedPeripheral):
         self.device_time_offset_ns = int(device_time_offset_s * NS_PER_S)
         self.heart_rate_bpm = heart_rate_bpm
         self.refuse_start_with = refuse_start_with  # e.g. DEVICE_IN_CHARGER: every start is refused
+        # a scenario's runner goes on through a reconnect: its sources are read at the time since the
+        # device first streamed (else each stream starts its source at 0, as the sine sources expect)
+        self.source_time_from_first_stream = False
         self.control_writes: list[bytes] = []
         self.running: dict[int, _MeasurementStream] = {}
         self._epoch_host_ns: int | None = None
@@ -490,6 +494,8 @@ class SimulatedPmdDevice(SimulatedPeripheral):
             idx = np.arange(stream.next_sample, last + 1)
             device_ts = start_device_ns + np.round(idx * period_ns).astype(np.int64)
             t_s = (device_ts - start_device_ns) / NS_PER_S
+            if self.source_time_from_first_stream and self.stream_started_ns is not None:
+                t_s = t_s + (start_host_ns - self.stream_started_ns) / NS_PER_S  # the run goes on, not again
             values = np.clip(stream.source(t_s), -stream.clip, stream.clip)
             counts = np.round(values * stream.scale).astype(np.int64)
             if stream.compressed:
@@ -864,18 +870,77 @@ class SimulatedBleakClient(BaseBleakClient):
             self._link.callbacks.pop(characteristic.uuid, None)
 
 
-def demo_world(*, clock: Clock, runners: int = 1, faults: LinkFaults | None = None) -> SimulatedWorld:
-    """A world for `strideguard record --simulate`: per runner an H10 on the chest and a footpod."""
+class _ScenarioRun:
+    """A synthetic runner's run behind a simulated device: generated on first use (a world holds devices
+    for more runners than a recording may use), played by time since the device first streamed."""
+
+    def __init__(self, config: Any, *, duration_s: float, seed: int) -> None:
+        self.config, self.duration_s, self.seed = config, duration_s, seed
+        self._acc: SampleSource | None = None
+        self._gyro: SampleSource | None = None
+
+    def _generate(self) -> None:
+        from strideguard.sensors.synthetic import SyntheticRunner
+
+        run = SyntheticRunner(self.config).generate(self.duration_s, SCENARIO_RATE_HZ, seed=self.seed)
+        self._acc = array_source(run.acc.values, SCENARIO_RATE_HZ)
+        self._gyro = array_source(run.gyro.values, SCENARIO_RATE_HZ)
+
+    def acc(self, t_s: np.ndarray) -> np.ndarray:
+        if self._acc is None:
+            self._generate()
+        assert self._acc is not None
+        return self._acc(t_s)
+
+    def gyro(self, t_s: np.ndarray) -> np.ndarray:
+        if self._gyro is None:
+            self._generate()
+        assert self._gyro is not None
+        return self._gyro(t_s)
+
+
+SCENARIO_RATE_HZ = 200.0  # Hz: the synthetic run is made at the H10's fastest rate; slower streams pick from it
+
+
+def demo_world(
+    *,
+    clock: Clock,
+    runners: int = 1,
+    faults: LinkFaults | None = None,
+    scenario: str | None = None,
+    duration_s: float | None = None,
+) -> SimulatedWorld:
+    """A world for `strideguard record --simulate`: per runner an H10 on the chest and a footpod.
+
+    Without a `scenario` the H10 plays a sine runner (168 + 2i spm). With one (`scenarios.SCENARIOS`, or
+    `mixed`), runner i's H10 plays that scenario's synthetic runner (a run of `duration_s`, at least the
+    scenario's suggested length, then from its start again) and, for `dropout`, loses its link for real."""
+    from strideguard.sensors.simulated.scenarios import DROPOUT_DOWN_S, SUGGESTED_DURATION_S, scenario_for
+
     world = SimulatedWorld(clock=clock)
     for i in range(runners):
-        world.add(
-            SimulatedH10(
-                address=f"A0:9E:1A:00:00:{i + 1:02X}",
-                name=f"Polar H10 0000{i + 1:04X}",
-                acc_source=sine_acc(cadence_spm=168 + 2 * i),
-                faults=faults,
+        acc_source, gyro_source, device_faults = sine_acc(cadence_spm=168 + 2 * i), None, faults
+        if scenario is not None:
+            chosen = scenario_for(scenario, i)
+            run = _ScenarioRun(
+                chosen.synthetic_config(cadence_spm=168.0 + 2 * i),
+                duration_s=max(SUGGESTED_DURATION_S, duration_s or 0.0),
+                seed=1000 + i,
             )
+            acc_source, gyro_source = run.acc, run.gyro
+            if chosen.dropouts_s:
+                device_faults = dataclasses.replace(
+                    faults or LinkFaults(seed=i), drop_link_at_s=chosen.dropouts_s, down_for_s=DROPOUT_DOWN_S
+                )
+        h10 = SimulatedH10(
+            address=f"A0:9E:1A:00:00:{i + 1:02X}",
+            name=f"Polar H10 0000{i + 1:04X}",
+            acc_source=acc_source,
+            gyro_source=gyro_source,
+            faults=device_faults,
         )
+        h10.source_time_from_first_stream = scenario is not None
+        world.add(h10)
         world.add(
             SimulatedFootpod(address=f"C4:00:00:00:00:{i + 1:02X}", name=f"Stryd {i + 1}", cadence_spm=168 + 2 * i)
         )
