@@ -36,8 +36,10 @@
 
   function setConn(s) {
     const el = document.getElementById("conn");
-    el.dataset.state = s;
-    el.textContent = s === "live" ? "live" : s === "reconnecting" ? "reconnecting…" : "connecting…";
+    // after the run the server goes away: the page says the run is over, not that it is reconnecting
+    const over = s !== "live" && view !== null && view.finished();
+    el.dataset.state = over ? "finished" : s;
+    el.textContent = over ? "run over" : s === "live" ? "live" : s === "reconnecting" ? "reconnecting…" : "connecting…";
   }
 
   function fmt(v, digits) { return (v === null || v === undefined) ? "–" : Number(v).toFixed(digits); }
@@ -612,6 +614,8 @@
       ["Alerts", String(onsets) + (st.heldBack.length ? " (" + st.heldBack.length + " held back)" : "")],
       ["Sensor dropouts", String(st.dropouts)],
     ];
+    const warmup = risk.warmup || {};  // the warm-up check (docs/risk.md): said only when it was judged
+    if (warmup.judged) rows.push(["Start", warmup.hard_start ? "hard: at working pace from the first minutes" : "easy"]);
     const dl = $("summary-list");
     dl.replaceChildren();
     for (const [k, v] of rows) {

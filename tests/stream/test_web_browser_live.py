@@ -209,7 +209,12 @@ async def test_two_alerts_2_ms_apart_are_both_spoken_by_priority_and_the_most_se
                     "duration_s": 1930.0,
                     "n_steps": 5400,
                     "cadence_spm": 168.2,
-                    "risk": {"score_mean": 22.4, "score_max": 61.0, "events": {"fatigue:onset": 1, "sway_ml:onset": 1}},
+                    "risk": {
+                        "score_mean": 22.4,
+                        "score_max": 61.0,
+                        "events": {"fatigue:onset": 1, "sway_ml:onset": 1},
+                        "warmup": {"judged": True, "hard_start": True, "against": "previous session"},
+                    },
                 },
             ),
         )
@@ -217,8 +222,11 @@ async def test_two_alerts_2_ms_apart_are_both_spoken_by_priority_and_the_most_se
         text = (await page.text_content("#summary")).replace("\n", " ")
         for part in ("32:10", "5400", "168 steps/min", "22 / 61 of 100", "Core and glute work after the run."):
             assert part in text, (part, text)
+        assert "Start" in text and "hard: at working pace from the first minutes" in text  # the warm-up check
         assert "1 held back" in text
         assert await page.get_attribute("#sensor", "data-kind") == "finished"
+        await server.stop()  # the run is over and the server goes: the page says so, not "reconnecting"
+        await page.wait_for_function("document.getElementById('conn').textContent === 'run over'", timeout=10_000)
         await page.close()
 
 
