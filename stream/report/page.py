@@ -29,11 +29,15 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:10
 color:#222;line-height:1.45}
 h1{font-size:1.6em;margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 table{border-collapse:collapse;margin:.5em 0;display:block;overflow-x:auto;max-width:100%}
-p,td{overflow-wrap:anywhere} td,th{padding:.25em .8em;border-bottom:1px solid #eee;text-align:left}
-th{background:#f6f6f6} td.num{text-align:right;font-variant-numeric:tabular-nums}
+p,td{overflow-wrap:break-word} td,th{padding:.25em .6em;border-bottom:1px solid #eee;text-align:left}
+th{background:#f6f6f6} td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 figure{margin:1em 0} img{max-width:100%;border:1px solid #eee} figcaption{color:#555;font-size:.9em}
 .note{background:#fff8e6;border-left:4px solid #f4a261;padding:.6em 1em} .flag{color:#b00020;font-weight:bold}
 .muted{color:#777}
+@media (max-width:600px){table.alerts,table.alerts tbody,table.alerts tr,table.alerts td{display:block}
+table.alerts tr:first-child{display:none} table.alerts tr{border-bottom:1px solid #ddd;padding:.4em 0}
+table.alerts td{border:0;padding:.1em .2em;text-align:left}
+table.alerts td[data-label]::before{content:attr(data-label) ": ";color:#777}}
 """
 
 
@@ -55,13 +59,14 @@ def render(data: ReportData, images: list[str]) -> str:
         for name, label, unit in METRICS
     )
     alert_rows = "".join(
-        f"<tr><td class=num>{s.start_min:.1f}–{s.end_min:.1f}{'' if s.cleared else ' (not cleared)'}</td>"
-        f"<td>{e(s.metric)}</td><td>{e(s.severity)}</td><td>{e(s.message)}</td><td>{e(s.cue)}</td></tr>"
+        f"<tr><td class=num data-label=minutes>{s.start_min:.1f}–{s.end_min:.1f}"
+        f"{'' if s.cleared else ' (not cleared)'}</td><td data-label=metric>{e(s.metric)}</td>"
+        f"<td data-label=severity>{e(s.severity)}</td><td>{e(s.message)}</td><td data-label=cue>{e(s.cue)}</td></tr>"
         for s in data.spans
     )
     alerts = (
         (
-            f"<table><tr><th>minutes</th><th>metric</th><th>severity</th><th>what</th><th>cue</th></tr>"
+            f"<table class=alerts><tr><th>minutes</th><th>metric</th><th>severity</th><th>what</th><th>cue</th></tr>"
             f"{alert_rows}</table>"
         )
         if data.spans
