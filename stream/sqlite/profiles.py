@@ -7,15 +7,10 @@ Every SQLite failure is a one-line `StoreError` naming the file.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
-import os
-import pathlib
-import sqlite3
-from collections.abc import Iterator
 
-from strideguard.stream.sqlite.store import StoreError, describe
+from strideguard.stream.sqlite.side_tables import SideTables
 
 SEXES = ("female", "male", "other")  # BIDS participants.tsv values
 LIMITS = {"height_cm": (50.0, 250.0), "mass_kg": (20.0, 300.0)}
@@ -48,47 +43,16 @@ def check(profile: Profile, *, this_year: int) -> None:
         raise ValueError(f"sex must be one of {', '.join(SEXES)}, got {profile.sex!r}")
 
 
-class Profiles:
+class Profiles(SideTables):
     """Set and read runner profiles; `path` is the store's file, `readonly` for exports and listings."""
 
-    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
-        self.path = pathlib.Path(path)
-        if self.path.is_dir():
-            raise StoreError("cannot open: is a directory, not a store file", path=self.path)
-        self._has_table = True
-        with self._errors("cannot open"):
-            if readonly:
-                uri = f"{self.path.resolve().as_uri()}?mode=ro"
-                uri += "" if os.access(self.path.parent, os.W_OK) else "&immutable=1"
-                self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
-                names = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-                self._has_table = "runner_profiles" in names
-                return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None)
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS runner_profiles (runner TEXT PRIMARY KEY, height_cm REAL, "
-                "mass_kg REAL, birth_year INTEGER, sex TEXT)"
-            )
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> Profiles:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextlib.contextmanager
-    def _errors(self, doing: str) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as exc:
-            code, problem = describe(exc)
-            raise StoreError(f"{doing}: {problem}", path=self.path, code=code, problem=problem) from exc
+    TABLES = (
+        (
+            "runner_profiles",
+            "CREATE TABLE IF NOT EXISTS runner_profiles (runner TEXT PRIMARY KEY, height_cm REAL, "
+            "mass_kg REAL, birth_year INTEGER, sex TEXT)",
+        ),
+    )
 
     def set(self, profile: Profile) -> Profile:
         """Store the given fields; a field left None keeps what was stored."""
@@ -110,7 +74,7 @@ class Profiles:
         return merged
 
     def get(self, runner: str) -> Profile | None:
-        if not self._has_table:
+        if not self.has_tables:
             return None
         with self._errors("cannot read the profile"):
             row = self._db.execute(

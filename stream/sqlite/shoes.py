@@ -7,14 +7,9 @@ untouched. A runner's shoes have unique names among the ones not retired; one of
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
-import pathlib
-import sqlite3
-from collections.abc import Iterator
 
-from strideguard.stream.sqlite.store import StoreError, describe
+from strideguard.stream.sqlite.side_tables import SideTables
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,54 +29,22 @@ class Shoe:
         return self.retired_t_ns is None
 
 
-class ShoeLog:
-    """Add, list, retire shoes; say which shoe a session was run in. `path` is the store's file."""
+class ShoeLog(SideTables):
+    """Add, list, retire shoes; say which shoe a session was run in. `path` is the store's file;
+    `readonly` for listings (a store without shoes reads as having none)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
-        """`readonly`: for listings; works on a read-only store, never creates or changes one (a store
-        without shoes reads as having none)."""
-        self.path = pathlib.Path(path)
-        if self.path.is_dir():
-            raise StoreError("cannot open: is a directory, not a store file", path=self.path)
-        self._has_tables = True
-        if readonly:
-            with self._errors("cannot open"):
-                uri = f"{self.path.resolve().as_uri()}?mode=ro"  # as SessionStore's read-only mode
-                uri += "" if os.access(self.path.parent, os.W_OK) else "&immutable=1"
-                self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
-                names = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            self._has_tables = {"shoes", "session_shoes"} <= names
-            return
-        with self._errors("cannot open"):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None)
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS shoes (shoe_id INTEGER PRIMARY KEY AUTOINCREMENT, runner TEXT NOT NULL, "
-                "name TEXT NOT NULL, added_t_ns INTEGER NOT NULL, retired_t_ns INTEGER, start_km REAL NOT NULL, "
-                "remind_km REAL NOT NULL, replace_km REAL NOT NULL, is_default INTEGER NOT NULL DEFAULT 0)"
-            )
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS session_shoes (session_id TEXT PRIMARY KEY, shoe_id INTEGER NOT NULL)"
-            )
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> ShoeLog:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextlib.contextmanager
-    def _errors(self, doing: str) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as exc:
-            code, problem = describe(exc)
-            raise StoreError(f"{doing}: {problem}", path=self.path, code=code, problem=problem) from exc
+    TABLES = (
+        (
+            "shoes",
+            "CREATE TABLE IF NOT EXISTS shoes (shoe_id INTEGER PRIMARY KEY AUTOINCREMENT, runner TEXT NOT NULL, "
+            "name TEXT NOT NULL, added_t_ns INTEGER NOT NULL, retired_t_ns INTEGER, start_km REAL NOT NULL, "
+            "remind_km REAL NOT NULL, replace_km REAL NOT NULL, is_default INTEGER NOT NULL DEFAULT 0)",
+        ),
+        (
+            "session_shoes",
+            "CREATE TABLE IF NOT EXISTS session_shoes (session_id TEXT PRIMARY KEY, shoe_id INTEGER NOT NULL)",
+        ),
+    )
 
     # -- writing ---------------------------------------------------------------------------------
     def add(
@@ -141,7 +104,7 @@ class ShoeLog:
 
     # -- reading ---------------------------------------------------------------------------------
     def shoes(self, runner: str, *, active_only: bool = False) -> list[Shoe]:
-        if not self._has_tables:
+        if not self.has_tables:
             return []
         sql = "SELECT * FROM shoes WHERE runner=?" + (" AND retired_t_ns IS NULL" if active_only else "")
         with self._errors("cannot read the shoes"):
@@ -156,14 +119,14 @@ class ShoeLog:
         return next((s for s in self.shoes(runner, active_only=True) if s.is_default), None)
 
     def sessions_of(self, shoe: Shoe) -> list[str]:
-        if not self._has_tables:
+        if not self.has_tables:
             return []
         with self._errors("cannot read the shoes"):
             rows = self._db.execute("SELECT session_id FROM session_shoes WHERE shoe_id=?", (shoe.shoe_id,))
             return [r[0] for r in rows.fetchall()]
 
     def shoe_of(self, session_id: str) -> Shoe | None:
-        if not self._has_tables:
+        if not self.has_tables:
             return None
         with self._errors("cannot read the shoes"):
             row = self._db.execute(
