@@ -44,7 +44,7 @@ from strideguard.analytics.retraining import (
 )
 from strideguard.analytics.risk import Baseline
 from strideguard.stream.runtime import bus as busmod
-from strideguard.stream.web.server import HEARTBEAT_S, NAME_RE, RETRY_MS, sse_event
+from strideguard.stream.web.server import HEARTBEAT_S, NAME_RE, RETRY_MS, json_safe, sse_event
 
 log = logging.getLogger(__name__)
 
@@ -442,7 +442,7 @@ async def _events(request: web.Request) -> web.StreamResponse:
     try:
         await resp.prepare(request)
         await send(f"retry: {RETRY_MS}\n\n".encode())
-        await send(sse_event("hello", _json_safe(runner.hello())))
+        await send(sse_event("hello", json_safe(runner.hello())))
         while True:
             try:
                 kind, data = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
@@ -452,7 +452,7 @@ async def _events(request: web.Request) -> web.StreamResponse:
             if kind == "close":
                 break
             event_id += 1
-            await send(sse_event(kind, _json_safe(data), event_id))
+            await send(sse_event(kind, json_safe(data), event_id))
     except TimeoutError:
         hub.drops["page: stalled, dropped"] += 1  # reads nothing: drop it rather than hold its buffers
         if request.transport is not None:
@@ -476,14 +476,3 @@ def _error(status: int, message: str) -> web.Response:
 
 def _opt_number(value: Any) -> bool:
     return value is None or (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value))
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN and infinities become null (JSON has no such numbers)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value

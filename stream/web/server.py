@@ -509,7 +509,7 @@ class WebServer:
 
     def _encode(self, topic_name: str, message: dict[str, Any], *, replay: bool = False) -> bytes:
         self._event_id += 1
-        data = {"topic": topic_name, "message": _json_safe(message), "replay": replay}
+        data = {"topic": topic_name, "message": json_safe(message), "replay": replay}
         return sse_event(_kind_of(topic_name), data, self._event_id)
 
 
@@ -522,12 +522,12 @@ def _finite_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """NaN and infinities become null (JSON has no such numbers)."""
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
