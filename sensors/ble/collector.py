@@ -28,7 +28,7 @@ from strideguard.sensors.ble.clock import Clock, RealClock, wait_for_event
 from strideguard.sensors.ble.recognize import DeviceKind, DeviceProfile, recognise
 from strideguard.sensors.decoding import DecodedItem, DecoderContext, StreamDecoder, make_decoder
 from strideguard.sensors.errors import DecodeError, DeviceError
-from strideguard.sensors.protocols import movesense, uuids
+from strideguard.sensors.protocols import dis, movesense, uuids
 from strideguard.sensors.protocols.pmd_control import (
     MeasurementStopped,
     MeasurementType,
@@ -55,6 +55,7 @@ _NO_ADAPTER = re.compile(
     re.I,
 )
 CONTROL_TIMEOUT_S = 5.0  # s to wait for a control-point response
+DIS_READ_TIMEOUT_S = 2.0  # s to wait for one Device Information read before going on without it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -245,6 +246,7 @@ class _DeviceSession:
         self.decoders: dict[str, StreamDecoder] = {}
         self.stream_ids: dict[str, int] = {}
         self.stream_meta: dict[str, StreamMeta] = {}
+        self.device_meta = NO_META  # what the Device Information Service said, over every connection
         self.lost = asyncio.Event()
         self.control: _PmdControl | None = None
         self.client: BleakClient | None = None
@@ -272,6 +274,7 @@ class _DeviceSession:
                 )
                 self.lost.clear()
                 self.client = client
+                await self._read_device_information(client)
                 await self._configure(client)
             except (TimeoutError, BleakError, DeviceError, OSError) as exc:
                 log.warning("%s: connecting or configuring failed: %s", self.key, exc)
@@ -345,6 +348,42 @@ class _DeviceSession:
                 announced = True
             await shared.clock.sleep(next(delays))
         return None
+
+    # -- device information --------------------------------------------------------------------------
+    async def _read_device_information(self, client: BleakClient) -> None:
+        """Read the DIS strings the device has, best effort: one missing, refused or slow is left out (the
+        export then says n/a), never invented; a value read on an earlier connection is kept."""
+        values: dict[str, bytes] = {}
+        for uuid in dis.CHARACTERISTICS:
+            if client.services.get_characteristic(uuid) is None:
+                continue
+            try:
+                values[uuid] = await self._read_with_timeout(client, uuid)
+            except (TimeoutError, BleakError, OSError) as exc:
+                log.info("%s: device information %s unreadable (%s); left out", self.key, uuid[4:8], exc)
+        read = dis.device_meta(values)
+        if read != NO_META and self.device_meta.updated(read) != self.device_meta:
+            self.device_meta = self.device_meta.updated(read)
+            log.info(
+                "%s: %s %s, firmware %s",
+                self.key,
+                self.device_meta.manufacturer or "manufacturer n/a",
+                self.device_meta.model or "model n/a",
+                self.device_meta.firmware or "n/a",
+            )
+
+    async def _read_with_timeout(self, client: BleakClient, uuid: str) -> bytes:
+        read = asyncio.ensure_future(client.read_gatt_char(uuid))
+        timer = asyncio.ensure_future(self.shared.clock.sleep(DIS_READ_TIMEOUT_S))
+        try:
+            await asyncio.wait((read, timer), return_when=asyncio.FIRST_COMPLETED)
+            if not read.done():
+                raise TimeoutError(f"no answer within {DIS_READ_TIMEOUT_S} s")
+            return bytes(read.result())
+        finally:
+            for task in (read, timer):
+                if not task.done():
+                    task.cancel()
 
     # -- configuring streams -------------------------------------------------------------------------
     async def _configure(self, client: BleakClient) -> None:
@@ -444,7 +483,9 @@ class _DeviceSession:
     def _declare(
         self, source: str, characteristic: str, *, rate_hz: float | None = None, meta: StreamMeta = NO_META
     ) -> None:
-        """Declare the stream (once, or again if its meta changed) and make its decoder."""
+        """Declare the stream (once, or again if its meta changed) and make its decoder; the meta carries
+        what the Device Information Service said, so captures, live items and exports name the device."""
+        meta = self.device_meta.updated(meta)
         if source in self.decoders and self.stream_meta.get(source) == meta:
             return
         spec = self.spec

@@ -20,7 +20,7 @@ import asyncio
 import dataclasses
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -35,7 +35,7 @@ from bleak.exc import BleakError
 
 from strideguard.sensors.ble.clock import Clock
 from strideguard.sensors.errors import DecodeError
-from strideguard.sensors.protocols import alert_level, hrm, movesense, pmd_control, pmd_data, rsc, uuids
+from strideguard.sensors.protocols import alert_level, dis, hrm, movesense, pmd_control, pmd_data, rsc, uuids
 from strideguard.sensors.protocols.pmd_control import ControlOp, MeasurementType, PmdSettings, PmdStatus
 from strideguard.sensors.units import NS_PER_S, STANDARD_GRAVITY_MPS2
 
@@ -43,12 +43,30 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MTU = 23  # bytes, the ATT minimum before negotiation
 PMD_MIN_MTU = 232  # bytes the H10 needs to fit a 200 Hz ACC frame
+READ_ROUND_TRIP_S = 0.015  # s a GATT read takes (request and response, one connection interval each)
 
 # A sample source maps sample times (float64 seconds since the stream started) to (n, 3) values in the
 # kind's unit (g for acceleration, deg/s for angular rate).
 SampleSource = Callable[[np.ndarray], np.ndarray]
 # A GATT table: {service uuid: {characteristic uuid: properties}}.
 GattTable = dict[str, dict[str, list[CharacteristicPropertyName]]]
+# Device Information Service strings by characteristic UUID: the bytes a read returns, or the error it raises
+DeviceInfo = Mapping[str, bytes | BleakError]
+# what a Polar H10 answers (manufacturer and model as H7/H10 dumps show them; the version in the Software
+# Revision String, a bootloader's in the Firmware Revision String, as Polar's own SDK reads them)
+H10_DEVICE_INFO: DeviceInfo = {
+    dis.MANUFACTURER_NAME: b"Polar Electro Oy",
+    dis.MODEL_NUMBER: b"H10",
+    dis.FIRMWARE_REVISION: b"2.1.9",
+    dis.SOFTWARE_REVISION: b"3.1.1",
+}
+# a Verity Sense: the same layout; its model and version strings are illustrative (no dump of one was found)
+VERITY_DEVICE_INFO: DeviceInfo = {
+    dis.MANUFACTURER_NAME: b"Polar Electro Oy",
+    dis.MODEL_NUMBER: b"Polar Sense",
+    dis.FIRMWARE_REVISION: b"1.0.5",
+    dis.SOFTWARE_REVISION: b"2.1.0",
+}
 
 
 def sine_acc(*, cadence_spm: float = 170.0, amplitude_g: float = 1.2) -> SampleSource:
@@ -117,7 +135,8 @@ class SimulatedPeripheral:
     """Base: identity, advertisement, a GATT table, a link with fault injection.
 
     Subclasses declare `services` ({service uuid: {characteristic uuid: properties}}) and override
-    `on_write`, `on_subscribe`, `on_read`, `on_link_up`, `on_link_down`.
+    `on_write`, `on_subscribe`, `on_read`, `on_link_up`, `on_link_down`. A `device_info` adds a Device
+    Information Service with those characteristics (none by default: many devices have none).
     """
 
     services: ClassVar[GattTable] = {}
@@ -130,8 +149,10 @@ class SimulatedPeripheral:
         rssi_dbm: int = -60,
         advertised_services: tuple[str, ...] = (),
         faults: LinkFaults | None = None,
+        device_info: DeviceInfo | None = None,
     ) -> None:
         self.address = address
+        self.device_info: dict[str, bytes | BleakError] = dict(device_info or {})
         self.name = name
         self.rssi_dbm = rssi_dbm
         self.advertised_services = advertised_services
@@ -168,7 +189,10 @@ class SimulatedPeripheral:
     def gatt(self) -> BleakGATTServiceCollection:
         collection = BleakGATTServiceCollection()
         handle = 1
-        for service_uuid, chars in self.services.items():
+        table = dict(self.services)
+        if self.device_info:
+            table[dis.DEVICE_INFORMATION_SERVICE] = {uuid: ["read"] for uuid in self.device_info}
+        for service_uuid, chars in table.items():
             service = BleakGATTService(None, handle, service_uuid)
             collection.add_service(service)
             handle += 1
@@ -279,6 +303,11 @@ class SimulatedPeripheral:
     def on_link_down(self) -> None: ...
 
     def on_read(self, char_uuid: str) -> bytes:
+        value = self.device_info.get(char_uuid)
+        if isinstance(value, BleakError):
+            raise value
+        if value is not None:
+            return value
         raise BleakError(f"characteristic {char_uuid} is not readable")
 
     def on_write(self, char_uuid: str, payload: bytes) -> None:
@@ -341,9 +370,15 @@ class SimulatedPmdDevice(SimulatedPeripheral):
         heart_rate_bpm: int = 150,
         refuse_start_with: PmdStatus | None = None,
         faults: LinkFaults | None = None,
+        device_info: DeviceInfo | None = None,
     ) -> None:
         super().__init__(
-            address=address, name=name, rssi_dbm=rssi_dbm, advertised_services=(uuids.HR_SERVICE,), faults=faults
+            address=address,
+            name=name,
+            rssi_dbm=rssi_dbm,
+            advertised_services=(uuids.HR_SERVICE,),
+            faults=faults,
+            device_info=device_info,
         )
         self.acc_source = acc_source or sine_acc()
         self.gyro_source = gyro_source or sine_gyro()
@@ -529,7 +564,8 @@ def heart_rate_payload(heart_rate_bpm: int) -> bytes:
 
 
 def SimulatedH10(*, address: str, **kwargs: Any) -> SimulatedPmdDevice:  # named like a class: reads as a device
-    """A Polar H10: ACC 25-200 Hz, +-2/4/8 g, raw type-1 frames, no gyro, HR service."""
+    """A Polar H10: ACC 25-200 Hz, +-2/4/8 g, raw type-1 frames, no gyro, HR service, Device Information."""
+    kwargs.setdefault("device_info", H10_DEVICE_INFO)
     return SimulatedPmdDevice(address=address, **kwargs)
 
 
@@ -541,6 +577,7 @@ def SimulatedVeritySense(*, address: str, **kwargs: Any) -> SimulatedPmdDevice:
     kwargs.setdefault("gyro_rates_hz", (52,))
     kwargs.setdefault("compressed", True)
     kwargs.setdefault("factor", 0.000244)
+    kwargs.setdefault("device_info", VERITY_DEVICE_INFO)
     return SimulatedPmdDevice(address=address, **kwargs)
 
 
@@ -846,6 +883,8 @@ class SimulatedBleakClient(BaseBleakClient):
         return self._link.peripheral
 
     async def read_gatt_char(self, characteristic: BleakGATTCharacteristic, **kwargs: Any) -> bytearray:
+        self._peripheral()
+        await self.world.clock.sleep(READ_ROUND_TRIP_S)  # a read is a round trip over the air
         return bytearray(self._peripheral().on_read(characteristic.uuid))
 
     async def read_gatt_descriptor(self, descriptor: Any, **kwargs: Any) -> bytearray:
