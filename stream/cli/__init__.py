@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "strideguard.stream.cli.commands.load",
     "strideguard.stream.cli.commands.shoes",
     "strideguard.stream.cli.commands.runner",
+    "strideguard.stream.cli.commands.metronome",
     "strideguard.stream.cli.commands.pain",
     "strideguard.stream.cli.commands.config",
     "strideguard.stream.cli.commands.export",
