@@ -191,8 +191,9 @@ def steps_scatter(data: ReportData) -> Figure:
         }
         axes[0].scatter(t, impact, **kw)
         axes[1].scatter(t, step_time, **kw)
-    for ax in axes:
-        _shade_alerts(ax, data)
+    # each panel shades only the alerts about what it shows (impact; step timing: cadence and step asymmetry)
+    for ax, metrics in zip(axes, (("impact",), ("cadence", "step_asymmetry")), strict=True):
+        _shade_alerts(ax, data, metrics, fatigue=False)
         _legend(ax, markerscale=3)
         if not data.steps:
             _no_data(ax, "no steps detected")

@@ -102,3 +102,16 @@ def test_threshold_lines_follow_the_settings_the_session_ran_with():
     older = types.SimpleNamespace(row=types.SimpleNamespace(summary={"risk": {}}))
     damaged = types.SimpleNamespace(row=types.SimpleNamespace(summary={"risk": {"settings": {"cooldown_s": -1}}}))
     assert settings_of(older) == settings_of(damaged) == RiskConfig.default()  # type: ignore[arg-type]
+
+
+def test_the_steps_figure_shades_only_the_alerts_about_what_each_panel_shows(matrix):
+    """The bundled fatigue run alerts on cadence, sway, lean and fatigue: the step-time panel (cadence)
+    is shaded, the impact-per-step panel is not (it shaded every alert before)."""
+    from strideguard.stream.report.plots import steps_scatter
+
+    store = matrix.store()
+    data = gather(store, matrix.sessions["bundled-fatigue"])
+    store.close()
+    fig = steps_scatter(data)
+    impact, step_time = fig.axes[0], fig.axes[1]
+    assert len(impact.patches) == 0 and len(step_time.patches) >= 1
