@@ -14,8 +14,8 @@ Three legs, each measured, then added up against the goal "within two strides" (
                Chromium has no sound card: a phone adds its own, typically 10-50 ms; Bluetooth
                earphones 150-250 ms).
 
-Prints p50 / p99 / max in ms. The summary's `latency_s` (1.5 s) is the *window* look-ahead (windows are
-emitted 1.5 s after their end); steps come out much sooner, after the detector's own look-ahead.
+Prints p50 / p99 / max in ms. The summary's `latency_s` (2.5 s) is the *window* look-ahead (windows are
+emitted 2.5 s after their end); steps come out much sooner, after the detector's own look-ahead.
 
     .venv/bin/python -m benchmarks.bench_retrain_latency [--seconds 30] [--chunk-s 0.05] [--rate-hz 100]
 """
