@@ -6,18 +6,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
 import pathlib
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 
 from strideguard.sensors import capture
 from strideguard.sensors.synthetic import Change, SyntheticConfig, SyntheticRunner
 from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings, unique_client_id
-from tests.fixtures_services import REPO_ROOT, free_port
+from tests.fixtures_services import free_port
+from tests.stream.test_e2e_live import Role
 
 # Short warm-up and baseline so a test sees risk scores and an alert within a minute of data.
 RISK_TOML = """\
@@ -34,34 +32,6 @@ sustain_s = 10.0
 [risk.metrics.impact]
 sustain_s = 10.0
 """
-
-
-class Role:
-    """A `strideguard` subprocess, its output in a log file."""
-
-    def __init__(self, args: list[str], log_path: pathlib.Path) -> None:
-        self.args, self.log_path = args, log_path
-        with open(log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "strideguard.stream.cli", *args],
-                cwd=REPO_ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-
-    def stop(self, timeout_s: float = 20) -> int | None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=timeout_s)
-        return self.proc.returncode
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 def fatigue_capture(path: pathlib.Path, runner: str, duration_s: float, *, change_at_s: float | None) -> pathlib.Path:
@@ -86,6 +56,7 @@ class TeamRig:
 
     def start(self, name: str, args: list[str]) -> Role:
         role = Role(args, self.tmp / f"{name}.log")
+        role.start()
         self.roles.append(role)
         return role
 
@@ -147,7 +118,7 @@ class TeamRig:
 
     def stop(self) -> None:
         for role in reversed(self.roles):
-            role.stop()
+            role.signal(signal.SIGTERM)
 
     def logs(self) -> str:
         return "\n".join(f"--- {r.log_path.name}\n{r.log()[-2000:]}" for r in self.roles)
