@@ -15,12 +15,23 @@ any factory), sees every connection as it is accepted, and:
   the server is working on), and is itself refused only when every connection is busy;
 - counts what it closed, for `/healthz`. Nothing is logged per connection (a flood must not flood the
   terminal).
+
+It also accepts the connections itself, one at a time, each admitted (or refused) before the next is
+accepted. asyncio's own server accepts up to its backlog per loop turn and admits them two turns later,
+so under load three bursts of a 64-connection backlog were held before the guard saw any of them: a
+256-descriptor process with room for two ran out on a loaded CI machine. Accepting one at a time bounds
+the descriptors at `max_connections` plus a few, however far behind the loop is; an `accept()` that
+fails for want of descriptors (something else in the process took them) is counted and logged once a
+minute, not as asyncio's traceback many times a second.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import logging
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,11 +41,14 @@ try:
 except ImportError:  # Windows: no descriptor limit to size against
     resource = None  # type: ignore[assignment]
 
-LISTEN_BACKLOG = 64  # connections the kernel queues before the loop accepts them
-# descriptors left beside the open connections: one accept burst (the loop accepts up to the backlog at
-# once, before any of them is admitted), as many evicted connections whose sockets close only on the next
-# loop turn, and 48 for the store, MQTT and files (a 256-descriptor process ran out without the second)
-FD_RESERVE = 2 * LISTEN_BACKLOG + 48
+log = logging.getLogger(__name__)
+
+LISTEN_BACKLOG = 64  # connections the kernel queues (they hold no descriptor of ours until accepted)
+# descriptors left beside the open connections: the one being accepted, the few evicted or refused
+# sockets that close on the next loop turn, and the rest for the store, MQTT, files and the interpreter
+FD_RESERVE = 64
+ACCEPT_RETRY_S = 0.5  # after an accept() that failed for want of descriptors or memory
+ACCEPT_LOG_EVERY_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +93,10 @@ class ConnectionGuard:
         self.timed_out = 0  # idle too long
         self.evicted = 0  # pushed out by a newer connection when full
         self.refused = 0  # arrived when full and every connection was busy
-        self._sweeper: asyncio.Task[None] | None = None
+        self.accept_failed = 0  # accept() failed (out of descriptors): the connection waits in the kernel
+        self._last_accept_log_s = -ACCEPT_LOG_EVERY_S
+        self._tasks: list[asyncio.Task[None]] = []
+        self._listening: list[socket.socket] = []
 
     def factory(self) -> asyncio.Protocol:
         return _GuardedProtocol(self)
@@ -88,15 +105,53 @@ class ConnectionGuard:
     def open(self) -> int:
         return len(self._conns)
 
-    def start(self) -> None:
-        self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="web-idle-sweeper")
+    def start(self, listening: list[socket.socket]) -> None:
+        """Accept on `listening` (from `listen`; the guard closes them on `stop`) and sweep idle connections."""
+        loop = asyncio.get_running_loop()
+        self._listening = listening
+        self._tasks = [loop.create_task(self._sweep(), name="web-idle-sweeper")]
+        self._tasks += [loop.create_task(self._accept(sock), name="web-accept") for sock in listening]
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        """Stops accepting (the open connections are the server's to close) and sweeping."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+                await task
+        self._tasks = []
+        for sock in self._listening:
+            sock.close()
+        self._listening = []
+
+    async def _accept(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, _addr = await loop.sock_accept(sock)
+            except ConnectionAbortedError:  # the client gave up while queued
+                continue
+            except OSError as exc:
+                self._accept_failed(exc)
+                await asyncio.sleep(ACCEPT_RETRY_S)
+                continue
+            try:
+                await loop.connect_accepted_socket(self.factory, conn)  # admitted or refused by now
+            except OSError:  # the client went away between accept and set-up
+                conn.close()
+
+    def _accept_failed(self, exc: OSError) -> None:
+        self.accept_failed += 1
+        now = time.monotonic()
+        if now - self._last_accept_log_s >= ACCEPT_LOG_EVERY_S:
+            self._last_accept_log_s = now
+            why = errno.errorcode.get(exc.errno or 0, "") or str(exc)
+            log.warning(
+                "live pages: cannot accept connections (%s: %s); retrying, %d failures so far",
+                why,
+                exc.strerror or exc,
+                self.accept_failed,
+            )
 
     def counts(self) -> dict[str, int]:
         return {
@@ -105,6 +160,7 @@ class ConnectionGuard:
             "timed_out": self.timed_out,
             "evicted": self.evicted,
             "refused": self.refused,
+            "accept_failed": self.accept_failed,
         }
 
     # -- called by the server's middleware around each request ------------------------------------
@@ -185,3 +241,30 @@ class _GuardedProtocol(asyncio.Protocol):
     def resume_writing(self) -> None:
         if self.inner is not None:
             self.inner.resume_writing()
+
+
+def listen(host: str, port: int, backlog: int = LISTEN_BACKLOG) -> list[socket.socket]:
+    """Listening, non-blocking sockets on every address `host` names (as asyncio's `create_server` binds).
+
+    Port 0 asks the OS for a free port once; every further address is bound to that same port. OSError
+    (address in use, unknown host) goes to the caller, with no socket left open."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    addresses = list(dict.fromkeys((family, address) for family, _type, _proto, _name, address in infos))
+    socks: list[socket.socket] = []
+    try:
+        for family, address in addresses:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if port == 0 and len(socks) > 1:
+                address = (address[0], socks[0].getsockname()[1], *address[2:])
+            sock.bind(address)
+            sock.listen(backlog)
+            sock.setblocking(False)
+    except OSError:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks

@@ -52,7 +52,7 @@ from strideguard.stream.runtime import bus as busmod
 from strideguard.stream.runtime.engine import PHONE_SPEED_MPS, SNOOZE_MAX_MIN
 from strideguard.stream.web import reach
 from strideguard.stream.web.access import OPEN_PATHS, AccessPolicy, refuse
-from strideguard.stream.web.guard import LISTEN_BACKLOG, ConnectionGuard, Limits
+from strideguard.stream.web.guard import ConnectionGuard, Limits, listen
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,6 @@ class WebServer:
         self.links = reach.PageLinks(bases=(self._base(host),), key=self.key)
         self.guard: ConnectionGuard | None = None
         self._runner: web.AppRunner | None = None
-        self._server: asyncio.AbstractServer | None = None
         self._feeds: set[_Feed] = set()
         self.feeds_refused = 0  # over max_feeds
         self.feeds_stalled = 0  # a write did not get through within write_timeout_s
@@ -194,17 +193,15 @@ class WebServer:
             idle_timeout_s=self.limits.idle_timeout_s,
         )
         try:
-            self._server = await asyncio.get_running_loop().create_server(
-                self.guard.factory, self.host, self.port, reuse_address=True, backlog=LISTEN_BACKLOG
-            )
+            listening = listen(self.host, self.port)
         except OSError as exc:
             await self._runner.cleanup()
             raise UsageError(
                 f"cannot serve the live pages on {self.host}:{self.port}: {exc.strerror or exc}; choose another --port"
             ) from exc
-        self.guard.start()
+        self.guard.start(listening)
         if self.port == 0:  # the bound port when 0 asked the OS for a free one
-            self.port = self._server.sockets[0].getsockname()[1]
+            self.port = listening[0].getsockname()[1]
         self.access.port = self.port
         if reach.is_wildcard_host(self.host):
             found = reach.lan_addresses()
@@ -216,17 +213,11 @@ class WebServer:
     async def stop(self) -> None:
         for feed in list(self._feeds):
             feed.close()
-        if self._server is not None:
-            self._server.close()  # no new connections
         if self.guard is not None:
-            await self.guard.stop()
+            await self.guard.stop()  # no new connections
         if self._runner is not None:
             await self._runner.cleanup()  # closes the open connections
             self._runner = None
-        if self._server is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 2.0)
-            self._server = None
 
     async def __aenter__(self) -> WebServer:
         await self.start()

@@ -9,6 +9,7 @@ descriptors (macOS's default) they ran it out of descriptors: /healthz timed out
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -146,14 +147,28 @@ async def test_a_snooze_body_is_small_and_must_arrive_promptly() -> None:
 
 
 SERVE = """
-import asyncio, sys
+import asyncio, os, sys
 from strideguard.stream.runtime import bus as busmod
 from strideguard.stream.web import WebServer
 from strideguard.stream.web.guard import Limits
 
+def open_fds():
+    return len(os.listdir("/proc/self/fd")) - 1  # less listdir's own
+
 async def main():
     async with WebServer(busmod.Bus(), host="127.0.0.1", port=0, limits=Limits(idle_timeout_s=3.0)) as server:
-        print(server.port, server.guard.max_connections, flush=True)
+        peak = [open_fds()]
+        print(server.port, server.guard.max_connections, peak[0], flush=True)
+        loop = asyncio.get_running_loop()
+
+        def sample():  # every loop turn: a burst held for one turn is seen
+            fds = open_fds()
+            if fds > peak[0]:
+                peak[0] = fds
+                print("peak", fds, flush=True)
+            loop.call_soon(sample)
+
+        sample()
         await asyncio.sleep(60)
 
 asyncio.run(main())
@@ -176,8 +191,8 @@ def test_a_flood_of_half_requests_neither_exhausts_a_256_descriptor_process_nor_
     )
     try:
         assert proc.stdout is not None
-        port, cap = (int(x) for x in proc.stdout.readline().split())
-        assert cap <= 256 - 64  # sized under the limit, with room for the backlog and the rest
+        port, cap, at_start = (int(x) for x in proc.stdout.readline().split())
+        assert cap <= 256 - 64  # sized under the limit, with room for the rest of the process
         socks = []
         for _ in range(300):
             s = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -199,5 +214,42 @@ def test_a_flood_of_half_requests_neither_exhausts_a_256_descriptor_process_nor_
             s.close()
     finally:
         proc.terminate()
-        _, stderr = proc.communicate(timeout=10)
+        stdout, stderr = proc.communicate(timeout=10)
     assert stderr == "", stderr[:2000]  # not one line: no accept() error, no traceback
+    # the descriptors are bounded by the cap however the flood and the loop interleave, not only when the
+    # loop keeps up: asyncio's own server held three 64-connection accept bursts at once on a loaded CI
+    # machine (peak 220 of 256 here with two; the third ran it out), before any of them was admitted
+    peak = max([at_start] + [int(line.split()[1]) for line in stdout.splitlines() if line.startswith("peak ")])
+    assert peak <= at_start + cap + 4, f"{peak} descriptors open at the peak: {at_start} at start, cap {cap}"
+
+
+async def test_out_of_descriptors_the_server_says_so_once_and_serves_again_when_they_come_back(caplog) -> None:
+    """Something else in the process took every descriptor: accept() fails. One warning line (not a
+    traceback per retry), counted in /healthz, and the waiting request is served once descriptors free up."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    async with WebServer(busmod.Bus(), host="127.0.0.1", port=0) as server:
+        client = socket.socket()  # the client's descriptor, taken before the process runs out
+        hog: list[int] = []
+        resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 16, hard))
+        try:
+            with contextlib.suppress(OSError):
+                while True:
+                    hog.append(os.open(os.devnull, os.O_RDONLY))
+            client.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                client.connect(("127.0.0.1", server.port))  # queued by the kernel, not yet accepted
+            while server.guard is not None and server.guard.accept_failed < 3:  # retried, not given up
+                await asyncio.sleep(0.1)
+        finally:
+            for fd in hog:
+                os.close(fd)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        loop = asyncio.get_running_loop()
+        await loop.sock_sendall(client, f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
+        reply = await asyncio.wait_for(loop.sock_recv(client, 65536), 10)
+        client.close()
+        assert reply.startswith(b"HTTP/1.1 200"), reply[:200]
+        assert json.loads(reply.partition(b"\r\n\r\n")[2])["connections"]["accept_failed"] >= 3
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage().split(" (")[0] for r in warnings] == ["live pages: cannot accept connections"]
+    assert not [r for r in caplog.records if r.exc_info]
