@@ -358,7 +358,7 @@ def evaluate_force_plate(
         per = [t["symmetry_pct"][name] for t in per_trial.values() if t["symmetry_pct"].get(name)]
         a = np.array(per, dtype=float).reshape(-1, 2)  # (ours, plate) per trial
         err = a[:, 0] - a[:, 1]
-        fit = len(a) > 2 and np.std(a[:, 1]) > 0
+        fit = len(a) > 2 and np.std(a[:, 0]) > 0 and np.std(a[:, 1]) > 0  # r of a constant is undefined
         symmetry[name] = {
             "n_trials": len(a),
             "abs_err_median_pp": float(np.median(np.abs(err))) if len(a) else None,
