@@ -56,9 +56,10 @@ def format_alert(session: SessionInfo, event: RiskEvent, t0_ns: int) -> str:
 
 
 class TerminalView:
-    """A sink that draws the live view."""
+    """A sink that draws the live view (a live sink: no window over a sensor dropout reaches it)."""
 
     name = "terminal"
+    live = True
 
     def __init__(
         self,

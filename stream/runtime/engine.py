@@ -21,10 +21,17 @@ engine's `dropped` and in the session summary), never raised inside the engine:
   time, so the phone's speed is refused there rather than put at a time it was not measured).
 A gap longer than `max_gap_s` in a session's data ends the session there and opens a new one (a
 segment), so a month between two rows of a CSV is two sessions, not a month of empty windows.
+
+A shorter gap, longer than `HOLE_S` with no sample of any stream (a strap off, a link down), is a
+dropout: the analyzer still emits its windows (it sees no steps there, so they read "not running"), and
+the store keeps them, but a sink that shows the run as it happens (`live = True`: the pages, the
+terminal, the worker's MQTT to the coach) gets no window overlapping a dropout: nothing is shown for a
+time the sensor was away. Those windows are counted in `withheld`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import math
@@ -35,7 +42,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from strideguard.analytics.errors import AnalyticsError
-from strideguard.analytics.results import AnalyzerOutput
+from strideguard.analytics.results import AnalyzerOutput, WindowMetrics
 from strideguard.sensors.types import HeartRateReading, SampleBatch, StrideReading
 from strideguard.sensors.units import NS_PER_MIN, NS_PER_S
 from strideguard.stream.runtime.session import SessionInfo
@@ -48,6 +55,7 @@ MIN_RATE_HZ = 1.0  # Hz: no body-worn IMU samples slower
 MAX_RATE_HZ = 10_000.0  # Hz: nor faster
 MAX_ABS_VALUE = 1_000.0  # g or deg/s: beyond any IMU's range (H10 +-16 g, gyros +-2000 deg/s)
 MAX_GAP_S = 600.0  # s: a longer gap in a session's data starts a new session (segment)
+HOLE_S = 2.0  # s without any sample: a dropout, and no window overlapping it reaches a live sink
 HEART_RATE_BPM = (20, 300)  # plausible range, bpm
 SPEED_MPS = (0.0, 15.0)  # plausible range, m/s
 CADENCE_SPM = (0, 300)  # plausible range, steps/min
@@ -162,7 +170,10 @@ class SessionSummary:
 
 @runtime_checkable
 class Sink(Protocol):
-    """Where a session's outputs go (store, bus, terminal, alerts, InfluxDB, MQTT)."""
+    """Where a session's outputs go (store, bus, terminal, alerts, InfluxDB, MQTT).
+
+    A sink with a true class attribute `live` shows the run as it happens and gets no window that
+    overlaps a dropout (see the module docstring); every other sink gets everything."""
 
     name: str
 
@@ -294,6 +305,10 @@ class Edge:
         return reading
 
 
+def _overlaps_hole(window: WindowMetrics, holes: list[tuple[int, int]]) -> bool:
+    return any(window.t_start_ns < to_t_ns and from_t_ns < window.t_end_ns for from_t_ns, to_t_ns in holes)
+
+
 def _split_at_gaps(batch: SampleBatch, max_gap_ns: int) -> list[SampleBatch]:
     """The batch cut where consecutive samples are more than `max_gap_ns` apart (usually: itself)."""
     if len(batch) < 2:
@@ -328,6 +343,7 @@ class Session:
     key: str
     tags: dict[str, str | None] = field(default_factory=dict)
     segment: int = 1
+    holes: list[tuple[int, int]] = field(default_factory=list)  # dropouts: (last sample, next sample) t_ns
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -386,6 +402,7 @@ class SessionEngine:
         self.outputs: dict[str, AnalyzerOutput] = {}  # adapter's key -> all its sessions' outputs (keep_outputs)
         self.summaries: dict[str, SessionSummary] = {}  # session id -> summary, for finished sessions
         self.dropped: dict[str, int] = {}  # every session's refusals added up, by reason
+        self.withheld = 0  # windows kept from the live sinks because they overlap a dropout
         self._keys: dict[str, str] = {}  # session id -> adapter's key (segments share their first's key)
 
     async def start(self) -> None:
@@ -418,8 +435,11 @@ class SessionEngine:
             for piece in _split_at_gaps(item, round(self.limits.max_gap_s * NS_PER_S)):
                 if session.edge.is_gap(piece):
                     session = await self._next_segment(key, session, int(piece.t_ns[0]))
+                before_t_ns = session.edge.last_t_ns
                 batch = session.edge.admit_batch(piece)
                 if batch is not None:
+                    if before_t_ns is not None and int(batch.t_ns[0]) - before_t_ns > HOLE_S * NS_PER_S:
+                        session.holes.append((before_t_ns, int(batch.t_ns[0])))
                     output = output + await self._analysed(session, session.analyzer.push, batch)
             return output
         reading = session.edge.admit_reading(item)
@@ -506,8 +526,19 @@ class SessionEngine:
     async def _emit(self, session: Session, output: AnalyzerOutput) -> None:
         if self.keep_outputs:
             self.outputs[session.key] = self.outputs.get(session.key, AnalyzerOutput()) + output
+        shown = self._live_view(session, output)
         for sink in self.sinks:
-            await sink.write(session.info, output)
+            await sink.write(session.info, shown if getattr(sink, "live", False) else output)
+
+    def _live_view(self, session: Session, output: AnalyzerOutput) -> AnalyzerOutput:
+        """`output` without the windows that overlap one of the session's dropouts."""
+        if not session.holes or not output.windows:
+            return output
+        kept = tuple(w for w in output.windows if not _overlaps_hole(w, session.holes))
+        if len(kept) == len(output.windows):
+            return output
+        self.withheld += len(output.windows) - len(kept)
+        return dataclasses.replace(output, windows=kept)
 
     async def _next_segment(self, key: str, session: Session, started_t_ns: int) -> Session:
         """End `session` at a gap longer than `max_gap_s` and open its next segment under the same key."""
@@ -530,6 +561,7 @@ class SessionEngine:
 
 
 __all__ = [
+    "HOLE_S",
     "Analyzer",
     "ControlReply",
     "Edge",

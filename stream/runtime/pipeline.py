@@ -32,14 +32,14 @@ from strideguard.stream.runtime.engine import (
     SessionSummary,
     Sink,
 )
-from strideguard.stream.runtime.sensor_watch import DEFAULT_SILENT_AFTER_S, SensorChange, SensorWatch
+from strideguard.stream.runtime.sensor_watch import DEFAULT_SILENT_AFTER_S, SensorChange, SensorWatch, sample_span_ns
 from strideguard.stream.runtime.session import SessionInfo, new_session_id
+from strideguard.stream.runtime.status import Snapshot, StatusBoard, baseline_wait_s
 from strideguard.stream.sqlite.store import INCOMPLETE, STORE_LOST, SessionStore, StoreError
 
 log = logging.getLogger(__name__)
 _P = ParamSpec("_P")
 PHONE_SPEEDS_WAITING = 32  # phone speeds kept for the next push; a silent strap must not grow it forever
-HOLE_S = 2.0  # s between two sample batches of a runner: a dropout, and no window over it is shown live
 
 __all__ = ["Analyzer", "BusSink", "Pipeline", "SessionInfo", "Sink", "StoreSink"]
 
@@ -63,9 +63,9 @@ class Pipeline:
 
     Sensor state (see `stream.runtime.sensor_watch`): the collector's `link_lost` / `link_restored`
     capture events and a watchdog (no item for `silent_after_s` of wall time: "silent"; None turns it
-    off) become the runner's `sensor` on its `status` topic (through the `BusSink`) and a log line. A
-    dropout in the samples longer than `HOLE_S` is told to the `BusSink`, which then publishes no window
-    overlapping it: nothing is invented for the time the sensor was away.
+    off) become the runner's `sensor` on its `status` topic (through the `BusSink`) and a log line. The
+    engine keeps every window overlapping a dropout in the samples from the live sinks (the bus and the
+    terminal): nothing is shown for the time the sensor was away.
     """
 
     def __init__(
@@ -100,7 +100,6 @@ class Pipeline:
         self.sensor = SensorWatch(silent_after_s=silent_after_s)
         self.sensor_changes: list[SensorChange] = []
         self._status_sink = next((sink for sink in self.sinks if isinstance(sink, BusSink)), None)
-        self._last_sample_t_ns: dict[str, int] = {}  # runner -> end of its latest sample batch
         self._watchdog: asyncio.Task[None] | None = None
         self._phone_speeds: list[StrideReading] = []  # waiting for the next push
         self.phone_speeds = {"used": 0, "refused": 0}
@@ -155,25 +154,18 @@ class Pipeline:
 
     # -- sensor state ---------------------------------------------------------------------------
     def _note_item(self, item: SampleBatch | HeartRateReading | StrideReading) -> None:
-        """An item of a runner: the sensor is delivering; a dropout in its samples is told to the bus."""
+        """An item of a runner: the sensor is delivering (samples carry their data times, so the gap of
+        a sensor that comes back is measured in data time, also in a replay at any speed)."""
         device = item.device if isinstance(item, SampleBatch) else None
-        self._sensor_changed(self.sensor.on_item(item.runner, time.monotonic(), device=device))
-        if not isinstance(item, SampleBatch) or not len(item):
-            return
-        last = self._last_sample_t_ns.get(item.runner)
-        first = int(item.t_ns[0])
-        if last is not None and first - last > HOLE_S * 1e9 and self._status_sink is not None:
-            session = self.engine.sessions.get(item.runner)
-            if session is not None:
-                self._status_sink.hole(session.info, last, first)
-        self._last_sample_t_ns[item.runner] = max(last or first, int(item.t_ns[-1]))
+        span = sample_span_ns(item) if isinstance(item, SampleBatch) else None
+        self._sensor_changed(self.sensor.on_item(item.runner, time.monotonic(), device=device, span_ns=span))
 
     def _link_event(self, event: CaptureEvent) -> None:
         runner = event.fields.get("runner")
         if not isinstance(runner, str) or not runner:
             return  # an event of the recording itself (a note), not of a runner's link
         device = str(event.fields.get("device") or "")
-        self._sensor_changed(self.sensor.on_link(runner, event.kind, time.monotonic(), device=device))
+        self._sensor_changed(self.sensor.on_link(runner, event.kind, time.monotonic(), device=device, t_ns=event.t_ns))
 
     def _sensor_changed(self, change: SensorChange | None) -> None:
         if change is None:
@@ -198,17 +190,10 @@ class Pipeline:
                 self._sensor_changed(change)
 
     def _plan_baseline(self, runner: str) -> None:
-        """Tell the bus how much running the risk score waits for (the warm-up, and the baseline unless
-        an earlier session's baseline is the prior), so the page can say how long is left."""
-        session = self.engine.sessions[runner]
-        config = getattr(session.analyzer.risk, "config", None)
-        warmup_s, baseline_s = getattr(config, "warmup_s", None), getattr(config, "baseline_s", None)
-        if self._status_sink is None or warmup_s is None or baseline_s is None:
-            return
-        prior = getattr(session.analyzer.risk, "prior_baseline", None)
-        self._status_sink.plan_baseline(
-            session.info, float(warmup_s) + (0.0 if prior is not None else float(baseline_s))
-        )
+        """Tell the bus how much running the risk score waits for, so the page can say how long is left."""
+        if self._status_sink is not None:
+            session = self.engine.sessions[runner]
+            self._status_sink.plan_baseline(session.info, baseline_wait_s(session.analyzer))
 
     def apply_controls(self) -> None:
         """Apply every control message waiting for this pipeline's runners (called before each push)."""
@@ -458,48 +443,25 @@ def store_failure(sinks: list[Sink]) -> StoreError | None:
 
 
 class BusSink:
-    """Publishes outputs on the in-process bus (the live pages and other in-process consumers).
-
-    The runner's `status` topic carries one whole snapshot each time (the bus keeps only the last message
-    of a topic for a late page): `state` "running" | "finished", `sensor` "ok" | "lost" | "silent" with
-    `sensor_t_ns` (wall clock, ns since the epoch, of the change) and `gap_s` when it came back,
-    `started_t_ns` (data time), `baseline_ready_t_ns` (data time the risk score starts, once known) and
-    the `summary` when finished. Windows overlapping a dropout (`hole`) are not published: counted in
-    `withheld`.
+    """Publishes outputs on the in-process bus (the live pages and other in-process consumers), and the
+    runner's status snapshot (`stream.runtime.status`) on its `status` topic. A live sink: the engine
+    gives it no window overlapping a dropout.
     """
 
     name = "bus"
+    live = True
 
     def __init__(self, bus: busmod.Bus) -> None:
         self.bus = bus
-        self.withheld = 0  # windows not published because they overlap a sensor dropout
-        self._status_of: dict[str, dict[str, Any]] = {}  # session id -> its status snapshot
-        self._holes: dict[str, list[tuple[int, int]]] = {}  # session id -> dropouts (data time)
-        self._learn_s: dict[str, float] = {}  # session id -> running time before the score, until the first run
+        self.status = StatusBoard()
 
     async def open_session(self, session: SessionInfo) -> None:
-        self._status_of[session.session_id] = {
-            "session_id": session.session_id,
-            "runner": session.runner,
-            "state": "running",
-            "sensor": "ok",
-            "started_t_ns": session.started_t_ns,
-        }
-        self._publish_status(session)
+        self._publish_status(session, self.status.open(session))
 
     async def write(self, session: SessionInfo, output: AnalyzerOutput) -> None:
-        windows = output.windows
-        holes = self._holes.get(session.session_id)
-        if holes:
-            windows = tuple(w for w in windows if not any(w.t_start_ns < b and a < w.t_end_ns for a, b in holes))
-            self.withheld += len(output.windows) - len(windows)
-        learn_s = self._learn_s.get(session.session_id)
-        if learn_s is not None:
-            first = next((w for w in output.windows if w.running), None)
-            if first is not None:
-                del self._learn_s[session.session_id]
-                self._update_status(session, baseline_ready_t_ns=first.t_start_ns + round(learn_s * 1e9))
-        for kind, items in (("alerts", output.risk_events), ("metrics", windows), ("steps", output.steps)):
+        if (snapshot := self.status.windows(session, output.windows)) is not None:
+            self._publish_status(session, snapshot)
+        for kind, items in (("alerts", output.risk_events), ("metrics", output.windows), ("steps", output.steps)):
             if not items:
                 continue
             topic = busmod.topic(session.team, session.runner, kind)
@@ -509,10 +471,7 @@ class BusSink:
                 self.bus.publish(topic, {"session_id": session.session_id, **item.as_row()})
 
     async def close_session(self, session: SessionInfo, summary: SessionSummary) -> None:
-        self._holes.pop(session.session_id, None)
-        self._learn_s.pop(session.session_id, None)
-        self._update_status(session, state="finished", summary=summary.as_dict())
-        self._status_of.pop(session.session_id, None)
+        self._publish_status(session, self.status.finish(session, summary.as_dict()))
 
     async def close(self) -> None:
         await asyncio.sleep(0)
@@ -520,26 +479,10 @@ class BusSink:
     # -- hooks of the pipeline ------------------------------------------------------------------
     def sensor(self, session: SessionInfo, change: SensorChange) -> None:
         """The runner's sensor state changed (see `stream.runtime.sensor_watch`)."""
-        self._update_status(session, sensor=change.sensor, sensor_t_ns=time.time_ns(), gap_s=change.gap_s)
+        self._publish_status(session, self.status.sensor(session, change))
 
-    def hole(self, session: SessionInfo, from_t_ns: int, to_t_ns: int) -> None:
-        """No samples between these data times: no window overlapping them is published."""
-        self._holes.setdefault(session.session_id, []).append((from_t_ns, to_t_ns))
+    def plan_baseline(self, session: SessionInfo, wait_s: float | None) -> None:
+        self.status.plan(session, wait_s)
 
-    def plan_baseline(self, session: SessionInfo, learn_s: float) -> None:
-        """The risk score starts `learn_s` of data time after the session's first running window."""
-        self._learn_s[session.session_id] = learn_s
-
-    def _update_status(self, session: SessionInfo, **changes: Any) -> None:
-        status = self._status_of.setdefault(
-            session.session_id, {"session_id": session.session_id, "runner": session.runner, "state": "running"}
-        )
-        status.update(changes)
-        if status.get("gap_s") is None:
-            status.pop("gap_s", None)
-        self._publish_status(session)
-
-    def _publish_status(self, session: SessionInfo) -> None:
-        self.bus.publish(
-            busmod.topic(session.team, session.runner, "status"), dict(self._status_of[session.session_id])
-        )
+    def _publish_status(self, session: SessionInfo, snapshot: Snapshot) -> None:
+        self.bus.publish(busmod.topic(session.team, session.runner, "status"), snapshot)

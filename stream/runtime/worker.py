@@ -58,8 +58,14 @@ from strideguard.stream.mqtt.topics import (
 )
 from strideguard.stream.runtime.bus import topic
 from strideguard.stream.runtime.engine import Analyzer, Session, SessionEngine, SessionSummary, Sink
-from strideguard.stream.runtime.sensor_watch import DEFAULT_SILENT_AFTER_S, SensorChange, SensorWatch
+from strideguard.stream.runtime.sensor_watch import (
+    DEFAULT_SILENT_AFTER_S,
+    SensorChange,
+    SensorWatch,
+    sample_span_ns,
+)
 from strideguard.stream.runtime.session import SessionInfo
+from strideguard.stream.runtime.status import Snapshot, StatusBoard, baseline_wait_s
 
 log = logging.getLogger(__name__)
 
@@ -133,9 +139,11 @@ class Worker:
 
     An adapter around `stream.engine.SessionEngine`: sessions are keyed by the collector's session id and
     belong to the team and runner of the topic that opened them; the worker adds the journal, the
-    de-duplication by sequence number, and is itself the engine's last sink: the MQTT outbox."""
+    de-duplication by sequence number, and is itself the engine's last sink: the MQTT outbox, a live sink
+    (the coach's pages get no window over a sensor dropout)."""
 
     name = "mqtt-outbox"
+    live = True
 
     def __init__(
         self,
@@ -163,6 +171,7 @@ class Worker:
         self.ready = asyncio.Event()  # set once subscribed and rebuilt: collectors may start publishing
         self.sensor = SensorWatch(silent_after_s=options.silent_after_s)  # keyed by session id
         self._sensor_sinks = [s for s in sinks if callable(getattr(s, "sensor", None))]  # InfluxDB's status
+        self.status = StatusBoard()  # each session's status snapshot, by session id
 
     @property
     def sessions(self) -> dict[str, Session]:
@@ -194,7 +203,7 @@ class Worker:
         self._fsync_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal-fsync")
         async with conn:
             self._conn = conn
-            self._mqtt_sink = MqttSink(conn) if self.publish_outputs else None
+            self._mqtt_sink = MqttSink(conn, publish_status=False) if self.publish_outputs else None
             await self.engine.start()
             await self._rebuild()
             self.ready.set()
@@ -362,10 +371,12 @@ class Worker:
             await self._control(key, wire, decoded.control)
             return
         if isinstance(decoded, LinkMessage):
-            await self._sensor_changed(self.sensor.on_link(key, decoded.event, time.monotonic(), device=decoded.device))
+            change = self.sensor.on_link(key, decoded.event, time.monotonic(), device=decoded.device, t_ns=decoded.t_ns)
+            await self._sensor_changed(change)
             return
         device = decoded.batch.device if isinstance(decoded, ImuMessage) else None
-        await self._sensor_changed(self.sensor.on_item(key, time.monotonic(), device=device))
+        span = sample_span_ns(decoded.batch) if isinstance(decoded, ImuMessage) else None
+        await self._sensor_changed(self.sensor.on_item(key, time.monotonic(), device=device, span_ns=span))
         wire.input_seq = decoded.seq
         if isinstance(decoded, ReadingMessage):
             await self.engine.push(key, decoded.reading)
@@ -383,22 +394,21 @@ class Worker:
             await self._conn.publish(topic(wire.team, wire.runner, "control"), dumps(reply.as_dict()), qos=1)
 
     async def _sensor_changed(self, change: SensorChange | None) -> None:
-        """A session's sensor state changed: a log line, and the runner's retained status on MQTT (as the
-        embedded pipeline's BusSink publishes it: state "running" with `sensor` and `sensor_t_ns`)."""
+        """A session's sensor state changed: a log line, InfluxDB's status, and the runner's status."""
         wire = self.wires.get(change.runner) if change is not None else None
         if change is None or wire is None:
             return
         log.warning("%s", dataclasses.replace(change, runner=wire.runner).log_line())
-        for sink in self._sensor_sinks:
-            sink.sensor(self.engine.sessions[change.runner].info, change)  # type: ignore[attr-defined]
-        if self._conn is None or self._mqtt_sink is None:
-            return
         info = self.engine.sessions[change.runner].info
-        status: dict[str, Any] = {"session_id": info.session_id, "runner": wire.runner, "state": "running"}
-        status.update(sensor=change.sensor, sensor_t_ns=time.time_ns(), started_t_ns=info.started_t_ns)
-        if change.gap_s is not None:
-            status["gap_s"] = round(change.gap_s, 1)
-        await self._conn.publish(topic(wire.team, wire.runner, "status"), dumps(status), qos=1, retain=True)
+        for sink in self._sensor_sinks:
+            sink.sensor(info, change)  # type: ignore[attr-defined]
+        await self._publish_status(info, self.status.sensor(info, change))
+
+    async def _publish_status(self, info: SessionInfo, snapshot: Snapshot) -> None:
+        """The runner's whole status (retained: a coach that starts later gets it at once), as the
+        embedded pipeline's BusSink publishes it (`stream.runtime.status`)."""
+        if self._conn is not None and self._mqtt_sink is not None:
+            await self._conn.publish(topic(info.team, info.runner, "status"), dumps(snapshot), qos=1, retain=True)
 
     async def _publish_outbox(self) -> None:
         """Hand the group's MQTT outputs to the delivery task (started if idle), so the next group is
@@ -455,15 +465,19 @@ class Worker:
 
     # -- the engine's MQTT sink ------------------------------------------------------------------
     # Outputs past the session's watermark go to the outbox with the input sequence number that produced
-    # them; status messages go straight to the MQTT sink, "finished" only after everything before it.
+    # them; status snapshots go straight to the broker, "finished" only after everything before it.
     async def open_session(self, session: SessionInfo) -> None:
-        if self._mqtt_sink is not None:
-            await self._mqtt_sink.open_session(session)
+        analyzer = self.engine.sessions[self.engine.key_of(session.session_id)].analyzer
+        snapshot = self.status.open(session)
+        self.status.plan(session, baseline_wait_s(analyzer))
+        await self._publish_status(session, snapshot)
 
     async def write(self, session: SessionInfo, output: AnalyzerOutput) -> None:
         self.stats.latest_output_s = time.time()
         if self._mqtt_sink is None:
             return
+        if (snapshot := self.status.windows(session, output.windows)) is not None:
+            await self._publish_status(session, snapshot)
         key = self.engine.key_of(session.session_id)
         wire = self.wires[key]
         fresh = _after_watermark(output, wire.watermark)
@@ -472,9 +486,8 @@ class Worker:
             self._outbox.append((session, fresh, wire.input_seq, key, wire.watermark))
 
     async def close_session(self, session: SessionInfo, summary: SessionSummary) -> None:
-        await self._delivered()
-        if self._mqtt_sink is not None:
-            await self._mqtt_sink.close_session(session, summary)
+        await self._delivered()  # "finished" only after everything before it
+        await self._publish_status(session, self.status.finish(session, summary.as_dict()))
 
     async def close(self) -> None:
         return None  # the connection closes with `run`

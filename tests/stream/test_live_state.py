@@ -9,15 +9,20 @@ status stayed "running" with nothing about the sensor, and the windows over the 
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
+
+import pytest
 
 from strideguard.analytics.risk import RiskEngine, parse_risk_config
 from strideguard.analytics.runner import RunnerAnalyzer
 from strideguard.sensors.capture import CaptureEvent
 from strideguard.sensors.synthetic import SyntheticConfig, SyntheticRunner
 from strideguard.stream.runtime import bus as busmod
-from strideguard.stream.runtime.pipeline import BusSink, Pipeline
+from strideguard.stream.runtime.pipeline import BusSink, Pipeline, StoreSink
 from strideguard.stream.runtime.sensor_watch import SensorWatch
+from strideguard.stream.sqlite.store import SessionStore
+from strideguard.stream.terminal import TerminalView
 
 NS = 1_000_000_000
 RISK = parse_risk_config("[risk]\nwarmup_s = 10\nbaseline_s = 30\nmin_baseline_windows = 4\n")
@@ -60,15 +65,15 @@ async def test_a_link_loss_is_published_as_sensor_state_and_nothing_is_shown_for
     batches = run_batches()
     t0 = int(batches[0].t_ns[0])
     lost_at, back_at = t0 + 40 * NS, t0 + 65 * NS
-    for batch in batches:
+    for batch in batches:  # acceleration and gyro batches of each second
         start = int(batch.t_ns[0])
         if lost_at <= start < back_at:
+            if not p.events:
+                await p.push(CaptureEvent(t_ns=lost_at, kind="link_lost", fields={"runner": "anna", "device": "h10"}))
             continue  # the strap's link is down: no samples
         if start >= back_at and not any(e.kind == "link_restored" for e in p.events):
             await p.push(CaptureEvent(t_ns=back_at, kind="link_restored", fields={"runner": "anna", "device": "h10"}))
         await p.push(batch)
-        if start + NS >= lost_at and not p.events:
-            await p.push(CaptureEvent(t_ns=lost_at, kind="link_lost", fields={"runner": "anna", "device": "h10"}))
     await p.finish()
     await p.close()
 
@@ -78,7 +83,9 @@ async def test_a_link_loss_is_published_as_sensor_state_and_nothing_is_shown_for
     assert changes(seen) == [("running", "ok"), ("running", "lost"), ("running", "ok"), ("finished", "ok")]
     lost = next(s for s in seen if s["sensor"] == "lost")
     assert lost["sensor_t_ns"] > 0 and "gap_s" not in lost
-    assert seen[-2]["gap_s"] >= 0
+    # pushed as fast as the machine goes (as `replay --fast` does): the wall gap is ~0 s; the recording's
+    # gap, from the last sample before the loss (one sample period before it) to the reconnect, is said
+    assert seen[-2]["gap_s"] == pytest.approx(25.04, abs=0.01)
     assert seen[-1]["summary"]["runner"] == "anna"
     assert "anna: sensor lost (h10)" in caplog.text and "anna: sensor back after" in caplog.text
 
@@ -88,7 +95,8 @@ async def test_a_link_loss_is_published_as_sensor_state_and_nothing_is_shown_for
     assert windows, "the run's other windows are published"
     hole = [w for w in windows if w["t_start_ns"] < back_at and lost_at - NS < w["t_end_ns"]]
     assert hole == [], "a window over the dropout was published"
-    assert sink.withheld >= 5  # 25 s of 10-s windows hopping by 5 s (the analyzer did emit them)
+    assert p.engine.withheld >= 5  # 25 s of 10-s windows hopping by 5 s (the analyzer did emit them)
+    assert sink.name == "bus"
 
 
 async def test_a_silent_sensor_is_noticed_by_the_watchdog_and_comes_back(caplog) -> None:
@@ -151,3 +159,47 @@ def test_sensor_watch_rules() -> None:
     assert back is not None and back.log_line() == "anna: sensor back after 25 s"
     w.forget("anna")
     assert w.check(1000.0) == []
+
+
+def test_sensor_watch_says_the_longer_of_the_wall_and_the_data_gap() -> None:
+    """A replay as fast as possible: 25 s of recording pass in no wall time (it said "back after 0 s");
+    live data that arrives late but whole: the view went without it for the wall time."""
+    w = SensorWatch(silent_after_s=10.0)
+    w.on_item("anna", 0.0, device="h10", span_ns=(0, 10 * NS))
+    w.on_link("anna", "link_lost", 0.001, device="h10", t_ns=11 * NS)
+    back = w.on_item("anna", 0.002, device="h10", span_ns=(35 * NS, 36 * NS))
+    assert back is not None and back.log_line() == "anna: sensor back after 25 s"  # from the last sample
+    assert [c.sensor for c in w.check(12.0)] == ["silent"]
+    back = w.on_item("anna", 14.0, device="h10", span_ns=(36 * NS + NS // 25, 37 * NS))  # nothing missing
+    assert back is not None and back.gap_s == pytest.approx(14.0 - 0.002)
+
+
+async def test_no_window_over_a_dropout_reaches_the_terminal_but_the_store_keeps_them(tmp_path) -> None:
+    """The terminal is a live view too: it said "not running (standing or walking)" for a strap whose link
+    was down. The store is the record: it keeps the analyzer's windows, hole or not."""
+    out = io.StringIO()
+    store = SessionStore(tmp_path / "s.db")
+    terminal = TerminalView(out=out, every_s=1.0, interactive=False)
+    p = Pipeline(
+        analyzer_factory=lambda r: RunnerAnalyzer(runner=r, risk=RiskEngine(RISK)),
+        sinks=[terminal, StoreSink(store)],
+        team="t",
+        source="test",
+        silent_after_s=None,
+    )
+    batches = run_batches()
+    t0 = int(batches[0].t_ns[0])
+    for batch in batches:
+        if not t0 + 40 * NS <= int(batch.t_ns[0]) < t0 + 65 * NS:
+            await p.push(batch)
+    await p.finish()
+    await p.close()
+    text = out.getvalue()
+    assert "cadence" in text, text  # the running windows were drawn
+    running_from = text.index("cadence")  # (before the first running window: the start, truly not running)
+    assert "not running" not in text[running_from:], text  # the dropout's windows (0 steps) were not
+    assert p.engine.withheld >= 5
+    store = SessionStore(tmp_path / "s.db")  # the pipeline closed its store
+    stored = store.windows(p.summaries["anna"].session_id)
+    store.close()
+    assert len(stored) >= p.engine.withheld + 15  # every window the analyzer made, the hole's included
