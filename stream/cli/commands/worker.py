@@ -146,9 +146,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     settings = broker_settings(args)
-    factory = analyzer_factory(load_settings(args.config))
+    run_settings = load_settings(args.config)  # a bad settings file stops here, before anything is opened
     sink = influx_sink(args, args.state_dir / "influx-spool")
     store_sink = StoreSink(SessionStore(args.db)) if args.db else None  # an unusable store stops here
+    # each runner's latest completed session is the prior baseline, as in the embedded run; read on the
+    # loop through its own connection (WAL: readers never wait for the store sink's writer thread)
+    history = SessionStore(args.db) if args.db else None
+    factory = analyzer_factory(run_settings, store=history)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -191,6 +195,9 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(main())
     except asyncio.CancelledError:
         print("worker: stopped without a clean close (grace period over); it resumes from its journal", flush=True)
+    finally:
+        if history is not None:
+            history.close()
     if store_sink is not None and (failure := store_sink.failure()) is not None:
         print(f"strideguard worker: error: {failure}", file=sys.stderr, flush=True)  # the store never lies
         return 2
