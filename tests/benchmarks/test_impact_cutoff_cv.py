@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import pytest
 
 from benchmarks.impact_cutoff_cv import (
@@ -73,3 +75,21 @@ def test_held_out_agreement_and_percent_change_from_the_baseline() -> None:
     assert len(ours) == len(PLATE_BW) - 1  # the baseline's own fold has no change
     assert ours == pytest.approx(plate)
     assert plate == pytest.approx([100.0 * (PLATE_BW[c] / PLATE_BW["a"] - 1.0) for c in "bcde"])
+
+
+def test_the_fixed_shipped_cutoff_is_the_harness_condition_row(real_data: pathlib.Path) -> None:
+    """Same steps, same condition keys: the 6-Hz condition means give the harness's between-condition
+    agreement of impact_g with the peak vGRF (docs/validation.md, r 0.84 slope 0.38)."""
+    from benchmarks.impact_cutoff_cv import load_means
+    from benchmarks.validation import evaluate
+    from benchmarks.validation.datasets import load_alcantara
+    from benchmarks.validation.ours import run_ours
+
+    recs = load_alcantara(real_data / "alcantara_sacral_grf")
+    plate = evaluate.evaluate_force_plate(recs, {r.name: run_ours(r) for r in recs}, lambda _: None)
+    harness = plate["agreement"]["impact_g vs peak vGRF (BW)"]["conditions"]
+    means = load_means(recs, (6.0,))
+    ours = held_out_agreement(fixed_folds(means, 6.0))
+    assert ours["n"] == harness["n"] == 11
+    for key in ("rmse", "bias", "loa_low", "loa_high", "r", "slope"):
+        assert ours[key] == pytest.approx(harness[key], abs=1e-9), key
