@@ -145,9 +145,15 @@ def side_stats(steps: list[StepEvent]) -> dict[str, SideStats]:
     return out
 
 
-def window_means(windows: list[WindowMetrics], *, until_ns: int | None = None) -> dict[str, float | None]:
-    """Means of each metric over running windows (ending by `until_ns` when given)."""
-    chosen = [w for w in windows if w.running and (until_ns is None or w.t_end_ns <= until_ns)]
+def window_means(
+    windows: list[WindowMetrics], *, from_ns: int | None = None, until_ns: int | None = None
+) -> dict[str, float | None]:
+    """Means of each metric over running windows (starting from `from_ns`, ending by `until_ns`, when given)."""
+    chosen = [
+        w
+        for w in windows
+        if w.running and (from_ns is None or w.t_start_ns >= from_ns) and (until_ns is None or w.t_end_ns <= until_ns)
+    ]
     out: dict[str, float | None] = {}
     for name, _, _ in METRICS:
         values = [getattr(w, name) for w in chosen if getattr(w, name) is not None]
@@ -196,7 +202,7 @@ def gather(store: SessionStore, session: str) -> ReportData:
             is_current=True,
         )
     )
-    baseline, note = baseline_for(windows, history[:-1], t0_ns=row.started_t_ns)
+    baseline, note = baseline_for(windows, history[:-1], settings=(row.summary.get("risk") or {}).get("settings"))
     runs = [
         RunRecord(start_t_ns=p.started_t_ns, duration_s=p.duration_s, distance_m=None, session_id=p.session_id)
         for p in _all_runs(store, row)
@@ -289,24 +295,44 @@ def _all_runs(store: SessionStore, row: SessionRow) -> list[SessionPoint]:
 
 
 def baseline_for(
-    windows: list[WindowMetrics], previous: list[SessionPoint], *, t0_ns: int
+    windows: list[WindowMetrics], previous: list[SessionPoint], *, settings: dict[str, Any] | None
 ) -> tuple[dict[str, float | None], str]:
     """The comparison line: the mean of the previous sessions' means when there are any, else this run's
-    early windows (the risk engine's baseline period)."""
+    baseline period as its risk engine took it: after the warm-up from the first running window, for
+    `baseline_s`, by the settings the session ran with (`settings`: its summary's `risk.settings`; the
+    defaults for a session stored before they were kept)."""
     if previous:
         out: dict[str, float | None] = {}
         for name, _, _ in METRICS:
             values = [v for p in previous if (v := p.means.get(name)) is not None]
             out[name] = float(np.mean(values)) if values else None
         return out, f"mean of the previous {len(previous)} session(s)"
-    period_s = parse_risk_config("").baseline_s
-    early = window_means(windows, until_ns=t0_ns + int(period_s * NS_PER_S) + _first_running_offset(windows, t0_ns))
-    return early, f"this run's first {period_s / 60:g} min of running (no earlier session)"
-
-
-def _first_running_offset(windows: list[WindowMetrics], t0_ns: int) -> int:
+    defaults = parse_risk_config("")
+    warmup_s, period_s = defaults.warmup_s, defaults.baseline_s
+    if settings is not None:
+        warmup_s = _seconds(settings.get("warmup_s"), warmup_s)
+        period_s = _seconds(settings.get("baseline_s"), period_s)
     first = next((w for w in windows if w.running), None)
-    return 0 if first is None else max(0, first.t_start_ns - t0_ns)
+    if first is None:
+        return window_means([]), "no baseline: no running in this run and no earlier session"
+    start_ns = first.t_start_ns + int(warmup_s * NS_PER_S)
+    end_ns = start_ns + int(period_s * NS_PER_S)
+    early = window_means(windows, from_ns=start_ns, until_ns=end_ns)
+    after = f" after a {warmup_s / 60:g}-min warm-up" if warmup_s > 0 else ""
+    note = f"this run's first {period_s / 60:g} min of running{after} (no earlier session)"
+    last_end_ns = max(w.t_end_ns for w in windows)
+    if last_end_ns <= start_ns:
+        return early, f"no baseline: the run ended within its {warmup_s / 60:g}-min warm-up (no earlier session)"
+    if last_end_ns < end_ns:
+        note += f"; the run ended {(end_ns - last_end_ns) / NS_PER_S / 60:.1f} min before that period did"
+    return early, note
+
+
+def _seconds(value: Any, default: float) -> float:
+    """A stored duration setting, or `default` when it is missing or not a finite number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        return default
+    return float(value)
 
 
 def finite(x: float | None) -> bool:

@@ -9,7 +9,7 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from strideguard.analytics.results import RiskEvent, RiskEventKind, Severity, Side, StepEvent
+from strideguard.analytics.results import RiskEvent, RiskEventKind, Severity, Side, StepEvent, WindowMetrics
 from strideguard.stream.cli import main
 from strideguard.stream.report import write_report
 from strideguard.stream.report.data import alert_spans, baseline_for, gather, side_stats
@@ -90,7 +90,7 @@ def test_the_page_links_every_figure_and_tells_what_happened(reports, world):
     assert "Annabelle: cadence 6 % below your baseline for 2 min" in page
     assert "shorter, quicker steps" in page
     assert "not a diagnosis" in page and "see a clinician" in page
-    assert "this run&#x27;s first" in page or "this run's first" in page  # no earlier session: early-run baseline
+    assert "no baseline: the run ended within its 2-min warm-up" in page  # 90 s, no earlier session
     second = reports[1].index.read_text()
     assert "mean of the previous 1 session(s)" in second and "No alerts in this session." in second
 
@@ -159,9 +159,30 @@ def test_baseline_is_the_previous_sessions_mean_else_the_early_run(world):
     first, second = gather(store, world.sessions[0]), gather(store, world.sessions[1])
     store.close()
     assert second.baseline["cadence_spm"] == pytest.approx(first.history[-1].means["cadence_spm"])
-    _, note = baseline_for(first.windows, [], t0_ns=first.row.started_t_ns)
-    assert "first 3 min" in note
-    assert 160 < first.baseline["cadence_spm"] < 176
+    # 90 s of running, within the default 2-min warm-up: the risk engine had no baseline, nor has the report
+    assert first.baseline["cadence_spm"] is None
+    assert first.baseline_note == "no baseline: the run ended within its 2-min warm-up (no earlier session)"
+
+
+def test_the_early_run_baseline_is_the_period_the_sessions_own_settings_gave_its_risk_engine():
+    """Before: the report took 3 min from the first running window whatever the session ran with, the
+    warm-up included. Windows here: cadence 150 for the first 2 min of running, then 170."""
+    windows = [
+        WindowMetrics(
+            runner="r",
+            t_start_ns=T0 + i * 5 * 10**9,
+            t_end_ns=T0 + i * 5 * 10**9 + 10 * 10**9,
+            n_steps=28,
+            running=True,
+            cadence_spm=150.0 if i < 24 else 170.0,
+        )
+        for i in range(120)
+    ]
+    means, note = baseline_for(windows, [], settings={"warmup_s": 120.0, "baseline_s": 60.0})
+    assert means["cadence_spm"] == pytest.approx(170.0)  # the engine's period: after the 2-min warm-up
+    assert note == "this run's first 1 min of running after a 2-min warm-up (no earlier session)"
+    means, _ = baseline_for(windows, [], settings={"warmup_s": 0, "baseline_s": 120.0})
+    assert means["cadence_spm"] < 152.0  # no warm-up: the first two minutes (the window ending at 2 min)
 
 
 @pytest.mark.slow
@@ -176,3 +197,20 @@ def test_a_session_without_results_still_renders(tmp_path):
     assert len(result.images) == 5 and all(p.stat().st_size > 5_000 for p in result.images)
     page = result.index.read_text()
     assert "No alerts in this session." in page and "unfinished" in page
+
+
+def test_a_run_that_ends_inside_its_baseline_period_says_so():
+    windows = [
+        WindowMetrics(
+            runner="r",
+            t_start_ns=T0 + i * 5 * 10**9,
+            t_end_ns=T0 + i * 5 * 10**9 + 10 * 10**9,
+            n_steps=28,
+            running=True,
+            cadence_spm=170.0,
+        )
+        for i in range(30)  # 155 s of running
+    ]
+    means, note = baseline_for(windows, [], settings={"warmup_s": 60.0, "baseline_s": 180.0})
+    assert means["cadence_spm"] == pytest.approx(170.0)
+    assert note.endswith("; the run ended 1.4 min before that period did")
