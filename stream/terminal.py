@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from strideguard.analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind, WindowMetrics
+from strideguard.analytics.results import AnalyzerOutput, RiskEvent, RiskEventKind, Severity, WindowMetrics
 from strideguard.stream.runtime.engine import SessionSummary
 from strideguard.stream.runtime.session import SessionInfo
 from strideguard.stream.runtime.sources import Progress
@@ -55,6 +55,40 @@ def format_alert(session: SessionInfo, event: RiskEvent, t0_ns: int) -> str:
     return f"[{at}] {session.runner}: {event.severity.value.upper()} {event.message} — {event.cue}"
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def format_alert_counts(onsets: dict[Severity, int], summary: SessionSummary) -> str | None:
+    """ "2 alerts (1 ALERT, 1 WARNING)", or "no alerts" (saying when the run built no baseline to judge
+    against); None when the session had no risk stage. Info notes are not alerts but were shown: counted."""
+    if summary.risk is None:
+        return None
+    serious = [(severity, onsets.get(severity, 0)) for severity in (Severity.ALERT, Severity.WARNING)]
+    total = sum(n for _, n in serious)
+    if total:
+        text = f"{_plural(total, 'alert')} ({', '.join(f'{n} {s.value.upper()}' for s, n in serious if n)})"
+    else:
+        text = "no alerts" + ("" if summary.baseline is not None else " (too short for a baseline)")
+    notes = onsets.get(Severity.INFO, 0)
+    return text + (f", {_plural(notes, 'note')}" if notes else "")
+
+
+def format_finished(runner: str, summary: SessionSummary, onsets: dict[Severity, int]) -> str:
+    """The one line a runner or coach reads when a session ends: "alex: finished — 27:00, 4,493 steps,
+    167 spm, 2 alerts (1 ALERT, 1 WARNING)", then what the trust boundary refused, if anything."""
+    parts = [format_clock(summary.duration_s), _plural(summary.n_steps, "step")]
+    if summary.cadence_spm is not None:
+        parts.append(f"{summary.cadence_spm:.0f} spm")
+    alerts = format_alert_counts(onsets, summary)
+    if alerts is not None:
+        parts.append(alerts)
+    line = f"{runner}: finished — {', '.join(parts)}"
+    if summary.dropped:
+        line += "; dropped " + "; ".join(f"{n:,} {reason}" for reason, n in summary.dropped.items())
+    return line
+
+
 class TerminalView:
     """A sink that draws the live view (a live sink: no window over a sensor dropout reaches it)."""
 
@@ -75,6 +109,7 @@ class TerminalView:
         self.every_s = every_s
         self._latest: dict[str, WindowMetrics | None] = {}
         self._t0: dict[str, int] = {}
+        self._onsets: dict[str, dict[Severity, int]] = {}  # session id -> onsets shown, by severity
         self._drawn_lines = 0
         self._last_plain_t_ns: int | None = None
         self.alerts_shown = 0
@@ -83,12 +118,16 @@ class TerminalView:
     async def open_session(self, session: SessionInfo) -> None:
         self._latest[session.runner] = None
         self._t0[session.runner] = session.started_t_ns
+        self._onsets[session.session_id] = {}
         page = f" — page {self.page_url(session.runner)}" if self.page_url is not None else ""
         self._print(f"{session.runner}: session {session.session_id} started{page}")
 
     async def write(self, session: SessionInfo, output: AnalyzerOutput) -> None:
         for event in output.risk_events:
             self.alerts_shown += 1
+            if event.kind is RiskEventKind.ONSET:
+                onsets = self._onsets.setdefault(session.session_id, {})
+                onsets[event.severity] = onsets.get(event.severity, 0) + 1
             self._print(format_alert(session, event, self._t0[session.runner]))
         if output.windows:
             self._latest[session.runner] = output.windows[-1]
@@ -96,9 +135,8 @@ class TerminalView:
 
     async def close_session(self, session: SessionInfo, summary: SessionSummary) -> None:
         self._clear()
-        shown = {"duration_s": summary.duration_s, "n_steps": summary.n_steps, "cadence_spm": summary.cadence_spm}
-        dropped = f"; dropped {summary.dropped}" if summary.dropped else ""
-        self._print(f"{session.runner}: finished — " + ", ".join(f"{k} {v}" for k, v in shown.items()) + dropped)
+        onsets = self._onsets.pop(session.session_id, {})
+        self._print(format_finished(session.runner, summary, onsets))
 
     async def close(self) -> None:
         self._clear()

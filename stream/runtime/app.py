@@ -106,26 +106,45 @@ class LiveParts:
         return self.web.announcement(self.runners) if self.web is not None else None
 
 
+@dataclass(slots=True)
+class _Opened:
+    """What `open_pipeline` has opened so far, so that a failure half-way (a taken port, a store that
+    cannot be opened) closes exactly that, at once, in the order a finished run closes it."""
+
+    bus: busmod.Bus = field(default_factory=busmod.Bus)
+    history: SessionStore | None = None
+    pipeline: Pipeline | None = None  # closes every sink, the store sink's connection among them
+    retrain: Any = None  # the stream.retraining RetrainStore beside the pages
+    server: Any = None  # the stream.web.WebServer, once it listens
+
+
 @contextlib.asynccontextmanager
 async def open_pipeline(opts: RunOptions, *, source: str) -> AsyncIterator[LiveParts]:
     """The pipeline with every sink the options ask for, and the services around it (web pages, alert
     channels), started before the first item and stopped after the last. Sink order: alerts first, then
     the terminal, the bus (pages), the store, then any extra sinks; the store and slow-capable extra sinks
-    are wrapped in `stream.backpressure.BufferedSink` (see its loss policies)."""
+    are wrapped in `stream.backpressure.BufferedSink` (see its loss policies). Whatever fails while
+    starting (the pages' port taken) is raised after what was already opened is closed."""
     settings = load_settings(opts.config_path)  # a bad file stops here, before a store is opened
+    opened = _Opened()
+    try:
+        yield await _start(opts, settings, source, opened)
+    finally:
+        await _stop(opened, opts.shoe)
+
+
+async def _start(opts: RunOptions, settings: Settings, source: str, opened: _Opened) -> LiveParts:
+    """Open the store, build the sinks and the pipeline, start the pages; each thing opened is noted in
+    `opened` as soon as it is, for `_stop`."""
     db_path = (opts.db_path or default_db_path()) if opts.store else None
     # the store sink writes on its own thread through its own connection; the analyzers read the runners'
     # prior baselines on the loop through this one (WAL: readers never wait for the writer)
-    history = SessionStore(db_path) if db_path is not None else None
+    history = opened.history = SessionStore(db_path) if db_path is not None else None
     if history is not None and opts.shoe is not None and opts.runner is not None:
         with ShoeLog(history.path) as shoes:  # a shoe the runner does not have stops here, before the run
-            try:
-                check_shoe(shoes, opts.runner, opts.shoe)
-            except BaseException:
-                history.close()
-                raise
+            check_shoe(shoes, opts.runner, opts.shoe)
     factory = analyzer_factory(settings, store=history)
-    bus = busmod.Bus()
+    bus = opened.bus
     progress = sources.Progress()
     sinks: list[Sink] = []
     dispatcher = build_dispatcher(
@@ -139,53 +158,61 @@ async def open_pipeline(opts: RunOptions, *, source: str) -> AsyncIterator[LiveP
     if db_path is not None:
         sinks.append(buffered(StoreSink(SessionStore(db_path))))
     sinks += [buffered(sink) for sink in opts.extra_sinks]  # a slow database must not stall the analytics
-    parts = LiveParts(
-        pipeline=Pipeline(
-            analyzer_factory=factory, sinks=sinks, team=opts.team, source=source, keep_outputs=opts.keep_outputs
-        ),
-        bus=bus,
-        progress=progress,
-        db_path=history.path if history is not None else None,
+    opened.pipeline = Pipeline(
+        analyzer_factory=factory, sinks=sinks, team=opts.team, source=source, keep_outputs=opts.keep_outputs
     )
-    server = None
-    retrain = None
+    parts = LiveParts(
+        pipeline=opened.pipeline, bus=bus, progress=progress, db_path=history.path if history is not None else None
+    )
     if opts.web:
-        from strideguard.stream.retraining.progress_log import RetrainStore
-        from strideguard.stream.web import WebServer
-        from strideguard.stream.web.guard import Limits
-        from strideguard.stream.web.retrain_routes import add_retrain_routes
+        await _start_pages(opts, settings, parts, opened)
+    return parts
 
-        web = settings.web
-        limits = Limits(
-            max_feeds=web.max_feeds,
-            max_connections=web.max_connections,
-            idle_timeout_s=web.idle_timeout_s,
-            write_timeout_s=web.write_timeout_s,
-        )
-        server = WebServer(bus, host=opts.host, port=opts.port, limits=limits, extra_hosts=web.hosts)
-        retrain = RetrainStore(db_path) if db_path is not None else None  # gait retraining (issue 20)
-        add_retrain_routes(server.app, bus, retrain.providers if retrain is not None else None)
-        await server.start()
-        parts.web, parts.web_url = server, server.team_url
-        if opts.runner:
-            parts.runners = [opts.runner]
-        for sink in sinks:
-            if isinstance(sink, TerminalView):
-                sink.page_url = server.runner_url  # each session's start line says where its page is
+
+async def _start_pages(opts: RunOptions, settings: Settings, parts: LiveParts, opened: _Opened) -> None:
+    """The live pages and the gait-retraining routes beside them; a taken port raises `UsageError`."""
+    from strideguard.stream.retraining.progress_log import RetrainStore
+    from strideguard.stream.web import WebServer
+    from strideguard.stream.web.guard import Limits
+    from strideguard.stream.web.retrain_routes import add_retrain_routes
+
+    web = settings.web
+    limits = Limits(
+        max_feeds=web.max_feeds,
+        max_connections=web.max_connections,
+        idle_timeout_s=web.idle_timeout_s,
+        write_timeout_s=web.write_timeout_s,
+    )
+    server = WebServer(parts.bus, host=opts.host, port=opts.port, limits=limits, extra_hosts=web.hosts)
+    if parts.db_path is not None:  # gait retraining (issue 20)
+        opened.retrain = RetrainStore(parts.db_path)
+    add_retrain_routes(server.app, parts.bus, opened.retrain.providers if opened.retrain is not None else None)
+    await server.start()  # cleans up after itself when it cannot listen
+    opened.server = server
+    parts.web, parts.web_url = server, server.team_url
+    if opts.runner:
+        parts.runners = [opts.runner]
+    for sink in parts.pipeline.sinks:
+        if isinstance(sink, TerminalView):
+            sink.page_url = server.runner_url  # each session's start line says where its page is
+
+
+async def _stop(opened: _Opened, shoe: str | None) -> None:
+    """Close what was opened, pipeline first (its sinks deliver the last results); each step runs even
+    when one before it raised (the first error propagates)."""
     try:
-        yield parts
+        if opened.pipeline is not None:
+            await opened.pipeline.close()
     finally:
-        try:
-            await parts.pipeline.close()
-        finally:
-            if server is not None:
-                await server.stop()
-            if retrain is not None:
-                retrain.close()
-            bus.close()
-            if history is not None:
-                history.close()
-                _wear_shoes(history.path, parts.pipeline, opts.shoe)
+        if opened.server is not None:
+            await opened.server.stop()
+        if opened.retrain is not None:
+            opened.retrain.close()
+        opened.bus.close()
+        if opened.history is not None:
+            opened.history.close()
+            if opened.pipeline is not None:
+                _wear_shoes(opened.history.path, opened.pipeline, shoe)
 
 
 def _wear_shoes(db_path: pathlib.Path, pipeline: Pipeline, shoe: str | None) -> None:

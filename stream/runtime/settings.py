@@ -14,7 +14,9 @@ Settings
 Every command that reads settings goes through `load_settings` (the analyzers, the alert channels,
 `strideguard config`, the worker). Every error is one line naming the file and the dotted key
 (`config.toml: risk.metrics.cadence.treshold: unknown setting ...`), raised before any data is read;
-every runner's overrides are checked then, not when the runner first shows up.
+every runner's overrides are checked then, not when the runner first shows up. The top-level tables and
+those under `[runner."NAME"]` are `TABLES` below: any other name is an error (with the closest known one),
+not a table nobody reads.
 
 Validation stays in the hand-written validators beside the types they build (`risk_settings` in
 analytics, which must not import `stream`; `AlertSettings.from_settings` here): the settings are partial
@@ -25,10 +27,11 @@ schema library would validate only after the same merge and report less precisel
 
 from __future__ import annotations
 
+import difflib
 import os
 import pathlib
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +53,9 @@ class SettingsError(ConfigError):
 
     def __str__(self) -> str:
         return f"{self.path}: {super().__str__()}"
+
+
+WEB_KEYS = ("max_feeds", "max_connections", "idle_timeout_s", "write_timeout_s", "hosts")  # WebSettings' fields
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,7 +89,7 @@ class WebSettings:
                     raise ConfigError(f"must be a list of host names, got {value!r}", key=where)
                 value = tuple(value)
             else:
-                raise ConfigError("unknown setting (check the spelling; see docs/reliability.md)", key=where)
+                raise unknown_name_error(key, WEB_KEYS, key=where, what="setting")
             out[key] = value
         return cls(**out)
 
@@ -131,9 +137,52 @@ def parse_settings(text: str, *, source_path: pathlib.Path | None = None) -> Set
     return settings_from_document(document, source_path=source_path)
 
 
+# The names a settings file may use above the validators' own tables: each validator reads only its table
+# (`.get("risk", {})`), so without this check a misspelt `[riskk]` or `[runner."anna".risks]` would
+# silently leave the defaults in force. Nested as the file is: a name maps to its known children, or to
+# None where the validator beside the type checks the keys itself.
+RUNNER_TABLES: dict[str, Any] = {"risk": None, "alerts": {"haptic": {"address": None}}}
+TABLES: dict[str, Any] = {"risk": None, "alerts": None, "web": None, "runner": RUNNER_TABLES}
+
+
+def unknown_name_error(name: str, known: Collection[str], *, key: str, what: str) -> ConfigError:
+    """One line naming the unknown `name` (at dotted `key`), a close known name if any, and all known."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f", did you mean {close[0]}?" if close else ""
+    return ConfigError(f"unknown {what}{hint} (known: {', '.join(sorted(known))})", key=key)
+
+
+def check_names(table: Mapping[str, Any], known: Mapping[str, Any], *, prefix: str = "") -> None:
+    """Every name in `table` is one of `known`, recursively where `known` lists the children."""
+    for name, value in table.items():
+        key = f"{prefix}.{name}" if prefix else name
+        if name not in known:
+            what = "table" if isinstance(value, Mapping) else "setting"
+            raise unknown_name_error(name, known, key=key, what=what)
+        if known[name] is None:
+            continue
+        if key == "runner":
+            check_runner_tables(value)
+        elif not isinstance(value, Mapping):
+            raise ConfigError("must be a table", key=key)
+        else:
+            check_names(value, known[name], prefix=key)
+
+
+def check_runner_tables(runners: Any) -> None:
+    """`[runner."NAME"]`: a table keyed by runner names, each holding only the per-runner tables."""
+    if not isinstance(runners, Mapping):
+        raise ConfigError("must be a table of runner names", key="runner")
+    for runner, over in runners.items():
+        if not isinstance(over, Mapping):
+            raise ConfigError("must be a table", key=f"runner.{runner}")
+        check_names(over, RUNNER_TABLES, prefix=f"runner.{runner}")
+
+
 def settings_from_document(document: Mapping[str, Any], *, source_path: pathlib.Path | None = None) -> Settings:
     """Settings from an already parsed TOML document; errors name `source_path` when given."""
     try:
+        check_names(document, TABLES)
         return Settings(
             risk=risk_settings(document),
             alerts=AlertSettings.from_settings(document),

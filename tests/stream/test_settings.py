@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import pathlib
+import re
+import textwrap
 import tomllib
 
 import pytest
@@ -13,7 +16,16 @@ from strideguard.analytics.risk import RiskConfig, risk_config_for
 from strideguard.stream.alerts.settings import ALERT_DEFAULTS, AlertSettings
 from strideguard.stream.errors import UsageError
 from strideguard.stream.runtime.app import RunOptions, analyzer_factory, open_pipeline
-from strideguard.stream.runtime.settings import Settings, SettingsError, load_settings, parse_settings
+from strideguard.stream.runtime.settings import (
+    WEB_KEYS,
+    Settings,
+    SettingsError,
+    WebSettings,
+    load_settings,
+    parse_settings,
+)
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
 
 CONFIG = """
 [risk]
@@ -152,3 +164,85 @@ async def test_a_run_parses_the_file_once(tmp_path: pathlib.Path, monkeypatch: p
     assert len(calls) == 1
     anna_risk = analyzers["anna"].risk
     assert anna_risk is not None and anna_risk.config.rule("impact").sustain_s == 30
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "hint"),
+    [
+        # a misspelt table was read by nobody: the defaults stayed in force without a word
+        ("[riskk]\nwarmup_s = 60\n", "riskk", "unknown table, did you mean risk? (known: alerts, risk, runner, web)"),
+        ("[Web]\nhosts = []\n", "Web", "unknown table, did you mean web?"),
+        ("warmup_s = 60\n", "warmup_s", "unknown setting (known: alerts, risk, runner, web)"),
+        (
+            '[runner."anna".risks.metrics.lean]\nthreshold = 7\n',
+            "runner.anna.risks",
+            "did you mean risk? (known: alerts, risk)",
+        ),
+        (
+            '[runner."anna".alerts.webhook]\nenabled = true\n',
+            "runner.anna.alerts.webhook",
+            "unknown table (known: haptic)",
+        ),
+        ('[runner."anna".alerts.haptic]\nadress = "x"\n', "runner.anna.alerts.haptic.adress", "did you mean address?"),
+        ("[web]\nmax_feed = 3\n", "web.max_feed", "unknown setting, did you mean max_feeds?"),
+        # a traceback (AttributeError in the alert settings) before
+        ('[runner."anna"]\nalerts = 1\n', "runner.anna.alerts", "must be a table"),
+        ('[runner."anna".alerts]\nhaptic = 1\n', "runner.anna.alerts.haptic", "must be a table"),
+    ],
+)
+def test_unknown_names_are_one_line_with_the_known_ones(tmp_path: pathlib.Path, text: str, key: str, hint: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert info.value.key == key
+    message = str(info.value)
+    assert message.startswith(f"{path}: {key}: ") and hint in message and "\n" not in message
+
+
+def test_the_known_web_keys_are_the_web_settings() -> None:
+    assert set(WEB_KEYS) == {f.name for f in dataclasses.fields(WebSettings)}
+
+
+def _toml_blocks(text: str) -> list[str]:
+    return re.findall(r"```toml\n(.*?)```", text, flags=re.DOTALL)
+
+
+def _settings_examples() -> dict[str, str]:
+    """Every settings file the docs, the CLI's help and the tests show, each of which must load."""
+    from strideguard.stream.alerts import settings as alert_settings_module
+    from strideguard.stream.cli.commands.config import EXAMPLES
+
+    examples = {
+        f"docs/risk.md #{i}": block for i, block in enumerate(_toml_blocks((REPO / "docs/risk.md").read_text()))
+    }
+    examples["stream/alerts/settings.py"] = _toml_blocks(alert_settings_module.__doc__ or "")[0]
+    examples["strideguard config --help"] = textwrap.dedent(
+        EXAMPLES.split("A settings file holds only what you change, e.g.\n")[1].split("See ")[0]
+    )
+    for module in ("coach_rig", "test_e2e_live", "test_dashboards"):
+        examples[f"tests/stream/{module}.py"] = importlib.import_module(f"tests.stream.{module}").RISK_TOML
+    examples["this file's CONFIG, with [web]"] = CONFIG + '[web]\nmax_feeds = 8\nhosts = ["gait.example.org"]\n'
+    return examples
+
+
+@pytest.mark.parametrize(("where", "text"), sorted(_settings_examples().items()))
+def test_every_shown_settings_file_loads(tmp_path: pathlib.Path, where: str, text: str) -> None:
+    assert tomllib.loads(text), where  # not empty: the extraction found the example
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    assert load_settings(path).source_path == path
+
+
+def test_a_run_with_a_misspelt_table_stops_before_it_starts(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from strideguard.stream.cli import main
+
+    path = tmp_path / "bad.toml"
+    path.write_text("[riskk]\nx = 1\n")
+    assert main(["demo", "--config", str(path), "--no-store", "--speed", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        f"strideguard demo: error: {path}: riskk: unknown table, did you mean risk? (known: alerts, risk, runner, web)"
+    ]
