@@ -312,7 +312,7 @@ class StoreSink:
         self.errors: list[StoreError] = []  # every distinct problem, in the order first met
         self._opened: set[str] = set()  # sessions whose row is in the store
         self._unrecorded: set[str] = set()  # sessions whose end (or latest loss) could not be written
-        self._marked: set[str] = set()  # sessions whose row says `incomplete` (perhaps with an older count)
+        self._marked: dict[str, dict[str, int]] = {}  # sessions whose row says `incomplete` -> the count it holds
         # one worker (started at the first call): the store's calls never overlap and keep their order
         self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="strideguard-sqlite")
 
@@ -345,8 +345,9 @@ class StoreSink:
         what = ", ".join(f"{n} {table.replace('_', ' ')}" for table, n in total.items())
         problems = "; ".join(dict.fromkeys(e.problem for e in self.errors))
         n = len(self.lost)
-        unmarked = self._unrecorded - self._marked
-        stale = self._unrecorded & self._marked
+        unmarked = self._unrecorded - self._marked.keys()
+        stale = {s for s in self._unrecorded & self._marked.keys() if self._marked[s] != self.lost[s]}
+        unended = self._unrecorded & (self._marked.keys() - stale)
         if unmarked:
             marked = f"{len(unmarked)} of them could not be marked {INCOMPLETE} either (shown as unfinished)"
         elif stale:
@@ -354,6 +355,8 @@ class StoreSink:
                 f"marked {INCOMPLETE}, but the stored count of what was lost is short for {len(stale)} of them "
                 "(the counts here are whole)"
             )
+        elif unended:
+            marked = f"marked {INCOMPLETE}, but the end and summary of {len(unended)} of them could not be written"
         else:
             marked = f"marked {INCOMPLETE} (see `strideguard sessions`)"
         return StoreError(
@@ -403,7 +406,7 @@ class StoreSink:
         else:
             self._unrecorded.discard(session_id)
             if lost is not None:
-                self._marked.add(session_id)
+                self._marked[session_id] = dict(lost)
 
     def _close(self) -> None:
         try:
@@ -422,7 +425,7 @@ class StoreSink:
             self._unrecorded.add(session_id)
         else:
             self._unrecorded.discard(session_id)
-            self._marked.add(session_id)
+            self._marked[session_id] = dict(self.lost[session_id])
 
     def _note(self, exc: StoreError) -> None:
         if not any(str(e) == str(exc) for e in self.errors):
