@@ -139,11 +139,13 @@ def weekly_loads(
 
 
 def acute_chronic_ratio(runs: Sequence[RunRecord], *, end_t_ns: int, unit: str | None = None) -> float | None:
-    """Last 7 days over the weekly mean of the last 28 (coupled); None without chronic load."""
+    """Last 7 days over the weekly mean of the last 28 (coupled); None without load in the 21 days before
+    the last 7: with runs in the last week only, the ratio is 4.0 whatever they were (a runner's first
+    session showed "Acute:chronic ratio (4.00)" beside "no run in the previous 30 days")."""
     weeks = weekly_loads(runs, end_t_ns=end_t_ns, weeks=4, unit=unit)
-    chronic = sum(w.amount for w in weeks) / 4.0
-    if chronic <= 0:
+    if sum(w.amount for w in weeks[:-1]) <= 0:
         return None
+    chronic = sum(w.amount for w in weeks) / 4.0
     return weeks[-1].amount / chronic
 
 

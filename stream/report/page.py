@@ -76,7 +76,11 @@ def render(data: ReportData, images: list[str]) -> str:
     load_html = ""
     if load is not None and load.spike is not None:
         cls = "flag" if load.spike.flagged else ""
-        ratio = "" if load.acute_chronic_ratio is None else f" ({load.acute_chronic_ratio:.2f})"
+        ratio = (
+            " (none: no runs in the three weeks before this one)"
+            if load.acute_chronic_ratio is None
+            else f" ({load.acute_chronic_ratio:.2f})"
+        )
         load_html = (
             f"<p class='{cls}'>{e(load.spike.message)}</p><p class=muted>Weekly change: context only, "
             f"{e(load.weekly_caveat)}. Acute:chronic ratio{ratio}: {e(load.acwr_caveat)}.</p>"

@@ -64,6 +64,8 @@ def test_weekly_totals_change_and_acute_chronic_ratio() -> None:
     assert weeks[0].change_pct is None
     assert acute_chronic_ratio(runs, end_t_ns=end) == pytest.approx(30.0 / 22.5)
     assert acute_chronic_ratio([], end_t_ns=end) is None
+    this_week = [r for r in runs if r.start_t_ns > end - 7 * DAY_NS]
+    assert this_week and acute_chronic_ratio(this_week, end_t_ns=end) is None  # not 4.0: no chronic load
 
 
 def test_load_report_for_the_latest_run_carries_the_caveats() -> None:
