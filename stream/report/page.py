@@ -31,10 +31,12 @@ h1{font-size:1.6em;margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px sol
 table{border-collapse:collapse;margin:.5em 0;display:block;overflow-x:auto;max-width:100%}
 p,td{overflow-wrap:break-word} td,th{padding:.25em .6em;border-bottom:1px solid #eee;text-align:left}
 th{background:#f6f6f6} td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-figure{margin:1em 0} img{max-width:100%;border:1px solid #eee} figcaption{color:#555;font-size:.9em}
+figure{margin:1em 0} img{max-width:100%;box-sizing:border-box;border:1px solid #eee}
+figcaption{color:#555;font-size:.9em}
 .note{background:#fff8e6;border-left:4px solid #f4a261;padding:.6em 1em} .flag{color:#b00020;font-weight:bold}
 .muted{color:#777}
-@media (max-width:600px){table.alerts,table.alerts tbody,table.alerts tr,table.alerts td{display:block}
+@media (max-width:600px){td,th{padding:.25em .2em}
+table.alerts,table.alerts tbody,table.alerts tr,table.alerts td{display:block}
 table.alerts tr:first-child{display:none} table.alerts tr{border-bottom:1px solid #ddd;padding:.4em 0}
 table.alerts td{border:0;padding:.1em .2em;text-align:left}
 table.alerts td[data-label]::before{content:attr(data-label) ": ";color:#777}}
