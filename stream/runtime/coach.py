@@ -14,7 +14,11 @@ serves. What the embedded pipeline adds in-process is added here the same way:
   answers; the answer (`snoozed` / `refused`) comes back on that topic and is republished on the bus.
   Snooze requests seen on MQTT (a runner's phone, or our own forward) are not put on the bus, so a
   request is never forwarded twice. The broker user needs write access to `.../control`
-  (`deploy/mosquitto/acl` grants it to `coach`).
+  (`deploy/mosquitto/acl` grants it to `coach`);
+- phone speeds: the page's speed (`action: speed`, stamped with the page server's wall clock) is
+  forwarded the same way; the worker pushes it into the runner's session through the engine's edge and
+  answers only a refusal (`speed_refused` with its reason), which comes back to the page like a snooze's
+  answer (`stream.runtime.phone_speed`).
 
 The broker is a boundary: whatever arrives there (a retained poison message, another client publishing
 junk, a message bigger than any output) is dropped and counted per reason in `CoachStats.dropped`, with
@@ -49,6 +53,7 @@ from strideguard.stream.mqtt.connection import MqttConnection, MqttSettings, uni
 from strideguard.stream.mqtt.payload import dumps, loads, risk_event_from_message
 from strideguard.stream.mqtt.topics import SERVICES_TEAM, parse_topic
 from strideguard.stream.runtime import bus as busmod
+from strideguard.stream.runtime.phone_speed import REFUSED_ACTION, SPEED_ACTION, refusal
 from strideguard.stream.runtime.session import SessionInfo
 
 log = logging.getLogger(__name__)
@@ -59,7 +64,9 @@ DEFAULT_MAX_RUNNERS = 1000
 LOG_EVERY_S = 10.0  # at most one log line per drop reason this often
 STATES = ("running", "finished")
 SENSOR_STATES = ("ok", "lost", "silent")
-REPLIES = ("snoozed", "refused")
+REPLIES = ("snoozed", "refused", REFUSED_ACTION)
+SNOOZE_FIELDS = ("action", "metric", "minutes", "request_id")  # what the coach forwards of a page's control
+SPEED_FIELDS = ("action", "runner", "speed_mps", "accuracy_m", "t_ns")
 SERVICES_PREFIX = f"{busmod.TOPIC_ROOT}/{SERVICES_TEAM}/"
 
 
@@ -76,6 +83,8 @@ class CoachStats:
     received: int = 0
     republished: int = 0
     snoozes_forwarded: int = 0
+    speeds_forwarded: int = 0
+    speeds_refused: int = 0  # not forwarded (forwarding off, broker down), answered on the page
     dropped: collections.Counter[str] = field(default_factory=collections.Counter)  # reason -> messages
 
     def as_dict(self) -> dict[str, Any]:
@@ -83,6 +92,8 @@ class CoachStats:
             "received": self.received,
             "republished": self.republished,
             "snoozes_forwarded": self.snoozes_forwarded,
+            "speeds_forwarded": self.speeds_forwarded,
+            "speeds_refused": self.speeds_refused,
             "dropped": dict(self.dropped),
         }
 
@@ -125,7 +136,7 @@ class Coach:
         async with conn:
             self._conn = conn
             self.ready.set()
-            forwarder = asyncio.create_task(self._forward_snoozes(conn, requests), name="coach-snoozes")
+            forwarder = asyncio.create_task(self._forward_controls(conn, requests), name="coach-controls")
             stop_wait = asyncio.ensure_future(stop.wait())
             stop_wait.add_done_callback(lambda _: conn.wake())
             try:
@@ -153,7 +164,7 @@ class Coach:
             self._drop(exc.reason, f"{exc} (on {topic_name[:120]!r})")
             return False
         if kind == "control" and message.get("action") not in REPLIES:
-            return False  # a snooze request (a phone's, or ours forwarded): for the worker, not the page
+            return False  # a snooze or speed (a phone's, or ours forwarded): for the worker, not the page
         self.bus.publish(busmod.topic(team, runner, kind), message)
         self.stats.republished += 1
         if kind == "alerts":
@@ -204,19 +215,48 @@ class Coach:
             self._logged_at[reason] = now
             log.warning("coach: dropped a message (%s, %d so far): %s", reason, self.stats.dropped[reason], detail)
 
-    # -- bus -> MQTT: the pages' snooze requests ---------------------------------------------------
-    async def _forward_snoozes(self, conn: MqttConnection, requests: busmod.Subscription) -> None:
+    # -- bus -> MQTT: the pages' snoozes and phone speeds -------------------------------------------
+    async def _forward_controls(self, conn: MqttConnection, requests: busmod.Subscription) -> None:
         async for topic_name, message in requests:
-            if message.get("action") != "snooze" or not self.forward_snoozes:
-                continue  # a reply we republished ourselves
-            control = {k: message.get(k) for k in ("action", "metric", "minutes", "request_id")}
-            try:
-                await conn.publish(topic_name, dumps(control), qos=1)
-            except Exception as exc:  # the link broke and stayed down: say so on the page's feed
-                log.warning("coach: could not forward a snooze to %s: %s", topic_name, exc)
-                self.bus.publish(topic_name, {**control, "action": "refused", "reason": "the broker is not reachable"})
-                continue
+            action = message.get("action")
+            if action == "snooze" and self.forward_snoozes:
+                await self._forward(conn, topic_name, _fields(message, SNOOZE_FIELDS))
+            elif action == SPEED_ACTION:
+                await self._forward_speed(conn, topic_name, message)
+            # else: a reply we republished ourselves, or snoozes are not forwarded
+
+    async def _forward_speed(self, conn: MqttConnection, topic_name: str, message: dict[str, Any]) -> None:
+        """The page server checked the speed's shape and stamped it with its wall clock (`t_ns`): that
+        stamp goes on as it is, the worker compares it with the session's data time."""
+        runner = topic_name.split("/")[-2]
+        if not self.forward_snoozes:  # a broker user without control access: say so, do not just drop it
+            self.stats.speeds_refused += 1
+            self.bus.publish(topic_name, refusal(runner, "this coach does not forward controls to the workers"))
+            return
+        await self._forward(conn, topic_name, _fields(message, SPEED_FIELDS))
+
+    async def _forward(self, conn: MqttConnection, topic_name: str, control: dict[str, Any]) -> None:
+        try:
+            await conn.publish(topic_name, dumps(control), qos=1)
+        except Exception as exc:  # the link broke and stayed down: say so on the page's feed
+            log.warning("coach: could not forward a %s to %s: %s", control["action"], topic_name, exc)
+            reason = "the broker is not reachable"
+            runner = topic_name.split("/")[-2]
+            if control["action"] == SPEED_ACTION:
+                self.stats.speeds_refused += 1
+                self.bus.publish(topic_name, refusal(runner, reason))
+            else:
+                self.bus.publish(topic_name, {**control, "action": "refused", "reason": reason})
+            return
+        if control["action"] == SPEED_ACTION:
+            self.stats.speeds_forwarded += 1
+        else:
             self.stats.snoozes_forwarded += 1
+
+
+def _fields(message: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """Only the fields the worker reads: nothing else the page server might add goes to the broker."""
+    return {name: message.get(name) for name in names}
 
 
 # -- the checks: types as the result dataclasses declare them -------------------------------------------

@@ -24,13 +24,20 @@ from strideguard.stream import names
 from strideguard.stream.runtime import bus as busmod
 from strideguard.stream.runtime.backpressure import BufferedSink
 from strideguard.stream.runtime.engine import (
-    PHONE_DEVICE,
     Analyzer,
     RunnerControl,
     Session,
     SessionEngine,
     SessionSummary,
     Sink,
+)
+from strideguard.stream.runtime.phone_speed import (
+    SPEED_ACTION,
+    NotThisRunner,
+    SpeedRefused,
+    phone_speed_reading,
+    push_phone_speed,
+    refusal,
 )
 from strideguard.stream.runtime.sensor_watch import DEFAULT_SILENT_AFTER_S, SensorChange, SensorWatch, sample_span_ns
 from strideguard.stream.runtime.session import SessionInfo, new_session_id
@@ -205,38 +212,32 @@ class Pipeline:
             action = message.get("action")
             if action == "snooze":
                 self._control_for(runner, message)
-            elif action == "speed":
+            elif action == SPEED_ACTION:
                 self._phone_speed(runner, message)
 
     def _phone_speed(self, runner: str, message: dict[str, Any]) -> None:
         """A speed from the runner page (the server checked its shape): queued for the runner's session."""
-        speed, t_ns = message.get("speed_mps"), message.get("t_ns")
-        if runner not in self.engine.sessions or message.get("runner") != runner:
-            return  # no session to use it (or a message naming someone else): nothing to answer on
-        if (
-            isinstance(speed, bool)
-            or not isinstance(speed, int | float)
-            or isinstance(t_ns, bool)
-            or not isinstance(t_ns, int)
-        ):
-            self._speed_refused(runner, "a phone speed needs a number speed_mps and an integer t_ns")
+        if runner not in self.engine.sessions:
+            return  # no session to use it: nothing to answer on
+        try:
+            reading = phone_speed_reading(runner, message)
+        except NotThisRunner:
+            return  # a message naming someone else is not this runner's
+        except SpeedRefused as exc:
+            self._speed_refused(runner, exc.reason)
             return
         if len(self._phone_speeds) >= PHONE_SPEEDS_WAITING:  # no samples come (a silent strap): the oldest go
             dropped = self._phone_speeds.pop(0)
             self._speed_refused(dropped.runner, "phone speeds waiting for samples that did not come")
-        self._phone_speeds.append(
-            StrideReading(runner=runner, device=PHONE_DEVICE, t_ns=t_ns, speed_mps=float(speed), cadence_spm=0)
-        )
+        self._phone_speeds.append(reading)
 
     async def _push_phone_speeds(self) -> None:
         """Push the queued phone speeds through the engine's edge; answer the ones it refuses."""
         waiting, self._phone_speeds = self._phone_speeds, []
         for reading in waiting:
-            session = self.engine.sessions.get(reading.runner)
-            if session is None:
+            if reading.runner not in self.engine.sessions:
                 continue
-            problem = session.edge.phone_speed_problem(reading)  # the edge's own check, to say why
-            await self.engine.push(reading.runner, reading)  # the edge counts a refusal in the summary
+            problem = await push_phone_speed(self.engine, reading.runner, reading)
             if problem is None:
                 self.phone_speeds["used"] += 1
             else:
@@ -245,10 +246,7 @@ class Pipeline:
     def _speed_refused(self, runner: str, reason: str) -> None:
         self.phone_speeds["refused"] += 1
         if self._control_bus is not None:
-            self._control_bus.publish(
-                busmod.topic(self.team, runner, "control"),
-                {"action": "speed_refused", "runner": runner, "reason": reason},
-            )
+            self._control_bus.publish(busmod.topic(self.team, runner, "control"), refusal(runner, reason))
 
     def _control_for(self, runner: str, message: dict[str, Any]) -> None:
         if runner not in self.engine.sessions:

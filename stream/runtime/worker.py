@@ -58,6 +58,14 @@ from strideguard.stream.mqtt.topics import (
 )
 from strideguard.stream.runtime.bus import topic
 from strideguard.stream.runtime.engine import Analyzer, Session, SessionEngine, SessionSummary, Sink
+from strideguard.stream.runtime.phone_speed import (
+    SPEED_ACTION,
+    NotThisRunner,
+    SpeedRefused,
+    phone_speed_reading,
+    push_phone_speed,
+    refusal,
+)
 from strideguard.stream.runtime.sensor_watch import (
     DEFAULT_SILENT_AFTER_S,
     SensorChange,
@@ -71,6 +79,7 @@ log = logging.getLogger(__name__)
 
 MAX_GROUP = 512  # messages journaled under one fsync and acknowledged together
 LINGER_BELOW = 8  # a group this small waits `group_linger_s` for more; a bigger one (a backlog) goes at once
+CONTROL_ACTIONS = ("snooze", SPEED_ACTION)  # what the worker applies from a runner's control topic
 MAX_OUTBOX = 5_000  # MQTT output batches queued behind the one awaiting PUBACKs before the worker waits
 
 
@@ -126,6 +135,8 @@ class WorkerStats:
     bad_payloads: int = 0
     foreign: int = 0  # messages naming a session of another runner or team (refused, never analysed)
     controls: int = 0  # runner controls applied or refused (a reply was published)
+    phone_speeds_used: int = 0  # speeds from the runner page's phone pushed into a session
+    phone_speeds_refused: int = 0  # ... refused (by the engine's edge or their shape), answered "speed_refused"
     sessions_rebuilt: int = 0
     sessions_finished: int = 0
     sessions_idle_closed: int = 0  # finished because their collector went silent (no final message)
@@ -294,8 +305,12 @@ class Worker:
         if partition_of(parts.team, parts.runner) not in worker_partitions(self.options.index, self.options.count):
             return None
         control = loads(payload)
-        if control.get("action") != "snooze":
+        if control.get("action") not in CONTROL_ACTIONS:
             return None  # a reply, or nothing for the engine
+        if control.get("action") == SPEED_ACTION and control.get("runner") != parts.runner:
+            self.stats.foreign += 1  # a speed naming another runner is not this runner's (nor answered)
+            log.warning("dropping a phone speed on %s/%s naming another runner", parts.team, parts.runner)
+            return None
         key = next(
             (k for k, w in self.wires.items() if (w.team, w.runner) == (parts.team, parts.runner)),
             None,
@@ -354,7 +369,9 @@ class Worker:
         if decoded.seq >= 0:  # in-band; a control from the control topic has no place in the sequence
             self._note_gap(key, wire, decoded.seq)
             wire.last_seq = decoded.seq
-        wire.last_seen_s = time.monotonic()
+            # Only the collector's messages say it is alive: a phone sharing its speed every second must
+            # not keep the session of a collector that went silent open for ever (idle close).
+            wire.last_seen_s = time.monotonic()
 
     def _note_gap(self, key: str, wire: _Wire, seq: int) -> None:
         if seq != wire.last_seq + 1:
@@ -386,12 +403,34 @@ class Worker:
         if decoded.final:
             await self._finish(key)
 
-    async def _control(self, key: str, wire: _Wire, control: dict[str, Any]) -> None:
+    async def _control(self, key: str, wire: _Wire, control: dict[str, Any], *, rebuilding: bool = False) -> None:
+        if control.get("action") == SPEED_ACTION:
+            await self._phone_speed(key, wire, control, answer=not rebuilding)
+            return
         reply = self.engine.control(key, control)
         self.stats.controls += 1
         log.info("control for %s: %s", wire.runner, reply)
         if self._conn is not None:
             await self._conn.publish(topic(wire.team, wire.runner, "control"), dumps(reply.as_dict()), qos=1)
+
+    async def _phone_speed(self, key: str, wire: _Wire, control: dict[str, Any], *, answer: bool) -> None:
+        """A speed from the runner page's phone, into the session as the embedded pipeline puts it (the
+        engine's edge refuses one that is not at the session's data time); only a refusal is answered.
+        A rebuild applies it again at the same place, but does not answer again what was answered."""
+        try:
+            problem = await push_phone_speed(self.engine, key, phone_speed_reading(wire.runner, control))
+        except NotThisRunner:  # an in-band control naming someone else (the control topic's are dropped on arrival)
+            self.stats.foreign += 1
+            return
+        except SpeedRefused as exc:
+            problem = exc.reason
+        if problem is None:
+            self.stats.phone_speeds_used += 1
+            return
+        self.stats.phone_speeds_refused += 1
+        if answer and self._conn is not None:
+            reply = refusal(wire.runner, problem)
+            await self._conn.publish(topic(wire.team, wire.runner, "control"), dumps(reply), qos=1)
 
     async def _sensor_changed(self, change: SensorChange | None) -> None:
         """A session's sensor state changed: a log line, InfluxDB's status, and the runner's status."""
@@ -501,7 +540,7 @@ class Worker:
             parts = parse_topic(topic_name)
             if parts.kind == "control":
                 if key in self.wires:
-                    await self._control(key, self.wires[key], loads(payload))
+                    await self._control(key, self.wires[key], loads(payload), rebuilding=True)
                 continue
             decoded = decode_input(payload, runner=parts.runner)
             if key not in self.wires:
