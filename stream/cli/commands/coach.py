@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="serve the live team and runner pages from a team's MQTT outputs (team set-up)",
         description="Subscribes to the status, alerts and metrics the analyzer workers publish for the "
         "team and serves the same live pages as `strideguard demo`: the team page ranked by need and "
-        "each runner's page. A runner page's snooze goes to the worker through the runner's control topic.",
+        "each runner's page. A runner page's snooze and GPS speed go to the worker through the runner's control topic.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-snooze",
         action="store_true",
-        help="do not forward the pages' snoozes to the workers (for a broker user without control access)",
+        help="do not forward the pages' snoozes and speeds to the workers (for a broker user without control access)",
     )
     p.set_defaults(func=run)
 
