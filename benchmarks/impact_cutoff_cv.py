@@ -25,19 +25,16 @@ so the two can be compared, not picked between after the fact. Ties go to the lo
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
-import pathlib
 import sys
 from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
-from benchmarks.impact_estimators import MatchedStep, matched_steps
-from benchmarks.validation import bundled_data
+from benchmarks.impact_estimators import MatchedStep, alcantara_from_args, matched_steps
 from benchmarks.validation.agreement import agreement, condition_means
-from benchmarks.validation.datasets import ALCANTARA_FOLDER, ALCANTARA_RATE_HZ, Recording, load_alcantara
+from benchmarks.validation.datasets import ALCANTARA_RATE_HZ, Recording
 from benchmarks.validation.tables import render
 from strideguard.analytics.config import AnalyticsConfig
 from strideguard.analytics.filters import NYQUIST_MARGIN
@@ -271,19 +268,10 @@ def report(means: MeansByCutoff, shipped_hz: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--data",
-        type=pathlib.Path,
-        default=None,
-        help="folder holding alcantara_sacral_grf/ (default: the repository's data/, unpacked to .cache/data)",
-    )
-    args = parser.parse_args(argv)
-    folder = (args.data if args.data is not None else bundled_data.unpack()) / ALCANTARA_FOLDER
-    if not folder.is_dir():
-        print(f"error: {folder} not found; pass --data with the folder that holds {ALCANTARA_FOLDER}/", file=sys.stderr)
+    recs = alcantara_from_args(argv, __doc__)
+    if recs is None:
         return 2
-    means = load_means(load_alcantara(folder), CUTOFFS_HZ)
+    means = load_means(recs, CUTOFFS_HZ)
     print(report(means, AnalyticsConfig().impact_lowpass_hz))
     return 0
 

@@ -181,8 +181,10 @@ def row(name: str, matched: list[MatchedStep], estimate: Callable[[MatchedStep],
     ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def alcantara_from_args(argv: list[str] | None, description: str | None) -> list[Recording] | None:
+    """The Alcantara recordings a benchmark's `--data` names (default: the repository's data/), or None
+    after a one-line error when the folder is not there."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--data",
         type=pathlib.Path,
@@ -193,8 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     folder = (args.data if args.data is not None else bundled_data.unpack()) / ALCANTARA_FOLDER
     if not folder.is_dir():
         print(f"error: {folder} not found; pass --data with the folder that holds {ALCANTARA_FOLDER}/", file=sys.stderr)
+        return None
+    return load_alcantara(folder)
+
+
+def main(argv: list[str] | None = None) -> int:
+    recs = alcantara_from_args(argv, __doc__)
+    if recs is None:
         return 2
-    recs = load_alcantara(folder)
     shipped = AnalyticsConfig()
     by_cutoff = {
         hz: matched_steps(recs, dataclasses.replace(shipped, impact_lowpass_hz=hz)) for hz in LOWPASS_CUTOFFS_HZ

@@ -164,20 +164,25 @@ def test_baseline_is_the_previous_sessions_mean_else_the_early_run(world):
     assert first.baseline_note == "no baseline: the run ended within its 2-min warm-up (no earlier session)"
 
 
-def test_the_early_run_baseline_is_the_period_the_sessions_own_settings_gave_its_risk_engine():
-    """Before: the report took 3 min from the first running window whatever the session ran with, the
-    warm-up included. Windows here: cadence 150 for the first 2 min of running, then 170."""
-    windows = [
+def running_windows(cadences_spm: list[float]) -> list[WindowMetrics]:
+    """10-s running windows every 5 s from T0, one per cadence."""
+    return [
         WindowMetrics(
             runner="r",
             t_start_ns=T0 + i * 5 * 10**9,
             t_end_ns=T0 + i * 5 * 10**9 + 10 * 10**9,
             n_steps=28,
             running=True,
-            cadence_spm=150.0 if i < 24 else 170.0,
+            cadence_spm=c,
         )
-        for i in range(120)
+        for i, c in enumerate(cadences_spm)
     ]
+
+
+def test_the_early_run_baseline_is_the_period_the_sessions_own_settings_gave_its_risk_engine():
+    """Before: the report took 3 min from the first running window whatever the session ran with, the
+    warm-up included. Windows here: cadence 150 for the first 2 min of running, then 170."""
+    windows = running_windows([150.0] * 24 + [170.0] * 96)
     means, note = baseline_for(windows, [], settings={"warmup_s": 120.0, "baseline_s": 60.0})
     assert means["cadence_spm"] == pytest.approx(170.0)  # the engine's period: after the 2-min warm-up
     assert note == "this run's first 1 min of running after a 2-min warm-up (no earlier session)"
@@ -200,17 +205,7 @@ def test_a_session_without_results_still_renders(tmp_path):
 
 
 def test_a_run_that_ends_inside_its_baseline_period_says_so():
-    windows = [
-        WindowMetrics(
-            runner="r",
-            t_start_ns=T0 + i * 5 * 10**9,
-            t_end_ns=T0 + i * 5 * 10**9 + 10 * 10**9,
-            n_steps=28,
-            running=True,
-            cadence_spm=170.0,
-        )
-        for i in range(30)  # 155 s of running
-    ]
+    windows = running_windows([170.0] * 30)  # 155 s of running
     means, note = baseline_for(windows, [], settings={"warmup_s": 60.0, "baseline_s": 180.0})
     assert means["cadence_spm"] == pytest.approx(170.0)
     assert note.endswith("; the run ended 1.4 min before that period did")
