@@ -63,9 +63,14 @@ class _Status:
 
 
 class InfluxSink:
-    """A pipeline Sink (open_session / write / close_session / close) for InfluxDB."""
+    """A pipeline Sink (open_session / write / close_session / close) for InfluxDB.
+
+    A live sink (see `stream.runtime.engine`): InfluxDB is what the coach sees in Grafana, live and the day
+    after, so a window overlapping a sensor dropout is not written (Grafana shows a gap, not "not running");
+    the SQLite store is the full record."""
 
     name = "influxdb"
+    live = True
 
     def __init__(
         self,

@@ -100,6 +100,7 @@ class BufferedSink:
             raise UsageError("max_pending_items and coalesce_items must be at least 1")
         self.inner = inner
         self.name = inner.name
+        self.live = bool(getattr(inner, "live", False))  # the engine asks the wrapper (no window over a dropout)
         self.overflow = overflow
         self.max_pending_items = max_pending_items
         self.coalesce_items = min(coalesce_items, max_pending_items)

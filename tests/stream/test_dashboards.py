@@ -309,15 +309,17 @@ async def test_status_points_rank_the_team_table_and_hide_finished_and_silent_ru
 async def test_the_worker_writes_its_runners_sensor_state_to_influxdb(
     mosquitto: MosquittoService, influxdb: InfluxDBService, tmp_path
 ) -> None:
-    """collector -> real Mosquitto -> worker -> InfluxDB `status`: running, sensor lost and back, finished.
-    Before: the worker published the sensor state on MQTT only; InfluxDB had no runner state."""
+    """collector -> real Mosquitto -> worker -> InfluxDB `status`: running, sensor lost and back, finished;
+    and no window over the 25-s dropout (Grafana showed them as "not running", 0 steps, for a strap whose
+    link was down). Before: the worker published the sensor state on MQTT only; InfluxDB had no runner state."""
     import asyncio
 
     db = influxdb.create_database("workerstate")
     team = "influxstate"
     settings = MqttSettings(host=mosquitto.host, port=mosquitto.port)
-    run = SyntheticRunner(SyntheticConfig(cadence_spm=170.0)).generate(20.0, 50.0, seed=3, runner="anna", device="h10")
+    run = SyntheticRunner(SyntheticConfig(cadence_spm=170.0)).generate(75.0, 50.0, seed=3, runner="anna", device="h10")
     batches = list(split_batches([run.acc], 1.0))
+    lost_at, back_at = int(batches[20].t_ns[0]), int(batches[45].t_ns[0])  # 25 s without samples
     sink = InfluxSink(writer=V1Writer(url=influxdb.url, database=db), spool_dir=tmp_path / "spool")
     stop = asyncio.Event()
     worker = Worker(
@@ -330,11 +332,11 @@ async def test_the_worker_writes_its_runners_sensor_state_to_influxdb(
     await asyncio.wait_for(worker.ready.wait(), 10)
 
     async def items() -> AsyncIterator[object]:
-        for b in batches[:8]:
+        for b in batches[:20]:
             yield b
         yield CaptureEvent(t_ns=0, kind="link_lost", fields={"runner": "anna", "device": "h10"})
         yield CaptureEvent(t_ns=0, kind="link_restored", fields={"runner": "anna", "device": "h10"})
-        for b in batches[8:]:
+        for b in batches[45:]:
             yield b
 
     async with Collector(settings=settings, team=team) as collector:
@@ -352,3 +354,7 @@ async def test_the_worker_writes_its_runners_sensor_state_to_influxdb(
         ("running", "ok"),
         ("finished", "ok"),
     ]
+    windows = influxdb.series_rows('SELECT "t_start_ns", "n_steps" FROM "windows" ORDER BY time', database=db)
+    assert [w for w in windows if w["time"] <= lost_at] and [w for w in windows if w["t_start_ns"] >= back_at]
+    over = [w for w in windows if w["t_start_ns"] < back_at and lost_at < w["time"]]  # time: the window's end
+    assert over == [], over

@@ -19,6 +19,7 @@ from strideguard.analytics.runner import RunnerAnalyzer
 from strideguard.sensors.capture import CaptureEvent
 from strideguard.sensors.synthetic import SyntheticConfig, SyntheticRunner
 from strideguard.stream.runtime import bus as busmod
+from strideguard.stream.runtime.backpressure import buffered
 from strideguard.stream.runtime.pipeline import BusSink, Pipeline, StoreSink
 from strideguard.stream.runtime.sensor_watch import SensorWatch
 from strideguard.stream.sqlite.store import SessionStore
@@ -203,3 +204,47 @@ async def test_no_window_over_a_dropout_reaches_the_terminal_but_the_store_keeps
     stored = store.windows(p.summaries["anna"].session_id)
     store.close()
     assert len(stored) >= p.engine.withheld + 15  # every window the analyzer made, the hole's included
+
+
+class Recorder:
+    """A live sink that keeps the windows it is given."""
+
+    name = "influxdb"  # buffered as InfluxDB is
+    live = True
+
+    def __init__(self) -> None:
+        self.windows: list = []
+
+    async def open_session(self, session) -> None: ...
+
+    async def write(self, session, output) -> None:
+        self.windows += output.windows
+
+    async def close_session(self, session, summary) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+async def test_a_live_sink_behind_a_buffer_is_still_a_live_sink() -> None:
+    """`record --influx` puts InfluxDB behind a buffer: the engine asked the buffer, which said nothing, so
+    Grafana got the dropout's windows in the embedded set-up while the worker withheld them."""
+    recorder = Recorder()
+    sink = buffered(recorder)
+    assert sink is not recorder  # behind a buffer, as `record --influx` puts it
+    p = Pipeline(
+        analyzer_factory=lambda r: RunnerAnalyzer(runner=r, risk=RiskEngine(RISK)),
+        sinks=[sink],
+        team="t",
+        source="test",
+        silent_after_s=None,
+    )
+    batches = run_batches()
+    t0 = int(batches[0].t_ns[0])
+    lost_at, back_at = t0 + 40 * NS, t0 + 65 * NS
+    for batch in batches:
+        if not lost_at <= int(batch.t_ns[0]) < back_at:
+            await p.push(batch)
+    await p.finish()
+    await p.close()
+    assert recorder.windows and p.engine.withheld >= 5
+    assert [w for w in recorder.windows if w.t_start_ns < back_at and lost_at - NS < w.t_end_ns] == []
