@@ -21,7 +21,10 @@ from strideguard.stream.runtime.session import SessionInfo
 
 
 class MqttSink:
+    """Outputs to MQTT for live consumers (the coach's pages): a live sink, no window over a dropout."""
+
     name = "mqtt"
+    live = True
 
     def __init__(self, connection: MqttConnection, *, publish_status: bool = True) -> None:
         self.connection = connection
