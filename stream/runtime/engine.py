@@ -24,9 +24,9 @@ segment), so a month between two rows of a CSV is two sessions, not a month of e
 
 A shorter gap, longer than `HOLE_S` with no sample of any stream (a strap off, a link down), is a
 dropout: the analyzer still emits its windows (it sees no steps there, so they read "not running"), and
-the store keeps them, but a sink that shows the run as it happens (`live = True`: the pages, the
-terminal, the worker's MQTT to the coach) gets no window overlapping a dropout: nothing is shown for a
-time the sensor was away. Those windows are counted in `withheld`.
+the SQLite store keeps them, but a sink that shows the run (`live = True`: the pages, the terminal, MQTT
+to the coach, InfluxDB for Grafana) gets no window overlapping a dropout: nothing is shown for a time the
+sensor was away. Those windows are counted in `withheld`.
 """
 
 from __future__ import annotations
