@@ -28,6 +28,11 @@ DNS-rebinding page cannot read or snooze). `host="0.0.0.0"` (or a LAN address) l
 network in with a key printed in the address and its QR code: see `access` for the model, `guard` for
 the connection bounds, `reach` for the printed addresses. A runner page opened for a name with no
 session says so at once (an `unknown` event listing who is running), instead of waiting with dashes.
+
+Given a session store (`store_path`, read-only), the pages also show past sessions: `GET /sessions`
+lists the newest by day and `GET /sessions/<id>/report/` serves each one's report, drawn in a thread so
+the live feeds never wait for it (see `history`); the team page then links to the list. Same key, Host
+and Origin checks as every other page.
 """
 
 from __future__ import annotations
@@ -47,12 +52,15 @@ from typing import Any, TypeGuard
 from aiohttp import web
 
 from strideguard.analytics.risk import FATIGUE, METRIC_FIELDS
+from strideguard.stream import names
 from strideguard.stream.errors import UsageError
 from strideguard.stream.runtime import bus as busmod
 from strideguard.stream.runtime.engine import PHONE_SPEED_MPS, SNOOZE_MAX_MIN
+from strideguard.stream.sqlite.store import StoreError
 from strideguard.stream.web import reach
 from strideguard.stream.web.access import OPEN_PATHS, AccessPolicy, refuse
 from strideguard.stream.web.guard import ConnectionGuard, Limits, listen
+from strideguard.stream.web.history import SessionHistory, UnknownSession, list_page, report_href
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +75,8 @@ SPEED_MAX_BODY_BYTES = 256  # a speed is ~40 bytes of JSON
 SPEED_MIN_INTERVAL_S = 0.5  # s: a runner's phone may send at most one speed this often (GPS gives ~1 Hz)
 SPEED_MAX_ACCURACY_M = 50.0  # m: a position fix rougher than this says nothing about speed
 PAGE_FILES = {"runner.html", "team.html", "live.js", "style.css"}
+PAST_LINK_HIDDEN = '<a id="past-sessions" class="past-link" href="/sessions" hidden>'  # in team.html
+NO_STORE = "404: no session store: start the coach with --db PATH (or $STRIDEGUARD_DB) to review past sessions"
 
 
 def sse_event(kind: str, data: dict[str, Any], event_id: int | None = None) -> bytes:
@@ -119,7 +129,8 @@ class WebServer:
     """`await start()` serves the pages at `url`; `await stop()` closes every feed and the socket.
 
     `limits`: the resource bounds (`guard.Limits`); `extra_hosts`: Host names to accept besides this
-    machine's own (a reverse proxy's name). `key` is None on loopback, else the key the pages need."""
+    machine's own (a reverse proxy's name). `key` is None on loopback, else the key the pages need.
+    `store_path`: a session store to list and report past sessions from (read only), or None."""
 
     def __init__(
         self,
@@ -129,8 +140,10 @@ class WebServer:
         port: int = 8765,
         limits: Limits | None = None,
         extra_hosts: Iterable[str] = (),
+        store_path: pathlib.Path | None = None,
     ) -> None:
         self.bus = bus
+        self.history = SessionHistory(store_path) if store_path is not None else None
         self.host = host
         self.port = port
         self.limits = limits or Limits()
@@ -218,6 +231,8 @@ class WebServer:
         if self._runner is not None:
             await self._runner.cleanup()  # closes the open connections
             self._runner = None
+        if self.history is not None:
+            await asyncio.to_thread(self.history.close)  # waits for a report being drawn, then removes them
 
     async def __aenter__(self) -> WebServer:
         await self.start()
@@ -238,6 +253,10 @@ class WebServer:
         app.router.add_get("/static/{file}", self._static)
         app.router.add_get("/qr.svg", self._qr)
         app.router.add_get("/healthz", self._health)
+        app.router.add_get("/sessions", self._sessions_page)
+        app.router.add_get("/sessions/{session_id}/report", self._report_folder)
+        app.router.add_get("/sessions/{session_id}/report/", self._report_file)
+        app.router.add_get("/sessions/{session_id}/report/{file}", self._report_file)
         return app
 
     @web.middleware
@@ -273,7 +292,56 @@ class WebServer:
                 self.guard.end(transport)
 
     async def _team_page(self, request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(STATIC_DIR / "team.html", headers={"Cache-Control": "no-cache"})
+        if self.history is None:
+            return web.FileResponse(STATIC_DIR / "team.html", headers={"Cache-Control": "no-cache"})
+        text = (STATIC_DIR / "team.html").read_text(encoding="utf-8")  # 1 kB: the link to past sessions shown
+        shown = text.replace(PAST_LINK_HIDDEN, PAST_LINK_HIDDEN.replace(" hidden>", ">"))
+        return web.Response(text=shown, content_type="text/html", headers={"Cache-Control": "no-cache"})
+
+    async def _sessions_page(self, request: web.Request) -> web.StreamResponse:
+        """The newest sessions by day (see `history`); the store read runs in a thread."""
+        if self.history is None:
+            return refuse(404, NO_STORE)
+        try:
+            sessions = await asyncio.to_thread(self.history.recent)
+        except StoreError as exc:
+            return refuse(503, f"503: the session store cannot be read: {exc}")
+        note = None if self.history.db_path.exists() else f"No sessions yet: {self.history.db_path} does not exist."
+        return web.Response(
+            text=list_page(sessions, note=note), content_type="text/html", headers={"Cache-Control": "no-cache"}
+        )
+
+    async def _report_folder(self, request: web.Request) -> web.StreamResponse:
+        """`.../report` -> `.../report/`: the report's images are named relative to its folder."""
+        if self.history is None:
+            return refuse(404, NO_STORE)
+        session_id = request.match_info["session_id"]
+        if not names.is_valid(session_id, "session"):
+            return refuse(404, "404: no such session")
+        location = report_href(session_id) + (f"?{request.query_string}" if request.query_string else "")
+        return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
+
+    async def _report_file(self, request: web.Request) -> web.StreamResponse:
+        """A past session's report page or one of its images: drawn (once per version) in a thread; only
+        the files that report wrote are served."""
+        if self.history is None:
+            return refuse(404, NO_STORE)
+        session_id, name = request.match_info["session_id"], request.match_info.get("file", "index.html")
+        if not names.is_valid(session_id, "session"):
+            return refuse(404, "404: no such session")
+        try:
+            report = await asyncio.to_thread(self.history.report, session_id)
+        except (UnknownSession, names.InvalidName) as exc:
+            return refuse(404, f"404: {exc}")
+        except StoreError as exc:
+            return refuse(503, f"503: the session store cannot be read: {exc}")
+        except Exception as exc:  # a report that cannot be drawn: one line here, the traceback in the log
+            log.exception("report of %s failed", names.printable(session_id))
+            return refuse(500, f"500: the report could not be drawn: {' '.join(str(exc).split())[:200]}")
+        path = report.file(name)
+        if path is None:
+            return refuse(404, "404: this report has no such file")
+        return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
     async def _runner_page(self, request: web.Request) -> web.StreamResponse:
         if not NAME_RE.match(request.match_info["name"]):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import pathlib
 import signal
 import sys
 
@@ -16,7 +18,9 @@ examples:
         the team page at http://127.0.0.1:8765/ (password in $STRIDEGUARD_MQTT_PASSWORD)
   strideguard coach --team club --host 0.0.0.0
         open to phones on this network: prints the addresses with their key and a QR code
-environment: STRIDEGUARD_MQTT_URL, STRIDEGUARD_MQTT_USERNAME/PASSWORD, STRIDEGUARD_TEAM
+  strideguard coach --team club --db /srv/strideguard/club.db
+        also lists past sessions at /sessions, each with its report (the workers' store, read only)
+environment: STRIDEGUARD_MQTT_URL, STRIDEGUARD_MQTT_USERNAME/PASSWORD, STRIDEGUARD_TEAM, STRIDEGUARD_DB
 Stop with Ctrl-C or SIGTERM. See docs/live.md ("Coach")."""
 
 
@@ -41,6 +45,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port for the pages (default {DEFAULT_PORT})")
     p.add_argument(
+        "--db",
+        type=pathlib.Path,
+        default=os.environ.get("STRIDEGUARD_DB"),
+        metavar="PATH",
+        help="the session store the workers write (`worker --db`): the pages then list past sessions with "
+        "their reports, read only (default $STRIDEGUARD_DB; none if unset)",
+    )
+    p.add_argument(
         "--no-snooze",
         action="store_true",
         help="do not forward the pages' snoozes and speeds to the workers (for a broker user without control access)",
@@ -54,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from strideguard.stream.web import WebServer
 
     settings = broker_settings(args)
+    check_store(args.db)
     logging.basicConfig(level=logging.WARNING, format="coach: %(message)s", stream=sys.stderr)
 
     async def main() -> None:
@@ -63,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         bus = busmod.Bus()
         coach = Coach(settings=settings, team=args.team, bus=bus, forward_snoozes=not args.no_snooze)
-        server = WebServer(bus, host=args.host, port=args.port)
+        server = WebServer(bus, host=args.host, port=args.port, store_path=args.db)
         await server.start()
         try:
             print(f"coach: {settings.endpoint}, team {args.team!r}", flush=True)
@@ -76,3 +89,22 @@ def run(args: argparse.Namespace) -> int:
 
     asyncio.run(main())
     return 0
+
+
+def check_store(path: pathlib.Path | None) -> None:
+    """A store that is there must be readable now (one-line error, exit 2); one not there yet is said
+    once: the past-sessions page lists sessions as soon as a worker writes them."""
+    from strideguard.stream.errors import UsageError
+    from strideguard.stream.sqlite.store import SessionStore, StoreError
+
+    if path is None:
+        return
+    if not path.exists():
+        print(
+            f"coach: no session store at {path} yet: past sessions appear once a worker writes there", file=sys.stderr
+        )
+        return
+    try:
+        SessionStore(path, readonly=True).close()
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
