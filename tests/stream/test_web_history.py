@@ -112,7 +112,7 @@ async def test_the_team_page_links_to_past_sessions_only_with_a_store(history_se
         "/sessions/..%5Cclub.db/report/",  # a backslash
         "/sessions/.hidden/report/index.html",
         "/sessions/nobody-20250101T000000Z-abcdef/report/",  # well formed, not stored
-        "/sessions/annabelle/report/",  # a prefix of real ids: an address names exactly one session
+        "/sessions/bartholomew/report/",  # a unique prefix of an id: an address names exactly one session
         "/sessions/..%2F..%2Fetc%2Fpasswd/report",
     ],
 )

@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--db",
         type=pathlib.Path,
-        default=os.environ.get("STRIDEGUARD_DB"),
+        default=os.environ.get("STRIDEGUARD_DB") or None,  # set but empty: no store (not the folder ".")
         metavar="PATH",
         help="the session store the workers write (`worker --db`): the pages then list past sessions with "
         "their reports, read only (default $STRIDEGUARD_DB; none if unset)",
