@@ -171,11 +171,13 @@ async def test_a_report_is_served_with_its_images_and_nothing_else(history_serve
     page = (await request(history_server.port, "/sessions")).body.decode()
     href = next(h for h in HREF.findall(page) if urllib.parse.unquote(h.split("/")[2]) == first)
     async with aiohttp.ClientSession() as http:
+        history = history_server.history
+        assert history is not None
         drawing = asyncio.ensure_future(http.get(base + href))
         healthy_while_drawing = 0
         while not drawing.done():  # the draw takes seconds: the event loop must keep serving the live pages
-            if (await request(history_server.port, "/healthz")).status == 200 and not drawing.done():
-                healthy_while_drawing += 1
+            if (await request(history_server.port, "/healthz")).status == 200 and history._draw_lock.locked():
+                healthy_while_drawing += 1  # answered while the report was being drawn (in its thread)
         assert healthy_while_drawing > 0
         async with await drawing as resp:
             assert resp.status == 200
@@ -189,8 +191,7 @@ async def test_a_report_is_served_with_its_images_and_nothing_else(history_serve
                 assert (await resp.read()).startswith(b"\x89PNG")
         async with http.get(base + href.rstrip("/"), allow_redirects=False) as resp:  # the link without "/"
             assert resp.status == 302 and resp.headers["Location"] == href
-    history = history_server.history
-    assert history is not None and history.cache_dir is not None
+    assert history.cache_dir is not None
     drawn = sorted(p.name for p in history.cache_dir.iterdir())
     assert len(drawn) == 1  # the images did not draw the report again
     other_href = f"/sessions/{urllib.parse.quote(other, safe='')}/report/"
