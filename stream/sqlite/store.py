@@ -382,10 +382,15 @@ class SessionStore:
         return self._read("risk_events", session_id, "t_ns")
 
     def alert_counts(self) -> dict[str, int]:
-        """Stored risk events (onsets and clearances, the export's `n_alerts`) per session id; a session
-        without any is absent. Counted from the rows, so unfinished sessions and older stores are right too."""
+        """Alerts per session id: onsets of a WARNING or an ALERT, as the terminal's finished line counts
+        them (a clearance or an info note is not an alert; one alert that cleared counted 2 before). A
+        session without any is absent. Counted from the rows, so unfinished sessions and older stores are
+        right too."""
         with self._errors("cannot read"):
-            rows = self._db.execute("SELECT session_id, COUNT(*) FROM risk_events GROUP BY session_id").fetchall()
+            rows = self._db.execute(
+                "SELECT session_id, COUNT(*) FROM risk_events "
+                "WHERE kind = 'onset' AND severity IN ('warning', 'alert') GROUP BY session_id"
+            ).fetchall()
         return {session_id: int(n) for session_id, n in rows}
 
     def _read(self, table: str, session_id: str, order: str) -> list[Any]:

@@ -51,7 +51,7 @@ class PastSession:
     length_s: float | None  # None: not ended (unfinished)
     n_steps: int | None
     cadence_spm: float | None
-    n_alerts: int  # stored risk events, onsets and clearances (as `strideguard sessions` counts)
+    n_alerts: int  # WARNING and ALERT onsets (as `strideguard sessions` and the terminal count them)
     status: str  # as `strideguard sessions` shows it: completed, unfinished, incomplete (N steps lost)
 
 
@@ -248,8 +248,8 @@ def list_page(sessions: list[PastSession], *, note: str | None = None, now_t_ns:
 {body}
 <p class="hint">The newest {LIST_MAX_SESSIONS} sessions, newest first; times in {html.escape(zone)} (this \
 server's clock). Tap a runner for the session's report (drawing it takes a few seconds the first time). \
-Alerts count onsets and clearances. Unfinished: still running, or cut off; incomplete: the store could not \
-keep all of it.</p>
+Alerts: warnings and alerts raised (not notes, not clearances). Unfinished: still running, or cut off; \
+incomplete: the store could not keep all of it.</p>
 <footer>Heuristic: gait changes <em>associated with</em> low-back-pain risk, not a diagnosis.</footer>
 </body>
 </html>

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from strideguard.analytics.results import RiskEventKind, Severity
 from strideguard.stream.runtime.app import RunOptions, run_file
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -34,7 +35,7 @@ def strideguard(*args: str, db: pathlib.Path) -> subprocess.CompletedProcess[str
 @pytest.fixture(scope="module")
 def store_with_two_runs(tmp_path_factory: pytest.TempPathFactory) -> Store:
     """A store holding the bundled fatigue run (it fires alerts) and the treadmill sample (it fires none),
-    with the number of risk events the pipeline produced for each session."""
+    with the number of alerts (WARNING and ALERT onsets) the pipeline produced for each session."""
     db = tmp_path_factory.mktemp("listing") / "store.db"
     expected: dict[str, int] = {}
     with pytest.MonkeyPatch.context() as env:
@@ -44,7 +45,10 @@ def store_with_two_runs(tmp_path_factory: pytest.TempPathFactory) -> Store:
             opts = RunOptions(path=SAMPLES / name, db_path=db, live_view=False, keep_outputs=True)
             result = asyncio.run(run_file(opts))
             for runner, summary in result.summaries.items():
-                expected[summary.session_id] = len(result.pipeline.outputs(runner).risk_events)
+                events = result.pipeline.outputs(runner).risk_events
+                expected[summary.session_id] = sum(
+                    e.kind is RiskEventKind.ONSET and e.severity in (Severity.WARNING, Severity.ALERT) for e in events
+                )
     return db, expected
 
 
