@@ -83,6 +83,12 @@ def test_compose_file_validates_and_wires_the_team_demo() -> None:
     coach = services["coach"]  # the live team page of the team set-up, beside Grafana, as the coach user
     assert coach["command"][0] == "coach" and coach["environment"]["STRIDEGUARD_MQTT_USERNAME"] == "coach"
     assert coach["environment"]["STRIDEGUARD_TEAM"] == services["collector"]["environment"]["STRIDEGUARD_TEAM"]
+    # the workers' store is the coach's: "Past sessions" and reports (WAL on one shared volume, one host)
+    store = {services[n]["environment"].get("STRIDEGUARD_DB") for n in ("worker-0", "worker-1", "coach")}
+    assert len(store) == 1 and None not in store, store
+    folder = str(pathlib.PurePosixPath(store.pop()).parent)
+    shared = {volumes(services[n]).get(folder) for n in ("worker-0", "worker-1", "coach")}
+    assert len(shared) == 1 and None not in shared, shared
     for name, svc in services.items():
         for port in svc.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes a port on every interface: {port}"

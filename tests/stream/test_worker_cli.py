@@ -57,3 +57,14 @@ def test_mistakes_end_in_one_line_and_exit_2(
     assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_an_empty_environment_setting_is_no_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`STRIDEGUARD_DB=` (as a compose file or a shell may leave it) made the store the folder "." and
+    stopped the worker; it now means no store, as unset does."""
+    from strideguard.stream.cli import build_parser
+
+    monkeypatch.setenv("STRIDEGUARD_DB", "")
+    monkeypatch.setenv("STRIDEGUARD_STATE_DIR", "")
+    args = build_parser().parse_args(["worker"])
+    assert args.db is None and args.state_dir is None

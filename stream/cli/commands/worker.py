@@ -38,7 +38,8 @@ Stop with Ctrl-C or SIGTERM; a restarted worker resumes from the broker and its 
 
 
 def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(f"STRIDEGUARD_{name}", default)
+    """$STRIDEGUARD_<name>; set but empty is unset (an empty $STRIDEGUARD_DB was the folder "." as a store)."""
+    return os.environ.get(f"STRIDEGUARD_{name}") or default
 
 
 def register(sub: argparse._SubParsersAction) -> None:
