@@ -183,7 +183,9 @@ async def _start_pages(opts: RunOptions, settings: Settings, parts: LiveParts, o
         idle_timeout_s=web.idle_timeout_s,
         write_timeout_s=web.write_timeout_s,
     )
-    server = WebServer(parts.bus, host=opts.host, port=opts.port, limits=limits, extra_hosts=web.hosts)
+    server = WebServer(
+        parts.bus, host=opts.host, port=opts.port, limits=limits, extra_hosts=web.hosts, store_path=parts.db_path
+    )  # with the store: the runner's past sessions and their reports beside the live pages
     if parts.db_path is not None:  # gait retraining (issue 20)
         opened.retrain = RetrainStore(parts.db_path)
     add_retrain_routes(server.app, parts.bus, opened.retrain.providers if opened.retrain is not None else None)

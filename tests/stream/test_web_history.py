@@ -212,3 +212,19 @@ async def test_a_report_is_served_with_its_images_and_nothing_else(history_serve
     cache = history.cache_dir
     await history_server.stop()
     assert not cache.exists()  # the server's own folder goes with it
+
+
+async def test_the_embedded_pages_list_the_runners_past_sessions_from_the_runs_store(tmp_path: pathlib.Path) -> None:
+    """`record --web` / `demo --web`: the runner's own store is the pages' history too (before: only the
+    coach had a past-sessions page)."""
+    from strideguard.stream.runtime.app import RunOptions, open_pipeline
+
+    db = tmp_path / "s.db"
+    store = SessionStore(db)
+    store.open_session(SessionInfo(session_id="anna-1", runner="anna", team="t", source="x.sgcap", started_t_ns=T0_NS))
+    store.close()
+    opts = RunOptions(db_path=db, live_view=False, web=True, port=0)
+    async with open_pipeline(opts, source="test") as parts:
+        assert parts.web is not None
+        page = await request(parts.web.port, "/sessions")
+    assert page.status == 200 and b"anna-1" in page.body
