@@ -75,7 +75,7 @@ SPEED_MAX_BODY_BYTES = 256  # a speed is ~40 bytes of JSON
 SPEED_MIN_INTERVAL_S = 0.5  # s: a runner's phone may send at most one speed this often (GPS gives ~1 Hz)
 SPEED_MAX_ACCURACY_M = 50.0  # m: a position fix rougher than this says nothing about speed
 PAGE_FILES = {"runner.html", "team.html", "live.js", "style.css"}
-PAST_LINK_HIDDEN = '<a id="past-sessions" class="past-link" href="/sessions" hidden>'  # in team.html
+PAST_LINK_HIDDEN = '<a id="past-sessions" class="past-link" href="/sessions" hidden>'  # team and runner pages
 NO_STORE = "404: no session store: start the coach with --db PATH (or $STRIDEGUARD_DB) to review past sessions"
 
 
@@ -292,9 +292,13 @@ class WebServer:
                 self.guard.end(transport)
 
     async def _team_page(self, request: web.Request) -> web.StreamResponse:
+        return self._page("team.html")
+
+    def _page(self, name: str) -> web.StreamResponse:
+        """A page of STATIC_DIR, its link to past sessions shown when there is a store to list."""
         if self.history is None:
-            return web.FileResponse(STATIC_DIR / "team.html", headers={"Cache-Control": "no-cache"})
-        text = (STATIC_DIR / "team.html").read_text(encoding="utf-8")  # 1 kB: the link to past sessions shown
+            return web.FileResponse(STATIC_DIR / name, headers={"Cache-Control": "no-cache"})
+        text = (STATIC_DIR / name).read_text(encoding="utf-8")  # a few kB
         shown = text.replace(PAST_LINK_HIDDEN, PAST_LINK_HIDDEN.replace(" hidden>", ">"))
         return web.Response(text=shown, content_type="text/html", headers={"Cache-Control": "no-cache"})
 
@@ -346,7 +350,7 @@ class WebServer:
     async def _runner_page(self, request: web.Request) -> web.StreamResponse:
         if not NAME_RE.match(request.match_info["name"]):
             raise web.HTTPBadRequest(text="runner names contain no '/', '+' or '#'")
-        return web.FileResponse(STATIC_DIR / "runner.html", headers={"Cache-Control": "no-cache"})
+        return self._page("runner.html")
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["file"]

@@ -94,11 +94,14 @@ async def test_the_list_shows_every_session_newest_first_by_day(history_server: 
     assert html.escape(LONG_NAME) in page
 
 
-async def test_the_team_page_links_to_past_sessions_only_with_a_store(history_server: WebServer, server) -> None:
-    page = (await request(history_server.port, "/")).body.decode()
-    assert '<a id="past-sessions" class="past-link" href="/sessions">' in page
-    page = (await request(server.port, "/")).body.decode()  # the default server: no store
-    assert '<a id="past-sessions" class="past-link" href="/sessions" hidden>' in page
+async def test_the_team_and_runner_pages_link_to_past_sessions_only_with_a_store(
+    history_server: WebServer, server
+) -> None:
+    for page_path in ("/", "/runner/anna"):
+        page = (await request(history_server.port, page_path)).body.decode()
+        assert '<a id="past-sessions" class="past-link" href="/sessions">' in page, page_path
+        page = (await request(server.port, page_path)).body.decode()  # the default server: no store
+        assert '<a id="past-sessions" class="past-link" href="/sessions" hidden>' in page, page_path
     for path in ("/sessions", "/sessions/anna-20250101T000000Z-abcdef/report/"):
         reply = await request(server.port, path)
         assert reply.status == 404 and b"--db" in reply.body and one_line(reply.body), path
