@@ -4,32 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import pathlib
-import subprocess
-import sys
 
 import pytest
 
 from strideguard.analytics.results import RiskEventKind, Severity
 from strideguard.stream.runtime.app import RunOptions, run_file
+from tests.stream.cli_run import strideguard
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "sensors" / "samples"
 Store = tuple[pathlib.Path, dict[str, int]]  # the store file, and the number of risk events per session id
-
-
-def strideguard(*args: str, db: pathlib.Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "STRIDEGUARD_DB": str(db), "XDG_CONFIG_HOME": str(db.parent)}
-    env.pop("STRIDEGUARD_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "strideguard.stream.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-        env=env,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,7 @@ summary (duration, impact, alert counts), as the pipeline stores them; then `str
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import subprocess
-import sys
 
 import pytest
 
@@ -20,23 +17,11 @@ from strideguard.analytics.results import AnalyzerOutput, WindowMetrics
 from strideguard.stream.runtime.session import SessionInfo
 from strideguard.stream.sqlite.shoes import ShoeLog
 from strideguard.stream.sqlite.store import SessionStore
+from tests.stream.cli_run import strideguard
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 NS = 1_000_000_000
 T0_NS = 1_780_000_000 * NS  # 2026-05-28
-
-
-def strideguard(*args: str, db: pathlib.Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "STRIDEGUARD_DB": str(db), "XDG_CONFIG_HOME": str(db.parent)}
-    env.pop("STRIDEGUARD_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "strideguard.stream.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-        env=env,
-    )
 
 
 def store_session(

@@ -10,14 +10,13 @@ import os
 import pathlib
 import socket
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from strideguard.stream.errors import UsageError
 from strideguard.stream.runtime.app import RunOptions, open_pipeline
+from tests.stream.cli_run import strideguard
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -62,19 +61,6 @@ async def test_a_busy_port_leaves_the_store_closed(tmp_path: pathlib.Path, taken
     assert sorted(p.name for p in tmp_path.iterdir()) == ["none.toml", "store.db"]  # no -wal/-shm left
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
-
-
-def strideguard(*args: str, home: pathlib.Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("STRIDEGUARD_CONFIG", "STRIDEGUARD_DB")}
-    env["XDG_CONFIG_HOME"] = str(home / "config")  # no settings file: the defaults
-    return subprocess.run(
-        [sys.executable, "-m", "strideguard.stream.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=home,
-        env=env,
-    )
 
 
 RECORD = ("record", "--simulate", "--fast", "--duration", "30", "--runner", "ann")

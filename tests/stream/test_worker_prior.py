@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import pathlib
-import subprocess
-import sys
 
 import pytest
 
@@ -18,17 +16,8 @@ from strideguard.sensors.capture import write_batches
 from strideguard.sensors.synthetic.presets import fatigue_run
 from strideguard.stream.mqtt.connection import MqttSettings
 from tests.fixtures_services import MosquittoService
+from tests.stream.cli_run import strideguard
 from tests.stream.coach_rig import TeamRig
-
-
-def strideguard(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "strideguard.stream.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 @pytest.mark.slow
