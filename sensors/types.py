@@ -9,6 +9,7 @@ host clock.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import enum
 from collections.abc import Callable, Mapping
@@ -236,14 +237,21 @@ class SampleBatch:
 
     def slice(self, start: int, stop: int) -> SampleBatch:
         """Samples [start, stop) as a new batch (for re-chunking in tests and replays)."""
+        return self._rows(builtins.slice(start, stop))
+
+    def select(self, keep: np.ndarray) -> SampleBatch:
+        """The samples where the boolean mask `keep` is true, as a new batch (the rest dropped)."""
+        return self._rows(keep)
+
+    def _rows(self, rows: builtins.slice | np.ndarray) -> SampleBatch:  # (the method `slice` shadows it here)
         return SampleBatch(
             runner=self.runner,
             device=self.device,
             placement=self.placement,
             kind=self.kind,
             rate_hz=self.rate_hz,
-            t_ns=self.t_ns[start:stop],
-            values=self.values[start:stop],
+            t_ns=self.t_ns[rows],
+            values=self.values[rows],
             meta=self.meta,
         )
 

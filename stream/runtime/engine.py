@@ -260,7 +260,7 @@ class Edge:
                 self.drop("samples not finite or out of range", len(batch) - int(keep.sum()) - old)
             if not keep.any():
                 return None
-            batch = _rows(batch, keep)
+            batch = batch.select(keep)
         self._streams[key] = (rate, int(batch.t_ns[-1]))
         end_t_ns = int(batch.t_ns[-1])
         self.last_t_ns = end_t_ns if self.last_t_ns is None else max(self.last_t_ns, end_t_ns)
@@ -318,19 +318,6 @@ def _split_at_gaps(batch: SampleBatch, max_gap_ns: int) -> list[SampleBatch]:
         return [batch]
     bounds = [0, *cuts, len(batch)]
     return [batch.slice(a, b) for a, b in itertools.pairwise(bounds)]
-
-
-def _rows(batch: SampleBatch, keep: np.ndarray) -> SampleBatch:
-    return SampleBatch(
-        runner=batch.runner,
-        device=batch.device,
-        placement=batch.placement,
-        kind=batch.kind,
-        rate_hz=batch.rate_hz,
-        t_ns=batch.t_ns[keep],
-        values=batch.values[keep],
-        meta=batch.meta,
-    )
 
 
 @dataclass(slots=True)

@@ -100,17 +100,7 @@ def _write_capture(path: pathlib.Path, batches: list[SampleBatch], events: list[
 
 def _with_hole(batch: SampleBatch, lo_s: float, hi_s: float) -> SampleBatch:
     t_s = (batch.t_ns - batch.t_ns[0]) / NS
-    keep = (t_s < lo_s) | (t_s >= hi_s)
-    return SampleBatch(
-        runner=batch.runner,
-        device=batch.device,
-        placement=batch.placement,
-        kind=batch.kind,
-        rate_hz=batch.rate_hz,
-        t_ns=batch.t_ns[keep],
-        values=batch.values[keep],
-        meta=batch.meta,
-    )
+    return batch.select((t_s < lo_s) | (t_s >= hi_s))
 
 
 def _alert(runner: str, t_ns: int, kind: RiskEventKind, metric: str, message: str) -> RiskEvent:
